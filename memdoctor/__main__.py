@@ -1,0 +1,3 @@
+from memdoctor.cli import main
+
+main()

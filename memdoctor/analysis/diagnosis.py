@@ -1,0 +1,78 @@
+"""The Diagnosis: what the growth analysis says about one memory series.
+
+Its `to_dict()` is the `memdoctor analyze --json` contract of ARCHITECTURE.md: keep the keys
+stable and extend compatibly.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+VERDICTS = ("leak", "no-leak", "inconclusive")
+PATTERNS = ("stable", "plateau", "sawtooth", "linear", "step", "exponential")
+
+
+def _finite_or_none(value: float | None) -> float | None:
+    if value is None or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """Verdict and shape of one memory series, with the numbers behind them."""
+
+    verdict: str
+    pattern: str
+    growth_bytes_per_s: float
+    limit_bytes: int | None
+    time_to_limit_s: float | None
+    samples: int
+    duration_s: float
+    confidence: float
+    evidence: list[str] = field(default_factory=list)
+    # (low, high) band around time_to_limit_s, from the slope's confidence interval.
+    time_to_limit_range_s: tuple[float | None, float | None] | None = None
+    # When inconclusive: how much longer to watch before the question can be decided.
+    watch_more_s: float | None = None
+    # Memory floor at the first and last sample (bytes), for reports.
+    floor_start_bytes: float | None = None
+    floor_end_bytes: float | None = None
+    last_bytes: float | None = None
+    peak_bytes: float | None = None
+    restarts: int = 0
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"verdict must be one of {VERDICTS}, not {self.verdict!r}")
+        if self.pattern not in PATTERNS:
+            raise ValueError(f"pattern must be one of {PATTERNS}, not {self.pattern!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of the `analyze --json` contract."""
+        band = None
+        if self.time_to_limit_range_s is not None:
+            band = [_finite_or_none(v) for v in self.time_to_limit_range_s]
+        out: dict[str, Any] = {
+            "verdict": self.verdict,
+            "pattern": self.pattern,
+            "growth_bytes_per_s": _finite_or_none(self.growth_bytes_per_s) or 0.0,
+            "limit_bytes": int(self.limit_bytes) if self.limit_bytes is not None else None,
+            "time_to_limit_s": _finite_or_none(self.time_to_limit_s),
+            "time_to_limit_range_s": band,
+            "samples": int(self.samples),
+            "duration_s": float(self.duration_s),
+            "confidence": round(float(min(1.0, max(0.0, self.confidence))), 3),
+            "evidence": list(self.evidence),
+            "watch_more_s": _finite_or_none(self.watch_more_s),
+            "floor_start_bytes": _finite_or_none(self.floor_start_bytes),
+            "floor_end_bytes": _finite_or_none(self.floor_end_bytes),
+            "last_bytes": _finite_or_none(self.last_bytes),
+            "peak_bytes": _finite_or_none(self.peak_bytes),
+            "restarts": int(self.restarts),
+        }
+        out.update(self.extras)
+        return out

@@ -1,0 +1,100 @@
+"""Options shared by `run` and `watch`, and their translation into a RecordingPlan."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Annotated
+
+import typer
+
+from memdoctor.recording import RecordingOutcome
+from memdoctor.report.console import is_tty, stdout_console
+from memdoctor.report.live import AlertRule
+from memdoctor.report.terminal import print_outcome
+from memdoctor.sampling.limits import MemoryLimit
+from memdoctor.traces.writer import open_trace_writer
+from memdoctor.units import UnitError, parse_duration, parse_rate, parse_size
+
+MIN_INTERVAL = 0.001
+
+Interval = Annotated[str, typer.Option("--interval", "-i", help="Time between samples: 1s, 100ms, 0.01 (>= 1ms).")]
+Duration = Annotated[str | None, typer.Option("--duration", "-d",
+                                               help="Stop after this long (90s, 10m, 2h); default: until the target "
+                                                    "exits or Ctrl-C.")]
+Output = Annotated[str | None, typer.Option("--output", "-o",
+                                             help="Trace file: JSON Lines (the memdoctor format), or CSV if it ends "
+                                                  "in .csv.")]
+Limit = Annotated[str | None, typer.Option("--limit", help="Memory limit to judge against (512MB, 2GiB); default: "
+                                                            "the target's cgroup limit, else physical RAM.")]
+DetailEvery = Annotated[str, typer.Option("--detail-every",
+                                           help="Cadence of the slower numbers (PSS/USS/swap, fds, threads); "
+                                                "0 turns them off.")]
+Pss = Annotated[bool, typer.Option("--pss", help="Read PSS of the whole tree at every sample (shared pages counted "
+                                                  "once; costs ~11us per MiB of RSS).")]
+JsonOut = Annotated[bool, typer.Option("--json", help="Print only the result as JSON on stdout.")]
+AlertOpt = Annotated[bool, typer.Option("--alert", help="Exit 1 as soon as a leak is established.")]
+MaxGrowth = Annotated[str | None, typer.Option("--max-growth",
+                                                help="Exit 1 as soon as the memory floor grows faster than this "
+                                                     "(5MB/min, 100MB/h).")]
+Warmup = Annotated[str, typer.Option("--warmup", help="Judge no alert before this much time has passed.")]
+NoChildren = Annotated[bool, typer.Option("--no-children", help="Sample the target process alone, not its "
+                                                                "descendants.")]
+
+
+@dataclass
+class CommonSettings:
+    interval: float
+    duration: float | None
+    detail_every: float | None
+    limit_bytes: int | None
+    alert: AlertRule | None
+
+
+def parse_common(interval: str, duration: str | None, detail_every: str, limit: str | None, alert: bool,
+                 max_growth: str | None, warmup: str) -> CommonSettings:
+    interval_s = parse_duration(interval)
+    if interval_s < MIN_INTERVAL:
+        raise UnitError(f"--interval {interval!r} is too small: use at least 1ms")
+    duration_s = parse_duration(duration) if duration is not None else None
+    if duration_s is not None and duration_s <= 0:
+        raise UnitError(f"--duration {duration!r} must be longer than zero")
+    detail_s = parse_duration(detail_every)
+    limit_bytes = parse_size(limit) if limit is not None else None
+    if limit_bytes is not None and limit_bytes <= 0:
+        raise UnitError("--limit must be larger than zero")
+    rule = None
+    if alert or max_growth is not None:
+        rule = AlertRule(on_leak=alert, max_growth_bytes_per_s=parse_rate(max_growth) if max_growth else None,
+                         min_time_s=parse_duration(warmup))
+    return CommonSettings(interval_s, duration_s, detail_s if detail_s > 0 else None, limit_bytes, rule)
+
+
+def live_mode(json_out: bool) -> str:
+    if json_out:
+        return "off"
+    return "tty" if is_tty() else "plain"
+
+
+def effective_limit(discovered: MemoryLimit, override: int | None) -> tuple[MemoryLimit, bool]:
+    if override is None:
+        return discovered, False
+    return MemoryLimit(override, "--limit", discovered.cgroup_dir, discovered.version), True
+
+
+def open_writer(path: str | None):
+    return open_trace_writer(path) if path else None
+
+
+def finish(outcome: RecordingOutcome, json_out: bool) -> int:
+    """Print the outcome and return the exit code per the contract."""
+    if json_out:
+        print(json.dumps(outcome.to_dict(), indent=2))
+    else:
+        print_outcome(stdout_console(), outcome)
+    if outcome.result.end_reason == "write-error":
+        return 2
+    if outcome.alert is not None:
+        return 1
+    return 0
+

@@ -1,0 +1,119 @@
+"""`memdoctor run`: launch a command and record its memory until it exits or --duration ends."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from memdoctor.commands.common import fail, handle_errors
+from memdoctor.commands.recording_options import (
+    AlertOpt,
+    DetailEvery,
+    Duration,
+    Interval,
+    JsonOut,
+    Limit,
+    MaxGrowth,
+    NoChildren,
+    Output,
+    Pss,
+    Warmup,
+    effective_limit,
+    finish,
+    live_mode,
+    open_writer,
+    parse_common,
+)
+from memdoctor.recording import RecordingPlan, execute
+from memdoctor.report.console import stderr_console
+from memdoctor.sampling.limits import discover_limit_for_pid
+from memdoctor.sampling.procfs import ProcessAccessDenied, ProcessGone
+from memdoctor.sampling.sources import ProcessTreeSource
+from memdoctor.sampling.target import describe_exit, detect_runtime, launch, stop_process_group
+from memdoctor.sampling.tree import ProcessTree
+from memdoctor.units import parse_duration
+
+HELP = """Launch CMD and sample the memory of its whole process tree until it exits or --duration ends.
+
+At the end the command is stopped cleanly (SIGTERM to its process group, SIGKILL after --grace),
+and the growth verdict is printed. Exit code: 0 whatever was found; 1 only with --alert or
+--max-growth when they fire; 2 on bad options; with --exit-code child, the command's own.
+
+Examples:
+
+  memdoctor run -o app.jsonl -- python3 app.py
+
+  memdoctor run --interval 100ms --duration 10m --limit 512MB -o t.jsonl -- node server.js
+
+  memdoctor run --alert --json -- python3 worker.py
+"""
+
+
+@handle_errors
+def run_command(
+    cmd: Annotated[
+        list[str] | None, typer.Argument(help="The command to launch, after --.", show_default=False)
+    ] = None,
+    interval: Interval = "1s",
+    duration: Duration = None,
+    output: Output = None,
+    limit: Limit = None,
+    detail_every: DetailEvery = "5s",
+    pss: Pss = False,
+    alert: AlertOpt = False,
+    max_growth: MaxGrowth = None,
+    warmup: Warmup = "0s",
+    no_children: NoChildren = False,
+    grace: Annotated[str, typer.Option("--grace", help="Time between SIGTERM and SIGKILL when stopping.")] = "5s",
+    exit_code: Annotated[str, typer.Option("--exit-code", help="'memdoctor' (the contract) or 'child' (the "
+                                                                "command's own exit code).")] = "memdoctor",
+    json_out: JsonOut = False,
+) -> None:
+    if not cmd:
+        raise fail("no command given: use `memdoctor run [OPTIONS] -- CMD ARGS...`")
+    if exit_code not in ("memdoctor", "child"):
+        raise fail(f"--exit-code must be 'memdoctor' or 'child', not {exit_code!r}")
+    settings = parse_common(interval, duration, detail_every, limit, alert, max_growth, warmup)
+    grace_s = parse_duration(grace)
+    writer = open_writer(output)  # before launching: an unwritable path must not start anything
+    child = launch(cmd)
+    try:
+        try:
+            tree = ProcessTree(child.pid, follow_children=not no_children)
+        except (ProcessGone, ProcessAccessDenied):
+            child.wait()
+            raise fail(f"{cmd[0]} exited before it could be sampled ({child.returncode})") from None
+        limit_info, overridden = effective_limit(discover_limit_for_pid(child.pid), settings.limit_bytes)
+        plan = RecordingPlan(
+            source=ProcessTreeSource(tree, child=child, pss_every_sample=pss),
+            source_name="memdoctor run",
+            title=f"PID {child.pid} {' '.join(cmd)[:70]}",
+            pid=child.pid,
+            cmdline=list(cmd),
+            runtime=detect_runtime(cmd),
+            interval=settings.interval,
+            duration=settings.duration,
+            detail_every=settings.detail_every,
+            limit=limit_info,
+            limit_overridden=overridden,
+            writer=writer,
+            live_mode=live_mode(json_out),
+            console=stderr_console(),
+            child=child,
+            alert=settings.alert,
+        )
+        outcome = execute(plan)
+    finally:
+        stop_process_group(child, grace_s)
+        if writer is not None:
+            writer.close()
+    if outcome.result.end_reason != "target-exited":
+        # We stopped it: report how it ended after our SIGTERM (and SIGKILL, if it needed one).
+        outcome.child_returncode = child.returncode
+        outcome.child_exit = f"stopped by memdoctor at the end, {describe_exit(child.returncode)}"
+    code = finish(outcome, json_out)
+    if exit_code == "child" and code != 2:
+        rc = outcome.child_returncode if outcome.child_returncode is not None else child.returncode
+        code = rc if rc is not None and rc >= 0 else 128 + (-rc if rc else 0)
+    raise typer.Exit(code)

@@ -1,0 +1,132 @@
+"""`memdoctor watch`: attach to a running process (or a whole cgroup) and record its memory."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from memdoctor.commands.common import fail, handle_errors
+from memdoctor.commands.recording_options import (
+    AlertOpt,
+    DetailEvery,
+    Duration,
+    Interval,
+    JsonOut,
+    Limit,
+    MaxGrowth,
+    NoChildren,
+    Output,
+    Pss,
+    Warmup,
+    effective_limit,
+    finish,
+    live_mode,
+    open_writer,
+    parse_common,
+)
+from memdoctor.recording import RecordingPlan, execute
+from memdoctor.report.console import stderr_console
+from memdoctor.sampling.cgroup import CgroupSampler
+from memdoctor.sampling.limits import MemoryLimit, discover_limit_for_pid, physical_memory
+from memdoctor.sampling.procfs import ProcessAccessDenied, ProcessGone
+from memdoctor.sampling.sources import CgroupSource, ProcessTreeSource, Source
+from memdoctor.sampling.target import describe, find_by_name
+from memdoctor.sampling.tree import ProcessTree
+
+HELP = """Attach to a running process by PID (or --name PATTERN) and sample its memory, with its
+children, until it exits, --duration ends or Ctrl-C. Nothing in the target is changed.
+
+With --cgroup PATH, sample a whole container's memory cgroup instead: the working set (usage
+minus inactive page cache) with page cache, anonymous and kernel memory split out, which is
+what the OOM killer judges.
+
+Examples:
+
+  memdoctor watch 4242 -o api.jsonl
+
+  memdoctor watch --name 'node .*server.js' --interval 200ms --duration 30m
+
+  memdoctor watch --cgroup /sys/fs/cgroup/system.slice/app.service --limit 1GiB
+"""
+
+
+@handle_errors
+def watch_command(
+    pid: Annotated[int | None, typer.Argument(help="PID of the process to watch.", show_default=False)] = None,
+    name: Annotated[str | None, typer.Option("--name", "-n", help="Pick the one process whose command line "
+                                                                  "matches this regular expression.")] = None,
+    cgroup: Annotated[str | None, typer.Option("--cgroup", help="Sample this memory cgroup directory "
+                                                                "(a whole container).")] = None,
+    interval: Interval = "1s",
+    duration: Duration = None,
+    output: Output = None,
+    limit: Limit = None,
+    detail_every: DetailEvery = "5s",
+    pss: Pss = False,
+    alert: AlertOpt = False,
+    max_growth: MaxGrowth = None,
+    warmup: Warmup = "0s",
+    no_children: NoChildren = False,
+    json_out: JsonOut = False,
+) -> None:
+    chosen = sum(x is not None for x in (pid, name, cgroup))
+    if chosen != 1:
+        raise fail("give exactly one target: a PID, --name PATTERN or --cgroup PATH")
+    settings = parse_common(interval, duration, detail_every, limit, alert, max_growth, warmup)
+    source: Source
+    if cgroup is not None:
+        sampler = CgroupSampler(cgroup)
+        found = sampler.limit()
+        discovered = (MemoryLimit(found[0], f"cgroup v{sampler.version} {found[1]}", sampler.directory,
+                                  sampler.version) if found else
+                      MemoryLimit(physical_memory(), "physical memory (no cgroup limit)", sampler.directory,
+                                  sampler.version))
+        source = CgroupSource(sampler)
+        target_pid, cmdline, runtime, title = None, [], None, f"cgroup {sampler.directory}"
+        source_name = "memdoctor watch --cgroup"
+        extra = {"cgroup": sampler.directory, "metric": "cgroup working set (usage - inactive_file)"}
+    else:
+        target_pid = pid if pid is not None else find_by_name(name or "")
+        info = describe(target_pid)
+        if pss:
+            _check_smaps(target_pid)
+        try:
+            tree = ProcessTree(target_pid, follow_children=not no_children)
+        except ProcessGone:
+            raise fail(f"no process with PID {target_pid}: it exited") from None
+        except ProcessAccessDenied:
+            raise fail(f"cannot read process {target_pid}: permission denied; run memdoctor as its user or "
+                       "root") from None
+        discovered = discover_limit_for_pid(target_pid)
+        source = ProcessTreeSource(tree, pss_every_sample=pss)
+        cmdline, runtime = info.cmdline, info.runtime
+        title = f"PID {target_pid} {' '.join(cmdline)[:70]}"
+        source_name = "memdoctor watch"
+        extra = {}
+    writer = open_writer(output)
+    limit_info, overridden = effective_limit(discovered, settings.limit_bytes)
+    plan = RecordingPlan(
+        source=source, source_name=source_name, title=title, pid=target_pid, cmdline=cmdline, runtime=runtime,
+        interval=settings.interval, duration=settings.duration, detail_every=settings.detail_every,
+        limit=limit_info, limit_overridden=overridden, writer=writer, live_mode=live_mode(json_out),
+        console=stderr_console(), alert=settings.alert, extra_header=extra,
+    )
+    try:
+        outcome = execute(plan)
+    finally:
+        source.close()
+        if writer is not None:
+            writer.close()
+    raise typer.Exit(finish(outcome, json_out))
+
+
+def _check_smaps(pid: int) -> None:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as fh:
+            fh.read(1)
+    except PermissionError:
+        raise fail(f"--pss needs /proc/{pid}/smaps_rollup, which this user may not read: run memdoctor as the "
+                   "target's user or as root (or drop --pss)") from None
+    except OSError:
+        pass

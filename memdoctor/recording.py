@@ -1,0 +1,183 @@
+"""The recording pipeline shared by `run` and `watch`: source -> trace file -> diagnosis.
+
+The commands parse options into a RecordingPlan and render the RecordingOutcome; everything
+between (limit discovery, the trace header, the sampling loop, the live monitor, OOM-kill
+detection, the final analysis) lives here.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from memdoctor import __version__
+from memdoctor.analysis import Diagnosis, diagnose
+from memdoctor.report.live import Alert, AlertRule, LiveMonitor
+from memdoctor.sampling.limits import MemoryLimit, oom_kill_count
+from memdoctor.sampling.recorder import RecordingResult, RecordingState, record
+from memdoctor.sampling.sources import Source
+from memdoctor.sampling.target import describe_exit
+from memdoctor.traces.writer import TraceWriteError, TraceWriter
+
+# Memory at or above this share of the limit when the target dies by SIGKILL means OOM.
+OOM_SHARE = 0.9
+
+
+@dataclass
+class RecordingPlan:
+    source: Source
+    source_name: str  # "memdoctor run", "memdoctor watch", "memdoctor watch --cgroup"
+    title: str  # for the live view
+    pid: int | None
+    cmdline: list[str]
+    runtime: str | None
+    interval: float
+    duration: float | None
+    detail_every: float | None
+    limit: MemoryLimit
+    limit_overridden: bool
+    writer: TraceWriter | None
+    live_mode: str  # "tty", "plain", "off"
+    console: Any
+    child: subprocess.Popen | None = None
+    alert: AlertRule | None = None
+    extra_header: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RecordingOutcome:
+    result: RecordingResult
+    diagnosis: Diagnosis | None
+    trace_path: str | None
+    limit: MemoryLimit
+    child_exit: str | None
+    child_returncode: int | None
+    oom_killed: bool
+    alert: Alert | None
+    peak_bytes: float | None
+    last_sample: dict[str, Any]
+    warnings: list[str]
+    pid: int | None
+    cmdline: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "trace": self.trace_path,
+            "pid": self.pid,
+            "cmdline": self.cmdline,
+            "samples": self.result.samples,
+            "duration_s": round(self.result.duration_s, 3),
+            "end_reason": self.result.end_reason,
+            "limit_bytes": self.limit.bytes,
+            "limit_source": self.limit.source,
+            "peak_bytes": self.peak_bytes,
+            "child_exit": self.child_exit,
+            "child_returncode": self.child_returncode,
+            "oom_killed": self.oom_killed,
+            "alert": None if self.alert is None else {"reason": self.alert.reason,
+                                                      "detected_after_s": round(self.alert.detected_after_s, 3)},
+            "warnings": self.warnings,
+            "diagnosis": self.diagnosis.to_dict() if self.diagnosis else None,
+        }
+
+
+def build_header(plan: RecordingPlan) -> dict[str, Any]:
+    header: dict[str, Any] = {
+        "pid": plan.pid,
+        "cmdline": plan.cmdline,
+        "interval_s": plan.interval,
+        "limit_bytes": plan.limit.bytes,
+        "limit_source": plan.limit.source,
+        "started_at": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "source": plan.source_name,
+        "hostname": socket.gethostname(),
+        "memdoctor_version": __version__,
+    }
+    if plan.runtime:
+        header["runtime"] = plan.runtime
+    if plan.detail_every:
+        header["detail_interval_s"] = plan.detail_every
+    header.update(plan.extra_header)
+    return header
+
+
+def _oom_killed(plan: RecordingPlan, returncode: int | None, oom_before: int | None, last_rss: float | None) -> bool:
+    oom_after = oom_kill_count(plan.limit.cgroup_dir, plan.limit.version)
+    counter_rose = oom_before is not None and oom_after is not None and oom_after > oom_before
+    if plan.child is not None:
+        if returncode != -9:
+            return False
+        near_limit = last_rss is not None and plan.limit.bytes > 0 and last_rss >= OOM_SHARE * plan.limit.bytes
+        return counter_rose or near_limit
+    # Attached: the exit status is not ours to see; the cgroup counter or memory at the limit tell.
+    near = last_rss is not None and plan.limit_overridden is False and last_rss >= OOM_SHARE * plan.limit.bytes
+    return counter_rose or (near and plan.limit.source.startswith("cgroup"))
+
+
+def execute(plan: RecordingPlan) -> RecordingOutcome:
+    """Record until the plan's end, then diagnose what was recorded."""
+    state = RecordingState()
+    warnings: list[str] = []
+    oom_before = oom_kill_count(plan.limit.cgroup_dir, plan.limit.version)
+    if plan.writer is not None:
+        plan.writer.write_header(build_header(plan))
+    monitor = LiveMonitor(state, mode=plan.live_mode, console=plan.console, title=plan.title,
+                          duration=plan.duration, limit_bytes=plan.limit.bytes, alert=plan.alert)
+    if plan.live_mode != "off" or plan.alert is not None:
+        monitor.start()
+    try:
+        result = record(plan.source, plan.writer, interval=plan.interval, duration=plan.duration,
+                        detail_every=plan.detail_every, state=state)
+    finally:
+        monitor.finish()
+    returncode = plan.child.poll() if plan.child is not None else None
+    t, rss = state.series.arrays()
+    last_rss = float(rss[-1]) if len(rss) else None
+    oom = False
+    if result.end_reason == "target-exited":
+        if plan.child is not None:
+            try:
+                returncode = plan.child.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                returncode = None
+        oom = _oom_killed(plan, returncode, oom_before, last_rss)
+        if oom and plan.writer is not None:
+            elapsed = float(t[-1]) if len(t) else 0.0
+            try:
+                plan.writer.write_sample({"t": round(elapsed, 6), "event": "oom_kill"})
+            except TraceWriteError as exc:
+                warnings.append(str(exc))
+    if result.error:
+        warnings.append(result.error)
+    denied = getattr(plan.source, "denied", set())
+    if "smaps" in denied:
+        warnings.append("PSS/USS/swap not readable for this process (needs the same user or root)")
+    if "fds" in denied:
+        warnings.append("file descriptors not readable for this process (needs the same user or root)")
+    diagnosis = None
+    if len(t):
+        diagnosis = diagnose(t, rss, limit_bytes=plan.limit.bytes,
+                             restart_times=np.asarray([float(t[-1])]) if oom else None)
+        if state.series.count != diagnosis.samples:
+            diagnosis = replace(diagnosis, samples=state.series.count)
+    return RecordingOutcome(
+        result=result,
+        diagnosis=diagnosis,
+        trace_path=os.path.abspath(plan.writer.path) if plan.writer is not None else None,
+        limit=plan.limit,
+        child_exit=describe_exit(returncode) if plan.child is not None else None,
+        child_returncode=returncode,
+        oom_killed=oom,
+        alert=monitor.alert,
+        peak_bytes=float(rss.max()) if len(rss) else None,
+        last_sample=dict(state.last),
+        warnings=warnings,
+        pid=plan.pid,
+        cmdline=plan.cmdline,
+    )

@@ -1,0 +1,1 @@
+"""Outputs: terminal (rich), live view, JSON."""

@@ -1,0 +1,29 @@
+"""Consoles that follow the conventions: no color when NO_COLOR is set or output is not a TTY."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from rich.console import Console
+
+
+def _color_allowed(stream) -> bool:
+    return "NO_COLOR" not in os.environ and hasattr(stream, "isatty") and stream.isatty()
+
+
+def stdout_console() -> Console:
+    """Results: stdout; rich itself also honours NO_COLOR and TERM=dumb."""
+    return Console(file=sys.stdout, no_color=not _color_allowed(sys.stdout), highlight=False, soft_wrap=False,
+                   width=None if sys.stdout.isatty() else 120)
+
+
+def stderr_console() -> Console:
+    """Progress and messages: stderr, so that stdout stays clean for results and --json."""
+    return Console(file=sys.stderr, no_color=not _color_allowed(sys.stderr), highlight=False, stderr=True,
+                   width=None if sys.stderr.isatty() else 120)
+
+
+def is_tty(stream=None) -> bool:
+    stream = stream or sys.stderr
+    return hasattr(stream, "isatty") and stream.isatty() and os.environ.get("TERM") != "dumb"

@@ -1,0 +1,183 @@
+"""The live view of a recording, and the online verdict that can raise an alert.
+
+A monitor thread reads the recorder's shared state a few times a second: on a TTY it redraws
+a rich panel (RSS, tree, growth so far, verdict, time to the limit, a sparkline, elapsed and
+remaining time); elsewhere it prints a plain line every few seconds; with --json it prints
+nothing. Every couple of seconds it re-runs the growth analysis on what was recorded so far;
+when an alert rule holds (a leak verdict, or floor growth above --max-growth) it stops the
+recording and notes the detection delay.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from memdoctor.analysis import Diagnosis, diagnose
+from memdoctor.sampling.recorder import RecordingState
+from memdoctor.units import format_bytes, format_duration, format_rate
+
+SPARK = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: list[float], width: int = 40) -> str:
+    """A unicode sparkline of `values`, resampled to `width` columns (bucket maxima)."""
+    if not values:
+        return ""
+    if len(values) > width:
+        step = len(values) / width
+        values = [max(values[int(i * step):max(int((i + 1) * step), int(i * step) + 1)]) for i in range(width)]
+    lo, hi = min(values), max(values)
+    if hi <= lo:
+        return SPARK[0] * len(values)
+    scale = (len(SPARK) - 1) / (hi - lo)
+    return "".join(SPARK[int((v - lo) * scale)] for v in values)
+
+
+@dataclass
+class AlertRule:
+    on_leak: bool = False
+    max_growth_bytes_per_s: float | None = None
+    min_time_s: float = 0.0  # judge nothing before this (a warm-up)
+
+
+@dataclass
+class Alert:
+    reason: str
+    detected_after_s: float
+
+
+class LiveMonitor(threading.Thread):
+    """Renders progress and evaluates the online verdict while `record()` runs."""
+
+    def __init__(self, state: RecordingState, *, mode: str, console: Console, title: str, duration: float | None,
+                 limit_bytes: int | None, alert: AlertRule | None = None, refresh_s: float = 0.25,
+                 analyze_every_s: float = 2.0, plain_every_s: float = 5.0) -> None:
+        super().__init__(name="memdoctor-monitor", daemon=True)
+        self.state = state
+        self.mode = mode  # "tty", "plain" or "off"
+        self.console = console
+        self.title = title
+        self.duration = duration
+        self.limit_bytes = limit_bytes
+        self.alert_rule = alert
+        self.refresh_s = refresh_s
+        self.analyze_every_s = analyze_every_s
+        self.plain_every_s = plain_every_s
+        self.diagnosis: Diagnosis | None = None
+        self.alert: Alert | None = None
+        self._done = threading.Event()
+        self._live: Live | None = None
+
+    # -- analysis -------------------------------------------------------------------------
+    def _analyze(self) -> None:
+        series = self.state.series
+        if len(series) < 20:
+            return
+        t, rss = series.arrays()
+        try:
+            self.diagnosis = diagnose(t, rss, limit_bytes=self.limit_bytes)
+        except Exception:
+            return
+        self._check_alert(float(t[-1]))
+
+    def _check_alert(self, elapsed: float) -> None:
+        rule, d = self.alert_rule, self.diagnosis
+        if rule is None or d is None or self.alert is not None or elapsed < rule.min_time_s:
+            return
+        reason = None
+        if rule.on_leak and d.verdict == "leak":
+            reason = f"leak established ({d.pattern}, floor {format_rate(d.growth_bytes_per_s)})"
+        elif (rule.max_growth_bytes_per_s is not None and d.verdict != "inconclusive"
+              and d.growth_bytes_per_s > rule.max_growth_bytes_per_s):
+            reason = (f"floor growth {format_rate(d.growth_bytes_per_s)} is above "
+                      f"--max-growth {format_rate(rule.max_growth_bytes_per_s)}")
+        if reason:
+            self.alert = Alert(reason=reason, detected_after_s=elapsed)
+            self.state.request_stop("alert")
+
+    # -- rendering ------------------------------------------------------------------------
+    def _elapsed(self) -> float:
+        return time.monotonic() - self.state.started_mono if self.state.started_mono else 0.0
+
+    def _verdict_text(self) -> str:
+        d = self.diagnosis
+        if d is None:
+            return "collecting samples"
+        text = f"{d.verdict} ({d.pattern}), floor {format_rate(d.growth_bytes_per_s)}"
+        if d.time_to_limit_s is not None:
+            text += f", limit in ~{format_duration(d.time_to_limit_s)}"
+        return text
+
+    def render(self) -> Group:
+        last = self.state.last
+        details = self.state.details
+        elapsed = self._elapsed()
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="bold")
+        grid.add_column()
+        timing = format_duration(elapsed)
+        if self.duration:
+            left = format_duration(max(0.0, self.duration - elapsed))
+            timing += f" of {format_duration(self.duration)} ({left} left)"
+        grid.add_row("target", self.title)
+        grid.add_row("elapsed", timing)
+        if last:
+            rss_line = f"{format_bytes(last.get('rss'))}"
+            if "rss_root" in last:
+                rss_line += f"  (root {format_bytes(last['rss_root'])}, {last.get('procs', 1)} process(es))"
+            grid.add_row("memory", rss_line)
+            if self.limit_bytes:
+                grid.add_row("limit", f"{format_bytes(self.limit_bytes)}, "
+                                      f"{100.0 * last.get('rss', 0) / self.limit_bytes:.1f}% used")
+        extra = [f"{k} {format_bytes(details[k])}" for k in ("pss", "uss", "swap") if k in details]
+        extra += [f"{k} {details[k]}" for k in ("fds", "threads") if k in details]
+        if extra:
+            grid.add_row("details", ", ".join(extra))
+        grid.add_row("verdict", self._verdict_text())
+        values = list(self.state.series.rss[-400:])
+        grid.add_row("trend", Text(sparkline(values, 48), style="cyan"))
+        return Group(Text("memdoctor", style="bold magenta"), grid)
+
+    def _plain_line(self) -> str:
+        last = self.state.last
+        parts = [f"memdoctor: {format_duration(self._elapsed())}"]
+        if last:
+            parts.append(f"rss {format_bytes(last.get('rss'))}")
+            if last.get("procs", 1) != 1:
+                parts.append(f"{last.get('procs')} procs")
+        parts.append(self._verdict_text())
+        return " | ".join(parts)
+
+    # -- thread ---------------------------------------------------------------------------
+    def run(self) -> None:
+        next_analysis = time.monotonic() + self.analyze_every_s
+        next_plain = time.monotonic() + self.plain_every_s
+        if self.mode == "tty":
+            self._live = Live(self.render(), console=self.console, auto_refresh=False, transient=True)
+            self._live.start()
+        try:
+            while not self._done.wait(self.refresh_s):
+                now = time.monotonic()
+                if now >= next_analysis:
+                    self._analyze()
+                    next_analysis = now + self.analyze_every_s
+                if self._live is not None:
+                    self._live.update(self.render(), refresh=True)
+                elif self.mode == "plain" and now >= next_plain:
+                    self.console.print(self._plain_line(), markup=False, highlight=False)
+                    next_plain = now + self.plain_every_s
+        finally:
+            if self._live is not None:
+                self._live.stop()
+
+    def finish(self) -> None:
+        self._done.set()
+        if self.is_alive():
+            self.join(timeout=5)

@@ -1,0 +1,76 @@
+"""Terminal renderings of a diagnosis and of a recording's summary (rich, fits 100 columns)."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from memdoctor.analysis import Diagnosis
+from memdoctor.recording import RecordingOutcome
+from memdoctor.units import format_bytes, format_duration, format_rate
+
+VERDICT_STYLE = {"leak": "bold red", "no-leak": "bold green", "inconclusive": "bold yellow"}
+
+
+def diagnosis_table(d: Diagnosis, title: str | None = None) -> Table:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column()
+    if title:
+        table.add_row("input", title)
+    table.add_row("verdict", Text(f"{d.verdict}", style=VERDICT_STYLE.get(d.verdict, "")))
+    table.add_row("pattern", d.pattern)
+    table.add_row("floor growth", f"{format_rate(d.growth_bytes_per_s)}")
+    if d.limit_bytes:
+        table.add_row("limit", format_bytes(d.limit_bytes))
+    if d.time_to_limit_s is not None:
+        band = ""
+        if d.time_to_limit_range_s and all(v is not None for v in d.time_to_limit_range_s):
+            low, high = d.time_to_limit_range_s
+            band = f" (range {format_duration(low)} to {format_duration(high)})"
+        table.add_row("time to limit", f"{format_duration(d.time_to_limit_s)}{band}")
+    if d.watch_more_s:
+        table.add_row("watch longer", format_duration(d.watch_more_s))
+    table.add_row("samples", f"{d.samples} over {format_duration(d.duration_s)}")
+    if d.last_bytes is not None:
+        table.add_row("memory", f"last {format_bytes(d.last_bytes)}, peak {format_bytes(d.peak_bytes)}")
+    table.add_row("confidence", f"{d.confidence:.2f}")
+    for i, line in enumerate(d.evidence):
+        table.add_row("evidence" if i == 0 else "", line)
+    return table
+
+
+def print_diagnosis(console: Console, d: Diagnosis, title: str | None = None) -> None:
+    console.print(diagnosis_table(d, title))
+
+
+def print_outcome(console: Console, outcome: RecordingOutcome) -> None:
+    r = outcome.result
+    ending = {
+        "duration": "duration reached",
+        "target-exited": "target exited",
+        "interrupted": "interrupted (Ctrl-C)",
+        "terminated": "terminated by a signal",
+        "alert": "alert",
+        "write-error": "trace write failed",
+    }.get(r.end_reason, r.end_reason)
+    head = Table.grid(padding=(0, 2))
+    head.add_column(style="bold", no_wrap=True)
+    head.add_column()
+    head.add_row("recorded", f"{r.samples} samples over {format_duration(r.duration_s)} ({ending})")
+    if outcome.trace_path:
+        head.add_row("trace", outcome.trace_path)
+    if outcome.child_exit:
+        head.add_row("command", outcome.child_exit)
+    if outcome.oom_killed:
+        head.add_row("OOM", Text("the target was OOM-killed at its memory limit", style="bold red"))
+    head.add_row("limit", f"{format_bytes(outcome.limit.bytes)} ({outcome.limit.source})")
+    if outcome.alert:
+        head.add_row("alert", Text(f"{outcome.alert.reason} after {format_duration(outcome.alert.detected_after_s)}",
+                                   style="bold red"))
+    for warning in outcome.warnings:
+        head.add_row("warning", warning)
+    console.print(head)
+    if outcome.diagnosis is not None:
+        console.print(diagnosis_table(outcome.diagnosis))

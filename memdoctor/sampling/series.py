@@ -1,0 +1,55 @@
+"""An in-memory copy of the recorded series for the live view and the final analysis.
+
+Appending must cost next to nothing at 1 kHz, and a day-long recording must not grow
+memdoctor itself: values go into flat `array('d')` buffers, thinned to each bucket's minimum
+and maximum (floor and peaks kept) once they pass `max_points`. The trace file on disk keeps
+every sample.
+"""
+
+from __future__ import annotations
+
+from array import array
+
+import numpy as np
+
+
+class LiveSeries:
+    """(t, rss) pairs, appended in O(1), bounded to about `max_points`."""
+
+    def __init__(self, max_points: int = 400_000) -> None:
+        self.max_points = max(1000, max_points)
+        self.t = array("d")
+        self.rss = array("d")
+        self.count = 0  # samples ever appended
+        self.thinned = False
+
+    def append(self, t: float, rss: float) -> None:
+        self.t.append(t)
+        self.rss.append(rss)
+        self.count += 1
+        if len(self.t) > self.max_points:
+            self._thin()
+
+    def _thin(self) -> None:
+        t = np.frombuffer(self.t, dtype=float).copy()
+        m = np.frombuffer(self.rss, dtype=float).copy()
+        bucket = 4
+        full = (len(t) // bucket) * bucket
+        mb = m[:full].reshape(-1, bucket)
+        lo = np.argmin(mb, axis=1)
+        hi = np.argmax(mb, axis=1)
+        base = np.arange(mb.shape[0]) * bucket
+        keep = np.empty(2 * mb.shape[0], dtype=np.int64)
+        keep[0::2] = base + np.minimum(lo, hi)
+        keep[1::2] = base + np.maximum(lo, hi)
+        keep = np.concatenate([keep, np.arange(full, len(t))])
+        self.t = array("d", t[keep].tobytes())
+        self.rss = array("d", m[keep].tobytes())
+        self.thinned = True
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """Copies of the kept samples as numpy arrays."""
+        return np.array(self.t, dtype=float), np.array(self.rss, dtype=float)
+
+    def __len__(self) -> int:
+        return len(self.t)

@@ -1,0 +1,147 @@
+"""Finding, launching and stopping the target of a recording.
+
+`run` launches the command in its own process group, so that stopping it reaches the whole
+tree (npm -> node, gunicorn -> workers): SIGTERM first, SIGKILL after a grace period. `watch`
+attaches to a PID or to the one process whose command line matches a pattern.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+
+from memdoctor.sampling import procfs
+
+
+class TargetError(Exception):
+    """No usable target: unknown PID, no or several matches, a command that cannot start."""
+
+
+@dataclass
+class TargetInfo:
+    pid: int
+    cmdline: list[str]
+    runtime: str | None
+
+
+def detect_runtime(cmd: list[str], exe: str | None = None) -> str | None:
+    """"python" or "node" from the executable name, when it is one of them."""
+    names = [os.path.basename(exe or ""), *(os.path.basename(c) for c in cmd[:1])]
+    for name in names:
+        if re.match(r"^(python|pypy)(\d+(\.\d+)?)?$", name):
+            return "python"
+        if re.match(r"^(node|nodejs)(\d+)?$", name):
+            return "node"
+    return None
+
+
+def describe(pid: int) -> TargetInfo:
+    """The command line and runtime of a running process; TargetError if it is not there."""
+    if pid <= 0:
+        raise TargetError(f"PID {pid} is not a process id: give a positive number")
+    try:
+        cmd = procfs.cmdline(pid)
+    except procfs.ProcessGone:
+        raise TargetError(f"no process with PID {pid}: check the PID (ps aux) or use --name PATTERN") from None
+    except procfs.ProcessAccessDenied:
+        raise TargetError(f"cannot read process {pid}: permission denied; run memdoctor as its user or root") from None
+    try:
+        exe = os.readlink(f"/proc/{pid}/exe")
+    except OSError:
+        exe = None
+    return TargetInfo(pid=pid, cmdline=cmd, runtime=detect_runtime(cmd, exe))
+
+
+def _own_lineage() -> set[int]:
+    """memdoctor itself and its ancestors: never a match for --name."""
+    pids = set()
+    pid = os.getpid()
+    while pid > 1 and pid not in pids:
+        pids.add(pid)
+        try:
+            pid = procfs.parent_pid(pid)
+        except (procfs.ProcessGone, procfs.ProcessAccessDenied, ValueError):
+            break
+    return pids
+
+
+def find_by_name(pattern: str) -> int:
+    """The single process whose command line matches `pattern` (a regular expression)."""
+    try:
+        regex = re.compile(pattern)
+    except re.error as exc:
+        raise TargetError(f"--name {pattern!r} is not a valid regular expression: {exc}") from None
+    skip = _own_lineage()
+    matches: list[tuple[int, str]] = []
+    for entry in os.listdir(procfs.PROC):
+        if not entry.isdigit() or int(entry) in skip:
+            continue
+        try:
+            cmd = " ".join(procfs.cmdline(int(entry)))
+        except (procfs.ProcessGone, procfs.ProcessAccessDenied, OSError):
+            continue
+        if cmd and regex.search(cmd):
+            matches.append((int(entry), cmd))
+    if not matches:
+        raise TargetError(f"no process matches --name {pattern!r}: check with `ps aux`")
+    if len(matches) > 1:
+        listed = "; ".join(f"{pid}: {cmd[:60]}" for pid, cmd in matches[:5])
+        more = f" and {len(matches) - 5} more" if len(matches) > 5 else ""
+        raise TargetError(f"{len(matches)} processes match --name {pattern!r} ({listed}{more}): "
+                          "give a narrower pattern or the PID")
+    return matches[0][0]
+
+
+def launch(cmd: list[str]) -> subprocess.Popen:
+    """Start `cmd` in a new process group, inheriting stdio."""
+    if not cmd:
+        raise TargetError("no command given: use `memdoctor run [OPTIONS] -- CMD ARGS...`")
+    try:
+        return subprocess.Popen(cmd, process_group=0)
+    except FileNotFoundError:
+        raise TargetError(f"command not found: {cmd[0]}") from None
+    except PermissionError:
+        raise TargetError(f"cannot execute {cmd[0]}: permission denied") from None
+    except OSError as exc:
+        raise TargetError(f"cannot start {cmd[0]}: {exc.strerror}") from None
+
+
+def stop_process_group(child: subprocess.Popen, grace_s: float = 5.0) -> None:
+    """SIGTERM the child's process group, then SIGKILL whatever is left after `grace_s`."""
+    if child.poll() is not None:
+        _kill_group(child.pid, signal.SIGKILL)  # leftovers of a group whose leader exited
+        return
+    _kill_group(child.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        if child.poll() is not None:
+            break
+        time.sleep(0.02)
+    _kill_group(child.pid, signal.SIGKILL)
+    try:
+        child.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+def _kill_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def describe_exit(returncode: int | None) -> str:
+    if returncode is None:
+        return "still running"
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        return f"killed by {name}"
+    return f"exited with code {returncode}"

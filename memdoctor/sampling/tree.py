@@ -1,0 +1,129 @@
+"""The process tree of a target: the target and all its descendants, as they come and go.
+
+`npm start`, gunicorn and friends keep the real work in children, so the trace's `rss` is the
+sum over the whole tree. Children are discovered through /proc/PID/task/TID/children (cheap,
+kept-open files) at most every `rescan_s`; a child that exits drops out at the next sample.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from memdoctor.sampling.procfs import PROC, ProcessAccessDenied, ProcessGone, ProcHandle
+
+
+@dataclass
+class TreeSample:
+    rss: int
+    rss_root: int
+    procs: int
+
+
+@dataclass
+class TreeDetails:
+    pss: int | None
+    uss: int | None
+    swap: int | None
+    fds: int | None
+    threads: int
+
+
+class ProcessTree:
+    """Samples the memory of a root process and its descendants."""
+
+    def __init__(self, root_pid: int, *, rescan_s: float = 0.05, follow_children: bool = True, proc: str = PROC):
+        self.root = ProcHandle(root_pid, proc)  # raises ProcessGone / ProcessAccessDenied
+        self.root_pid = root_pid
+        self.rescan_s = rescan_s
+        self.follow_children = follow_children
+        self._proc = proc
+        self.members: dict[int, ProcHandle] = {root_pid: self.root}
+        self._next_rescan = 0.0
+        self._thread_rescan_at = 0.0
+        self.root_alive = True
+
+    def _rescan(self, now: float) -> None:
+        # Thread lists change rarely; children lists are cheap preads.
+        if now >= self._thread_rescan_at:
+            for handle in self.members.values():
+                handle.rescan_threads()
+            self._thread_rescan_at = now + max(0.5, self.rescan_s)
+        seen = {self.root_pid}
+        frontier = [self.root]
+        while frontier:
+            handle = frontier.pop()
+            for child in handle.children():
+                if child in seen:
+                    continue
+                seen.add(child)
+                member = self.members.get(child)
+                if member is None:
+                    try:
+                        member = ProcHandle(child, self._proc)
+                    except (ProcessGone, ProcessAccessDenied):
+                        continue
+                    self.members[child] = member
+                frontier.append(member)
+        for pid in [p for p in self.members if p not in seen]:
+            self.members.pop(pid).close()
+
+    def sample(self) -> TreeSample:
+        """RSS of the root and of the whole tree. Raises ProcessGone when the root has exited."""
+        if self.follow_children:
+            now = time.monotonic()
+            if now >= self._next_rescan:
+                self._rescan(now)
+                self._next_rescan = now + self.rescan_s
+        root_rss = self.root.rss()
+        if len(self.members) == 1:
+            return TreeSample(root_rss, root_rss, 1)
+        total = root_rss
+        gone = []
+        for pid, handle in self.members.items():
+            if handle is self.root:
+                continue
+            try:
+                total += handle.rss()
+            except ProcessGone:
+                gone.append(pid)
+        for pid in gone:
+            self.members.pop(pid).close()
+        return TreeSample(total, root_rss, len(self.members))
+
+    def details(self, with_smaps: bool = True) -> TreeDetails:
+        """The slower numbers, summed over the tree: PSS, USS, swap, fds, threads."""
+        pss = uss = swap = fds = 0
+        smaps_ok = with_smaps
+        fds_ok = True
+        threads = 0
+        for handle in list(self.members.values()):
+            try:
+                if with_smaps:
+                    rollup = handle.smaps_rollup()
+                    if rollup is None:
+                        smaps_ok = False
+                    else:
+                        pss += rollup.pss
+                        uss += rollup.uss
+                        swap += rollup.swap
+                count = handle.fds()
+                if count is None:
+                    fds_ok = False
+                else:
+                    fds += count
+                threads += handle.threads()
+            except ProcessGone:
+                continue
+        return TreeDetails(
+            pss=pss if smaps_ok else None,
+            uss=uss if smaps_ok else None,
+            swap=swap if smaps_ok else None,
+            fds=fds if fds_ok else None,
+            threads=threads,
+        )
+
+    def close(self) -> None:
+        for handle in self.members.values():
+            handle.close()
+        self.members.clear()

@@ -1,0 +1,5 @@
+"""Errors raised by trace readers: the CLI turns them into one line and exit code 2."""
+
+
+class TraceReadError(ValueError):
+    """An input that cannot be read as a memory trace (with the reason, in one line)."""
