@@ -103,6 +103,8 @@ def parse_rate(text: str) -> float:
         raise UnitError(f"cannot read rate {text!r}: use SIZE/TIME, e.g. 5MB/min or 100MB/h")
     size_part, time_part = str(text).split("/", 1)
     per = time_part.strip()
+    if not per:
+        raise UnitError(f"cannot read rate {text!r}: say per what time, e.g. 5MB/min")
     # "5MB/min" means per one minute; allow "5MB/10min" too.
     seconds = parse_duration(per if re.match(r"^\s*[0-9.]", per) else "1" + per)
     if seconds <= 0:

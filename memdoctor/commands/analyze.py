@@ -8,11 +8,7 @@ from typing import Annotated
 
 import typer
 
-from memdoctor.analysis import diagnose
 from memdoctor.commands.common import handle_errors
-from memdoctor.report.console import stdout_console
-from memdoctor.report.terminal import print_diagnosis
-from memdoctor.traces import read_trace
 from memdoctor.traces.errors import TraceReadError
 from memdoctor.units import parse_size
 
@@ -42,6 +38,10 @@ def analyze_command(
                                                          "uss, heap.")] = "rss",
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as one JSON object.")] = False,
 ) -> None:
+    # Imported here: `memdoctor analyze big.csv` must not pay for what other commands use.
+    from memdoctor.analysis import diagnose
+    from memdoctor.traces.reader import read_trace
+
     limit_bytes = parse_size(limit) if limit is not None else None
     trace = read_trace(path, fmt)
     try:
@@ -64,5 +64,8 @@ def analyze_command(
     if json_out:
         print(json.dumps(diagnosis.to_dict(), indent=2))
     else:
+        from memdoctor.report.console import stdout_console
+        from memdoctor.report.terminal import print_diagnosis
+
         print_diagnosis(stdout_console(), diagnosis, title=path)
     raise typer.Exit(0)

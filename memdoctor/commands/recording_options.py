@@ -1,20 +1,23 @@
-"""Options shared by `run` and `watch`, and their translation into a RecordingPlan."""
+"""Options shared by `run` and `watch`, and their translation into settings.
+
+Only typer and the unit parsers are imported at module level: every command module is loaded
+to build the CLI, so heavy imports (numpy, rich, the sampler) wait until a command runs.
+"""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from memdoctor.recording import RecordingOutcome
-from memdoctor.report.console import is_tty, stdout_console
-from memdoctor.report.live import AlertRule
-from memdoctor.report.terminal import print_outcome
-from memdoctor.sampling.limits import MemoryLimit
-from memdoctor.traces.writer import open_trace_writer
 from memdoctor.units import UnitError, parse_duration, parse_rate, parse_size
+
+if TYPE_CHECKING:
+    from memdoctor.recording import RecordingOutcome
+    from memdoctor.report.live import AlertRule
+    from memdoctor.sampling.limits import MemoryLimit
 
 MIN_INTERVAL = 0.001
 
@@ -65,24 +68,32 @@ def parse_common(interval: str, duration: str | None, detail_every: str, limit: 
         raise UnitError("--limit must be larger than zero")
     rule = None
     if alert or max_growth is not None:
+        from memdoctor.report.live import AlertRule
+
         rule = AlertRule(on_leak=alert, max_growth_bytes_per_s=parse_rate(max_growth) if max_growth else None,
                          min_time_s=parse_duration(warmup))
     return CommonSettings(interval_s, duration_s, detail_s if detail_s > 0 else None, limit_bytes, rule)
 
 
 def live_mode(json_out: bool) -> str:
+    from memdoctor.report.console import is_tty
+
     if json_out:
         return "off"
     return "tty" if is_tty() else "plain"
 
 
 def effective_limit(discovered: MemoryLimit, override: int | None) -> tuple[MemoryLimit, bool]:
+    from memdoctor.sampling.limits import MemoryLimit
+
     if override is None:
         return discovered, False
     return MemoryLimit(override, "--limit", discovered.cgroup_dir, discovered.version), True
 
 
 def open_writer(path: str | None):
+    from memdoctor.traces.writer import open_trace_writer
+
     return open_trace_writer(path) if path else None
 
 
@@ -91,6 +102,9 @@ def finish(outcome: RecordingOutcome, json_out: bool) -> int:
     if json_out:
         print(json.dumps(outcome.to_dict(), indent=2))
     else:
+        from memdoctor.report.console import stdout_console
+        from memdoctor.report.terminal import print_outcome
+
         print_outcome(stdout_console(), outcome)
     if outcome.result.end_reason == "write-error":
         return 2

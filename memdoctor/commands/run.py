@@ -25,13 +25,6 @@ from memdoctor.commands.recording_options import (
     open_writer,
     parse_common,
 )
-from memdoctor.recording import RecordingPlan, execute
-from memdoctor.report.console import stderr_console
-from memdoctor.sampling.limits import discover_limit_for_pid
-from memdoctor.sampling.procfs import ProcessAccessDenied, ProcessGone
-from memdoctor.sampling.sources import ProcessTreeSource
-from memdoctor.sampling.target import describe_exit, detect_runtime, launch, stop_process_group
-from memdoctor.sampling.tree import ProcessTree
 from memdoctor.units import parse_duration
 
 HELP = """Launch CMD and sample the memory of its whole process tree until it exits or --duration ends.
@@ -74,13 +67,21 @@ def run_command(
         raise fail("no command given: use `memdoctor run [OPTIONS] -- CMD ARGS...`")
     if exit_code not in ("memdoctor", "child"):
         raise fail(f"--exit-code must be 'memdoctor' or 'child', not {exit_code!r}")
+    from memdoctor.recording import RecordingPlan, execute
+    from memdoctor.report.console import stderr_console
+    from memdoctor.sampling.limits import discover_limit_for_pid
+    from memdoctor.sampling.procfs import ProcessAccessDenied, ProcessGone
+    from memdoctor.sampling.sources import ProcessTreeSource
+    from memdoctor.sampling.target import describe_exit, detect_runtime, launch, stop_process_group
+    from memdoctor.sampling.backend import open_process_tree
+
     settings = parse_common(interval, duration, detail_every, limit, alert, max_growth, warmup)
     grace_s = parse_duration(grace)
     writer = open_writer(output)  # before launching: an unwritable path must not start anything
     child = launch(cmd)
     try:
         try:
-            tree = ProcessTree(child.pid, follow_children=not no_children)
+            tree = open_process_tree(child.pid, follow_children=not no_children)
         except (ProcessGone, ProcessAccessDenied):
             child.wait()
             raise fail(f"{cmd[0]} exited before it could be sampled ({child.returncode})") from None

@@ -25,14 +25,6 @@ from memdoctor.commands.recording_options import (
     open_writer,
     parse_common,
 )
-from memdoctor.recording import RecordingPlan, execute
-from memdoctor.report.console import stderr_console
-from memdoctor.sampling.cgroup import CgroupSampler
-from memdoctor.sampling.limits import MemoryLimit, discover_limit_for_pid, physical_memory
-from memdoctor.sampling.procfs import ProcessAccessDenied, ProcessGone
-from memdoctor.sampling.sources import CgroupSource, ProcessTreeSource, Source
-from memdoctor.sampling.target import describe, find_by_name
-from memdoctor.sampling.tree import ProcessTree
 
 HELP = """Attach to a running process by PID (or --name PATTERN) and sample its memory, with its
 children, until it exits, --duration ends or Ctrl-C. Nothing in the target is changed.
@@ -73,6 +65,15 @@ def watch_command(
     chosen = sum(x is not None for x in (pid, name, cgroup))
     if chosen != 1:
         raise fail("give exactly one target: a PID, --name PATTERN or --cgroup PATH")
+    from memdoctor.recording import RecordingPlan, execute
+    from memdoctor.report.console import stderr_console
+    from memdoctor.sampling.cgroup import CgroupSampler
+    from memdoctor.sampling.limits import MemoryLimit, discover_limit_for_pid, physical_memory
+    from memdoctor.sampling.procfs import ProcessAccessDenied, ProcessGone
+    from memdoctor.sampling.sources import CgroupSource, ProcessTreeSource, Source
+    from memdoctor.sampling.target import describe, find_by_name
+    from memdoctor.sampling.backend import open_process_tree
+
     settings = parse_common(interval, duration, detail_every, limit, alert, max_growth, warmup)
     source: Source
     if cgroup is not None:
@@ -92,7 +93,7 @@ def watch_command(
         if pss:
             _check_smaps(target_pid)
         try:
-            tree = ProcessTree(target_pid, follow_children=not no_children)
+            tree = open_process_tree(target_pid, follow_children=not no_children)
         except ProcessGone:
             raise fail(f"no process with PID {target_pid}: it exited") from None
         except ProcessAccessDenied:

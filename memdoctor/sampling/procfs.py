@@ -121,7 +121,17 @@ class ProcHandle:
             raise
         if not data:
             raise ProcessGone(self.pid)
+        if data.startswith(b"0 0 ") and self.is_zombie():
+            # An exited process waiting for its parent to reap it: gone for our purposes.
+            raise ProcessGone(self.pid)
         return int(data.split(None, 2)[1]) * PAGE_SIZE
+
+    def is_zombie(self) -> bool:
+        try:
+            stat = read_text(f"{self._proc}/{self.pid}/stat")
+        except (ProcessGone, ProcessAccessDenied):
+            return True
+        return stat[stat.rindex(")") + 2:][:1] in ("Z", "X")
 
     def rescan_threads(self) -> None:
         """Open the children file of every thread: a child belongs to the thread that forked it."""

@@ -1,8 +1,27 @@
-"""Traces: the Trace model, its JSONL/CSV writers, and the readers of every supported format."""
+"""Traces: the Trace model, its JSONL/CSV writers, and the readers of every supported format.
 
-from memdoctor.traces.errors import TraceReadError
-from memdoctor.traces.model import Trace
-from memdoctor.traces.reader import detect_format, read_trace
-from memdoctor.traces.writer import TraceWriteError, open_trace_writer
+The names are loaded on first use: the writers and errors are needed by every command, the
+readers (and numpy behind them) only by those that read.
+"""
 
-__all__ = ["Trace", "TraceReadError", "TraceWriteError", "detect_format", "open_trace_writer", "read_trace"]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Trace": "memdoctor.traces.model",
+    "TraceReadError": "memdoctor.traces.errors",
+    "TraceWriteError": "memdoctor.traces.writer",
+    "open_trace_writer": "memdoctor.traces.writer",
+    "detect_format": "memdoctor.traces.reader",
+    "read_trace": "memdoctor.traces.reader",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'memdoctor.traces' has no attribute {name!r}")

@@ -45,6 +45,8 @@ COUNT_SERIES = {"fds": "fds", "num_fds": "fds", "open_fds": "fds", "open_files":
 SERIES_KEYS = ("rss_root", "uss", "pss", "swap", "heap", "fds", "threads", "procs")
 
 _UNIT_SUFFIX = re.compile(r"^(?P<base>.*?)[\s_\-]*(?:\((?P<paren>[a-z]+)\)|(?P<suffix>bytes|b|kb|kib|mb|mib|gb|gib))$")
+_TIME_SUFFIX = re.compile(r"^(?P<base>[a-z_]+?)_*(?:\((?P<p>ms|s|sec|secs|seconds)\)|(?P<s>ms|s|sec|secs|seconds))$")
+_TIME_FACTORS = {"ms": 0.001, "s": 1.0, "sec": 1.0, "secs": 1.0, "seconds": 1.0}
 _UNIT_FACTORS = {"bytes": 1, "b": 1, "kb": 1024, "kib": 1024, "mb": 1024**2, "mib": 1024**2, "gb": 1024**3,
                  "gib": 1024**3}
 
@@ -68,17 +70,24 @@ def _normalise(name: str) -> tuple[str, float | None]:
     return re.sub(r"[\s\-]+", "_", clean), None
 
 
+def _time_column(header: list[str]) -> Column | None:
+    """The time column: an exact name first, then a name with a unit ("Time (s)", "timestamp_ms")."""
+    cleaned = [re.sub(r"[\s\-]+", "_", h.strip().strip('"').strip().lower()) for h in header]
+    for candidate in TIME_NAMES:
+        if candidate in cleaned:
+            return Column(cleaned.index(candidate), "t")
+    for i, name in enumerate(cleaned):
+        match = _TIME_SUFFIX.match(name)
+        if match and match.group("base") in TIME_NAMES:
+            unit = match.group("p") or match.group("s")
+            return Column(i, "t", _TIME_FACTORS[unit])
+    return None
+
+
 def map_columns(header: list[str]) -> tuple[Column, Column, list[Column]]:
     """Pick the time column, the memory column and the optional series from a header row."""
     names = [_normalise(h) for h in header]
-    time_col = None
-    for candidate in TIME_NAMES:
-        for i, (base, _factor) in enumerate(names):
-            if base == candidate:
-                time_col = Column(i, "t")
-                break
-        if time_col:
-            break
+    time_col = _time_column(header)
     mem_col = None
     for candidate in MEMORY_NAMES:
         for i, (base, factor) in enumerate(names):
@@ -153,7 +162,7 @@ def _slow_chunk(lines: list[str], delimiter: str, cols: list[Column]) -> tuple[n
             skipped += 1
             continue
         try:
-            values = [_parse_time(row[c.index]) if c.key == "t" else
+            values = [_parse_time(row[c.index]) * c.factor if c.key == "t" else
                       (_parse_amount(row[c.index], c.factor) if row[c.index].strip() else math.nan)
                       for c in cols]
         except ValueError:

@@ -1,0 +1,102 @@
+"""Shared helpers: run the memdoctor CLI as a real subprocess, start real target processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def cli_env() -> dict[str, str]:
+    env = dict(os.environ)
+    # The checkout's own code, whether or not it is installed.
+    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env.pop("NO_COLOR", None)
+    env["COLUMNS"] = "120"
+    return env
+
+
+def memdoctor(*args: str, timeout: float = 120, check_code: int | None = None,
+              extra_env: dict[str, str] | None = None, **kwargs) -> subprocess.CompletedProcess:
+    """Run `python -m memdoctor ARGS` and return the completed process (text mode)."""
+    proc = subprocess.run([sys.executable, "-m", "memdoctor", *args], capture_output=True, text=True,
+                          timeout=timeout, env={**cli_env(), **(extra_env or {})}, **kwargs)
+    if check_code is not None:
+        assert proc.returncode == check_code, (proc.returncode, proc.stdout[-2000:], proc.stderr[-2000:])
+    return proc
+
+
+def memdoctor_popen(*args: str, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "memdoctor", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=cli_env(), **kwargs)
+
+
+def read_jsonl(path: Path) -> tuple[dict, list[dict]]:
+    lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return lines[0], lines[1:]
+
+
+def wait_for(predicate, timeout: float = 20.0, what: str = "condition") -> None:
+    """Poll `predicate` until it is true; fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess) -> None:
+    """Contract: exit 2, a short message on stderr, never a traceback."""
+    assert proc.returncode == 2, (proc.returncode, proc.stdout[-1000:], proc.stderr[-1000:])
+    assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert 1 <= len(lines) <= 12, proc.stderr  # typer's usage panel is a few lines; ours is one
+    if lines[0].startswith("memdoctor:"):
+        assert len(lines) == 1, proc.stderr
+
+
+@pytest.fixture
+def spawn() -> Iterator:
+    """Start target processes; every one is killed (with its group) at the end of the test."""
+    started: list[subprocess.Popen] = []
+
+    def _spawn(argv: list[str], **kwargs) -> subprocess.Popen:
+        proc = subprocess.Popen(argv, start_new_session=True, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, **kwargs)
+        started.append(proc)
+        return proc
+
+    yield _spawn
+    for proc in started:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+def python_example(name: str, *args: str) -> list[str]:
+    return [sys.executable, str(EXAMPLES / "python" / name), *args]
+
+
+def node_example(name: str, *args: str) -> list[str]:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    return [node, str(EXAMPLES / "node" / name), *args]

@@ -1,0 +1,135 @@
+"""Bad input everywhere: one line on stderr, exit 2, no traceback, nothing recorded is lost."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import pytest
+
+from .conftest import assert_one_line_error, memdoctor, read_jsonl
+
+
+@pytest.mark.parametrize("args", [
+    ["watch", "999999999", "--duration", "1s"],
+    ["watch", "0"],
+    ["watch", "--name", "no-such-process-for-memdoctor-xyz"],
+    ["watch", "--name", "([unclosed"],
+    ["watch"],
+    ["watch", "1", "--name", "x"],
+    ["watch", "--cgroup", "/tmp"],
+    ["run", "--interval", "1s"],
+    ["run", "--", "/no/such/command-memdoctor"],
+    ["analyze", "/no/such/file.jsonl"],
+    ["analyze", "/"],
+    ["analyze", "x.csv", "--format", "parquet"],
+    ["analyze", "--bogus-option"],
+    ["nosuchcommand"],
+])
+def test_bad_arguments(args):
+    assert_one_line_error(memdoctor(*args))
+
+
+@pytest.mark.parametrize("option", [
+    ["--interval", "0"], ["--interval", "0.0001"], ["--interval", "fast"], ["--duration", "5parsecs"],
+    ["--duration", "0"], ["--limit", "12parsecs"], ["--limit", "0"], ["--max-growth", "5MB"],
+    ["--detail-every", "-1s"],
+])
+@pytest.mark.parametrize("command", ["run", "watch"])
+def test_malformed_sizes_and_durations(command, option, tmp_path):
+    target = ["--", sys.executable, "-c", "pass"] if command == "run" else [str(os.getpid())]
+    out = tmp_path / "never.jsonl"
+    if command == "watch":
+        proc = memdoctor("watch", *target, *option, "-o", str(out))
+    else:
+        proc = memdoctor("run", *option, "-o", str(out), *target)
+    assert_one_line_error(proc)
+    assert not out.exists(), "nothing should be created before the options are valid"
+
+
+@pytest.mark.parametrize("path_kind", ["directory", "missing-parent", "read-only-dir"])
+def test_unwritable_output(tmp_path, path_kind):
+    if path_kind == "directory":
+        out = tmp_path
+    elif path_kind == "missing-parent":
+        out = tmp_path / "no" / "such" / "t.jsonl"
+    else:
+        if os.geteuid() == 0:
+            out = "/proc/self/t.jsonl"  # root ignores directory modes: /proc refuses new files
+        else:
+            ro = tmp_path / "ro"
+            ro.mkdir(mode=0o500)
+            out = ro / "t.jsonl"
+    proc = memdoctor("watch", str(os.getpid()), "--duration", "1s", "-o", str(out))
+    assert_one_line_error(proc)
+    assert "cannot write trace" in proc.stderr
+    # `run` must not start the command when its trace cannot be written.
+    marker = tmp_path / "started"
+    proc = memdoctor("run", "-o", str(out), "--", sys.executable, "-c", f"open({str(marker)!r}, 'w')")
+    assert_one_line_error(proc)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(("name", "content"), [
+    ("empty.jsonl", b""),
+    ("random.bin", os.urandom(4096)),
+    ("junk.csv", b"timestamp,rss_bytes\nfoo,bar\n1,zz\n,\n"),
+    ("words.txt", b"hello there\nthis is not a trace\n"),
+    ("header-only.jsonl", b'{"memdoctor_trace": 1, "pid": 1}\n'),
+    ("no-columns.csv", b"a,b,c\n1,2,3\n"),
+])
+def test_unreadable_traces(tmp_path, name, content):
+    path = tmp_path / name
+    path.write_bytes(content)
+    proc = memdoctor("analyze", str(path))
+    assert_one_line_error(proc)
+    proc = memdoctor("analyze", str(path), "--json")
+    assert_one_line_error(proc)
+    assert proc.stdout == ""
+
+
+def test_trace_cut_mid_line_still_analyses(tmp_path):
+    path = tmp_path / "cut.jsonl"
+    lines = ['{"memdoctor_trace":1,"interval_s":0.1}'] + [f'{{"t":{i / 10},"rss":{10_000_000 + i}}}'
+                                                           for i in range(100)]
+    text = "\n".join(lines)
+    path.write_text(text[:-7])  # no final newline, last sample cut
+    proc = memdoctor("analyze", str(path), "--json", check_code=0)
+    result = json.loads(proc.stdout)
+    assert result["samples"] == 99
+    assert any("cut off" in e for e in result["evidence"])
+
+
+def test_junk_rows_are_counted_in_the_evidence(tmp_path):
+    path = tmp_path / "mixed.csv"
+    rows = ["timestamp,rss_bytes"] + [f"{i},{50_000_000 + 1000 * i}" for i in range(200)]
+    rows[5] = "junk"
+    rows[6] = "1,oops"
+    path.write_text("\n".join(rows) + "\n")
+    result = json.loads(memdoctor("analyze", str(path), "--json", check_code=0).stdout)
+    assert result["samples"] == 198
+    assert any("2 unparseable rows" in e for e in result["evidence"])
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    proc = memdoctor("--debug", "analyze", str(tmp_path / "missing.jsonl"))
+    assert proc.returncode != 0 and "Traceback" in proc.stderr
+
+
+def test_unknown_metric(tmp_path):
+    path = tmp_path / "t.jsonl"
+    path.write_text('{"memdoctor_trace":1}\n' + "".join(f'{{"t":{i},"rss":{i + 1}}}\n' for i in range(30)))
+    proc = memdoctor("analyze", str(path), "--metric", "pss")
+    assert_one_line_error(proc)
+    assert "no 'pss' series" in proc.stderr
+
+
+def test_target_that_exits_mid_recording_keeps_its_trace(tmp_path):
+    out = tmp_path / "short.jsonl"
+    proc = memdoctor("run", "--interval", "0.05", "--duration", "30s", "-o", str(out), "--json", "--",
+                     sys.executable, "-c", "import time; time.sleep(1.0)", check_code=0)
+    outcome = json.loads(proc.stdout)
+    assert outcome["end_reason"] == "target-exited"
+    _header, samples = read_jsonl(out)
+    assert len(samples) == outcome["samples"] >= 10

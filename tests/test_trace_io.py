@@ -1,0 +1,188 @@
+"""Trace writers and readers: the JSONL contract, the generic CSV import, cut-off files."""
+
+import io
+import json
+import os
+import stat
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from memdoctor.traces import TraceReadError, read_trace
+from memdoctor.traces.accumulate import SampleAccumulator
+from memdoctor.traces.reader import detect_format
+from memdoctor.traces.writer import CsvTraceWriter, JsonlTraceWriter, TraceWriteError, open_trace_writer
+
+from .conftest import DATA, cli_env
+
+
+def _write_jsonl(path, n=50, header=None):
+    writer = JsonlTraceWriter(str(path))
+    writer.write_header(header or {"pid": 1, "interval_s": 1.0, "limit_bytes": 512 * 1024**2})
+    for i in range(n):
+        writer.write_sample({"t": float(i), "rss": 1_000_000 + 1000 * i, "rss_root": 900_000, "procs": 2,
+                             **({"fds": 7} if i % 5 == 0 else {})})
+    writer.close()
+
+
+def test_jsonl_roundtrip_and_mode(tmp_path):
+    path = tmp_path / "t.jsonl"
+    _write_jsonl(path)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    first = json.loads(path.read_text().splitlines()[0])
+    assert first["memdoctor_trace"] == 1
+    trace = read_trace(str(path))
+    assert len(trace) == 50 and trace.limit_bytes == 512 * 1024**2
+    assert trace.rss[-1] == 1_000_000 + 49_000
+    assert np.isnan(trace.series["fds"][1]) and trace.series["fds"][5] == 7
+    assert trace.series["procs"][0] == 2
+
+
+def test_jsonl_cut_mid_line_keeps_what_was_complete(tmp_path):
+    path = tmp_path / "t.jsonl"
+    _write_jsonl(path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) - 15])  # cut inside the last sample
+    trace = read_trace(str(path))
+    assert len(trace) == 49
+    assert any("cut off" in w for w in trace.warnings)
+    assert trace.skipped_rows == 0
+
+
+def test_jsonl_junk_lines_counted(tmp_path):
+    path = tmp_path / "t.jsonl"
+    path.write_text('{"memdoctor_trace":1}\n{"t":0,"rss":5}\nnot json\n{"t":1,"rss":-3}\n{"t":2,"rss":"x"}\n'
+                    '{"t":3,"rss":7}\n[1,2]\n{"t":4,"event":"oom_kill"}\n')
+    trace = read_trace(str(path))
+    assert list(trace.rss) == [5, 7]
+    assert trace.skipped_rows == 4
+    assert trace.events == [(4.0, "oom_kill")]
+
+
+def test_csv_writer_roundtrip(tmp_path):
+    path = tmp_path / "t.csv"
+    writer = open_trace_writer(str(path))
+    assert isinstance(writer, CsvTraceWriter)
+    writer.write_header({"pid": 3, "limit_bytes": 1024**3})
+    for i in range(30):
+        writer.write_sample({"t": i * 0.5, "rss": 2_000_000 + i, "rss_root": 2_000_000, "procs": 1, "fds": 4})
+    writer.close()
+    trace = read_trace(str(path))
+    assert len(trace) == 30 and trace.limit_bytes == 1024**3
+    assert trace.t[-1] == pytest.approx(14.5)
+    assert trace.series["fds"][0] == 4
+
+
+@pytest.mark.parametrize(("text", "rss0", "t1"), [
+    ("timestamp,rss_bytes,fds\n1795433693.5,1000,3\n1795433694.5,2000,4\n", 1000, 1.0),
+    ("time,mem_mb\n0,1.5\n2,2\n", 1.5 * 1024**2, 2.0),
+    ("elapsed\trss_kb\n0\t10\n0.5\t20\n", 10 * 1024, 0.5),
+    ("t;memory\n0;100MB\n1;1.5 GiB\n", 100 * 1024**2, 1.0),
+    ("timestamp,memory\n2026-11-23T10:00:00Z,5MiB\n2026-11-23T10:00:30Z,6MiB\n", 5 * 1024**2, 30.0),
+    ("Time (s),Memory (MB)\n0,10\n1,11\n", 10 * 1024**2, 1.0),
+    ("timestamp_ms,rss\n1795433693500,1000\n1795433694500,1000\n", 1000, 1.0),
+])
+def test_csv_variants(tmp_path, text, rss0, t1):
+    path = tmp_path / "in.csv"
+    path.write_text(text)
+    trace = read_trace(str(path))
+    assert trace.rss[0] == pytest.approx(rss0)
+    assert trace.t[0] == 0 and trace.t[1] == pytest.approx(t1)
+
+
+def test_csv_junk_rows_skipped_and_counted(tmp_path):
+    path = tmp_path / "in.csv"
+    rows = ["timestamp,rss_bytes"] + [f"{i},{1000 + i}" for i in range(100)]
+    rows[10] = "garbage"
+    rows[20] = "5,NaN"
+    rows[30] = "x,12"
+    rows[40] = "7,-12"
+    path.write_text("\n".join(rows) + "\n")
+    trace = read_trace(str(path))
+    assert len(trace) == 96 and trace.skipped_rows == 4
+
+
+def test_csv_without_columns_is_an_error(tmp_path):
+    path = tmp_path / "in.csv"
+    path.write_text("a,b\n1,2\n")
+    with pytest.raises(TraceReadError, match="no time column"):
+        read_trace(str(path))
+
+
+@pytest.mark.parametrize("content", [b"", b"\n\n", b"\x00\x01\x02binary", b"just some words\n"])
+def test_unreadable_inputs(tmp_path, content):
+    path = tmp_path / "bad"
+    path.write_bytes(content)
+    with pytest.raises(TraceReadError):
+        read_trace(str(path))
+
+
+def test_missing_and_directory(tmp_path):
+    with pytest.raises(TraceReadError, match="no such file"):
+        read_trace(str(tmp_path / "nope.jsonl"))
+    with pytest.raises(TraceReadError, match="directory"):
+        read_trace(str(tmp_path))
+
+
+def test_detect_format():
+    assert detect_format('{"memdoctor_trace": 1}\n') == "jsonl"
+    assert detect_format("timestamp,rss_bytes\n1,2\n") == "csv"
+    assert detect_format("# memdoctor_trace {}\nt,rss\n") == "csv"
+    assert detect_format("hello world") is None
+
+
+def test_stdin(tmp_path):
+    path = tmp_path / "t.jsonl"
+    _write_jsonl(path, n=30)
+    code = "from memdoctor.traces import read_trace; print(len(read_trace('-')))"
+    out = subprocess.run([sys.executable, "-c", code], stdin=path.open("rb"), capture_output=True, text=True,
+                         env=cli_env(), check=True)
+    assert out.stdout.strip() == "30"
+
+
+def test_accumulator_thins_but_keeps_floor_and_peak():
+    acc = SampleAccumulator((), max_points=1000)
+    t = np.arange(10_000, dtype=float)
+    m = 1e6 + 1e3 * np.sin(t / 7.0) + t
+    m[5000] = 9e9  # a peak
+    m[7000] = 1.0  # a trough
+    for start in range(0, len(t), 777):
+        acc.add(t[start:start + 777], m[start:start + 777])
+    tt, mm, _ = acc.arrays()
+    assert acc.thinned and len(tt) <= 2000 and acc.rows_read == 10_000
+    assert mm.max() == 9e9 and mm.min() == 1.0
+    assert np.all(np.diff(tt) > 0)
+
+
+def test_writer_refuses_directory_and_missing_parent(tmp_path):
+    with pytest.raises(TraceWriteError, match="directory"):
+        JsonlTraceWriter(str(tmp_path))
+    with pytest.raises(TraceWriteError):
+        JsonlTraceWriter(str(tmp_path / "no" / "such" / "dir.jsonl"))
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full on this system")
+def test_writer_disk_full_is_a_clear_error():
+    writer = JsonlTraceWriter("/dev/full")
+    with pytest.raises(TraceWriteError, match="disk is full"):
+        writer.write_sample({"t": 0.0, "rss": 1})
+    writer.close()
+
+
+def test_dev_traces_are_readable():
+    folder = DATA / "dev_traces"
+    if not folder.is_dir():
+        pytest.skip("tests/data/dev_traces is not present")
+    for path in sorted(folder.glob("*_*.csv")):
+        trace = read_trace(str(path))
+        assert len(trace) >= 800 and "fds" in trace.series, path.name
+        assert trace.skipped_rows == 0
+
+
+def test_stream_reader_accepts_file_objects():
+    trace_bytes = b'{"memdoctor_trace":1}\n' + b"".join(b'{"t":%d,"rss":%d}\n' % (i, 100 + i) for i in range(25))
+    from memdoctor.traces.jsonl_reader import read_jsonl_trace
+    trace = read_jsonl_trace(io.BytesIO(trace_bytes))
+    assert len(trace) == 25

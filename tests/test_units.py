@@ -1,0 +1,63 @@
+"""Human units: the contract says KB and KiB are both 1024-based, a bare number is bytes."""
+
+import pytest
+
+from memdoctor.units import (
+    UnitError,
+    format_bytes,
+    format_duration,
+    format_rate,
+    parse_duration,
+    parse_rate,
+    parse_size,
+)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("512MB", 512 * 1024**2), ("512 MB", 512 * 1024**2), ("512MiB", 512 * 1024**2), ("1.5GiB", 1536 * 1024**2),
+    ("1.5GB", 1536 * 1024**2), ("100", 100), ("4k", 4096), ("2 kb", 2048), ("0", 0), ("1TB", 1024**4),
+])
+def test_parse_size(text, expected):
+    assert parse_size(text) == expected
+
+
+@pytest.mark.parametrize("text", ["12parsecs", "", "MB", "-5MB", "1e400MB", "five", "5 M B", "nan"])
+def test_parse_size_rejects(text):
+    with pytest.raises(UnitError):
+        parse_size(text)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("90s", 90.0), ("10m", 600.0), ("2h", 7200.0), ("250ms", 0.25), ("0.01", 0.01), ("1h30m", 5400.0),
+    ("1d", 86400.0), (" 2 h ", 7200.0), ("5", 5.0),
+])
+def test_parse_duration(text, expected):
+    assert parse_duration(text) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("text", ["5parsecs", "", "abc", "-5s", "1h30", "10 minutes ago", "s"])
+def test_parse_duration_rejects(text):
+    with pytest.raises(UnitError):
+        parse_duration(text)
+
+
+def test_parse_rate():
+    assert parse_rate("5MB/min") == pytest.approx(5 * 1024**2 / 60)
+    assert parse_rate("100MB/h") == pytest.approx(100 * 1024**2 / 3600)
+    assert parse_rate("1MiB/10s") == pytest.approx(1024**2 / 10)
+    for bad in ("5MB", "5MB/", "x/min", "5MB/0s"):
+        with pytest.raises(UnitError):
+            parse_rate(bad)
+
+
+def test_formatting():
+    assert format_bytes(1536) == "1.5 KiB"
+    assert format_bytes(512 * 1024**2) == "512.0 MiB"
+    assert format_bytes(-2048) == "-2.0 KiB"
+    assert format_bytes(None) == "n/a"
+    assert format_duration(75) == "1m15s"
+    assert format_duration(5400) == "1h30m"
+    assert format_duration(0.25) == "250ms"
+    assert format_rate(1024**2 / 60) == "1.0 MiB/min"
+    assert format_rate(2 * 1024**2) == "2.0 MiB/s"
+    assert format_rate(1024 / 3600) == "1.0 KiB/h"
