@@ -69,11 +69,11 @@ def run_command(
         raise fail(f"--exit-code must be 'memdoctor' or 'child', not {exit_code!r}")
     from memdoctor.recording import RecordingPlan, execute
     from memdoctor.report.console import stderr_console
+    from memdoctor.sampling.backend import open_process_tree
     from memdoctor.sampling.limits import discover_limit_for_pid
     from memdoctor.sampling.procfs import ProcessAccessDenied, ProcessGone
     from memdoctor.sampling.sources import ProcessTreeSource
     from memdoctor.sampling.target import describe_exit, detect_runtime, launch, stop_process_group
-    from memdoctor.sampling.backend import open_process_tree
 
     settings = parse_common(interval, duration, detail_every, limit, alert, max_growth, warmup)
     grace_s = parse_duration(grace)

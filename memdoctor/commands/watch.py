@@ -67,12 +67,12 @@ def watch_command(
         raise fail("give exactly one target: a PID, --name PATTERN or --cgroup PATH")
     from memdoctor.recording import RecordingPlan, execute
     from memdoctor.report.console import stderr_console
+    from memdoctor.sampling.backend import open_process_tree
     from memdoctor.sampling.cgroup import CgroupSampler
     from memdoctor.sampling.limits import MemoryLimit, discover_limit_for_pid, physical_memory
     from memdoctor.sampling.procfs import ProcessAccessDenied, ProcessGone
     from memdoctor.sampling.sources import CgroupSource, ProcessTreeSource, Source
     from memdoctor.sampling.target import describe, find_by_name
-    from memdoctor.sampling.backend import open_process_tree
 
     settings = parse_common(interval, duration, detail_every, limit, alert, max_growth, warmup)
     source: Source
