@@ -1,14 +1,21 @@
-"""The memdoctor command line: one thin module per subcommand under memdoctor/commands/."""
+"""The memdoctor command line: one thin module per subcommand under memdoctor/commands/.
+
+Each command module exposes `COMMAND = CommandSpec(...)`; they are found here by listing the
+package, so adding a command never means editing this file. Command modules import only typer
+and light helpers at module level (their heavy imports wait until they run), so start-up stays
+fast for every command.
+"""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from typing import Annotated
 
 import typer
 
-from memdoctor import __version__
-from memdoctor.commands import analyze, run, watch
-from memdoctor.commands.common import State
+from memdoctor import __version__, commands
+from memdoctor.commands.common import CommandSpec, State
 
 app = typer.Typer(
     name="memdoctor",
@@ -19,12 +26,19 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-# `run` takes the target's own options after `--`: keep them away from memdoctor's parser.
-_PASSTHROUGH = {"allow_extra_args": True, "ignore_unknown_options": False}
 
-app.command("run", help=run.HELP, context_settings=_PASSTHROUGH)(run.run_command)
-app.command("watch", help=watch.HELP)(watch.watch_command)
-app.command("analyze", help=analyze.HELP)(analyze.analyze_command)
+def _command_specs() -> list[CommandSpec]:
+    specs = []
+    for info in pkgutil.iter_modules(commands.__path__):
+        module = importlib.import_module(f"{commands.__name__}.{info.name}")
+        spec = getattr(module, "COMMAND", None)
+        if isinstance(spec, CommandSpec):
+            specs.append(spec)
+    return sorted(specs, key=lambda s: (s.order, s.name))
+
+
+for _spec in _command_specs():
+    app.command(_spec.name, help=_spec.help, context_settings=_spec.context_settings or None)(_spec.function)
 
 
 def _version(value: bool) -> None:
@@ -43,7 +57,7 @@ def main_options(
 
 
 def main() -> None:
-    app()
+    app(prog_name="memdoctor")
 
 
 if __name__ == "__main__":

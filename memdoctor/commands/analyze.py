@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from memdoctor.commands.common import handle_errors
+from memdoctor.commands.common import CommandSpec, handle_errors
 from memdoctor.traces.errors import TraceReadError
 from memdoctor.units import parse_size
 
@@ -69,3 +69,6 @@ def analyze_command(
 
         print_diagnosis(stdout_console(), diagnosis, title=path)
     raise typer.Exit(0)
+
+
+COMMAND = CommandSpec("analyze", analyze_command, HELP, order=30)

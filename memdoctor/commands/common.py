@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import typer
@@ -31,6 +32,17 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 class State:
     debug = False
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """What a command module exports as COMMAND so that cli.py registers it."""
+
+    name: str
+    function: Callable[..., Any]
+    help: str
+    order: int = 50  # position in `memdoctor --help`
+    context_settings: dict[str, Any] = field(default_factory=dict)
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from memdoctor.commands.common import fail, handle_errors
+from memdoctor.commands.common import CommandSpec, fail, handle_errors
 from memdoctor.commands.recording_options import (
     AlertOpt,
     DetailEvery,
@@ -118,3 +118,6 @@ def run_command(
         rc = outcome.child_returncode if outcome.child_returncode is not None else child.returncode
         code = rc if rc is not None and rc >= 0 else 128 + (-rc if rc else 0)
     raise typer.Exit(code)
+
+
+COMMAND = CommandSpec("run", run_command, HELP, order=10, context_settings={"allow_extra_args": True})

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from memdoctor.commands.common import fail, handle_errors
+from memdoctor.commands.common import CommandSpec, fail, handle_errors
 from memdoctor.commands.recording_options import (
     AlertOpt,
     DetailEvery,
@@ -131,3 +131,6 @@ def _check_smaps(pid: int) -> None:
                    "target's user or as root (or drop --pss)") from None
     except OSError:
         pass
+
+
+COMMAND = CommandSpec("watch", watch_command, HELP, order=20)
