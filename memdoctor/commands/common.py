@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import typer
 
+from memdoctor.heap.runtimes import HeapError
 from memdoctor.sampling.cgroup import CgroupError
 from memdoctor.sampling.target import TargetError
 from memdoctor.traces.errors import TraceReadError
@@ -25,7 +26,7 @@ EXIT_JUDGEMENT_FAILED = 1
 EXIT_USAGE = 2
 
 KNOWN_ERRORS: tuple[type[BaseException], ...] = (TraceReadError, TraceWriteError, TargetError, UnitError,
-                                                 CgroupError)
+                                                 CgroupError, HeapError)
 
 F = TypeVar("F", bound=Callable[..., Any])
 

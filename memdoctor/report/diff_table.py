@@ -1,0 +1,36 @@
+"""Terminal rendering of a heap diff: the top rows as a rich table (fits 100 columns)."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from memdoctor.heap.model import DiffResult
+from memdoctor.units import format_bytes
+
+
+def _signed(n: int) -> str:
+    return f"+{n:,}" if n > 0 else f"{n:,}"
+
+
+def print_diff(console: Console, result: DiffResult, top: int = 20) -> None:
+    table = Table(title=f"What grows ({result.runtime}, {len(result.snapshots)} snapshots)", title_justify="left",
+                  show_lines=False)
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("what", overflow="fold")
+    table.add_column("entries", justify="right", no_wrap=True)
+    table.add_column("bytes", justify="right", no_wrap=True)
+    table.add_column("rate", justify="right", no_wrap=True)
+    table.add_column("where", overflow="fold")
+    table.add_column("cap", justify="right", no_wrap=True)
+    for i, row in enumerate(result.rows[:top], 1):
+        rate = f"{format_bytes(row.bytes_per_min)}/min" if row.bytes_per_min is not None else ""
+        cap = f"{row.suggested_cap:,}" if row.suggested_cap is not None else ""
+        table.add_row(str(i), row.key, _signed(row.count_growth), "+" + format_bytes(row.bytes_growth)
+                      if row.bytes_growth >= 0 else format_bytes(row.bytes_growth), rate, row.where, cap)
+    if not result.rows:
+        console.print("nothing grew between the snapshots")
+    else:
+        console.print(table)
+    for note in result.notes:
+        console.print(f"note: {note}", markup=False)
