@@ -30,6 +30,17 @@ OOM_SHARE = 0.9
 
 
 @dataclass
+class CommonSettings:
+    """The options of `run`, `watch` and `gate`, parsed into seconds and bytes."""
+
+    interval: float
+    duration: float | None
+    detail_every: float | None
+    limit_bytes: int | None
+    alert: AlertRule | None
+
+
+@dataclass
 class RecordingPlan:
     source: Source
     source_name: str  # "memdoctor run", "memdoctor watch", "memdoctor watch --cgroup"
@@ -65,6 +76,7 @@ class RecordingOutcome:
     warnings: list[str]
     pid: int | None
     cmdline: list[str]
+    stopped_by_memdoctor: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -181,3 +193,73 @@ def execute(plan: RecordingPlan) -> RecordingOutcome:
         pid=plan.pid,
         cmdline=plan.cmdline,
     )
+
+
+def record_command(
+    cmd: list[str],
+    settings: CommonSettings,
+    *,
+    writer: TraceWriter | None,
+    live_mode: str,
+    console: Any,
+    pss: bool = False,
+    follow_children: bool = True,
+    grace_s: float = 5.0,
+    source_name: str = "memdoctor run",
+    on_start: Any = None,
+) -> RecordingOutcome:
+    """Launch `cmd`, record it until it exits or the duration ends, stop its process group.
+
+    `on_start(child)` runs once the command is being sampled (the gate starts its load there);
+    what it returns is called with no argument when the recording ends.
+    """
+    from memdoctor.sampling.backend import open_process_tree
+    from memdoctor.sampling.limits import discover_limit_for_pid
+    from memdoctor.sampling.procfs import ProcessAccessDenied, ProcessGone
+    from memdoctor.sampling.sources import ProcessTreeSource
+    from memdoctor.sampling.target import TargetError, detect_runtime, launch, stop_process_group
+
+    child = launch(cmd)
+    cleanup = None
+    try:
+        try:
+            tree = open_process_tree(child.pid, follow_children=follow_children)
+        except (ProcessGone, ProcessAccessDenied):
+            child.wait()
+            ended = describe_exit(child.returncode)
+            raise TargetError(f"{cmd[0]} exited before it could be sampled ({ended})") from None
+        discovered = discover_limit_for_pid(child.pid)
+        overridden = settings.limit_bytes is not None
+        limit = (MemoryLimit(settings.limit_bytes, "--limit", discovered.cgroup_dir, discovered.version)
+                 if settings.limit_bytes is not None else discovered)
+        plan = RecordingPlan(
+            source=ProcessTreeSource(tree, child=child, pss_every_sample=pss),
+            source_name=source_name,
+            title=f"PID {child.pid} {' '.join(cmd)[:70]}",
+            pid=child.pid,
+            cmdline=list(cmd),
+            runtime=detect_runtime(cmd),
+            interval=settings.interval,
+            duration=settings.duration,
+            detail_every=settings.detail_every,
+            limit=limit,
+            limit_overridden=overridden,
+            writer=writer,
+            live_mode=live_mode,
+            console=console,
+            child=child,
+            alert=settings.alert,
+        )
+        if on_start is not None:
+            cleanup = on_start(child)
+        outcome = execute(plan)
+    finally:
+        if cleanup is not None:
+            cleanup()
+        stop_process_group(child, grace_s)
+    if outcome.result.end_reason != "target-exited":
+        # We stopped it: report how it ended after our SIGTERM (and SIGKILL, if it needed one).
+        outcome.child_returncode = child.returncode
+        outcome.child_exit = f"stopped by memdoctor at the end, {describe_exit(child.returncode)}"
+        outcome.stopped_by_memdoctor = True
+    return outcome

@@ -7,7 +7,6 @@ to build the CLI, so heavy imports (numpy, rich, the sampler) wait until a comma
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -15,8 +14,7 @@ import typer
 from memdoctor.units import UnitError, parse_duration, parse_rate, parse_size
 
 if TYPE_CHECKING:
-    from memdoctor.recording import RecordingOutcome
-    from memdoctor.report.live import AlertRule
+    from memdoctor.recording import CommonSettings, RecordingOutcome
     from memdoctor.sampling.limits import MemoryLimit
 
 MIN_INTERVAL = 0.001
@@ -45,15 +43,6 @@ NoChildren = Annotated[bool, typer.Option("--no-children", help="Sample the targ
                                                                 "descendants.")]
 
 
-@dataclass
-class CommonSettings:
-    interval: float
-    duration: float | None
-    detail_every: float | None
-    limit_bytes: int | None
-    alert: AlertRule | None
-
-
 def parse_common(interval: str, duration: str | None, detail_every: str, limit: str | None, alert: bool,
                  max_growth: str | None, warmup: str) -> CommonSettings:
     interval_s = parse_duration(interval)
@@ -72,6 +61,8 @@ def parse_common(interval: str, duration: str | None, detail_every: str, limit: 
 
         rule = AlertRule(on_leak=alert, max_growth_bytes_per_s=parse_rate(max_growth) if max_growth else None,
                          min_time_s=parse_duration(warmup))
+    from memdoctor.recording import CommonSettings
+
     return CommonSettings(interval_s, duration_s, detail_s if detail_s > 0 else None, limit_bytes, rule)
 
 

@@ -19,7 +19,6 @@ from memdoctor.commands.recording_options import (
     Output,
     Pss,
     Warmup,
-    effective_limit,
     finish,
     live_mode,
     open_writer,
@@ -67,55 +66,21 @@ def run_command(
         raise fail("no command given: use `memdoctor run [OPTIONS] -- CMD ARGS...`")
     if exit_code not in ("memdoctor", "child"):
         raise fail(f"--exit-code must be 'memdoctor' or 'child', not {exit_code!r}")
-    from memdoctor.recording import RecordingPlan, execute
+    from memdoctor.recording import record_command
     from memdoctor.report.console import stderr_console
-    from memdoctor.sampling.backend import open_process_tree
-    from memdoctor.sampling.limits import discover_limit_for_pid
-    from memdoctor.sampling.procfs import ProcessAccessDenied, ProcessGone
-    from memdoctor.sampling.sources import ProcessTreeSource
-    from memdoctor.sampling.target import describe_exit, detect_runtime, launch, stop_process_group
 
     settings = parse_common(interval, duration, detail_every, limit, alert, max_growth, warmup)
     grace_s = parse_duration(grace)
     writer = open_writer(output)  # before launching: an unwritable path must not start anything
-    child = launch(cmd)
     try:
-        try:
-            tree = open_process_tree(child.pid, follow_children=not no_children)
-        except (ProcessGone, ProcessAccessDenied):
-            child.wait()
-            raise fail(f"{cmd[0]} exited before it could be sampled ({child.returncode})") from None
-        limit_info, overridden = effective_limit(discover_limit_for_pid(child.pid), settings.limit_bytes)
-        plan = RecordingPlan(
-            source=ProcessTreeSource(tree, child=child, pss_every_sample=pss),
-            source_name="memdoctor run",
-            title=f"PID {child.pid} {' '.join(cmd)[:70]}",
-            pid=child.pid,
-            cmdline=list(cmd),
-            runtime=detect_runtime(cmd),
-            interval=settings.interval,
-            duration=settings.duration,
-            detail_every=settings.detail_every,
-            limit=limit_info,
-            limit_overridden=overridden,
-            writer=writer,
-            live_mode=live_mode(json_out),
-            console=stderr_console(),
-            child=child,
-            alert=settings.alert,
-        )
-        outcome = execute(plan)
+        outcome = record_command(list(cmd), settings, writer=writer, live_mode=live_mode(json_out),
+                                 console=stderr_console(), pss=pss, follow_children=not no_children, grace_s=grace_s)
     finally:
-        stop_process_group(child, grace_s)
         if writer is not None:
             writer.close()
-    if outcome.result.end_reason != "target-exited":
-        # We stopped it: report how it ended after our SIGTERM (and SIGKILL, if it needed one).
-        outcome.child_returncode = child.returncode
-        outcome.child_exit = f"stopped by memdoctor at the end, {describe_exit(child.returncode)}"
     code = finish(outcome, json_out)
     if exit_code == "child" and code != 2:
-        rc = outcome.child_returncode if outcome.child_returncode is not None else child.returncode
+        rc = outcome.child_returncode
         code = rc if rc is not None and rc >= 0 else 128 + (-rc if rc else 0)
     raise typer.Exit(code)
 
