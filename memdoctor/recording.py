@@ -59,6 +59,8 @@ class RecordingPlan:
     child: subprocess.Popen | None = None
     alert: AlertRule | None = None
     extra_header: dict[str, Any] = field(default_factory=dict)
+    # The shared state of the recording, when the caller wants to stop it (e.g. when a load ends).
+    state: RecordingState | None = None
 
 
 @dataclass
@@ -77,6 +79,9 @@ class RecordingOutcome:
     pid: int | None
     cmdline: list[str]
     stopped_by_memdoctor: bool = False
+    # The recorded series (thinned past a few hundred thousand samples), for judgements.
+    t: np.ndarray = field(default_factory=lambda: np.empty(0))
+    rss: np.ndarray = field(default_factory=lambda: np.empty(0))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -134,7 +139,7 @@ def _oom_killed(plan: RecordingPlan, returncode: int | None, oom_before: int | N
 
 def execute(plan: RecordingPlan) -> RecordingOutcome:
     """Record until the plan's end, then diagnose what was recorded."""
-    state = RecordingState()
+    state = plan.state or RecordingState()
     warnings: list[str] = []
     oom_before = oom_kill_count(plan.limit.cgroup_dir, plan.limit.version)
     if plan.writer is not None:
@@ -192,6 +197,8 @@ def execute(plan: RecordingPlan) -> RecordingOutcome:
         warnings=warnings,
         pid=plan.pid,
         cmdline=plan.cmdline,
+        t=t,
+        rss=rss,
     )
 
 
@@ -207,6 +214,7 @@ def record_command(
     grace_s: float = 5.0,
     source_name: str = "memdoctor run",
     on_start: Any = None,
+    state: RecordingState | None = None,
 ) -> RecordingOutcome:
     """Launch `cmd`, record it until it exits or the duration ends, stop its process group.
 
@@ -249,6 +257,7 @@ def record_command(
             console=console,
             child=child,
             alert=settings.alert,
+            state=state,
         )
         if on_start is not None:
             cleanup = on_start(child)
@@ -263,3 +272,41 @@ def record_command(
         outcome.child_exit = f"stopped by memdoctor at the end, {describe_exit(child.returncode)}"
         outcome.stopped_by_memdoctor = True
     return outcome
+
+
+def attach_plan(
+    pid: int,
+    settings: CommonSettings,
+    *,
+    writer: TraceWriter | None,
+    live_mode: str,
+    console: Any,
+    pss: bool = False,
+    follow_children: bool = True,
+    source_name: str = "memdoctor watch",
+    state: RecordingState | None = None,
+) -> RecordingPlan:
+    """A plan to record a running process (and its descendants) by PID."""
+    from memdoctor.sampling.backend import open_process_tree
+    from memdoctor.sampling.limits import discover_limit_for_pid
+    from memdoctor.sampling.procfs import ProcessAccessDenied, ProcessGone
+    from memdoctor.sampling.sources import ProcessTreeSource
+    from memdoctor.sampling.target import TargetError, describe
+
+    info = describe(pid)
+    try:
+        tree = open_process_tree(pid, follow_children=follow_children)
+    except ProcessGone:
+        raise TargetError(f"no process with PID {pid}: it exited") from None
+    except ProcessAccessDenied:
+        raise TargetError(f"cannot read process {pid}: permission denied; run memdoctor as its user or root") from None
+    discovered = discover_limit_for_pid(pid)
+    limit = (MemoryLimit(settings.limit_bytes, "--limit", discovered.cgroup_dir, discovered.version)
+             if settings.limit_bytes is not None else discovered)
+    return RecordingPlan(
+        source=ProcessTreeSource(tree, pss_every_sample=pss), source_name=source_name,
+        title=f"PID {pid} {' '.join(info.cmdline)[:70]}", pid=pid, cmdline=info.cmdline, runtime=info.runtime,
+        interval=settings.interval, duration=settings.duration, detail_every=settings.detail_every, limit=limit,
+        limit_overridden=settings.limit_bytes is not None, writer=writer, live_mode=live_mode, console=console,
+        alert=settings.alert, state=state,
+    )

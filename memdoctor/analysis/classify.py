@@ -1,55 +1,481 @@
-"""Growth classification of a memory series (first, simple version).
+"""Growth classification of a memory series: is memory that should be freed being kept?
 
-Pure functions over numpy arrays: no I/O, no printing. The trend is taken on the memory
-*floor* (per-window minima), not on raw samples, so that a GC sawtooth whose troughs hold is
-healthy and one whose troughs climb is a leak.
+Pure functions over numpy arrays: no I/O, no printing. The pipeline, all O(n) in the samples
+and then bounded:
+
+1. `prepare.clean` drops NaN/negative samples, sorts, removes duplicate timestamps (counted in
+   the evidence); `prepare.decimate` keeps per-bucket min/max over <= 4096 time buckets.
+2. `segments.split` cuts the series at restarts: the ones the trace records (`restart_times`)
+   and inferred ones (a sudden fall to the start-up level after peaks near the limit, or to
+   below the working floor of the process). A process that climbs to its limit, is killed and
+   restarts again and again is the worst leak, not a sawtooth: when the completed lifetimes
+   climbed, the verdict is leak whatever the current one looks like.
+3. In each segment, after a start-up transient (the first 1% of the segment; up to a minute
+   after a restart), `floor` takes the troughs between GC drops (or window minima) as the
+   memory floor, at most 256 points. Windows widen to 1.5 cycles when the window floor itself
+   cycles (batch jobs), and coarsen when a sawtooth is sampled slower than its period.
+4. On the floor: Mann-Kendall with the Hamed-Rao correction for autocorrelation and the
+   Theil-Sen slope with its confidence band. A leak needs a significant trend (p < 0.01) AND a
+   rise of the floor that matters (>= 2% of its level, and above the noise: 2 sigmas of a
+   floor point or 4 standard errors of the fitted rise, whichever is smaller).
+5. Shape tests: a flat tail after the rise (slope of the tail significantly below the slope
+   before it) is a plateau (warm-up, cache fill: no leak); growth that is still decelerating is
+   inconclusive, with how much longer to watch; an accelerating floor that an exponential fits
+   better than any broken line is exponential; a floor that rises in a few large jumps separated
+   by flat stretches is a step leak; a leak under a GC sawtooth keeps the pattern sawtooth.
+6. `forecast` turns the floor trend into a time to the limit with a range from the slope band.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass, field
+
 import numpy as np
 
 from memdoctor.analysis.diagnosis import Diagnosis
+from memdoctor.analysis.floor import Floor, compute_floor
+from memdoctor.analysis.forecast import Forecast, time_to_limit
+from memdoctor.analysis.prepare import Buckets, clean, decimate
+from memdoctor.analysis.segments import split
+from memdoctor.analysis.trend import (
+    Trend,
+    diff_sigma,
+    exp_fit,
+    hinge_fit,
+    line_fit,
+    mann_kendall_sen,
+    robust_sigma,
+)
 from memdoctor.units import format_bytes, format_duration, format_rate
 
 MIN_SAMPLES = 20
+MIN_FLOOR_POINTS = 6
+ALPHA = 0.01  # one-sided significance of the floor trend for a leak
+WEAK_ALPHA = 0.05  # below this (but above ALPHA) with a large rise: inconclusive
+MIN_RISE_FRACTION = 0.02  # the floor must rise by >= 2% of its level ...
+MIN_RISE_SIGMAS = 2.0  # ... and by >= 2 noise sigmas of the floor ...
+MIN_RISE_BYTES = 128 * 1024  # ... and by at least this much
+STARTUP_FRACTION = 0.01  # the first 1% of a segment is start-up transient
+SAWTOOTH_AMPLITUDE = 0.15  # a GC sawtooth swings >= 15% of the floor level
+RESTART_STARTUP_S = 60.0  # start-up transient after a restart
+MAX_STEPS = 50  # more jumps than this in the floor is a continuous climb
+SHORT_GC_S = 600.0  # in a sawtooth trace shorter than this ...
+GC_DRIFT_FRACTION = 0.25  # ... troughs rising by less than this part of the swing are heap sizing
 
 
-def _floor(t: np.ndarray, mem: np.ndarray, windows: int = 40) -> tuple[np.ndarray, np.ndarray]:
-    """Minimum of each of `windows` equal time windows: the memory floor envelope."""
-    edges = np.linspace(t[0], t[-1], windows + 1)
-    idx = np.clip(np.searchsorted(edges, t, side="right") - 1, 0, windows - 1)
-    floor_t, floor_m = [], []
-    for w in range(windows):
-        sel = idx == w
-        if sel.any():
-            k = np.argmin(mem[sel])
-            floor_t.append(t[sel][k])
-            floor_m.append(mem[sel][k])
-    return np.asarray(floor_t, dtype=float), np.asarray(floor_m, dtype=float)
+@dataclass
+class SegmentResult:
+    verdict: str
+    pattern: str
+    slope: float = 0.0
+    slope_low: float = 0.0
+    slope_high: float = 0.0
+    confidence: float = 0.5
+    evidence: list[str] = field(default_factory=list)
+    watch_more_s: float | None = None
+    floor_start: float | None = None
+    floor_now: float | None = None
+    excursion: float = 0.0
+    exp_model: tuple[float, float, float, float] | None = None  # (r, a, b, t0) of a + b exp(r (t - t0))
+    start_t: float = 0.0
+    end_t: float = 0.0
+    peak: float = 0.0
 
 
-def _theil_sen(x: np.ndarray, y: np.ndarray) -> float:
-    i, j = np.triu_indices(len(x), k=1)
-    dx = x[j] - x[i]
-    ok = dx > 0
-    if not ok.any():
-        return 0.0
-    return float(np.median((y[j] - y[i])[ok] / dx[ok]))
+def _p_text(p: float) -> str:
+    if p < 0.001:
+        return "p < 0.001"
+    return f"p = {p:.3f}"
 
 
-def _mann_kendall_z(y: np.ndarray) -> float:
+def _oscillation(b: Buckets, i0: int, i1: int, fl: Floor) -> tuple[float, int]:
+    """Swing of memory above its floor (p95 of peaks above the floor envelope) and how many
+    times it went from the floor to the top of that swing and back (with hysteresis)."""
+    t = b.t[i0:i1]
+    if len(t) < 8:
+        return 0.0, 0
+    envelope = np.interp(t, fl.t, fl.m)
+    r_hi = b.hi[i0:i1] - envelope
+    r_lo = b.lo[i0:i1] - envelope
+    swing = float(np.percentile(r_hi, 95))
+    if swing <= 0:
+        return 0.0, 0
+    if float(np.median(r_hi - r_lo)) >= 0.5 * swing:
+        return swing, len(t)  # whole cycles inside each bucket
+    mid = 0.5 * (r_hi + r_lo)
+    state = np.where(mid < 0.3 * swing, -1, np.where(mid > 0.7 * swing, 1, 0))
+    state = state[state != 0]
+    cycles = int(np.count_nonzero((state[1:] == 1) & (state[:-1] == -1)))
+    return swing, cycles
+
+
+def _step_fit(y: np.ndarray, sigma: float, max_segments: int = 60) -> tuple[np.ndarray, float]:
+    """Piecewise-constant fit by binary segmentation with a BIC-like penalty.
+
+    Returns the segment boundaries (indices where a new level starts) and the residual SSE.
+    """
     n = len(y)
-    i, j = np.triu_indices(n, k=1)
-    s = float(np.sign(y[j] - y[i]).sum())
-    var = n * (n - 1) * (2 * n + 5) / 18.0
-    if var <= 0:
-        return 0.0
-    if s > 0:
-        return (s - 1) / np.sqrt(var)
-    if s < 0:
-        return (s + 1) / np.sqrt(var)
-    return 0.0
+    pen = 3.0 * max(sigma, 1e-9) ** 2 * math.log(max(n, 3))
+    bounds = [0, n]
+    cs = np.concatenate(([0.0], np.cumsum(y)))
+    cs2 = np.concatenate(([0.0], np.cumsum(y * y)))
+
+    def sse(a: int, b: int) -> float:
+        s1 = cs[b] - cs[a]
+        return float(cs2[b] - cs2[a] - s1 * s1 / (b - a))
+
+    def best_split(a: int, b: int) -> tuple[float, int]:
+        if b - a < 4:
+            return 0.0, -1
+        k = np.arange(a + 2, b - 1)
+        left = (cs2[k] - cs2[a]) - (cs[k] - cs[a]) ** 2 / (k - a)
+        right = (cs2[b] - cs2[k]) - (cs[b] - cs[k]) ** 2 / (b - k)
+        gain = sse(a, b) - (left + right)
+        j = int(np.argmax(gain))
+        return float(gain[j]), int(k[j])
+
+    while len(bounds) - 1 < max_segments:
+        cands = [best_split(bounds[i], bounds[i + 1]) for i in range(len(bounds) - 1)]
+        gain, at = max(cands)
+        if at < 0 or gain <= pen:
+            break
+        bounds = sorted([*bounds, at])
+    total = sum(sse(bounds[i], bounds[i + 1]) for i in range(len(bounds) - 1))
+    return np.asarray(bounds), total
+
+
+def _is_step(x: np.ndarray, y: np.ndarray, rise: float) -> tuple[bool, int, float]:
+    """A floor that rises in a few large, sharp jumps separated by flat stretches.
+
+    A piecewise-constant fit (binary segmentation) must need few levels, its jumps must carry
+    the rise, and each jump must happen at once (within two floor intervals, and far above the
+    point-to-point noise). A line, or a line under slowly wandering noise, cut into a staircase
+    fails the last test: its "jumps" are the sum of many small changes.
+    """
+    n = len(y)
+    if n < 10 or rise <= 0:
+        return False, 0, 0.0
+    slope, intercept, _ = line_fit(x, y)
+    dsig = diff_sigma(y)
+    sigma = max(robust_sigma(y - (intercept + slope * x)) * 0.5, dsig)
+    bounds, _ = _step_fit(y, sigma, MAX_STEPS + 1)
+    n_seg = len(bounds) - 1
+    # A staircase that needs every segment it is allowed is a continuous climb, not steps.
+    if n_seg < 3 or n_seg > MAX_STEPS or n_seg > 0.3 * n:
+        return False, max(n_seg - 1, 0), 0.0
+    levels = np.array([float(np.median(y[bounds[k] : bounds[k + 1]])) for k in range(n_seg)])
+    jumps = np.diff(levels)
+    up = jumps > 0
+    if jumps[up].sum() < 0.8 * np.abs(jumps).sum() or jumps[up].sum() < 0.7 * rise:
+        return False, int(up.sum()), 0.0
+    sharp = 0.0
+    n_sharp = 0
+    for k, jump in zip(bounds[1:-1], jumps, strict=True):
+        if jump <= 0:
+            continue
+        at_once = float(y[min(k + 1, n - 1)] - y[k - 1])
+        if at_once >= 0.5 * jump and at_once >= 4.0 * dsig:
+            sharp += jump
+            n_sharp += 1
+    ok = n_sharp >= 2 and sharp >= 0.6 * rise
+    return ok, n_sharp, float(np.median(jumps[up]))
+
+
+def _floor_period(fl: Floor) -> float | None:
+    """Period of a window floor that goes up *and back down* by >= 15% of its level, repeatedly."""
+    if len(fl.m) < 12:
+        return None
+    level = max(float(np.median(fl.m)), 1.0)
+    x = fl.t - fl.t[0]
+    slope, intercept, _ = line_fit(x, fl.m)
+    y = fl.m - (intercept + slope * x)  # a leak under the cycles must not hide them
+    low = float(np.percentile(y, 5))
+    swing = float(np.percentile(y, 95)) - low
+    if swing < SAWTOOTH_AMPLITUDE * level:
+        return None
+    # The floor itself must come back down (a staircase minus its trend line only seems to).
+    descent = float(np.sum(np.maximum(-np.diff(fl.m), 0.0)))
+    if descent < 2.0 * swing:
+        return None
+    state = np.where(y < low + 0.3 * swing, -1, np.where(y > low + 0.7 * swing, 1, 0))
+    state = state[state != 0]
+    changes = int(np.count_nonzero(state[1:] != state[:-1]))
+    if changes < 4:  # at least two rises and two falls
+        return None
+    return float(fl.t[-1] - fl.t[0]) / (changes / 2)
+
+
+def _too_few(fl: Floor, what: str, span: float, level: float, cyclic: bool = False) -> SegmentResult:
+    """Too few troughs for a trend test: flat ones are a (weak) no-leak, rising ones undecided."""
+    n_points = len(fl.t)
+    need = max(MIN_FLOOR_POINTS - n_points, 2)
+    per_point = fl.cycle_s if fl.cycle_s else (span / max(n_points, 1) if span > 0 else None)
+    watch = need * per_point * 1.5 if per_point else None
+    pattern = "sawtooth" if cyclic or (fl.from_troughs and len(fl.drops) >= 3) else "stable"
+    if n_points >= 2:
+        y = fl.m[1:] if n_points >= 3 else fl.m  # the first interval may start mid-cycle
+        rise = float(y[-1] - y.min())
+        if rise < max(MIN_RISE_FRACTION * level, MIN_RISE_BYTES) and float(np.ptp(y)) < 0.1 * level:
+            ev = [
+                f"only {n_points} {what}, and the floor between them held level within "
+                f"{format_bytes(float(np.ptp(y)))}: no sign of a leak, but {MIN_FLOOR_POINTS}+ are "
+                "needed for a trend test"
+            ]
+            return SegmentResult("no-leak", pattern, confidence=0.4, evidence=ev)
+    ev = [
+        f"only {n_points} {what} in the trace: at least {MIN_FLOOR_POINTS} are needed to judge a trend; "
+        f"watch about {format_duration(watch)} more"
+    ]
+    return SegmentResult("inconclusive", pattern, confidence=0.1, evidence=ev, watch_more_s=watch)
+
+
+def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool) -> SegmentResult:
+    """Classify the bucket range [i0, i1) of one process lifetime."""
+    t = b.t[i0:i1]
+    lo = b.lo[i0:i1]
+    span_all = float(t[-1] - t[0]) if len(t) > 1 else 0.0
+    peak = float(b.hi[i0:i1].max())
+    # Start-up transient: the runtime loading at the start of the lifetime (the first 1%; after
+    # a restart, up to a minute, at most 10%).
+    startup = STARTUP_FRACTION * span_all
+    if not first:
+        startup = max(startup, min(RESTART_STARTUP_S, 0.1 * span_all))
+    skip = int(np.searchsorted(t, t[0] + startup, side="left")) if len(t) > 50 else 0
+    if skip >= len(t) - MIN_FLOOR_POINTS:
+        skip = 0
+    t, lo = t[skip:], lo[skip:]
+    level_guess = max(float(np.median(lo)), 1.0)
+    fl = compute_floor(t, lo, level_guess)
+    if len(fl.t) < MIN_FLOOR_POINTS:
+        what = "GC cycles" if fl.from_troughs else "floor points"
+        res = _too_few(fl, what, span_all, level_guess)
+        res.start_t, res.end_t, res.peak = float(b.t[i0]), float(b.t[i1 - 1]), peak
+        return res
+    cyclic = False
+    if not fl.from_troughs:
+        period = _floor_period(fl)
+        if period is not None:
+            # The "floor" itself rises and falls (batch jobs, slow cycles): windows shorter than
+            # a cycle catch the busy phase. Windows of 1.5 cycles reach the idle level.
+            k = max(int(span_all / (1.5 * period)), 2)
+            wide = compute_floor(t, lo, level_guess, max_points=k)
+            if len(wide.t) >= MIN_FLOOR_POINTS:
+                fl = wide
+            else:
+                # Too few cycles for a floor of idle levels: judge the fine floor (a periodic
+                # floor has no monotonic trend) and call the shape what it is.
+                cyclic = True
+    swing, cycles = _oscillation(b, i0 + skip, i1, fl)
+    sawtooth = cyclic or (cycles >= 3 and swing >= SAWTOOTH_AMPLITUDE * max(float(np.percentile(fl.m, 10)), 1.0))
+    if sawtooth and not fl.from_troughs and len(t) / len(fl.t) < 24:
+        # A sawtooth sampled slower than its period: its window minima are noisy unless the
+        # windows hold enough samples; fewer, larger windows make a much steadier floor.
+        coarse = compute_floor(t, lo, level_guess, max_points=max(MIN_FLOOR_POINTS * 4, len(t) // 24))
+        if len(coarse.t) >= 4 * MIN_FLOOR_POINTS:
+            fl = coarse
+
+    x = fl.t - fl.t[0]
+    y = fl.m
+    span = float(x[-1])
+    tr = mann_kendall_sen(x, y)
+    level0 = max(tr.at(0.0), float(np.min(y)), 1.0)
+    sigma = max(robust_sigma(y - (tr.intercept + tr.slope * x)), diff_sigma(y))
+    rise = tr.slope * span
+    # The rise must clear the noise: 2 sigmas of one floor point, or (with many points, whose
+    # trend is known much better than any one point) 4 standard errors of the fitted rise.
+    noise_floor = min(MIN_RISE_SIGMAS * sigma, 4.0 * sigma * math.sqrt(12.0 / len(y)))
+    min_rise = max(MIN_RISE_FRACTION * level0, noise_floor, MIN_RISE_BYTES)
+    what = "troughs" if fl.from_troughs else "floor"
+    base_ev = (
+        f"{what} rose {format_bytes(rise)} over {format_duration(span)} "
+        f"({len(y)} points, Mann-Kendall {_p_text(tr.p_up)}, Sen slope {format_rate(tr.slope)})"
+    )
+    res = SegmentResult("no-leak", "stable", slope=tr.slope, slope_low=tr.slope_low, slope_high=tr.slope_high)
+    res.start_t, res.end_t, res.peak = float(b.t[i0]), float(b.t[i1 - 1]), peak
+    res.floor_start = float(level0)
+    x_end = float(b.t[i1 - 1] - fl.t[0])
+    res.floor_now = float(tr.at(x_end))
+    # Peaks above the floor line in the recent half: what is added on top of the floor.
+    rec = b.t[i0:i1] >= fl.t[0] + 0.5 * span
+    if rec.any():
+        line = tr.intercept + tr.slope * (b.t[i0:i1][rec] - fl.t[0])
+        res.excursion = float(max(np.quantile(b.hi[i0:i1][rec] - line, 0.98), 0.0))
+    saw_ev = f"sawtooth: memory swings {format_bytes(swing)} above its floor" + (
+        f", {len(fl.drops)} GC drops" if fl.from_troughs else f", {cycles} cycles"
+    )
+
+    significant = tr.p_up < ALPHA
+    plateau = _flat_tail(x, y, min_rise, sigma) if rise >= min_rise or not significant else None
+    if plateau is not None and not sawtooth:
+        tail_start, tail_tr = plateau
+        res.verdict, res.pattern = "no-leak", "plateau"
+        res.slope = max(tail_tr.slope, 0.0) if tail_tr.p_up < ALPHA else 0.0
+        tail_level = float(np.median(y[x >= tail_start]))
+        res.evidence.append(
+            f"floor rose {format_bytes(tail_level - level0)} in the first {format_duration(tail_start)}, then held "
+            f"flat for {format_duration(span - tail_start)} (Sen slope {format_rate(tail_tr.slope)}, "
+            f"Mann-Kendall {_p_text(tail_tr.p_up)}): warm-up or cache fill, not a leak"
+        )
+        res.confidence = float(min(0.95, 0.55 + 0.4 * min(1.0, (span - tail_start) / span / 0.6)))
+        res.floor_now = tail_level
+        return res
+
+    grew = significant and rise >= min_rise
+    gc_drift = grew and sawtooth and span_all < SHORT_GC_S and rise < GC_DRIFT_FRACTION * swing
+    if gc_drift:
+        # Over the first minutes, a collector's troughs drift by a fraction of its swing while
+        # the heap sizes itself and promotes survivors until the first full collection.
+        grew = False
+    if not grew:
+        res.slope = max(tr.slope, 0.0) if significant else 0.0
+        res.evidence.append(base_ev)
+        res.pattern = "sawtooth" if sawtooth else "stable"
+        if sawtooth:
+            res.evidence.append(saw_ev)
+        if gc_drift:
+            res.confidence = 0.5
+            res.evidence.append(
+                f"the troughs moved less than a quarter of the GC swing in a trace shorter than "
+                f"{format_duration(SHORT_GC_S)}: heap sizing, not yet evidence of a leak (watch longer to be sure)"
+            )
+            return res
+        if tr.p_up < WEAK_ALPHA and rise >= min_rise:
+            res.verdict = "inconclusive"
+            res.confidence = 0.3
+            res.watch_more_s = span
+            res.evidence.append(f"weak upward trend of the floor: watch about {format_duration(span)} more to decide")
+            return res
+        res.evidence.append(
+            f"no significant growth: a leak would need the floor to rise by >= {format_bytes(min_rise)}"
+        )
+        res.confidence = float(min(0.95, 0.6 + 0.35 * min(1.0, len(y) / 60) * (1 - max(rise, 0) / min_rise)))
+        return res
+
+    # The floor grew and has not flattened: still decelerating (undecided) or a leak?
+    half = span / 2
+    a = mann_kendall_sen(x[x <= half], y[x <= half])
+    bt = mann_kendall_sen(x[x >= half], y[x >= half])
+    decel = a.slope > 0 and bt.slope_high < 0.5 * a.slope_low
+    recent = tr
+    if decel:
+        mid = (x >= half) & (x <= 0.75 * span)
+        q3 = mann_kendall_sen(x[mid], y[mid])
+        q4 = mann_kendall_sen(x[x >= 0.75 * span], y[x >= 0.75 * span])
+        still = (q4.slope < 0.7 * q3.slope and q4.slope_high < q3.slope) or q4.slope <= 0
+        late_rise = bt.slope * (span - half)
+        if still or bt.p_up >= ALPHA or late_rise < 0.5 * min_rise:
+            res.verdict, res.pattern = "inconclusive", "plateau"
+            res.slope = max(bt.slope, 0.0)
+            res.confidence = 0.3
+            res.watch_more_s = _watch_more(x, y, span)
+            res.evidence.append(base_ev)
+            res.evidence.append(
+                f"growth is decelerating (Sen slope {format_rate(a.slope)} in the first half, "
+                f"{format_rate(bt.slope)} in the second): warm-up or cache fill cannot be told from a leak "
+                f"until it levels off; watch about {format_duration(res.watch_more_s)} more"
+            )
+            return res
+        recent = bt
+        res.evidence.append(
+            f"fast warm-up ({format_rate(a.slope)}) then steady growth of {format_rate(bt.slope)} "
+            f"(Mann-Kendall {_p_text(bt.p_up)})"
+        )
+
+    res.verdict = "leak"
+    res.slope, res.slope_low, res.slope_high = recent.slope, recent.slope_low, recent.slope_high
+    res.floor_now = float(recent.at(x_end))
+    res.evidence.insert(0, base_ev)
+    res.confidence = float(min(0.99, 0.6 + 0.08 * max(tr.z - 2.33, 0) + 0.1 * math.log2(max(rise / min_rise, 1))))
+
+    # Shape of the leak.
+    pattern = "linear"
+    accel = bt.slope > 2.0 * max(a.slope, 0.0) and bt.p_up < ALPHA
+    if accel and len(y) >= 12:
+        rates = np.linspace(0.5, 12.0, 24) / max(span, 1e-9)
+        r, ea, eb, sse_exp = exp_fit(x, y, rates)
+        _, _, sse_lin = line_fit(x, y)
+        _, _, _, sse_hinge = hinge_fit(x, y, min_side=max(3, len(y) // 10))
+        if r * span >= 1.2 and eb > 0 and sse_exp < 0.5 * sse_lin and sse_exp < 0.9 * sse_hinge:
+            pattern = "exponential"
+            res.exp_model = (r, ea, eb, float(fl.t[0]))
+            res.evidence.append(
+                f"accelerating: the floor fits a + b*exp(t/{format_duration(1 / r)}) (residual "
+                f"{sse_exp / max(sse_lin, 1e-9):.0%} of a straight line's); the excess doubles every "
+                f"{format_duration(math.log(2) / r)}"
+            )
+    if pattern == "linear":
+        if sawtooth:
+            pattern = "sawtooth"
+            res.evidence.append(saw_ev)
+        else:
+            is_step, n_jumps, jump = _is_step(x, y, rise)
+            if is_step:
+                pattern = "step"
+                res.floor_now = float(np.median(y[-3:]))
+                res.evidence.append(
+                    f"the floor rose in {n_jumps} steps of about {format_bytes(jump)} each, flat in between "
+                    "(memory kept per job or per batch)"
+                )
+    res.pattern = pattern
+    return res
+
+
+def _flat_tail(x: np.ndarray, y: np.ndarray, min_rise: float, sigma: float) -> tuple[float, Trend] | None:
+    """The floor rose and then stopped: a tail whose slope is clearly below the slope before it."""
+    span = float(x[-1])
+    for q in (0.6, 0.5, 0.4, 0.3):
+        cut = span * (1 - q)
+        tail = x >= cut
+        head = x <= cut
+        if tail.sum() < MIN_FLOOR_POINTS or head.sum() < 3:
+            continue
+        tt = mann_kendall_sen(x[tail], y[tail])
+        tail_level = float(np.median(y[tail]))
+        head_rise = tail_level - float(np.median(y[head][:3]))
+        if head_rise < min_rise:
+            continue
+        if np.count_nonzero(y[head] < tail_level - 0.5 * min_rise) < 3:
+            continue  # one or two low points at the start: the start-up, not a warm-up
+        if head_rise < 3 * min_rise and mann_kendall_sen(x[head], y[head]).p_up >= WEAK_ALPHA:
+            continue  # no real rise before the tail: not a warm-up
+        head_slope = head_rise / max(cut, 1e-9)
+        tail_growth = max(tt.slope, 0.0) * q * span
+        flat_enough = tt.slope_high < 0.25 * head_slope and tail_growth < max(0.25 * head_rise, 2 * sigma)
+        if flat_enough and tt.p_up >= ALPHA:
+            return cut, tt
+    return None
+
+
+def _watch_more(x: np.ndarray, y: np.ndarray, span: float) -> float:
+    """Still decelerating: when would a saturating curve have flattened (plus a flat stretch)?"""
+    rates = np.linspace(0.5, 10.0, 20) / max(span, 1e-9)
+    r, _, eb, _ = exp_fit(x, y, -rates)
+    if eb < 0 and r < 0:
+        tau = -1.0 / r
+        # Flat when the remaining rise (|b| e^{-t/tau}) is below 2% of it, then 40% more to confirm.
+        t_flat = tau * math.log(50.0)
+        return float(max(t_flat * 1.4 - span, 0.5 * span))
+    return float(span)
+
+
+def _empty(
+    n: int, duration: float, limit: int | None, evidence: list[str], mem: np.ndarray, watch: float | None
+) -> Diagnosis:
+    return Diagnosis(
+        verdict="inconclusive",
+        pattern="stable",
+        growth_bytes_per_s=0.0,
+        limit_bytes=limit,
+        time_to_limit_s=None,
+        samples=n,
+        duration_s=duration,
+        confidence=0.0,
+        evidence=evidence,
+        watch_more_s=watch,
+        last_bytes=float(mem[-1]) if n else None,
+        peak_bytes=float(mem.max()) if n else None,
+    )
 
 
 def diagnose(
@@ -61,64 +487,141 @@ def diagnose(
     skipped_rows: int = 0,
 ) -> Diagnosis:
     """Classify one memory series: verdict, pattern, floor growth rate, time to the limit."""
-    t = np.asarray(t, dtype=float)
-    mem = np.asarray(mem, dtype=float)
-    n = len(t)
     evidence: list[str] = []
     if skipped_rows:
         evidence.append(f"{skipped_rows} unparseable rows skipped")
-    duration = float(t[-1] - t[0]) if n else 0.0
+    cl = clean(t, mem)
+    if cl.dropped_invalid:
+        evidence.append(f"{cl.dropped_invalid} samples with missing, infinite or negative values dropped")
+    if cl.dropped_duplicates:
+        evidence.append(f"{cl.dropped_duplicates} samples with a repeated timestamp dropped (first kept)")
+    if cl.was_unsorted:
+        evidence.append("samples were out of time order and have been sorted")
+    limit = int(limit_bytes) if limit_bytes is not None and limit_bytes > 0 else None
+    if limit_bytes is not None and limit is None:
+        evidence.append(f"limit {limit_bytes!r} is not a positive size: ignored")
+    n = len(cl.t)
+    duration = float(cl.t[-1] - cl.t[0]) if n > 1 else 0.0
     if n < MIN_SAMPLES or duration <= 0:
-        evidence.append(f"only {n} samples over {format_duration(duration)}: at least {MIN_SAMPLES} are needed")
+        dt = duration / (n - 1) if n > 1 and duration > 0 else None
+        watch = (MIN_SAMPLES - n) * dt if dt and n < MIN_SAMPLES else None
+        evidence.append(f"only {n} usable samples over {format_duration(duration)}: at least {MIN_SAMPLES} are needed")
+        return _empty(n, duration, limit, evidence, cl.m, watch)
+
+    b = decimate(cl.t, cl.m)
+    last = float(cl.m[-1])
+    peak = float(cl.m.max())
+    if float(b.hi.max()) == float(b.lo.min()):
+        evidence.append(f"memory constant at {format_bytes(last)} for {format_duration(duration)}")
         return Diagnosis(
-            verdict="inconclusive",
+            verdict="no-leak",
             pattern="stable",
             growth_bytes_per_s=0.0,
-            limit_bytes=limit_bytes,
+            limit_bytes=limit,
             time_to_limit_s=None,
             samples=n,
             duration_s=duration,
-            confidence=0.0,
+            confidence=0.8 if n >= 60 else 0.6,
             evidence=evidence,
-            last_bytes=float(mem[-1]) if n else None,
-            peak_bytes=float(mem.max()) if n else None,
+            floor_start_bytes=last,
+            floor_end_bytes=last,
+            last_bytes=last,
+            peak_bytes=peak,
         )
-    floor_t, floor_m = _floor(t, mem)
-    slope = _theil_sen(floor_t, floor_m)
-    z = _mann_kendall_z(floor_m)
-    rise = float(floor_m[-1] - floor_m[0])
-    noise = float(np.median(np.abs(np.diff(floor_m)))) if len(floor_m) > 1 else 0.0
-    level = max(float(np.median(mem)), 1.0)
-    spread = float(np.percentile(mem, 95) - np.percentile(mem, 5))
-    grows = z > 3.0 and slope * duration > max(0.03 * floor_m[0], 4 * noise, 1024 * 1024)
-    evidence.append(
-        f"floor rose {format_bytes(rise)} over {format_duration(duration)}, "
-        f"Mann-Kendall z={z:.1f}, Sen slope {format_rate(slope)}"
-    )
-    if grows:
-        verdict, pattern = "leak", "linear"
-        confidence = min(1.0, z / 6.0)
-    else:
-        verdict = "no-leak"
-        pattern = "sawtooth" if spread > 0.2 * level else "stable"
-        confidence = 0.6
-        slope = max(slope, 0.0) if abs(z) > 2 else 0.0
-    ttl = None
-    if limit_bytes and slope > 0 and verdict == "leak":
-        ttl = max(0.0, (limit_bytes - float(floor_m[-1])) / slope)
-        evidence.append(f"{format_bytes(limit_bytes)} limit reached in about {format_duration(ttl)}")
+
+    rts = None
+    if restart_times is not None:
+        rts = np.asarray(restart_times, dtype=float).ravel()
+        rts = rts[np.isfinite(rts)]
+    seg = split(b, limit=limit, restart_times=rts)
+    results: list[SegmentResult] = []
+    for k, (i0, i1) in enumerate(seg.bounds):
+        if i1 - i0 >= MIN_SAMPLES or (k == len(seg.bounds) - 1 and not results):
+            results.append(_analyse_segment(b, i0, i1, first=k == 0))
+        else:
+            results.append(SegmentResult("inconclusive", "stable", start_t=float(b.t[i0]), end_t=float(b.t[i1 - 1])))
+    restarts = len(seg.bounds) - 1
+    res = _combine(results, seg.reasons, restarts, evidence)
+
+    fc: Forecast | None = None
+    if limit is not None:
+        if last > limit * 1.01 or (res.floor_now is not None and res.floor_now > limit):
+            evidence.append(
+                f"the limit {format_bytes(limit)} is below the current memory {format_bytes(last)}: "
+                f"check the limit (units?); without it the trend says: {res.verdict}, {res.pattern}"
+            )
+            res.verdict = "inconclusive"
+            res.confidence = min(res.confidence, 0.3)
+        elif res.verdict == "leak" and res.slope > 0:
+            fc = time_to_limit(res, limit, last_t=float(cl.t[-1]), last=last)
+            evidence.append(fc.text)
     return Diagnosis(
-        verdict=verdict,
-        pattern=pattern,
-        growth_bytes_per_s=slope,
-        limit_bytes=limit_bytes,
-        time_to_limit_s=ttl,
+        verdict=res.verdict,
+        pattern=res.pattern,
+        growth_bytes_per_s=float(res.slope),
+        limit_bytes=limit,
+        time_to_limit_s=fc.seconds if fc else None,
+        time_to_limit_range_s=(fc.low, fc.high) if fc else None,
         samples=n,
         duration_s=duration,
-        confidence=confidence,
-        evidence=evidence,
-        floor_start_bytes=float(floor_m[0]),
-        floor_end_bytes=float(floor_m[-1]),
-        last_bytes=float(mem[-1]),
-        peak_bytes=float(mem.max()),
+        confidence=float(res.confidence),
+        evidence=[e for e in evidence if e],
+        watch_more_s=res.watch_more_s if res.verdict == "inconclusive" else None,
+        floor_start_bytes=res.floor_start,
+        floor_end_bytes=res.floor_now,
+        last_bytes=last,
+        peak_bytes=peak,
+        restarts=restarts,
     )
+
+
+def _combine(results: list[SegmentResult], reasons: list[str], restarts: int, evidence: list[str]) -> SegmentResult:
+    """One result for the whole trace from the results of its process lifetimes."""
+    usable = [r for r in results if r.evidence]
+    if not usable:
+        r = results[-1]
+        r.evidence = ["no segment between restarts is long enough to judge"]
+        evidence.extend(r.evidence)
+        return r
+    current = usable[-1]
+    if restarts == 0:
+        evidence.extend(current.evidence)
+        return current
+    completed = [r for r in usable[:-1] if r is not results[-1]]
+    climbs = [r for r in usable if r.verdict == "leak"]
+    done_climbs = [r for r in completed if r.verdict == "leak"]
+    loop = bool(done_climbs) and len(done_climbs) >= max(1, len(completed) // 2)
+    evidence.append(f"{restarts} restart{'s' if restarts > 1 else ''} ({'; '.join(sorted(set(reasons)))})")
+    if not loop:
+        evidence.append("judged on the process lifetime since the last restart")
+        evidence.extend(current.evidence)
+        return current
+    slopes = np.array([r.slope for r in climbs])
+    out = SegmentResult("leak", "linear")
+    patterns = [r.pattern for r in climbs]
+    out.pattern = (
+        "step"
+        if patterns.count("step") > len(patterns) / 2
+        else ("exponential" if patterns.count("exponential") > len(patterns) / 2 else "linear")
+    )
+    out.slope = float(np.median(slopes))
+    out.slope_low = float(np.median([r.slope_low for r in climbs]))
+    out.slope_high = float(np.median([r.slope_high for r in climbs]))
+    durations = [r.end_t - r.start_t for r in done_climbs]
+    peaks = [r.peak for r in done_climbs]
+    out.evidence.append(
+        f"restart loop: {len(done_climbs)} of {len(completed)} completed lifetimes climbed "
+        f"(typically to {format_bytes(float(np.median(peaks)))} in {format_duration(float(np.median(durations)))}) "
+        f"before the restart, at {format_rate(out.slope)}: the process is being killed by its leak"
+    )
+    out.evidence.extend(done_climbs[-1].evidence[:1])
+    out.confidence = float(min(0.99, 0.7 + 0.1 * len(done_climbs)))
+    out.floor_start = usable[0].floor_start
+    out.excursion = float(np.median([r.excursion for r in climbs]))
+    if current is results[-1]:
+        out.floor_now = current.floor_now
+    # else the process has only just restarted: the forecast starts from its last sample.
+    out.start_t, out.end_t = results[-1].start_t, results[-1].end_t
+    out.peak = max(r.peak for r in results)
+    evidence.extend(out.evidence)
+    return out

@@ -65,13 +65,11 @@ def watch_command(
     chosen = sum(x is not None for x in (pid, name, cgroup))
     if chosen != 1:
         raise fail("give exactly one target: a PID, --name PATTERN or --cgroup PATH")
-    from memdoctor.recording import RecordingPlan, execute
+    from memdoctor.recording import RecordingPlan, attach_plan, execute
     from memdoctor.report.console import stderr_console
-    from memdoctor.sampling.backend import open_process_tree
     from memdoctor.sampling.cgroup import CgroupSampler
-    from memdoctor.sampling.limits import MemoryLimit, discover_limit_for_pid, physical_memory
-    from memdoctor.sampling.procfs import ProcessAccessDenied, ProcessGone
-    from memdoctor.sampling.sources import CgroupSource, ProcessTreeSource, Source
+    from memdoctor.sampling.limits import MemoryLimit, physical_memory
+    from memdoctor.sampling.sources import CgroupSource, Source
     from memdoctor.sampling.target import describe, find_by_name
 
     settings = parse_common(interval, duration, detail_every, limit, alert, max_growth, warmup)
@@ -84,35 +82,30 @@ def watch_command(
                       MemoryLimit(physical_memory(), "physical memory (no cgroup limit)", sampler.directory,
                                   sampler.version))
         source = CgroupSource(sampler)
-        target_pid, cmdline, runtime, title = None, [], None, f"cgroup {sampler.directory}"
-        source_name = "memdoctor watch --cgroup"
+        title, source_name = f"cgroup {sampler.directory}", "memdoctor watch --cgroup"
         extra = {"cgroup": sampler.directory, "metric": "cgroup working set (usage - inactive_file)"}
+        writer = open_writer(output)
+        limit_info, overridden = effective_limit(discovered, settings.limit_bytes)
+        plan = RecordingPlan(
+            source=source, source_name=source_name, title=title, pid=None, cmdline=[], runtime=None,
+            interval=settings.interval, duration=settings.duration, detail_every=settings.detail_every,
+            limit=limit_info, limit_overridden=overridden, writer=writer, live_mode=live_mode(json_out),
+            console=stderr_console(), alert=settings.alert, extra_header=extra,
+        )
     else:
         target_pid = pid if pid is not None else find_by_name(name or "")
-        info = describe(target_pid)
+        describe(target_pid)  # a clear error for an unknown PID before any file is created
         if pss:
             _check_smaps(target_pid)
+        writer = open_writer(output)
         try:
-            tree = open_process_tree(target_pid, follow_children=not no_children)
-        except ProcessGone:
-            raise fail(f"no process with PID {target_pid}: it exited") from None
-        except ProcessAccessDenied:
-            raise fail(f"cannot read process {target_pid}: permission denied; run memdoctor as its user or "
-                       "root") from None
-        discovered = discover_limit_for_pid(target_pid)
-        source = ProcessTreeSource(tree, pss_every_sample=pss)
-        cmdline, runtime = info.cmdline, info.runtime
-        title = f"PID {target_pid} {' '.join(cmdline)[:70]}"
-        source_name = "memdoctor watch"
-        extra = {}
-    writer = open_writer(output)
-    limit_info, overridden = effective_limit(discovered, settings.limit_bytes)
-    plan = RecordingPlan(
-        source=source, source_name=source_name, title=title, pid=target_pid, cmdline=cmdline, runtime=runtime,
-        interval=settings.interval, duration=settings.duration, detail_every=settings.detail_every,
-        limit=limit_info, limit_overridden=overridden, writer=writer, live_mode=live_mode(json_out),
-        console=stderr_console(), alert=settings.alert, extra_header=extra,
-    )
+            plan = attach_plan(target_pid, settings, writer=writer, live_mode=live_mode(json_out),
+                               console=stderr_console(), pss=pss, follow_children=not no_children)
+        except BaseException:
+            if writer is not None:
+                writer.close()
+            raise
+        source = plan.source
     try:
         outcome = execute(plan)
     finally:

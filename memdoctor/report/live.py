@@ -45,6 +45,10 @@ class AlertRule:
     on_leak: bool = False
     max_growth_bytes_per_s: float | None = None
     min_time_s: float = 0.0  # judge nothing before this (a warm-up)
+    # A verdict on a prefix of a trace can flip (a cache fill looks like a leak until it levels
+    # off): alert only when it has held for this many analyses in a row, confidently.
+    persist: int = 3
+    min_confidence: float = 0.8
 
 
 @dataclass
@@ -72,6 +76,7 @@ class LiveMonitor(threading.Thread):
         self.plain_every_s = plain_every_s
         self.diagnosis: Diagnosis | None = None
         self.alert: Alert | None = None
+        self._streak = 0  # consecutive analyses in which the alert rule held
         self._done = threading.Event()
         self._live: Live | None = None
 
@@ -92,13 +97,15 @@ class LiveMonitor(threading.Thread):
         if rule is None or d is None or self.alert is not None or elapsed < rule.min_time_s:
             return
         reason = None
-        if rule.on_leak and d.verdict == "leak":
-            reason = f"leak established ({d.pattern}, floor {format_rate(d.growth_bytes_per_s)})"
-        elif (rule.max_growth_bytes_per_s is not None and d.verdict != "inconclusive"
-              and d.growth_bytes_per_s > rule.max_growth_bytes_per_s):
-            reason = (f"floor growth {format_rate(d.growth_bytes_per_s)} is above "
-                      f"--max-growth {format_rate(rule.max_growth_bytes_per_s)}")
-        if reason:
+        if d.confidence >= rule.min_confidence:
+            if rule.on_leak and d.verdict == "leak":
+                reason = f"leak established ({d.pattern}, floor {format_rate(d.growth_bytes_per_s)})"
+            elif (rule.max_growth_bytes_per_s is not None and d.verdict != "inconclusive"
+                  and d.growth_bytes_per_s > rule.max_growth_bytes_per_s):
+                reason = (f"floor growth {format_rate(d.growth_bytes_per_s)} is above "
+                          f"--max-growth {format_rate(rule.max_growth_bytes_per_s)}")
+        self._streak = self._streak + 1 if reason else 0
+        if reason and self._streak >= rule.persist:
             self.alert = Alert(reason=reason, detected_after_s=elapsed)
             self.state.request_stop("alert")
 

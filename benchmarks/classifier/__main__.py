@@ -1,0 +1,427 @@
+"""Labelled benchmark of the growth classifier against published baselines, in one run.
+
+    python -m benchmarks.classifier            # full run (~100 traces per family)
+    python -m benchmarks.classifier --quick    # ~25 per family, fewer online runs
+
+Prints Markdown tables (pasted into docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import multiprocessing
+import os
+import sys
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.classifier.baselines import BASELINES
+from benchmarks.classifier.generator import FAMILIES, HEALTHY, Trace, make_trace, online_trace
+from memdoctor.analysis import diagnose
+
+ROOT = Path(__file__).resolve().parents[2]
+DEV_DIRS = (ROOT / "tests" / "data" / "dev_traces", ROOT.parent / "shared" / "dev_traces")
+MD = "memdoctor"
+
+
+def _prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return p, r, f
+
+
+def _run_all(tr: Trace) -> dict:
+    out: dict = {}
+    t0 = time.perf_counter()
+    d = diagnose(tr.t, tr.mem, limit_bytes=tr.limit_bytes, restart_times=tr.restart_times)
+    out[MD] = (d.verdict == "leak", d.time_to_limit_s, d.verdict, d.pattern, time.perf_counter() - t0)
+    for name, fn in BASELINES.items():
+        leak, ttl = fn(tr.t, tr.mem, tr.limit_bytes)
+        out[name] = (leak, ttl, "leak" if leak else "no-leak", None, 0.0)
+    return out
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def _one(job: tuple[str, int, int]) -> tuple[Trace, dict]:
+    fam, seed, i = job
+    tr = make_trace(fam, seed, i)
+    return tr, _run_all(tr)
+
+
+def synthetic(per_family: int, seed: int, workers: int) -> tuple[list[Trace], list[dict]]:
+    jobs = [(fam, seed, i) for fam in FAMILIES for i in range(per_family)]
+    if workers > 1:
+        with multiprocessing.Pool(workers) as pool:
+            pairs = pool.map(_one, jobs, chunksize=4)
+    else:
+        pairs = [_one(j) for j in jobs]
+    return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
+def report_detection(traces: list[Trace], results: list[dict]) -> str:
+    methods = [MD, *BASELINES]
+    rows = []
+    healthy = [k for k, tr in enumerate(traces) if tr.verdict == "no-leak"]
+    for mth in methods:
+        flags = [r[mth][0] for r in results]
+        tp = sum(1 for k, tr in enumerate(traces) if tr.verdict == "leak" and flags[k])
+        fn = sum(1 for k, tr in enumerate(traces) if tr.verdict == "leak" and not flags[k])
+        fp = sum(1 for k in healthy if flags[k])
+        p, r, f = _prf(tp, fp, fn)
+        vis = [k for k, tr in enumerate(traces) if tr.verdict == "no-leak" or tr.visible]
+        tpv = sum(1 for k in vis if traces[k].verdict == "leak" and flags[k])
+        fnv = sum(1 for k in vis if traces[k].verdict == "leak" and not flags[k])
+        _, _, fv = _prf(tpv, fp, fnv)
+        det = [k for k, tr in enumerate(traces) if tr.detectable]
+        rdet = sum(flags[k] for k in det) / len(det) if det else 0.0
+        fa = fp / len(healthy) if healthy else 0.0
+        worst = max(
+            (
+                sum(flags[k] for k in healthy if traces[k].family == fam)
+                / max(1, sum(1 for k in healthy if traces[k].family == fam)),
+                fam,
+            )
+            for fam in HEALTHY
+        )
+        rows.append(
+            [
+                mth,
+                f"{p:.3f}",
+                f"{r:.3f}",
+                f"**{f:.3f}**",
+                f"{fv:.3f}",
+                _pct(rdet),
+                _pct(fa),
+                f"{_pct(worst[0])} ({worst[1]})",
+            ]
+        )
+    n_leak = sum(tr.verdict == "leak" for tr in traces)
+    n_vis = sum(tr.verdict == "leak" and tr.visible for tr in traces)
+    n_det = sum(tr.detectable for tr in traces)
+    head = (
+        f"{len(traces)} synthetic traces: {n_leak} leaks ({n_vis} visible: floor grew >= 1% and >= 2x noise; "
+        f"{n_det} in the target subset: >= 3%, >= 4x noise, >= 30 min), {len(traces) - n_leak} healthy.\n\n"
+    )
+    return head + _table(
+        [
+            "method",
+            "precision",
+            "recall",
+            "F1 (all)",
+            "F1 (visible leaks)",
+            "recall (target subset)",
+            "false alarms (healthy)",
+            "worst healthy family",
+        ],
+        rows,
+    )
+
+
+def report_families(traces: list[Trace], results: list[dict]) -> str:
+    methods = [MD, *BASELINES]
+    rows = []
+    for fam in FAMILIES:
+        ks = [k for k, tr in enumerate(traces) if tr.family == fam]
+        if not ks:
+            continue
+        md = Counter(results[k][MD][2] for k in ks)
+        row = [fam, traces[ks[0]].verdict, str(len(ks))]
+        row.append(f"{md['leak']}/{md['no-leak']}/{md['inconclusive']}")
+        for mth in methods[1:]:
+            row.append(_pct(sum(results[k][mth][0] for k in ks) / len(ks)))
+        rows.append(row)
+    return _table(["family", "truth", "n", f"{MD} leak/no-leak/inconcl.", *[f"{m} flags" for m in methods[1:]]], rows)
+
+
+def report_patterns(traces: list[Trace], results: list[dict]) -> str:
+    pats = ["stable", "plateau", "sawtooth", "linear", "step", "exponential"]
+    conf: dict[str, Counter] = defaultdict(Counter)
+    for tr, r in zip(traces, results, strict=True):
+        conf[tr.pattern][r[MD][3]] += 1
+    rows = []
+    for p in pats:
+        if not conf[p]:
+            continue
+        tot = sum(conf[p].values())
+        rows.append([p, str(tot), *[str(conf[p][q]) for q in pats], _pct(conf[p][p] / tot)])
+    return _table(["true \\ predicted", "n", *pats, "pattern recall"], rows)
+
+
+def report_ttl(traces: list[Trace], results: list[dict]) -> str:
+    rows = []
+    for mth in [MD, *BASELINES]:
+        errs = []
+        for tr, r in zip(traces, results, strict=True):
+            if tr.verdict != "leak" or tr.limit_bytes is None or tr.true_ttl_s is None or tr.true_ttl_s <= 0:
+                continue
+            if tr.family not in ("linear_leak", "sawtooth_leak", "step_leak", "exponential"):
+                continue
+            leak, ttl = r[mth][0], r[mth][1]
+            if leak and ttl is not None and np.isfinite(ttl):
+                errs.append((ttl - tr.true_ttl_s) / tr.true_ttl_s)
+        if not errs:
+            rows.append([mth, "0", "-", "-", "-"])
+            continue
+        e = np.asarray(errs)
+        rows.append(
+            [
+                mth,
+                str(len(e)),
+                _pct(float(np.median(np.abs(e)))),
+                f"{100 * np.median(e):+.1f}%",
+                _pct(float(np.percentile(np.abs(e), 90))),
+            ]
+        )
+    return _table(["method", "leaks with a forecast", "median abs. error", "median bias", "p90 abs. error"], rows)
+
+
+def _prefix_ends(duration: float) -> list[float]:
+    """Every 2 min for the first 2 h, every 5 min to 6 h, then every 15 min (like a live watch)."""
+    ends = list(np.arange(120.0, min(duration, 7200.0) + 1, 120.0))
+    ends += list(np.arange(7500.0, min(duration, 21600.0) + 1, 300.0))
+    ends += list(np.arange(22500.0, duration + 1, 900.0))
+    return ends
+
+
+def _online_one(job: tuple[int, int, float, float]) -> dict[str, float]:
+    seed, i, rate, duration = job
+    tr = online_trace(seed, i, rate, duration)
+    found: dict[str, float] = {}
+    for end in _prefix_ends(duration):
+        if len(found) == 1 + len(BASELINES):
+            break
+        sel = tr.t <= end
+        t, m = tr.t[sel], tr.mem[sel]
+        if MD not in found and diagnose(t, m, limit_bytes=tr.limit_bytes).verdict == "leak":
+            found[MD] = end
+        for name, fn in BASELINES.items():
+            if name not in found and fn(t, m, tr.limit_bytes)[0]:
+                found[name] = end
+    return found
+
+
+def online(seed: int, per_rate: int, rates: tuple[float, ...], workers: int) -> str:
+    rows = []
+    for rate in rates:
+        duration = min(max(6 * 3600 * 5 / rate, 4 * 3600), 24 * 3600)
+        delays: dict[str, list[float]] = defaultdict(list)
+        jobs = [(seed, i, rate, duration) for i in range(per_rate)]
+        if workers > 1:
+            with multiprocessing.Pool(workers) as pool:
+                founds = pool.map(_online_one, jobs)
+        else:
+            founds = [_online_one(j) for j in jobs]
+        for found in founds:
+            for mth in [MD, *BASELINES]:
+                delays[mth].append(found.get(mth, np.inf))
+        row = [f"{rate:g}%/h"]
+        for mth in [MD, *BASELINES]:
+            d = np.asarray(delays[mth])
+            med = float(np.median(d))
+            row.append(
+                f"{med / 60:.0f} min ({_pct(float(np.isfinite(d).mean()))})"
+                if np.isfinite(med)
+                else f"not detected ({_pct(float(np.isfinite(d).mean()))})"
+            )
+        rows.append(row)
+    return _table(["leak rate (of a 512 MiB limit)", *[f"{m} median delay (detected)" for m in [MD, *BASELINES]]], rows)
+
+
+def _online_healthy_one(job: tuple[str, int, int]) -> tuple[str, bool, bool, int]:
+    fam, seed, i = job
+    tr = make_trace(fam, seed, i)
+    md = lbr_flag = False
+    calls = 0
+    for end in _prefix_ends(tr.duration):
+        sel = tr.t <= end
+        if sel.sum() < 5:
+            continue
+        t, m = tr.t[sel], tr.mem[sel]
+        rts = tr.restart_times[tr.restart_times <= end] if tr.restart_times is not None else None
+        calls += 1
+        if not md and diagnose(t, m, limit_bytes=tr.limit_bytes, restart_times=rts).verdict == "leak":
+            md = True
+        if not lbr_flag and BASELINES["LBR (OLS+R2)"](t, m, tr.limit_bytes)[0]:
+            lbr_flag = True
+    return fam, md, lbr_flag, calls
+
+
+def online_healthy(seed: int, per_family: int, workers: int) -> str:
+    """A live watch calls diagnose() again and again: how many healthy traces are ever flagged?"""
+    jobs = [(fam, seed, i) for fam in HEALTHY for i in range(per_family)]
+    if workers > 1:
+        with multiprocessing.Pool(workers) as pool:
+            res = pool.map(_online_healthy_one, jobs, chunksize=2)
+    else:
+        res = [_online_healthy_one(j) for j in jobs]
+    rows = []
+    for fam in HEALTHY:
+        rr = [r for r in res if r[0] == fam]
+        rows.append(
+            [
+                fam,
+                str(len(rr)),
+                str(sum(r[3] for r in rr)),
+                _pct(sum(r[1] for r in rr) / len(rr)),
+                _pct(sum(r[2] for r in rr) / len(rr)),
+            ]
+        )
+    allr = len(res)
+    rows.append(
+        [
+            "all healthy",
+            str(allr),
+            str(sum(r[3] for r in res)),
+            _pct(sum(r[1] for r in res) / allr),
+            _pct(sum(r[2] for r in res) / allr),
+        ]
+    )
+    return _table(["family", "traces", "prefixes analysed", f"{MD}: ever flagged leak", "LBR: ever flagged leak"], rows)
+
+
+def _read_dev() -> list[tuple[str, np.ndarray, np.ndarray, str, str]]:
+    for d in DEV_DIRS:
+        lab = d / "labels.csv"
+        if lab.exists():
+            out = []
+            with lab.open() as fh:
+                for row in csv.DictReader(fh):
+                    with (d / f"{row['trace']}.csv").open() as f2:
+                        rd = csv.reader(f2)
+                        next(rd)
+                        a = np.array([[float(x[0]), float(x[1])] for x in rd if len(x) >= 2])
+                    verdict = "leak" if row["leak"].strip() == "yes" else "no-leak"
+                    out.append((f"dev_traces/{row['trace']}", a[:, 0], a[:, 1], verdict, row["pattern"].strip()))
+            return out
+    return []
+
+
+def read_jsonl(path: Path) -> tuple[np.ndarray, np.ndarray, dict]:
+    """A memdoctor trace (JSONL): header line, then {"t": .., "rss": ..} per line."""
+    ts, rs = [], []
+    with path.open() as fh:
+        header = json.loads(fh.readline() or "{}")
+        for line in fh:
+            try:
+                o = json.loads(line)
+                ts.append(float(o["t"]))
+                rs.append(float(o["rss"]))
+            except (ValueError, KeyError, TypeError):
+                continue  # a partial last line or a foreign record
+    return np.asarray(ts), np.asarray(rs), header
+
+
+def _read_jsonl() -> list[tuple[str, np.ndarray, np.ndarray, str, str]]:
+    """*.jsonl traces labelled by a labels.csv beside them: the bundled sample_traces/ and this
+    benchmark's own recordings/."""
+    out = []
+    for folder in (ROOT / "sample_traces", Path(__file__).resolve().parent / "recordings"):
+        labels: dict[str, dict[str, str]] = {}
+        if (folder / "labels.csv").exists():
+            with (folder / "labels.csv").open() as fh:
+                labels = {row["trace"]: row for row in csv.DictReader(fh)}
+        for p in sorted(folder.glob("*.jsonl")):
+            t, m, _ = read_jsonl(p)
+            row = labels.get(p.stem)
+            verdict = ("leak" if row["leak"].strip() == "yes" else "no-leak") if row else "?"
+            pattern = row["pattern"].strip() if row else "?"
+            out.append((f"{folder.name}/{p.stem}", t, m, verdict, pattern))
+    return out
+
+
+def report_real() -> str:
+    rows = []
+    items = _read_dev() + _read_jsonl()
+    ok = 0
+    for name, t, m, verdict, pattern in items:
+        d = diagnose(t, m)
+        right = d.verdict == verdict and d.pattern == pattern
+        ok += right
+        base = ["leak" if fn(t, m, None)[0] else "no-leak" for fn in BASELINES.values()]
+        mark = "" if verdict == "?" else (" ✓" if right else " ✗")
+        rows.append([name, f"{verdict}/{pattern}", f"{d.verdict}/{d.pattern}{mark}", *base])
+    if not rows:
+        return "(no real traces found)"
+    labelled = sum(1 for it in items if it[3] != "?")
+    return f"{ok}/{labelled} labelled traces right (verdict and pattern)\n\n" + _table(
+        ["trace", "label", MD, *BASELINES], rows
+    )
+
+
+def report_speed() -> str:
+    rng = np.random.default_rng(1)
+    rows = []
+    for n in (1_000_000, 10_000_000):
+        t = np.arange(n, dtype=float) * 0.1
+        m = 200e6 + 50.0 * t + rng.normal(0, 2e6, n)
+        diagnose(t[:1000], m[:1000])
+        best = min(_timed(t, m) for _ in range(3))
+        rows.append([f"{n:,}", f"{best * 1000:.0f} ms"])
+    return _table(["samples", "diagnose() time (best of 3)"], rows)
+
+
+def _timed(t: np.ndarray, m: np.ndarray) -> float:
+    t0 = time.perf_counter()
+    diagnose(t, m, limit_bytes=1 << 30)
+    return time.perf_counter() - t0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.classifier", description=__doc__)
+    ap.add_argument("--quick", action="store_true", help="fewer traces (for CI)")
+    ap.add_argument("--seed", type=int, default=20240611)
+    ap.add_argument("--per-family", type=int, default=None)
+    ap.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1))
+    args = ap.parse_args(argv)
+    per = args.per_family or (25 if args.quick else 100)
+    per_rate = 8 if args.quick else 25
+    t0 = time.perf_counter()
+    traces, results = synthetic(per, args.seed, args.workers)
+    cmd = (
+        "python -m benchmarks.classifier"
+        + (" --quick" if args.quick else "")
+        + (f" --per-family {args.per_family}" if args.per_family else "")
+        + f" --seed {args.seed}"
+    )
+    print(f"Command: `{cmd}`\n")
+    print("### Leak detection (verdict leak = flagged; inconclusive = not flagged)\n")
+    print(report_detection(traces, results))
+    print("\n### Per family\n")
+    print(report_families(traces, results))
+    print(f"\n### {MD} pattern confusion (all synthetic traces)\n")
+    print(report_patterns(traces, results))
+    print("\n### Time to limit (leaks with a known limit, true time from simulating past the trace)\n")
+    print(report_ttl(traces, results))
+    print("\n### Online detection delay (diagnose on prefixes every 2 min, 30 s sampling)\n")
+    print(online(args.seed, per_rate, (1.0, 2.0, 5.0, 10.0, 20.0), args.workers))
+    print("\n### Live-watch false alarms (healthy traces, diagnose on every prefix as above)\n")
+    print(online_healthy(args.seed, 10 if args.quick else 25, args.workers))
+    print("\n### Real traces (no limit given)\n")
+    print(report_real())
+    print("\n### Speed\n")
+    print(report_speed())
+    md_times = [r[MD][4] for r in results]
+    print(
+        f"\nmedian diagnose() time on the synthetic traces: {1000 * float(np.median(md_times)):.1f} ms; "
+        f"benchmark wall time {time.perf_counter() - t0:.0f} s"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""The memory floor: troughs after each garbage collection, or per-window minima.
+
+A healthy garbage-collected process draws a sawtooth: memory climbs while garbage piles up and
+drops when it is collected. What a leak changes is the level it drops back to, so every trend
+test runs on the *floor*, never on raw samples:
+
+- When the series has clear drops (GC cycles, batch releases), the floor is the minimum between
+  two consecutive drops (the "heap after GC" of JVM practice).
+- Otherwise it is the minimum of equal time windows.
+
+Either way it is reduced to at most `MAX_FLOOR_POINTS` points so the pairwise statistics stay
+cheap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from memdoctor.analysis.trend import robust_sigma
+
+MAX_FLOOR_POINTS = 256
+
+
+@dataclass(frozen=True)
+class Floor:
+    t: np.ndarray  # time of each floor point (seconds, absolute)
+    m: np.ndarray  # floor value (bytes)
+    drops: np.ndarray  # bucket indices i with a drop between i and i+1
+    drop_sizes: np.ndarray  # bytes
+    from_troughs: bool  # True: troughs between drops; False: window minima
+    cycle_s: float | None  # typical time between drops (GC period), when there are drops
+
+
+def find_drops(lo: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """Indices where the series falls sharply between consecutive points, by how much, and the
+    noise sigma of the point-to-point changes.
+
+    A drop is a fall larger than 5 noise sigmas of the point-to-point changes and than 3% of the
+    memory level; a slow decline is not a drop.
+    """
+    if len(lo) < 3:
+        return np.zeros(0, dtype=int), np.zeros(0), 0.0
+    d = np.diff(lo)
+    sigma = robust_sigma(d)
+    thr = max(5.0 * sigma, 0.03 * level, 1.0)
+    idx = np.flatnonzero(-d > thr)
+    return idx, -d[idx], sigma
+
+
+def _window_min(t: np.ndarray, lo: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    n = len(t)
+    if n <= k:
+        return t.copy(), lo.copy()
+    edges = t[0] + (t[-1] - t[0]) * np.arange(k) / k
+    starts = np.searchsorted(t, edges, side="left")
+    keep = np.ones(len(starts), dtype=bool)
+    keep[1:] = np.diff(starts) > 0
+    starts = starts[keep & (starts < n)]
+    return _group_min(t, lo, starts)
+
+
+def _group_min(t: np.ndarray, lo: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Minimum of each group [starts[g], starts[g+1]) and the time of its first occurrence."""
+    mins = np.minimum.reduceat(lo, starts)
+    lengths = np.diff(np.append(starts, len(lo)))
+    hit = np.flatnonzero(lo == np.repeat(mins, lengths))
+    group = np.searchsorted(starts, hit, side="right") - 1
+    _, first = np.unique(group, return_index=True)
+    return t[hit[first]], mins
+
+
+def compute_floor(t: np.ndarray, lo: np.ndarray, level: float, max_points: int = MAX_FLOOR_POINTS) -> Floor:
+    """Floor points of one segment (t increasing, lo = per-bucket minima)."""
+    drops, sizes, sigma = find_drops(lo, level)
+    span = float(t[-1] - t[0]) if len(t) > 1 else 0.0
+    cycle = span / len(drops) if len(drops) else None
+    # Real GC drops tower over the point-to-point noise; a sawtooth sampled slower than its period
+    # (aliased) only has noise-sized "drops", and its window minima are the better floor.
+    big = len(drops) >= 2 and float(np.median(sizes)) >= max(0.10 * level, 10.0 * sigma)
+    if big:
+        starts = np.concatenate(([0], drops + 1))
+        ft, fm = _group_min(t, lo, starts)
+        if len(ft) >= 6:
+            # The first interval starts mid-cycle: its minimum is not a trough.
+            ft, fm = ft[1:], fm[1:]
+        if len(ft) > max_points:
+            ft, fm = _window_min(ft, fm, max_points)
+        return Floor(ft, fm, drops, sizes, True, cycle)
+    ft, fm = _window_min(t, lo, max_points)
+    return Floor(ft, fm, drops, sizes, False, cycle)

@@ -1,0 +1,75 @@
+"""Process lifetimes inside one memory series: where did the process restart?
+
+A container series (Prometheus keeps one series across restarts) or a long `watch` can span
+several lifetimes of the process. Each lifetime is classified on its own, and a series whose
+lifetimes each climb before the restart is a restart loop: the worst leak there is, not a
+sawtooth. A restart is taken from:
+
+- the trace itself (`restart_times`, from `event` lines, a restart counter or a PID change);
+- a large, sudden fall to the start-up level after the peaks came near the limit (>= 90%);
+- a large, sudden fall to *below* the working floor of the process (a fresh process whose
+  runtime has not allocated its heap yet), which a garbage collection cannot do.
+
+Without any of these a restart loop is indistinguishable from a slow major-GC cycle, and is
+left to the floor analysis.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from memdoctor.analysis.floor import find_drops
+from memdoctor.analysis.prepare import Buckets
+
+NEAR_LIMIT = 0.90
+REASON_RECORDED = "recorded in the trace"
+REASON_LIMIT = "peaks reached the limit, then memory fell to the start-up level"
+REASON_STARTUP = "memory fell below its working floor, to a start-up level"
+
+
+@dataclass(frozen=True)
+class Segmentation:
+    bounds: list[tuple[int, int]]  # [start, stop) bucket ranges, one per lifetime
+    reasons: list[str] = field(default_factory=list)  # why each cut was made
+
+
+def split(b: Buckets, *, limit: int | None, restart_times: np.ndarray | None) -> Segmentation:
+    """Cut the bucket series at recorded and inferred restarts."""
+    n = len(b.t)
+    cuts: dict[int, str] = {}
+    if restart_times is not None and len(restart_times):
+        for i in np.searchsorted(b.t, np.sort(restart_times), side="left"):
+            if 0 < int(i) < n:
+                cuts[int(i)] = REASON_RECORDED
+    known = sorted(cuts)
+    lo, hi = b.lo, b.hi
+    if n >= 8:
+        base = float(np.percentile(lo, 1))
+        work = float(np.percentile(lo, 10))
+        drops, _, _ = find_drops(lo, max(float(np.median(lo)), 1.0))
+        last_inferred = 0
+        for i in drops:
+            j = int(i) + 1
+            if j in cuts:
+                continue
+            k = bisect_right(known, j) - 1
+            seg_start = max(known[k] if k >= 0 else 0, last_inferred)
+            if j - seg_start < 3:
+                continue
+            peak = float(hi[seg_start:j].max())
+            height = peak - base
+            if height <= 0.3 * peak or lo[j] > base + 0.25 * height or hi[i] - lo[j] < 0.5 * height:
+                continue
+            if limit is not None and peak >= NEAR_LIMIT * limit:
+                cuts[j] = REASON_LIMIT
+            elif lo[j] < 0.6 * work:
+                cuts[j] = REASON_STARTUP
+            else:
+                continue
+            last_inferred = j
+    starts = [0, *sorted(cuts)]
+    bounds = [(s, e) for s, e in zip(starts, [*starts[1:], n], strict=True) if e > s]
+    return Segmentation(bounds, [cuts[s] for s in sorted(cuts)])

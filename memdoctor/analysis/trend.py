@@ -1,0 +1,240 @@
+"""Robust trend statistics on a short series of floor points.
+
+Everything here works on a *bounded* number of points (the floor of a trace is reduced to at
+most a few hundred points before it gets here), so the O(k^2) pairwise statistics cost a few
+milliseconds whatever the length of the original trace.
+
+- Mann-Kendall trend test with the Hamed & Rao (1998) variance correction for autocorrelated
+  series: floor points of a memory trace are strongly autocorrelated, and the uncorrected test
+  then finds "trends" in plain noise (a known weakness in the software-aging literature).
+- Theil-Sen slope (median of pairwise slopes) with its rank-based confidence band
+  (Gilbert 1987), which the forecast turns into a time-to-limit range.
+- Small least-squares helpers (lines, a hinge, an exponential) for the shape tests.
+
+No scipy: the normal tail is `math.erfc`, the quantile a rational approximation.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+
+@lru_cache(maxsize=64)
+def _pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
+    i, j = np.triu_indices(n, k=1)
+    i.setflags(write=False)
+    j.setflags(write=False)
+    return i, j
+
+
+def normal_sf(z: float) -> float:
+    """P(Z > z) for a standard normal Z."""
+    return 0.5 * math.erfc(z / math.sqrt(2.0))
+
+
+def normal_quantile(p: float) -> float:
+    """Inverse of the standard normal CDF (Acklam's rational approximation, |error| < 1e-8)."""
+    p = min(max(p, 1e-12), 1 - 1e-12)
+    a = (
+        -3.969683028665376e01,
+        2.209460984245205e02,
+        -2.759285104469687e02,
+        1.383577518672690e02,
+        -3.066479806614716e01,
+        2.506628277459239e00,
+    )
+    b = (
+        -5.447609879822406e01,
+        1.615858368580409e02,
+        -1.556989798598866e02,
+        6.680131188771972e01,
+        -1.328068155288572e01,
+    )
+    c = (
+        -7.784894002430293e-03,
+        -3.223964580411365e-01,
+        -2.400758277161838e00,
+        -2.549732539343734e00,
+        4.374664141464968e00,
+        2.938163982698783e00,
+    )
+    d = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e00, 3.754408661907416e00)
+    lo = 0.02425
+    if p < lo:
+        q = math.sqrt(-2 * math.log(p))
+        return (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / (
+            (((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1
+        )
+    if p > 1 - lo:
+        return -normal_quantile(1 - p)
+    q = p - 0.5
+    r = q * q
+    return (
+        (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5])
+        * q
+        / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1)
+    )
+
+
+@dataclass(frozen=True)
+class Trend:
+    """Mann-Kendall + Theil-Sen result on one series of points."""
+
+    n: int
+    slope: float  # Theil-Sen, units of y per unit of x
+    intercept: float  # y at x = 0 of the Sen line (median of y - slope * x)
+    slope_low: float  # rank-based confidence band of the slope
+    slope_high: float
+    s: float  # Mann-Kendall S
+    z: float  # corrected z score
+    p_up: float  # one-sided p-value for an increasing trend
+    n_eff_ratio: float  # Hamed-Rao variance inflation (>= 1)
+
+    def at(self, x: float) -> float:
+        return self.intercept + self.slope * x
+
+
+EMPTY_TREND = Trend(0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0)
+
+
+def _tie_term(y: np.ndarray) -> float:
+    _, counts = np.unique(y, return_counts=True)
+    counts = counts[counts > 1].astype(float)
+    return float(np.sum(counts * (counts - 1) * (2 * counts + 5)))
+
+
+def _hamed_rao_factor(y: np.ndarray, x: np.ndarray, slope: float) -> float:
+    """Variance inflation n/n* from the significant lag autocorrelations of the detrended ranks."""
+    n = len(y)
+    if n < 8:
+        return 1.0
+    resid = y - slope * x
+    ranks = np.argsort(np.argsort(resid, kind="stable"), kind="stable").astype(float)
+    ranks -= ranks.mean()
+    denom = float(np.dot(ranks, ranks))
+    if denom <= 0:
+        return 1.0
+    full = np.correlate(ranks, ranks, mode="full")[n:]  # lags 1..n-1
+    rho = full / denom
+    lags = np.arange(1, n, dtype=float)
+    # Only lags up to n/3 are estimated well enough; keep the significant ones.
+    keep = (np.abs(rho) > 1.96 / math.sqrt(n)) & (lags <= n / 3)
+    if not keep.any():
+        return 1.0
+    k = lags[keep]
+    weight = (n - k) * (n - k - 1) * (n - k - 2)
+    factor = 1.0 + 2.0 / (n * (n - 1) * (n - 2)) * float(np.sum(weight * rho[keep]))
+    return max(1.0, factor)
+
+
+def mann_kendall_sen(x: np.ndarray, y: np.ndarray, *, alpha: float = 0.10, correct: bool = True) -> Trend:
+    """Mann-Kendall (Hamed-Rao corrected when `correct`) and Theil-Sen slope of y over x.
+
+    x must be increasing. O(n^2) in time and memory: call it on at most a few hundred points.
+    """
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    n = len(y)
+    if n < 3:
+        if n == 2 and x[1] > x[0]:
+            s = (y[1] - y[0]) / (x[1] - x[0])
+            return Trend(2, s, float(y[0] - s * x[0]), s, s, 0.0, 0.0, 1.0, 1.0)
+        return EMPTY_TREND
+    i, j = _pairs(n)
+    dy = y[j] - y[i]
+    dx = x[j] - x[i]
+    s_stat = float(np.sign(dy).sum())
+    ok = dx > 0
+    slopes = np.sort(dy[ok] / dx[ok]) if ok.any() else np.zeros(1)
+    slope = float(np.median(slopes))
+    intercept = float(np.median(y - slope * x))
+    var = (n * (n - 1) * (2 * n + 5) - _tie_term(y)) / 18.0
+    factor = _hamed_rao_factor(y, x, slope) if correct else 1.0
+    var *= factor
+    if var <= 0:
+        z = 0.0
+    elif s_stat > 0:
+        z = (s_stat - 1) / math.sqrt(var)
+    elif s_stat < 0:
+        z = (s_stat + 1) / math.sqrt(var)
+    else:
+        z = 0.0
+    # Confidence band of the Sen slope from the (corrected) variance of S.
+    m = len(slopes)
+    c = normal_quantile(1 - alpha / 2) * math.sqrt(max(var, 0.0))
+    lo_rank = math.floor((m - c) / 2)
+    hi_rank = math.ceil((m + c) / 2)
+    slope_low = float(slopes[min(max(lo_rank, 0), m - 1)])
+    slope_high = float(slopes[min(max(hi_rank, 0), m - 1)])
+    return Trend(n, slope, intercept, slope_low, slope_high, s_stat, z, normal_sf(z), factor)
+
+
+def robust_sigma(values: np.ndarray) -> float:
+    """1.4826 x median absolute deviation: a standard deviation that ignores outliers and jumps."""
+    if len(values) == 0:
+        return 0.0
+    med = np.median(values)
+    return float(1.4826 * np.median(np.abs(values - med)))
+
+
+def diff_sigma(y: np.ndarray) -> float:
+    """Noise level of a series from its first differences (insensitive to trends and steps)."""
+    if len(y) < 3:
+        return 0.0
+    return robust_sigma(np.diff(y)) / math.sqrt(2.0)
+
+
+def line_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
+    """Ordinary least squares: slope, intercept, sum of squared residuals."""
+    n = len(x)
+    if n < 2:
+        return 0.0, float(y[0]) if n else 0.0, 0.0
+    xm, ym = float(x.mean()), float(y.mean())
+    dx = x - xm
+    sxx = float(np.dot(dx, dx))
+    slope = float(np.dot(dx, y - ym) / sxx) if sxx > 0 else 0.0
+    intercept = ym - slope * xm
+    resid = y - (intercept + slope * x)
+    return slope, intercept, float(np.dot(resid, resid))
+
+
+def hinge_fit(x: np.ndarray, y: np.ndarray, min_side: int = 4) -> tuple[int, float, float, float]:
+    """Best continuous two-piece line (one break) by least squares over the candidate breaks.
+
+    Returns (break index, slope before, slope after, sum of squared residuals). O(n^2) for n
+    points, fine for the bounded floor series.
+    """
+    n = len(x)
+    best = (-1, 0.0, 0.0, math.inf)
+    if n < 2 * min_side + 1:
+        return best
+    for k in range(min_side, n - min_side):
+        xb = x[k]
+        a = np.minimum(x - xb, 0.0)
+        b = np.maximum(x - xb, 0.0)
+        design = np.column_stack([np.ones(n), a, b])
+        coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+        resid = y - design @ coef
+        sse = float(np.dot(resid, resid))
+        if sse < best[3]:
+            best = (k, float(coef[1]), float(coef[2]), sse)
+    return best
+
+
+def exp_fit(x: np.ndarray, y: np.ndarray, rates: np.ndarray) -> tuple[float, float, float, float]:
+    """Least-squares y = a + b * exp(r * x) over a grid of rates r: (r, a, b, sse) of the best."""
+    best = (0.0, 0.0, 0.0, math.inf)
+    x0 = x - x[0]
+    for r in rates:
+        e = np.exp(r * x0)
+        design = np.column_stack([np.ones(len(x)), e])
+        coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+        resid = y - design @ coef
+        sse = float(np.dot(resid, resid))
+        if sse < best[3]:
+            best = (float(r), float(coef[0]), float(coef[1]), sse)
+    return best

@@ -1,0 +1,264 @@
+"""The CI memory gate's judgement: pure functions from measurements to pass/fail checks.
+
+A gate run produces one Check per rule (the command itself, the verdict, each threshold, the
+baseline comparison); the gate passes when every check passes. Rules judge the memory
+*floor* trend from the classifier, not raw peaks, so a healthy GC sawtooth passes.
+
+Baselines: a stored result of the main branch (growth rate with its noise, the 95th
+percentile of memory). A regression must exceed both the allowed share (--max-regression)
+and the run-to-run noise of the two runs, so that flakes do not fail builds.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from memdoctor.analysis import Diagnosis
+from memdoctor.units import format_bytes, format_duration, format_rate
+
+BASELINE_VERSION = 1
+# Below this the floor growth is too small to speak of a regression (a few KiB/min).
+MIN_GROWTH_ALLOWANCE = 16 * 1024 / 60
+NOISE_SIGMAS = 3.0
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    max_growth_bytes_per_s: float | None = None
+    max_rss_bytes: int | None = None
+    min_time_to_limit_s: float | None = None  # --max-time-to-limit: fail if the limit comes sooner
+    fail_on: frozenset[str] = frozenset({"leak"})
+    max_regression: float | None = None  # share, e.g. 0.10, with a baseline
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    passed: bool
+    message: str
+    value: float | str | None = None
+    threshold: float | str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class CommandStatus:
+    """How the command under test fared; None of these for --trace."""
+
+    description: str  # "exited with code 0", "stopped by memdoctor at the end, ..."
+    failed: bool  # could not start, crashed, or exited non-zero
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Measurements:
+    """What the gate judges, computed from the (post-warm-up) trace."""
+
+    diagnosis: Diagnosis
+    peak_bytes: float
+    p95_bytes: float
+    growth_noise_bytes_per_s: float
+    p95_noise_bytes: float
+    judged_from_s: float = 0.0  # the warm-up cut
+
+    def to_baseline(self, source: str) -> dict[str, Any]:
+        return {
+            "memdoctor_gate_baseline": BASELINE_VERSION,
+            "source": source,
+            "growth_bytes_per_s": self.diagnosis.growth_bytes_per_s,
+            "growth_noise_bytes_per_s": self.growth_noise_bytes_per_s,
+            "p95_bytes": self.p95_bytes,
+            "p95_noise_bytes": self.p95_noise_bytes,
+            "peak_bytes": self.peak_bytes,
+            "verdict": self.diagnosis.verdict,
+            "samples": self.diagnosis.samples,
+            "duration_s": self.diagnosis.duration_s,
+        }
+
+
+@dataclass(frozen=True)
+class Baseline:
+    growth_bytes_per_s: float
+    growth_noise_bytes_per_s: float
+    p95_bytes: float
+    p95_noise_bytes: float
+    source: str
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str) -> Baseline:
+        try:
+            return cls(
+                growth_bytes_per_s=float(data["growth_bytes_per_s"]),
+                growth_noise_bytes_per_s=float(data.get("growth_noise_bytes_per_s", 0.0)),
+                p95_bytes=float(data["p95_bytes"]),
+                p95_noise_bytes=float(data.get("p95_noise_bytes", 0.0)),
+                source=source,
+            )
+        except (KeyError, TypeError, ValueError):
+            raise ValueError(f"{source} is not a memdoctor gate baseline (need growth_bytes_per_s and p95_bytes); "
+                             "write one with --update-baseline") from None
+
+
+@dataclass
+class GateResult:
+    passed: bool
+    checks: list[Check]
+    measurements: Measurements | None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def failures(self) -> list[Check]:
+        return [c for c in self.checks if not c.passed]
+
+    def to_dict(self) -> dict[str, Any]:
+        m = self.measurements
+        return {
+            "passed": self.passed,
+            "checks": [c.to_dict() for c in self.checks],
+            "failures": [c.name for c in self.failures],
+            "peak_bytes": m.peak_bytes if m else None,
+            "p95_bytes": m.p95_bytes if m else None,
+            "judged_from_s": m.judged_from_s if m else None,
+            "diagnosis": m.diagnosis.to_dict() if m else None,
+            "notes": self.notes,
+        }
+
+
+def _window_stats(t: np.ndarray, mem: np.ndarray, windows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per time window: its centre, its minimum (the floor) and its 95th percentile."""
+    edges = np.linspace(t[0], t[-1], windows + 1)
+    idx = np.clip(np.searchsorted(edges, t, side="right") - 1, 0, windows - 1)
+    centres, floors, tops = [], [], []
+    for w in range(windows):
+        sel = mem[idx == w]
+        if len(sel):
+            centres.append((edges[w] + edges[w + 1]) / 2)
+            floors.append(float(sel.min()))
+            tops.append(float(np.percentile(sel, 95)))
+    return np.asarray(centres), np.asarray(floors), np.asarray(tops)
+
+
+def measure(t: np.ndarray, mem: np.ndarray, diagnosis: Diagnosis, judged_from_s: float = 0.0,
+            windows: int = 12) -> Measurements:
+    """Peak, p95 and the noise of the growth rate and of p95, from one run's trace."""
+    t = np.asarray(t, dtype=float)
+    mem = np.asarray(mem, dtype=float)
+    growth_noise = 0.0
+    p95_noise = 0.0
+    if len(t) >= 2 * windows and t[-1] > t[0]:
+        centres, floors, tops = _window_stats(t, mem, windows)
+        if len(centres) >= 4:
+            # Standard error of the floor's least-squares slope: how much the rate could move
+            # between two runs of the same code.
+            x = centres - centres.mean()
+            slope = float((x * (floors - floors.mean())).sum() / max((x * x).sum(), 1e-12))
+            resid = floors - floors.mean() - slope * x
+            dof = max(len(x) - 2, 1)
+            growth_noise = float(math.sqrt((resid**2).sum() / dof / max((x * x).sum(), 1e-12)))
+            # Spread of the per-window p95 around its median, as a standard error.
+            mad = float(np.median(np.abs(tops - np.median(tops))))
+            p95_noise = 1.4826 * mad / math.sqrt(len(tops))
+    return Measurements(
+        diagnosis=diagnosis,
+        peak_bytes=float(mem.max()) if len(mem) else 0.0,
+        p95_bytes=float(np.percentile(mem, 95)) if len(mem) else 0.0,
+        growth_noise_bytes_per_s=growth_noise,
+        p95_noise_bytes=p95_noise,
+        judged_from_s=judged_from_s,
+    )
+
+
+def judge(m: Measurements | None, thresholds: Thresholds, *, command: CommandStatus | None = None,
+          baseline: Baseline | None = None) -> GateResult:
+    """Every check of the gate, and whether it passes."""
+    checks: list[Check] = []
+    notes: list[str] = []
+    if command is not None:
+        checks.append(Check("command", not command.failed,
+                            f"the command {command.description}" + (f": {command.reason}" if command.reason else ""),
+                            value=command.description))
+    if m is None:
+        checks.append(Check("samples", False, "no memory sample was recorded: nothing to judge"))
+        return GateResult(False, checks, None, notes)
+    d = m.diagnosis
+    verdict_fails = d.verdict in thresholds.fail_on
+    checks.append(Check(
+        "verdict", not verdict_fails,
+        f"verdict {d.verdict} ({d.pattern}), floor {format_rate(d.growth_bytes_per_s)}"
+        + (f"; fails on {', '.join(sorted(thresholds.fail_on))}" if verdict_fails else ""),
+        value=d.verdict, threshold=",".join(sorted(thresholds.fail_on)),
+    ))
+    if thresholds.max_growth_bytes_per_s is not None:
+        growth = d.growth_bytes_per_s
+        ok = growth <= thresholds.max_growth_bytes_per_s
+        checks.append(Check(
+            "max-growth", ok,
+            f"floor growth {format_rate(growth)} {'<=' if ok else '>'} "
+            f"{format_rate(thresholds.max_growth_bytes_per_s)}",
+            value=growth, threshold=thresholds.max_growth_bytes_per_s,
+        ))
+    if thresholds.max_rss_bytes is not None:
+        ok = m.peak_bytes <= thresholds.max_rss_bytes
+        checks.append(Check(
+            "max-rss", ok,
+            f"peak memory {format_bytes(m.peak_bytes)} {'<=' if ok else '>'} {format_bytes(thresholds.max_rss_bytes)}",
+            value=m.peak_bytes, threshold=thresholds.max_rss_bytes,
+        ))
+    if thresholds.min_time_to_limit_s is not None:
+        ttl = d.time_to_limit_s
+        if d.limit_bytes is None:
+            checks.append(Check("time-to-limit", False, "no memory limit is known: give --limit",
+                                threshold=thresholds.min_time_to_limit_s))
+        else:
+            ok = ttl is None or ttl >= thresholds.min_time_to_limit_s
+            shown = "never (nothing grows)" if ttl is None else format_duration(ttl)
+            checks.append(Check(
+                "time-to-limit", ok,
+                f"the {format_bytes(d.limit_bytes)} limit is reached in {shown}; "
+                f"the gate asks for at least {format_duration(thresholds.min_time_to_limit_s)}",
+                value=ttl, threshold=thresholds.min_time_to_limit_s,
+            ))
+    if baseline is not None:
+        checks.extend(_baseline_checks(m, baseline, thresholds.max_regression or 0.0, notes))
+    return GateResult(all(c.passed for c in checks), checks, m, notes)
+
+
+def _baseline_checks(m: Measurements, base: Baseline, share: float, notes: list[str]) -> list[Check]:
+    growth = m.diagnosis.growth_bytes_per_s
+    noise = NOISE_SIGMAS * math.hypot(m.growth_noise_bytes_per_s, base.growth_noise_bytes_per_s)
+    allowed = max(base.growth_bytes_per_s, 0.0) * (1 + share) + max(noise, MIN_GROWTH_ALLOWANCE)
+    growth_ok = growth <= allowed
+    p95_noise = NOISE_SIGMAS * math.hypot(m.p95_noise_bytes, base.p95_noise_bytes)
+    p95_allowed = base.p95_bytes * (1 + share) + p95_noise
+    p95_ok = m.p95_bytes <= p95_allowed
+    notes.append(f"baseline {base.source}: floor {format_rate(base.growth_bytes_per_s)}, "
+                 f"p95 {format_bytes(base.p95_bytes)}; run-to-run noise allowance {format_rate(noise)} and "
+                 f"{format_bytes(p95_noise)}")
+    return [
+        Check("baseline-growth", growth_ok,
+              f"floor growth {format_rate(growth)} vs baseline {format_rate(base.growth_bytes_per_s)}: "
+              f"allowed up to {format_rate(allowed)} (+{share:.0%} and noise)",
+              value=growth, threshold=allowed),
+        Check("baseline-memory", p95_ok,
+              f"p95 memory {format_bytes(m.p95_bytes)} vs baseline {format_bytes(base.p95_bytes)}: "
+              f"allowed up to {format_bytes(p95_allowed)} (+{share:.0%} and noise)",
+              value=m.p95_bytes, threshold=p95_allowed),
+    ]
+
+
+def parse_share(text: str) -> float:
+    """"10%" or "0.1" -> 0.1."""
+    raw = text.strip()
+    try:
+        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
+    except ValueError:
+        raise ValueError(f"cannot read {text!r}: use a share such as 10% or 0.1") from None
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{text!r} must be a share of at least 0%")
+    return value

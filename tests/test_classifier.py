@@ -1,0 +1,347 @@
+"""Unit tests of the growth classifier: one small generated trace per pattern, bad input, scale."""
+
+from __future__ import annotations
+
+import json
+import math
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from memdoctor.analysis import Diagnosis, diagnose
+from memdoctor.analysis.prepare import MAX_BUCKETS, clean, decimate
+from memdoctor.analysis.trend import mann_kendall_sen, normal_quantile, normal_sf
+
+MiB = 1024**2
+LIMIT = 512 * MiB
+
+
+def _ar1(rng: np.random.Generator, n: int, sd: float, phi: float = 0.8) -> np.ndarray:
+    e = rng.normal(0, sd * math.sqrt(1 - phi * phi), n)
+    out = np.empty(n)
+    acc = 0.0
+    for i in range(n):
+        acc = phi * acc + e[i]
+        out[i] = acc
+    return out
+
+
+def _saw(t: np.ndarray, period: float, amp: float) -> np.ndarray:
+    return amp * ((t % period) / period)
+
+
+def _grid(hours: float, dt: float = 15.0) -> np.ndarray:
+    return np.arange(0.0, hours * 3600 + dt / 2, dt)
+
+
+def _trace(kind: str, seed: int = 0, hours: float = 4.0, dt: float = 15.0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    t = _grid(hours, dt)
+    base = 150 * MiB
+    noise = _ar1(rng, len(t), 1 * MiB)
+    if kind == "stable":
+        m = base + noise
+    elif kind == "sawtooth":
+        m = base + _saw(t, 240.0, 80 * MiB) + noise
+    elif kind == "sawtooth_leak":
+        m = base + 0.02 * LIMIT / 3600 * t + _saw(t, 240.0, 80 * MiB) + noise
+    elif kind == "linear":
+        m = base + 0.05 * LIMIT / 3600 * t + noise
+    elif kind == "step":
+        m = base + 12 * MiB * np.floor(t / 1500.0) + noise
+    elif kind == "plateau":
+        m = base + 120 * MiB * (1 - np.exp(-t / 1200.0)) + noise
+    elif kind == "exponential":
+        r = 3.0 / t[-1]
+        m = base + 200 * MiB * (np.exp(r * t) - 1) / (math.exp(3.0) - 1) + noise
+    elif kind == "decelerating":
+        # A cache still filling: its growth slows but has not stopped by the end.
+        m = base + 150 * MiB * (1 - np.exp(-t / (0.4 * t[-1]))) + 0.2 * noise
+    else:
+        raise ValueError(kind)
+    return t, m
+
+
+@pytest.mark.parametrize(
+    ("kind", "verdict", "pattern"),
+    [
+        ("stable", "no-leak", "stable"),
+        ("sawtooth", "no-leak", "sawtooth"),
+        ("sawtooth_leak", "leak", "sawtooth"),
+        ("linear", "leak", "linear"),
+        ("step", "leak", "step"),
+        ("plateau", "no-leak", "plateau"),
+        ("exponential", "leak", "exponential"),
+    ],
+)
+@pytest.mark.parametrize("seed", [0, 1])
+def test_patterns(kind: str, verdict: str, pattern: str, seed: int) -> None:
+    t, m = _trace(kind, seed)
+    d = diagnose(t, m, limit_bytes=LIMIT)
+    assert (d.verdict, d.pattern) == (verdict, pattern), d.evidence
+    assert 0 <= d.confidence <= 1
+    assert d.evidence
+    if verdict == "leak":
+        assert d.growth_bytes_per_s > 0
+        assert d.time_to_limit_s is not None and d.time_to_limit_s >= 0
+    else:
+        assert d.time_to_limit_s is None
+    json.dumps(d.to_dict())
+
+
+def test_linear_leak_rate_and_time_to_limit() -> None:
+    t, m = _trace("linear", 5)
+    rate = 0.05 * LIMIT / 3600
+    d = diagnose(t, m, limit_bytes=LIMIT)
+    assert d.growth_bytes_per_s == pytest.approx(rate, rel=0.1)
+    # Where the floor line (start 150 MiB minus the noise dips) meets the limit, minus a peak margin.
+    expected = (LIMIT - (150 * MiB + rate * t[-1])) / rate
+    assert d.time_to_limit_s == pytest.approx(expected, rel=0.15)
+    lo, hi = d.time_to_limit_range_s
+    assert lo <= d.time_to_limit_s <= hi
+    assert any("Mann-Kendall" in e and "Sen slope" in e for e in d.evidence)
+
+
+def test_decelerating_growth_is_inconclusive_with_watch_time() -> None:
+    t, m = _trace("decelerating")
+    d = diagnose(t, m)
+    assert d.verdict == "inconclusive", d.evidence
+    assert d.watch_more_s is not None and d.watch_more_s > 0
+    assert any("watch" in e for e in d.evidence)
+
+
+def test_leak_without_limit_is_still_a_leak() -> None:
+    t, m = _trace("linear", 2)
+    d = diagnose(t, m)
+    assert d.verdict == "leak" and d.limit_bytes is None and d.time_to_limit_s is None
+
+
+def _oom_loop(seed: int = 0) -> tuple[np.ndarray, np.ndarray, list[float]]:
+    rng = np.random.default_rng(seed)
+    t = _grid(6.0, 15.0)
+    base, slope = 120 * MiB, (LIMIT - 120 * MiB) / 3000.0
+    m = np.empty(len(t))
+    start = 0.0
+    restarts = []
+    for i, ti in enumerate(t):
+        age = ti - start
+        level = base * min(0.3 + 0.7 * age / 20.0, 1.0) + slope * age + _saw(np.array([ti]), 60.0, 20 * MiB)[0]
+        level += rng.normal(0, 0.5 * MiB)
+        if level >= LIMIT:
+            m[i] = LIMIT * 0.99
+            start = ti + 5.0
+            restarts.append(start)
+        else:
+            m[i] = level
+    return t, m, restarts
+
+
+@pytest.mark.parametrize("known", ["restart_times", "limit", "startup_only"])
+def test_oom_restart_loop_is_the_worst_leak_not_a_sawtooth(known: str) -> None:
+    t, m, restarts = _oom_loop()
+    kwargs: dict = {}
+    if known == "restart_times":
+        kwargs["restart_times"] = np.array(restarts)
+    elif known == "limit":
+        kwargs["limit_bytes"] = LIMIT
+    d = diagnose(t, m, **kwargs)
+    assert d.verdict == "leak", d.evidence
+    assert d.pattern in ("linear", "step"), d.evidence
+    assert d.restarts >= len(restarts) - 1
+    assert any("restart loop" in e for e in d.evidence)
+
+
+def test_deploy_restart_of_a_healthy_process_is_no_leak() -> None:
+    t, m = _trace("sawtooth", 3)
+    cut = len(t) // 2
+    m = m.copy()
+    m[cut : cut + 3] = 40 * MiB  # the fresh process before its heap is allocated
+    d = diagnose(t, m, restart_times=np.array([t[cut]]))
+    assert d.verdict == "no-leak", d.evidence
+    assert d.restarts == 1
+
+
+def test_irregular_sampling_with_gaps() -> None:
+    rng = np.random.default_rng(9)
+    t, m = _trace("sawtooth_leak", 4, dt=10.0)
+    keep = rng.random(len(t)) > 0.3
+    keep &= ~((t > 3000) & (t < 5000))
+    t = t[keep] + rng.normal(0, 2.0, keep.sum())
+    d = diagnose(t, m[keep], limit_bytes=LIMIT)
+    assert d.verdict == "leak" and d.pattern == "sawtooth", d.evidence
+
+
+def test_healthy_sawtooth_with_tall_peaks_is_no_leak_even_if_raw_trend() -> None:
+    t, m = _trace("sawtooth", 7)
+    # End in the middle of a ramp: raw samples trend up at the end, troughs do not.
+    d = diagnose(t[:-7], m[:-7], limit_bytes=LIMIT)
+    assert d.verdict == "no-leak"
+
+
+# --- bad input: a clear verdict with the reason, never an exception ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("t", "m"),
+    [
+        ([], []),
+        ([1.0], [100.0]),
+        (list(range(10)), [100.0] * 10),
+        ([5.0] * 50, list(range(50))),  # zero duration
+        (list(range(30)), [float("nan")] * 30),
+        (list(range(30)), [-1.0] * 30),
+    ],
+)
+def test_too_little_data_is_inconclusive(t: list, m: list) -> None:
+    d = diagnose(np.asarray(t, dtype=float), np.asarray(m, dtype=float))
+    assert d.verdict == "inconclusive"
+    assert d.evidence and any("sample" in e for e in d.evidence)
+    json.dumps(d.to_dict())
+
+
+def test_constant_trace_is_stable() -> None:
+    d = diagnose(np.arange(100.0), np.full(100, 64 * MiB), limit_bytes=LIMIT)
+    assert (d.verdict, d.pattern, d.growth_bytes_per_s) == ("no-leak", "stable", 0.0)
+    assert d.time_to_limit_s is None
+
+
+def test_nan_negative_unsorted_and_duplicates_are_cleaned_and_counted() -> None:
+    t, m = _trace("linear", 1)
+    t, m = t.copy(), m.copy()
+    m[10] = np.nan
+    m[20] = -5
+    m[30] = np.inf
+    t = np.concatenate([t, t[100:105]])  # duplicated timestamps
+    m = np.concatenate([m, m[100:105] + 1])
+    order = np.random.default_rng(0).permutation(len(t))
+    d = diagnose(t[order], m[order], limit_bytes=LIMIT, skipped_rows=4)
+    assert d.verdict == "leak"
+    text = " ".join(d.evidence)
+    assert "3 samples with missing" in text
+    assert "5 samples with a repeated timestamp" in text
+    assert "sorted" in text
+    assert "4 unparseable rows skipped" in text
+    assert d.samples == len(t) - 3 - 5
+
+
+def test_limit_below_current_memory_is_inconclusive_with_reason() -> None:
+    t, m = _trace("linear", 1)
+    d = diagnose(t, m, limit_bytes=100 * MiB)
+    assert d.verdict == "inconclusive"
+    assert d.time_to_limit_s is None
+    assert any("below the current memory" in e for e in d.evidence)
+
+
+@pytest.mark.parametrize("limit", [0, -5])
+def test_nonpositive_limit_is_ignored(limit: int) -> None:
+    t, m = _trace("stable")
+    d = diagnose(t, m, limit_bytes=limit)
+    assert d.limit_bytes is None and d.verdict == "no-leak"
+
+
+def test_integer_and_list_inputs() -> None:
+    t, m = _trace("linear", 3)
+    d = diagnose(list(t.astype(int)), list(m.astype(np.int64)))
+    assert isinstance(d, Diagnosis) and d.verdict == "leak"
+
+
+def test_exactly_min_samples() -> None:
+    t = np.arange(20.0) * 60
+    m = 100 * MiB + np.arange(20.0) * 2 * MiB
+    d = diagnose(t, m)
+    assert d.verdict == "leak"
+
+
+def test_restart_times_outside_trace_and_nan_are_ignored() -> None:
+    t, m = _trace("stable")
+    d = diagnose(t, m, restart_times=np.array([-100.0, np.nan, 1e12]))
+    assert d.verdict == "no-leak" and d.restarts == 0
+
+
+# --- the statistics --------------------------------------------------------------------------
+
+
+def test_normal_helpers() -> None:
+    assert normal_sf(0.0) == pytest.approx(0.5)
+    assert normal_quantile(0.975) == pytest.approx(1.959964, abs=1e-5)
+    assert normal_quantile(0.001) == pytest.approx(-3.090232, abs=1e-5)
+
+
+def test_hamed_rao_tames_autocorrelated_noise() -> None:
+    """A random walk has no trend; the uncorrected test finds one far more often."""
+    rng = np.random.default_rng(11)
+    raw, corrected = 0, 0
+    for _ in range(60):
+        y = np.cumsum(rng.normal(size=120)) * 0.5 + rng.normal(size=120)
+        x = np.arange(120.0)
+        raw += mann_kendall_sen(x, y, correct=False).p_up < 0.01
+        corrected += mann_kendall_sen(x, y).p_up < 0.01
+    assert corrected < raw
+
+
+def test_sen_slope_and_band() -> None:
+    x = np.arange(50.0)
+    y = 3.0 * x + np.random.default_rng(0).normal(0, 1, 50)
+    tr = mann_kendall_sen(x, y)
+    assert tr.slope == pytest.approx(3.0, rel=0.05)
+    assert tr.slope_low <= tr.slope <= tr.slope_high
+    assert tr.p_up < 1e-6
+
+
+def test_decimation_keeps_floor_and_peaks() -> None:
+    t = np.arange(100_000, dtype=float)
+    m = 1000.0 + (t % 97)
+    m[54_321] = 5.0
+    m[77_777] = 9999.0
+    b = decimate(t, m)
+    assert len(b.t) <= MAX_BUCKETS
+    assert b.lo.min() == 5.0 and b.hi.max() == 9999.0
+
+
+def test_clean_counts() -> None:
+    cl = clean([3, 1, 2, 2, np.nan], [1, 2, 3, 4, 5])
+    assert list(cl.t) == [1, 2, 3] and cl.dropped_invalid == 1 and cl.dropped_duplicates == 1 and cl.was_unsorted
+
+
+# --- scale -------------------------------------------------------------------------------------
+
+
+def test_ten_million_samples_bounded_memory() -> None:
+    n = 10_000_000
+    t = np.arange(n, dtype=float) * 0.01
+    m = 300 * MiB + 2000.0 * t + (np.arange(n) % 500) * 1000.0
+    tracemalloc.start()
+    try:
+        d = diagnose(t, m, limit_bytes=2 * 1024**3)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert d.verdict == "leak" and d.samples == n
+    # The input is 160 MB; the analysis itself must stay well below another copy of it.
+    assert peak < 60 * MiB, peak
+
+
+def test_growing_prefixes_like_a_live_watch() -> None:
+    """diagnose() on growing prefixes: never raises, and a clear leak is found and kept."""
+    t, m = _trace("linear", 8, hours=3.0, dt=30.0)
+    verdicts = [diagnose(t[:k], m[:k], limit_bytes=LIMIT).verdict for k in range(2, len(t), 15)]
+    assert verdicts[0] == "inconclusive"
+    first = verdicts.index("leak")
+    assert all(v == "leak" for v in verdicts[first + 2 :])
+
+
+def test_short_gc_trace_with_drifting_troughs_is_not_a_leak_but_a_long_one_is() -> None:
+    """Troughs drifting by a fraction of the GC swing in the first minute: heap sizing. The same
+    relative drift kept up for hours: a leak under the sawtooth."""
+    rng = np.random.default_rng(4)
+
+    def v8(duration: float, dt: float) -> tuple[np.ndarray, np.ndarray]:
+        t = np.arange(0.0, duration, dt)
+        floor = 45 * MiB + 3 * MiB * t / duration + rng.normal(0, 0.3 * MiB, len(t))
+        return t, floor + _saw(t, duration / 30, 30 * MiB)
+
+    d_short = diagnose(*v8(60.0, 0.1))
+    assert (d_short.verdict, d_short.pattern) == ("no-leak", "sawtooth"), d_short.evidence
+    d_long = diagnose(*v8(4 * 3600.0, 10.0))
+    assert (d_long.verdict, d_long.pattern) == ("leak", "sawtooth"), d_long.evidence

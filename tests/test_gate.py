@@ -1,0 +1,181 @@
+"""`memdoctor gate` with real commands: exit codes, JUnit, step summaries, baselines, faults."""
+
+from __future__ import annotations
+
+import json
+import sys
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+
+from memdoctor.analysis import diagnose
+from memdoctor.gate import Baseline, CommandStatus, Thresholds, judge, measure, parse_share
+
+from .conftest import assert_one_line_error, memdoctor, node_example, python_example
+
+
+def _junit_failures(path) -> dict[str, str]:
+    root = ET.parse(path).getroot()
+    return {case.get("name"): case.find("failure").get("message")
+            for case in root.iter("testcase") if case.find("failure") is not None}
+
+
+def test_leaking_python_program_fails_the_gate(tmp_path):
+    junit, summary = tmp_path / "mem.xml", tmp_path / "summary.md"
+    proc = memdoctor("gate", "--duration", "8s", "--max-growth", "5MB/min", "--junit", str(junit), "--json", "--",
+                     *python_example("leaky_list.py", "--rate-kb", "200", "--every", "0.02"),
+                     extra_env={"GITHUB_STEP_SUMMARY": str(summary)})
+    assert proc.returncode == 1, proc.stderr
+    result = json.loads(proc.stdout)
+    assert not result["passed"] and {"verdict", "max-growth"} <= set(result["failures"])
+    failures = _junit_failures(junit)
+    assert set(failures) == {"verdict", "max-growth"}
+    assert "MiB/s" in failures["max-growth"] and "> 5.0 MiB/min" in failures["max-growth"]
+    text = summary.read_text()
+    assert "memdoctor gate FAILED" in text and "| max-growth | **FAIL** |" in text
+
+
+def test_healthy_python_program_passes(tmp_path):
+    junit = tmp_path / "mem.xml"
+    proc = memdoctor("gate", "--duration", "8s", "--warmup", "1s", "--max-growth", "5MB/min", "--junit", str(junit),
+                     "--", *python_example("healthy_worker.py", "--rate-kb", "400", "--every", "0.02"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "memdoctor gate PASSED" in proc.stdout
+    assert _junit_failures(junit) == {}
+    assert len(list(ET.parse(junit).getroot().iter("testcase"))) == 3
+
+
+def test_node_programs(tmp_path):
+    leak = memdoctor("gate", "--duration", "8s", "--max-growth", "5MB/min", "--json", "--",
+                     *node_example("map_leak.js", "400", "20"))
+    assert leak.returncode == 1, leak.stderr
+    assert "max-growth" in json.loads(leak.stdout)["failures"]
+    healthy = memdoctor("gate", "--duration", "8s", "--warmup", "2s", "--max-growth", "5MB/min", "--fail-on",
+                        "leak", "--json", "--", *node_example("healthy_server.js", "400", "20"))
+    result = json.loads(healthy.stdout)
+    assert "max-growth" not in result["failures"], result
+
+
+def test_a_test_suite_that_ends_by_itself_is_judged_on_its_run(tmp_path):
+    proc = memdoctor("gate", "--interval", "50ms", "--json", "--", sys.executable, "-c",
+                     "import time\nfor _ in range(40): time.sleep(0.05)")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["checks"][0]["name"] == "command" and result["checks"][0]["passed"]
+
+
+@pytest.mark.parametrize(("cmd", "reason"), [
+    (["/no/such/binary-memdoctor"], "could not be started"),
+    ([sys.executable, "-c", "import time, sys; time.sleep(1); sys.exit(4)"], "exited with code 4"),
+    ([sys.executable, "-c", "import os, signal, time; time.sleep(1); os.kill(os.getpid(), signal.SIGSEGV)"],
+     "killed by SIGSEGV"),
+    ([sys.executable, "-c", "import time; time.sleep(1)"], "exited early"),
+])
+def test_command_failures_are_their_own_failure_kind(tmp_path, cmd, reason):
+    junit = tmp_path / "mem.xml"
+    proc = memdoctor("gate", "--duration", "5s", "--interval", "50ms", "--junit", str(junit), "--json", "--", *cmd)
+    assert proc.returncode == 1, proc.stderr
+    result = json.loads(proc.stdout)
+    assert "command" in result["failures"]
+    command = next(c for c in result["checks"] if c["name"] == "command")
+    assert reason in command["message"]
+    assert "command" in _junit_failures(junit)
+
+
+def test_baseline_regression_caught_and_noise_passed(tmp_path):
+    base = tmp_path / "main.json"
+    healthy = python_example("healthy_worker.py", "--rate-kb", "300", "--every", "0.02")
+    memdoctor("gate", "--duration", "6s", "--warmup", "1s", "--baseline", str(base), "--update-baseline", "--",
+              *healthy, check_code=0)
+    stored = json.loads(base.read_text())
+    assert stored["memdoctor_gate_baseline"] == 1 and stored["p95_bytes"] > 0
+    # The same program again: a noise-level difference passes.
+    same = memdoctor("gate", "--duration", "6s", "--warmup", "1s", "--baseline", str(base), "--max-regression",
+                     "10%", "--json", "--", *healthy)
+    assert same.returncode == 0, same.stdout
+    # A leaking build against the healthy baseline: growth regression caught.
+    worse = memdoctor("gate", "--duration", "6s", "--warmup", "1s", "--baseline", str(base), "--fail-on",
+                      "inconclusive", "--json", "--",
+                      *python_example("leaky_list.py", "--rate-kb", "100", "--every", "0.02"))
+    assert worse.returncode == 1
+    failures = json.loads(worse.stdout)["failures"]
+    assert "baseline-growth" in failures and "baseline-memory" in failures
+
+
+def test_gate_on_a_recorded_trace_and_a_trace_baseline(tmp_path):
+    trace = tmp_path / "run.jsonl"
+    memdoctor("run", "--interval", "0.05", "--duration", "5s", "-o", str(trace), "--",
+              *python_example("leaky_list.py", "--rate-kb", "200", "--every", "0.02"), check_code=0)
+    proc = memdoctor("gate", "--trace", str(trace), "--max-rss", "10MB", "--json")
+    assert proc.returncode == 1
+    assert {"verdict", "max-rss"} <= set(json.loads(proc.stdout)["failures"])
+    # The trace against itself as a baseline: no regression.
+    proc = memdoctor("gate", "--trace", str(trace), "--baseline", str(trace), "--fail-on", "inconclusive", "--json")
+    assert not {"baseline-growth", "baseline-memory"} & set(json.loads(proc.stdout)["failures"])
+
+
+def test_time_to_limit_check(tmp_path):
+    proc = memdoctor("gate", "--duration", "6s", "--limit", "256MB", "--max-time-to-limit", "1h", "--fail-on",
+                     "inconclusive", "--json", "--",
+                     *python_example("leaky_list.py", "--rate-kb", "200", "--every", "0.02"))
+    result = json.loads(proc.stdout)
+    assert proc.returncode == 1 and "time-to-limit" in result["failures"]
+
+
+@pytest.mark.parametrize("args", [
+    ["--max-growth", "5MB", "--", "true"],
+    ["--max-rss", "lots", "--", "true"],
+    ["--fail-on", "sometimes", "--", "true"],
+    ["--max-regression", "ten", "--baseline", "x.json", "--", "true"],
+    ["--baseline", "/no/such/baseline.json", "--", "true"],
+    ["--update-baseline", "--", "true"],
+    ["--pid", "1"],
+    [],
+    ["--trace", "/no/such/trace.jsonl"],
+])
+def test_bad_gate_options(args):
+    assert_one_line_error(memdoctor("gate", *args))
+
+
+# -- the judgement itself, on generated series ----------------------------------------------------
+
+def _series(slope_per_s: float, seconds: float = 120, seed: int = 0, sawtooth: bool = True):
+    rng = np.random.default_rng(seed)
+    t = np.arange(0, seconds, 0.2)
+    saw = (t % 10) / 10 * 30e6 if sawtooth else 0
+    mem = 200e6 + slope_per_s * t + saw + rng.normal(0, 0.5e6, len(t))
+    return t, mem
+
+
+def _measure(slope_per_s: float, **kw):
+    t, mem = _series(slope_per_s, **kw)
+    return measure(t, mem, diagnose(t, mem, limit_bytes=512 * 1024**2))
+
+
+def test_judge_sawtooth_passes_a_growth_threshold():
+    m = _measure(0.0)
+    result = judge(m, Thresholds(max_growth_bytes_per_s=5 * 1024**2 / 60))
+    assert result.passed, [c.message for c in result.checks]
+
+
+def test_judge_baseline_noise_vs_regression():
+    base_m = _measure(0.0, seed=1)
+    baseline = Baseline.from_dict(base_m.to_baseline("main"), "main")
+    assert judge(_measure(0.0, seed=2), Thresholds(max_regression=0.1), baseline=baseline).passed
+    regressed = judge(_measure(200_000.0, seed=3), Thresholds(max_regression=0.1, fail_on=frozenset()),
+                      baseline=baseline)
+    assert "baseline-growth" in [c.name for c in regressed.failures]
+
+
+def test_judge_command_failure_without_samples():
+    result = judge(None, Thresholds(), command=CommandStatus("could not be started", True, "not found"))
+    assert not result.passed and [c.name for c in result.failures] == ["command", "samples"]
+
+
+def test_parse_share():
+    assert parse_share("10%") == pytest.approx(0.1)
+    assert parse_share("0.25") == pytest.approx(0.25)
+    for bad in ("ten", "-5%", "nan"):
+        with pytest.raises(ValueError):
+            parse_share(bad)

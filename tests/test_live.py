@@ -1,0 +1,59 @@
+"""The live monitor: sparklines, and alerts that wait for a verdict to persist."""
+
+from rich.console import Console
+
+from memdoctor.analysis import Diagnosis
+from memdoctor.report.live import AlertRule, LiveMonitor, sparkline
+from memdoctor.sampling.recorder import RecordingState
+
+
+def _diagnosis(verdict: str, confidence: float = 0.95, growth: float = 1e6) -> Diagnosis:
+    return Diagnosis(verdict=verdict, pattern="linear" if verdict == "leak" else "stable", growth_bytes_per_s=growth,
+                     limit_bytes=None, time_to_limit_s=None, samples=100, duration_s=10.0, confidence=confidence)
+
+
+def _monitor(rule: AlertRule) -> LiveMonitor:
+    return LiveMonitor(RecordingState(), mode="off", console=Console(file=open("/dev/null", "w")), title="t",
+                       duration=None, limit_bytes=None, alert=rule)
+
+
+def test_sparkline():
+    assert sparkline([]) == ""
+    assert sparkline([1, 1, 1]) == "▁▁▁"
+    line = sparkline(list(range(100)), width=10)
+    assert len(line) == 10 and line[0] == "▁" and line[-1] == "█"
+
+
+def test_alert_needs_a_persistent_confident_verdict():
+    monitor = _monitor(AlertRule(on_leak=True, persist=3))
+    for verdict in ("leak", "leak", "no-leak", "leak", "leak"):
+        monitor.diagnosis = _diagnosis(verdict)
+        monitor._check_alert(10.0)
+    assert monitor.alert is None  # the streak was broken
+    monitor.diagnosis = _diagnosis("leak")
+    monitor._check_alert(12.0)
+    assert monitor.alert is not None and monitor.alert.detected_after_s == 12.0
+    assert monitor.state.stop_reason == "alert"
+
+
+def test_alert_ignores_unconfident_verdicts_and_warmup():
+    monitor = _monitor(AlertRule(on_leak=True, persist=1, min_time_s=5.0))
+    monitor.diagnosis = _diagnosis("leak")
+    monitor._check_alert(4.0)
+    assert monitor.alert is None
+    monitor.diagnosis = _diagnosis("leak", confidence=0.5)
+    monitor._check_alert(6.0)
+    assert monitor.alert is None
+    monitor.diagnosis = _diagnosis("leak")
+    monitor._check_alert(8.0)
+    assert monitor.alert is not None
+
+
+def test_max_growth_alert():
+    monitor = _monitor(AlertRule(max_growth_bytes_per_s=1000.0, persist=2))
+    monitor.diagnosis = _diagnosis("no-leak", growth=500.0)
+    monitor._check_alert(1.0)
+    monitor.diagnosis = _diagnosis("leak", growth=5000.0)
+    monitor._check_alert(2.0)
+    monitor._check_alert(3.0)
+    assert monitor.alert is not None and "max-growth" in monitor.alert.reason
