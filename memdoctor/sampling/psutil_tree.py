@@ -12,13 +12,13 @@ import time
 import psutil
 
 from memdoctor.sampling.procfs import ProcessAccessDenied, ProcessGone
-from memdoctor.sampling.tree import TreeDetails, TreeSample
+from memdoctor.sampling.tree import TreeDetails
 
 
 class PsutilProcessTree:
     """Samples the memory of a root process and its descendants through psutil."""
 
-    def __init__(self, root_pid: int, *, rescan_s: float = 0.05, follow_children: bool = True) -> None:
+    def __init__(self, root_pid: int, *, rescan_s: float = 0.25, follow_children: bool = True) -> None:
         try:
             self.root = psutil.Process(root_pid)
             self.root.memory_info()
@@ -39,9 +39,9 @@ class PsutilProcessTree:
             raise ProcessGone(self.root_pid) from None
         self.members = {child.pid: child for child in children}
 
-    def sample(self) -> TreeSample:
+    def sample(self, now: float | None = None) -> tuple[int, int, int]:
         if self.follow_children:
-            now = time.monotonic()
+            now = time.monotonic() if now is None else now
             if now >= self._next_rescan:
                 self._rescan()
                 self._next_rescan = now + self.rescan_s
@@ -57,7 +57,7 @@ class PsutilProcessTree:
                 total += proc.memory_info().rss
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 self.members.pop(pid, None)
-        return TreeSample(total, root_rss, 1 + len(self.members))
+        return total, root_rss, 1 + len(self.members)
 
     def details(self, with_smaps: bool = True) -> TreeDetails:
         pss = uss = swap = fds = threads = 0

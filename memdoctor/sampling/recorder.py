@@ -36,14 +36,30 @@ class RecordingState:
 
     started_mono: float = 0.0
     series: LiveSeries = field(default_factory=LiveSeries)
-    last: dict[str, Any] = field(default_factory=dict)
+    # The latest sample as the hot loop keeps it: its time, and (rss, *values of `fields`).
+    fields: tuple[str, ...] = ()
+    last_t: float = 0.0
+    last_values: tuple[Any, ...] = ()
     details: dict[str, Any] = field(default_factory=dict)
     stop_reason: str | None = None
+    stopping: bool = False  # a plain attribute: cheaper to test at every tick than Event.is_set()
     stop_event: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def last(self) -> dict[str, Any]:
+        """The latest sample as a dict (built on demand, for the live view and the summary)."""
+        values = self.last_values
+        if not values:
+            return {}
+        sample = {"t": self.last_t, "rss": values[0]}
+        sample.update(zip(self.fields, values[1:], strict=False))
+        sample.update(self.details)
+        return sample
 
     def request_stop(self, reason: str) -> None:
         if self.stop_reason is None:
             self.stop_reason = reason
+        self.stopping = True
         self.stop_event.set()
 
 
@@ -72,36 +88,48 @@ def record(
     start = mono()
     state.started_mono = start
     series = state.series
-    write = writer.write_sample if writer is not None else None
+    fields = source.fields
+    state.fields = fields
+    sample_values = source.values
+    write_sample = writer.write_sample if writer is not None else None
+    # The common sample goes out through one precomputed bytes template: at 100 Hz, building a
+    # dict and formatting it generically costs several times the /proc read itself.
+    template = writer.template(fields) if writer is not None and source.fast else None
+    write_bytes = writer.write_bytes if writer is not None else None
     next_detail = start if detail_every else math.inf
     k = 0
     end_reason = "duration"
     error = None
     previous_handlers = _install_stop_handlers()
     try:
-        while True:
-            if state.stop_event.is_set():
-                end_reason = state.stop_reason or "stopped"
-                break
-            now = mono()
-            elapsed = now - start
+        now = start
+        while not state.stopping:
             try:
-                rss, extra = source.sample()
+                values = sample_values(now)
             except TargetGone:
                 end_reason = "target-exited"
                 break
-            sample = {"t": round(elapsed, 6), "rss": rss, **extra}
+            elapsed = now - start
             if now >= next_detail:
                 try:
                     state.details = source.details()
                 except TargetGone:
                     state.details = {}
-                sample.update(state.details)
                 next_detail = now + detail_every  # type: ignore[operator]
-            if write is not None:
-                write(sample)
-            series.append(elapsed, rss)
-            state.last = sample
+                if write_sample is not None:
+                    sample = {"t": round(elapsed, 6), "rss": values[0]}
+                    sample.update((k_, v) for k_, v in zip(fields, values[1:], strict=False) if v is not None)
+                    sample.update(state.details)
+                    write_sample(sample)
+            elif template is not None:
+                write_bytes(template % (elapsed, *values))  # type: ignore[misc]
+            elif write_sample is not None:
+                sample = {"t": round(elapsed, 6), "rss": values[0]}
+                sample.update((k_, v) for k_, v in zip(fields, values[1:], strict=False) if v is not None)
+                write_sample(sample)
+            series.append(elapsed, values[0])
+            state.last_t = elapsed
+            state.last_values = values
             # Schedule the next tick on the grid; skip ticks that are already past.
             k += 1
             target = start + k * interval
@@ -117,6 +145,9 @@ def record(
             delay = target - now
             if delay > 0:
                 sleep(delay)
+                now = mono()
+        else:
+            end_reason = state.stop_reason or "stopped"
     except (KeyboardInterrupt, StopRecording) as exc:
         end_reason = exc.reason if isinstance(exc, StopRecording) else "interrupted"
     except TraceWriteError as exc:

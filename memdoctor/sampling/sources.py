@@ -19,7 +19,12 @@ class TargetGone(Exception):
 
 
 class Source(Protocol):
-    def sample(self) -> tuple[int, dict[str, Any]]: ...
+    # Names of the values after rss in what `values()` returns.
+    fields: tuple[str, ...]
+    # True when every value is always an int (the writer may then use its fast template).
+    fast: bool
+
+    def values(self, now: float) -> tuple[Any, ...]: ...  # (rss, *fields); raises TargetGone
     def details(self) -> dict[str, Any]: ...
     def close(self) -> None: ...
 
@@ -30,24 +35,23 @@ class ProcessTreeSource:
     def __init__(self, tree: ProcessTree, *, child: subprocess.Popen | None = None, smaps: bool = True,
                  pss_every_sample: bool = False) -> None:
         self.tree = tree
+        # A launched child that exits stays a zombie until reaped, which the tree reads as
+        # gone: no waitpid() is needed at every tick.
         self.child = child
         self.smaps = smaps
         self.pss_every_sample = pss_every_sample
+        self.fields: tuple[str, ...] = ("rss_root", "procs", "pss") if pss_every_sample else ("rss_root", "procs")
+        self.fast = not pss_every_sample
         self.denied: set[str] = set()
 
-    def sample(self) -> tuple[int, dict[str, Any]]:
-        if self.child is not None and self.child.poll() is not None:
-            raise TargetGone()
+    def values(self, now: float) -> tuple[Any, ...]:
         try:
-            s = self.tree.sample()
+            sample = self.tree.sample(now)
         except ProcessGone:
             raise TargetGone() from None
-        extra: dict[str, Any] = {"rss_root": s.rss_root, "procs": s.procs}
         if self.pss_every_sample:
-            d = self.tree.details(with_smaps=True)
-            if d.pss is not None:
-                extra["pss"] = d.pss
-        return s.rss, extra
+            return (*sample, self.tree.details(with_smaps=True).pss)
+        return sample
 
     def details(self) -> dict[str, Any]:
         d = self.tree.details(with_smaps=self.smaps)
@@ -70,18 +74,16 @@ class ProcessTreeSource:
 class CgroupSource:
     """A whole memory cgroup (a container)."""
 
+    fields = ("usage", "cache", "anon", "kernel")
+    fast = False  # some of these may be missing, depending on the kernel
+
     def __init__(self, sampler: CgroupSampler) -> None:
         self.sampler = sampler
         self.denied: set[str] = set()
 
-    def sample(self) -> tuple[int, dict[str, Any]]:
+    def values(self, now: float) -> tuple[Any, ...]:
         s = self.sampler.sample()
-        extra: dict[str, Any] = {"usage": s.usage}
-        for key in ("cache", "anon", "kernel"):
-            value = getattr(s, key)
-            if value is not None:
-                extra[key] = value
-        return s.rss, extra
+        return s.rss, s.usage, s.cache, s.anon, s.kernel
 
     def details(self) -> dict[str, Any]:
         return {"procs": self.sampler.procs()}

@@ -14,13 +14,6 @@ from memdoctor.sampling.procfs import PROC, ProcessAccessDenied, ProcessGone, Pr
 
 
 @dataclass
-class TreeSample:
-    rss: int
-    rss_root: int
-    procs: int
-
-
-@dataclass
 class TreeDetails:
     pss: int | None
     uss: int | None
@@ -32,7 +25,7 @@ class TreeDetails:
 class ProcessTree:
     """Samples the memory of a root process and its descendants."""
 
-    def __init__(self, root_pid: int, *, rescan_s: float = 0.05, follow_children: bool = True, proc: str = PROC):
+    def __init__(self, root_pid: int, *, rescan_s: float = 0.25, follow_children: bool = True, proc: str = PROC):
         self.root = ProcHandle(root_pid, proc)  # raises ProcessGone / ProcessAccessDenied
         self.root_pid = root_pid
         self.rescan_s = rescan_s
@@ -48,7 +41,7 @@ class ProcessTree:
         if now >= self._thread_rescan_at:
             for handle in self.members.values():
                 handle.rescan_threads()
-            self._thread_rescan_at = now + max(0.5, self.rescan_s)
+            self._thread_rescan_at = now + max(2.0, self.rescan_s)
         seen = {self.root_pid}
         frontier = [self.root]
         while frontier:
@@ -68,16 +61,21 @@ class ProcessTree:
         for pid in [p for p in self.members if p not in seen]:
             self.members.pop(pid).close()
 
-    def sample(self) -> TreeSample:
-        """RSS of the root and of the whole tree. Raises ProcessGone when the root has exited."""
+    def sample(self, now: float | None = None) -> tuple[int, int, int]:
+        """(tree RSS, root RSS, processes). Raises ProcessGone when the root has exited.
+
+        The hot path of every recording: a tuple, one pread per process, children looked for
+        at most every `rescan_s` (a child living shorter than that may go unseen).
+        """
         if self.follow_children:
-            now = time.monotonic()
+            if now is None:
+                now = time.monotonic()
             if now >= self._next_rescan:
                 self._rescan(now)
                 self._next_rescan = now + self.rescan_s
         root_rss = self.root.rss()
         if len(self.members) == 1:
-            return TreeSample(root_rss, root_rss, 1)
+            return root_rss, root_rss, 1
         total = root_rss
         gone = []
         for pid, handle in self.members.items():
@@ -89,7 +87,7 @@ class ProcessTree:
                 gone.append(pid)
         for pid in gone:
             self.members.pop(pid).close()
-        return TreeSample(total, root_rss, len(self.members))
+        return total, root_rss, len(self.members)
 
     def details(self, with_smaps: bool = True) -> TreeDetails:
         """The slower numbers, summed over the tree: PSS, USS, swap, fds, threads."""

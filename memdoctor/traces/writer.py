@@ -42,6 +42,8 @@ class TraceWriter(Protocol):
 
     def write_header(self, header: dict[str, Any]) -> None: ...
     def write_sample(self, sample: dict[str, Any]) -> None: ...
+    def template(self, fields: tuple[str, ...]) -> bytes | None: ...
+    def write_bytes(self, data: bytes) -> None: ...
     def close(self) -> None: ...
 
 
@@ -54,9 +56,16 @@ class _LineWriter:
         self.lines = 0
 
     def _write_line(self, line: str) -> None:
+        self.write_bytes((line + "\n").encode())
+
+    def template(self, fields: tuple[str, ...]) -> bytes | None:
+        """A bytes %-template for a sample of (t, rss, *fields), all integers but t; None if unsupported."""
+        return None
+
+    def write_bytes(self, data: bytes) -> None:
+        """Write one whole line (already encoded, ending in a newline)."""
         if self._fd is None:
             return
-        data = (line + "\n").encode()
         try:
             written = os.write(self._fd, data)
             while written < len(data):
@@ -77,6 +86,10 @@ class _LineWriter:
 
 class JsonlTraceWriter(_LineWriter):
     """The memdoctor trace format: a header object, then one sample object per line."""
+
+    def template(self, fields: tuple[str, ...]) -> bytes | None:
+        keys = b"".join(b',"' + f.encode() + b'":%d' for f in fields)
+        return b'{"t":%.6f,"rss":%d' + keys + b"}\n"
 
     def write_header(self, header: dict[str, Any]) -> None:
         self._write_line(json.dumps({"memdoctor_trace": 1, **header}, separators=(",", ":")))
