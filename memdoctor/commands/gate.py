@@ -106,7 +106,7 @@ def gate_command(
             if os.path.isdir(path):
                 raise fail(f"cannot write {path}: it is a directory")
 
-    from memdoctor.commands.gate_flow import run_gate
+    from memdoctor.gate_flow import run_gate
 
     result, title, memory, duration_taken = run_gate(
         cmd=list(cmd or []), pid=pid, trace=trace, duration_s=duration_s, warmup_s=warmup_s, interval_s=interval_s,
@@ -126,7 +126,7 @@ def gate_command(
 
 
 def _load_baseline(path: str, baseline_cls):
-    from memdoctor.commands.gate_flow import baseline_from_trace
+    from memdoctor.gate_flow import baseline_from_trace
 
     if not os.path.exists(path):
         raise fail(f"baseline {path} does not exist: create it on the main branch with --update-baseline")

@@ -1,6 +1,6 @@
 """The gate's pipeline: record (a command, a PID) or read (a trace), cut the warm-up, judge.
 
-Not a command itself (no COMMAND): `commands/gate.py` parses options and calls `run_gate`.
+`commands/gate.py` parses options and calls `run_gate`.
 """
 
 from __future__ import annotations
