@@ -8,6 +8,7 @@ detection, the final analysis) lives here.
 from __future__ import annotations
 
 import os
+import resource
 import socket
 import subprocess
 from dataclasses import dataclass, field, replace
@@ -82,6 +83,13 @@ class RecordingOutcome:
     # The recorded series (thinned past a few hundred thousand samples), for judgements.
     t: np.ndarray = field(default_factory=lambda: np.empty(0))
     rss: np.ndarray = field(default_factory=lambda: np.empty(0))
+    # memdoctor's own CPU time while recording (user + sys, all its threads), in seconds.
+    own_cpu_s: float = 0.0
+
+    @property
+    def own_cpu_share(self) -> float:
+        """memdoctor's CPU use while recording, as a share of one core."""
+        return self.own_cpu_s / self.result.duration_s if self.result.duration_s > 0 else 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -100,8 +108,15 @@ class RecordingOutcome:
             "alert": None if self.alert is None else {"reason": self.alert.reason,
                                                       "detected_after_s": round(self.alert.detected_after_s, 3)},
             "warnings": self.warnings,
+            "own_cpu_s": round(self.own_cpu_s, 3),
+            "own_cpu_share": round(self.own_cpu_share, 5),
             "diagnosis": self.diagnosis.to_dict() if self.diagnosis else None,
         }
+
+
+def _own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def build_header(plan: RecordingPlan) -> dict[str, Any]:
@@ -148,11 +163,13 @@ def execute(plan: RecordingPlan) -> RecordingOutcome:
                           duration=plan.duration, limit_bytes=plan.limit.bytes, alert=plan.alert)
     if plan.live_mode != "off" or plan.alert is not None:
         monitor.start()
+    cpu_before = _own_cpu()
     try:
         result = record(plan.source, plan.writer, interval=plan.interval, duration=plan.duration,
                         detail_every=plan.detail_every, state=state)
     finally:
         monitor.finish()
+    own_cpu = _own_cpu() - cpu_before
     returncode = plan.child.poll() if plan.child is not None else None
     t, rss = state.series.arrays()
     last_rss = float(rss[-1]) if len(rss) else None
@@ -199,6 +216,7 @@ def execute(plan: RecordingPlan) -> RecordingOutcome:
         cmdline=plan.cmdline,
         t=t,
         rss=rss,
+        own_cpu_s=own_cpu,
     )
 
 

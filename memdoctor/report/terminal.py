@@ -66,6 +66,7 @@ def print_outcome(console: Console, outcome: RecordingOutcome) -> None:
     if outcome.oom_killed:
         head.add_row("OOM", Text("the target was OOM-killed at its memory limit", style="bold red"))
     head.add_row("limit", f"{format_bytes(outcome.limit.bytes)} ({outcome.limit.source})")
+    head.add_row("overhead", f"memdoctor used {100 * outcome.own_cpu_share:.2f}% of one core while recording")
     if outcome.alert:
         head.add_row("alert", Text(f"{outcome.alert.reason} after {format_duration(outcome.alert.detected_after_s)}",
                                    style="bold red"))

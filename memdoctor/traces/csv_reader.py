@@ -18,6 +18,7 @@ import io
 import json
 import math
 import re
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -180,8 +181,10 @@ def _slow_chunk(lines: list[str], delimiter: str, cols: list[Column]) -> tuple[n
 def _fast_block(block: bytes, delimiter: str, cols: list[Column]) -> np.ndarray | None:
     """Parse a block of plain-number rows with numpy's C parser; None if any row is not plain."""
     try:
-        data = np.loadtxt(io.BytesIO(block), delimiter=None if delimiter == " " else delimiter,
-                          usecols=[c.index for c in cols], ndmin=2, dtype=float, comments="#")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "input contained no data": a block of comments only
+            data = np.loadtxt(io.BytesIO(block), delimiter=None if delimiter == " " else delimiter,
+                              usecols=[c.index for c in cols], ndmin=2, dtype=float, comments="#")
     except (ValueError, IndexError):
         return None
     data = data.T
@@ -246,11 +249,12 @@ def read_csv_trace(stream: BinaryIO, source: str = "", max_points: int = DEFAULT
         raise TraceReadError(f"{source or 'input'} has no usable sample ({skipped} unreadable rows)")
     header_meta.setdefault("source", "csv")
     t0 = float(t[0])
-    # Unix milliseconds (13 digits) or seconds (10 digits) become seconds since the start.
-    if t0 > 1e11:
+    # Unix milliseconds (13 digits) or seconds (10 digits) become seconds since the start;
+    # numbers outside the plausible range (1973-2106) are taken as they are.
+    if 1e11 < t0 < 1e14:
         t = t / 1000.0
         t0 = float(t[0])
-    if t0 > 1e8:
+    if 1e8 < t0 < 4.2e9:
         header_meta.setdefault(
             "started_at", datetime.fromtimestamp(t0, tz=UTC).isoformat().replace("+00:00", "Z")
         )

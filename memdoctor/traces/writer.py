@@ -54,6 +54,7 @@ class _LineWriter:
         self.path = path
         self._fd: int | None = _open_for_write(path)
         self.lines = 0
+        self._offset = 0  # end of the last complete line
 
     def _write_line(self, line: str) -> None:
         self.write_bytes((line + "\n").encode())
@@ -71,9 +72,15 @@ class _LineWriter:
             while written < len(data):
                 written += os.write(self._fd, data[written:])
         except OSError as exc:
+            # A full disk may have taken half a line: cut back to the last whole one.
+            try:
+                os.ftruncate(self._fd, self._offset)
+            except OSError:
+                pass
             reason = "the disk is full" if exc.errno == errno.ENOSPC else exc.strerror
             message = f"stopped writing {self.path}: {reason}; what was written is kept"
             raise TraceWriteError(exc.errno, message) from None
+        self._offset += len(data)
         self.lines += 1
 
     def close(self) -> None:
