@@ -39,6 +39,9 @@ MaxGrowth = Annotated[str | None, typer.Option("--max-growth",
                                                 help="Exit 1 as soon as the memory floor grows faster than this "
                                                      "(5MB/min, 100MB/h).")]
 Warmup = Annotated[str, typer.Option("--warmup", help="Judge no alert before this much time has passed.")]
+SnapshotAt = Annotated[str | None, typer.Option("--snapshot-at", help="Take a heap snapshot as memory crosses "
+                                                                     "these shares of the limit (70%,85%), so the "
+                                                                     "evidence exists before an OOM kill.")]
 NoChildren = Annotated[bool, typer.Option("--no-children", help="Sample the target process alone, not its "
                                                                 "descendants.")]
 

@@ -18,6 +18,7 @@ from memdoctor.commands.recording_options import (
     NoChildren,
     Output,
     Pss,
+    SnapshotAt,
     Warmup,
     finish,
     live_mode,
@@ -39,6 +40,8 @@ Examples:
   memdoctor run --interval 100ms --duration 10m --limit 512MB -o t.jsonl -- node server.js
 
   memdoctor run --alert --json -- python3 worker.py
+
+  memdoctor run --heap-every 60s --snapshot-at 70%,85% -o app.jsonl -- python3 app.py
 """
 
 
@@ -57,6 +60,9 @@ def run_command(
     max_growth: MaxGrowth = None,
     warmup: Warmup = "0s",
     no_children: NoChildren = False,
+    heap_every: Annotated[str | None, typer.Option(
+        "--heap-every", help="Python: a heap snapshot this often (60s) beside the trace; no gdb needed.")] = None,
+    snapshot_at: SnapshotAt = None,
     grace: Annotated[str, typer.Option("--grace", help="Time between SIGTERM and SIGKILL when stopping.")] = "5s",
     exit_code: Annotated[str, typer.Option("--exit-code", help="'memdoctor' (the contract) or 'child' (the "
                                                                 "command's own exit code).")] = "memdoctor",
@@ -71,10 +77,26 @@ def run_command(
 
     settings = parse_common(interval, duration, detail_every, limit, alert, max_growth, warmup)
     grace_s = parse_duration(grace)
+    heap_every_s = parse_duration(heap_every) if heap_every else None
+    if snapshot_at:
+        from memdoctor.heap.python.triggers import parse_shares
+
+        parse_shares(snapshot_at)  # a bad value fails here, before anything is launched
     writer = open_writer(output)  # before launching: an unwritable path must not start anything
     try:
-        outcome = record_command(list(cmd), settings, writer=writer, live_mode=live_mode(json_out),
-                                 console=stderr_console(), pss=pss, follow_children=not no_children, grace_s=grace_s)
+        from memdoctor.heap.python.launch import heap_launch_environment
+
+        on_start = None
+        if snapshot_at:
+            from memdoctor.heap.python.triggers import start_snapshot_at
+
+            def on_start(child):
+                return start_snapshot_at(child.pid, snapshot_at, settings.limit_bytes, output)
+
+        with heap_launch_environment(heap_every_s, output, settings.limit_bytes):
+            outcome = record_command(list(cmd), settings, writer=writer, live_mode=live_mode(json_out),
+                                     console=stderr_console(), pss=pss, follow_children=not no_children,
+                                     grace_s=grace_s, on_start=on_start)
     finally:
         if writer is not None:
             writer.close()

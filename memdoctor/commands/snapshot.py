@@ -54,6 +54,8 @@ def snapshot_command(
         console = stdout_console()
         console.print(f"snapshot of {runtime} PID {pid} written to {output} "
                       f"(RSS {format_bytes(meta.get('rss'))}); metadata in {output}.meta.json", markup=False)
+        for note in meta.get("notes", []):
+            console.print(f"note: {note}", markup=False)
     raise typer.Exit(0)
 
 

@@ -18,6 +18,7 @@ from memdoctor.commands.recording_options import (
     NoChildren,
     Output,
     Pss,
+    SnapshotAt,
     Warmup,
     effective_limit,
     finish,
@@ -60,6 +61,7 @@ def watch_command(
     max_growth: MaxGrowth = None,
     warmup: Warmup = "0s",
     no_children: NoChildren = False,
+    snapshot_at: SnapshotAt = None,
     json_out: JsonOut = False,
 ) -> None:
     chosen = sum(x is not None for x in (pid, name, cgroup))
@@ -73,6 +75,12 @@ def watch_command(
     from memdoctor.sampling.target import describe, find_by_name
 
     settings = parse_common(interval, duration, detail_every, limit, alert, max_growth, warmup)
+    if snapshot_at:
+        if cgroup is not None:
+            raise fail("--snapshot-at needs a process (a PID or --name), not --cgroup")
+        from memdoctor.heap.python.triggers import parse_shares
+
+        parse_shares(snapshot_at)
     source: Source
     if cgroup is not None:
         sampler = CgroupSampler(cgroup)
@@ -106,9 +114,16 @@ def watch_command(
                 writer.close()
             raise
         source = plan.source
+    stop_snapshots = None
+    if snapshot_at and plan.pid is not None:
+        from memdoctor.heap.python.triggers import start_snapshot_at
+
+        stop_snapshots = start_snapshot_at(plan.pid, snapshot_at, plan.limit.bytes, output)
     try:
         outcome = execute(plan)
     finally:
+        if stop_snapshots is not None:
+            stop_snapshots()
         source.close()
         if writer is not None:
             writer.close()

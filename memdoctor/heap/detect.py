@@ -9,6 +9,7 @@ from memdoctor.heap.runtimes import HeapError
 # First bytes of each snapshot format memdoctor reads.
 V8_PREFIXES = (b'{"snapshot":', b'{\n  "snapshot"', b'{ "snapshot"')
 PYTHON_SNAPSHOT_MAGIC = b'{"memdoctor_heap":'
+MEMRAY_LZ4_MAGIC = b"\x04\x22\x4d\x18"  # `memray run` compresses its capture files (LZ4 frame) by default
 
 
 def runtime_of_pid(pid: int) -> str:
@@ -54,7 +55,7 @@ def runtime_of_file(path: str) -> str:
     if any(stripped.startswith(p) for p in V8_PREFIXES) or (stripped.startswith(b"{") and b"snapshot" in head):
         return "node"
     # Other tools' files: tracemalloc dumps (pickles) and memray captures are Python.
-    if stripped[:1] == b"\x80" or head.startswith(b"memray"):
+    if stripped[:1] == b"\x80" or head.startswith((b"memray", MEMRAY_LZ4_MAGIC)):
         return "python"
     raise HeapError(f"{path} is not a heap snapshot memdoctor reads (memdoctor Python snapshots, V8 "
                     ".heapsnapshot, tracemalloc dumps, memray captures)")

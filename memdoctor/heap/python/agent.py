@@ -1,0 +1,929 @@
+"""memdoctor's heap agent: runs INSIDE the target interpreter and writes one heap snapshot.
+
+This file is executed in a process that is not ours, so it follows strict rules:
+- standard library only (the target cannot be assumed to import memdoctor), and syntax that
+  Python 3.7 still parses (no walrus, no match, annotations only as strings);
+- it never writes the contents of strings or values: type names, module/class/attribute names,
+  counts and sizes only. Keys of dicts are values (ids, emails, tokens) and are never written;
+  attribute and global names are kept only when they are identifiers;
+- it is bounded: the deep size of a container is measured on a sample of its entries and
+  extrapolated (see `_deep_size`), so the pause stays short on big heaps;
+- it leaves nothing behind: no module-level state in the target, temporary lists freed, glibc
+  asked to return the memory it used (ctypes stays imported after the first snapshot).
+
+Why our own bounded walk and not pympler's asizeof: asizeof follows every reference of every
+entry (a listener that refers to the application object measures the whole application, once
+per entry), has no time bound, and pympler is not importable in most targets. We walk
+`gc.get_referents` from each sampled entry, stop at types, modules, functions and code,
+count every object once per container, and extrapolate with the median entry.
+
+Entry points:
+- injected (gdb, lldb, sys.remote_exec): the file is executed with a global REQUEST naming a JSON
+  request file; see `_injected`;
+- resident (launch mode, `memdoctor run --heap-every`): `start_resident()` is called from the
+  sitecustomize that memdoctor puts on PYTHONPATH; it writes snapshots periodically and answers
+  a control socket, so `memdoctor snapshot PID` needs no debugger.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import sys
+import threading
+import time
+
+FORMAT_VERSION = 1
+MAX_TYPES = 3000
+SAMPLE_ENTRIES = 200  # entries walked per container; the rest is extrapolated
+NODES_PER_ENTRY = 2000  # objects followed from one entry at most
+MIN_CONTAINER_ENTRIES = 8
+MIN_CONTAINER_BYTES = 4096
+MAX_CONTAINERS = 5000
+MAX_SITES = 60
+ARENA_BYTES = 1 << 20  # pymalloc arena size (3.10+: 1 MiB)
+_FORKING = [False]  # set while snapshot_forked forks (read by the launch-mode at-fork handler)
+
+
+# --------------------------------------------------------------------------- small helpers
+
+
+def _now_iso(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int((ts % 1) * 1000):03d}Z"
+
+
+def _rss() -> int | None:
+    try:
+        with open("/proc/self/statm", "rb") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _type_name(tp: type) -> str:
+    module = getattr(tp, "__module__", None)
+    qual = getattr(tp, "__qualname__", None) or getattr(tp, "__name__", "?")
+    if not isinstance(qual, str):
+        qual = "?"
+    if module in (None, "builtins") or not isinstance(module, str):
+        return qual
+    return module + "." + qual
+
+
+def _write_private(path: str, data: bytes) -> None:
+    """Create `path` with mode 0600 (atomically, through a temporary name) and write `data`."""
+    tmp = path + ".part"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        view = memoryview(data)
+        while view:
+            n = os.write(fd, view)
+            view = view[n:]
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+# --------------------------------------------------------------------------- objects per type
+
+
+def _type_table() -> tuple[list[list], int, int]:
+    """[[type name, count, shallow bytes], ...] over every live object, the object count and bytes.
+
+    gc.get_objects() lists the objects the collector tracks; atoms (str, int, float, bytes) and
+    untracked dicts/tuples are found through the tracked objects' referents, layer by layer
+    (an untracked dict's strings are one layer further down). The loops that touch every
+    object run in C (filterfalse, map, zip, dict); only the size sum is a Python loop.
+    """
+    from collections import Counter
+    from itertools import compress, filterfalse
+
+    getsizeof = sys.getsizeof
+    objs = gc.get_objects()
+    seen: dict = {}
+    extra: list = []
+    layer = objs
+    expand = frozenset((dict, tuple))
+    while layer:
+        refs = gc.get_referents(*layer)
+        untracked = filterfalse(gc.is_tracked, refs)
+        fresh = dict(zip(map(id, filterfalse(gc.is_tracked, refs)), untracked))  # noqa: B905 (3.8 targets)
+        del refs
+        if seen:
+            for key in fresh.keys() & seen.keys():
+                del fresh[key]
+        found = list(fresh.values())
+        seen.update(fresh)
+        del fresh
+        extra.extend(found)
+        layer = list(compress(found, map(expand.__contains__, map(type, found))))
+        del found
+    del seen, layer
+    counts = Counter(map(type, objs))
+    counts.update(map(type, extra))
+    sizes: dict = dict.fromkeys(counts, 0)
+    for group in (objs, extra):
+        try:
+            for t, s in zip(map(type, group), map(getsizeof, group)):  # noqa: B905 (3.8 targets)
+                sizes[t] += s
+        except Exception:  # a broken __sizeof__: redo this group one object at a time
+            for t in set(map(type, group)):
+                sizes[t] = 0
+            for o in group:
+                try:
+                    sizes[type(o)] += getsizeof(o)
+                except Exception:
+                    pass
+    n_objects = len(objs) + len(extra)
+    del objs, extra, group
+    by_name: dict = {}
+    for t, s in sizes.items():
+        name = _type_name(t)
+        row = by_name.get(name)
+        if row is None:
+            by_name[name] = [name, counts[t], s]
+        else:
+            row[1] += counts[t]
+            row[2] += s
+    rows = sorted(by_name.values(), key=lambda r: -r[2])[:MAX_TYPES]
+    total = sum(sizes.values())
+    return rows, n_objects, total
+
+
+# --------------------------------------------------------------------------- named containers
+
+
+def _stop_types() -> tuple:
+    import types
+
+    # Shared, not owned by an entry: classes, modules, code, running frames, builtins, threads.
+    # Functions and bound methods are walked (a listener or a closure can own the leak); the
+    # module namespaces they point to are stopped by identity (see _module_dicts).
+    return (type, types.ModuleType, types.CodeType, types.FrameType, types.BuiltinFunctionType,
+            types.GetSetDescriptorType, types.MemberDescriptorType, types.WrapperDescriptorType,
+            types.MethodDescriptorType, threading.Thread)
+
+
+def _lru_type():
+    import functools
+
+    return getattr(functools, "_lru_cache_wrapper", None)
+
+
+def _container_kind(value, lru_type) -> str | None:
+    import collections
+
+    if isinstance(value, (dict, list, set, frozenset, collections.deque, bytearray)):
+        return type(value).__name__
+    if lru_type is not None and isinstance(value, lru_type):
+        return "lru_cache"
+    return None
+
+
+def _lru_store(wrapper):
+    """The dict inside an lru_cache wrapper (the C wrapper exposes it only to the collector)."""
+    try:
+        size = wrapper.cache_info().currsize
+    except Exception:
+        return None, 0
+    best = None
+    for ref in gc.get_referents(wrapper):
+        if type(ref) is dict and (best is None or abs(len(ref) - size) < abs(len(best) - size)):
+            best = ref
+    return best, size
+
+
+def _entries(value, kind: str):
+    if kind == "lru_cache":
+        store, size = _lru_store(value)
+        return (store if store is not None else {}), size
+    if kind == "bytearray":
+        return None, len(value)
+    return value, len(value)
+
+
+def _deep_size(value, kind: str, stop: tuple, shared: set, budget: dict) -> tuple[int, int, bool]:
+    """(entries, retained bytes estimate, complete) of a container, bounded.
+
+    The first SAMPLE_ENTRIES entries are walked (each through at most NODES_PER_ENTRY objects,
+    every object counted once per container); the other entries are estimated with the median
+    entry, so a structure shared by all entries (counted with the first one) is not multiplied.
+    """
+    getsizeof = sys.getsizeof
+    get_referents = gc.get_referents
+    store, n = _entries(value, kind)
+    total = getsizeof(value)
+    if store is None:
+        return n, total, True
+    seen = {id(value), id(store)}
+    if store is not value:
+        total += getsizeof(store)
+    per_entry: list = []
+    sampled = 0
+    complete = True
+    items = store.items() if isinstance(store, dict) else store
+    try:
+        iterator = iter(items)
+        for item in iterator:
+            if sampled >= SAMPLE_ENTRIES or budget["nodes"] <= 0:
+                complete = False
+                break
+            sampled += 1
+            nodes = 0
+            size = 0
+            stack = list(item) if isinstance(store, dict) else [item]
+            while stack and nodes < NODES_PER_ENTRY:
+                o = stack.pop()
+                i = id(o)
+                if i in seen or o is None or i in shared or isinstance(o, stop):
+                    continue
+                seen.add(i)
+                nodes += 1
+                try:
+                    size += getsizeof(o)
+                except Exception:
+                    pass
+                if gc.is_tracked(o) or type(o) in (dict, tuple):
+                    stack.extend(get_referents(o))
+            if stack:
+                complete = False
+            budget["nodes"] -= nodes
+            per_entry.append(size)
+    except RuntimeError:  # changed size during iteration (another thread): keep what we have
+        complete = False
+    total += sum(per_entry)
+    if sampled < n and per_entry:
+        ordered = sorted(per_entry)
+        median = ordered[len(ordered) // 2]
+        total += median * (n - sampled)
+    return n, int(total), complete and sampled >= n
+
+
+def _module_dicts() -> set:
+    """ids of the module namespaces and of the builtins: reached through every function, owned by none."""
+    from types import ModuleType
+
+    ids = {id(sys.modules)}
+    for mod in list(sys.modules.values()):
+        if isinstance(mod, ModuleType):
+            try:
+                ids.add(id(vars(mod)))
+            except TypeError:
+                pass
+    return ids
+
+
+def _is_name(text) -> bool:
+    return isinstance(text, str) and text.isidentifier() and len(text) <= 80
+
+
+def _candidates(agent_names: set) -> dict:
+    """id -> (path, where, value, kind) of the named containers, shortest path first."""
+    from types import ModuleType
+
+    lru_type = _lru_type()
+    found: dict = {}
+
+    def consider(value, path: str, where: str) -> None:
+        kind = _container_kind(value, lru_type)
+        if kind is None:
+            return
+        key = id(value)
+        old = found.get(key)
+        if old is None or (path.count("."), path) < (old[0].count("."), old[0]):
+            found[key] = (path, where, value, kind)
+
+    modules = sorted((name, mod) for name, mod in list(sys.modules.items())
+                     if isinstance(mod, ModuleType) and isinstance(name, str) and name not in agent_names)
+    skip_ids = {id(sys.modules), id(sys.path), id(sys.path_importer_cache), id(sys.meta_path),
+                id(sys.path_hooks)}
+    for modname, mod in modules:
+        try:
+            namespace = list(vars(mod).items())
+        except TypeError:
+            continue
+        for name, value in namespace:
+            if not _is_name(name) or name.startswith("__") or id(value) in skip_ids:
+                continue
+            path = modname + "." + name
+            consider(value, path, "module global")
+            if isinstance(value, type):
+                if getattr(value, "__module__", None) != modname:
+                    continue
+                try:
+                    attrs = list(vars(value).items())
+                except TypeError:
+                    continue
+                for aname, avalue in attrs:
+                    if _is_name(aname) and not aname.startswith("__"):
+                        consider(avalue, path + "." + aname, "class attribute")
+            elif isinstance(value, ModuleType) or (callable(value) and not hasattr(value, "__dict__")):
+                continue
+            else:
+                tp = type(value)
+                if getattr(tp, "__module__", "builtins") == "builtins":
+                    continue
+                try:
+                    attrs = list(vars(value).items())
+                except TypeError:
+                    continue
+                where = "attribute of module global " + modname + "." + name + " (" + _type_name(tp) + ")"
+                for aname, avalue in attrs:
+                    if _is_name(aname) and not aname.startswith("__"):
+                        consider(avalue, path + "." + aname, where)
+    return found
+
+
+def _containers(agent_names: set) -> list[dict]:
+    stop = _stop_types()
+    shared = _module_dicts()
+    found = _candidates(agent_names)
+    budget = {"nodes": 2_000_000}
+    rows = []
+    for path, where, value, kind in sorted(found.values(), key=lambda r: r[0]):
+        try:
+            entries, size, complete = _deep_size(value, kind, stop, shared, budget)
+        except Exception:
+            continue
+        if entries < MIN_CONTAINER_ENTRIES and size < MIN_CONTAINER_BYTES:
+            continue
+        if kind == "lru_cache":
+            where = "functools cache (" + where + ")"
+        rows.append({"path": path, "type": kind if kind == "lru_cache" else _type_name(type(value)),
+                     "where": where, "entries": entries, "bytes": size, "exact": complete})
+    found.clear()
+    rows.sort(key=lambda r: -r["bytes"])
+    return rows[:MAX_CONTAINERS]
+
+
+# --------------------------------------------------------------------------- allocator view
+
+
+def _pymalloc(scratch_dir: str | None) -> dict:
+    """Numbers from sys._debugmallocstats (written to C stderr: fd 2 is borrowed for the call)."""
+    out: dict = {"allocated_blocks": sys.getallocatedblocks()}
+    dump = getattr(sys, "_debugmallocstats", None)
+    if dump is None:
+        return out
+    scratch = None
+    if hasattr(os, "memfd_create"):
+        fd = os.memfd_create("memdoctor-mallocstats", getattr(os, "MFD_CLOEXEC", 1))
+    elif scratch_dir:
+        scratch = os.path.join(scratch_dir, f".mallocstats.{os.getpid()}")
+        fd = os.open(scratch, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+    else:
+        return out
+    saved = os.dup(2)
+    try:
+        os.dup2(fd, 2)
+        try:
+            dump()
+        finally:
+            os.dup2(saved, 2)
+        os.lseek(fd, 0, 0)
+        chunks = []
+        while True:
+            chunk = os.read(fd, 65536)
+            if not chunk or len(chunks) > 64:
+                break
+            chunks.append(chunk)
+        text = b"".join(chunks).decode("ascii", "replace")
+    finally:
+        os.close(saved)
+        os.close(fd)
+        if scratch:
+            try:
+                os.unlink(scratch)
+            except OSError:
+                pass
+    keys = {
+        "# arenas allocated current": "arenas",
+        "# arenas highwater mark": "arenas_highwater",
+        "# bytes in allocated blocks": "bytes_in_blocks",
+        "# bytes in available blocks": "bytes_free_in_pools",
+    }
+    for line in text.splitlines():
+        head, _, value = line.partition("=")
+        name = keys.get(head.strip())
+        if name:
+            try:
+                out[name] = int(value.strip().replace(",", ""))
+            except ValueError:
+                pass
+        elif "unused pools" in head:
+            try:
+                out["bytes_unused_pools"] = int(value.strip().replace(",", ""))
+            except ValueError:
+                pass
+    if "arenas" in out:
+        out["arena_bytes"] = out["arenas"] * ARENA_BYTES
+    return out
+
+
+def _glibc(trim: bool, scratch_dir: str | None) -> dict:
+    """glibc malloc's totals (mallinfo2), its number of arenas (malloc_info) and a malloc_trim(0) probe."""
+    out: dict = {}
+    try:
+        import ctypes
+    except Exception:
+        return out
+    try:
+        libc = ctypes.CDLL(None)
+    except OSError:
+        return out
+    fields = ["arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",
+              "keepcost"]
+    info = getattr(libc, "mallinfo2", None)
+    if info is not None:
+        class MallInfo2(ctypes.Structure):
+            _fields_ = [(f, ctypes.c_size_t) for f in fields]
+
+        info.restype = MallInfo2
+        mi = info()
+        out["in_use"] = int(mi.uordblks)
+        out["free"] = int(mi.fordblks)
+        out["mmapped"] = int(mi.hblkhd)
+        out["heap"] = int(mi.arena)
+    if scratch_dir and hasattr(libc, "malloc_info") and hasattr(libc, "fopen"):
+        path = os.path.join(scratch_dir, f".malloc_info.{os.getpid()}")
+        libc.fopen.restype = ctypes.c_void_p
+        libc.fopen.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+        libc.fclose.argtypes = [ctypes.c_void_p]
+        libc.malloc_info.argtypes = [ctypes.c_int, ctypes.c_void_p]
+        fp = libc.fopen(path.encode(), b"w")
+        if fp:
+            try:
+                libc.malloc_info(0, fp)
+            finally:
+                libc.fclose(fp)
+            try:
+                with open(path, encoding="ascii", errors="replace") as fh:
+                    xml = fh.read(1 << 22)
+                out["arenas"] = xml.count("<heap nr=")
+            except OSError:
+                pass
+            finally:
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
+    if trim and hasattr(libc, "malloc_trim"):
+        libc.malloc_trim.argtypes = [ctypes.c_size_t]
+        before = _rss()
+        started = time.perf_counter()
+        libc.malloc_trim(0)
+        after = _rss()
+        if before is not None and after is not None:
+            out["trim_released"] = max(0, before - after)
+            out["trim_s"] = round(time.perf_counter() - started, 4)
+    return out
+
+
+# --------------------------------------------------------------------------- allocation sites
+
+
+class _SiteRecorder:
+    """Records which lines allocate memory that is still alive at the end of a window.
+
+    memray is used when the target can import it; else tracemalloc, started and stopped here
+    (left alone when the target was already tracing).
+    """
+
+    def __init__(self, scratch_dir: str | None) -> None:
+        self.tool = "tracemalloc"
+        self.was_tracing = False
+        self.tracker = None
+        self.memray_file = None
+        self.scratch = scratch_dir
+
+    def start(self) -> None:
+        try:
+            import importlib.util
+
+            has_memray = self.scratch is not None and importlib.util.find_spec("memray") is not None
+        except Exception:
+            has_memray = False
+        if has_memray:
+            try:
+                import memray
+
+                self.memray_file = os.path.join(self.scratch, f"alloc.{os.getpid()}.memray")
+                self.tracker = memray.Tracker(self.memray_file, follow_fork=False, trace_python_allocators=True,
+                                              file_format=memray.FileFormat.AGGREGATED_ALLOCATIONS)
+                self.tracker.__enter__()
+                self.tool = "memray"
+                return
+            except Exception:
+                self.tracker = None
+        import tracemalloc
+
+        self.was_tracing = tracemalloc.is_tracing()
+        if not self.was_tracing:
+            tracemalloc.start(8)
+
+    def stop(self) -> list[dict]:
+        if self.tool == "memray":
+            return self._stop_memray()
+        import tracemalloc
+
+        snap = tracemalloc.take_snapshot()
+        if not self.was_tracing:
+            tracemalloc.stop()
+        sites: dict = {}
+        for stat in snap.statistics("traceback"):
+            frames = list(stat.traceback)[::-1]  # tracemalloc lists the oldest frame first
+            if not frames or _own_file(frames[0].filename):
+                continue
+            site = f"{frames[0].filename}:{frames[0].lineno}"
+            caller = None
+            for frame in frames:
+                if not _library_file(frame.filename):
+                    caller = f"{frame.filename}:{frame.lineno}"
+                    break
+            row = sites.setdefault(site, {"site": site, "caller": caller, "count": 0, "bytes": 0})
+            row["count"] += stat.count
+            row["bytes"] += stat.size
+        del snap
+        return sorted(sites.values(), key=lambda r: -r["bytes"])[:MAX_SITES]
+
+    def _stop_memray(self) -> list[dict]:
+        try:
+            self.tracker.__exit__(None, None, None)
+            import memray
+
+            sites: dict = {}
+            reader = memray.FileReader(self.memray_file)
+            for rec in reader.get_leaked_allocation_records(merge_threads=True):
+                stack = rec.stack_trace(max_stacks=8)
+                if not stack or _own_file(stack[0][1]):
+                    continue
+                _func, filename, line = stack[0]
+                site = f"{filename}:{line}"
+                caller = None
+                for _f, fname, ln in stack:
+                    if not _library_file(fname):
+                        caller = f"{fname}:{ln}"
+                        break
+                row = sites.setdefault(site, {"site": site, "caller": caller, "count": 0, "bytes": 0})
+                row["count"] += rec.n_allocations
+                row["bytes"] += rec.size
+            return sorted(sites.values(), key=lambda r: -r["bytes"])[:MAX_SITES]
+        finally:
+            try:
+                os.unlink(self.memray_file)
+            except OSError:
+                pass
+
+
+def _own_file(filename: str) -> bool:
+    return filename.startswith("<memdoctor")
+
+
+def _library_file(filename: str) -> bool:
+    return ("/lib/python" in filename or "site-packages" in filename or filename.startswith("<")) and \
+        "memdoctor" not in filename
+
+
+# --------------------------------------------------------------------------- the snapshot
+
+
+def _process_facts(trim: bool, scratch_dir: str | None) -> dict:
+    """What must be measured in the target process itself (not in a forked copy)."""
+    rss_before = _rss()
+    native = _glibc(trim, scratch_dir)
+    return {"pid": os.getpid(), "rss_before_trim": rss_before, "rss": _rss(), "glibc": native,
+            "threads": threading.active_count(), "wall": time.time(), "t0": time.perf_counter()}
+
+
+def take_snapshot(path: str, *, trim: bool = True, scratch_dir: str | None = None, sites: list | None = None,
+                  allocations_tool: str | None = None, limit_bytes: int | None = None, method: str = "agent",
+                  agent_names: set | None = None, facts: dict | None = None, mode: str = "inline") -> dict:
+    """Write a snapshot to `path` (mode 0600) and return its metadata.
+
+    `facts` are the process's own numbers when this runs in a forked copy (see snapshot_forked).
+    """
+    started = time.perf_counter()
+    thread_time = time.thread_time() if hasattr(time, "thread_time") else None
+    if facts is None:
+        facts = _process_facts(trim, scratch_dir)
+    started_wall = facts["wall"]
+    rss, rss_before, native = facts["rss"], facts["rss_before_trim"], facts["glibc"]
+    types_rows, n_objects, objects_bytes = _type_table()
+    containers = _containers(agent_names or set())
+    pymalloc = _pymalloc(scratch_dir)
+    walk = time.perf_counter() - started
+    # What the target felt: the whole walk inline; only the fork when a forked copy walks.
+    pause = facts["fork_s"] if mode == "fork" else time.perf_counter() - facts["t0"]
+    snapshot = {
+        "memdoctor_heap": FORMAT_VERSION,
+        "runtime": "python",
+        "python": "{}.{}.{}".format(*sys.version_info[:3]),
+        "implementation": sys.implementation.name,
+        "pid": facts["pid"],
+        "captured_at": _now_iso(started_wall),
+        "captured_at_unix": round(started_wall, 3),
+        "method": method,
+        "mode": mode,
+        "pause_s": round(pause, 4),
+        "walk_s": round(walk, 4),
+        "rss": rss,
+        "rss_before_trim": rss_before,
+        "threads": facts["threads"],
+        "objects": n_objects,
+        "objects_bytes": objects_bytes,
+        "pymalloc": pymalloc,
+        "glibc": native,
+        "limit_bytes": limit_bytes,
+        "types": types_rows,
+        "containers": containers,
+    }
+    if sites is not None:
+        snapshot["sites"] = sites
+        snapshot["sites_tool"] = allocations_tool
+    data = json.dumps(snapshot, separators=(",", ":")).encode("utf-8")
+    del types_rows, containers, snapshot
+    _write_private(path, data)
+    meta = {
+        "pid": facts["pid"],
+        "runtime": "python",
+        "captured_at": _now_iso(started_wall),
+        "captured_at_unix": round(started_wall, 3),
+        "rss": rss,
+        "limit_bytes": limit_bytes,
+        "python": "{}.{}.{}".format(*sys.version_info[:3]),
+        "method": method,
+        "mode": mode,
+        "pause_s": round(pause, 4),
+        "walk_s": round(walk, 4),
+        "objects": n_objects,
+        "objects_bytes": objects_bytes,
+        "agent_cpu_s": round(time.thread_time() - thread_time, 4) if thread_time is not None else None,
+    }
+    if mode != "fork":
+        _leave_nothing_behind()
+    return meta
+
+
+def snapshot_forked(path: str, result_path: str, *, trim: bool = True, meta_only: bool = False, **kwargs) -> bool:
+    """Walk the heap in a forked copy of the process, so the target pauses only for the fork.
+
+    The child (one thread, copy-on-write pages, oom_score_adj 1000 so that the kernel kills it
+    first if memory runs out) writes the snapshot and `result_path`, then leaves with
+    os._exit: it never returns into the program. A daemon thread here reaps it. Returns False
+    when fork is not available (the caller walks inline).
+    """
+    if not hasattr(os, "fork"):
+        return False
+    import warnings
+
+    facts = _process_facts(trim, kwargs.get("scratch_dir"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # 3.12+: "multi-threaded process, fork() may deadlock" (the child only walks)
+        started = time.perf_counter()
+        _FORKING[0] = True  # the launch-mode agent must not restart itself in this copy
+        try:
+            child = os.fork()
+        finally:
+            _FORKING[0] = False
+    if child == 0:
+        code = 1
+        try:
+            facts["fork_s"] = time.perf_counter() - started
+            try:
+                with open("/proc/self/oom_score_adj", "w") as fh:
+                    fh.write("1000")
+            except OSError:
+                pass
+            meta = take_snapshot(path, trim=trim, facts=facts, mode="fork", **kwargs)
+            if meta_only:
+                meta["snapshot"] = os.path.basename(path)
+                _write_private(result_path, json.dumps(meta, indent=2).encode())
+            else:
+                _write_private(result_path, json.dumps({"ok": True, "meta": meta}).encode())
+            code = 0
+        except BaseException as exc:
+            try:
+                _write_private(result_path, json.dumps({"ok": False, "error": _describe(exc)}).encode())
+            except BaseException:
+                pass
+        finally:
+            os._exit(code)
+
+    def reap() -> None:
+        try:
+            os.waitpid(child, 0)
+        except OSError:  # the program reaped it itself (a prefork server's wait loop)
+            pass
+
+    threading.Thread(target=reap, name="memdoctor-reaper", daemon=True).start()
+    return True
+
+
+def _leave_nothing_behind() -> None:
+    """Give back to the system the memory the agent used (its lists and sets are freed by now).
+
+    Modules the agent imported (ctypes, the first time) stay imported: removing them from
+    sys.modules would make the next snapshot import them again and leave the old copies as
+    garbage. Everything else the agent made is local and freed when it returns.
+    """
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).malloc_trim(0)
+    except Exception:
+        pass
+
+
+# --------------------------------------------------------------------------- injected entry point
+
+
+def _injected(request_path: str) -> None:
+    """Run one request written by `memdoctor snapshot`; never raise into the target."""
+    result_path = None
+    try:
+        with open(request_path, encoding="utf-8") as fh:
+            req = json.load(fh)
+        result_path = req["result"]
+        if time.time() > float(req["deadline"]):
+            return  # memdoctor gave up on this request: do nothing at all
+        if req.get("allocations_s"):
+            recorder = _SiteRecorder(req.get("scratch"))
+            recorder.start()
+            namespace = globals()
+
+            def finish() -> None:
+                try:
+                    time.sleep(float(req["allocations_s"]))
+                    _finish_request(req, recorder)
+                finally:
+                    namespace.clear()  # the injected namespace: nothing of the agent stays
+
+            namespace["KEEP"] = True  # the bootstrap must not clear it while the thread runs
+            threading.Thread(target=finish, name="memdoctor-allocations", daemon=True).start()
+            return
+        _finish_request(req, None)
+    except BaseException as exc:  # nothing may escape into the target
+        if result_path:
+            try:
+                _write_private(result_path, json.dumps({"ok": False, "error": _describe(exc)}).encode())
+            except Exception:
+                pass
+
+
+def _finish_request(req: dict, recorder: _SiteRecorder | None) -> None:
+    try:
+        sites = recorder.stop() if recorder is not None else None
+        kwargs = {"scratch_dir": req.get("scratch"), "sites": sites,
+                  "allocations_tool": recorder.tool if recorder else None, "limit_bytes": req.get("limit_bytes"),
+                  "method": req.get("method", "agent")}
+        trim = bool(req.get("trim", True))
+        if req.get("fork") and snapshot_forked(req["snapshot"], req["result"], trim=trim, **kwargs):
+            return  # the forked copy writes the result
+        meta = take_snapshot(req["snapshot"], trim=trim, **kwargs)
+        _write_private(req["result"], json.dumps({"ok": True, "meta": meta}).encode())
+    except BaseException as exc:
+        try:
+            _write_private(req["result"], json.dumps({"ok": False, "error": _describe(exc)}).encode())
+        except Exception:
+            pass
+
+
+def _describe(exc: BaseException) -> str:
+    # The exception type and the errno only: messages can quote values from the heap.
+    err = getattr(exc, "errno", None)
+    return type(exc).__name__ + (f" (errno {err})" if err else "")
+
+
+# --------------------------------------------------------------------------- resident (launch mode)
+
+
+class _Resident:
+    def __init__(self, config: dict) -> None:
+        self.config = config
+        self.pid = os.getpid()
+        self.seq = 0
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.sock_path = None
+
+    def start(self) -> None:
+        every = float(self.config.get("every_s") or 0)
+        if every > 0:
+            threading.Thread(target=self._periodic, args=(every,), name="memdoctor-heap-every", daemon=True).start()
+        control = self.config.get("control_dir")
+        if control:
+            threading.Thread(target=self._serve, args=(control,), name="memdoctor-heap-control",
+                             daemon=True).start()
+
+    def _periodic(self, every: float) -> None:
+        directory = self.config["dir"]
+        prefix = self.config.get("prefix") or "heap"
+        while not self.stop.wait(every):
+            if os.getpid() != self.pid:
+                return
+            self.seq += 1
+            path = os.path.join(directory, f"{prefix}.{self.pid}.{self.seq:03d}.snap")
+            kwargs = {"scratch_dir": directory, "limit_bytes": self.config.get("limit_bytes"), "method": "launch",
+                      "agent_names": self.config.get("agent_names")}
+            trim = bool(self.config.get("trim", True))
+            try:
+                with self.lock:
+                    if self.config.get("fork", True) and snapshot_forked(path, path + ".meta.json", trim=trim,
+                                                                         meta_only=True, **kwargs):
+                        continue
+                    meta = take_snapshot(path, trim=trim, **kwargs)
+                meta["snapshot"] = os.path.basename(path)
+                _write_private(path + ".meta.json", json.dumps(meta, indent=2).encode())
+            except Exception:
+                pass
+
+    def _serve(self, control: str) -> None:
+        import socket
+
+        try:
+            os.makedirs(control, mode=0o700, exist_ok=True)
+            self.sock_path = os.path.join(control, f"{self.pid}.sock")
+            try:
+                os.unlink(self.sock_path)
+            except OSError:
+                pass
+            server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            old = os.umask(0o177)
+            try:
+                server.bind(self.sock_path)
+            finally:
+                os.umask(old)
+            server.listen(4)
+        except OSError:
+            return
+        import atexit
+
+        atexit.register(_unlink_quietly, self.sock_path, self.pid)  # a SIGKILL leaves it: the next start replaces it
+        while not self.stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with conn:
+                try:
+                    conn.settimeout(5)
+                    line = conn.makefile("rb").readline(65536)
+                    req = json.loads(line.decode("utf-8"))
+                    conn.settimeout(None)
+                    reply = self._answer(req)
+                except Exception as exc:
+                    reply = {"ok": False, "error": _describe(exc)}
+                try:
+                    conn.sendall(json.dumps(reply).encode() + b"\n")
+                except OSError:
+                    pass
+
+    def _answer(self, req: dict) -> dict:
+        if req.get("cmd") == "ping":
+            return {"ok": True, "pid": self.pid}
+        recorder = None
+        if req.get("allocations_s"):
+            recorder = _SiteRecorder(req.get("scratch"))
+            recorder.start()
+            time.sleep(float(req["allocations_s"]))
+        with self.lock:
+            sites = recorder.stop() if recorder is not None else None
+            kwargs = {"scratch_dir": req.get("scratch"), "sites": sites,
+                      "allocations_tool": recorder.tool if recorder else None,
+                      "limit_bytes": req.get("limit_bytes") or self.config.get("limit_bytes"),
+                      "method": "launch-agent", "agent_names": self.config.get("agent_names")}
+            trim = bool(req.get("trim", True))
+            if req.get("fork") and snapshot_forked(req["snapshot"], req["result"], trim=trim, **kwargs):
+                return {"ok": True, "forked": True}
+            meta = take_snapshot(req["snapshot"], trim=trim, **kwargs)
+        return {"ok": True, "meta": meta}
+
+
+def _unlink_quietly(path: str, pid: int) -> None:
+    if os.getpid() == pid:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
+def start_resident(config: dict) -> None:
+    """Start the launch-mode agent in this process, and a fresh one in each forked child."""
+    current = [_Resident(config)]
+    current[0].start()
+
+    def in_child() -> None:  # the parent's threads do not exist in the child: start new ones
+        current[0].stop.set()
+        if _FORKING[0]:
+            return  # a copy made only to walk the heap: no agent threads in it
+        current[0] = _Resident(config)
+        current[0].start()
+
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=in_child)
+
+
+if __name__ == "__memdoctor_agent__" and "REQUEST" in globals():
+    _injected(globals()["REQUEST"])

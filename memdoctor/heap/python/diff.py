@@ -1,0 +1,131 @@
+"""`memdoctor diff` for Python snapshots: what grows, ranked by retained bytes.
+
+Rows (the diff contract, memdoctor/heap/model.py):
+- named containers (kind "container"): module globals, class attributes, attributes of module
+  level objects, functools caches, with their retained (bounded deep) size and entry count;
+- types (kind "type"): all live objects of one type, shallow sizes;
+- allocation sites (kind "site"): from `--allocations`, tracemalloc dumps or memray captures.
+With three snapshots only what grew in both steps is kept (steady growth, not a one-off).
+Growth per minute comes from the snapshots' capture times; `suggested_cap` for a container is
+the number of entries that fits in the headroom left below the limit at the last snapshot
+(limit from --limit, else the snapshots' metadata, else physical memory), keeping 10% spare.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+from memdoctor.heap.model import DiffResult, DiffRow
+from memdoctor.heap.python.native import describe_growth
+from memdoctor.heap.python.reader import Container, PySnapshot, Site, read_snapshot
+from memdoctor.heap.runtimes import HeapError
+
+CAP_MARGIN = 0.10
+KIND_ORDER = {"container": 0, "site": 1, "type": 2}
+
+
+def diff_snapshots(paths: list[str], *, limit_bytes: int | None = None, top: int = 20) -> DiffResult:
+    if not 2 <= len(paths) <= 3:
+        raise HeapError("give two or three snapshots: OLD NEW [NEWER]")
+    snaps = [read_snapshot(path) for path in paths]
+    return diff_models(snaps, limit_bytes=limit_bytes, top=top)
+
+
+def diff_models(snaps: list[PySnapshot], *, limit_bytes: int | None = None, top: int = 20) -> DiffResult:
+    """The pure part: rows from two or three snapshot models."""
+    pids = {s.pid for s in snaps if s.pid is not None}
+    notes: list[str] = []
+    if len(pids) > 1:
+        notes.append("the snapshots come from different processes (PIDs " + ", ".join(map(str, sorted(pids)))
+                     + "): growth between them is not a leak of one process")
+    times = [s.captured_at for s in snaps]
+    if all(t is not None for t in times) and any(b <= a for a, b in itertools.pairwise(times)):  # type: ignore[operator]
+        raise HeapError("the snapshots are not in time order: give them oldest first (OLD NEW [NEWER])")
+    interval = (times[-1] - times[0]) if times[0] is not None and times[-1] is not None else None
+    limit, limit_note = _limit(snaps, limit_bytes)
+    if limit_note:
+        notes.append(limit_note)
+    headroom = None
+    if limit is not None and snaps[-1].rss is not None:
+        headroom = max(0, limit - snaps[-1].rss)
+
+    rows: list[DiffRow] = []
+    rows += _rows("container", [s.containers for s in snaps], interval, headroom)
+    rows += _rows("site", [s.sites for s in snaps], interval, headroom)
+    rows += _rows("type", [{k: v for k, v in s.types.items()} for s in snaps], interval, headroom)
+    rows.sort(key=lambda r: (-r.bytes_growth, KIND_ORDER.get(r.kind, 9), r.key))
+    notes += describe_growth(snaps[0], snaps[-1])
+    if len(snaps) == 3:
+        notes.append("three snapshots: only what grew in both steps is listed")
+    if any(r.kind == "container" and r.extras.get("estimated") for r in rows[:top]):
+        notes.append("container sizes are estimated from a sample of their entries (up to 200 each)")
+    return DiffResult(rows=rows[:top], runtime="python", snapshots=[s.path for s in snaps], interval_s=interval,
+                      limit_bytes=limit, notes=notes)
+
+
+def _limit(snaps: list[PySnapshot], override: int | None) -> tuple[int | None, str | None]:
+    if override is not None:
+        return override, None
+    for snap in reversed(snaps):
+        if snap.limit_bytes:
+            return snap.limit_bytes, None
+    from memdoctor.sampling.limits import physical_memory
+
+    return physical_memory(), "no memory limit in the snapshots' metadata: caps use physical memory"
+
+
+def _value(kind: str, item: object | None) -> tuple[int, int]:
+    """(count, bytes) of one row in one snapshot."""
+    if item is None:
+        return 0, 0
+    if isinstance(item, Container):
+        return item.entries, item.bytes
+    if isinstance(item, Site):
+        return item.count, item.bytes
+    count, size = item  # type: ignore[misc]
+    return int(count), int(size)
+
+
+def _rows(kind: str, tables: list[dict], interval: float | None, headroom: int | None) -> list[DiffRow]:
+    first, last = tables[0], tables[-1]
+    middle = tables[1] if len(tables) == 3 else None
+    rows = []
+    for key in set(first) | set(last):
+        c0, b0 = _value(kind, first.get(key))
+        c2, b2 = _value(kind, last.get(key))
+        if b2 <= b0:
+            continue
+        cm = bm = None
+        if middle is not None:
+            cm, bm = _value(kind, middle.get(key))
+            if not (b0 < bm < b2):
+                continue  # a one-off, or it shrank in one step
+        item = last.get(key) or first.get(key)
+        row = DiffRow(key=key, count_before=c0, count_after=c2, bytes_before=b0, bytes_after=b2,
+                      where=_where(kind, item), kind=kind, count_middle=cm, bytes_middle=bm)
+        if interval and interval > 0:
+            row.bytes_per_min = round((b2 - b0) / interval * 60.0, 1)
+            row.entries_per_min = round((c2 - c0) / interval * 60.0, 2)
+        if c2 > c0:
+            row.bytes_per_entry = round((b2 - b0) / (c2 - c0), 1)
+        if kind == "container":
+            row.extras["type"] = item.type if isinstance(item, Container) else None
+            if isinstance(item, Container) and not item.exact:
+                row.extras["estimated"] = True
+            if headroom is not None and row.bytes_per_entry and row.bytes_per_entry > 0:
+                fits = math.floor(headroom * (1 - CAP_MARGIN) / row.bytes_per_entry)
+                row.suggested_cap = c2 + max(0, fits)
+                row.extras["cap_explain"] = {"formula": "entries now + floor(headroom * 0.9 / bytes per entry)",
+                                             "entries_now": c2, "headroom_bytes": headroom,
+                                             "bytes_per_entry": row.bytes_per_entry}
+        rows.append(row)
+    return rows
+
+
+def _where(kind: str, item: object | None) -> str:
+    if isinstance(item, Container):
+        return item.where
+    if isinstance(item, Site):
+        return "allocated here" + (f", called from {item.caller}" if item.caller else "")
+    return "all objects of this type"
