@@ -62,6 +62,7 @@ class RecordingPlan:
     extra_header: dict[str, Any] = field(default_factory=dict)
     # The shared state of the recording, when the caller wants to stop it (e.g. when a load ends).
     state: RecordingState | None = None
+    serve_metrics: str | None = None  # HOST:PORT: watch --serve-metrics
 
 
 @dataclass
@@ -161,7 +162,13 @@ def execute(plan: RecordingPlan) -> RecordingOutcome:
         plan.writer.write_header(build_header(plan))
     monitor = LiveMonitor(state, mode=plan.live_mode, console=plan.console, title=plan.title,
                           duration=plan.duration, limit_bytes=plan.limit.bytes, alert=plan.alert)
-    if plan.live_mode != "off" or plan.alert is not None:
+    metrics = None
+    if plan.serve_metrics:
+        from memdoctor.report.metrics_server import start_metrics_server
+
+        metrics = start_metrics_server(plan.serve_metrics, state, lambda: monitor.diagnosis,
+                                       limit_bytes=plan.limit.bytes, pid=plan.pid)
+    if plan.live_mode != "off" or plan.alert is not None or metrics is not None:
         monitor.start()
     cpu_before = _own_cpu()
     try:
@@ -169,6 +176,8 @@ def execute(plan: RecordingPlan) -> RecordingOutcome:
                         detail_every=plan.detail_every, state=state)
     finally:
         monitor.finish()
+        if metrics is not None:
+            metrics.close()
     own_cpu = _own_cpu() - cpu_before
     returncode = plan.child.poll() if plan.child is not None else None
     t, rss = state.series.arrays()

@@ -1,21 +1,34 @@
-"""`memdoctor analyze`: classify the memory growth in a recorded trace."""
+"""`memdoctor analyze`: classify the memory growth in recorded traces (one or many series)."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import replace
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from memdoctor.commands.common import CommandSpec, handle_errors
 from memdoctor.traces.errors import TraceReadError
-from memdoctor.units import parse_size
+from memdoctor.units import parse_duration, parse_size
 
-HELP = """Classify the memory growth in a trace: leak / no-leak / inconclusive, the shape (stable,
+if TYPE_CHECKING:
+    from memdoctor.analysis import Diagnosis
+    from memdoctor.traces.model import Trace
+
+FORMATS = "jsonl, csv, mprof, mprof-children, psrecord, memray, docker-stats, node-memory, prometheus"
+
+HELP = f"""Classify the memory growth in a trace: leak / no-leak / inconclusive, the shape (stable,
 plateau, sawtooth, linear, step, exponential), the growth of the memory floor and the time until
-the limit. Reads memdoctor JSONL traces and CSV/TSV files with a time and a memory column.
-Exit code 0 whatever is found; 2 when the input cannot be read.
+the limit. Reads memdoctor JSONL traces, CSV/TSV files with a time and a memory column, and other
+tools' recordings: mprof .dat, psrecord logs, memray capture files, docker stats JSON, Node
+process.memoryUsage() JSON lines and saved Prometheus query_range responses. The format is
+detected from the content; --format overrides it ({FORMATS}).
+
+Several files, or an input with several series (a Prometheus matrix, several containers, Node's
+rss/heapUsed/external/arrayBuffers), give one row per series, worst first (leaks first, then the
+soonest at its limit); --json then prints {{"series": [{{"name": ..., ...}}, ...]}}.
+Exit code 0 whatever is found; 2 when an input cannot be read.
 
 Examples:
 
@@ -23,51 +36,87 @@ Examples:
 
   memdoctor analyze metrics.csv --limit 512MB --json
 
+  memdoctor analyze mprofile_20261123.dat psrecord.log capture.bin
+
+  memdoctor analyze query_range.json --limit 1GiB
+
+  memdoctor analyze workers.dat --format mprof-children
+
   cat trace.jsonl | memdoctor analyze -
 """
 
 
-@handle_errors
-def analyze_command(
-    path: Annotated[str, typer.Argument(help="Trace file (JSONL or CSV); - for stdin.", show_default=False)],
-    limit: Annotated[str | None, typer.Option("--limit", help="Memory limit (512MB, 2GiB); default: the "
-                                                              "trace's own.")] = None,
-    fmt: Annotated[str | None, typer.Option("--format", help="Input format (jsonl, csv); default: detected "
-                                                             "from the content.")] = None,
-    metric: Annotated[str, typer.Option("--metric", help="Series to analyse: rss (tree total), rss_root, pss, "
-                                                         "uss, heap.")] = "rss",
-    json_out: Annotated[bool, typer.Option("--json", help="Print the result as one JSON object.")] = False,
-) -> None:
-    # Imported here: `memdoctor analyze big.csv` must not pay for what other commands use.
+def _diagnose(trace: Trace, metric: str, label: str, limit_bytes: int | None, several: bool = False) -> Diagnosis:
     from memdoctor.analysis import diagnose
-    from memdoctor.traces.reader import read_trace
 
-    limit_bytes = parse_size(limit) if limit is not None else None
-    trace = read_trace(path, fmt)
     try:
         series = trace.metric(metric)
     except KeyError as exc:
-        raise TraceReadError(str(exc.args[0])) from None
+        raise TraceReadError(f"{label}: {exc.args[0]}" if several else str(exc.args[0])) from None
     t = trace.t
     keep = ~(series != series)  # drop NaN (samples where an optional series was not read)
     if not keep.all():
         t, series = t[keep], series[keep]
     if len(t) == 0:
-        raise TraceReadError(f"{path} has no sample of the {metric!r} series")
+        raise TraceReadError(f"{label} has no sample of the {metric!r} series")
     restarts = trace.event_times("restart", "oom_kill")
     diagnosis = diagnose(t, series, limit_bytes=limit_bytes or trace.limit_bytes,
                          restart_times=restarts if len(restarts) else None, skipped_rows=trace.skipped_rows)
-    if trace.samples_read != diagnosis.samples:
+    if metric == "rss" and trace.samples_read != diagnosis.samples:
         diagnosis = replace(diagnosis, samples=trace.samples_read)
     if trace.warnings:
         diagnosis = replace(diagnosis, evidence=[*diagnosis.evidence, *trace.warnings])
-    if json_out:
-        print(json.dumps(diagnosis.to_dict(), indent=2))
-    else:
-        from memdoctor.report.console import stdout_console
-        from memdoctor.report.terminal import print_diagnosis
+    return diagnosis
 
-        print_diagnosis(stdout_console(), diagnosis, title=path)
+
+@handle_errors
+def analyze_command(
+    paths: Annotated[list[str], typer.Argument(help="Trace files (any supported format); - for stdin.",
+                                               show_default=False)],
+    limit: Annotated[str | None, typer.Option("--limit", help="Memory limit (512MB, 2GiB); default: the "
+                                                              "trace's own.")] = None,
+    fmt: Annotated[str | None, typer.Option("--format", help=f"Input format ({FORMATS}); default: detected "
+                                                             "from the content.")] = None,
+    metric: Annotated[str | None, typer.Option("--metric", help="Series to analyse: rss (tree total), rss_root, "
+                                                                "pss, uss, heap; Node: heap, external, "
+                                                                "array_buffers.", show_default="rss")] = None,
+    interval: Annotated[str | None, typer.Option("--interval", help="Time between samples of inputs without "
+                                                                    "timestamps (docker stats lines); default "
+                                                                    "1s.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    # Imported here: `memdoctor analyze big.csv` must not pay for what other commands use.
+    from memdoctor.traces.importers.multi import rows as make_rows
+    from memdoctor.traces.reader import read_traces
+
+    limit_bytes = parse_size(limit) if limit is not None else None
+    interval_s = parse_duration(interval) if interval is not None else None
+    if interval_s is not None and interval_s <= 0:
+        raise TraceReadError(f"--interval {interval!r} must be longer than zero")
+    inputs = [(path, read_traces(path, fmt, interval_s=interval_s)) for path in paths]
+    rows = make_rows(inputs, metric)
+    if len(rows) == 1:
+        diagnosis = _diagnose(rows[0].trace, rows[0].metric, paths[0], limit_bytes)
+        if json_out:
+            print(json.dumps(diagnosis.to_dict(), indent=2))
+        else:
+            from memdoctor.report.console import stdout_console
+            from memdoctor.report.terminal import print_diagnosis
+
+            print_diagnosis(stdout_console(), diagnosis, title=rows[0].name)
+        raise typer.Exit(0)
+
+    from memdoctor.fleet.ranking import RankedSeries, rank
+
+    ranked = rank([RankedSeries(row.name, _diagnose(row.trace, row.metric, row.name, limit_bytes, True),
+                                row.trace.header.get("labels") or {}) for row in rows])
+    if json_out:
+        print(json.dumps({"series": [r.to_dict() for r in ranked]}, indent=2))
+    else:
+        from memdoctor.fleet.render import ranked_table
+        from memdoctor.report.console import stdout_console
+
+        stdout_console().print(ranked_table(ranked, title=f"{len(ranked)} series, worst first"))
     raise typer.Exit(0)
 
 

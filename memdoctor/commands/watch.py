@@ -41,6 +41,8 @@ Examples:
   memdoctor watch --name 'node .*server.js' --interval 200ms --duration 30m
 
   memdoctor watch --cgroup /sys/fs/cgroup/system.slice/app.service --limit 1GiB
+
+  memdoctor watch 4242 --serve-metrics 127.0.0.1:9464     # scrape it like any exporter
 """
 
 
@@ -62,6 +64,9 @@ def watch_command(
     warmup: Warmup = "0s",
     no_children: NoChildren = False,
     snapshot_at: SnapshotAt = None,
+    serve_metrics: Annotated[str | None, typer.Option(
+        "--serve-metrics", help="Serve the memory, floor growth and time to the limit for Prometheus at "
+                                "http://HOST:PORT/metrics (e.g. 127.0.0.1:9464).")] = None,
     json_out: JsonOut = False,
 ) -> None:
     chosen = sum(x is not None for x in (pid, name, cgroup))
@@ -75,6 +80,10 @@ def watch_command(
     from memdoctor.sampling.target import describe, find_by_name
 
     settings = parse_common(interval, duration, detail_every, limit, alert, max_growth, warmup)
+    if serve_metrics is not None:
+        from memdoctor.report.metrics_server import parse_listen_address
+
+        parse_listen_address(serve_metrics)  # a bad address fails before anything starts
     if snapshot_at:
         if cgroup is not None:
             raise fail("--snapshot-at needs a process (a PID or --name), not --cgroup")
@@ -114,6 +123,7 @@ def watch_command(
                 writer.close()
             raise
         source = plan.source
+    plan.serve_metrics = serve_metrics
     stop_snapshots = None
     if snapshot_at and plan.pid is not None:
         from memdoctor.heap.python.triggers import start_snapshot_at

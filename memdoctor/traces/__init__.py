@@ -16,6 +16,7 @@ _EXPORTS = {
     "open_trace_writer": "memdoctor.traces.writer",
     "detect_format": "memdoctor.traces.reader",
     "read_trace": "memdoctor.traces.reader",
+    "read_traces": "memdoctor.traces.reader",
 }
 
 __all__ = sorted(_EXPORTS)

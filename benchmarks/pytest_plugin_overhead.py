@@ -1,0 +1,267 @@
+"""memdoctor's pytest plugin: its cost on unmarked tests, and what it catches beside pytest-memray.
+
+    pip install pytest-memray
+    PYTHONPATH=. python3 benchmarks/pytest_plugin_overhead.py [--repeats 30]
+
+Part 1, overhead: a suite of 200 quick unmarked tests (10 files x 20) run by pytest in a
+subprocess, alternately without and with `-p memdoctor.pytest_plugin` (no --memdoctor), in the
+same run; the median and minimum wall time of each, and the median of the paired ratios (runs back to
+back; target < 1.05). Also the plugin's own time in one session, measured in-process by cProfile. Also pytest's own
+session time ("passed in X s"), and the same suite with pytest-memray loaded (without and with
+--memray) and with --memdoctor, for scale. Third-party plugin autoloading is off in every run
+(PYTEST_DISABLE_PLUGIN_AUTOLOAD=1) so that each run loads exactly the plugins named.
+
+Part 2, the same leaking tests under both plugins: a pure-Python object leak, a bytearray
+leak, a leak of memory from libc malloc through ctypes (outside Python's allocators), a slow
+leak (16 KiB per call), a leak of malloc'd memory inside a small C library built with cc, a
+healthy test that fills a module cache once (2 MiB on the first call only), and a healthy test
+that allocates and frees 20 MiB per call. memdoctor: `@pytest.mark.memdoctor(max_growth=B,
+iterations=6)` (and `rss=True` where said); pytest-memray: `@pytest.mark.limit_leaks(B)` with
+`--memray`. Two budgets B: 1 MB and 8 KB. Prints which tests each fails and its wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MEMDOCTOR = ["-p", "memdoctor.pytest_plugin"]
+MEMRAY = ["-p", "pytest_memray.plugin"]
+
+QUICK_FILE = "\n".join(f"def test_quick_{i}():\n    assert sum(range({i} + 10)) >= 0\n" for i in range(20))
+
+SCENARIOS = {
+    "object_leak": ("a pure-Python object leak (2,000 small objects per call)", '''
+    for i in range(2000):
+        _HELD.append(Session(i))'''),
+    "bytearray_leak": ("a bytearray leak (1 MiB per call)", '''
+    _HELD.append(bytearray(1 << 20))'''),
+    "malloc_leak": ("native memory from libc malloc via ctypes (1 MiB per call)", '''
+    block = _LIBC.malloc(1 << 20)
+    ctypes.memset(block, 1, 1 << 20)'''),
+    "c_library_leak": ("native memory from malloc inside a C library (1 MiB per call)", '''
+    _LIBLEAK.leak(1 << 20)'''),
+    "slow_leak": ("a slow leak: 16 KiB per call", '''
+    _HELD.append(bytes(16 * 1024))'''),
+    "cache_once": ("healthy: a module cache filled once (2 MiB, first call only)", '''
+    if not _CACHE:
+        _CACHE.update((i, bytes(1024)) for i in range(2048))'''),
+    "churn": ("healthy: 20 MiB allocated and freed per call", '''
+    scratch = [bytearray(1 << 20) for _ in range(20)]
+    assert len(scratch) == 20'''),
+}
+
+HEADER = '''import ctypes
+
+import pytest
+
+_HELD = []
+_CACHE = {}
+_LIBC = ctypes.CDLL(None)
+_LIBC.malloc.restype = ctypes.c_void_p
+_LIBLEAK = ctypes.CDLL("./libleak.so")
+_LIBLEAK.leak.restype = ctypes.c_void_p
+_LIBLEAK.leak.argtypes = [ctypes.c_size_t]
+
+
+class Session:
+    def __init__(self, i):
+        self.i = i
+        self.name = "user-" + str(i)
+'''
+
+
+# A C library that leaks: its malloc goes through the library's own symbol binding (as in a C
+# extension), unlike ctypes' malloc above, which calls libc's malloc through a pointer from dlsym.
+LEAK_C = """#include <stdlib.h>
+#include <string.h>
+void *leak(size_t n) { void *p = malloc(n); memset(p, 1, n); return p; }
+"""
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    # Byte-compiled, as an installed package is (pip compiles at install): without a __pycache__,
+    # every run would compile the plugin's source again (~5 ms) and measure that instead.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def _pytest(cwd: Path, args: list[str]) -> tuple[float, float | None, subprocess.CompletedProcess]:
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args], cwd=cwd,
+                          env=_env(), capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    m = re.search(r" in ([0-9.]+)s", proc.stdout)
+    return wall, float(m.group(1)) if m else None, proc
+
+
+def overhead(repeats: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="md-overhead-") as tmp:
+        d = Path(tmp)
+        for k in range(10):
+            (d / f"test_quick_{k}.py").write_text(QUICK_FILE)
+        variants = {
+            "plain pytest": [],
+            "memdoctor loaded": MEMDOCTOR,
+            "pytest-memray loaded": MEMRAY,
+        }
+        scale = {
+            "memdoctor --memdoctor (every test x6)": [*MEMDOCTOR, "--memdoctor"],
+            "pytest-memray --memray (every test tracked)": [*MEMRAY, "--memray"],
+        }
+        for args in (*variants.values(), *scale.values()):  # warm the file system cache, check it runs
+            _, _, proc = _pytest(d, args)
+            assert proc.returncode == 0 and "200 passed" in proc.stdout, proc.stdout[-2000:] + proc.stderr[-2000:]
+        walls: dict[str, list[float]] = {k: [] for k in variants}
+        sessions: dict[str, list[float]] = {k: [] for k in variants}
+        for i in range(repeats):  # interleaved (order alternating), so that machine noise hits every variant alike
+            for name, args in (variants.items() if i % 2 else reversed(variants.items())):
+                wall, session, _ = _pytest(d, args)
+                walls[name].append(wall)
+                if session is not None:
+                    sessions[name].append(session)
+        for name, args in scale.items():
+            for _ in range(max(3, repeats // 5)):
+                wall, session, _ = _pytest(d, args)
+                walls.setdefault(name, []).append(wall)
+                sessions.setdefault(name, []).append(session or 0.0)
+    base_wall = statistics.median(walls["plain pytest"])
+    base_min = min(walls["plain pytest"])
+    print(f"200 quick unmarked tests, {repeats} interleaved runs per variant (medians; the last two rows: "
+          f"{max(3, repeats // 5)} runs):\n")
+    print("| variant | wall s (median) | ratio | wall s (min) | ratio | paired ratio (median) | pytest session s |")
+    print("|---|---|---|---|---|---|---|")
+    for name in walls:
+        w, s = statistics.median(walls[name]), statistics.median(sessions[name])
+        paired = "-"
+        if len(walls[name]) == len(walls["plain pytest"]):
+            paired = f"{statistics.median(a / b for a, b in zip(walls[name], walls['plain pytest'], strict=True)):.3f}"
+        print(f"| {name} | {w:.3f} | {w / base_wall:.3f} | {min(walls[name]):.3f} | {min(walls[name]) / base_min:.3f} "
+              f"| {paired} | {s:.2f} |")
+    own = _own_cost()
+    ratio = statistics.median(a / b for a, b in zip(walls["memdoctor loaded"], walls["plain pytest"], strict=True))
+    print(f"\nmemdoctor's own hooks in one session (cProfile, in-process): {own * 1000:.2f} ms")
+    print(f"[{'PASS' if ratio < 1.05 else 'MISS'}] memdoctor plugin loaded, no --memdoctor: paired wall ratio "
+          f"{ratio:.3f} < 1.05")
+
+
+def _own_cost() -> float:
+    """Cumulative time of the plugin's module import and hooks in one pytest session of the 200 tests."""
+    code = (
+        "import cProfile, pstats, pytest\n"
+        "pr = cProfile.Profile(); pr.enable()\n"
+        "import memdoctor.pytest_plugin as plugin\n"
+        "pytest.main(['-q', '-p', 'no:cacheprovider', '-p', 'memdoctor.pytest_plugin'])\n"
+        "pr.disable()\n"
+        "st = pstats.Stats(pr).stats\n"
+        "mine = [v[3] for k, v in st.items() if k[0] == plugin.__file__ and k[2].startswith(('pytest_', '<module>'))]\n"
+        "print(sum(mine))"
+    )
+    with tempfile.TemporaryDirectory(prefix="md-own-") as tmp:
+        for k in range(10):
+            (Path(tmp) / f"test_quick_{k}.py").write_text(QUICK_FILE)
+        proc = subprocess.run([sys.executable, "-c", code], cwd=tmp, env=_env(), capture_output=True, text=True)
+    return float(proc.stdout.strip().splitlines()[-1])
+
+
+def _suite(tool: str, budget: str) -> str:
+    out = [HEADER]
+    for name, (_, body) in SCENARIOS.items():
+        if tool == "memdoctor":
+            rss = ", rss=True" if name in ("malloc_leak", "c_library_leak") else ""
+            out.append(f'\n@pytest.mark.memdoctor(max_growth="{budget}", iterations=6{rss})')
+        else:
+            out.append(f'\n@pytest.mark.limit_leaks("{budget}")')
+        out.append(f"def test_{name}():{body}\n")
+    return "\n".join(out)
+
+
+def _outcomes(junit: Path) -> dict[str, str]:
+    res = {}
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        name = case.get("name", "").removeprefix("test_")
+        res[name] = "FAIL" if case.find("failure") is not None or case.find("error") is not None else "pass"
+    return res
+
+
+def compare(repeats: int) -> None:
+    budgets = ("1MB", "8KB")
+    tools = {
+        "memdoctor": (MEMDOCTOR, "memdoctor"),
+        "pytest-memray": ([*MEMRAY, "--memray"], "memray"),
+        "plain pytest (no check)": ([], "memray"),  # the memray markers are inert without --memray
+    }
+    table: dict[tuple[str, str], dict[str, str]] = {}
+    times: dict[tuple[str, str], float] = {}
+    with tempfile.TemporaryDirectory(prefix="md-compare-") as tmp:
+        for budget in budgets:
+            for tool, (args, flavour) in tools.items():
+                d = Path(tmp) / f"{flavour}-{budget}-{len(table)}"
+                d.mkdir()
+                (d / "test_leaks.py").write_text(_suite(flavour, budget))
+                (d / "leak.c").write_text(LEAK_C)
+                subprocess.run(["cc", "-shared", "-fPIC", "-O1", "-o", str(d / "libleak.so"), str(d / "leak.c")],
+                               check=True)
+                runs = []
+                for _ in range(repeats):
+                    wall, _, proc = _pytest(d, [*args, "--junitxml=r.xml"])
+                    runs.append(wall)
+                    table[(tool, budget)] = _outcomes(d / "r.xml")
+                times[(tool, budget)] = statistics.median(runs)
+                if proc.returncode not in (0, 1):
+                    print(proc.stdout[-3000:], proc.stderr[-3000:])
+    print("\nThe same seven tests under each plugin (FAIL = the plugin failed the test):\n")
+    header = ["test", *(f"{tool} {b}" for b in budgets for tool in tools if not tool.startswith("plain"))]
+    print("| " + " | ".join(header) + " |")
+    print("|" + "|".join("---" for _ in header) + "|")
+    for name, (label, _) in SCENARIOS.items():
+        cells = [table[(tool, b)].get(name, "?") for b in budgets for tool in tools if not tool.startswith("plain")]
+        print(f"| {label} | " + " | ".join(cells) + " |")
+    print(f"\nWall time of the seven-test file (median of {repeats}), and ratio to plain pytest:\n")
+    print("| tool | budget | wall s | ratio |")
+    print("|---|---|---|---|")
+    for budget in budgets:
+        base = times[("plain pytest (no check)", budget)]
+        for tool in tools:
+            print(f"| {tool} | {budget} | {times[(tool, budget)]:.2f} | {times[(tool, budget)] / base:.2f} |")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeats", type=int, default=30)
+    ap.add_argument("--skip-compare", action="store_true")
+    args = ap.parse_args()
+    try:
+        import pytest_memray  # noqa: F401
+    except ImportError:
+        print("pytest-memray is not installed: pip install pytest-memray", file=sys.stderr)
+        return 2
+    import platform
+
+    import pytest
+
+    from memdoctor import __version__
+
+    print(f"Python {platform.python_version()}, pytest {pytest.__version__}, pytest-memray "
+          f"{__import__('importlib.metadata').metadata.version('pytest-memray')}, memdoctor {__version__}, "
+          f"nproc {os.cpu_count()}\n")
+    overhead(args.repeats)
+    if not args.skip_compare:
+        compare(max(3, args.repeats // 5))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
