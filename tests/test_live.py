@@ -57,3 +57,21 @@ def test_max_growth_alert():
     monitor._check_alert(2.0)
     monitor._check_alert(3.0)
     assert monitor.alert is not None and "max-growth" in monitor.alert.reason
+
+
+def test_live_series_stays_bounded_and_keeps_floor_and_peaks():
+    from memdoctor.sampling.series import LiveSeries
+
+    series = LiveSeries(max_points=1000)
+    for i in range(20_000):
+        value = 1e6 + (i % 97) * 10.0
+        if i == 12_345:
+            value = 5e9  # a peak
+        if i == 17_777:
+            value = 3.0  # a trough
+        series.append(i * 0.01, value)
+    t, rss = series.arrays()
+    assert series.count == 20_000 and series.thinned
+    assert len(t) <= 2000
+    assert rss.max() == 5e9 and rss.min() == 3.0
+    assert (t[1:] > t[:-1]).all()
