@@ -197,12 +197,17 @@ def judge(m: Measurements | None, thresholds: Thresholds, *, command: CommandSta
     if thresholds.max_growth_bytes_per_s is not None:
         growth = d.growth_bytes_per_s
         ok = growth <= thresholds.max_growth_bytes_per_s
-        checks.append(Check(
-            "max-growth", ok,
-            f"floor growth {format_rate(growth)} {'<=' if ok else '>'} "
-            f"{format_rate(thresholds.max_growth_bytes_per_s)}",
-            value=growth, threshold=thresholds.max_growth_bytes_per_s,
-        ))
+        message = (f"floor growth {format_rate(growth)} {'<=' if ok else '>'} "
+                   f"{format_rate(thresholds.max_growth_bytes_per_s)}")
+        if ok and d.verdict == "inconclusive" and d.watch_more_s is not None and d.pattern != "plateau":
+            # The classifier could not measure the floor trend (too few GC or batch cycles, or too
+            # weak a trend): a budget is not met by a growth nobody could measure. A plateau is the
+            # other case (a warm-up or cache fill still levelling off), which --warmup is for.
+            ok = False
+            message = (f"cannot judge the floor growth ({format_rate(growth)} measured, budget "
+                       f"{format_rate(thresholds.max_growth_bytes_per_s)}): the classifier needs more cycles; "
+                       f"run the gate >= {format_duration(d.watch_more_s)} longer (--duration)")
+        checks.append(Check("max-growth", ok, message, value=growth, threshold=thresholds.max_growth_bytes_per_s))
     if thresholds.max_rss_bytes is not None:
         ok = m.peak_bytes <= thresholds.max_rss_bytes
         checks.append(Check(

@@ -345,3 +345,51 @@ def test_short_gc_trace_with_drifting_troughs_is_not_a_leak_but_a_long_one_is() 
     assert (d_short.verdict, d_short.pattern) == ("no-leak", "sawtooth"), d_short.evidence
     d_long = diagnose(*v8(4 * 3600.0, 10.0))
     assert (d_long.verdict, d_long.pattern) == ("leak", "sawtooth"), d_long.evidence
+
+
+# Short traces (a 60 s CI gate at 200 ms): the rules that scale with time, not only with level.
+_MiB = 1024**2
+
+
+def _gate_trace(seed: int) -> tuple[np.ndarray, np.ndarray, np.random.Generator]:
+    rng = np.random.default_rng(seed)
+    t = np.arange(0, 60.0, 0.2)
+    return t, np.full(len(t), 600 * _MiB) + rng.normal(0, 0.2 * _MiB, len(t)), rng
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_short_trace_leak_under_two_percent_of_a_large_floor_is_a_leak(seed: int) -> None:
+    # 5 MiB/min for 60 s is under 2% of a 600 MiB floor; the rise-rate bar (1 MiB/min) lets the
+    # significant trend through.
+    t, m, _ = _gate_trace(seed)
+    d = diagnose(t, m + 5 * _MiB / 60 * t)
+    assert d.verdict == "leak", d.evidence
+    assert 4 * _MiB / 60 < d.growth_bytes_per_s < 6 * _MiB / 60
+
+
+def test_short_trace_cache_fill_levelling_off_at_the_end_is_not_a_leak() -> None:
+    t, m, _ = _gate_trace(4)
+    fill = 60 * _MiB * (1 - np.exp(-np.maximum(t - 25.0, 0) / 6.0))  # starts late, flat in the last ~15 s
+    d = diagnose(t, m + fill)
+    assert d.verdict != "leak", d.evidence
+
+
+def test_too_few_gc_cycles_reports_the_trough_slope_not_zero() -> None:
+    t = np.arange(0, 60.0, 0.2)
+    period = 15.0  # four cycles: too few for a trend test
+    m = 300 * _MiB + 60 * _MiB * ((t % period) / period) + 20 * _MiB / 60 * t
+    d = diagnose(t, m)
+    assert d.verdict == "inconclusive" and d.watch_more_s
+    assert d.growth_bytes_per_s > 10 * _MiB / 60, d.evidence
+
+
+def test_gate_max_growth_does_not_pass_a_growth_it_could_not_measure() -> None:
+    from memdoctor.gate import Thresholds, judge, measure
+
+    t = np.arange(0, 60.0, 0.2)
+    m = 300 * _MiB + 60 * _MiB * ((t % 15.0) / 15.0)  # flat troughs would be fine; rising ones cannot be judged
+    m = m + 20 * _MiB / 60 * t
+    d = diagnose(t, m)
+    res = judge(measure(t, m, d), Thresholds(max_growth_bytes_per_s=1e12))
+    check = next(c for c in res.checks if c.name == "max-growth")
+    assert not check.passed and "longer" in check.message

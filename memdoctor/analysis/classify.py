@@ -56,12 +56,20 @@ WEAK_ALPHA = 0.05  # below this (but above ALPHA) with a large rise: inconclusiv
 MIN_RISE_FRACTION = 0.02  # the floor must rise by >= 2% of its level ...
 MIN_RISE_SIGMAS = 2.0  # ... and by >= 2 noise sigmas of the floor ...
 MIN_RISE_BYTES = 128 * 1024  # ... and by at least this much
+# The 2% share is a share of the *level*, independent of how long the floor was watched: over a
+# 60 s gate it would ask a 500 MiB process for a 10 MiB/min leak before calling anything. A leak
+# is a rate, so the relevance bar is also met by a rise of this rate over the span watched (1 MiB/min
+# is 1.4 GiB a day). It is smaller than the 2% share only in traces shorter than ~20 min at
+# 500 MiB, and the significance test (p < ALPHA) and the noise term still guard the short ones.
+MIN_RISE_RATE = 1024 * 1024 / 60.0
 STARTUP_FRACTION = 0.01  # the first 1% of a segment is start-up transient
 SAWTOOTH_AMPLITUDE = 0.15  # a GC sawtooth swings >= 15% of the floor level
 RESTART_STARTUP_S = 60.0  # start-up transient after a restart
 MAX_STEPS = 50  # more jumps than this in the floor is a continuous climb
 SHORT_GC_S = 600.0  # in a sawtooth trace shorter than this ...
 GC_DRIFT_FRACTION = 0.25  # ... troughs rising by less than this part of the swing are heap sizing
+SHORT_TRACE_S = 600.0  # shorter than this: a leak verdict also needs a floor still rising at the end
+TAIL_FRACTION = 0.25  # the end: the last quarter of the floor
 
 
 @dataclass
@@ -227,7 +235,18 @@ def _too_few(fl: Floor, what: str, span: float, level: float, cyclic: bool = Fal
         f"only {n_points} {what} in the trace: at least {MIN_FLOOR_POINTS} are needed to judge a trend; "
         f"watch about {format_duration(watch)} more"
     ]
-    return SegmentResult("inconclusive", pattern, confidence=0.1, evidence=ev, watch_more_s=watch)
+    res = SegmentResult("inconclusive", pattern, confidence=0.1, evidence=ev, watch_more_s=watch)
+    if n_points >= 3:
+        # Too few points for a significance test, but their slope is still the best estimate of the
+        # growth: report it (low confidence) rather than 0, so that a --max-growth budget sees it.
+        # The first point may start mid-cycle: skip it, as above.
+        tr = mann_kendall_sen(fl.t[1:] - fl.t[1], fl.m[1:])
+        if tr.slope > 0:
+            res.slope, res.slope_low, res.slope_high = tr.slope, tr.slope_low, tr.slope_high
+            res.evidence.append(
+                f"the troughs between them moved {format_rate(tr.slope)} (too few for a trend test)"
+            )
+    return res
 
 
 def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool) -> SegmentResult:
@@ -285,7 +304,7 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool) -> SegmentRes
     # The rise must clear the noise: 2 sigmas of one floor point, or (with many points, whose
     # trend is known much better than any one point) 4 standard errors of the fitted rise.
     noise_floor = min(MIN_RISE_SIGMAS * sigma, 4.0 * sigma * math.sqrt(12.0 / len(y)))
-    min_rise = max(MIN_RISE_FRACTION * level0, noise_floor, MIN_RISE_BYTES)
+    min_rise = max(min(MIN_RISE_FRACTION * level0, MIN_RISE_RATE * span), noise_floor, MIN_RISE_BYTES)
     what = "troughs" if fl.from_troughs else "floor"
     base_ev = (
         f"{what} rose {format_bytes(rise)} over {format_duration(span)} "
@@ -334,6 +353,11 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool) -> SegmentRes
         if sawtooth:
             res.evidence.append(saw_ev)
         if gc_drift:
+            # Kept a no-leak on purpose (not inconclusive): real healthy Node services do this in
+            # their first minute (sample_traces/node_healthy_server: troughs +3.2 MiB/min, p < 0.001,
+            # under a 32 MiB swing), so a short gate cannot tell a small leak under a large sawtooth
+            # from heap sizing. The significant trough slope is still reported as the growth, so a
+            # --max-growth budget judges it.
             res.confidence = 0.5
             res.evidence.append(
                 f"the troughs moved less than a quarter of the GC swing in a trace shorter than "
@@ -381,6 +405,27 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool) -> SegmentRes
             f"fast warm-up ({format_rate(a.slope)}) then steady growth of {format_rate(bt.slope)} "
             f"(Mann-Kendall {_p_text(bt.p_up)})"
         )
+
+    if span_all < SHORT_TRACE_S and not decel:
+        # A short trace (a CI gate) can hold a whole cache fill that starts late: flat, a rise across
+        # the middle, then level in the last seconds; the half-against-half test above misses it.
+        # A leak keeps its rate to the end, so the last quarter's Sen slope must not be significantly
+        # below the overall slope (its 90% band clear under a quarter of it); else undecided.
+        tail = x >= (1 - TAIL_FRACTION) * span
+        if np.count_nonzero(tail) >= MIN_FLOOR_POINTS:
+            q4 = mann_kendall_sen(x[tail], y[tail])
+            if q4.slope_high < GC_DRIFT_FRACTION * tr.slope:
+                res.verdict, res.pattern = "inconclusive", "plateau"
+                res.slope = max(q4.slope, 0.0)
+                res.confidence = 0.3
+                res.watch_more_s = float(span)
+                res.evidence.append(base_ev)
+                res.evidence.append(
+                    f"the floor levelled off in the last {format_duration(TAIL_FRACTION * span)} (Sen slope "
+                    f"{format_rate(q4.slope)} against {format_rate(tr.slope)} overall): a cache fill or warm-up "
+                    f"cannot be told from a leak yet; watch about {format_duration(span)} more"
+                )
+                return res
 
     res.verdict = "leak"
     res.slope, res.slope_low, res.slope_high = recent.slope, recent.slope_low, recent.slope_high
