@@ -56,6 +56,13 @@ def snapshot_command(
                       f"(RSS {format_bytes(meta.get('rss'))}); metadata in {output}.meta.json", markup=False)
         for note in meta.get("notes", []):
             console.print(f"note: {note}", markup=False)
+        sites = meta.get("allocation_sites") or []
+        if sites:
+            console.print("allocated and still alive, by site:", markup=False)
+            for site in sites[:10]:
+                if isinstance(site, dict):
+                    where = f"{site.get('function', '?')} {site.get('file', '?')}:{site.get('line', '?')}"
+                    console.print(f"  {format_bytes(site.get('bytes')):>10}  {where}", markup=False)
     raise typer.Exit(0)
 
 

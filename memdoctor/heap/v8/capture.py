@@ -1,0 +1,407 @@
+"""`memdoctor snapshot PID` for Node.js: a heap snapshot of a running process, no restart.
+
+Steps, and what each one guards against:
+1. Checks: the process exists and we may signal it (else one line, nothing sent).
+2. A machine-wide lock (flock on /tmp/memdoctor-node-inspector.lock): SIGUSR1 always opens
+   port 9229, so two captures at once would fight over it. The lock file names its holder.
+3. The inspector: if the target already listens with an inspector (started with `--inspect`,
+   any port), it is reused and left open afterwards. Otherwise port 9229 of the target's network
+   namespace must be free (else we say which process holds it and send nothing), then SIGUSR1
+   opens it on 127.0.0.1.
+4. A watchdog inside the target: a timer (unref'd, so it never keeps the process alive) that
+   calls `require('inspector').close()` after a deadline. Only memdoctor renews it, so if
+   memdoctor dies, even by `kill -9`, the inspector still closes by itself.
+5. A memory check: a snapshot makes V8 build a copy of the heap graph and serialize it, which
+   costs the target about CAPTURE_FACTOR x its used heap for the duration. If its cgroup (or the
+   machine) lacks that headroom, we refuse unless --force: an OOM kill of the service is worse
+   than no snapshot.
+6. `--allocations D`: V8's sampling heap profiler runs for D; what it reports at the end is
+   the sampled allocations still alive, by function and file:line.
+7. `HeapProfiler.takeHeapSnapshot` with progress events, without `HeapProfiler.enable`: when a
+   session that enabled the heap profiler closes, V8 resets its object ids, and `diff` follows
+   objects across snapshots by those ids (measured: ids stay stable across memdoctor captures
+   this way, and change when the session enables and disables the profiler). Chunks chunks are written straight to
+   FILE.partial (mode 0600) and renamed when complete, so the snapshot is never held in memory
+   and a failed capture leaves no half file.
+8. The inspector is closed again (when we opened it), and we wait until the port is gone.
+9. FILE.meta.json: pid, runtime, captured_at, rss, limit_bytes, and what `diff` needs to refuse
+   snapshots of different processes (process start time, boot id).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import signal
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from memdoctor.heap.model import write_meta
+from memdoctor.heap.runtimes import CaptureOptions, HeapError
+from memdoctor.heap.v8 import inspector as insp
+
+DEFAULT_PORT = 9229
+LOCK_PATH = "/tmp/memdoctor-node-inspector.lock"
+# Extra memory of a snapshot in the target, in multiples of its used heap. Measured here (Node 20,
+# 300 MiB used heap): RSS 376 MiB before, 1,811 MiB at the peak of the capture, +4.8x.
+CAPTURE_FACTOR = 5.0
+CAPTURE_FIXED = 32 << 20
+WATCHDOG_MARGIN_S = 10.0  # the watchdog closes the inspector this long after memdoctor's own timeout
+WATCHDOG_KEY = "Symbol.for('memdoctor.inspector.watchdog')"
+REQUIRE = ("(typeof require === 'function' ? require : (process.getBuiltinModule ? process.getBuiltinModule : "
+           "process.mainModule.require.bind(process.mainModule)))")
+
+
+def _arm_js(deadline_ms: int) -> str:
+    return (f"(() => {{ const k = {WATCHDOG_KEY}; if (process[k]) clearTimeout(process[k]);"
+            f" const i = {REQUIRE}('inspector');"
+            " const t = setTimeout(() => { delete process[k]; try { i.close(); } catch (e) {} }, "
+            f"{deadline_ms});"
+            " if (t.unref) t.unref(); process[k] = t; return true; })()")
+
+
+CLOSE_JS = (f"(() => {{ const k = {WATCHDOG_KEY}; if (process[k]) {{ clearTimeout(process[k]); delete process[k]; }}"
+            f" const i = {REQUIRE}('inspector');"
+            " const t = setTimeout(() => { try { i.close(); } catch (e) {} }, 20);"
+            " if (t.unref) t.unref(); return true; })()")
+HAS_WATCHDOG_JS = f"!!process[{WATCHDOG_KEY}]"
+INFO_JS = ("(() => { const m = process.memoryUsage(); return { version: process.version, heapUsed: m.heapUsed, "
+           "heapTotal: m.heapTotal, external: m.external, rss: m.rss }; })()")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            state = fh.read().rsplit(")", 1)[1].split()[0]
+        return state not in ("Z", "X")
+    except OSError:
+        return False
+
+
+def _check_target(pid: int) -> None:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        raise HeapError(f"no process with PID {pid}") from None
+    except PermissionError:
+        try:
+            owner = os.stat(f"/proc/{pid}").st_uid
+        except OSError:
+            owner = "another user"
+        raise HeapError(f"no permission to signal process {pid} (owned by uid {owner}): run memdoctor as that "
+                        "user or as root") from None
+
+
+@contextlib.contextmanager
+def _machine_lock(timeout: float) -> Iterator[None]:
+    fd = os.open(LOCK_PATH, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another memdoctor"
+                    raise HeapError(f"another Node.js capture holds the inspector lock ({holder}); "
+                                    f"retry when it is done (lock: {LOCK_PATH})") from None
+                time.sleep(0.1)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"memdoctor PID {os.getpid()}".encode(), 0)
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+        os.close(fd)
+
+
+def _own_inspector_port(pid: int, timeout: float) -> int | None:
+    """The port of an inspector the target already has open (started with --inspect), if any."""
+    mine = insp.socket_inodes(pid)
+    for item in insp.listeners(pid):
+        if item.inode not in mine:
+            continue
+        try:
+            info = insp.http_json(pid, item.port, "/json/version", min(timeout, 3.0))
+        except HeapError:
+            continue
+        if isinstance(info, dict) and "node" in str(info.get("Browser", "")).lower():
+            return item.port
+    return None
+
+
+def _open_inspector(pid: int, timeout: float) -> None:
+    held = insp.port_listening(pid, DEFAULT_PORT)
+    if held is not None:
+        who = insp.holder_of(held.inode)
+        by = f"PID {who[0]} ({who[1]})" if who else "a process in another namespace or of another user"
+        raise HeapError(f"port {DEFAULT_PORT} in the target's network namespace is in use by {by}: the inspector "
+                        "cannot open; stop that debugger or process and retry (nothing was sent to the target)")
+    os.kill(pid, signal.SIGUSR1)
+    deadline = time.monotonic() + min(timeout, 15.0)
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            raise HeapError(f"process {pid} exited after SIGUSR1: is it Node.js with the inspector built in?")
+        item = insp.port_listening(pid, DEFAULT_PORT)
+        if item is not None and item.inode in insp.socket_inodes(pid):
+            return
+        if item is not None:  # someone else took the port in the meantime
+            who = insp.holder_of(item.inode)
+            by = f"PID {who[0]}" if who else "another process"
+            raise HeapError(f"port {DEFAULT_PORT} was taken by {by} "
+                            "before the target's inspector could open it")
+        time.sleep(0.05)
+    raise HeapError(f"process {pid} did not open its inspector within {min(timeout, 15.0):.0f} s after SIGUSR1 "
+                    "(started with --disable-sigusr1, or not Node.js?)")
+
+
+def _wait_closed(pid: int, port: int, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _alive(pid) or insp.port_listening(pid, port) is None:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _cgroup_headroom(pid: int) -> tuple[int | None, int | None, str]:
+    """(limit, free bytes under it, description) for the target's memory."""
+    from memdoctor.sampling.limits import discover_limit_for_pid
+
+    limit = discover_limit_for_pid(pid)
+    usage = None
+    if limit.cgroup_dir and not limit.source.startswith("physical"):
+        for name in ("memory.current", "memory.usage_in_bytes"):
+            try:
+                with open(os.path.join(limit.cgroup_dir, name), encoding="ascii") as fh:
+                    usage = int(fh.read().strip())
+                break
+            except (OSError, ValueError):
+                continue
+    if usage is not None:
+        return limit.bytes, limit.bytes - usage, f"its memory limit {limit.bytes:,} bytes ({limit.source})"
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            available = next(int(line.split()[1]) * 1024 for line in fh if line.startswith("MemAvailable:"))
+    except (OSError, StopIteration, ValueError):
+        available = None
+    return limit.bytes, available, "the machine's available memory"
+
+
+def _check_memory(pid: int, heap_used: int, force: bool) -> dict[str, Any]:
+    need = int(heap_used * CAPTURE_FACTOR) + CAPTURE_FIXED
+    limit, free, what = _cgroup_headroom(pid)
+    info = {"limit_bytes": limit, "estimated_capture_bytes": need, "free_bytes": free}
+    if free is not None and need > free and not force:
+        raise HeapError(f"a snapshot of process {pid} needs about {need >> 20} MiB more memory in the target (used "
+                        f"heap {heap_used >> 20} MiB x {CAPTURE_FACTOR}), but {what} leaves {max(free, 0) >> 20} MiB: "
+                        "the target would likely be OOM-killed; --force captures anyway")
+    return info
+
+
+def _allocation_sites(profile: dict, top: int = 15) -> list[dict[str, Any]]:
+    totals: dict[tuple[str, str, int], int] = {}
+    stack = [profile.get("head", {})]
+    while stack:
+        node = stack.pop()
+        frame = node.get("callFrame", {})
+        size = int(node.get("selfSize", 0))
+        if size:
+            url = frame.get("url", "") or ""
+            name = url.rsplit("/", 1)[-1] if url.startswith(("/", "file://")) else url
+            key = (frame.get("functionName") or "(anonymous)", name or "(native)", int(frame.get("lineNumber", -1)) + 1)
+            totals[key] = totals.get(key, 0) + size
+        stack.extend(node.get("children", []))
+    ranked = sorted(totals.items(), key=lambda kv: kv[1], reverse=True)[:top]
+    return [{"function": f, "file": file, "line": line, "bytes": b} for (f, file, line), b in ranked]
+
+
+class _Progress:
+    """A progress bar on stderr fed by the protocol's progress events (quiet when not a terminal)."""
+
+    def __init__(self) -> None:
+        from memdoctor.report.console import is_tty, stderr_console
+
+        self.bar = None
+        if is_tty():
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                                TimeElapsedColumn(), console=stderr_console(), transient=True)
+            self.task = self.bar.add_task("heap snapshot", total=1)
+            self.bar.start()
+
+    def update(self, done: int, total: int, what: str) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, completed=done, total=max(total, 1), description=what)
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _take_snapshot(session: insp.Session, output: str, timeout: float) -> int:
+    partial = output + ".partial"
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(partial)
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    written = 0
+    progress = _Progress()
+    ok = False
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            def chunk(params: dict) -> None:
+                nonlocal written
+                data = params.get("chunk", "").encode("utf-8")
+                fh.write(data)
+                written += len(data)
+                progress.update(1, 1, f"writing {written >> 20} MiB")
+
+            def step(params: dict) -> None:
+                progress.update(int(params.get("done", 0)), int(params.get("total", 1)), "building snapshot")
+
+            session.handlers["HeapProfiler.addHeapSnapshotChunk"] = chunk
+            session.handlers["HeapProfiler.reportHeapSnapshotProgress"] = step
+            session.call("HeapProfiler.takeHeapSnapshot", {"reportProgress": True, "captureNumericValue": False,
+                                                           "exposeInternals": False}, timeout=timeout)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if written == 0:
+            raise HeapError("the inspector sent an empty snapshot")
+        os.replace(partial, output)
+        ok = True
+    finally:
+        progress.stop()
+        session.handlers.clear()
+        if not ok:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(partial)
+    return written
+
+
+def _rss(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/statm", encoding="ascii") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _identity(pid: int) -> dict[str, Any]:
+    from memdoctor.sampling import procfs
+
+    out: dict[str, Any] = {}
+    with contextlib.suppress(Exception):
+        out["process_start"] = procfs.start_time(pid)
+    with contextlib.suppress(OSError), open("/proc/sys/kernel/random/boot_id", encoding="ascii") as fh:
+        out["boot_id"] = fh.read().strip()
+    return out
+
+
+def capture(pid: int, output: str, *, options: CaptureOptions) -> dict[str, Any]:
+    _check_target(pid)
+    out_dir = os.path.dirname(os.path.abspath(output))
+    if not os.path.isdir(out_dir) or not os.access(out_dir, os.W_OK):
+        raise HeapError(f"cannot write {output}: {out_dir} is not a writable directory")
+    timeout = max(1.0, options.timeout_s)
+    started = time.monotonic()
+    identity = _identity(pid)
+    with _machine_lock(timeout):
+        port = _own_inspector_port(pid, timeout)
+        opened = port is None
+        if opened:
+            _open_inspector(pid, timeout)
+            port = DEFAULT_PORT
+        try:
+            return _capture_with_inspector(pid, port, opened, output, options, timeout, started, identity)
+        except HeapError:
+            if not _alive(pid):
+                raise HeapError(f"process {pid} exited during the capture; no snapshot was written") from None
+            raise
+        finally:
+            if opened and _alive(pid) and not _wait_closed(pid, port, 0.2):
+                _close_inspector(pid, port, timeout)
+
+
+def _close_inspector(pid: int, port: int, timeout: float) -> None:
+    """Close the inspector we opened (a fresh short session), and wait until the port is gone."""
+    try:
+        targets = insp.http_json(pid, port, "/json/list", min(timeout, 5.0))
+        session = insp.Session(pid, port, str(targets[0]["id"]), min(timeout, 5.0))
+        try:
+            session.evaluate(CLOSE_JS, timeout=5.0)
+        finally:
+            session.close()
+    except (HeapError, LookupError, TypeError):
+        pass  # the watchdog closes it at its deadline
+    _wait_closed(pid, port, 5.0)
+
+
+def _capture_with_inspector(pid: int, port: int, opened: bool, output: str, options: CaptureOptions,
+                            timeout: float, started: float, identity: dict[str, Any]) -> dict[str, Any]:
+    targets = insp.http_json(pid, port, "/json/list", min(timeout, 5.0))
+    if not isinstance(targets, list) or not targets or "id" not in targets[0]:
+        raise HeapError(f"the inspector of process {pid} lists no target")
+    session = insp.Session(pid, port, str(targets[0]["id"]), min(timeout, 10.0))
+    try:
+        deadline_ms = int((timeout + (options.allocations_s or 0) + WATCHDOG_MARGIN_S) * 1000)
+        if not opened and session.evaluate(HAS_WATCHDOG_JS):
+            opened = True  # a memdoctor watchdog from an earlier, interrupted capture: ours to close
+        if opened:
+            session.evaluate(_arm_js(deadline_ms))
+        info = session.evaluate(INFO_JS) or {}
+        heap_used = int(info.get("heapUsed", 0))
+        memory = _check_memory(pid, heap_used, options.force)
+        meta: dict[str, Any] = {}
+        if options.allocations_s:
+            meta["allocation_sites"] = _sample_allocations(session, options.allocations_s, opened, deadline_ms)
+        # No HeapProfiler.enable: when a session that enabled it goes away, V8 resets the object ids,
+        # and the diff follows objects across snapshots by those ids. takeHeapSnapshot works without it.
+        captured_at = datetime.now(UTC)
+        rss_before = _rss(pid)
+        size = _take_snapshot(session, output, timeout)
+        if opened:
+            with contextlib.suppress(HeapError):
+                session.evaluate(CLOSE_JS, timeout=5.0)
+    finally:
+        session.close()
+    if opened and not _wait_closed(pid, port, 5.0):
+        _close_inspector(pid, port, timeout)
+    meta.update({
+        "pid": pid,
+        "runtime": "node",
+        "captured_at": captured_at.isoformat().replace("+00:00", "Z"),
+        "rss": rss_before,
+        "limit_bytes": memory["limit_bytes"],
+        "heap_used": heap_used,
+        "heap_total": int(info.get("heapTotal", 0)) or None,
+        "node_version": info.get("version"),
+        "snapshot_bytes": size,
+        "capture_s": round(time.monotonic() - started, 3),
+        "inspector": "opened and closed by memdoctor" if opened else f"reused (already open on port {port})",
+        "estimated_capture_bytes": memory["estimated_capture_bytes"],
+        **identity,
+    })
+    write_meta(output, meta)
+    return meta
+
+
+def _sample_allocations(session: insp.Session, seconds: float, opened: bool, deadline_ms: int) -> list[dict]:
+    session.call("HeapProfiler.startSampling", {"samplingInterval": 16384}, timeout=10.0)
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        time.sleep(min(2.0, max(0.0, end - time.monotonic())))
+        if opened:
+            session.evaluate(_arm_js(deadline_ms))  # renew the watchdog
+    result = session.call("HeapProfiler.stopSampling", timeout=60.0)
+    return _allocation_sites(result.get("profile", {}))

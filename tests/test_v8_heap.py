@@ -1,0 +1,459 @@
+"""Node.js heap snapshots by PID, the V8 snapshot engine and the three-snapshot diff.
+
+Everything runs against real Node processes (examples/node_heap) with small heaps.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import EXAMPLES, assert_one_line_error, cli_env, memdoctor, spawn, wait_for  # noqa: F401
+
+NODE = shutil.which("node")
+pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed")
+HEAP_EXAMPLES = EXAMPLES / "node_heap"
+SECRET = "planted-secret"
+PORT = 9229
+
+
+class Target:
+    """A node example driven tick by tick over stdin (see examples/node_heap/harness.js)."""
+
+    def __init__(self, script: str, *args: str, node_args: tuple[str, ...] = (), cwd: Path | None = None) -> None:
+        self.proc = subprocess.Popen([NODE, *node_args, str(HEAP_EXAMPLES / script), "--manual", *args],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     text=True, start_new_session=True, cwd=cwd)
+        line = self.proc.stdout.readline()
+        assert line.startswith("ready"), line
+        self.pid = self.proc.pid
+
+    def command(self, text: str) -> int:
+        self.proc.stdin.write(text + "\n")
+        self.proc.stdin.flush()
+        answer = self.proc.stdout.readline().split()
+        assert answer and answer[0] == "ok", answer
+        return int(answer[2])
+
+    def tick(self, n: int) -> int:
+        return self.command(f"tick {n}")
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.proc.wait(timeout=5)
+
+
+@pytest.fixture
+def targets():
+    started: list[Target] = []
+
+    def start(script: str, *args: str, **kwargs) -> Target:
+        t = Target(script, *args, **kwargs)
+        started.append(t)
+        return t
+
+    yield start
+    for t in started:
+        t.kill()
+
+
+def inspector_listening(pid: int, port: int = PORT) -> bool:
+    from memdoctor.heap.v8.inspector import port_listening
+
+    return port_listening(pid, port) is not None
+
+
+def snapshot(pid: int, path: Path, *args: str, check_code: int | None = 0):
+    return memdoctor("snapshot", str(pid), "-o", str(path), "--json", *args, check_code=check_code, timeout=120)
+
+
+def three_snapshots(target: Target, tmp_path: Path, steps=(150, 150)) -> list[Path]:
+    paths = []
+    for i, step in enumerate((None, *steps)):
+        if step:
+            target.tick(step)
+        path = tmp_path / f"s{i}.heapsnapshot"
+        snapshot(target.pid, path)
+        paths.append(path)
+    return paths
+
+
+EXPECTED = {
+    "map_leak.js": ("ongoingDialogues (Map)", "module map_leak.js > ongoingDialogues (Map)", "seenMessageNumbers"),
+    "sse_clients.js": ("clients (Array)", "module sse_clients.js > clients (Array)", "sentEventIds"),
+    "emitter_listeners.js": ("price (Array of listeners)", "priceFeed (EventEmitter) > _events > price", "tickTimes"),
+    "closure_cache.js": ("profileCache (Object used as map)", "closure loadProfile > profileCache", "requestNumbers"),
+}
+
+
+@pytest.mark.parametrize("script", list(EXPECTED))
+def test_three_snapshots_by_pid_name_the_leak(script, targets, tmp_path):
+    target = targets(script, "--kb", "4")
+    target.tick(50)
+    paths = three_snapshots(target, tmp_path)
+    for path in paths:
+        assert (path.stat().st_mode & 0o777) == 0o600
+        meta = json.loads(Path(str(path) + ".meta.json").read_text())
+        assert meta["pid"] == target.pid and meta["runtime"] == "node" and meta["rss"] > 0
+        assert (Path(str(path) + ".meta.json").stat().st_mode & 0o777) == 0o600
+    assert target.alive()
+    assert not inspector_listening(target.pid)
+
+    proc = memdoctor("diff", *map(str, paths), "--json", "--top", "50", check_code=0)
+    rows = json.loads(proc.stdout)["rows"]
+    key, where, decoy = EXPECTED[script]
+    top = rows[0]
+    assert top["key"] == key, rows[:3]
+    assert where in top["where"]
+    assert top["kind"] == "container"
+    assert top["count_before"] < top["count_middle"] < top["count_after"]
+    assert top["count_after"] - top["count_before"] >= 290  # 300 entries were added (listeners: exactly)
+    assert top["bytes_per_min"] > 0 and top["bytes_per_entry"] > 1000
+    assert top["suggested_cap"] > top["count_after"]
+    # The decoy gains more entries but far fewer bytes, and ranks below.
+    decoys = [r for r in rows if decoy in r["key"]]
+    assert decoys, [r["key"] for r in rows]
+    assert decoys[0]["count_growth"] > top["count_growth"]
+    assert decoys[0]["bytes_growth"] < top["bytes_growth"] / 5
+    assert SECRET not in proc.stdout and "example.com" not in proc.stdout and "dlg-" not in proc.stdout
+
+    text = memdoctor("diff", *map(str, paths), check_code=0)
+    assert key.split(" ")[0] in text.stdout
+    assert SECRET not in text.stdout and "example.com" not in text.stdout
+    assert target.alive() and not inspector_listening(target.pid)
+
+
+def test_allocation_sites(spawn, tmp_path):  # noqa: F811
+    target = spawn([NODE, str(HEAP_EXAMPLES / "map_leak.js"), "--every", "5"])  # leaks on a timer
+    time.sleep(0.3)  # node's start-up; not an assertion
+    proc = snapshot(target.pid, tmp_path / "a.heapsnapshot", "--allocations", "2s")
+    meta = json.loads(proc.stdout)
+    sites = meta["allocation_sites"]
+    assert sites and sites[0]["file"] == "harness.js" and sites[0]["function"] == "payload"
+    assert sites[0]["line"] > 0 and sites[0]["bytes"] > 0
+    assert target.poll() is None and not inspector_listening(target.pid)
+
+
+# --- the engine ------------------------------------------------------------------------------
+
+
+def _reference_retained(path: Path) -> tuple[list[int], list[int]]:
+    """Dominators the straightforward way (Cooper, Harvey & Kennedy's iterative algorithm) over
+    the JSON parsed with the standard library: weak edges and non-root shortcut edges skipped;
+    nodes they do not reach hang under the root."""
+    doc = json.loads(path.read_text())
+    meta = doc["snapshot"]["meta"]
+    nf, ef = len(meta["node_fields"]), len(meta["edge_fields"])
+    etypes = meta["edge_types"][0]
+    weak, shortcut = etypes.index("weak"), etypes.index("shortcut")
+    nodes, edges = doc["nodes"], doc["edges"]
+    n = len(nodes) // nf
+    ec = meta["node_fields"].index("edge_count")
+    ss = meta["node_fields"].index("self_size")
+    et, to = meta["edge_fields"].index("type"), meta["edge_fields"].index("to_node")
+    succ: list[list[int]] = [[] for _ in range(n)]
+    e = 0
+    for v in range(n):
+        for _ in range(nodes[v * nf + ec]):
+            t, w = edges[e * ef + et], edges[e * ef + to] // nf
+            e += 1
+            if t != weak and (t != shortcut or v == 0):
+                succ[v].append(w)
+    post: list[int] = []
+    seen = [False] * n
+    seen[0] = True
+    stack = [(0, iter(succ[0]))]
+    while stack:
+        v, it = stack[-1]
+        for w in it:
+            if not seen[w]:
+                seen[w] = True
+                stack.append((w, iter(succ[w])))
+                break
+        else:
+            post.append(v)
+            stack.pop()
+    number = {v: i for i, v in enumerate(post)}
+    preds: list[list[int]] = [[] for _ in range(n)]
+    for v in range(n):
+        if seen[v]:
+            for w in succ[v]:
+                preds[w].append(v)
+    idom: list[int | None] = [None] * n
+    idom[0] = 0
+    changed = True
+    while changed:
+        changed = False
+        for b in reversed(post[:-1]):
+            new = None
+            for p in preds[b]:
+                if idom[p] is None:
+                    continue
+                if new is None:
+                    new = p
+                    continue
+                x, y = p, new
+                while x != y:
+                    while number[x] < number[y]:
+                        x = idom[x]
+                    while number[y] < number[x]:
+                        y = idom[y]
+                new = x
+            if idom[b] != new:
+                idom[b] = new
+                changed = True
+    retained = [nodes[v * nf + ss] for v in range(n)]
+    for v in post:
+        if v != 0:
+            retained[idom[v]] += retained[v]
+    for v in range(n):
+        if not seen[v]:
+            idom[v] = 0
+            retained[0] += retained[v]
+    return [int(x) for x in idom], retained
+
+
+def test_retained_sizes_equal_a_reference_computation(targets, tmp_path):
+    target = targets("closure_cache.js", "--kb", "1")
+    target.tick(30)
+    path = tmp_path / "small.heapsnapshot"
+    snapshot(target.pid, path)
+    from memdoctor.heap.v8 import dominators
+    from memdoctor.heap.v8.parser import read_snapshot
+
+    snap = read_snapshot(str(path))
+    dom = dominators.compute(snap)
+    idom, retained = _reference_retained(path)
+    assert snap.node_count > 10_000
+    assert dom.idom.tolist() == idom
+    assert dom.retained.tolist() == retained
+
+
+def test_parser_matches_the_json_parser(tmp_path, targets):
+    target = targets("sse_clients.js", "--kb", "1")
+    target.tick(10)
+    path = tmp_path / "p.heapsnapshot"
+    snapshot(target.pid, path)
+    from memdoctor.heap.v8.parser import read_snapshot
+
+    doc = json.loads(path.read_text())
+    snap = read_snapshot(str(path))
+    fields = doc["snapshot"]["meta"]["node_fields"]
+    nodes = doc["nodes"]
+    nf = len(fields)
+    assert snap.node_id.tolist() == nodes[fields.index("id")::nf]
+    assert snap.self_size.tolist() == nodes[fields.index("self_size")::nf]
+    assert snap.edge_to.tolist() == [x // nf for x in doc["edges"][2::3]]
+    assert [snap.strings[i] for i in range(len(doc["strings"]))] == doc["strings"]
+
+
+def test_readers_for_heapsnapshot_signal_and_write_heap_snapshot(targets, tmp_path):
+    target = targets("map_leak.js", "--kb", "4", node_args=("--heapsnapshot-signal=SIGUSR2",), cwd=tmp_path)
+    files = []
+    for step in (20, 150, 150):
+        target.tick(step)
+        before = set(tmp_path.glob("*.heapsnapshot"))
+        os.kill(target.pid, signal.SIGUSR2)
+        wait_for(lambda b=before: len(set(tmp_path.glob("*.heapsnapshot")) - b) == 1, 30, "a signal snapshot")
+        new = (set(tmp_path.glob("*.heapsnapshot")) - before).pop()
+        target.tick(0)  # the snapshot is written synchronously: it is complete once the loop answers
+        files.append(new)
+    rows = json.loads(memdoctor("diff", *map(str, files), "--json", check_code=0).stdout)["rows"]
+    assert rows[0]["key"] == "ongoingDialogues (Map)"
+    # Object ids are stable in these files: the allocated-between-snapshots view is there too.
+    assert rows[0]["new_objects"] > 100
+
+    script = tmp_path / "write.js"
+    script.write_text(
+        "const v8 = require('v8'); const cache = new Map(); let i = 0;\n"
+        "function grow(n) { for (let k = 0; k < n; k++, i++) cache.set('k' + i, { v: new Array(200).fill(i) }); }\n"
+        f"grow(10); v8.writeHeapSnapshot({str(tmp_path / 'w1.heapsnapshot')!r});\n"
+        f"grow(300); v8.writeHeapSnapshot({str(tmp_path / 'w2.heapsnapshot')!r});\n")
+    subprocess.run([NODE, str(script)], check=True, timeout=60)
+    rows = json.loads(memdoctor("diff", str(tmp_path / "w1.heapsnapshot"), str(tmp_path / "w2.heapsnapshot"),
+                                "--json", "--limit", "512MB", check_code=0).stdout)["rows"]
+    assert rows[0]["key"] == "cache (Map)" and rows[0]["count_growth"] == 300
+    assert rows[0]["suggested_cap"] is not None
+
+
+# --- bad input and faults ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_snapshots(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("v8")
+    t = Target("map_leak.js", "--kb", "2")
+    try:
+        paths = three_snapshots(t, tmp, steps=(20, 20))
+    finally:
+        t.kill()
+    return paths
+
+
+def test_truncated_and_corrupt_snapshots(small_snapshots, tmp_path):
+    data = small_snapshots[1].read_bytes()
+    cases = {
+        "truncated": data[: len(data) // 2],
+        "truncated-strings": data[:-40],
+        "corrupt-number": data.replace(b'"nodes":[', b'"nodes":[x', 1),
+        "bad-header": b'{"snapshot":{"meta":{}}, "nodes":[]}',
+        "empty": b"",
+    }
+    for name, content in cases.items():
+        bad = tmp_path / f"{name}.heapsnapshot"
+        bad.write_bytes(content)
+        proc = memdoctor("diff", str(small_snapshots[0]), str(bad))
+        assert_one_line_error(proc)
+
+
+def test_snapshots_of_different_processes_are_refused(small_snapshots, targets, tmp_path):
+    other = targets("map_leak.js", "--kb", "2")
+    path = tmp_path / "other.heapsnapshot"
+    snapshot(other.pid, path)
+    proc = memdoctor("diff", str(small_snapshots[0]), str(path))
+    assert_one_line_error(proc)
+    assert "different processes" in proc.stderr
+
+
+def test_non_node_pid_is_refused(tmp_path):
+    sleeper = subprocess.Popen(["sleep", "30"], start_new_session=True)
+    try:
+        proc = snapshot(sleeper.pid, tmp_path / "x.heapsnapshot", check_code=None)
+        assert_one_line_error(proc)
+        assert sleeper.poll() is None
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_port_in_use_names_its_holder_and_sends_nothing(targets, tmp_path):
+    target = targets("map_leak.js")
+    holder = subprocess.Popen([sys.executable, "-c",
+                               "import socket,time,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, "
+                               "socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', 9229)); s.listen(); "
+                               "print('up', flush=True); time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "up"
+        proc = snapshot(target.pid, tmp_path / "x.heapsnapshot", check_code=None)
+        assert_one_line_error(proc)
+        assert f"PID {holder.pid}" in proc.stderr
+        assert target.alive()
+        assert target.tick(1) > 0  # the target still answers: no inspector was started
+        assert not (tmp_path / "x.heapsnapshot").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not inspector_listening(target.pid)
+
+
+def test_already_open_inspector_is_reused_and_left_open(targets, tmp_path):
+    target = targets("map_leak.js", node_args=("--inspect=127.0.0.1:0",))
+    from memdoctor.heap.v8.inspector import listeners, socket_inodes
+
+    wait_for(lambda: any(item.inode in socket_inodes(target.pid) for item in listeners(target.pid)), 10,
+             "the --inspect port")
+    meta = json.loads(snapshot(target.pid, tmp_path / "r.heapsnapshot").stdout)
+    assert meta["inspector"].startswith("reused")
+    assert any(item.inode in socket_inodes(target.pid) for item in listeners(target.pid))
+    assert not inspector_listening(target.pid)  # and SIGUSR1 was not used: nothing on 9229
+
+
+def test_target_exiting_mid_capture(targets, tmp_path):
+    target = targets("map_leak.js", "--kb", "16")
+    target.command("grow-to 60")
+    out = tmp_path / "gone.heapsnapshot"
+    proc = subprocess.Popen([sys.executable, "-m", "memdoctor", "snapshot", str(target.pid), "-o", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env())
+    wait_for(lambda: Path(str(out) + ".partial").exists() or proc.poll() is not None, 60, "the capture to start")
+    target.kill()
+    stdout, stderr = proc.communicate(timeout=60)
+    done = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+    assert_one_line_error(done)
+    assert "exited" in stderr
+    assert not out.exists() and not Path(str(out) + ".partial").exists()
+
+
+def test_watchdog_closes_the_inspector_when_memdoctor_is_killed(targets, tmp_path):
+    target = targets("map_leak.js", "--kb", "16")
+    target.command("grow-to 40")
+    out = tmp_path / "k.heapsnapshot"
+    proc = subprocess.Popen([sys.executable, "-m", "memdoctor", "snapshot", str(target.pid), "-o", str(out),
+                             "--timeout", "2s"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=cli_env())
+    wait_for(lambda: Path(str(out) + ".partial").exists(), 60, "the capture to start")
+    proc.kill()  # kill -9: no cleanup runs in memdoctor
+    proc.wait()
+    assert inspector_listening(target.pid)
+    wait_for(lambda: not inspector_listening(target.pid), 40, "the watchdog to close the inspector")
+    assert target.alive() and target.tick(1) > 0
+
+
+def test_no_permission_to_signal(targets, tmp_path):
+    """memdoctor run by an unprivileged user: the snapshot command's function, wrapped as the CLI
+    wraps it, in a forked child that dropped to nobody (the interpreter here lives under /root,
+    so a fresh `python -m memdoctor` cannot start as nobody)."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to become another user")
+    import typer
+
+    from memdoctor.commands.common import handle_errors
+    from memdoctor.heap.runtimes import CaptureOptions
+    from memdoctor.heap.v8 import capture
+
+    target = targets("map_leak.js")
+    command = handle_errors(lambda: capture.capture(target.pid, "/tmp/np.heapsnapshot", options=CaptureOptions()))
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child
+        code = 3
+        try:
+            os.dup2(write_end, 2)
+            sys.stderr = os.fdopen(2, "w")
+            os.setgid(65534)
+            os.setuid(65534)
+            command()
+            code = 0
+        except typer.Exit as exc:
+            code = exc.exit_code
+        except BaseException as exc:
+            os.write(2, f"child failed: {exc!r}\n".encode())
+        finally:
+            sys.stderr.flush()
+            os._exit(code)
+    os.close(write_end)
+    with os.fdopen(read_end) as fh:
+        stderr = fh.read()
+    _, status = os.waitpid(child, 0)
+    done = subprocess.CompletedProcess(["memdoctor"], os.waitstatus_to_exitcode(status), "", stderr)
+    assert_one_line_error(done)
+    assert "no permission to signal" in stderr
+    assert target.alive() and not inspector_listening(target.pid)
+
+
+def test_port_helper_reports_listeners():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen()
+    try:
+        from memdoctor.heap.v8.inspector import holder_of, listeners
+
+        port = s.getsockname()[1]
+        item = next(x for x in listeners(os.getpid()) if x.port == port)
+        assert holder_of(item.inode)[0] == os.getpid()
+    finally:
+        s.close()
+    time.sleep(0)
