@@ -42,6 +42,8 @@ Warmup = Annotated[str, typer.Option("--warmup", help="Judge no alert before thi
 SnapshotAt = Annotated[str | None, typer.Option("--snapshot-at", help="Take a heap snapshot as memory crosses "
                                                                      "these shares of the limit (70%,85%), so the "
                                                                      "evidence exists before an OOM kill.")]
+ReportOpt = Annotated[str | None, typer.Option("--report", help="At the end, write the ranked leak report to this "
+                                                                 "file (.html, .md, .json, else text); needs -o.")]
 NoChildren = Annotated[bool, typer.Option("--no-children", help="Sample the target process alone, not its "
                                                                 "descendants.")]
 
@@ -89,6 +91,26 @@ def open_writer(path: str | None):
     from memdoctor.traces.writer import open_trace_writer
 
     return open_trace_writer(path) if path else None
+
+
+def check_report_option(report: str | None, output: str | None) -> None:
+    if report and not output:
+        from memdoctor.commands.common import fail
+
+        raise fail("--report needs -o TRACE: the report is built from the trace and the snapshots beside it")
+
+
+def write_report(report: str | None, output: str | None, limit_bytes: int | None) -> None:
+    """The ranked report after a recording; a failure is one line and never changes the exit code."""
+    if not report or not output:
+        return
+    from memdoctor.commands.report import report_after_recording
+
+    problem = report_after_recording(output, report, limit_bytes)
+    if problem:
+        from memdoctor.report.console import stderr_console
+
+        stderr_console().print(f"memdoctor: {problem}", markup=False, highlight=False)
 
 
 def finish(outcome: RecordingOutcome, json_out: bool) -> int:

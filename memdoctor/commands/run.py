@@ -18,12 +18,15 @@ from memdoctor.commands.recording_options import (
     NoChildren,
     Output,
     Pss,
+    ReportOpt,
     SnapshotAt,
     Warmup,
+    check_report_option,
     finish,
     live_mode,
     open_writer,
     parse_common,
+    write_report,
 )
 from memdoctor.units import parse_duration
 
@@ -63,6 +66,7 @@ def run_command(
     heap_every: Annotated[str | None, typer.Option(
         "--heap-every", help="Python: a heap snapshot this often (60s) beside the trace; no gdb needed.")] = None,
     snapshot_at: SnapshotAt = None,
+    report: ReportOpt = None,
     grace: Annotated[str, typer.Option("--grace", help="Time between SIGTERM and SIGKILL when stopping.")] = "5s",
     exit_code: Annotated[str, typer.Option("--exit-code", help="'memdoctor' (the contract) or 'child' (the "
                                                                 "command's own exit code).")] = "memdoctor",
@@ -82,6 +86,7 @@ def run_command(
         from memdoctor.heap.python.triggers import parse_shares
 
         parse_shares(snapshot_at)  # a bad value fails here, before anything is launched
+    check_report_option(report, output)
     writer = open_writer(output)  # before launching: an unwritable path must not start anything
     try:
         from memdoctor.heap.python.launch import heap_launch_environment
@@ -101,6 +106,7 @@ def run_command(
         if writer is not None:
             writer.close()
     code = finish(outcome, json_out)
+    write_report(report, output, settings.limit_bytes)
     if exit_code == "child" and code != 2:
         rc = outcome.child_returncode
         code = rc if rc is not None and rc >= 0 else 128 + (-rc if rc else 0)

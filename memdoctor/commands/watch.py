@@ -18,13 +18,16 @@ from memdoctor.commands.recording_options import (
     NoChildren,
     Output,
     Pss,
+    ReportOpt,
     SnapshotAt,
     Warmup,
+    check_report_option,
     effective_limit,
     finish,
     live_mode,
     open_writer,
     parse_common,
+    write_report,
 )
 
 HELP = """Attach to a running process by PID (or --name PATTERN) and sample its memory, with its
@@ -64,6 +67,7 @@ def watch_command(
     warmup: Warmup = "0s",
     no_children: NoChildren = False,
     snapshot_at: SnapshotAt = None,
+    report: ReportOpt = None,
     serve_metrics: Annotated[str | None, typer.Option(
         "--serve-metrics", help="Serve the memory, floor growth and time to the limit for Prometheus at "
                                 "http://HOST:PORT/metrics (e.g. 127.0.0.1:9464).")] = None,
@@ -80,6 +84,7 @@ def watch_command(
     from memdoctor.sampling.target import describe, find_by_name
 
     settings = parse_common(interval, duration, detail_every, limit, alert, max_growth, warmup)
+    check_report_option(report, output)
     if serve_metrics is not None:
         from memdoctor.report.metrics_server import parse_listen_address
 
@@ -137,7 +142,9 @@ def watch_command(
         source.close()
         if writer is not None:
             writer.close()
-    raise typer.Exit(finish(outcome, json_out))
+    code = finish(outcome, json_out)
+    write_report(report, output, settings.limit_bytes)
+    raise typer.Exit(code)
 
 
 def _check_smaps(pid: int) -> None:

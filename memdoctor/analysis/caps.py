@@ -1,0 +1,227 @@
+"""Suggested caps, each with its arithmetic: pure functions over plain numbers and arrays.
+
+Every function returns a `Cap`: the suggested value and an `explain` dict holding the formula
+(as text) and the inputs it used, so a report can print the arithmetic beside the number and a
+reader can redo it by hand. Sizes are bytes and times seconds, as everywhere inside memdoctor.
+
+The incidents these replace: "512 MB - 50 MB base = 462 MB; / 85 MB per job = concurrency 5",
+`--max-old-space-size=450` for a 512 MB box, a dead-letter queue cut from 500 to 50, SSE clients
+kept 10 minutes at most, a record array capped at 7500.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple
+
+import numpy as np
+
+MIB = 1024 * 1024
+
+# Safety margin kept free of the computed budget. 5% is what the incident arithmetic implied
+# (462 MB / 85 MB = 5.4 -> 5 jobs); a larger margin is a choice the user makes with --margin.
+DEFAULT_MARGIN = 0.05
+# Share of the headroom (limit - baseline) that one collection may take.
+DEFAULT_BUDGET_SHARE = 0.25
+# Node: share of the container limit that is not the V8 old space (code, stacks, young generation,
+# Buffers, native modules). 12% of 512 MB leaves 450 MB, the incident's own flag.
+DEFAULT_NON_HEAP_SHARE = 0.12
+
+
+class Cap(NamedTuple):
+    """A suggested value and how it was computed."""
+
+    value: Any
+    explain: dict[str, Any]
+
+
+def _check_positive(name: str, value: float) -> None:
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a positive number, not {value!r}")
+
+
+def _check_share(name: str, value: float, *, allow_zero: bool = True) -> None:
+    low_ok = value >= 0 if allow_zero else value > 0
+    if not (math.isfinite(value) and low_ok and value < 1):
+        raise ValueError(f"{name} must be in [0, 1), not {value!r}")
+
+
+def headroom(limit_bytes: int, baseline_bytes: int) -> Cap:
+    """Memory left for the work once the process's idle baseline is paid."""
+    _check_positive("limit", limit_bytes)
+    if baseline_bytes < 0 or baseline_bytes >= limit_bytes:
+        raise ValueError(f"baseline ({baseline_bytes} B) must be below the limit ({limit_bytes} B)")
+    return Cap(int(limit_bytes - baseline_bytes),
+               {"formula": "limit - baseline", "inputs": {"limit_bytes": int(limit_bytes),
+                                                          "baseline_bytes": int(baseline_bytes)}})
+
+
+def concurrency(limit_bytes: int, baseline_bytes: int, per_job_bytes: int, margin: float = DEFAULT_MARGIN) -> Cap:
+    """Jobs that can run at once: floor((limit - baseline) * (1 - margin) / per_job), at least 1.
+
+    512 MB, 50 MB baseline, 85 MB per job, 5% margin: floor(462 * 0.95 / 85) = floor(5.16) = 5.
+    """
+    _check_positive("per-job peak", per_job_bytes)
+    _check_share("margin", margin)
+    room = headroom(limit_bytes, baseline_bytes).value
+    exact = room * (1 - margin) / per_job_bytes
+    value = max(1, math.floor(exact))
+    explain: dict[str, Any] = {
+        "formula": "floor((limit - baseline) * (1 - margin) / per_job)",
+        "inputs": {"limit_bytes": int(limit_bytes), "baseline_bytes": int(baseline_bytes),
+                   "per_job_bytes": int(per_job_bytes), "margin": margin},
+        "exact": round(exact, 3),
+    }
+    if exact < 1:
+        explain["note"] = "even one job does not fit in the headroom: raise the limit or shrink the job"
+    return Cap(value, explain)
+
+
+def collection_budget(limit_bytes: int, baseline_bytes: int, budget_share: float = DEFAULT_BUDGET_SHARE) -> Cap:
+    """Bytes one collection may hold: (limit - baseline) * share."""
+    _check_share("budget share", budget_share, allow_zero=False)
+    room = headroom(limit_bytes, baseline_bytes).value
+    return Cap(int(room * budget_share),
+               {"formula": "(limit - baseline) * budget_share",
+                "inputs": {"limit_bytes": int(limit_bytes), "baseline_bytes": int(baseline_bytes),
+                           "budget_share": budget_share}})
+
+
+def max_entries(budget_bytes: int, bytes_per_entry: float) -> Cap:
+    """Entries of a collection (Map, dict, list, queue) that fit in the budget: floor(budget / bytes_per_entry)."""
+    _check_positive("budget", budget_bytes)
+    _check_positive("bytes per entry", bytes_per_entry)
+    value = math.floor(budget_bytes / bytes_per_entry)
+    explain: dict[str, Any] = {"formula": "floor(budget / bytes_per_entry)",
+                               "inputs": {"budget_bytes": int(budget_bytes), "bytes_per_entry": bytes_per_entry}}
+    if value < 1:
+        explain["note"] = "one entry is larger than the budget"
+    return Cap(max(0, value), explain)
+
+
+def ttl(budget_bytes: int, arrival_rate_per_s: float, bytes_per_entry: float) -> Cap:
+    """Longest time an entry may live so that steady-state memory stays within the budget.
+
+    Little's law: entries held = arrival rate x time in the system, so memory = rate x TTL x size
+    and TTL = budget / (rate x size).
+    """
+    _check_positive("budget", budget_bytes)
+    _check_positive("arrival rate", arrival_rate_per_s)
+    _check_positive("bytes per entry", bytes_per_entry)
+    seconds = budget_bytes / (arrival_rate_per_s * bytes_per_entry)
+    return Cap(round(seconds, 3),
+               {"formula": "budget / (arrival_rate * bytes_per_entry)  (Little's law: L = lambda * W)",
+                "inputs": {"budget_bytes": int(budget_bytes), "arrival_rate_per_s": arrival_rate_per_s,
+                           "bytes_per_entry": bytes_per_entry},
+                "steady_state_entries": math.floor(arrival_rate_per_s * seconds)})
+
+
+def max_old_space_size_mb(limit_bytes: int, non_heap_bytes: int | None = None,
+                          non_heap_share: float = DEFAULT_NON_HEAP_SHARE) -> Cap:
+    """Node's --max-old-space-size (MiB): the limit minus what is not the V8 old space.
+
+    `non_heap_bytes` is the measured RSS minus heap (Buffers, code, stacks, young generation);
+    without it, `non_heap_share` of the limit is assumed (12% of 512 MB leaves 450).
+    """
+    _check_positive("limit", limit_bytes)
+    if non_heap_bytes is None:
+        _check_share("non-heap share", non_heap_share)
+        reserve = limit_bytes * non_heap_share
+        formula = "floor(limit * (1 - non_heap_share) / MiB)"
+        inputs: dict[str, Any] = {"limit_bytes": int(limit_bytes), "non_heap_share": non_heap_share}
+    else:
+        if non_heap_bytes < 0 or non_heap_bytes >= limit_bytes:
+            raise ValueError(f"non-heap memory ({non_heap_bytes} B) must be below the limit ({limit_bytes} B)")
+        reserve = float(non_heap_bytes)
+        formula = "floor((limit - non_heap) / MiB)"
+        inputs = {"limit_bytes": int(limit_bytes), "non_heap_bytes": int(non_heap_bytes)}
+    value = math.floor((limit_bytes - reserve) / MIB)
+    return Cap(value, {"formula": formula, "inputs": inputs,
+                       "flag": f"node --max-old-space-size={value}"})
+
+
+def python_bounds(entries: int) -> dict[str, str]:
+    """The Python spellings of an entry cap."""
+    n = max(1, int(entries))
+    return {"lru_cache": f"functools.lru_cache(maxsize={n})", "deque": f"collections.deque(maxlen={n})"}
+
+
+def step_heights(t: np.ndarray, mem: np.ndarray, min_step_share: float = 0.05) -> Cap:
+    """Per-job peaks from a job trace: the heights of the upward steps (each job's working set).
+
+    A rise is a run of consecutive increases; rises smaller than `min_step_share` of the series'
+    range are noise. The suggestion is the largest step (the job to budget for); the baseline is the
+    series' 5th percentile (the memory with no job running).
+    """
+    mem = np.asarray(mem, dtype=float)
+    if mem.shape[0] < 3:
+        raise ValueError("a job trace needs at least 3 samples")
+    del t  # heights do not depend on timing; kept in the signature for callers that have it
+    span = float(np.nanmax(mem) - np.nanmin(mem))
+    diffs = np.diff(mem)
+    rises: list[float] = []
+    run = 0.0
+    for d in diffs:
+        if d > 0:
+            run += float(d)
+        else:
+            if run > 0:
+                rises.append(run)
+            run = 0.0
+    if run > 0:
+        rises.append(run)
+    threshold = span * min_step_share
+    steps = [r for r in rises if r > threshold and r > 0]
+    baseline = float(np.nanpercentile(mem, 5))
+    if not steps:
+        return Cap(None, {"formula": "max(upward step heights)", "inputs": {"samples": int(mem.shape[0])},
+                          "baseline_bytes": int(baseline), "note": "no job-sized step in the trace"})
+    return Cap(int(max(steps)), {
+        "formula": "max(upward step heights above min_step_share * range)",
+        "inputs": {"samples": int(mem.shape[0]), "min_step_share": min_step_share},
+        "steps": len(steps), "median_step_bytes": int(float(np.median(steps))),
+        "heights_bytes": [int(h) for h in steps[:100]],
+        "baseline_bytes": int(baseline),
+    })
+
+
+def _slope_per_s(t: np.ndarray, y: np.ndarray) -> float:
+    keep = np.isfinite(y)
+    if keep.sum() < 3:
+        return 0.0
+    tt, yy = np.asarray(t, dtype=float)[keep], np.asarray(y, dtype=float)[keep]
+    if float(tt[-1] - tt[0]) <= 0:
+        return 0.0
+    return float(np.polyfit(tt - tt[0], yy, 1)[0])
+
+
+def growth_outside_heap(t: np.ndarray, rss: np.ndarray, heap: np.ndarray | None = None,
+                        fds: np.ndarray | None = None) -> dict[str, Any]:
+    """Where the growth is: in the runtime heap, or outside it (Buffers, sockets, native memory).
+
+    When RSS grows and the heap does not, a heap cap would not help: say so. A growing count of
+    file descriptors (sockets) is reported beside it.
+    """
+    out: dict[str, Any] = {"rss_bytes_per_s": _slope_per_s(t, rss)}
+    if heap is not None and np.isfinite(np.asarray(heap, dtype=float)).sum() >= 3:
+        heap_rate = _slope_per_s(t, heap)
+        out["heap_bytes_per_s"] = heap_rate
+        rss_rate = out["rss_bytes_per_s"]
+        out["outside_heap"] = bool(rss_rate > 0 and heap_rate < 0.25 * rss_rate)
+        out["outside_heap_bytes_per_s"] = rss_rate - heap_rate
+    if fds is not None and np.isfinite(np.asarray(fds, dtype=float)).sum() >= 3:
+        tt = np.asarray(t, dtype=float)
+        f = np.asarray(fds, dtype=float)
+        # Skip start-up (the first 10% of the time): a runtime opens its own descriptors then.
+        settled = np.isfinite(f) & (tt >= tt[0] + 0.1 * (tt[-1] - tt[0]))
+        fin = f[settled] if settled.sum() >= 2 else f[np.isfinite(f)]
+        out["fds_per_s"] = _slope_per_s(tt[settled], f[settled]) if settled.sum() >= 3 else 0.0
+        out["fds_first"], out["fds_last"] = int(fin[0]), int(fin[-1])
+        out["fds_growing"] = bool(fin[-1] - fin[0] >= 10 and out["fds_per_s"] > 0)
+    if out.get("outside_heap"):
+        out["advice"] = ("memory grows outside the runtime heap (Buffers/ArrayBuffers, sockets, native "
+                         "allocations): a heap cap will not stop it; find what holds the native memory")
+    if out.get("fds_growing"):
+        out["advice_fds"] = (f"file descriptors grow ({out['fds_first']} -> {out['fds_last']}): sockets or "
+                             "files are opened and never closed (recreate or close HTTP clients)")
+    return out

@@ -1,0 +1,224 @@
+"""`memdoctor caps`: computed limits (concurrency, entry caps, TTLs, Node heap flag) with their arithmetic."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+
+from memdoctor.commands.common import CommandSpec, fail, handle_errors
+from memdoctor.units import parse_duration, parse_size
+
+HELP = """Compute caps from the memory budget, each with the formula and the inputs used: how many jobs
+may run at once, how many entries a Map/dict/queue may hold, how long an entry may live (Little's
+law), and Node's --max-old-space-size. Give the numbers, or a trace (--trace) whose step heights are
+taken as per-job peaks and whose minimum is the baseline. Sizes: 512MB, 1.5GiB (1024-based).
+
+Suggestions computed (one key each in --json, beside an "explain" object):
+  concurrency             with --per-job (or a job --trace): floor((limit - baseline) * (1 - margin) / per_job)
+  max_entries             with --bytes-per-entry: floor((limit - baseline) * budget_share / bytes_per_entry)
+  ttl_s                   with --arrival-rate and --bytes-per-entry: budget / (rate * bytes_per_entry)
+  max_old_space_size_mb   with --node, --non-heap or --non-heap-share: floor((limit - non_heap) / MiB)
+
+Exit code 0; 2 on bad input or when nothing can be computed.
+
+Examples:
+
+  memdoctor caps --limit 512MB --baseline 50MB --per-job 85MB
+
+  memdoctor caps --limit 512MB --node --json
+
+  memdoctor caps --limit 1GiB --baseline 120MB --bytes-per-entry 24KB --arrival-rate 2/s
+
+  memdoctor caps --trace jobs.jsonl --limit 512MB --json
+"""
+
+
+def _parse_count_rate(text: str) -> float:
+    """"2/s", "120/min", "0.5" (per second) -> entries per second."""
+    from memdoctor.units import UnitError
+
+    raw = text.strip()
+    if "/" in raw:
+        count, per = raw.split("/", 1)
+        per = per.strip()
+        seconds = parse_duration(per if per[:1].isdigit() else "1" + per)
+    else:
+        count, seconds = raw, 1.0
+    try:
+        value = float(count)
+    except ValueError:
+        raise UnitError(f"cannot read rate {text!r}: use entries per time, e.g. 2/s or 120/min") from None
+    if seconds <= 0 or not value > 0:
+        raise UnitError(f"rate {text!r} must be a positive count per positive time")
+    return value / seconds
+
+
+def compute_caps(*, limit_bytes: int, baseline_bytes: int, per_job_bytes: int | None, margin: float,
+                 bytes_per_entry: float | None, budget_share: float, arrival_rate: float | None,
+                 node: bool, non_heap_bytes: int | None, non_heap_share: float | None,
+                 trace_notes: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The caps JSON object (ARCHITECTURE.md contract) from already parsed numbers."""
+    from memdoctor.analysis import caps
+
+    out: dict[str, Any] = {}
+    explain: dict[str, Any] = {}
+    if per_job_bytes is not None:
+        cap = caps.concurrency(limit_bytes, baseline_bytes, per_job_bytes, margin)
+        out["concurrency"], explain["concurrency"] = cap.value, cap.explain
+        if trace_notes and "per_job" in trace_notes:
+            explain["concurrency"]["per_job_from_trace"] = trace_notes["per_job"]
+    if bytes_per_entry is not None:
+        budget = caps.collection_budget(limit_bytes, baseline_bytes, budget_share)
+        entries = caps.max_entries(budget.value, bytes_per_entry)
+        out["max_entries"] = entries.value
+        explain["max_entries"] = {**entries.explain, "budget": budget.explain,
+                                  "python": caps.python_bounds(entries.value)}
+        if arrival_rate is not None:
+            life = caps.ttl(budget.value, arrival_rate, bytes_per_entry)
+            out["ttl_s"] = life.value
+            explain["ttl_s"] = {**life.explain, "budget": budget.explain}
+    if node or non_heap_bytes is not None or non_heap_share is not None:
+        kwargs: dict[str, Any] = {}
+        if non_heap_share is not None:
+            kwargs["non_heap_share"] = non_heap_share
+        flag = caps.max_old_space_size_mb(limit_bytes, non_heap_bytes, **kwargs)
+        out["max_old_space_size_mb"], explain["max_old_space_size_mb"] = flag.value, flag.explain
+    out["limit_bytes"] = int(limit_bytes)
+    out["baseline_bytes"] = int(baseline_bytes)
+    out["explain"] = explain
+    return out
+
+
+def _from_trace(path: str) -> tuple[int | None, dict[str, Any]]:
+    """Limit, baseline, per-job peak and non-heap memory measured in a trace."""
+    import numpy as np
+
+    from memdoctor.analysis import caps
+    from memdoctor.traces.reader import read_trace
+
+    trace = read_trace(path)
+    if len(trace) < 3:
+        from memdoctor.traces.errors import TraceReadError
+
+        raise TraceReadError(f"{path}: a trace for caps needs at least 3 samples")
+    steps = caps.step_heights(trace.t, trace.rss)
+    found: dict[str, Any] = {"baseline_bytes": steps.explain["baseline_bytes"]}
+    if steps.value is not None:
+        found["per_job_bytes"] = steps.value
+        found["per_job"] = {"source": path, **steps.explain}
+    if "heap" in trace.series:
+        gap = trace.rss - trace.series["heap"]
+        gap = gap[np.isfinite(gap)]
+        if gap.size:
+            found["non_heap_bytes"] = int(max(0.0, float(np.max(gap))))
+    found["runtime"] = trace.header.get("runtime")
+    return trace.limit_bytes, found
+
+
+@handle_errors
+def caps_command(
+    limit: Annotated[str | None, typer.Option("--limit", help="Memory limit of the box/container (512MB); "
+                                                              "default: the trace's.")] = None,
+    baseline: Annotated[str | None, typer.Option("--baseline", help="Idle memory of the process (50MB); "
+                                                                    "default: the trace's 5th percentile, "
+                                                                    "else 0.")] = None,
+    per_job: Annotated[str | None, typer.Option("--per-job", help="Peak memory of one job (85MB).")] = None,
+    margin: Annotated[float, typer.Option("--margin", help="Share of the headroom kept free.")] = 0.05,
+    bytes_per_entry: Annotated[str | None, typer.Option("--bytes-per-entry",
+                                                        help="Measured size of one entry (24KB).")] = None,
+    budget_share: Annotated[float, typer.Option("--budget-share", help="Share of the headroom one collection "
+                                                                       "may take.")] = 0.25,
+    arrival_rate: Annotated[str | None, typer.Option("--arrival-rate", help="New entries per time (2/s, "
+                                                                            "120/min) for the TTL.")] = None,
+    node: Annotated[bool, typer.Option("--node", help="Suggest Node's --max-old-space-size.")] = False,
+    non_heap: Annotated[str | None, typer.Option("--non-heap", help="Node: measured RSS minus heap (60MB).")] = None,
+    non_heap_share: Annotated[float | None, typer.Option("--non-heap-share", help="Node: share of the limit "
+                                                                                  "outside the old space "
+                                                                                  "(default 0.12).")] = None,
+    trace: Annotated[str | None, typer.Option("--trace", help="Job trace: step heights are per-job peaks, "
+                                                              "its minimum the baseline.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    limit_bytes = parse_size(limit) if limit is not None else None
+    baseline_bytes = parse_size(baseline) if baseline is not None else None
+    per_job_bytes = parse_size(per_job) if per_job is not None else None
+    non_heap_bytes = parse_size(non_heap) if non_heap is not None else None
+    trace_notes: dict[str, Any] = {}
+    if trace is not None:
+        trace_limit, trace_notes = _from_trace(trace)
+        limit_bytes = limit_bytes or trace_limit
+        if baseline_bytes is None:
+            baseline_bytes = trace_notes["baseline_bytes"]
+        if per_job_bytes is None:
+            per_job_bytes = trace_notes.get("per_job_bytes")
+        if non_heap_bytes is None and non_heap_share is None and trace_notes.get("runtime") == "node":
+            non_heap_bytes = trace_notes.get("non_heap_bytes")
+            node = node or non_heap_bytes is not None
+    if limit_bytes is None:
+        raise fail("give --limit (or a --trace that knows its limit)")
+    if not 0 <= margin < 1 or not 0 < budget_share < 1:
+        raise fail("--margin must be in [0, 1) and --budget-share in (0, 1)")
+    if non_heap_share is not None and not 0 <= non_heap_share < 1:
+        raise fail("--non-heap-share must be in [0, 1)")
+    entry_bytes = float(parse_size(bytes_per_entry)) if bytes_per_entry is not None else None
+    rate = _parse_count_rate(arrival_rate) if arrival_rate is not None else None
+    if rate is not None and entry_bytes is None:
+        raise fail("--arrival-rate needs --bytes-per-entry (the TTL depends on the size of an entry)")
+    if per_job_bytes is None and entry_bytes is None and not node and non_heap_bytes is None \
+            and non_heap_share is None:
+        raise fail("nothing to compute: give --per-job, --bytes-per-entry, --node/--non-heap, or a job --trace")
+    if (entry_bytes is not None and entry_bytes <= 0) or per_job_bytes == 0:
+        raise fail("--per-job and --bytes-per-entry must be larger than zero")
+    try:
+        result = compute_caps(limit_bytes=limit_bytes, baseline_bytes=baseline_bytes or 0,
+                              per_job_bytes=per_job_bytes, margin=margin, bytes_per_entry=entry_bytes,
+                              budget_share=budget_share, arrival_rate=rate, node=node,
+                              non_heap_bytes=non_heap_bytes, non_heap_share=non_heap_share,
+                              trace_notes=trace_notes)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    if json_out:
+        print(json.dumps(result, indent=2))
+        raise typer.Exit(0)
+    from memdoctor.report.console import stdout_console
+
+    console = stdout_console()
+    for line in render_caps_lines(result):
+        console.print(line, highlight=False, markup=False)
+    raise typer.Exit(0)
+
+
+def render_caps_lines(result: dict[str, Any]) -> list[str]:
+    """Plain-text lines: each suggestion, its formula and its inputs."""
+    from memdoctor.units import format_bytes, format_duration
+
+    lines: list[str] = []
+    explain = result.get("explain", {})
+    labels = {"concurrency": "concurrency", "max_entries": "max entries", "ttl_s": "TTL / max age",
+              "max_old_space_size_mb": "--max-old-space-size"}
+    for key, label in labels.items():
+        if key not in result:
+            continue
+        value = result[key]
+        shown = format_duration(value) if key == "ttl_s" else str(value)
+        lines.append(f"{label}: {shown}")
+        info = explain.get(key, {})
+        lines.append(f"  = {info.get('formula', '')}")
+        inputs = ", ".join(f"{name}={format_bytes(v) if name.endswith('_bytes') else v}"
+                           for name, v in info.get("inputs", {}).items())
+        lines.append(f"    with {inputs}")
+        if "budget" in info:
+            b = info["budget"]
+            lines.append(f"    budget = {b['formula']} = {format_bytes(info['inputs']['budget_bytes'])}")
+        if key == "max_entries":
+            lines.append(f"    Python: {info['python']['lru_cache']}, {info['python']['deque']}")
+        if key == "max_old_space_size_mb":
+            lines.append(f"    {info['flag']}")
+        if "note" in info:
+            lines.append(f"    note: {info['note']}")
+    return lines
+
+
+COMMAND = CommandSpec("caps", caps_command, HELP, order=75)

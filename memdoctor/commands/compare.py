@@ -1,0 +1,95 @@
+"""`memdoctor compare BEFORE AFTER`: confirm a fix with numbers (floor growth with intervals, time to the limit)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+
+from memdoctor.commands.common import EXIT_JUDGEMENT_FAILED, CommandSpec, handle_errors
+from memdoctor.units import parse_size
+
+HELP = """Compare two traces of the same program, before and after a fix: the growth of the memory floor
+in each, with its 95% confidence interval, whether the leak is gone, and the new time to the limit.
+Outcome: fixed (BEFORE leaked, AFTER does not), improved (both leak, AFTER significantly slower),
+unchanged, or worse (AFTER leaks when BEFORE did not, or grows significantly faster).
+
+Exit code: 1 when AFTER is worse; 0 otherwise; 2 when an input cannot be read.
+
+Examples:
+
+  memdoctor compare before.jsonl after.jsonl
+
+  memdoctor compare before.csv after.csv --limit 512MB --json
+"""
+
+
+def compare_traces(before_path: str, after_path: str, limit_bytes: int | None, metric: str = "rss") -> dict[str, Any]:
+    """Read, diagnose and compare two traces (the I/O edge around analysis.compare)."""
+    from memdoctor.analysis.compare import compare, floor_slope_ci
+    from memdoctor.commands.analyze import _diagnose
+    from memdoctor.traces.reader import read_trace
+
+    parts = []
+    for path in (before_path, after_path):
+        trace = read_trace(path)
+        diagnosis = _diagnose(trace, metric, path, limit_bytes)
+        series = trace.metric(metric)
+        parts.append((diagnosis, floor_slope_ci(trace.t, series)))
+    result = compare(parts[0][0], parts[1][0], parts[0][1], parts[1][1])
+    result["before"]["input"], result["after"]["input"] = before_path, after_path
+    return result
+
+
+def _ci_text(ci: dict[str, Any]) -> str:
+    from memdoctor.units import format_rate
+
+    if ci.get("low") is None:
+        return format_rate(ci.get("slope_bytes_per_s"))
+    return f"{format_rate(ci['slope_bytes_per_s'])} (95% CI {format_rate(ci['low'])} to {format_rate(ci['high'])})"
+
+
+def print_comparison(result: dict[str, Any]) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    from memdoctor.report.console import stdout_console
+    from memdoctor.units import format_duration
+
+    style = {"fixed": "bold green", "improved": "bold yellow", "unchanged": "bold", "worse": "bold red"}
+    table = Table(title="memdoctor compare", width=100)
+    table.add_column("", style="bold", no_wrap=True)
+    table.add_column("BEFORE", overflow="fold")
+    table.add_column("AFTER", overflow="fold")
+    b, a = result["before"], result["after"]
+    table.add_row("input", b["input"], a["input"])
+    table.add_row("verdict", f"{b['verdict']} ({b['pattern']})", f"{a['verdict']} ({a['pattern']})")
+    table.add_row("floor growth", _ci_text(b["floor_slope"]), _ci_text(a["floor_slope"]))
+    table.add_row("time to limit", format_duration(b["time_to_limit_s"]), format_duration(a["time_to_limit_s"]))
+    console = stdout_console()
+    console.print(table)
+    console.print(Text(f"outcome: {result['outcome']}", style=style.get(result["outcome"], "")))
+    for line in result["evidence"]:
+        console.print(f"  {line}", highlight=False, markup=False)
+
+
+@handle_errors
+def compare_command(
+    before: Annotated[str, typer.Argument(help="Trace recorded before the fix.", show_default=False)],
+    after: Annotated[str, typer.Argument(help="Trace recorded after the fix.", show_default=False)],
+    limit: Annotated[str | None, typer.Option("--limit", help="Memory limit (512MB); default: each trace's "
+                                                              "own.")] = None,
+    metric: Annotated[str, typer.Option("--metric", help="Series to compare: rss, rss_root, pss, uss, heap.")] = "rss",
+    json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    limit_bytes = parse_size(limit) if limit is not None else None
+    result = compare_traces(before, after, limit_bytes, metric)
+    if json_out:
+        print(json.dumps(result, indent=2))
+    else:
+        print_comparison(result)
+    raise typer.Exit(EXIT_JUDGEMENT_FAILED if result["worse"] else 0)
+
+
+COMMAND = CommandSpec("compare", compare_command, HELP, order=65)

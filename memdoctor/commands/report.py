@@ -1,0 +1,291 @@
+"""`memdoctor report`: one ranked leak report from a trace and heap snapshots, with caps and plots."""
+
+from __future__ import annotations
+
+import glob
+import os
+from typing import Annotated, Any
+
+import typer
+
+from memdoctor.commands.common import CommandSpec, fail, handle_errors
+from memdoctor.units import parse_size
+
+FORMATS = ("terminal", "markdown", "html", "json")
+
+HELP = """One ranked leak report: the trace's diagnosis (verdict, shape, floor growth, time to the limit)
+joined with what grows in the heap snapshots (what, where, bytes per entry, growth rate), suspects
+ranked by how soon each one would exhaust the headroom, and beside each one the caps that keep it
+within budget, with their arithmetic. Snapshots recorded beside the trace (`memdoctor run
+--heap-every`) are found on their own. Heap string values are never printed.
+
+Formats: terminal (default, fits 100 columns), markdown (a PR comment), html (one self-contained
+file with the plots embedded), json. --plots DIR also writes the plots as PNG files.
+Exit code 0 whatever is found; 2 when an input cannot be read.
+
+Examples:
+
+  memdoctor report app.jsonl
+
+  memdoctor report app.jsonl old.snap new.snap newer.snap --limit 512MB
+
+  memdoctor report app.jsonl --format html -o report.html
+
+  memdoctor report a.heapsnapshot b.heapsnapshot --format markdown
+"""
+
+
+def _split_inputs(paths: list[str]) -> tuple[str | None, list[str]]:
+    """The one trace and the snapshots among the arguments (snapshots are told by their first bytes)."""
+    from memdoctor.heap.detect import runtime_of_file
+    from memdoctor.heap.runtimes import HeapError
+
+    trace_path: str | None = None
+    snapshots: list[str] = []
+    for path in paths:
+        if not os.path.exists(path) and path != "-":
+            raise fail(f"{path}: no such file")
+        try:
+            is_snapshot = path != "-" and os.path.isfile(path) and bool(runtime_of_file(path))
+        except HeapError:
+            is_snapshot = False
+        if is_snapshot:
+            snapshots.append(path)
+        elif trace_path is None:
+            trace_path = path
+        else:
+            raise fail(f"two traces given ({trace_path}, {path}): give one trace and its heap snapshots")
+    return trace_path, snapshots
+
+
+def _pick(snapshots: list[str]) -> list[str]:
+    """First, middle and last of many snapshots (a diff takes two or three)."""
+    if len(snapshots) <= 3:
+        return snapshots
+    return [snapshots[0], snapshots[len(snapshots) // 2], snapshots[-1]]
+
+
+def _write(path: str, data: str | bytes, private: bool) -> None:
+    mode = 0o600 if private else 0o644
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+    os.chmod(path, mode)
+
+
+def build(trace_path: str | None, snapshot_paths: list[str], limit_bytes: int | None, top: int = 10,
+          want_plots: bool = False) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """Read the inputs and build the report dict (and the plots when asked)."""
+    import numpy as np
+
+    from memdoctor.analysis import caps
+    from memdoctor.report.report_data import build_report
+
+    diagnosis = None
+    trace = None
+    trace_info: dict[str, Any] = {}
+    outside: dict[str, Any] | None = None
+    if trace_path is not None:
+        from memdoctor.commands.analyze import _diagnose
+        from memdoctor.traces.reader import read_trace
+
+        trace = read_trace(trace_path)
+        diagnosis = _diagnose(trace, "rss", trace_path, limit_bytes)
+        trace_info = {"name": trace_path, "runtime": trace.header.get("runtime"), "samples": len(trace)}
+        heap = trace.series.get("heap")
+        fds = trace.series.get("fds")
+        if heap is not None or fds is not None:
+            outside = caps.growth_outside_heap(trace.t, trace.rss, heap, fds)
+            if heap is not None:
+                gap = (trace.rss - heap)[np.isfinite(heap)]
+                if gap.size:
+                    outside["non_heap_bytes"] = float(max(0.0, float(np.max(gap))))
+    diff = None
+    if snapshot_paths:
+        from memdoctor.heap.detect import runtime_of_file
+        from memdoctor.heap.runtimes import engine
+
+        chosen = _pick(snapshot_paths)
+        if len(chosen) < 2:
+            raise fail("give at least two heap snapshots (OLD NEW [NEWER]) or none")
+        runtimes = {runtime_of_file(p) for p in chosen}
+        if len(runtimes) > 1:
+            raise fail(f"the snapshots come from different runtimes ({', '.join(sorted(runtimes))})")
+        diff = engine(runtimes.pop(), "diff").diff_snapshots(chosen, limit_bytes=limit_bytes, top=max(top, 10))
+        if trace is None:
+            trace_info, outside = _from_metas(chosen)
+    report = build_report(diagnosis=diagnosis, trace_info=trace_info, diff=diff, limit_bytes=limit_bytes,
+                          outside_heap=outside, top=top)
+    if diagnosis is not None and diagnosis.pattern == "step" and trace is not None and report["limit_bytes"]:
+        steps = caps.step_heights(trace.t, trace.rss)
+        if steps.value:
+            try:
+                jobs = caps.concurrency(report["limit_bytes"], steps.explain["baseline_bytes"], steps.value)
+                report["caps"]["concurrency"] = jobs.value
+                report["caps"].setdefault("explain", {})["concurrency"] = {**jobs.explain, "per_job": steps.explain}
+            except ValueError as exc:
+                report["notes"].append(f"no concurrency cap: {exc}")
+    plots: dict[str, bytes] = {}
+    if want_plots:
+        from memdoctor.analysis.compare import floor_slope_ci, window_minima
+        from memdoctor.report import plots as plotting
+
+        if trace is not None and len(trace) >= 2:
+            ft, fm = window_minima(trace.t, trace.rss)
+            plots["memory"] = plotting.memory_png(
+                trace.t, trace.rss, floor_t=ft, floor_m=fm, slope=floor_slope_ci(trace.t, trace.rss),
+                limit_bytes=report["limit_bytes"], time_to_limit_s=diagnosis.time_to_limit_s if diagnosis else None,
+                title=f"{os.path.basename(trace_path or '')}: {diagnosis.verdict if diagnosis else ''}")
+            heights = ((report["caps"].get("explain") or {}).get("concurrency") or {}).get("per_job", {})
+            if heights.get("heights_bytes"):
+                plots["steps"] = plotting.steps_png(heights["heights_bytes"])
+        if report["suspects"]:
+            plots["diff"] = plotting.diff_bars_png(report["suspects"])
+    return report, plots
+
+
+def _from_metas(snapshots: list[str]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Memory now, at the first snapshot, and (Node) outside the heap, from the snapshots' metadata files."""
+    from memdoctor.heap.model import read_meta
+
+    metas = [read_meta(p) for p in snapshots]
+    rss = [m["rss"] for m in metas if isinstance(m.get("rss"), (int, float)) and m["rss"] > 0]
+    info: dict[str, Any] = {"name": ", ".join(os.path.basename(p) for p in snapshots)}
+    if metas and metas[0].get("runtime"):
+        info["runtime"] = metas[0]["runtime"]
+    if rss:
+        info["current_bytes"], info["baseline_bytes"] = rss[-1], rss[0]
+    gaps = [m["rss"] - m["heap_total"] for m in metas
+            if isinstance(m.get("rss"), (int, float)) and isinstance(m.get("heap_total"), (int, float))]
+    outside = {"non_heap_bytes": float(max(0, max(gaps)))} if gaps else None
+    return info, outside
+
+
+def _trace_pid(trace_path: str) -> int | None:
+    import json
+
+    try:
+        with open(trace_path, encoding="utf-8", errors="replace") as fh:
+            header = json.loads(fh.readline(65536))
+    except (OSError, ValueError):
+        return None
+    pid = header.get("pid") if isinstance(header, dict) else None
+    return pid if isinstance(pid, int) else None
+
+
+def _beside_trace(trace_path: str) -> list[str]:
+    """Snapshots `run --heap-every` wrote beside the trace (TRACE.heap.PID.NNN.snap) for the trace's own PID.
+
+    A re-recording to the same path leaves the older process's snapshots there: those are not this
+    trace's (without a PID in the header, the newest process's are taken).
+    """
+    groups: dict[str, list[str]] = {}
+    prefix = trace_path + ".heap."
+    for path in glob.glob(glob.escape(trace_path) + ".heap.*.snap"):
+        groups.setdefault(path[len(prefix):].split(".", 1)[0], []).append(path)
+    if not groups:
+        return []
+    pid = _trace_pid(trace_path)
+    if pid is not None and str(pid) in groups:
+        return sorted(groups[str(pid)])
+    newest = max(groups.values(), key=lambda paths: max(os.path.getmtime(p) for p in paths))
+    return sorted(newest)
+
+
+def render(report: dict[str, Any], plots: dict[str, bytes], fmt: str) -> str:
+    """The report in one of FORMATS as text (terminal: the 100-column layout without color)."""
+    if fmt == "html":
+        from memdoctor.report.report_html import render as render_html
+
+        return render_html(report, plots)
+    if fmt == "markdown":
+        from memdoctor.report.report_markdown import render as render_md
+
+        return render_md(report)
+    if fmt == "json":
+        from memdoctor.report.report_json import render as render_json
+
+        return render_json(report)
+    from memdoctor.report.report_terminal import render as render_terminal
+
+    return render_terminal(report)
+
+
+def format_for(path: str) -> str:
+    ext = os.path.splitext(path)[1].lower()
+    return {".html": "html", ".htm": "html", ".md": "markdown", ".json": "json"}.get(ext, "terminal")
+
+
+def write_report(trace_path: str, report_path: str, limit_bytes: int | None = None) -> None:
+    """For `run --report FILE` / `watch --report FILE`: the report of a finished recording, format from FILE."""
+    fmt = format_for(report_path)
+    report, plots = build(trace_path, _beside_trace(trace_path), limit_bytes, want_plots=fmt == "html")
+    _write(report_path, render(report, plots, fmt), private=True)
+
+
+def report_after_recording(trace_path: str | None, report_path: str, limit_bytes: int | None = None) -> str | None:
+    """`run --report FILE` / `watch --report FILE`: write the report; a failure is a message, never an exit.
+
+    The recording already succeeded, so its exit code must not change because the report could not
+    be written: the caller prints the returned message (None when all went well) as a warning.
+    """
+    if not trace_path:
+        return "--report needs -o TRACE: the report is built from the trace file and the snapshots beside it"
+    try:
+        write_report(trace_path, report_path, limit_bytes)
+    except typer.Exit:
+        return f"no report written to {report_path}"
+    except Exception as exc:  # any failure here is reported; the recording stands
+        return f"no report written to {report_path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+    return None
+
+
+@handle_errors
+def report_command(
+    paths: Annotated[list[str] | None, typer.Argument(help="[TRACE] [SNAPSHOTS...]: a trace and/or 2-3 heap "
+                                                           "snapshots of the same process.", show_default=False)]
+    = None,
+    limit: Annotated[str | None, typer.Option("--limit", help="Memory limit (512MB); default: the trace's or "
+                                                              "the snapshots' own.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="terminal, markdown, html or json; default: from -o's "
+                                                      "extension, else terminal.")] = "",
+    output: Annotated[str | None, typer.Option("-o", "--output", help="Write the report to this file.")] = None,
+    plots_dir: Annotated[str | None, typer.Option("--plots", help="Also write the plots as PNG files here.")] = None,
+    top: Annotated[int, typer.Option("--top", help="How many suspects to list.")] = 10,
+) -> None:
+    if not paths:
+        raise fail("give a trace and/or heap snapshots: memdoctor report [TRACE] [SNAPSHOTS...]")
+    if top < 1:
+        raise fail("--top must be at least 1")
+    if not fmt:
+        fmt = format_for(output or "")
+    fmt = fmt.lower()
+    if fmt not in FORMATS:
+        raise fail(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    limit_bytes = parse_size(limit) if limit is not None else None
+    trace_path, snapshots = _split_inputs(paths)
+    if trace_path is not None and not snapshots and trace_path != "-":
+        snapshots = _beside_trace(trace_path)
+    report, plots = build(trace_path, snapshots, limit_bytes, top=top, want_plots=fmt == "html" or bool(plots_dir))
+    if plots_dir:
+        os.makedirs(plots_dir, exist_ok=True)
+        for name, png in plots.items():
+            _write(os.path.join(plots_dir, f"{name}.png"), png, private=False)
+    if fmt == "terminal" and output is None:
+        from memdoctor.report.console import stdout_console
+        from memdoctor.report.report_terminal import WIDTH, print_report
+
+        console = stdout_console()
+        console.width = min(console.width, WIDTH)
+        print_report(console, report)
+        raise typer.Exit(0)
+    text = render(report, plots, fmt)
+    if output:
+        # Derived from heap snapshots: private like the snapshots themselves.
+        _write(output, text, private=True)
+    else:
+        typer.echo(text, nl=False)
+    raise typer.Exit(0)
+
+
+COMMAND = CommandSpec("report", report_command, HELP, order=55)

@@ -1,0 +1,55 @@
+"""The report as Markdown that fits a pull-request comment (tables, no images)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from memdoctor.report.report_text import caps_text, global_caps_text, suspect_cells, verdict_text
+from memdoctor.units import format_bytes, format_duration
+
+
+def _cell(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def render(report: dict[str, Any]) -> str:
+    out: list[str] = ["## memdoctor report", ""]
+    d = report.get("diagnosis")
+    trace = report.get("trace") or {}
+    if trace.get("name"):
+        out.append(f"**Trace:** `{_cell(trace['name'])}`  ")
+    out.append(f"**Verdict:** {verdict_text(d)}  ")
+    if report.get("limit_bytes"):
+        out.append(f"**Limit:** {format_bytes(report['limit_bytes'])}, now {format_bytes(report.get('current_bytes'))}"
+                   f", headroom {format_bytes(report.get('headroom_bytes'))}  ")
+    if d and d.get("time_to_limit_range_s") and all(v is not None for v in d["time_to_limit_range_s"]):
+        low, high = d["time_to_limit_range_s"]
+        out.append(f"**Time to limit:** {format_duration(d['time_to_limit_s'])} "
+                   f"({format_duration(low)} to {format_duration(high)})  ")
+    out.append("")
+    if d and d.get("evidence"):
+        out += [f"- {_cell(e)}" for e in d["evidence"]] + [""]
+    suspects = report.get("suspects") or []
+    if suspects:
+        out += ["### Suspects, soonest to exhaust the headroom first", "",
+                "| # | what grows | where | growth | rate | entries | per entry | exhausts headroom in |",
+                "|---|---|---|---|---|---|---|---|"]
+        for s in suspects:
+            c = suspect_cells(s)
+            out.append(f"| {c['rank']} | `{_cell(c['key'])}` | {_cell(c['where'])} | {c['growth']} | {c['rate']} | "
+                       f"{c['entries']} | {c['per_entry']} | {c['exhausts']} |")
+        out.append("")
+        capped = [(s, caps_text(s.get("caps"))) for s in suspects]
+        capped = [(s, lines) for s, lines in capped if lines]
+        if capped:
+            out += ["### Suggested caps", ""]
+            for s, lines in capped:
+                out.append(f"- `{_cell(s['key'])}`:")
+                out += [f"  - `{_cell(line.strip())}`" for line in lines]
+            out.append("")
+    for line in global_caps_text(report.get("caps") or {}):
+        out += [f"- `{_cell(line)}`"]
+    notes = list((report.get("heap") or {}).get("notes") or []) + list(report.get("notes") or [])
+    if notes:
+        out += ["", "### Notes", ""] + [f"- {_cell(n)}" for n in notes]
+    return "\n".join(out).rstrip() + "\n"

@@ -1,0 +1,63 @@
+"""Short texts shared by the report renderers (one wording for terminal, Markdown and HTML)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from memdoctor.units import format_bytes, format_duration, format_rate
+
+
+def caps_text(caps: dict[str, Any] | None) -> list[str]:
+    """The caps of one suspect with their arithmetic, one line each."""
+    if not caps:
+        return []
+    if "note" in caps and "max_entries" not in caps:
+        return [f"no cap: {caps['note']}"]
+    lines = []
+    explain = caps.get("explain", {})
+    if "max_entries" in caps:
+        e = explain["max_entries"]
+        b = e["budget"]["inputs"]
+        lines.append(f"max entries {caps['max_entries']} = floor(({format_bytes(b['limit_bytes'])} - "
+                     f"{format_bytes(b['baseline_bytes'])}) x {b['budget_share']} / "
+                     f"{format_bytes(e['inputs']['bytes_per_entry'])} per entry)")
+    if "python" in caps:
+        lines.append(f"  {caps['python']['deque']} or {caps['python']['lru_cache']}")
+    if "ttl_s" in caps:
+        e = explain["ttl_s"]["inputs"]
+        lines.append(f"max age {format_duration(caps['ttl_s'])} = {format_bytes(e['budget_bytes'])} / "
+                     f"({e['arrival_rate_per_s'] * 60:.0f} entries/min x {format_bytes(e['bytes_per_entry'])})"
+                     " (Little's law)")
+    return lines
+
+
+def global_caps_text(caps: dict[str, Any]) -> list[str]:
+    lines = []
+    if "max_old_space_size_mb" in caps:
+        e = caps["explain"]["max_old_space_size_mb"]
+        lines.append(f"node --max-old-space-size={caps['max_old_space_size_mb']}  = {e['formula']} with "
+                     + ", ".join(f"{k}={format_bytes(v) if k.endswith('_bytes') else v}"
+                                 for k, v in e["inputs"].items()))
+    return lines
+
+
+def verdict_text(d: dict[str, Any] | None) -> str:
+    if not d:
+        return "no trace"
+    text = f"{d['verdict']} ({d['pattern']}), floor growth {format_rate(d['growth_bytes_per_s'])}"
+    if d.get("time_to_limit_s") is not None:
+        text += f", limit in {format_duration(d['time_to_limit_s'])}"
+    return text
+
+
+def suspect_cells(s: dict[str, Any]) -> dict[str, str]:
+    return {
+        "rank": str(s.get("rank", "")),
+        "key": s["key"],
+        "where": s.get("where") or "",
+        "growth": f"+{format_bytes(s['bytes_growth'])}",
+        "rate": format_rate(s.get("growth_bytes_per_s")),
+        "entries": f"{s.get('count_before')} -> {s.get('count_after')}",
+        "per_entry": format_bytes(s.get("bytes_per_entry")) if s.get("bytes_per_entry") else "",
+        "exhausts": format_duration(s.get("time_to_exhaust_s")),
+    }

@@ -1,0 +1,121 @@
+"""Caps: the incident numbers, recomputed with their arithmetic shown (analysis/caps.py, `memdoctor caps`)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from memdoctor.analysis import caps
+
+from .conftest import assert_one_line_error, memdoctor
+
+MB = 1024 * 1024
+
+
+def test_concurrency_of_the_incident_is_five() -> None:
+    cap = caps.concurrency(512 * MB, 50 * MB, 85 * MB)
+    assert cap.value == 5
+    assert cap.explain["formula"] == "floor((limit - baseline) * (1 - margin) / per_job)"
+    assert cap.explain["inputs"] == {"limit_bytes": 512 * MB, "baseline_bytes": 50 * MB,
+                                     "per_job_bytes": 85 * MB, "margin": caps.DEFAULT_MARGIN}
+    assert cap.explain["exact"] == pytest.approx(462 * 0.95 / 85, abs=1e-3)
+    # The margin matters: 20% leaves room for 4 jobs only; 50 jobs (the incident's old setting) never fit.
+    assert caps.concurrency(512 * MB, 50 * MB, 85 * MB, margin=0.2).value == 4
+    assert caps.concurrency(512 * MB, 50 * MB, 85 * MB).value < 50
+
+
+def test_concurrency_never_below_one_and_says_why() -> None:
+    cap = caps.concurrency(512 * MB, 50 * MB, 600 * MB)
+    assert cap.value == 1 and "does not fit" in cap.explain["note"]
+    with pytest.raises(ValueError):
+        caps.concurrency(512 * MB, 600 * MB, 85 * MB)
+
+
+def test_max_old_space_size_for_a_512mb_box() -> None:
+    cap = caps.max_old_space_size_mb(512 * MB)
+    assert cap.value == 450
+    assert cap.explain["flag"] == "node --max-old-space-size=450"
+    measured = caps.max_old_space_size_mb(512 * MB, non_heap_bytes=80 * MB)
+    assert measured.value == 432 and measured.explain["inputs"]["non_heap_bytes"] == 80 * MB
+
+
+def test_map_cap_from_bytes_per_entry() -> None:
+    # The record array of the incidents: 7500 records of ~16 KB in a quarter of a 512/50 MB headroom.
+    budget = caps.collection_budget(512 * MB, 50 * MB, 0.25)
+    assert budget.value == int(462 * MB * 0.25)
+    cap = caps.max_entries(budget.value, 16 * 1024)
+    assert cap.value == math.floor(462 * MB * 0.25 / (16 * 1024)) == 7392
+    assert caps.python_bounds(cap.value)["deque"] == "collections.deque(maxlen=7392)"
+    # A dead-letter queue of 2 MB messages in a 100 MB budget: 50, the number the incident guessed.
+    assert caps.max_entries(100 * MB, 2 * MB).value == 50
+
+
+def test_ttl_from_littles_law() -> None:
+    # SSE clients: 0.2 new per second, 100 KB each, 115.5 MB budget.
+    cap = caps.ttl(int(115.5 * MB), 0.2, 100 * 1024)
+    assert cap.value == pytest.approx(115.5 * MB / (0.2 * 100 * 1024), rel=1e-6)  # 5913.6 s
+    # Little's law back: rate x TTL x size is the budget.
+    assert 0.2 * cap.value * 100 * 1024 == pytest.approx(115.5 * MB, rel=1e-6)
+    # Ten minutes, the incident's max age, is what a 12 MB budget allows at that rate.
+    assert caps.ttl(12 * MB, 0.2, 100 * 1024).value == pytest.approx(614.4)
+
+
+def test_step_heights_are_per_job_peaks() -> None:
+    rng = np.random.default_rng(1)
+    t = np.arange(400) * 0.5
+    mem = np.full(400, 50.0 * MB) + rng.normal(0, 0.3 * MB, 400)
+    for start, height in ((40, 60), (140, 85), (260, 70)):
+        mem[start:start + 50] += height * MB
+    cap = caps.step_heights(t, mem)
+    assert cap.value == pytest.approx(85 * MB, rel=0.03)
+    assert cap.explain["steps"] == 3
+    assert cap.explain["baseline_bytes"] == pytest.approx(50 * MB, rel=0.02)
+
+
+def test_growth_outside_the_heap() -> None:
+    t = np.arange(100.0)
+    rss = 100 * MB + t * 1 * MB
+    heap = np.full(100, 30.0 * MB)
+    fds = 10 + t
+    out = caps.growth_outside_heap(t, rss, heap, fds)
+    assert out["outside_heap"] is True and "heap cap will not" in out["advice"]
+    assert out["fds_growing"] is True and out["fds_last"] == 109
+    inside = caps.growth_outside_heap(t, rss, heap + t * 1 * MB)
+    assert inside["outside_heap"] is False
+
+
+def test_caps_command_json_contract() -> None:
+    proc = memdoctor("caps", "--limit", "512MB", "--baseline", "50MB", "--per-job", "85MB", "--json", check_code=0)
+    out = json.loads(proc.stdout)
+    assert out["concurrency"] == 5
+    assert out["explain"]["concurrency"]["formula"].startswith("floor((limit - baseline)")
+    proc = memdoctor("caps", "--limit", "512MB", "--baseline", "50MB", "--node", "--bytes-per-entry", "16KB",
+                     "--arrival-rate", "120/min", "--json", check_code=0)
+    out = json.loads(proc.stdout)
+    assert out["max_old_space_size_mb"] == 450 and out["max_entries"] == 7392
+    assert out["ttl_s"] == pytest.approx(462 * MB * 0.25 / (2 * 16 * 1024), rel=1e-6)
+    assert set(out["explain"]) == {"max_old_space_size_mb", "max_entries", "ttl_s"}
+    text = memdoctor("caps", "--limit", "512MB", "--baseline", "50MB", "--per-job", "85MB", check_code=0).stdout
+    assert "concurrency: 5" in text and "floor((limit - baseline)" in text
+
+
+def test_caps_from_a_job_trace(tmp_path) -> None:
+    lines = [json.dumps({"memdoctor_trace": 1, "limit_bytes": 512 * MB, "interval_s": 0.5})]
+    for i in range(300):
+        rss = 50 * MB + (85 * MB if 100 <= i < 160 else 0) + (40 * MB if 200 <= i < 230 else 0)
+        lines.append(json.dumps({"t": i * 0.5, "rss": rss}))
+    path = tmp_path / "jobs.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    out = json.loads(memdoctor("caps", "--trace", str(path), "--json", check_code=0).stdout)
+    assert out["concurrency"] == 5 and out["baseline_bytes"] == 50 * MB
+    assert out["explain"]["concurrency"]["inputs"]["per_job_bytes"] == 85 * MB
+
+
+@pytest.mark.parametrize("args", [("--limit", "512MB"), ("--per-job", "85MB"), ("--limit", "abc", "--node"),
+                                  ("--limit", "512MB", "--baseline", "600MB", "--per-job", "85MB"),
+                                  ("--limit", "512MB", "--arrival-rate", "2/s")])
+def test_caps_bad_input_is_one_line_exit_2(args) -> None:
+    assert_one_line_error(memdoctor("caps", *args, check_code=2))

@@ -1,0 +1,98 @@
+"""`memdoctor compare BEFORE AFTER`: real before/after recordings of the examples, and the floor-slope interval."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from memdoctor.analysis.compare import floor_slope_ci, window_minima
+
+from .conftest import assert_one_line_error, memdoctor, memdoctor_popen, python_example
+
+MB = 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def recordings(tmp_path_factory) -> dict[str, Path]:
+    """Three real recordings made at once: the leak, a smaller leak (a partial fix), the healthy worker."""
+    root = tmp_path_factory.mktemp("compare")
+    programs = {
+        "leak": python_example("leaky_list.py", "--rate-kb", "400", "--every", "0.05"),
+        "smaller_leak": python_example("leaky_list.py", "--rate-kb", "40", "--every", "0.05"),
+        "healthy": python_example("healthy_worker.py"),
+    }
+    procs = {name: memdoctor_popen("run", "--interval", "50ms", "--duration", "6s", "-o", str(root / f"{name}.jsonl"),
+                                   "--json", "--", *argv) for name, argv in programs.items()}
+    for name, proc in procs.items():
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, (name, out[-1000:], err[-1000:])
+    return {name: root / f"{name}.jsonl" for name in programs}
+
+
+def _compare(before: Path, after: Path, code: int) -> dict:
+    proc = memdoctor("compare", str(before), str(after), "--limit", "512MB", "--json", check_code=code)
+    return json.loads(proc.stdout)
+
+
+def test_fix_confirmed_exit_0(recordings) -> None:
+    out = _compare(recordings["leak"], recordings["healthy"], 0)
+    assert out["outcome"] == "fixed" and out["leak_gone"] is True and out["worse"] is False
+    before, after = out["before"]["floor_slope"], out["after"]["floor_slope"]
+    # The leak keeps 400 KB every 50 ms (+ sleep overhead): ~6-8 MiB/s, inside its own interval.
+    assert 4 * MB < before["slope_bytes_per_s"] < 9 * MB
+    assert before["low"] <= before["slope_bytes_per_s"] <= before["high"] and before["low"] > 0
+    assert after["low"] <= 0.05 * MB and abs(after["slope_bytes_per_s"]) < 0.05 * MB
+    assert out["time_to_limit_before_s"] is not None and 20 < out["time_to_limit_before_s"] < 200
+    assert out["time_to_limit_after_s"] is None
+
+
+def test_regression_is_exit_1(recordings) -> None:
+    out = _compare(recordings["healthy"], recordings["leak"], 1)
+    assert out["outcome"] == "worse" and out["still_leaks"] is True
+    assert out["time_to_limit_after_s"] is not None
+    text = memdoctor("compare", str(recordings["healthy"]), str(recordings["leak"]), "--limit", "512MB",
+                     check_code=1).stdout
+    assert "outcome: worse" in text and "95% CI" in text
+    assert max(len(line) for line in text.splitlines()) <= 100
+
+
+def test_partial_fix_is_improved_not_fixed(recordings) -> None:
+    out = _compare(recordings["leak"], recordings["smaller_leak"], 0)
+    assert out["outcome"] == "improved" and out["leak_gone"] is False and out["still_leaks"] is True
+    assert 0.03 < out["growth_ratio"] < 0.3  # 40 KB vs 400 KB per request
+    assert out["time_to_limit_after_s"] > out["time_to_limit_before_s"]
+    # And the other way round, the bigger leak is worse.
+    assert _compare(recordings["smaller_leak"], recordings["leak"], 1)["outcome"] == "worse"
+
+
+def test_same_healthy_trace_is_unchanged() -> None:
+    sample = Path(__file__).resolve().parents[1] / "sample_traces" / "python_healthy_worker.jsonl"
+    out = _compare(sample, sample, 0)
+    assert out["outcome"] == "unchanged" and out["worse"] is False
+
+
+def test_floor_slope_interval_covers_the_true_slope_under_a_sawtooth() -> None:
+    rng = np.random.default_rng(7)
+    t = np.arange(0, 600, 0.5)
+    slope = 20_000.0  # bytes/s
+    sawtooth = (t % 10) / 10 * 30 * MB
+    mem = 100 * MB + slope * t + sawtooth + rng.normal(0, 0.2 * MB, t.size)
+    mem[0] = 4096  # the start-up sample every real recording has
+    ci = floor_slope_ci(t, mem)
+    assert ci["low"] < slope < ci["high"]
+    assert ci["high"] - ci["low"] < slope  # narrow enough to tell it from zero
+    ft, fm = window_minima(t, mem)
+    assert ft.size == 20 and np.all(np.diff(ft) > 0) and fm[0] == 4096  # the outlier Theil-Sen shrugs off
+    flat = floor_slope_ci(t, 100 * MB + sawtooth + rng.normal(0, 0.2 * MB, t.size))
+    assert flat["low"] <= 0 <= flat["high"]
+
+
+def test_unreadable_input_is_exit_2(tmp_path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("not a trace\n")
+    sample = Path(__file__).resolve().parents[1] / "sample_traces" / "python_healthy_worker.jsonl"
+    assert_one_line_error(memdoctor("compare", str(bad), str(sample), check_code=2))
+    assert_one_line_error(memdoctor("compare", str(sample), str(tmp_path / "missing.jsonl"), check_code=2))

@@ -1,0 +1,301 @@
+"""`memdoctor report`: the four formats on the bundled traces, real heap snapshots, plots, a real browser."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT, assert_one_line_error, memdoctor, node_example, wait_for
+
+SAMPLES = ROOT / "sample_traces"
+MB = 1024 * 1024
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+SECRET_KEY = "alice.secret@example.com"
+SECRET_VALUE = "TOKEN-s3cr3t-9f8e7d"
+
+LEAKY_SESSIONS = textwrap.dedent(f"""
+    import time
+    _sessions = {{}}  # never pruned: the leak
+    TOKEN = "{SECRET_VALUE}"
+    i = 0
+    while True:
+        _sessions["{SECRET_KEY}" + str(i)] = {{"token": TOKEN + str(i), "buf": bytearray(200 * 1024)}}
+        i += 1
+        time.sleep(0.02)
+""")
+
+
+def _decode_png(png: bytes) -> tuple[int, int]:
+    """Height and width of a PNG, decoded for real (matplotlib's reader)."""
+    import matplotlib.image
+
+    assert png.startswith(PNG_SIGNATURE)
+    pixels = matplotlib.image.imread(io.BytesIO(png), format="png")
+    assert pixels.ndim == 3 and pixels.std() > 0.01  # not a blank image
+    return pixels.shape[0], pixels.shape[1]
+
+
+@pytest.mark.parametrize("name", ["python_leaky_list", "node_map_leak"])
+def test_four_formats_on_the_bundled_samples(tmp_path: Path, name: str) -> None:
+    trace = str(SAMPLES / f"{name}.jsonl")
+    analyzed = json.loads(memdoctor("analyze", trace, "--limit", "512MB", "--json", check_code=0).stdout)
+    out = json.loads(memdoctor("report", trace, "--limit", "512MB", "--format", "json", check_code=0).stdout)
+    assert out["diagnosis"]["verdict"] == analyzed["verdict"] and out["limit_bytes"] == 512 * MB
+    assert out["diagnosis"]["time_to_limit_s"] == analyzed["time_to_limit_s"]
+    if analyzed["verdict"] == "leak":
+        assert any("no heap snapshots" in n for n in out["notes"])
+    if name.startswith("node"):
+        # Node's flag for a 512 MB box, with its arithmetic.
+        assert out["caps"]["max_old_space_size_mb"] == 450
+        assert out["caps"]["explain"]["max_old_space_size_mb"]["inputs"]["limit_bytes"] == 512 * MB
+
+    md = memdoctor("report", trace, "--limit", "512MB", "--format", "markdown", check_code=0).stdout
+    assert md.startswith("## memdoctor report") and f"**Verdict:** {analyzed['verdict']}" in md
+
+    term = memdoctor("report", trace, "--limit", "512MB", extra_env={"COLUMNS": "160"}, check_code=0).stdout
+    assert analyzed["verdict"] in term
+    assert max(len(line) for line in term.splitlines()) <= 100
+
+    html_path = tmp_path / "r.html"
+    memdoctor("report", trace, "--limit", "512MB", "-o", str(html_path), check_code=0)
+    html = html_path.read_text()
+    assert oct(html_path.stat().st_mode & 0o777) == "0o600"
+    images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
+    assert len(images) == 1  # the memory plot (no diff without snapshots)
+    height, width = _decode_png(base64.b64decode(images[0]))
+    assert (height, width) == (400, 900)
+    assert "<script" not in html and "http://" not in html and "https://" not in html  # self-contained
+
+
+@pytest.fixture(scope="module")
+def leaking_run(tmp_path_factory) -> Path:
+    """A real recording with three periodic heap snapshots of a dict of sessions keyed by emails."""
+    root = tmp_path_factory.mktemp("report")
+    script = root / "sessions.py"
+    script.write_text(LEAKY_SESSIONS)
+    trace = root / "t.jsonl"
+    memdoctor("run", "--interval", "50ms", "--duration", "5s", "--heap-every", "1.5s", "--limit", "512MB",
+              "-o", str(trace), "--json", "--", sys.executable, str(script), check_code=0, timeout=90)
+    assert len(list(root.glob("t.jsonl.heap.*.snap"))) >= 2
+    return trace
+
+
+def test_report_names_the_container_and_checks_its_caps(leaking_run: Path, tmp_path: Path) -> None:
+    out = json.loads(memdoctor("report", str(leaking_run), "--format", "json", check_code=0).stdout)
+    assert out["diagnosis"]["verdict"] == "leak" and len(out["heap"]["snapshots"]) in (2, 3)
+    top = out["suspects"][0]
+    assert top["rank"] == 1 and top["key"] == "__main__._sessions" and top["kind"] == "container"
+    # Ranked by time to exhaust the headroom: soonest first, and consistent with the headroom and rate.
+    times = [s["time_to_exhaust_s"] for s in out["suspects"] if s["time_to_exhaust_s"] is not None]
+    assert times == sorted(times)
+    assert top["time_to_exhaust_s"] == pytest.approx(out["headroom_bytes"] / top["growth_bytes_per_s"], rel=1e-6)
+    # The cap's arithmetic: floor((limit - baseline) * 0.25 / bytes per entry), and Little's law for the TTL.
+    caps = top["caps"]
+    budget = int((out["limit_bytes"] - out["baseline_bytes"]) * 0.25)
+    assert caps["max_entries"] == math.floor(budget / top["bytes_per_entry"])
+    assert 200 * 1024 < top["bytes_per_entry"] < 260 * 1024 and 500 < caps["max_entries"] < 700
+    assert caps["ttl_s"] == pytest.approx(budget / (top["entries_per_min"] / 60 * top["bytes_per_entry"]), rel=1e-3)
+    assert caps["python"]["deque"] == f"collections.deque(maxlen={caps['max_entries']})"
+
+    html_path, md_path = tmp_path / "r.html", tmp_path / "r.md"
+    memdoctor("report", str(leaking_run), "-o", str(html_path), check_code=0)
+    memdoctor("report", str(leaking_run), "-o", str(md_path), check_code=0)
+    term = memdoctor("report", str(leaking_run), check_code=0).stdout
+    json_text = memdoctor("report", str(leaking_run), "--format", "json", check_code=0).stdout
+    html = html_path.read_text()
+    images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
+    assert len(images) == 2  # memory over time + the diff bars
+    for image in images:
+        _decode_png(base64.b64decode(image))
+    assert f"max entries {caps['max_entries']}" in term and "__main__._sessions" in md_path.read_text()
+    assert max(len(line) for line in term.splitlines()) <= 100
+    # Never a heap string value: neither the dict's keys (emails) nor the tokens it holds.
+    for text in (html, md_path.read_text(), term, json_text):
+        assert "alice" not in text and "s3cr3t" not in text
+
+
+def test_node_snapshots_name_the_map_with_caps_and_flag(spawn, tmp_path: Path) -> None:
+    import psutil
+
+    proc = spawn(node_example("map_leak.js", "100", "20"))
+    target = psutil.Process(proc.pid)
+    wait_for(lambda: target.memory_info().rss > 30 * MB, timeout=20, what="node started")
+    snaps = []
+    for i in range(2):
+        path = tmp_path / f"n{i}.heapsnapshot"
+        memdoctor("snapshot", str(proc.pid), "-o", str(path), "--json", check_code=0, timeout=90)
+        snaps.append(str(path))
+        rss = target.memory_info().rss
+        if i == 0:
+            wait_for(lambda rss=rss: target.memory_info().rss > rss + 10 * MB, timeout=20, what="the Map to grow")
+    out = json.loads(memdoctor("report", *snaps, "--limit", "512MB", "--format", "json", check_code=0).stdout)
+    top = out["suspects"][0]
+    assert "ongoingDialogues" in top["key"] and top["kind"] == "container"
+    assert 95 * 1024 < top["bytes_per_entry"] < 120 * 1024
+    budget = int((512 * MB - out["baseline_bytes"]) * 0.25)
+    assert top["caps"]["max_entries"] == math.floor(budget / top["bytes_per_entry"])
+    # --max-old-space-size from the measured non-heap memory (RSS - heap_total in the snapshots' metadata).
+    flag = out["caps"]["explain"]["max_old_space_size_mb"]
+    non_heap = flag["inputs"]["non_heap_bytes"]
+    assert out["caps"]["max_old_space_size_mb"] == (512 * MB - non_heap) // MB
+    from memdoctor.report.report_markdown import render
+
+    text = render(out)  # the Markdown renderer formats this same dict
+    assert "ongoingDialogues" in text and "--max-old-space-size=" in text
+    assert "dlg-" not in text and "dlg-" not in json.dumps(out)  # the Map's keys are values: never printed
+
+
+def _chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found:
+        return found
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        pytest.skip("chromium is not installed and cannot be installed here (needs root and apt-get)")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = ["apt-get", "-o", "DPkg::Lock::Timeout=300", "install", "-y", "-q", "chromium"]
+    proc = subprocess.run(install, capture_output=True, text=True, env=env, timeout=900)
+    if proc.returncode != 0:
+        subprocess.run(["apt-get", "-o", "DPkg::Lock::Timeout=300", "update", "-q"], capture_output=True,
+                       env=env, timeout=600)
+        proc = subprocess.run(install, capture_output=True, text=True, env=env, timeout=900)
+    found = shutil.which("chromium")
+    if not found:
+        pytest.skip(f"chromium could not be installed: {proc.stderr.strip().splitlines()[-1:]}")
+    return found
+
+
+def test_html_report_renders_in_headless_chromium(leaking_run: Path, tmp_path: Path) -> None:
+    chromium = _chromium()
+    html_path = tmp_path / "report.html"
+    memdoctor("report", str(leaking_run), "--format", "html", "-o", str(html_path), check_code=0)
+    shot = tmp_path / "shot.png"
+    profile = tmp_path / "profile"
+    proc = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                           "--no-first-run", f"--user-data-dir={profile}", "--window-size=1100,1400",
+                           f"--screenshot={shot}", html_path.as_uri()],
+                          capture_output=True, text=True, timeout=120)
+    assert shot.exists(), (proc.returncode, proc.stderr[-2000:])
+    import matplotlib.image
+
+    pixels = matplotlib.image.imread(str(shot))
+    assert pixels.shape[0] >= 1000 and pixels.shape[1] >= 1000
+    # Non-blank: many distinct colours (text, the red verdict box, plot lines), not a white page.
+    flat = (pixels[..., :3] * 255).astype(int).reshape(-1, 3)
+    distinct = len({tuple(p) for p in flat[:: max(1, len(flat) // 200_000)]})
+    assert distinct > 50 and pixels[..., :3].std() > 0.05
+
+
+def test_report_exit_codes(tmp_path: Path) -> None:
+    healthy = str(SAMPLES / "python_healthy_worker.jsonl")
+    assert memdoctor("report", healthy, "--format", "json", check_code=0).returncode == 0
+    garbage = tmp_path / "garbage.jsonl"
+    garbage.write_text("nothing here\n")
+    assert_one_line_error(memdoctor("report", str(garbage), check_code=2))
+    assert_one_line_error(memdoctor("report", str(tmp_path / "missing.jsonl"), check_code=2))
+    assert_one_line_error(memdoctor("report", healthy, "--format", "pdf", check_code=2))
+    assert_one_line_error(memdoctor("report", healthy, healthy, check_code=2))
+
+
+# --------------------------------------------------------------------------- the incidents (examples/incidents)
+
+INCIDENTS = {"dead_letter_queue": "__main__.DEAD_LETTERS", "sse_clients": "__main__.SseHub.clients",
+             "subscriptions": "__main__.LISTENERS", "batch_writer": "__main__.BatchWriter.pending",
+             "record_array": "__main__.RESOLVED"}
+INCIDENT_DIR = ROOT / "examples" / "incidents"
+
+
+def _check_incident(report: dict, container: str) -> None:
+    assert report["diagnosis"]["verdict"] == "leak", report["diagnosis"]
+    top = report["suspects"][0]
+    assert top["key"] == container and top["kind"] == "container", [s["key"] for s in report["suspects"][:3]]
+    # Each entry holds an 80 KiB buffer; the cap is floor((limit - baseline) * 0.25 / bytes per entry).
+    assert 80 * 1024 <= top["bytes_per_entry"] < 100 * 1024
+    caps = top["caps"]
+    budget = int((report["limit_bytes"] - report["baseline_bytes"]) * 0.25)
+    assert caps["max_entries"] == math.floor(budget / top["bytes_per_entry"])
+    assert caps["explain"]["max_entries"]["budget"]["inputs"]["limit_bytes"] == 512 * MB == report["limit_bytes"]
+    # Little's law: the TTL keeps arrival rate x TTL x entry size within the same budget.
+    assert caps["ttl_s"] * top["entries_per_min"] / 60 * top["bytes_per_entry"] == pytest.approx(budget, rel=1e-3)
+
+
+@pytest.mark.parametrize("kind", sorted(INCIDENTS))
+def test_bundled_incident_traces(kind: str) -> None:
+    from memdoctor.commands.report import _beside_trace, build
+
+    trace = str(INCIDENT_DIR / "traces" / f"{kind}.jsonl")
+    snapshots = _beside_trace(trace)
+    assert len(snapshots) == 3
+    report, _plots = build(trace, snapshots, None)
+    _check_incident(report, INCIDENTS[kind])
+
+
+def _worker_pool_concurrency(trace: str) -> None:
+    out = json.loads(memdoctor("caps", "--trace", trace, "--json", check_code=0).stdout)
+    per_job = out["explain"]["concurrency"]["inputs"]["per_job_bytes"]
+    steps = out["explain"]["concurrency"]["per_job_from_trace"]
+    # Jobs of 40 MiB: the median step is one job; the largest (the budget's per-job peak) at least that.
+    assert 38 * MB < steps["median_step_bytes"] < 46 * MB and per_job >= steps["median_step_bytes"]
+    assert out["limit_bytes"] == 512 * MB
+    assert out["concurrency"] == math.floor((512 * MB - out["baseline_bytes"]) * 0.95 / per_job)
+
+
+def test_bundled_worker_pool_trace_gives_a_concurrency() -> None:
+    _worker_pool_concurrency(str(INCIDENT_DIR / "traces" / "worker_pool.jsonl"))
+
+
+def test_incident_examples_run_live(tmp_path: Path) -> None:
+    """Each incident example, run for real: the report names its container with a checked cap."""
+    from .conftest import memdoctor_popen
+
+    runs = {}
+    for kind in [*sorted(INCIDENTS), "worker_pool"]:
+        heap = [] if kind == "worker_pool" else ["--heap-every", "1.5s"]
+        runs[kind] = memdoctor_popen("run", "--interval", "50ms", "--duration", "5s", "--limit", "512MB", *heap,
+                                     "-o", str(tmp_path / f"{kind}.jsonl"), "--json", "--", sys.executable,
+                                     str(INCIDENT_DIR / "incidents.py"), kind)
+    for kind, proc in runs.items():
+        out, err = proc.communicate(timeout=90)
+        assert proc.returncode == 0, (kind, err[-1000:])
+    reports = {kind: memdoctor_popen("report", str(tmp_path / f"{kind}.jsonl"), "--format", "json")
+               for kind in INCIDENTS}
+    for kind, proc in reports.items():
+        out, err = proc.communicate(timeout=90)
+        assert proc.returncode == 0, (kind, err[-1000:])
+        _check_incident(json.loads(out), INCIDENTS[kind])
+    _worker_pool_concurrency(str(tmp_path / "worker_pool.jsonl"))
+
+
+def test_report_after_recording_never_raises(tmp_path: Path) -> None:
+    """What `run --report FILE` / `watch --report FILE` call: a file in the format of its extension, or a message."""
+    from memdoctor.commands.report import report_after_recording
+
+    trace = str(INCIDENT_DIR / "traces" / "record_array.jsonl")
+    assert report_after_recording(trace, str(tmp_path / "r.md")) is None
+    assert "`__main__.RESOLVED`" in (tmp_path / "r.md").read_text()
+    assert oct((tmp_path / "r.md").stat().st_mode & 0o777) == "0o600"
+    assert "-o TRACE" in report_after_recording(None, str(tmp_path / "x.md"))
+    assert "no such file" in report_after_recording(str(tmp_path / "missing.jsonl"), str(tmp_path / "x.md"))
+    assert not (tmp_path / "x.md").exists()
+
+
+def test_run_report_option_writes_the_report_after_recording(tmp_path):
+    from .conftest import assert_one_line_error, memdoctor, python_example
+
+    trace, report = tmp_path / "t.jsonl", tmp_path / "report.md"
+    proc = memdoctor("run", "--interval", "0.1", "--duration", "4s", "-o", str(trace), "--report", str(report), "--",
+                     *python_example("leaky_list.py", "--rate-kb", "200", "--every", "0.02"))
+    assert proc.returncode == 0, proc.stderr[-1500:]
+    text = report.read_text()
+    assert "leak" in text.lower()
+    assert_one_line_error(memdoctor("run", "--report", str(tmp_path / "r.md"), "--", "true"))
