@@ -233,7 +233,7 @@ def _check_incident(report: dict, container: str) -> None:
 def test_bundled_incident_traces(kind: str) -> None:
     from memdoctor.commands.report import _beside_trace, build
 
-    trace = str(INCIDENT_DIR / "traces" / f"{kind}.jsonl")
+    trace = str(ROOT / "sample_traces" / "incidents" / f"{kind}.jsonl")
     snapshots = _beside_trace(trace)
     assert len(snapshots) == 3
     report, _plots = build(trace, snapshots, None)
@@ -251,7 +251,7 @@ def _worker_pool_concurrency(trace: str) -> None:
 
 
 def test_bundled_worker_pool_trace_gives_a_concurrency() -> None:
-    _worker_pool_concurrency(str(INCIDENT_DIR / "traces" / "worker_pool.jsonl"))
+    _worker_pool_concurrency(str(ROOT / "sample_traces" / "incidents" / "worker_pool.jsonl"))
 
 
 def test_incident_examples_run_live(tmp_path: Path) -> None:
@@ -280,7 +280,7 @@ def test_report_after_recording_never_raises(tmp_path: Path) -> None:
     """What `run --report FILE` / `watch --report FILE` call: a file in the format of its extension, or a message."""
     from memdoctor.commands.report import report_after_recording
 
-    trace = str(INCIDENT_DIR / "traces" / "record_array.jsonl")
+    trace = str(ROOT / "sample_traces" / "incidents" / "record_array.jsonl")
     assert report_after_recording(trace, str(tmp_path / "r.md")) is None
     assert "`__main__.RESOLVED`" in (tmp_path / "r.md").read_text()
     assert oct((tmp_path / "r.md").stat().st_mode & 0o777) == "0o600"

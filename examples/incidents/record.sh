@@ -1,9 +1,9 @@
 #!/bin/sh
-# Re-record the incident traces (and the heap snapshots beside them) in examples/incidents/traces/.
+# Re-record the incident traces (and the heap snapshots beside them) in sample_traces/incidents/.
 # Usage: examples/incidents/record.sh [SECONDS]   (from the repository root; default 20)
 set -e
 seconds="${1:-20}"
-out="examples/incidents/traces"
+out="sample_traces/incidents"
 mkdir -p "$out"
 for kind in dead_letter_queue sse_clients subscriptions batch_writer record_array worker_pool; do
   rm -f "$out/$kind.jsonl" "$out/$kind.jsonl".heap.*
