@@ -20,7 +20,7 @@ import numpy as np
 from memdoctor import __version__
 from memdoctor.analysis import Diagnosis, diagnose
 from memdoctor.report.live import Alert, AlertRule, LiveMonitor
-from memdoctor.sampling.limits import MemoryLimit, oom_kill_count
+from memdoctor.sampling.limits import MemoryLimit, oom_kill_count, with_override
 from memdoctor.sampling.recorder import RecordingResult, RecordingState, record
 from memdoctor.sampling.sources import Source
 from memdoctor.sampling.target import describe_exit
@@ -263,10 +263,8 @@ def record_command(
             child.wait()
             ended = describe_exit(child.returncode)
             raise TargetError(f"{cmd[0]} exited before it could be sampled ({ended})") from None
-        discovered = discover_limit_for_pid(child.pid)
+        limit = with_override(discover_limit_for_pid(child.pid), settings.limit_bytes)
         overridden = settings.limit_bytes is not None
-        limit = (MemoryLimit(settings.limit_bytes, "--limit", discovered.cgroup_dir, discovered.version)
-                 if settings.limit_bytes is not None else discovered)
         plan = RecordingPlan(
             source=ProcessTreeSource(tree, child=child, pss_every_sample=pss),
             source_name=source_name,
@@ -327,9 +325,7 @@ def attach_plan(
         raise TargetError(f"no process with PID {pid}: it exited") from None
     except ProcessAccessDenied:
         raise TargetError(f"cannot read process {pid}: permission denied; run memdoctor as its user or root") from None
-    discovered = discover_limit_for_pid(pid)
-    limit = (MemoryLimit(settings.limit_bytes, "--limit", discovered.cgroup_dir, discovered.version)
-             if settings.limit_bytes is not None else discovered)
+    limit = with_override(discover_limit_for_pid(pid), settings.limit_bytes)
     return RecordingPlan(
         source=ProcessTreeSource(tree, pss_every_sample=pss), source_name=source_name,
         title=f"PID {pid} {' '.join(info.cmdline)[:70]}", pid=pid, cmdline=info.cmdline, runtime=info.runtime,

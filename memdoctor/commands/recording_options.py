@@ -80,11 +80,9 @@ def live_mode(json_out: bool) -> str:
 
 
 def effective_limit(discovered: MemoryLimit, override: int | None) -> tuple[MemoryLimit, bool]:
-    from memdoctor.sampling.limits import MemoryLimit
+    from memdoctor.sampling.limits import with_override
 
-    if override is None:
-        return discovered, False
-    return MemoryLimit(override, "--limit", discovered.cgroup_dir, discovered.version), True
+    return with_override(discovered, override), override is not None
 
 
 def open_writer(path: str | None):

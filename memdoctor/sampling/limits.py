@@ -158,6 +158,13 @@ def limit_v1(cg_dir: str, mount_dir: str) -> tuple[int, str] | None:
     return best
 
 
+def with_override(discovered: MemoryLimit, override: int | None) -> MemoryLimit:
+    """The discovered limit, or --limit in its place (keeping the cgroup for the OOM counter)."""
+    if override is None:
+        return discovered
+    return MemoryLimit(override, "--limit", discovered.cgroup_dir, discovered.version)
+
+
 def physical_memory(root: str = "/") -> int:
     text = _read(os.path.join(root, "proc/meminfo")) or ""
     for line in text.splitlines():
