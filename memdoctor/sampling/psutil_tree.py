@@ -37,7 +37,9 @@ class PsutilProcessTree:
             children = self.root.children(recursive=True)
         except psutil.NoSuchProcess:
             raise ProcessGone(self.root_pid) from None
-        self.members = {child.pid: child for child in children}
+        from memdoctor.sampling.tree import is_own_helper
+
+        self.members = {child.pid: child for child in children if not is_own_helper(child.pid)}
 
     def sample(self, now: float | None = None) -> tuple[int, int, int]:
         if self.follow_children:

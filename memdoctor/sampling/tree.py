@@ -10,7 +10,18 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from memdoctor.sampling.procfs import PROC, ProcessAccessDenied, ProcessGone, ProcHandle
+from memdoctor.sampling.procfs import PROC, ProcessAccessDenied, ProcessGone, ProcHandle, read_text
+
+# The heap agent's copy-on-write walker (memdoctor/heap/python/agent.py) renames itself so:
+# it is memdoctor's own short-lived process, not part of the target's memory.
+OWN_HELPER_COMM = "memdoctor-walk"
+
+
+def is_own_helper(pid: int, proc: str = PROC) -> bool:
+    try:
+        return read_text(f"{proc}/{pid}/comm").startswith(OWN_HELPER_COMM)
+    except (ProcessGone, ProcessAccessDenied, OSError):
+        return False
 
 
 @dataclass
@@ -34,6 +45,7 @@ class ProcessTree:
         self.members: dict[int, ProcHandle] = {root_pid: self.root}
         self._next_rescan = 0.0
         self._thread_rescan_at = 0.0
+        self._sighted: set[int] = set()  # children seen at the previous rescan
         self.root_alive = True
 
     def _rescan(self, now: float) -> None:
@@ -47,11 +59,16 @@ class ProcessTree:
         while frontier:
             handle = frontier.pop()
             for child in handle.children():
-                if child in seen:
+                if child in seen or is_own_helper(child, self._proc):
                     continue
                 seen.add(child)
                 member = self.members.get(child)
                 if member is None:
+                    # A new child joins at its second sighting: a fork child runs its after-fork
+                    # handlers before it can rename itself (memdoctor's own heap walker), and a
+                    # process that lives less than one rescan is not the memory that leaks.
+                    if child not in self._sighted:
+                        continue
                     try:
                         member = ProcHandle(child, self._proc)
                     except (ProcessGone, ProcessAccessDenied):
@@ -60,6 +77,7 @@ class ProcessTree:
                 frontier.append(member)
         for pid in [p for p in self.members if p not in seen]:
             self.members.pop(pid).close()
+        self._sighted = seen
 
     def sample(self, now: float | None = None) -> tuple[int, int, int]:
         """(tree RSS, root RSS, processes). Raises ProcessGone when the root has exited.
