@@ -69,6 +69,27 @@ def _predecessors(n, edge_first, edge_to, edge_type, root, weak, shortcut):  # t
 
 
 @njit(cache=True, nogil=True)
+def _eval(v, ancestor, label, semi, path):  # type: ignore[no-untyped-def]
+    """Lengauer-Tarjan's eval(v) with path compression (iterative: `path` is scratch space)."""
+    if ancestor[v] < 0:
+        return v
+    depth = 0
+    x = v
+    while ancestor[ancestor[x]] >= 0:
+        path[depth] = x
+        depth += 1
+        x = ancestor[x]
+    # compress from the top of the path down
+    for i in range(depth - 1, -1, -1):
+        y = path[i]
+        a = ancestor[y]
+        if semi[label[a]] < semi[label[y]]:
+            label[y] = label[a]
+        ancestor[y] = ancestor[a]
+    return label[v]
+
+
+@njit(cache=True, nogil=True)
 def _lengauer_tarjan(n, edge_first, edge_to, edge_type, root, weak, shortcut):  # type: ignore[no-untyped-def]
     pred_first, pred_src = _predecessors(n, edge_first, edge_to, edge_type, root, weak, shortcut)
     dfnum = np.full(n, -1, dtype=np.int32)
@@ -122,24 +143,7 @@ def _lengauer_tarjan(n, edge_first, edge_to, edge_type, root, weak, shortcut):  
             v = dfnum[pred_src[k]]
             if v < 0:
                 continue
-            # eval(v) with path compression
-            if ancestor[v] < 0:
-                u = v
-            else:
-                depth = 0
-                x = v
-                while ancestor[ancestor[x]] >= 0:
-                    path[depth] = x
-                    depth += 1
-                    x = ancestor[x]
-                # compress from the top of the path down
-                for i in range(depth - 1, -1, -1):
-                    y = path[i]
-                    a = ancestor[y]
-                    if semi[label[a]] < semi[label[y]]:
-                        label[y] = label[a]
-                    ancestor[y] = ancestor[a]
-                u = label[v]
+            u = _eval(v, ancestor, label, semi, path)
             if semi[u] < semi[w]:
                 semi[w] = semi[u]
         s = semi[w]
@@ -149,23 +153,7 @@ def _lengauer_tarjan(n, edge_first, edge_to, edge_type, root, weak, shortcut):  
         ancestor[w] = p  # link(parent, w)
         b = bucket_head[p]
         while b >= 0:
-            # eval(b)
-            if ancestor[b] < 0:
-                u = b
-            else:
-                depth = 0
-                x = b
-                while ancestor[ancestor[x]] >= 0:
-                    path[depth] = x
-                    depth += 1
-                    x = ancestor[x]
-                for i in range(depth - 1, -1, -1):
-                    y = path[i]
-                    a = ancestor[y]
-                    if semi[label[a]] < semi[label[y]]:
-                        label[y] = label[a]
-                    ancestor[y] = ancestor[a]
-                u = label[b]
+            u = _eval(b, ancestor, label, semi, path)
             idom[b] = u if semi[u] < semi[b] else p
             b = bucket_next[b]
         bucket_head[p] = -1
