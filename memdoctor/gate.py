@@ -207,6 +207,11 @@ def judge(m: Measurements | None, thresholds: Thresholds, *, command: CommandSta
             message = (f"cannot judge the floor growth ({format_rate(growth)} measured, budget "
                        f"{format_rate(thresholds.max_growth_bytes_per_s)}): the classifier needs more cycles; "
                        f"run the gate >= {format_duration(d.watch_more_s)} longer (--duration)")
+        elif not ok and d.verdict == "inconclusive" and d.watch_more_s is not None:
+            # Over budget on too few cycles for a trend test: still a failure (the budget is not shown
+            # to hold), but say that the rate is rough so nobody chases a leak that a longer run would clear.
+            message += (f" (from too few cycles for a trend test: run the gate >= "
+                        f"{format_duration(d.watch_more_s)} longer to measure it)")
         checks.append(Check("max-growth", ok, message, value=growth, threshold=thresholds.max_growth_bytes_per_s))
     if thresholds.max_rss_bytes is not None:
         ok = m.peak_bytes <= thresholds.max_rss_bytes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import xml.etree.ElementTree as ET
@@ -51,8 +52,10 @@ def test_node_programs(tmp_path):
                      *node_example("map_leak.js", "400", "20"))
     assert leak.returncode == 1, leak.stderr
     assert "max-growth" in json.loads(leak.stdout)["failures"]
-    healthy = memdoctor("gate", "--duration", "8s", "--warmup", "2s", "--max-growth", "5MB/min", "--fail-on",
-                        "leak", "--json", "--", *node_example("healthy_server.js", "400", "20"))
+    # A request every 8 ms makes a GC cycle every ~0.7 s: 6 s after the warm-up hold 8 cycles, so
+    # the trend test has more than its 6 even on a loaded CI machine (at 20 ms it had 4-5, flaky).
+    healthy = memdoctor("gate", "--duration", "8s", "--warmup", "2s", "--interval", "50ms", "--max-growth", "5MB/min",
+                        "--fail-on", "leak", "--json", "--", *node_example("healthy_server.js", "400", "8"))
     result = json.loads(healthy.stdout)
     assert "max-growth" not in result["failures"], result
 
@@ -157,6 +160,17 @@ def test_judge_sawtooth_passes_a_growth_threshold():
     m = _measure(0.0)
     result = judge(m, Thresholds(max_growth_bytes_per_s=5 * 1024**2 / 60))
     assert result.passed, [c.message for c in result.checks]
+
+
+def test_judge_too_few_cycles_never_passes_a_growth_budget():
+    m = _measure(0.0)
+    budget = Thresholds(max_growth_bytes_per_s=5 * 1024**2 / 60)
+    for rough_rate in (0.0, 700_000.0):  # under and over the budget, both from 4 cycles
+        rough = dataclasses.replace(m, diagnosis=dataclasses.replace(
+            m.diagnosis, verdict="inconclusive", pattern="sawtooth", growth_bytes_per_s=rough_rate, watch_more_s=6.0))
+        check = next(c for c in judge(rough, budget).checks if c.name == "max-growth")
+        assert not check.passed
+        assert "longer" in check.message, check.message
 
 
 def test_judge_baseline_noise_vs_regression():
