@@ -7,7 +7,8 @@ ranked by retained (or total) bytes growth, each row with `key`, `count_before`,
 limit_bytes).
 
 Keys of dicts and Maps used as maps (ids, emails, tokens) are values, never names: a row's
-`key` and `where` hold type, property, variable and module names only.
+`key` and `where` hold type, property, variable and module names only. The one exception is
+`diff --show-values`: rows then carry `sample_values` and the result says `"values_shown": true`.
 """
 
 from __future__ import annotations
@@ -64,10 +65,12 @@ class DiffResult:
     interval_s: float | None = None  # time between the first and last snapshot
     limit_bytes: int | None = None
     notes: list[str] = field(default_factory=list)
+    values_shown: bool = False  # rows carry extras["sample_values"]: heap values, asked for with --show-values
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "runtime": self.runtime,
+            "values_shown": self.values_shown,
             "snapshots": self.snapshots,
             "interval_s": self.interval_s,
             "limit_bytes": self.limit_bytes,

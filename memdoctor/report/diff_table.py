@@ -34,3 +34,23 @@ def print_diff(console: Console, result: DiffResult, top: int = 20) -> None:
         console.print(table)
     for note in result.notes:
         console.print(f"note: {note}", markup=False)
+    if result.values_shown:
+        print_sample_values(console, result, top)
+
+
+VALUES_WARNING = ("--show-values: the lines below are VALUES from the heap (keys, strings), which may be "
+                  "secrets or personal data; do not paste them where they should not be.")
+
+
+def print_sample_values(console: Console, result: DiffResult, top: int) -> None:
+    console.print(VALUES_WARNING, markup=False, style="bold yellow")
+    shown = 0
+    for i, row in enumerate(result.rows[:top], 1):
+        values = row.extras.get("sample_values")
+        if values is None:
+            continue
+        shown += 1
+        text = ", ".join(values) if values else "(only small integers, which V8 keeps inline: no values to show)"
+        console.print(f"  #{i} {row.key}, newest entries: {text}", markup=False, highlight=False)
+    if not shown:
+        console.print("  (no row is a container with entries to sample)", markup=False)

@@ -25,11 +25,29 @@ CAP_MARGIN = 0.10
 KIND_ORDER = {"container": 0, "site": 1, "type": 2}
 
 
-def diff_snapshots(paths: list[str], *, limit_bytes: int | None = None, top: int = 20) -> DiffResult:
+def diff_snapshots(paths: list[str], *, limit_bytes: int | None = None, top: int = 20,
+                   show_values: bool = False) -> DiffResult:
     if not 2 <= len(paths) <= 3:
         raise HeapError("give two or three snapshots: OLD NEW [NEWER]")
     snaps = [read_snapshot(path) for path in paths]
-    return diff_models(snaps, limit_bytes=limit_bytes, top=top)
+    result = diff_models(snaps, limit_bytes=limit_bytes, top=top)
+    if show_values:
+        _attach_values(result, snaps[-1])
+    return result
+
+
+def _attach_values(result: DiffResult, newest: PySnapshot) -> None:
+    """Sample entries of each container row, from the newest snapshot, when it recorded any."""
+    result.values_shown = True
+    recorded = False
+    for row in result.rows:
+        item = newest.containers.get(row.key) if row.kind == "container" else None
+        if item is not None and item.values is not None:
+            row.extras["sample_values"] = item.values
+            recorded = True
+    if not recorded:
+        result.notes.append("these Python snapshots hold no values (memdoctor's agent records none by default): "
+                            "take them with `memdoctor snapshot PID --show-values` to see entries")
 
 
 def diff_models(snaps: list[PySnapshot], *, limit_bytes: int | None = None, top: int = 20) -> DiffResult:

@@ -32,6 +32,8 @@ class Container:
     entries: int
     bytes: int
     exact: bool = True
+    # Newest entries as short reprs: only in snapshots taken with `snapshot --show-values`.
+    values: list[str] | None = None
 
 
 @dataclass
@@ -136,7 +138,8 @@ def _read_memdoctor(path: str) -> PySnapshot:
                                                          where=str(row.get("where", "")),
                                                          entries=int(row.get("entries", 0)),
                                                          bytes=int(row.get("bytes", 0)),
-                                                         exact=bool(row.get("exact", True)))
+                                                         exact=bool(row.get("exact", True)),
+                                                         values=_values(row.get("values")))
         for row in data.get("sites") or []:
             snap.sites[str(row["site"])] = Site(count=int(row.get("count", 0)), bytes=int(row.get("bytes", 0)),
                                                 caller=row.get("caller"))
@@ -233,3 +236,10 @@ def _read_memray(path: str) -> PySnapshot:
         if close:
             close()
     return snap
+
+
+def _values(raw: object) -> list[str] | None:
+    """Sample entries recorded with --show-values, kept as short strings (the file is untrusted)."""
+    if not isinstance(raw, list):
+        return None
+    return [str(v)[:200] for v in raw[:10]]
