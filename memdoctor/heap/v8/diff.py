@@ -122,7 +122,8 @@ def _limit(limit_bytes: int | None, meta: dict[str, Any]) -> tuple[int, str]:
     return physical_memory(), "physical memory"
 
 
-def diff_snapshots(paths: list[str], *, limit_bytes: int | None = None, top: int = 20) -> DiffResult:
+def diff_snapshots(paths: list[str], *, limit_bytes: int | None = None, top: int = 20,
+                   show_values: bool = False) -> DiffResult:
     if not 2 <= len(paths) <= 3:
         raise HeapError("give two or three snapshots: OLD NEW [NEWER]")
     from memdoctor.heap.v8 import warmup
@@ -167,6 +168,11 @@ def diff_snapshots(paths: list[str], *, limit_bytes: int | None = None, top: int
     for node, row in container_rows:
         row.where = namer.describe(node)
         row.key = row.where.rsplit(" > ", 1)[-1]
+    if show_values:  # asked for: the only path that reads heap values (see values.py)
+        from memdoctor.heap.v8.values import sample_values
+
+        for node, row in container_rows:
+            row.extras["sample_values"] = sample_values(snap, node, row.extras["container"])
     rows = [row for _, row in container_rows] + cluster_rows
     rows.sort(key=lambda r: (r.bytes_growth, r.count_growth), reverse=True)
     notes = [f"limit {limit:,} bytes from {limit_source}; memory in use {used:,} bytes"
@@ -181,7 +187,7 @@ def diff_snapshots(paths: list[str], *, limit_bytes: int | None = None, top: int
         notes.append("two snapshots: new objects are those absent from the first; a third snapshot separates leaks "
                      "from objects that were about to be freed")
     return DiffResult(rows=rows[:top], runtime="node", snapshots=list(paths), interval_s=interval,
-                      limit_bytes=limit, notes=notes)
+                      limit_bytes=limit, notes=notes, values_shown=show_values)
 
 
 def _container_rows(first: Summary, middle: Summary | None, last: Summary, limit: int, used: int,
