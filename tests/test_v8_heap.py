@@ -457,3 +457,20 @@ def test_port_helper_reports_listeners():
     finally:
         s.close()
     time.sleep(0)
+
+
+def test_values_only_with_show_values(small_snapshots):
+    paths = list(map(str, small_snapshots))
+    warning = "--show-values: the lines below are VALUES from the heap"
+    for args in ((), ("--json",)):
+        quiet = memdoctor("diff", *paths, "--top", "5", *args, check_code=0)
+        assert "dlg-" not in quiet.stdout + quiet.stderr and warning not in quiet.stdout
+    shown = memdoctor("diff", *paths, "--top", "5", "--show-values", check_code=0)
+    assert warning in shown.stdout
+    # The newest Map keys, in insertion order: dialogue ids of the last tick.
+    line = next(ln for ln in shown.stdout.splitlines() if "ongoingDialogues (Map), newest entries" in ln)
+    assert line.count("'dlg-") == 3 and "<Object>" in line
+    result = json.loads(memdoctor("diff", *paths, "--top", "5", "--show-values", "--json", check_code=0).stdout)
+    assert result["values_shown"] is True
+    top = next(r for r in result["rows"] if r["key"] == "ongoingDialogues (Map)")
+    assert len(top["sample_values"]) == 3 and all(v.startswith("'dlg-") for v in top["sample_values"])
