@@ -266,13 +266,13 @@ def test_watch_reads_the_cgroup_limit_and_detects_an_oom_kill(tmp_path, spawn):
 
 def test_watch_cgroup_samples_the_whole_container(tmp_path, spawn):
     cgroup = make_memory_cgroup()
+    target = None
     try:
         cgroup.set_limit(256 * 1024**2)
         code = "import time\nx = bytearray(40 << 20)\nx[::4096] = b'y' * (len(x) // 4096)\ntime.sleep(60)\n"
         target = spawn(_in_cgroup_cmd(cgroup.procs_file, code))
         wait_for(lambda: str(target.pid) in cgroup.procs_file.read_text().split(), what="the target in its cgroup")
         out = tmp_path / "cg.jsonl"
-        time.sleep(0)  # the allocation is checked below through the trace, not by waiting
         wait_for(lambda: _rss_kb(target.pid) > 40 * 1024, what="the target to touch its 40 MB")
         result = memdoctor("watch", "--cgroup", str(cgroup.path), "--interval", "0.1", "--duration", "2s",
                            "-o", str(out), "--json", check_code=0)
@@ -284,6 +284,9 @@ def test_watch_cgroup_samples_the_whole_container(tmp_path, spawn):
         assert all(s["usage"] >= 40 * 1024**2 and s["rss"] <= s["usage"] for s in samples)
         assert any(s.get("procs") == 1 for s in samples)
     finally:
+        if target is not None:  # a cgroup with a live process in it cannot be removed
+            target.kill()
+            target.wait(timeout=10)
         cgroup.remove()
 
 
