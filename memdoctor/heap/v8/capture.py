@@ -14,7 +14,8 @@ Steps, and what each one guards against:
 5. A memory check: a snapshot makes V8 build a copy of the heap graph and serialize it, which
    costs the target about CAPTURE_FACTOR x its used heap for the duration. If its cgroup (or the
    machine) lacks that headroom, we refuse unless --force: an OOM kill of the service is worse
-   than no snapshot.
+   than no snapshot. The headroom is the smallest over the target's cgroup and its ancestors:
+   a parent's limit (a pod, a slice) is shared with siblings, whose usage counts against it.
 6. `--allocations D`: V8's sampling heap profiler runs for D; what it reports at the end is
    the sampled allocations still alive, by function and file:line.
 7. `HeapProfiler.takeHeapSnapshot` with progress events, without `HeapProfiler.enable`: when a
@@ -174,22 +175,53 @@ def _wait_closed(pid: int, port: int, timeout: float = 5.0) -> bool:
     return False
 
 
+def _read_int(path: str) -> int | None:
+    try:
+        with open(path, encoding="ascii") as fh:
+            text = fh.read().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None  # "max" (v2, no limit) is not a number
+
+
+def _cgroup_free(cgroup_dir: str, version: int | None) -> list[tuple[int, int, str]]:
+    """(limit, limit - usage, limit file) for the target's memory cgroup and each ancestor that has
+    a limit: a limit set on a parent (a Kubernetes pod, a systemd slice) is shared with siblings,
+    so its headroom is the parent's limit minus the parent's usage, not minus the target's own."""
+    from memdoctor.sampling.limits import UNLIMITED_THRESHOLD
+
+    names = ("memory.max", "memory.current") if version == 2 else ("memory.limit_in_bytes", "memory.usage_in_bytes")
+    out = []
+    directory = os.path.normpath(cgroup_dir)
+    while True:
+        usage = _read_int(os.path.join(directory, names[1]))
+        if usage is None:
+            break
+        limit = _read_int(os.path.join(directory, names[0]))
+        if limit is not None and 0 < limit < UNLIMITED_THRESHOLD:
+            out.append((limit, limit - usage, os.path.join(directory, names[0])))
+        parent = os.path.dirname(directory)
+        if parent == directory or not os.path.exists(os.path.join(parent, "cgroup.procs")):
+            break
+        directory = parent
+    return out
+
+
 def _cgroup_headroom(pid: int) -> tuple[int | None, int | None, str]:
-    """(limit, free bytes under it, description) for the target's memory."""
+    """(the target's memory limit, free bytes, description of what binds): the free memory is the
+    smallest headroom over its cgroup and their ancestors' limits, else the machine's available memory."""
     from memdoctor.sampling.limits import discover_limit_for_pid
 
     limit = discover_limit_for_pid(pid)
-    usage = None
     if limit.cgroup_dir and not limit.source.startswith("physical"):
-        for name in ("memory.current", "memory.usage_in_bytes"):
-            try:
-                with open(os.path.join(limit.cgroup_dir, name), encoding="ascii") as fh:
-                    usage = int(fh.read().strip())
-                break
-            except (OSError, ValueError):
-                continue
-    if usage is not None:
-        return limit.bytes, limit.bytes - usage, f"its memory limit {limit.bytes:,} bytes ({limit.source})"
+        candidates = _cgroup_free(limit.cgroup_dir, limit.version)
+        own_usage = _read_int(os.path.join(limit.cgroup_dir, "memory.current" if limit.version == 2
+                                           else "memory.usage_in_bytes"))
+        if own_usage is not None:  # e.g. v1 hierarchical_memory_limit: an ancestor we cannot see
+            candidates.append((limit.bytes, limit.bytes - own_usage, limit.source))
+        if candidates:
+            cap, free, source = min(candidates, key=lambda c: c[1])
+            return limit.bytes, free, f"its memory limit of {cap >> 20} MiB ({source})"
     try:
         with open("/proc/meminfo", encoding="ascii") as fh:
             available = next(int(line.split()[1]) * 1024 for line in fh if line.startswith("MemAvailable:"))
@@ -203,9 +235,10 @@ def _check_memory(pid: int, heap_used: int, force: bool) -> dict[str, Any]:
     limit, free, what = _cgroup_headroom(pid)
     info = {"limit_bytes": limit, "estimated_capture_bytes": need, "free_bytes": free}
     if free is not None and need > free and not force:
-        raise HeapError(f"a snapshot of process {pid} needs about {need >> 20} MiB more memory in the target (used "
-                        f"heap {heap_used >> 20} MiB x {CAPTURE_FACTOR}), but {what} leaves {max(free, 0) >> 20} MiB: "
-                        "the target would likely be OOM-killed; --force captures anyway")
+        raise HeapError(f"a snapshot of process {pid} needs about {need >> 20} MiB more memory in the target "
+                        f"({CAPTURE_FACTOR:g} x its used heap of {heap_used >> 20} MiB + {CAPTURE_FIXED >> 20} MiB), "
+                        f"but {what} leaves {max(free, 0) >> 20} MiB free: the target would likely be OOM-killed; "
+                        "--force captures anyway")
     return info
 
 

@@ -10,6 +10,10 @@ namespace, and matched to processes through the socket inodes of /proc/*/fd.
 The websocket client is `websocket-client` (PyPI), with UTF-8 validation of incoming frames
 off: a 300 MB snapshot arrives as ~300 MB of JSON text and validating it in Python would take
 longer than the capture itself (V8 produces valid UTF-8).
+
+A session checks that the server end of its connection is a socket of the target (in the
+target's /proc/PID/net/tcp and /proc/PID/fd): if the namespace could not be entered or was
+misjudged, another inspector on the same port would otherwise be snapshotted silently.
 """
 
 from __future__ import annotations
@@ -129,6 +133,33 @@ def port_listening(pid: int, port: int) -> Listener | None:
     return next((item for item in listeners(pid) if item.port == port), None)
 
 
+def accepted_by(pid: int, port: int, client: socket.socket) -> bool | None:
+    """Whether the server end of our connection `client` to `port` is a socket of process `pid`
+    (None when its file descriptors cannot be read). This is what proves that the inspector we
+    talk to is the target's, not another process's on the same port of our own namespace."""
+    try:
+        os.listdir(f"/proc/{pid}/fd")
+        client_port = client.getsockname()[1]
+    except OSError:
+        return None
+    mine = socket_inodes(pid)
+    for name in ("tcp", "tcp6"):
+        try:
+            with open(f"/proc/{pid}/net/{name}", encoding="ascii") as fh:
+                lines = fh.read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            parts = line.split()
+            if len(parts) < 10 or parts[3] == TCP_LISTEN:
+                continue
+            local_port = int(parts[1].rsplit(":", 1)[1], 16)
+            remote_port = int(parts[2].rsplit(":", 1)[1], 16)
+            if local_port == port and remote_port == client_port and int(parts[9]) in mine:
+                return True
+    return False
+
+
 def holder_of(inode: int) -> tuple[int, str] | None:
     """(pid, command line) of a process that has the socket `inode` open."""
     target = f"socket:[{inode}]"
@@ -195,6 +226,12 @@ class Session:
         except self._errors as exc:
             sock.close()
             raise InspectorError(f"the inspector on 127.0.0.1:{port} refused the session: {exc}") from None
+        # The handshake is done, so the target has accepted the connection: it must be its socket.
+        if accepted_by(pid, port, sock) is False:
+            self.close()
+            raise InspectorError(f"the inspector reached on 127.0.0.1:{port} is not the one of process {pid} "
+                                 "(another process listens there in memdoctor's network namespace); nothing was "
+                                 "captured")
         self.next_id = 0
         self.handlers: dict[str, Callable[[dict], None]] = {}
 
