@@ -102,20 +102,14 @@ def snapshot(pid: int, path: Path, *args: str, check_code: int | None = 0) -> su
     return memdoctor("snapshot", str(pid), "-o", str(path), "--json", *args, check_code=check_code, timeout=120)
 
 
-def node_ids(path: Path) -> set[int]:
-    doc = json.loads(path.read_text())
-    fields = doc["snapshot"]["meta"]["node_fields"]
-    return set(doc["nodes"][fields.index("id")::len(fields)])
-
-
 # --- Node 16, 18, 22 ---------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_snapshots_by_pid_on_other_node_versions(version, driven, tmp_path):
     """SIGUSR1, the watchdog's `require` through the command-line API, the protocol calls, the
-    close: on each major version, three snapshots by PID diff to the leaking Map, the object ids
-    stay stable between captures, and the target is left as it was. (As root the target gets a
+    close: on each major version, three snapshots by PID diff to the leaking Map (followed by its
+    place in the program), and the target is left as it was. (As root the target gets a
     network namespace of its own, so that another test run's Node on the host's 9229 cannot
     collide with it; the host-namespace path is the same code, tested with Node 20.)"""
     node = str(node_binary(version))
@@ -133,10 +127,6 @@ def test_snapshots_by_pid_on_other_node_versions(version, driven, tmp_path):
         assert own_listening_ports(target.pid) == set()  # closed before memdoctor returned
         paths.append(path)
     assert target.alive() and target.command("tick 1") > 0
-
-    # diff follows objects by id: the capture must not make V8 renumber them (HeapProfiler.enable would).
-    first, last = node_ids(paths[0]), node_ids(paths[2])
-    assert len(first & last) > 0.9 * len(first)
 
     rows = json.loads(memdoctor("diff", *map(str, paths), "--json", check_code=0).stdout)["rows"]
     top = rows[0]
