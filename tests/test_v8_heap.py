@@ -474,3 +474,22 @@ def test_values_only_with_show_values(small_snapshots):
     assert result["values_shown"] is True
     top = next(r for r in result["rows"] if r["key"] == "ongoingDialogues (Map)")
     assert len(top["sample_values"]) == 3 and all(v.startswith("'dlg-") for v in top["sample_values"])
+
+
+def test_a_series_in_one_session_keeps_object_ids(spawn, tmp_path):  # noqa: F811
+    """`--count 3` takes the three snapshots in one inspector session: V8 keeps its object ids, so
+    the diff also lists what was allocated between 1 and 2 and is still alive in 3 (memlab's view),
+    which separate captures cannot (each session renumbers)."""
+    target = spawn([NODE, str(HEAP_EXAMPLES / "map_leak.js"), "--every", "20", "--kb", "4"])
+    base = tmp_path / "series.heapsnapshot"
+    out = memdoctor("snapshot", str(target.pid), "-o", str(base), "--count", "3", "--every", "1.5s", "--json",
+                    check_code=0, timeout=120)
+    metas = json.loads(out.stdout)
+    paths = [tmp_path / f"series.{i}.heapsnapshot" for i in (1, 2, 3)]
+    assert [m["series"]["index"] for m in metas] == [1, 2, 3] and all(p.exists() for p in paths)
+    assert target.poll() is None and not inspector_listening(target.pid)
+    result = json.loads(memdoctor("diff", *map(str, paths), "--json", check_code=0).stdout)
+    assert not any("renumbered" in note for note in result["notes"]), result["notes"]
+    top = result["rows"][0]
+    assert top["key"] == "ongoingDialogues (Map)", [r["key"] for r in result["rows"][:3]]
+    assert top["new_objects"] > 0 and top["new_objects_method"].startswith("allocated between snapshots 1 and 2")

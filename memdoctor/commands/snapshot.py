@@ -22,6 +22,13 @@ Examples:
   memdoctor snapshot 4242 -o api.heapsnapshot            # a Node.js process
 
   memdoctor snapshot 4242 -o after.snap --allocations 30s
+
+  memdoctor snapshot 4242 -o api.heapsnapshot --count 3 --every 60s   # api.1/.2/.3.heapsnapshot
+
+With --count N, N snapshots are taken --every apart and numbered (a.1.snap, a.2.snap, ...),
+ready for `memdoctor diff`. For Node.js the series is taken in one inspector session, so V8's
+object ids stay comparable and `diff` can also list the objects allocated between the first two
+snapshots that are still alive in the third (separate `snapshot` calls get new ids each time).
 """
 
 
@@ -35,25 +42,46 @@ def snapshot_command(
                                                            "long.")] = "60s",
     force: Annotated[bool, typer.Option("--force", help="Capture even when it would likely exceed the target's "
                                                         "memory limit.")] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print the snapshot's metadata as JSON.")] = False,
+    count: Annotated[int, typer.Option("--count", help="Take a series of this many snapshots (numbered "
+                                                         "files).")] = 1,
+    every: Annotated[str, typer.Option("--every", help="Time between the snapshots of a series.")] = "60s",
+    json_out: Annotated[bool, typer.Option("--json", help="Print the snapshot's metadata as JSON (a list with "
+                                                          "--count).")] = False,
 ) -> None:
+    from memdoctor.commands.common import fail
     from memdoctor.heap.detect import runtime_of_pid
-    from memdoctor.heap.runtimes import CaptureOptions, engine
-    from memdoctor.units import parse_duration
+    from memdoctor.heap.runtimes import CaptureOptions, capture_series, numbered_paths
+    from memdoctor.report.console import stdout_console
+    from memdoctor.units import format_bytes, parse_duration
 
     options = CaptureOptions(allocations_s=parse_duration(allocations) if allocations else None,
                              timeout_s=parse_duration(timeout), force=force)
+    if not 1 <= count <= 100:
+        raise fail("--count must be between 1 and 100")
+    every_s = parse_duration(every)
     runtime = runtime_of_pid(pid)
-    meta = engine(runtime, "capture").capture(pid, output, options=options)
-    if json_out:
-        print(json.dumps(meta, indent=2))
-    else:
-        from memdoctor.report.console import stdout_console
-        from memdoctor.units import format_bytes
+    paths = numbered_paths(output, count)
+    console = stdout_console()
+    done: list[str] = []
 
-        console = stdout_console()
-        console.print(f"snapshot of {runtime} PID {pid} written to {output} "
-                      f"(RSS {format_bytes(meta.get('rss'))}); metadata in {output}.meta.json", markup=False)
+    def written(meta: dict) -> None:  # progress of a series, as each file lands
+        path = paths[len(done)]
+        done.append(path)
+        if not json_out:
+            step = f"{len(done)}/{count} " if count > 1 else ""
+            left = f"; next in {every}" if len(done) < count else ""
+            rss = format_bytes(meta.get("rss"))
+            console.print(f"snapshot {step}of {runtime} PID {pid} written to {path} (RSS {rss}); "
+                          f"metadata in {path}.meta.json{left}", markup=False)
+
+    metas = capture_series(runtime, pid, paths, every_s=every_s, options=options, on_written=written)
+    if json_out:
+        print(json.dumps(metas[0] if count == 1 else metas, indent=2))
+    else:
+        if count > 1:
+            chosen = paths if count <= 3 else [paths[0], paths[count // 2], paths[-1]]
+            console.print(f"next: memdoctor diff {' '.join(chosen)}", markup=False)
+        meta = metas[-1]
         for note in meta.get("notes", []):
             console.print(f"note: {note}", markup=False)
         sites = meta.get("allocation_sites") or []

@@ -11,8 +11,12 @@ Engines are imported only when used.
 from __future__ import annotations
 
 import importlib
+import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
+from typing import Any
 
 ENGINES = {"python": "memdoctor.heap.python", "node": "memdoctor.heap.v8"}
 
@@ -39,3 +43,32 @@ def engine(runtime: str, part: str) -> ModuleType:
         if exc.name and exc.name.startswith(ENGINES[runtime]):
             raise HeapError(f"heap {part} for {runtime} is not available in this version of memdoctor") from None
         raise
+
+
+def numbered_paths(output: str, count: int) -> list[str]:
+    """Where a series of `count` snapshots goes: a.heapsnapshot -> a.1.heapsnapshot, a.2.heapsnapshot, ..."""
+    if count == 1:
+        return [output]
+    head, dot, ext = output.rpartition(".")
+    if not dot or "/" in ext:
+        head, ext = output, ""
+    return [f"{head}.{i}" + (f".{ext}" if ext else "") for i in range(1, count + 1)]
+
+
+def capture_series(runtime: str, pid: int, outputs: list[str], *, every_s: float, options: CaptureOptions,
+                   on_written: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+    """Snapshots of one process, `every_s` apart. An engine with its own `capture_series` does it in one
+    session (V8: comparable object ids); otherwise separate captures, with the process checked between."""
+    capture = engine(runtime, "capture")
+    if len(outputs) > 1 and hasattr(capture, "capture_series"):
+        return capture.capture_series(pid, outputs, every_s=every_s, options=options, on_written=on_written)
+    metas: list[dict[str, Any]] = []
+    for i, output in enumerate(outputs):
+        if i:
+            time.sleep(every_s)
+            if not os.path.exists(f"/proc/{pid}"):
+                raise HeapError(f"process {pid} exited after {i} of {len(outputs)} snapshots (those are kept)")
+        metas.append(capture.capture(pid, output, options=options))
+        if on_written is not None:
+            on_written(metas[-1])
+    return metas

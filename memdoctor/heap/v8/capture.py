@@ -18,12 +18,13 @@ Steps, and what each one guards against:
    a parent's limit (a pod, a slice) is shared with siblings, whose usage counts against it.
 6. `--allocations D`: V8's sampling heap profiler runs for D; what it reports at the end is
    the sampled allocations still alive, by function and file:line.
-7. `HeapProfiler.takeHeapSnapshot` with progress events, without `HeapProfiler.enable`: when a
-   session that enabled the heap profiler closes, V8 resets its object ids, and `diff` follows
-   objects across snapshots by those ids (measured: ids stay stable across memdoctor captures
-   this way, and change when the session enables and disables the profiler). Chunks chunks are written straight to
-   FILE.partial (mode 0600) and renamed when complete, so the snapshot is never held in memory
-   and a failed capture leaves no half file.
+7. `HeapProfiler.takeHeapSnapshot` with progress events. V8 numbers objects for the heap
+   profiler and forgets the numbering when an inspector session ends (measured on Node 20:
+   the same object gets another id in a snapshot taken by the next session, even without
+   `HeapProfiler.enable`). `diff`'s "allocated between 1 and 2, alive in 3" view needs one
+   numbering, so `--count N --every D` takes a series in ONE session, renewing the watchdog
+   while it waits. Chunks are written straight to FILE.partial (mode 0600) and renamed when
+   complete, so the snapshot is never held in memory and a failed capture leaves no half file.
 8. The inspector is closed again (when we opened it), and we wait until the port is gone.
 9. FILE.meta.json: pid, runtime, captured_at, rss, limit_bytes, and what `diff` needs to refuse
    snapshots of different processes (process start time, boot id).
@@ -36,7 +37,7 @@ import fcntl
 import os
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -342,12 +343,20 @@ def _identity(pid: int) -> dict[str, Any]:
 
 
 def capture(pid: int, output: str, *, options: CaptureOptions) -> dict[str, Any]:
+    return capture_series(pid, [output], every_s=0.0, options=options)[0]
+
+
+def capture_series(pid: int, outputs: list[str], *, every_s: float, options: CaptureOptions,
+                   on_written: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+    """Snapshots to `outputs`, `every_s` apart, in one inspector session (comparable object ids)."""
     _check_target(pid)
-    out_dir = os.path.dirname(os.path.abspath(output))
-    if not os.path.isdir(out_dir) or not os.access(out_dir, os.W_OK):
-        raise HeapError(f"cannot write {output}: {out_dir} is not a writable directory")
+    for output in outputs:
+        out_dir = os.path.dirname(os.path.abspath(output))
+        if not os.path.isdir(out_dir) or not os.access(out_dir, os.W_OK):
+            raise HeapError(f"cannot write {output}: {out_dir} is not a writable directory")
+    if len(outputs) > 1 and options.allocations_s:
+        raise HeapError("--allocations takes one snapshot: leave out --count")
     timeout = max(1.0, options.timeout_s)
-    started = time.monotonic()
     identity = _identity(pid)
     with _machine_lock(timeout):
         port = _own_inspector_port(pid, timeout)
@@ -356,10 +365,11 @@ def capture(pid: int, output: str, *, options: CaptureOptions) -> dict[str, Any]
             _open_inspector(pid, timeout)
             port = DEFAULT_PORT
         try:
-            return _capture_with_inspector(pid, port, opened, output, options, timeout, started, identity)
+            return _capture_with_inspector(pid, port, opened, outputs, every_s, options, timeout, identity,
+                                           on_written)
         except HeapError:
             if not _alive(pid):
-                raise HeapError(f"process {pid} exited during the capture; no snapshot was written") from None
+                raise HeapError(f"process {pid} exited during the capture; no further snapshot was written") from None
             raise
         finally:
             if opened and _alive(pid) and not _wait_closed(pid, port, 0.2):
@@ -380,29 +390,37 @@ def _close_inspector(pid: int, port: int, timeout: float) -> None:
     _wait_closed(pid, port, 5.0)
 
 
-def _capture_with_inspector(pid: int, port: int, opened: bool, output: str, options: CaptureOptions,
-                            timeout: float, started: float, identity: dict[str, Any]) -> dict[str, Any]:
+def _capture_with_inspector(pid: int, port: int, opened: bool, outputs: list[str], every_s: float,
+                            options: CaptureOptions, timeout: float, identity: dict[str, Any],
+                            on_written: Callable[[dict[str, Any]], None] | None) -> list[dict[str, Any]]:
     targets = insp.http_json(pid, port, "/json/list", min(timeout, 5.0))
     if not isinstance(targets, list) or not targets or "id" not in targets[0]:
         raise HeapError(f"the inspector of process {pid} lists no target")
     session = insp.Session(pid, port, str(targets[0]["id"]), min(timeout, 10.0))
+    metas: list[dict[str, Any]] = []
     try:
         deadline_ms = int((timeout + (options.allocations_s or 0) + WATCHDOG_MARGIN_S) * 1000)
         if not opened and session.evaluate(HAS_WATCHDOG_JS):
             opened = True  # a memdoctor watchdog from an earlier, interrupted capture: ours to close
-        if opened:
-            session.evaluate(_arm_js(deadline_ms))
-        info = session.evaluate(INFO_JS) or {}
-        heap_used = int(info.get("heapUsed", 0))
-        memory = _check_memory(pid, heap_used, options.force)
-        meta: dict[str, Any] = {}
-        if options.allocations_s:
-            meta["allocation_sites"] = _sample_allocations(session, options.allocations_s, opened, deadline_ms)
-        # No HeapProfiler.enable: when a session that enabled it goes away, V8 resets the object ids,
-        # and the diff follows objects across snapshots by those ids. takeHeapSnapshot works without it.
-        captured_at = datetime.now(UTC)
-        rss_before = _rss(pid)
-        size = _take_snapshot(session, output, timeout)
+        for i, output in enumerate(outputs):
+            if i:
+                _wait_renewing(session, pid, every_s, opened, deadline_ms)
+            started = time.monotonic()
+            if opened:
+                session.evaluate(_arm_js(deadline_ms))
+            meta = _one_snapshot(session, pid, output, options, timeout, opened, deadline_ms)
+            meta.update({
+                "capture_s": round(time.monotonic() - started, 3),
+                "inspector": "opened and closed by memdoctor" if opened else f"reused (already open on port {port})",
+                **identity,
+            })
+            if len(outputs) > 1:
+                meta["series"] = {"index": i + 1, "of": len(outputs), "every_s": every_s,
+                                  "one_session": True}  # object ids are comparable across the series
+            write_meta(output, meta)
+            metas.append(meta)
+            if on_written is not None:
+                on_written(meta)
         if opened:
             with contextlib.suppress(HeapError):
                 session.evaluate(CLOSE_JS, timeout=5.0)
@@ -410,6 +428,31 @@ def _capture_with_inspector(pid: int, port: int, opened: bool, output: str, opti
         session.close()
     if opened and not _wait_closed(pid, port, 5.0):
         _close_inspector(pid, port, timeout)
+    return metas
+
+
+def _wait_renewing(session: insp.Session, pid: int, seconds: float, opened: bool, deadline_ms: int) -> None:
+    """Wait with the session open, renewing our watchdog so that it does not close the inspector."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        time.sleep(min(2.0, max(0.0, end - time.monotonic())))
+        if not _alive(pid):
+            raise HeapError(f"process {pid} exited while memdoctor waited to take its snapshot")
+        if opened:
+            session.evaluate(_arm_js(deadline_ms))
+
+
+def _one_snapshot(session: insp.Session, pid: int, output: str, options: CaptureOptions, timeout: float,
+                  opened: bool, deadline_ms: int) -> dict[str, Any]:
+    info = session.evaluate(INFO_JS) or {}
+    heap_used = int(info.get("heapUsed", 0))
+    memory = _check_memory(pid, heap_used, options.force)
+    meta: dict[str, Any] = {}
+    if options.allocations_s:
+        meta["allocation_sites"] = _sample_allocations(session, pid, options.allocations_s, opened, deadline_ms)
+    captured_at = datetime.now(UTC)
+    rss_before = _rss(pid)
+    size = _take_snapshot(session, output, timeout)
     meta.update({
         "pid": pid,
         "runtime": "node",
@@ -420,21 +463,14 @@ def _capture_with_inspector(pid: int, port: int, opened: bool, output: str, opti
         "heap_total": int(info.get("heapTotal", 0)) or None,
         "node_version": info.get("version"),
         "snapshot_bytes": size,
-        "capture_s": round(time.monotonic() - started, 3),
-        "inspector": "opened and closed by memdoctor" if opened else f"reused (already open on port {port})",
         "estimated_capture_bytes": memory["estimated_capture_bytes"],
-        **identity,
     })
-    write_meta(output, meta)
     return meta
 
 
-def _sample_allocations(session: insp.Session, seconds: float, opened: bool, deadline_ms: int) -> list[dict]:
+def _sample_allocations(session: insp.Session, pid: int, seconds: float, opened: bool,
+                        deadline_ms: int) -> list[dict]:
     session.call("HeapProfiler.startSampling", {"samplingInterval": 16384}, timeout=10.0)
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        time.sleep(min(2.0, max(0.0, end - time.monotonic())))
-        if opened:
-            session.evaluate(_arm_js(deadline_ms))  # renew the watchdog
+    _wait_renewing(session, pid, seconds, opened, deadline_ms)
     result = session.call("HeapProfiler.stopSampling", timeout=60.0)
     return _allocation_sites(result.get("profile", {}))
