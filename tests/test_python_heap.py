@@ -90,6 +90,29 @@ def test_top_row_names_the_leaking_container(spawn, tmp_path: Path, kind: str) -
 
 
 @needs_gdb
+def test_inline_walk_without_room_to_fork(spawn, tmp_path: Path) -> None:
+    """No room for a forked copy (forced): the agent walks in a thread of the target, in slices, after gdb left."""
+    leak, decoy = LEAKS["listeners"]
+    proc = start_app(spawn, tmp_path, "listeners")
+    threads = len(os.listdir(f"/proc/{proc.pid}/task"))
+    paths = []
+    for i in range(3):
+        path = tmp_path / f"inline{i}.snap"
+        meta = snapshot(proc.pid, path, extra_env={"MEMDOCTOR_HEAP_FORK": "0"})
+        assert meta["method"] == "gdb" and meta["mode"] == "inline" and meta["sliced"] is True, meta
+        assert 0 < meta["pause_s"] <= meta["walk_s"]
+        assert proc.poll() is None
+        paths.append(path)
+        time.sleep(0.3)
+    rows = diff_json(*paths)["rows"]
+    assert rows[0]["key"] == leak, [r["key"] for r in rows[:5]]
+    decoys = [r for r in rows if r["key"] == decoy]
+    assert decoys and decoys[0]["bytes_growth"] < rows[0]["bytes_growth"] / 3
+    # The agent's thread ends once it wrote the snapshot: the target is back to its own threads.
+    wait_for(lambda: len(os.listdir(f"/proc/{proc.pid}/task")) == threads, timeout=10, what="the agent's thread to end")
+
+
+@needs_gdb
 def test_planted_secret_and_keys_never_written(spawn, tmp_path: Path) -> None:
     proc = start_app(spawn, tmp_path, "dict", "--secret", SECRET)
     outputs = []

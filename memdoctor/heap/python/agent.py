@@ -19,7 +19,13 @@ count every object once per container, and extrapolate with the median entry.
 
 Entry points:
 - injected (gdb, lldb, sys.remote_exec): the file is executed with a global REQUEST naming a JSON
-  request file; see `_injected`;
+  request file; see `_injected`. With room for a copy of the process the heap is walked by a
+  forked copy (the target pauses for the fork). Without it (and always through lldb, which stops
+  a called function at a fork) the injected code only starts a thread and returns, so the
+  debugger detaches at once; the thread waits until the process is no longer traced, then forks
+  (lldb) or walks in slices and gives the GIL to the program between them (see _Pacer): the
+  target is held by the debugger only for the injection, and the program runs between slices. Like pympler's
+  walk, the counts are then those of a heap that may change while it is walked;
 - resident (launch mode, `memdoctor run --heap-every`): `start_resident()` is called from the
   sitecustomize that memdoctor puts on PYTHONPATH; it writes snapshots periodically and answers
   a control socket, so `memdoctor snapshot PID` needs no debugger.
@@ -42,6 +48,7 @@ MIN_CONTAINER_ENTRIES = 8
 MIN_CONTAINER_BYTES = 4096
 MAX_CONTAINERS = 5000
 MAX_SITES = 60
+CHUNK = 32768  # objects per slice of the walk (the GIL can go to the program between slices)
 ARENA_BYTES = 1 << 20  # pymalloc arena size (3.10+: 1 MiB)
 _FORKING = [False]  # set while snapshot_forked forks (read by the launch-mode at-fork handler)
 
@@ -89,57 +96,69 @@ def _write_private(path: str, data: bytes) -> None:
 # --------------------------------------------------------------------------- objects per type
 
 
-def _type_table() -> tuple[list[list], int, int]:
+def _type_table(pace=None) -> tuple[list[list], int, int]:
     """[[type name, count, shallow bytes], ...] over every live object, the object count and bytes.
 
     gc.get_objects() lists the objects the collector tracks; atoms (str, int, float, bytes) and
     untracked dicts/tuples are found through the tracked objects' referents, layer by layer
-    (an untracked dict's strings are one layer further down). The loops that touch every
-    object run in C (filterfalse, map, zip, dict); only the size sum is a Python loop.
+    (an untracked dict's strings are one layer further down), each object once (a dict keyed by
+    id keeps insertion order: the objects a layer adds are the dict's last entries).
+    Every loop that touches every object runs in C (map, filterfalse, compress, Counter, sum):
+    - a type whose instances all have one size (no __sizeof__ of its own, no items) is sized
+      once: count x size of one instance;
+    - the sizes of a variable-size type (dict, str, int, list...) are summed with one C pass
+      per type when it is common, a Python loop only over the rare ones.
+    The work goes in slices of CHUNK objects; `pace` (when given) is called between slices:
+    the resident or injected thread gives the GIL to the program there.
     """
     from collections import Counter
-    from itertools import compress, filterfalse
+    from itertools import compress, filterfalse, islice
 
-    getsizeof = sys.getsizeof
+    pace = pace or (lambda: None)
+    is_tracked = gc.is_tracked
+    get_referents = gc.get_referents
     objs = gc.get_objects()
+    pace()
     seen: dict = {}
-    extra: list = []
     layer = objs
     expand = frozenset((dict, tuple))
     while layer:
-        refs = gc.get_referents(*layer)
-        untracked = filterfalse(gc.is_tracked, refs)
-        fresh = dict(zip(map(id, filterfalse(gc.is_tracked, refs)), untracked))  # noqa: B905 (3.8 targets)
-        del refs
-        if seen:
-            for key in fresh.keys() & seen.keys():
-                del fresh[key]
-        found = list(fresh.values())
-        seen.update(fresh)
-        del fresh
-        extra.extend(found)
-        layer = list(compress(found, map(expand.__contains__, map(type, found))))
-        del found
-    del seen, layer
-    counts = Counter(map(type, objs))
-    counts.update(map(type, extra))
-    sizes: dict = dict.fromkeys(counts, 0)
-    for group in (objs, extra):
-        try:
-            for t, s in zip(map(type, group), map(getsizeof, group)):  # noqa: B905 (3.8 targets)
-                sizes[t] += s
-        except Exception:  # a broken __sizeof__: redo this group one object at a time
-            for t in set(map(type, group)):
-                sizes[t] = 0
-            for o in group:
-                try:
-                    sizes[type(o)] += getsizeof(o)
-                except Exception:
-                    pass
-    n_objects = len(objs) + len(extra)
-    del objs, extra, group
+        deeper: list = []
+        for start in range(0, len(layer), CHUNK):
+            refs = get_referents(*layer[start:start + CHUNK])  # a big container gives many: sliced below
+            for at in range(0, len(refs), CHUNK):
+                untracked = list(filterfalse(is_tracked, refs[at:at + CHUNK]))
+                before = len(seen)
+                seen.update(zip(map(id, untracked), untracked))  # noqa: B905 (3.8 targets)
+                del untracked
+                found = _added_since(seen, before)
+                deeper.extend(compress(found, map(expand.__contains__, map(type, found))))
+                del found
+                pace()
+            del refs
+        layer = deeper
+    del layer
+    counts: Counter = Counter()
+    sizes: dict = {}
+    fixed: dict = {}  # type -> size of one instance (None: instances differ)
+    n_objects = len(objs) + len(seen)
+    for group in (objs, seen.values()):
+        it = iter(group)
+        while True:
+            part = list(islice(it, CHUNK))
+            if not part:
+                break
+            _size_slice(part, counts, sizes, fixed)
+            del part
+            pace()
+    del group, it
+    _drop(seen, pace)
+    del objs, seen
+    pace()
     by_name: dict = {}
+    total = 0
     for t, s in sizes.items():
+        total += s
         name = _type_name(t)
         row = by_name.get(name)
         if row is None:
@@ -148,8 +167,95 @@ def _type_table() -> tuple[list[list], int, int]:
             row[1] += counts[t]
             row[2] += s
     rows = sorted(by_name.values(), key=lambda r: -r[2])[:MAX_TYPES]
-    total = sum(sizes.values())
     return rows, n_objects, total
+
+
+def _drop(seen: dict, pace) -> None:
+    """Empty `seen` (a million ids and objects take a while to free) in slices, from its end."""
+    from collections import deque
+    from itertools import islice
+
+    try:
+        while len(seen) > CHUNK:
+            keys = list(islice(reversed(seen), CHUNK))
+            deque(map(seen.pop, keys), maxlen=0)
+            del keys
+            pace()
+    except TypeError:  # 3.7: dicts cannot be reversed
+        pass
+    seen.clear()
+
+
+def _added_since(seen: dict, before: int) -> list:
+    """The values added to `seen` after it held `before` entries (a dict keeps insertion order)."""
+    from itertools import islice
+
+    try:
+        return list(islice(reversed(seen.values()), len(seen) - before))  # 3.8+: from the end
+    except TypeError:  # 3.7 cannot reverse a dict view: skip the old entries
+        return list(islice(seen.values(), before, None))
+
+
+def _fixed_size(tp) -> bool:
+    """True when every instance of `tp` has one size (no __sizeof__ of its own, no items)."""
+    try:
+        return not tp.__itemsize__ and tp.__sizeof__ is object.__sizeof__
+    except Exception:
+        return False
+
+
+def _size_slice(part: list, counts, sizes: dict, fixed: dict) -> None:
+    """Add one slice of objects to the per-type counts and byte sums (see _type_table).
+
+    `fixed` maps each type seen so far to the size of its instances, or None when they differ.
+    """
+    from collections import Counter
+    from itertools import compress, repeat
+    from operator import is_
+
+    getsizeof = sys.getsizeof
+    types = list(map(type, part))
+    here = Counter(types)
+    counts.update(here)
+    new = [t for t in here if t not in fixed]
+    if new:
+        one = dict(zip(types, part))  # noqa: B905 (3.8 targets); an instance of each type
+        for t in new:
+            size = None
+            if _fixed_size(t):
+                try:
+                    size = getsizeof(one[t])
+                except Exception:
+                    size = None
+            fixed[t] = size
+        del one
+    variable = []
+    for t, c in here.items():
+        if fixed[t] is None:
+            variable.append(t)
+        else:
+            sizes[t] = sizes.get(t, 0) + fixed[t] * c
+    if not variable:
+        return
+    try:
+        lengths = list(map(getsizeof, part))
+    except Exception:  # a broken __sizeof__ in this slice: one object at a time
+        wanted = frozenset(variable)
+        for t, o in zip(types, part):  # noqa: B905 (3.8 targets)
+            if t in wanted:
+                try:
+                    sizes[t] = sizes.get(t, 0) + getsizeof(o)
+                except Exception:
+                    sizes.setdefault(t, 0)
+        return
+    common = [t for t in variable if here[t] * 16 >= len(part)]
+    for t in common:  # one pass in C per common variable-size type
+        sizes[t] = sizes.get(t, 0) + sum(compress(lengths, map(is_, types, repeat(t))))
+    rare = frozenset(variable).difference(common)
+    if rare:  # the few objects of the rare variable-size types, in Python
+        keep = list(map(rare.__contains__, types))
+        for t, s in zip(compress(types, keep), compress(lengths, keep)):  # noqa: B905 (3.8 targets)
+            sizes[t] = sizes.get(t, 0) + s
 
 
 # --------------------------------------------------------------------------- named containers
@@ -223,10 +329,14 @@ def _deep_size(value, kind: str, stop: tuple, shared: set, budget: dict) -> tupl
     per_entry: list = []
     sampled = 0
     complete = True
+    from itertools import islice
+
     items = store.items() if isinstance(store, dict) else store
     try:
-        iterator = iter(items)
-        for item in iterator:
+        # The sample is taken in one C call: a thread of the program cannot change the container
+        # in the middle (the walk may run beside the program, see _Pacer).
+        sample = list(islice(items, SAMPLE_ENTRIES + 1))
+        for item in sample:
             if sampled >= SAMPLE_ENTRIES or budget["nodes"] <= 0:
                 complete = False
                 break
@@ -599,10 +709,13 @@ def _process_facts(trim: bool, scratch_dir: str | None) -> dict:
 
 def take_snapshot(path: str, *, trim: bool = True, scratch_dir: str | None = None, sites: list | None = None,
                   allocations_tool: str | None = None, limit_bytes: int | None = None, method: str = "agent",
-                  agent_names: set | None = None, facts: dict | None = None, mode: str = "inline") -> dict:
+                  agent_names: set | None = None, facts: dict | None = None, mode: str = "inline",
+                  sliced: bool = False) -> dict:
     """Write a snapshot to `path` (mode 0600) and return its metadata.
 
     `facts` are the process's own numbers when this runs in a forked copy (see snapshot_forked).
+    `sliced`: this runs in a thread of the live program, which gets the GIL between slices of the
+    walk (see _Pacer); the pause reported is then the longest slice.
     """
     started = time.perf_counter()
     thread_time = time.thread_time() if hasattr(time, "thread_time") else None
@@ -610,12 +723,24 @@ def take_snapshot(path: str, *, trim: bool = True, scratch_dir: str | None = Non
         facts = _process_facts(trim, scratch_dir)
     started_wall = facts["wall"]
     rss, rss_before, native = facts["rss"], facts["rss_before_trim"], facts["glibc"]
-    types_rows, n_objects, objects_bytes = _type_table()
+    pacer = _Pacer() if sliced else None
+    types_rows, n_objects, objects_bytes = _type_table(pacer)
+    if pacer is not None:
+        pacer()
     containers = _containers(agent_names or set())
+    if pacer is not None:
+        pacer()
     pymalloc = _pymalloc(scratch_dir)
     walk = time.perf_counter() - started
-    # What the target felt: the whole walk inline; only the fork when a forked copy walks.
-    pause = facts["fork_s"] if mode == "fork" else time.perf_counter() - facts["t0"]
+    # What the target felt: only the fork when a forked copy walks; the longest slice when the
+    # walk gave the GIL back between slices; else the whole walk.
+    if mode == "fork":
+        pause = facts["fork_s"]
+    elif pacer is not None:
+        pacer()
+        pause = pacer.longest
+    else:
+        pause = time.perf_counter() - facts["t0"]
     snapshot = {
         "memdoctor_heap": FORMAT_VERSION,
         "runtime": "python",
@@ -626,6 +751,7 @@ def take_snapshot(path: str, *, trim: bool = True, scratch_dir: str | None = Non
         "captured_at_unix": round(started_wall, 3),
         "method": method,
         "mode": mode,
+        "sliced": pacer is not None,
         "pause_s": round(pause, 4),
         "walk_s": round(walk, 4),
         "rss": rss,
@@ -655,6 +781,7 @@ def take_snapshot(path: str, *, trim: bool = True, scratch_dir: str | None = Non
         "python": "{}.{}.{}".format(*sys.version_info[:3]),
         "method": method,
         "mode": mode,
+        "sliced": pacer is not None,
         "pause_s": round(pause, 4),
         "walk_s": round(walk, 4),
         "objects": n_objects,
@@ -664,6 +791,23 @@ def take_snapshot(path: str, *, trim: bool = True, scratch_dir: str | None = Non
     if mode != "fork":
         _leave_nothing_behind()
     return meta
+
+
+class _Pacer:
+    """Called between slices of a walk that runs in a thread of the live program: gives the GIL to
+    the program's threads for a moment, and records the longest stretch the walk held it."""
+
+    def __init__(self, nap_s: float = 0.0002) -> None:
+        self.nap_s = nap_s
+        self.longest = 0.0
+        self.last = time.perf_counter()
+
+    def __call__(self) -> None:
+        now = time.perf_counter()
+        if now - self.last > self.longest:
+            self.longest = now - self.last
+        time.sleep(self.nap_s)  # releases the GIL: a thread waiting for it takes it
+        self.last = time.perf_counter()
 
 
 def snapshot_forked(path: str, result_path: str, *, trim: bool = True, meta_only: bool = False, **kwargs) -> bool:
@@ -678,6 +822,7 @@ def snapshot_forked(path: str, result_path: str, *, trim: bool = True, meta_only
         return False
     import warnings
 
+    kwargs.pop("sliced", None)  # the forked copy has one thread: nothing to give the GIL to
     facts = _process_facts(trim, kwargs.get("scratch_dir"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # 3.12+: "multi-threaded process, fork() may deadlock" (the child only walks)
@@ -755,14 +900,19 @@ def _injected(request_path: str) -> None:
         result_path = req["result"]
         if time.time() > float(req["deadline"]):
             return  # memdoctor gave up on this request: do nothing at all
-        if req.get("allocations_s"):
-            recorder = _SiteRecorder(req.get("scratch"))
-            recorder.start()
+        if req.get("allocations_s") or req.get("after_detach"):
+            recorder = None
+            if req.get("allocations_s"):
+                recorder = _SiteRecorder(req.get("scratch"))
+                recorder.start()
             namespace = globals()
 
             def finish() -> None:
                 try:
-                    time.sleep(float(req["allocations_s"]))
+                    if req.get("after_detach") and not _wait_untraced(float(req["deadline"])):
+                        return  # still traced at memdoctor's deadline: it gave up on this request
+                    if recorder is not None:
+                        time.sleep(float(req["allocations_s"]))
                     _finish_request(req, recorder)
                 finally:
                     namespace.clear()  # the injected namespace: nothing of the agent stays
@@ -779,12 +929,29 @@ def _injected(request_path: str) -> None:
                 pass
 
 
+def _wait_untraced(deadline: float) -> bool:
+    """Wait until no debugger traces this process (lldb stops an expression at a fork: the fork
+    that walks the heap must come after it detached). False if still traced at `deadline`."""
+    while time.time() < deadline:
+        try:
+            with open("/proc/self/status", "rb") as fh:
+                if b"TracerPid:\t0\n" in fh.read():
+                    return True
+        except OSError:
+            return True
+        time.sleep(0.002)
+    return False
+
+
 def _finish_request(req: dict, recorder: _SiteRecorder | None) -> None:
     try:
         sites = recorder.stop() if recorder is not None else None
         kwargs = {"scratch_dir": req.get("scratch"), "sites": sites,
                   "allocations_tool": recorder.tool if recorder else None, "limit_bytes": req.get("limit_bytes"),
-                  "method": req.get("method", "agent")}
+                  "method": req.get("method", "agent"),
+                  # in a thread of its own (after the debugger left): the program runs between slices
+                  "sliced": threading.current_thread() is not threading.main_thread() and
+                  bool(req.get("after_detach") or req.get("allocations_s"))}
         trim = bool(req.get("trim", True))
         if req.get("fork") and snapshot_forked(req["snapshot"], req["result"], trim=trim, **kwargs):
             return  # the forked copy writes the result
@@ -833,7 +1000,7 @@ class _Resident:
             self.seq += 1
             path = os.path.join(directory, f"{prefix}.{self.pid}.{self.seq:03d}.snap")
             kwargs = {"scratch_dir": directory, "limit_bytes": self.config.get("limit_bytes"), "method": "launch",
-                      "agent_names": self.config.get("agent_names")}
+                      "agent_names": self.config.get("agent_names"), "sliced": True}
             trim = bool(self.config.get("trim", True))
             try:
                 with self.lock:
@@ -900,7 +1067,7 @@ class _Resident:
             kwargs = {"scratch_dir": req.get("scratch"), "sites": sites,
                       "allocations_tool": recorder.tool if recorder else None,
                       "limit_bytes": req.get("limit_bytes") or self.config.get("limit_bytes"),
-                      "method": "launch-agent", "agent_names": self.config.get("agent_names")}
+                      "method": "launch-agent", "agent_names": self.config.get("agent_names"), "sliced": True}
             trim = bool(req.get("trim", True))
             if req.get("fork") and snapshot_forked(req["snapshot"], req["result"], trim=trim, **kwargs):
                 return {"ok": True, "forked": True}

@@ -5,7 +5,11 @@ Ways in, tried in this order:
    its PYTHONPATH) and answers on a control socket: no debugger, no ptrace;
 2. `sys.remote_exec` (PEP 768) when the target is CPython >= 3.14;
 3. gdb (see gdb.py for the safe point and the deadline);
-4. lldb, where gdb is missing.
+4. lldb, where gdb is missing (lldb.py: the same safe points and deadline);
+   MEMDOCTOR_DEBUGGER=gdb or =lldb picks one.
+The agent walks the heap in a forked copy when memory leaves room for one (the target pauses for
+the fork), else from a thread of the target in slices once the debugger detached (see agent.py);
+MEMDOCTOR_HEAP_FORK=0 forces the second (the benchmark uses it).
 Whatever the way, the agent reads a request and writes the snapshot in a private directory
 inside the target's filesystem (/proc/PID/root/tmp/.memdoctor-...), and memdoctor moves the
 snapshot to the output path (mode 0600) and writes FILE.meta.json beside it.
@@ -28,6 +32,8 @@ from memdoctor.heap.python.target import Staging, TargetProcess, inspect_target
 from memdoctor.heap.runtimes import CaptureOptions, HeapError
 
 AGENT_SOURCE = Path(__file__).with_name("agent.py")
+DEBUGGER_ENV = "MEMDOCTOR_DEBUGGER"  # "gdb" or "lldb": inject with that debugger only
+FORK_ENV = "MEMDOCTOR_HEAP_FORK"  # "0": never walk in a forked copy (as when memory leaves no room for one)
 AGENT_RUN_TIMEOUT_S = 300.0  # the agent is bounded; this only guards against the unforeseen
 # Temporary memory the agent needs in the target, as a share of its RSS (measured: lists of the
 # live objects and a set of ids while counting; see docs/benchmarks.md).
@@ -73,7 +79,8 @@ def capture(pid: int, output: str, *, options: CaptureOptions) -> dict[str, Any]
             "trim": True,
             "limit_bytes": limit_bytes,
             # Walk in a forked copy (the target pauses only for the fork) when memory allows the copy.
-            "fork": _fork_fits(rss, limit_bytes, limit.source if limit else ""),
+            "fork": _fork_fits(rss, limit_bytes, limit.source if limit else "")
+            and os.environ.get(FORK_ENV, "1").strip() != "0",
         }
         info = _inject(target, staging, request, options)
         result = _await_result(target, staging, options)
@@ -167,20 +174,36 @@ def _inject(target: TargetProcess, staging: Staging, request: dict, options: Cap
             return info
     from memdoctor.heap.python import gdb, lldb
 
-    if gdb.available():
-        request["method"] = "gdb"
+    installed = _debuggers(gdb, lldb)
+    if installed:
+        name, driver = installed[0]
+        request["method"] = name
+        # lldb interrupts a called function at a fork: the agent walks from a thread once lldb detached.
+        # Without a fork, the agent walks from a thread of its own once the debugger detached, giving the
+        # GIL to the program between slices: the target is held only for the injection.
+        request["after_detach"] = name == "lldb" or not request["fork"]
         line = bootstrap_line(staging.write("request.json", json.dumps(request).encode()),
                               staging.inner_path("agent.py"))
-        done = gdb.run_python(target, line, timeout_s=options.timeout_s, run_timeout_s=AGENT_RUN_TIMEOUT_S)
-        return {"method": "gdb", "safe_point": done.safe_point, "stopped_s": round(done.stopped_s, 4)}
-    if lldb.available():
-        request["method"] = "lldb"
-        line = bootstrap_line(staging.write("request.json", json.dumps(request).encode()),
-                              staging.inner_path("agent.py"))
-        done = lldb.run_python(target, line, timeout_s=options.timeout_s, run_timeout_s=AGENT_RUN_TIMEOUT_S)
-        return {"method": "lldb", "safe_point": done.safe_point, "stopped_s": round(done.stopped_s, 4)}
+        done = driver.run_python(target, line, timeout_s=options.timeout_s, run_timeout_s=AGENT_RUN_TIMEOUT_S)
+        return {"method": name, "safe_point": done.safe_point, "stopped_s": round(done.stopped_s, 4)}
+    chosen = os.environ.get(DEBUGGER_ENV, "").strip().lower()
+    if chosen in ("gdb", "lldb"):
+        raise HeapError(f"{DEBUGGER_ENV}={chosen} but {chosen} is not installed, and the target was not started in "
+                        f"launch mode: install {chosen} (apt-get install {chosen}), or start it with "
+                        "`memdoctor run --heap-every 60s -- python ...`")
     raise HeapError("neither gdb nor lldb is installed, and the target was not started in launch mode: install gdb "
-                    "(apt-get install gdb), or start it with `memdoctor run --heap-every 60s -- python ...`")
+                    "or lldb (apt-get install gdb), or start it with `memdoctor run --heap-every 60s -- python ...`")
+
+
+def _debuggers(*drivers) -> list[tuple[str, Any]]:
+    """The installed debuggers to inject with: gdb first, lldb where gdb is missing.
+
+    MEMDOCTOR_DEBUGGER=gdb or =lldb uses that one only; an unknown value is ignored.
+    """
+    by_name = {driver.__name__.rsplit(".", 1)[-1]: driver for driver in drivers}
+    chosen = os.environ.get(DEBUGGER_ENV, "").strip().lower()
+    names = [chosen] if chosen in by_name else list(by_name)
+    return [(name, by_name[name]) for name in names if by_name[name].available()]
 
 
 def _via_control_socket(target: TargetProcess, staging: Staging, request: dict,

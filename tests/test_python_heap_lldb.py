@@ -1,0 +1,121 @@
+"""`memdoctor snapshot PID` through lldb where gdb is missing, and the message when neither is there.
+
+Real lldb (Debian's package, installed by the test with apt-get when missing, as
+tests/prometheus_util.py does for Prometheus), a real Python child (examples/python_heap/app.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import assert_one_line_error, memdoctor, wait_for
+from .test_python_heap import BUSY, LEAKS, diff_json, snapshot, start_app
+
+
+def ensure_lldb() -> str | None:
+    """None when lldb is available (installed now if needed), else why not."""
+    if shutil.which("lldb"):
+        return None
+    if shutil.which("apt-get") is None:
+        return "lldb is not installed and there is no apt-get to install it"
+    if os.geteuid() != 0:
+        return "lldb is not installed and installing Debian's package needs root"
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    update = subprocess.run(["apt-get", "update"], capture_output=True, text=True, env=env, timeout=600)
+    if update.returncode != 0:
+        return f"apt-get update failed: {update.stderr.strip()[-200:]}"
+    install = subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", "lldb"],
+                             capture_output=True, text=True, env=env, timeout=900)
+    if install.returncode != 0 or not shutil.which("lldb"):
+        return f"apt-get install lldb failed: {install.stderr.strip()[-200:]}"
+    return None
+
+
+@pytest.fixture(scope="module")
+def lldb_only_path(tmp_path_factory) -> str:
+    """A PATH with lldb on it and no gdb."""
+    reason = ensure_lldb()
+    if reason:
+        pytest.skip(reason)
+    folder = tmp_path_factory.mktemp("lldb-only-bin")
+    os.symlink(shutil.which("lldb"), folder / "lldb")
+    return str(folder)
+
+
+def tracer_of(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("TracerPid:"):
+            return int(line.split()[1])
+    raise AssertionError("no TracerPid line")
+
+
+def test_snapshot_through_lldb_names_the_leaking_container(spawn, tmp_path: Path, lldb_only_path: str) -> None:
+    leak, decoy = LEAKS["dict"]
+    proc = start_app(spawn, tmp_path, "dict")
+    # Once with gdb really absent from PATH, once with the knob (gdb is on PATH but not used).
+    envs = [{"PATH": lldb_only_path}, {"MEMDOCTOR_DEBUGGER": "lldb"}]
+    paths = []
+    for i, env in enumerate(envs):
+        path = tmp_path / f"lldb{i}.snap"
+        meta = snapshot(proc.pid, path, extra_env=env)
+        assert meta["method"] == "lldb" and meta["pid"] == proc.pid, meta
+        assert meta["safe_point"] in ("pending call", "PyEval_SaveThread", "idle main thread (PyGILState_Ensure)")
+        assert proc.poll() is None
+        assert tracer_of(proc.pid) == 0  # lldb detached: the target is not left traced
+        paths.append(path)
+        time.sleep(0.5)  # the example keeps leaking meanwhile (200 requests/s)
+    rows = diff_json(*paths)["rows"]
+    assert rows and rows[0]["key"] == leak, [r["key"] for r in rows[:5]]
+    assert rows[0]["bytes_growth"] > 0 and rows[0]["count_growth"] > 0
+    assert any(r["key"] == decoy for r in rows)
+    assert json.loads(paths[1].read_text())["method"] == "lldb"
+    assert proc.poll() is None
+
+
+def test_neither_gdb_nor_lldb(spawn, tmp_path: Path) -> None:
+    proc = start_app(spawn, tmp_path, "dict")
+    out = memdoctor("snapshot", str(proc.pid), "-o", str(tmp_path / "x.snap"), extra_env={"PATH": "/nonexistent"})
+    assert_one_line_error(out)
+    assert "gdb" in out.stderr and "lldb" in out.stderr and "--heap-every" in out.stderr
+    assert not (tmp_path / "x.snap").exists()
+    # Asked for lldb where there is none: the same kind of line, naming it.
+    out = memdoctor("snapshot", str(proc.pid), "-o", str(tmp_path / "x.snap"),
+                    extra_env={"PATH": "/nonexistent", "MEMDOCTOR_DEBUGGER": "lldb"})
+    assert_one_line_error(out)
+    assert "lldb" in out.stderr and "--heap-every" in out.stderr
+    assert proc.poll() is None and tracer_of(proc.pid) == 0
+
+
+def test_busy_target_times_out_through_lldb_untouched(tmp_path: Path, lldb_only_path: str) -> None:
+    """A thread holding the GIL in C code: no safe point before the deadline; lldb leaves, nothing fires later."""
+    started, done = tmp_path / "started", tmp_path / "done"
+    err = tmp_path / "stderr"
+    with open(err, "wb") as stderr:
+        proc = subprocess.Popen([sys.executable, "-c", BUSY, str(started), str(done)], stderr=stderr,
+                                start_new_session=True)
+    try:
+        wait_for(started.exists, timeout=20, what="busy target")
+        t0 = time.monotonic()
+        out = memdoctor("snapshot", str(proc.pid), "-o", str(tmp_path / "x.snap"), "--timeout", "1.5s",
+                        extra_env={"PATH": lldb_only_path})
+        assert_one_line_error(out)
+        assert "no safe point" in out.stderr and "not changed" in out.stderr
+        assert time.monotonic() - t0 < 20
+        assert not (tmp_path / "x.snap").exists()
+        assert proc.poll() is None and tracer_of(proc.pid) == 0
+        # The computation finishes normally; the pending call left behind fires as a no-op.
+        wait_for(done.exists, timeout=60, what="busy target to finish its computation")
+        n = 2 * 10**8
+        assert done.read_text() == str(n * (n - 1) // 2)
+        assert proc.poll() is None and err.read_text() == ""
+    finally:
+        proc.kill()
+        proc.wait()
