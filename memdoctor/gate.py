@@ -18,12 +18,17 @@ from typing import Any
 import numpy as np
 
 from memdoctor.analysis import Diagnosis
+from memdoctor.analysis.gate_trend import FloorJudgement, floor_trend, judge_floor
 from memdoctor.units import format_bytes, format_duration, format_rate
 
 BASELINE_VERSION = 1
 # Below this the floor growth is too small to speak of a regression (a few KiB/min).
 MIN_GROWTH_ALLOWANCE = 16 * 1024 / 60
 NOISE_SIGMAS = 3.0
+# Up to this long, a window is the floor test's to judge: a classifier leak whose floor the floor test
+# finds flat (no rise above 2.5 MiB/min, and it would catch 5 MiB/min) or levelling off is overruled.
+# Longer gates keep every classifier leak (a slow leak over 10 minutes is still a leak).
+SHORT_WINDOW_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,7 @@ class Measurements:
     growth_noise_bytes_per_s: float
     p95_noise_bytes: float
     judged_from_s: float = 0.0  # the warm-up cut
+    floor: FloorJudgement | None = None  # the gate's own short-window floor test (analysis/gate_trend.py)
 
     def to_baseline(self, source: str) -> dict[str, Any]:
         return {
@@ -126,6 +132,7 @@ class GateResult:
             "p95_bytes": m.p95_bytes if m else None,
             "judged_from_s": m.judged_from_s if m else None,
             "diagnosis": m.diagnosis.to_dict() if m else None,
+            "floor_test": m.floor.to_dict() if m and m.floor else None,
             "notes": self.notes,
         }
 
@@ -171,6 +178,7 @@ def measure(t: np.ndarray, mem: np.ndarray, diagnosis: Diagnosis, judged_from_s:
         growth_noise_bytes_per_s=growth_noise,
         p95_noise_bytes=p95_noise,
         judged_from_s=judged_from_s,
+        floor=judge_floor(floor_trend(t, mem)) if len(t) else None,
     )
 
 
@@ -187,13 +195,17 @@ def judge(m: Measurements | None, thresholds: Thresholds, *, command: CommandSta
         checks.append(Check("samples", False, "no memory sample was recorded: nothing to judge"))
         return GateResult(False, checks, None, notes)
     d = m.diagnosis
-    verdict_fails = d.verdict in thresholds.fail_on
-    checks.append(Check(
-        "verdict", not verdict_fails,
-        f"verdict {d.verdict} ({d.pattern}), floor {format_rate(d.growth_bytes_per_s)}"
-        + (f"; fails on {', '.join(sorted(thresholds.fail_on))}" if verdict_fails else ""),
-        value=d.verdict, threshold=",".join(sorted(thresholds.fail_on)),
-    ))
+    verdict = _gate_verdict(d, m.floor)
+    verdict_fails = verdict in thresholds.fail_on
+    message = f"verdict {verdict} ({d.pattern}), floor {format_rate(d.growth_bytes_per_s)}"
+    if verdict != d.verdict:
+        message += f" (the classifier said {d.verdict}; the gate's floor test decides a short window)"
+    if m.floor is not None and (verdict != d.verdict or m.floor.state in ("cannot-judge", "levelling-off")):
+        message += f"; {m.floor.message}"
+    if verdict_fails:
+        message += f"; fails on {', '.join(sorted(thresholds.fail_on))}"
+    checks.append(Check("verdict", not verdict_fails, message, value=verdict,
+                        threshold=",".join(sorted(thresholds.fail_on))))
     if thresholds.max_growth_bytes_per_s is not None:
         growth = d.growth_bytes_per_s
         ok = growth <= thresholds.max_growth_bytes_per_s
@@ -237,6 +249,34 @@ def judge(m: Measurements | None, thresholds: Thresholds, *, command: CommandSta
     if baseline is not None:
         checks.extend(_baseline_checks(m, baseline, thresholds.max_regression or 0.0, notes))
     return GateResult(all(c.passed for c in checks), checks, m, notes)
+
+
+def _gate_verdict(d: Diagnosis, floor: FloorJudgement | None) -> str:
+    """The gate's verdict: the classifier's, corrected by the gate's floor test for short windows.
+
+    The classifier needs >= 6 GC or batch cycles and calls a trough rise under a large V8 swing
+    heap sizing; a 60 s gate has fewer cycles and must still catch a 5 MB/min leak. The floor test
+    (analysis/gate_trend.py) fits one floor point per cycle with a noise model:
+    - rising (a steady rise above 2.5 MiB/min, > 2 standard errors): leak, whatever the classifier said;
+    - heap sizing (a rise under GC ramps below a quarter of the swing and 4.5 MiB/min): a classifier
+      no-leak becomes inconclusive, with how much longer to run;
+    - up to SHORT_WINDOW_S: a classifier leak becomes inconclusive when the floor levels off at the
+      end (a cache fill) and no-leak when the floor test finds it flat;
+    - cannot judge (too few points, or too noisy to catch 5 MiB/min): the classifier's verdict, and
+      the message says how much longer to run.
+    """
+    if floor is None or floor.trend is None:
+        return d.verdict
+    if floor.rising:
+        return "leak"
+    short = floor.trend.duration_s <= SHORT_WINDOW_S
+    if floor.state == "levelling-off" and d.verdict == "leak" and short:
+        return "inconclusive"
+    if floor.state == "flat" and d.verdict == "leak" and short:
+        return "no-leak"
+    if floor.state == "heap-sizing" and d.verdict == "no-leak":
+        return "inconclusive"
+    return d.verdict
 
 
 def _baseline_checks(m: Measurements, base: Baseline, share: float, notes: list[str]) -> list[Check]:

@@ -13,7 +13,7 @@ import pytest
 from memdoctor.analysis import diagnose
 from memdoctor.gate import Baseline, CommandStatus, Thresholds, judge, measure, parse_share
 
-from .conftest import assert_one_line_error, memdoctor, node_example, python_example
+from .conftest import ROOT, assert_one_line_error, memdoctor, node_example, python_example
 
 
 def _junit_failures(path) -> dict[str, str]:
@@ -193,3 +193,130 @@ def test_parse_share():
     for bad in ("ten", "-5%", "nan"):
         with pytest.raises(ValueError):
             parse_share(bad)
+
+
+# -- the gate's own floor test (memdoctor/analysis/gate_trend.py) ---------------------------------
+
+MiB = 1024**2
+
+
+def _gate_series(kind: str, leak_mib_min: float, *, seconds: float = 60, period: float = 15, seed: int = 0):
+    """A 200 ms gate trace: a GC sawtooth or batch jobs with only a few cycles in the window, plus a leak."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(0, seconds + 1e-9, 0.2)
+    mem = 300 * MiB + rng.normal(0, 0.3 * MiB, len(t))
+    phase = (t % period) / period
+    if kind == "sawtooth":
+        mem += 40 * MiB * phase
+        mem += leak_mib_min * MiB / 60 * t
+    elif kind == "batch":
+        mem += np.where(phase < 0.3, 80 * MiB, 0.0)
+        mem += leak_mib_min * MiB / 60 * period * np.floor(t / period)  # each job keeps a part
+    elif kind == "cache":
+        mem += 60 * MiB * (1 - np.exp(-t / 6)) + leak_mib_min * MiB / 60 * t
+    return t, mem
+
+
+def _gate(t, mem, thresholds=None):
+    return judge(measure(t, mem, diagnose(t, mem)), thresholds or Thresholds())
+
+
+@pytest.mark.parametrize("kind", ["sawtooth", "batch"])
+def test_few_cycle_leak_fails_the_default_gate(kind):
+    # 4 GC or batch cycles in 60 s: too few for the classifier's trend test, enough for the floor test.
+    t, mem = _gate_series(kind, 5.0)
+    assert diagnose(t, mem).verdict != "leak"  # what the default gate missed before the floor test
+    result = _gate(t, mem)
+    verdict = next(c for c in result.checks if c.name == "verdict")
+    assert not result.passed and verdict.value == "leak", verdict.message
+    assert "floor test: the floor rises" in verdict.message
+    assert result.to_dict()["floor_test"]["state"] == "rising"
+
+
+@pytest.mark.parametrize("kind", ["sawtooth", "batch"])
+def test_few_cycle_healthy_series_passes(kind):
+    for seed in range(5):
+        t, mem = _gate_series(kind, 0.0, seed=seed)
+        result = _gate(t, mem)
+        assert result.passed, [c.message for c in result.checks]
+
+
+def test_cache_fill_that_levels_off_passes():
+    t, mem = _gate_series("cache", 0.0)
+    t, mem = t[t >= 5], mem[t >= 5]  # the first seconds cut as --warmup 5s would
+    result = _gate(t, mem)
+    assert result.passed, [c.message for c in result.checks]
+    assert result.to_dict()["floor_test"]["state"] in ("levelling-off", "flat")
+
+
+def test_slow_rise_under_a_large_gc_swing_is_heap_sizing_with_advice():
+    # Troughs rising 3 MiB/min under a 40 MiB swing: V8 sizing its heap, or a slow leak.
+    t, mem = _gate_series("sawtooth", 3.0, period=2.0)
+    floor = measure(t, mem, diagnose(t, mem)).floor
+    assert floor is not None and floor.state == "heap-sizing", floor.message
+    assert "longer" in floor.message and floor.watch_more_s
+    # The same rise under batch jobs that idle at their floor is no heap sizing: it fails.
+    t, mem = _gate_series("batch", 8.0, period=6.0)
+    assert measure(t, mem, diagnose(t, mem)).floor.state == "rising"
+
+
+def test_real_node_heap_sizing_is_inconclusive_not_a_failure():
+    # The bundled healthy Node server: its troughs rise ~3.5 MiB/min in its first minute, then stop.
+    trace = ROOT / "sample_traces" / "node_healthy_server.jsonl"
+    proc = memdoctor("gate", "--trace", str(trace), "--warmup", "2s", "--json", check_code=0)
+    result = json.loads(proc.stdout)
+    verdict = next(c for c in result["checks"] if c["name"] == "verdict")
+    assert verdict["value"] == "inconclusive" and "heap sizing" in verdict["message"], verdict
+    assert result["floor_test"]["state"] == "heap-sizing"
+
+
+def test_a_window_too_noisy_to_judge_says_how_much_longer():
+    rng = np.random.default_rng(3)
+    t = np.arange(0, 20, 0.2)
+    mem = 300 * MiB + rng.normal(0, 4 * MiB, len(t))
+    floor = measure(t, mem, diagnose(t, mem)).floor
+    assert floor is not None and floor.state == "cannot-judge"
+    assert floor.watch_more_s and floor.watch_more_s > 0
+    assert "run the gate >=" in floor.message
+
+
+@pytest.mark.parametrize(("name", "passes"), [
+    ("node_healthy_server", True), ("python_healthy_worker", True), ("python_forking_tree", True),
+    ("node_map_leak", False), ("python_leaky_list", False),
+])
+def test_default_gate_on_the_real_sample_traces(name, passes):
+    proc = memdoctor("gate", "--trace", str(ROOT / "sample_traces" / f"{name}.jsonl"), "--warmup", "2s", "--json")
+    result = json.loads(proc.stdout)
+    assert result["passed"] is passes, result["checks"]
+    assert proc.returncode == (0 if passes else 1)
+
+
+_BATCH_PROGRAM = """
+import mmap, sys, time
+keep_kb = int(sys.argv[1])
+kept = []
+end = time.monotonic() + 30
+while time.monotonic() < end:
+    job = mmap.mmap(-1, 48 * 1024 * 1024)  # a batch job's working set, given back when it ends
+    for i in range(0, len(job), 4096):
+        job[i] = 1
+    time.sleep(0.5)
+    job.close()
+    if keep_kb:
+        block = bytearray(keep_kb * 1024)  # the part of each job that is never freed
+        block[::4096] = b"x" * len(block[::4096])
+        kept.append(block)
+    time.sleep(1.5)
+"""
+
+
+@pytest.mark.parametrize(("keep_kb", "passes"), [(400, False), (0, True)])
+def test_batch_worker_with_few_jobs_judged_by_the_default_gate(keep_kb, passes):
+    # One 48 MiB job every 2 s, keeping 400 KiB each (12 MiB/min) or nothing: 5 jobs in a 10 s gate,
+    # fewer than the classifier's 6 cycles; the default gate (no thresholds) judges it by the floor test.
+    proc = memdoctor("gate", "--duration", "10s", "--interval", "100ms", "--json", "--",
+                     sys.executable, "-c", _BATCH_PROGRAM, str(keep_kb))
+    result = json.loads(proc.stdout)
+    assert result["passed"] is passes, (result["checks"], result["floor_test"])
+    if not passes:
+        assert result["failures"] == ["verdict"] and result["floor_test"]["state"] == "rising"

@@ -1,0 +1,269 @@
+"""The gate's own floor test: is the memory floor rising over this one short window?
+
+The growth classifier (classify.py) answers a broad question over minutes to days (which shape,
+leak or not, how long to the limit) and needs >= 6 GC or batch cycles for a trend test. A CI gate
+asks a narrower one over ~60 s: does the floor (the memory left after each GC drop or batch job)
+rise? This module answers it with as few as 2-3 cycles:
+
+1. Cycles are found from drops (falls much larger than the sample-to-sample noise).
+2. One floor point per cycle: the median of the cycle's samples that lie within a noise band of
+   its minimum (the idle level between batch jobs, the bottom of a GC ramp, the first arena step).
+   Without cycles (a flat series), one point per few seconds: the median of that bin.
+3. A weighted least-squares line through the floor points. Its standard error comes from a noise
+   model (the measurement noise of each point, and for a ramp the height it climbs in one sample
+   interval, since the drop falls somewhere between two samples), and, with enough points, from
+   their own scatter around the line, whichever is larger.
+4. judge_floor: rising (faster than 2.5 MiB/min by > 2.33 standard errors), unless it levels off
+   at the end of the window (a cache filling up: a leak still climbs there at its full rate) or
+   looks like V8 sizing its heap (a slow rise under GC ramps, under a quarter of their swing);
+   flat; or cannot judge, with the smallest rate this window would catch and how much longer to
+   run to catch 5 MiB/min. memdoctor.gate turns that into the gate's verdict.
+
+Pure functions over arrays; no I/O.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+MIN_POINTS = 3
+BIN_S = 3.0  # floor-point spacing on a series without cycles
+
+
+@dataclass(frozen=True)
+class FloorTrend:
+    slope: float  # bytes/s, the floor's trend
+    se: float  # its standard error, bytes/s
+    points: int  # floor points the line was fitted through
+    cycles: int  # GC/batch cycles found (0: a flat series, binned)
+    late_slope: float | None  # the floor's trend over the last part of the window (None: too few points)
+    late_se: float | None
+    noise: float  # the measurement noise (bytes, marginal sd)
+    duration_s: float
+    swing: float = 0.0  # median height of the GC/batch cycles above their floor (0 without cycles)
+    idle_share: float = 0.0  # median share of a cycle spent at its floor (batch jobs idle; GC ramps do not)
+    t_points: tuple[float, ...] = ()
+    floor_points: tuple[float, ...] = ()
+
+
+def _noise(mem: np.ndarray) -> tuple[float, float, float]:
+    """(marginal sd, lag-1 correlation) of the measurement noise, and the sd of one sample-to-sample step.
+
+    From the differences between neighbouring samples, centred on their neighbours' median (a
+    steady ramp moves them all alike), with jumps (GC drops, arena steps, batch jobs) left out: a robust
+    scale from the lower quartile of |step|, then AR(1): corr(step_t, step_t+1) = -(1 - phi) / 2
+    and var(step) = 2 (1 - phi) sd^2.
+    """
+    if len(mem) < 8:
+        return 0.0, 0.0, 0.0
+    d = np.diff(mem)
+    # Centre each step on its neighbours' median: a GC ramp climbs at its own rate in each cycle.
+    pad = np.pad(d, 3, mode="edge")
+    dc = d - np.median(np.lib.stride_tricks.sliding_window_view(pad, 7), axis=1)
+    s_d = float(np.percentile(np.abs(dc), 25)) / 0.3186  # |N(0, s)| has its lower quartile at 0.3186 s
+    if s_d <= 0:
+        return 0.0, 0.0, 0.0
+    quiet = np.abs(dc) < 3 * s_d
+    phi = 0.0
+    both = quiet[:-1] & quiet[1:]
+    if both.sum() > 8:
+        a, b = dc[:-1][both], dc[1:][both]
+        if a.std() > 0 and b.std() > 0:
+            c = float(np.corrcoef(a, b)[0, 1])
+            phi = float(np.clip(1 + 2 * c, 0.0, 0.95))
+    return s_d / math.sqrt(2 * (1 - phi)), phi, s_d
+
+
+def _drops(mem: np.ndarray, sd: float, s_d: float) -> list[int]:
+    """Indices of the first sample after each drop (a run of falling samples with a large total fall)."""
+    d = np.diff(mem)
+    falling = d < -max(3 * s_d, 1.0)
+    spread = float(np.percentile(mem, 98) - np.percentile(mem, 2))
+    min_fall = max(8 * s_d, 5 * sd, 0.25 * spread, 1.0)
+    ends: list[int] = []
+    i = 0
+    n = len(d)
+    while i < n:
+        if not falling[i]:
+            i += 1
+            continue
+        j = i
+        while j + 1 < n and falling[j + 1]:
+            j += 1
+        if -d[i:j + 1].sum() >= min_fall:
+            ends.append(j + 1)
+        i = j + 1
+    return ends
+
+
+def floor_trend(t: np.ndarray, mem: np.ndarray, *, late_share: float = 0.4) -> FloorTrend | None:
+    """The floor's trend over the window, with its standard error; None when there are too few samples."""
+    t = np.asarray(t, dtype=float)
+    mem = np.asarray(mem, dtype=float)
+    if len(t) < 10 or t[-1] <= t[0]:
+        return None
+    sd, phi, s_d = _noise(mem)
+    ends = _drops(mem, sd, s_d)
+    xs: list[float] = []
+    ys: list[float] = []
+    vs: list[float] = []
+    swings: list[float] = []
+    idle: list[float] = []
+    band = 2.0 * sd
+    inflate = (1 + phi) / (1 - phi) if phi < 1 else 40.0
+    if len(ends) >= 2:
+        bounds = [*ends, len(t)]
+        for a, b in itertools.pairwise(bounds):
+            seg, ts = mem[a:b], t[a:b]
+            if len(seg) < 2:
+                continue
+            low = seg <= seg.min() + band
+            swings.append(float(seg.max() - seg.min()))
+            idle.append(float(low.mean()))
+            n_low = int(low.sum())
+            xs.append(float(np.median(ts[low])))
+            ys.append(float(np.median(seg[low])))
+            # The ramp right after the drop: how far it climbs in one sample interval.
+            k = min(len(seg), 4)
+            climb = max(float(np.median(np.diff(seg[:k]))) if k > 1 else 0.0, 0.0)
+            v_med = (math.pi / 2) * sd * sd * inflate / max(n_low, 1)
+            vs.append(min(v_med, sd * sd) + climb * climb / 12)
+        cycles = len(ends)
+    else:
+        cycles = 0
+        edges = np.arange(t[0], t[-1] + 1e-9, BIN_S)
+        if len(edges) < 2 or edges[-1] < t[-1]:
+            edges = np.append(edges, t[-1] + 1e-9)
+        idx = np.clip(np.searchsorted(edges, t, side="right") - 1, 0, len(edges) - 2)
+        for w in range(len(edges) - 1):
+            sel = idx == w
+            n_w = int(sel.sum())
+            if n_w < 3:
+                continue
+            xs.append(float(np.median(t[sel])))
+            ys.append(float(np.median(mem[sel])))
+            vs.append(min((math.pi / 2) * sd * sd * inflate / n_w, sd * sd))
+    slope, se = 0.0, math.inf
+    late_slope = late_se = None
+    if len(xs) >= MIN_POINTS:
+        x, y, v = np.asarray(xs), np.asarray(ys), np.maximum(np.asarray(vs), 1.0)
+        slope, se = _wls(x, y, v)
+        late = x >= t[-1] - late_share * (t[-1] - t[0])
+        if late.sum() >= MIN_POINTS:
+            late_slope, late_se = _wls(x[late], y[late], v[late])
+    return FloorTrend(slope, se, len(xs), cycles, late_slope, late_se, sd, float(t[-1] - t[0]),
+                      swing=float(np.median(swings)) if swings else 0.0,
+                      idle_share=float(np.median(idle)) if idle else 0.0,
+                      t_points=tuple(xs), floor_points=tuple(ys))
+
+
+def _wls(x: np.ndarray, y: np.ndarray, v: np.ndarray) -> tuple[float, float]:
+    """Weighted least-squares slope and its standard error: the larger of the noise model's and the scatter's."""
+    w = 1.0 / v
+    xm = float((w * x).sum() / w.sum())
+    ym = float((w * y).sum() / w.sum())
+    sxx = float((w * (x - xm) ** 2).sum())
+    if sxx <= 0:
+        return 0.0, math.inf
+    slope = float((w * (x - xm) * (y - ym)).sum() / sxx)
+    se_model = math.sqrt(1.0 / sxx)
+    k = len(x)
+    if k >= 6:
+        resid = y - ym - slope * (x - xm)
+        chi2 = float((w * resid * resid).sum()) / (k - 2)
+        se_model *= math.sqrt(max(chi2, 1.0))
+    return slope, se_model
+
+
+# The gate's rule, chosen on tuning seeds of benchmarks/gate_families.py (see docs/benchmarks.md):
+# fail when the floor rises faster than RISING_RATE, by more than RISING_Z standard errors, and the
+# last part of the window does not show it levelling off (a cache fill, V8 sizing its heap).
+RISING_RATE = 2.5 * 1024**2 / 60  # bytes/s: half the 5 MB/min the gate must catch
+RISING_Z = 2.33  # one-sided 99 %: a healthy floor is called rising at most ~1 % of the time
+RISING_Z_FEW = 2.5  # with < 6 floor points their scatter cannot check the noise model: ask for more
+LEVELLING_Z = 2.0
+TARGET_RATE = 5 * 1024**2 / 60  # the smallest leak a gate of this length should catch
+CATCH_Z = 2.33  # ~99 % of such leaks
+# V8 sizes its heap during a service's first minutes: real healthy Node servers here show troughs
+# rising 2.5-3.6 MiB/min under a 26-32 MiB GC swing in their first minute (flat after ~75 s). A rise
+# under GC ramps that stays under a quarter of the swing and, by one standard error, under 4.5 MiB/min
+# is that, or a slow leak: a 60 s window cannot tell them apart, so the gate says so (state
+# "heap-sizing", verdict inconclusive) instead of failing.
+SIZING_SHARE = 0.25
+SIZING_RATE = 0.9 * TARGET_RATE  # ... and only while the rate is, within one standard error, below this
+IDLE_SHARE = 0.4  # cycles that sit at their floor this long are batch jobs, not a GC heap being sized
+
+
+@dataclass(frozen=True)
+class FloorJudgement:
+    state: str  # "rising", "levelling-off", "heap-sizing", "flat", "cannot-judge"
+    trend: FloorTrend | None
+    detectable_bytes_per_s: float  # the smallest rate this window catches ~99 % of the time
+    watch_more_s: float | None  # with "cannot-judge" or "flat" when a 5 MB/min leak could hide: run this much longer
+    message: str
+
+    @property
+    def rising(self) -> bool:
+        return self.state == "rising"
+
+    def to_dict(self) -> dict:
+        ft = self.trend
+        return {
+            "state": self.state,
+            "floor_growth_bytes_per_s": ft.slope if ft else None,
+            "standard_error_bytes_per_s": ft.se if ft and math.isfinite(ft.se) else None,
+            "floor_points": ft.points if ft else 0,
+            "cycles": ft.cycles if ft else 0,
+            "detectable_bytes_per_s": self.detectable_bytes_per_s if math.isfinite(self.detectable_bytes_per_s)
+            else None,
+            "watch_more_s": self.watch_more_s,
+            "message": self.message,
+        }
+
+
+def _mib_min(rate: float) -> str:
+    return f"{rate * 60 / 1024**2:.1f} MiB/min"
+
+
+def judge_floor(ft: FloorTrend | None) -> FloorJudgement:
+    """Rising, levelling off, flat, or cannot judge (with how much longer to run)."""
+    if ft is None or not math.isfinite(ft.se) or ft.points < MIN_POINTS:
+        pts = ft.points if ft else 0
+        return FloorJudgement("cannot-judge", ft, math.inf, None,
+                              f"floor test: {pts} floor points (GC/batch cycles), at least {MIN_POINTS} are needed")
+    detectable = max(RISING_RATE, RISING_Z * ft.se) + CATCH_Z * ft.se
+    watch = None
+    if detectable > TARGET_RATE:
+        # The slope's error shrinks as (length)^-1.5: the length at which a 5 MB/min leak is caught.
+        needed_se = min((TARGET_RATE - RISING_RATE) / CATCH_Z, TARGET_RATE / (RISING_Z + CATCH_Z))
+        watch = ft.duration_s * ((ft.se / needed_se) ** (2 / 3) - 1)
+    where = f"{ft.cycles} GC/batch cycles" if ft.cycles else f"{ft.points} points"
+    shown = f"{_mib_min(ft.slope)} +/- {_mib_min(ft.se)} over {where}"
+    z_needed = RISING_Z if ft.points >= 6 else RISING_Z_FEW
+    if ft.slope > RISING_RATE and ft.slope > z_needed * ft.se:
+        if ft.late_slope is not None and ft.late_se is not None and ft.late_slope < ft.slope / 2 and \
+                ft.slope - ft.late_slope > LEVELLING_Z * math.hypot(ft.se, ft.late_se):
+            return FloorJudgement("levelling-off", ft, detectable, watch,
+                                  f"floor test: the floor rose {shown} but levels off at the end "
+                                  f"({_mib_min(ft.late_slope)}): a warm-up or cache fill, not judged a leak")
+        rise = ft.slope * ft.duration_s
+        gc_ramps = ft.cycles >= 2 and ft.idle_share < IDLE_SHARE
+        if gc_ramps and ft.slope + ft.se < SIZING_RATE and rise < SIZING_SHARE * ft.swing:
+            more = max(ft.duration_s, 60.0)
+            return FloorJudgement("heap-sizing", ft, detectable, more,
+                                  f"floor test: the floor rises {shown}, less than a quarter of the "
+                                  f"{ft.swing / 1024**2:.1f} MiB GC swing: heap sizing or a slow leak; run the gate "
+                                  f">= {more:.0f}s longer (or with a longer --warmup) to tell")
+        return FloorJudgement("rising", ft, detectable, None,
+                              f"floor test: the floor rises {shown} (fails above {_mib_min(RISING_RATE)})")
+    if watch is not None:
+        return FloorJudgement("cannot-judge", ft, detectable, watch,
+                              f"floor test: {shown}; this window only catches leaks >= {_mib_min(detectable)}: "
+                              f"run the gate >= {watch:.0f}s longer to judge 5 MiB/min")
+    return FloorJudgement("flat", ft, detectable, None,
+                          f"floor test: {shown}, no rise above {_mib_min(RISING_RATE)} "
+                          f"(catches >= {_mib_min(detectable)})")
