@@ -13,7 +13,8 @@ HELP = """Take a heap snapshot of a running Python or Node.js process, without r
 
 The runtime is detected from the process. The snapshot file is created with mode 0600, with
 FILE.meta.json beside it (pid, runtime, time, RSS, memory limit) for `memdoctor diff`. Heap
-string values are never written to reports.
+string values are never written to reports, and Python snapshots record none unless
+--show-values asks for a few entries per container.
 
 Examples:
 
@@ -45,6 +46,10 @@ def snapshot_command(
     count: Annotated[int, typer.Option("--count", help="Take a series of this many snapshots (numbered "
                                                          "files).")] = 1,
     every: Annotated[str, typer.Option("--every", help="Time between the snapshots of a series.")] = "60s",
+    show_values: Annotated[bool, typer.Option(
+        "--show-values", help="Python: also record the 3 newest entries of each named container (keys and plain "
+                              "values: they may be secrets) for `diff --show-values`. Node snapshots hold every "
+                              "value anyway.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the snapshot's metadata as JSON (a list with "
                                                           "--count).")] = False,
 ) -> None:
@@ -55,7 +60,7 @@ def snapshot_command(
     from memdoctor.units import format_bytes, parse_duration
 
     options = CaptureOptions(allocations_s=parse_duration(allocations) if allocations else None,
-                             timeout_s=parse_duration(timeout), force=force)
+                             timeout_s=parse_duration(timeout), force=force, show_values=show_values)
     if not 1 <= count <= 100:
         raise fail("--count must be between 1 and 100")
     every_s = parse_duration(every)

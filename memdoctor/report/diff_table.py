@@ -50,7 +50,8 @@ def print_sample_values(console: Console, result: DiffResult, top: int) -> None:
         if values is None:
             continue
         shown += 1
-        text = ", ".join(values) if values else "(only small integers, which V8 keeps inline: no values to show)"
-        console.print(f"  #{i} {row.key}, newest entries: {text}", markup=False, highlight=False)
+        console.print(f"  #{i} {row.key}, newest entries:", markup=False, highlight=False)
+        for value in values or ["(none that the snapshot holds as objects or strings, e.g. small integers)"]:
+            console.print(f"      {value}", markup=False, highlight=False, overflow="ellipsis", no_wrap=True)
     if not shown:
         console.print("  (no row is a container with entries to sample)", markup=False)

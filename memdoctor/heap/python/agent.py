@@ -446,7 +446,7 @@ def _candidates(agent_names: set) -> dict:
     return found
 
 
-def _containers(agent_names: set) -> list[dict]:
+def _containers(agent_names: set, show_values: bool = False) -> list[dict]:
     stop = _stop_types()
     shared = _module_dicts()
     found = _candidates(agent_names)
@@ -463,9 +463,50 @@ def _containers(agent_names: set) -> list[dict]:
             where = "functools cache (" + where + ")"
         rows.append({"path": path, "type": kind if kind == "lru_cache" else _type_name(type(value)),
                      "where": where, "entries": entries, "bytes": size, "exact": complete})
+        if show_values:
+            rows[-1]["values"] = _newest_entries(value, kind)
     found.clear()
     rows.sort(key=lambda r: -r["bytes"])
     return rows[:MAX_CONTAINERS]
+
+
+VALUE_SAMPLES = 3
+VALUE_WIDTH = 60
+PLAIN_VALUE_TYPES = (str, bytes, int, float, bool, type(None))
+
+
+def _value_text(value) -> str:
+    """A short repr of a plain value; anything else by its type only (its __repr__ is user code)."""
+    plain = type(value) in PLAIN_VALUE_TYPES
+    if not plain and type(value) is tuple and len(value) <= 8:
+        plain = all(type(v) in PLAIN_VALUE_TYPES for v in value)
+    if not plain:
+        return "<" + _type_name(type(value)) + ">"
+    if type(value) in (str, bytes):
+        value = value[:VALUE_WIDTH]  # never repr a 100 MB string whole
+    try:
+        text = repr(value)
+    except ValueError:  # an int beyond sys.get_int_max_str_digits
+        return "<int>"
+    return text if len(text) <= VALUE_WIDTH else text[: VALUE_WIDTH - 1] + "\u2026"
+
+
+def _newest_entries(value, kind: str) -> list:
+    """Up to VALUE_SAMPLES entries, newest first where the container keeps an order; only with
+    `snapshot --show-values`: these are the program's data (ids, e-mails, tokens)."""
+    from itertools import islice
+
+    store, _ = _entries(value, kind)
+    try:
+        if isinstance(store, dict):
+            keys = list(islice(reversed(store), VALUE_SAMPLES))
+            return [_value_text(k) + " \u2192 " + "<" + _type_name(type(store.get(k))) + ">" for k in keys]
+        if store is None:
+            return []
+        ordered = reversed(store) if not isinstance(store, (set, frozenset)) else iter(store)
+        return [_value_text(v) for v in islice(ordered, VALUE_SAMPLES)]
+    except Exception:  # a container changed by another thread mid-way: no sample rather than a failure
+        return []
 
 
 # --------------------------------------------------------------------------- allocator view
@@ -710,7 +751,7 @@ def _process_facts(trim: bool, scratch_dir: str | None) -> dict:
 def take_snapshot(path: str, *, trim: bool = True, scratch_dir: str | None = None, sites: list | None = None,
                   allocations_tool: str | None = None, limit_bytes: int | None = None, method: str = "agent",
                   agent_names: set | None = None, facts: dict | None = None, mode: str = "inline",
-                  sliced: bool = False) -> dict:
+                  sliced: bool = False, show_values: bool = False) -> dict:
     """Write a snapshot to `path` (mode 0600) and return its metadata.
 
     `facts` are the process's own numbers when this runs in a forked copy (see snapshot_forked).
@@ -727,7 +768,7 @@ def take_snapshot(path: str, *, trim: bool = True, scratch_dir: str | None = Non
     types_rows, n_objects, objects_bytes = _type_table(pacer)
     if pacer is not None:
         pacer()
-    containers = _containers(agent_names or set())
+    containers = _containers(agent_names or set(), show_values)
     if pacer is not None:
         pacer()
     pymalloc = _pymalloc(scratch_dir)
@@ -948,7 +989,7 @@ def _finish_request(req: dict, recorder: _SiteRecorder | None) -> None:
         sites = recorder.stop() if recorder is not None else None
         kwargs = {"scratch_dir": req.get("scratch"), "sites": sites,
                   "allocations_tool": recorder.tool if recorder else None, "limit_bytes": req.get("limit_bytes"),
-                  "method": req.get("method", "agent"),
+                  "method": req.get("method", "agent"), "show_values": bool(req.get("show_values")),
                   # in a thread of its own (after the debugger left): the program runs between slices
                   "sliced": threading.current_thread() is not threading.main_thread() and
                   bool(req.get("after_detach") or req.get("allocations_s"))}
@@ -1067,7 +1108,8 @@ class _Resident:
             kwargs = {"scratch_dir": req.get("scratch"), "sites": sites,
                       "allocations_tool": recorder.tool if recorder else None,
                       "limit_bytes": req.get("limit_bytes") or self.config.get("limit_bytes"),
-                      "method": "launch-agent", "agent_names": self.config.get("agent_names"), "sliced": True}
+                      "method": "launch-agent", "agent_names": self.config.get("agent_names"), "sliced": True,
+                      "show_values": bool(req.get("show_values"))}
             trim = bool(req.get("trim", True))
             if req.get("fork") and snapshot_forked(req["snapshot"], req["result"], trim=trim, **kwargs):
                 return {"ok": True, "forked": True}

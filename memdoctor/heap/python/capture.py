@@ -77,6 +77,7 @@ def capture(pid: int, output: str, *, options: CaptureOptions) -> dict[str, Any]
             "deadline": deadline,
             "allocations_s": options.allocations_s,
             "trim": True,
+            "show_values": options.show_values,
             "limit_bytes": limit_bytes,
             # Walk in a forked copy (the target pauses only for the fork) when memory allows the copy.
             "fork": _fork_fits(rss, limit_bytes, limit.source if limit else "")
