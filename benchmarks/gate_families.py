@@ -3,9 +3,11 @@
     PYTHONPATH=. python3 benchmarks/gate_families.py            # 400 healthy traces per family, 300 per leak rate
     PYTHONPATH=. python3 benchmarks/gate_families.py --quick    # 100 / 75
     PYTHONPATH=. python3 benchmarks/gate_families.py --seed 2027   # an evaluation seed
+    PYTHONPATH=. python3 benchmarks/gate_families.py --seed 2027 --interval 50ms   # sampled 4x as often
 
 Seeded 60-second variants of the classifier benchmark's families (benchmarks/classifier/generator.py,
-whose traces last 5 min to 24 h), sampled as a gate samples (every 200 ms with a few ms of jitter):
+whose traces last 5 min to 24 h), sampled as a gate samples (every 200 ms, or --interval, with a few ms
+of jitter):
 a process-tree RSS with a base of 50-800 MiB and AR(1) noise (sd 0.1-2 MiB, phi 0.3-0.9).
 
 Healthy families:
@@ -25,7 +27,7 @@ memdoctor.gate.judge (memdoctor.gate_flow._measurements + judge), with the thres
 command lines. Prints Markdown tables for docs/benchmarks.md.
 
 Seeds: the floor test's constants were chosen on seeds 101 and 102; report on other seeds
-(docs/benchmarks.md uses 2027, 8 and 4242).
+(docs/benchmarks.md uses 2027, 8 and 4242; 2027, 8 and 777 for the --interval comparison).
 """
 
 from __future__ import annotations
@@ -42,13 +44,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from benchmarks.classifier.generator import _ar1, _loguniform, _sawtooth
+from memdoctor.commands.gate import DEFAULT_INTERVAL
 from memdoctor.gate import Thresholds, judge
 from memdoctor.gate_flow import _measurements
-from memdoctor.units import parse_rate
+from memdoctor.units import parse_duration, parse_rate
 
 MiB = 1024**2
 DURATION = 60.0
-INTERVAL = 0.2
+INTERVAL = 0.2  # the interval the families' noise is defined at (phi per 200 ms sample)
+JITTER_S = 0.003  # scheduling delay of a sample (absolute: it does not shrink with the interval)
 HEALTHY = ("stable", "sawtooth_v8", "sawtooth_arena", "periodic_batch", "warmup_flat", "cache_fill")
 BACKGROUNDS = ("stable", "sawtooth_v8", "sawtooth_arena", "periodic_batch", "warmup_flat")
 RATES_MIB_MIN = (5, 10, 20, 50)
@@ -75,9 +79,9 @@ class GateTrace:
     params: dict = field(default_factory=dict)
 
 
-def _grid(rng: np.random.Generator) -> np.ndarray:
-    n = round(DURATION / INTERVAL) + 1
-    t = np.arange(n) * INTERVAL + np.abs(rng.normal(0, 0.003, n))
+def _grid(rng: np.random.Generator, interval: float = INTERVAL) -> np.ndarray:
+    n = round(DURATION / interval) + 1
+    t = np.arange(n) * interval + np.abs(rng.normal(0, JITTER_S, n))
     t[0] = 0.0
     return np.sort(t)
 
@@ -88,16 +92,27 @@ def _warmup_curve(rng: np.random.Generator, t: np.ndarray, length: float, fill: 
     return fill * np.clip(t / length, 0, 1)
 
 
-def make(family: str, rate_mib_min: float, seed: int, index: int) -> GateTrace:
-    """One seeded 60 s trace: a healthy background, plus a leak when rate_mib_min > 0."""
-    rng = np.random.default_rng([seed, index, HEALTHY.index(family),
-                                 int(rate_mib_min * 10)])
+def make(family: str, rate_mib_min: float, seed: int, index: int, interval: float = INTERVAL) -> GateTrace:
+    """One seeded 60 s trace: a healthy background, plus a leak when rate_mib_min > 0.
+
+    The same process whatever the interval: every parameter (base, noise, cycles, jobs, leak) comes
+    from the same draws; at another interval only the sample times and the noise's samples are
+    drawn afresh, the noise as the same continuous-time AR(1) (phi per 200 ms, so phi ** (dt / 0.2)
+    per sample of dt).
+    """
+    key = [seed, index, HEALTHY.index(family), int(rate_mib_min * 10)]
+    rng = np.random.default_rng(key)
     t = _grid(rng)
     base = _loguniform(rng, 50, 800) * MiB
     sd = _loguniform(rng, 0.1, 2.0) * MiB
     phi = rng.uniform(0.3, 0.9)
     slope = rate_mib_min * MiB / 60.0
-    mem = np.full(len(t), base) + _ar1(rng, len(t), sd, phi)
+    noise = _ar1(rng, len(t), sd, phi)
+    if abs(interval - INTERVAL) > 1e-9:
+        fine = np.random.default_rng([*key, round(interval * 1e4)])
+        t = _grid(fine, interval)
+        noise = _ar1(fine, len(t), sd, phi ** (interval / INTERVAL))
+    mem = np.full(len(t), base) + noise
     params: dict = {"base_mib": base / MiB, "sd_mib": sd / MiB}
     if family in ("sawtooth_v8", "sawtooth_arena"):
         period = _loguniform(rng, 1, 20)
@@ -167,7 +182,7 @@ def gate(tr: GateTrace) -> dict:
     }
 
 
-def _job(args: tuple[str, float, int, int]) -> dict:
+def _job(args: tuple[str, float, int, int, float]) -> dict:
     return gate(make(*args))
 
 
@@ -204,6 +219,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--seed", type=int, default=8)
+    ap.add_argument("--interval", default=DEFAULT_INTERVAL,
+                    help=f"the gate's sampling interval (default: the gate's default, {DEFAULT_INTERVAL})")
     ap.add_argument("--healthy", type=int, default=None, help="traces per healthy family")
     ap.add_argument("--leaks", type=int, default=None, help="traces per leak rate and background")
     ap.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
@@ -211,8 +228,10 @@ def main() -> int:
     args = ap.parse_args()
     n_healthy = args.healthy or (100 if args.quick else 400)
     n_leak = args.leaks or (15 if args.quick else 60)
-    jobs = [(fam, 0.0, args.seed, i) for fam in HEALTHY for i in range(n_healthy)]
-    jobs += [(bg, float(rate), args.seed, i) for rate in RATES_MIB_MIN for bg in BACKGROUNDS for i in range(n_leak)]
+    interval = parse_duration(args.interval)
+    jobs = [(fam, 0.0, args.seed, i, interval) for fam in HEALTHY for i in range(n_healthy)]
+    jobs += [(bg, float(rate), args.seed, i, interval)
+             for rate in RATES_MIB_MIN for bg in BACKGROUNDS for i in range(n_leak)]
     started = time.perf_counter()
     if args.workers > 1:
         with multiprocessing.Pool(args.workers) as pool:
@@ -225,7 +244,7 @@ def main() -> int:
     leaks = [r for r in results if r["rate"] > 0]
 
     per_gate = 1000 * np.median([r["seconds"] for r in results])
-    print(f"{len(results)} gates of {DURATION:.0f}s at {INTERVAL * 1000:.0f} ms, seed {args.seed}, "
+    print(f"{len(results)} gates of {DURATION:.0f}s at {interval * 1000:.0f} ms, seed {args.seed}, "
           f"{wall:.1f}s wall on {args.workers} worker(s); judgement {per_gate:.1f} ms median per gate\n")
     print("False failures on healthy traces (target <= 1%):\n")
     rows = []

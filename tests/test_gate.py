@@ -320,3 +320,30 @@ def test_batch_worker_with_few_jobs_judged_by_the_default_gate(keep_kb, passes):
     assert result["passed"] is passes, (result["checks"], result["floor_test"])
     if not passes:
         assert result["failures"] == ["verdict"] and result["floor_test"]["state"] == "rising"
+
+
+def _slow_noise_50ms(seed: int, slope_per_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """60 s at 50 ms of noise correlated over ~2 s (phi 0.9 per 200 ms, sd 2 MB), plus a linear leak."""
+    rng = np.random.default_rng(seed)
+    n, phi = 1201, 0.9 ** 0.25
+    e = rng.normal(0, 2e6 * (1 - phi * phi) ** 0.5, n)
+    noise = np.empty(n)
+    noise[0] = rng.normal(0, 2e6)
+    for i in range(1, n):
+        noise[i] = phi * noise[i - 1] + e[i]
+    t = np.arange(n) * 0.05
+    return t, 300e6 + noise + slope_per_s * t
+
+
+def test_fine_interval_sees_the_same_noise_as_200ms():
+    """At 50 ms neighbouring samples of slow noise barely differ: the floor test must not think the noise smaller
+    (and call a flat floor rising) just because the gate samples more often."""
+    from memdoctor.analysis.gate_trend import floor_trend, judge_floor
+
+    for seed in range(10):
+        t, mem = _slow_noise_50ms(seed, 0.0)
+        fine, coarse = floor_trend(t, mem), floor_trend(t[::4], mem[::4])  # the same process at 50 and 200 ms
+        assert fine.noise >= 0.8 * coarse.noise
+    leak = 50 * 1024**2 / 60  # 50 MiB/min: far above this noise
+    caught = sum(judge_floor(floor_trend(*_slow_noise_50ms(seed, leak))).rising for seed in range(20))
+    assert caught >= 19

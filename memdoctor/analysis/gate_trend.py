@@ -31,6 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 
 MIN_POINTS = 3
+NOISE_LAG_S = 0.2  # noise statistics from steps this far apart: at a finer interval, neighbouring samples
+# of slow (correlated) noise barely differ, and their lag-1 correlation cannot tell phi 0.97 from 0.995
 BIN_S = 3.0  # floor-point spacing on a series without cycles
 
 
@@ -108,6 +110,13 @@ def floor_trend(t: np.ndarray, mem: np.ndarray, *, late_share: float = 0.4) -> F
         return None
     sd, phi, s_d = _noise(mem)
     ends = _drops(mem, sd, s_d)
+    # Samples closer together than NOISE_LAG_S: the noise (its sd, its correlation) is measured at that
+    # lag, and each floor point counts one effective sample per lag, not per sample.
+    per = max(1, round(NOISE_LAG_S / float(np.median(np.diff(t)))))
+    if per > 1:
+        sd_lag, phi_lag, _ = _noise(mem[::per])
+        if sd_lag > 0:
+            sd, phi = max(sd, sd_lag), phi_lag
     xs: list[float] = []
     ys: list[float] = []
     vs: list[float] = []
@@ -130,7 +139,7 @@ def floor_trend(t: np.ndarray, mem: np.ndarray, *, late_share: float = 0.4) -> F
             # The ramp right after the drop: how far it climbs in one sample interval.
             k = min(len(seg), 4)
             climb = max(float(np.median(np.diff(seg[:k]))) if k > 1 else 0.0, 0.0)
-            v_med = (math.pi / 2) * sd * sd * inflate / max(n_low, 1)
+            v_med = (math.pi / 2) * sd * sd * inflate / max(n_low / per, 1)
             vs.append(min(v_med, sd * sd) + climb * climb / 12)
         cycles = len(ends)
     else:
@@ -146,7 +155,7 @@ def floor_trend(t: np.ndarray, mem: np.ndarray, *, late_share: float = 0.4) -> F
                 continue
             xs.append(float(np.median(t[sel])))
             ys.append(float(np.median(mem[sel])))
-            vs.append(min((math.pi / 2) * sd * sd * inflate / n_w, sd * sd))
+            vs.append(min((math.pi / 2) * sd * sd * inflate / max(n_w / per, 1), sd * sd))
     slope, se = 0.0, math.inf
     late_slope = late_se = None
     if len(xs) >= MIN_POINTS:

@@ -12,6 +12,8 @@ import typer
 from memdoctor.commands.common import EXIT_JUDGEMENT_FAILED, CommandSpec, fail, handle_errors
 from memdoctor.commands.recording_options import DetailEvery, Interval, NoChildren, Output
 
+DEFAULT_INTERVAL = "200ms"  # the sampling interval the gate's floor test was measured at (docs/benchmarks.md)
+
 HELP = """Run a command (or watch --pid, or read --trace) and pass or fail it on its memory trend.
 
 Checks: the command itself (fails if it cannot start, crashes or exits non-zero), the verdict
@@ -61,7 +63,7 @@ def gate_command(
     junit: Annotated[str | None, typer.Option("--junit", help="Write JUnit XML here.")] = None,
     summary: Annotated[str | None, typer.Option("--summary", help="Append a Markdown summary here (default: "
                                                                   "$GITHUB_STEP_SUMMARY when set).")] = None,
-    interval: Interval = "200ms",
+    interval: Interval = DEFAULT_INTERVAL,
     detail_every: DetailEvery = "5s",
     output: Output = None,
     no_children: NoChildren = False,
