@@ -8,7 +8,12 @@ script runs, one after another so the two never contend for the CPUs:
 - a short run (10 s) and a long run (30 s) at the requested interval.
 
 CPU is user+sys of the tool and all its reaped descendants (os.wait4). The marginal CPU per
-sample is (CPU_long - CPU_short) / (samples_long - samples_short), so start-up cancels out.
+sample is (CPU_long - CPU_short) / (samples_long - samples_short), so start-up cancels out;
+"fixed CPU ms/run" is what remains of a short run once its samples are paid for (start-up,
+imports, memdoctor's background load of its compiled loop, the final report).
+The long runs also read each tool's own CPU time (schedstat of its threads) and its sample
+count at 8 s and 26 s: the steady-state CPU per sample, without the start-up noise.
+`--python-loop` adds a row for memdoctor with its compiled loop switched off.
 Every measurement is repeated (3 times by default) and medians are used throughout.
 
 Samples delivered are counted in each tool's output file (memdoctor: JSON Lines after the
@@ -58,6 +63,9 @@ MAX_CPU_RATIO = 0.25  # memdoctor's marginal CPU per sample vs psrecord's
 # "Ending on time": the last sample within two intervals of the end, and the run's wall time,
 # less the tool's own start-up wall time, within this much of the duration.
 END_SLACK_S = 0.25
+# The steady-state window of the long runs (seconds after the tool started).
+STEADY_FROM = 8.0
+STEADY_TO = 26.0
 
 SINGLE_TARGET = "import time; x = bytearray(50 << 20); time.sleep(3600)"
 TREE_TARGET = (
@@ -83,6 +91,7 @@ class Run:
     spacing_s: float | None  # median difference of consecutive timestamps
     last_t: float | None
     returncode: int
+    steady_us: float | None = None  # CPU per sample between STEADY_FROM and STEADY_TO s (long runs only)
 
 
 @dataclass
@@ -96,17 +105,44 @@ class Cell:
     long: list[Run] = field(default_factory=list)
 
 
-def timed(cmd: list[str], cwd: str, log: Path) -> tuple[float, float, int]:
-    """Run cmd to completion; return (CPU user+sys of it and its reaped descendants, wall, rc)."""
+def timed(cmd: list[str], cwd: str, log: Path, steady=None) -> tuple[float, float, int, float | None]:
+    """Run cmd to completion; return (CPU user+sys of it and its reaped descendants, wall, rc, steady).
+
+    With `steady` (a function counting the samples written so far), the tool's own CPU time
+    (the sum of its threads' run time in /proc/PID/task/*/schedstat, in ns) and its sample count
+    are read at STEADY_FROM and STEADY_TO seconds: the CPU per sample once start-up and any
+    background loading are over, free of the noise a whole run's start-up adds.
+    """
+    steady_us = None
     with open(log, "ab") as out:
         out.write(("$ " + shlex.join(cmd) + "\n").encode())
         out.flush()
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
+        if steady is not None:
+            marks = []
+            for at in (STEADY_FROM, STEADY_TO):
+                time.sleep(max(0.0, start + at - time.perf_counter()))
+                marks.append((run_time_ns(proc.pid), steady()))
+            (cpu0, n0), (cpu1, n1) = marks
+            if None not in (cpu0, cpu1) and n1 > n0:
+                steady_us = (cpu1 - cpu0) / (n1 - n0) / 1e3
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)  # reaped by wait4 above
-    return usage.ru_utime + usage.ru_stime, wall, proc.returncode
+    return usage.ru_utime + usage.ru_stime, wall, proc.returncode, steady_us
+
+
+def run_time_ns(pid: int) -> int | None:
+    """CPU time of all the threads of a live process, in ns (schedstat), or None."""
+    total = 0
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as fh:
+                total += int(fh.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return total
 
 
 def median_spacing(times: list[float]) -> float | None:
@@ -160,9 +196,18 @@ class Tool:
         out = Path(workdir) / f"{self.name}.out"
         if out.exists():
             out.unlink()
-        cpu, wall, rc = timed(self.command(pid, interval, duration, out, tree), workdir, log)
+        counter = (lambda: self.count(out)) if duration >= STEADY_TO + 2 else None
+        cpu, wall, rc, steady = timed(self.command(pid, interval, duration, out, tree), workdir, log, counter)
         times = self.times(out)
-        return Run(cpu, wall, len(times), median_spacing(times), times[-1] if times else None, rc)
+        return Run(cpu, wall, len(times), median_spacing(times), times[-1] if times else None, rc, steady)
+
+    def count(self, out: Path) -> int:
+        """Samples written so far (cheap: lines, the header and comments aside)."""
+        try:
+            data = out.read_bytes()
+        except OSError:
+            return 0
+        return sum(1 for line in data.split(b"\n")[:-1] if line and not line.startswith((b"#", b'{"memdoctor_trace"')))
 
 
 class Memdoctor(Tool):
@@ -178,6 +223,15 @@ class Memdoctor(Tool):
 
     def times(self, out):
         return memdoctor_times(out)
+
+
+class MemdoctorPythonLoop(Memdoctor):
+    """memdoctor with its compiled sampling loop switched off (the Python loop alone), for comparison."""
+
+    name = "memdoctor-py"
+
+    def command(self, pid, interval, duration, out, tree):
+        return ["env", "MEMDOCTOR_NO_FASTLOOP=1", *super().command(pid, interval, duration, out, tree)]
 
 
 class Psrecord(Tool):
@@ -299,6 +353,15 @@ def table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def fmt_steady(cell: Cell, by_key: dict) -> str:
+    mine = med([r.steady_us for r in cell.long])
+    ref_cell = by_key.get((cell.target, "psrecord"))
+    ref = med([r.steady_us for r in ref_cell.long]) if ref_cell else None
+    if mine is None:
+        return "-"
+    return f"{mine:.0f}" + (f" ({mine / ref:.2f})" if ref else "")
+
+
 def fmt_spacing(s: float | None, interval: float) -> str:
     if s is None:
         return "-"
@@ -316,11 +379,15 @@ def report(cells: list[Cell], interval: float, short: float, long: float) -> tup
         mine = marginal_us(cell)
         ref = marginal_us(by_key.get((cell.target, "psrecord"), cell))
         ratio = mine / ref if mine is not None and ref else None
+        # What a run costs beside its samples (start-up, imports, numba's load, the final report).
+        fixed = None if mine is None else med([r.cpu_s for r in cell.short]) * 1e3 - mine * 1e-3 * med(
+            [r.samples for r in cell.short])
         main_rows.append([
             cell.tool, cell.target, f"{lg.requested}", f"{lg.samples:.0f} ({100 * lg.samples / lg.requested:.1f}%)",
             fmt_spacing(lg.spacing_s, interval), "-" if lg.last_t is None else f"{lg.last_t:.3f}",
             f"{lg.wall_s:.2f}", f"{lg.wall_s - st_wall:.2f}", f"{st_cpu * 1000:.0f} / {st_wall * 1000:.0f}",
-            "-" if mine is None else f"{mine:.0f}", "-" if ratio is None else f"{ratio:.2f}",
+            "-" if fixed is None else f"{fixed:.0f}", "-" if mine is None else f"{mine:.0f}",
+            "-" if ratio is None else f"{ratio:.2f}", fmt_steady(cell, by_key),
         ])
         for label, runs, dur in (("start-up", cell.startup, 0.01), ("short", cell.short, short),
                                  ("long", cell.long, long)):
@@ -332,8 +399,17 @@ def report(cells: list[Cell], interval: float, short: float, long: float) -> tup
                                 ",".join(sorted({str(r.returncode) for r in runs}))])
         if cell.tool == "memdoctor":
             verdicts += check(cell, interval, short, long, st_wall, mine, ref, ratio)
+            steady = med([r.steady_us for r in cell.long])
+            ref_cell = by_key.get((cell.target, "psrecord"))
+            ref_steady = med([r.steady_us for r in ref_cell.long]) if ref_cell else None
+            if steady is not None and ref_steady:
+                ok = steady / ref_steady <= MAX_CPU_RATIO
+                verdicts.append(f"[{'PASS' if ok else 'MISS'}] {cell.target}: steady-state CPU per sample "
+                                f"({STEADY_FROM:g}-{STEADY_TO:g} s of the long runs) <= 1/4 of psrecord's "
+                                f"({steady:.0f} us vs {ref_steady:.0f} us = {steady / ref_steady:.2f})")
     main = table(["tool", "target", "requested", "delivered", "spacing ms", "last t s", "wall s",
-                  "wall-startup s", "start-up CPU/wall ms", "marginal CPU us/sample", "ratio"], main_rows)
+                  "wall-startup s", "start-up CPU/wall ms", "fixed CPU ms/run", "marginal CPU us/sample", "ratio",
+                  f"steady {STEADY_FROM:g}-{STEADY_TO:g}s us/sample (ratio)"], main_rows)
     detail = table(["tool", "target", "run", "samples", "spacing ms", "last t s", "wall s", "CPU ms",
                     "CPU ms each", "rc"], detail_rows)
     text = (f"Long runs ({long:g}s), medians of the repeats; ratio = memdoctor / psrecord marginal CPU per sample:"
@@ -462,6 +538,9 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"write the results into this markdown file (default {DOCS.relative_to(REPO)}, "
                              "not with --quick)")
     parser.add_argument("--no-docs", action="store_true", help="do not write the docs")
+    parser.add_argument("--python-loop", action="store_true",
+                        help="also time memdoctor with its compiled loop off (MEMDOCTOR_NO_FASTLOOP=1), "
+                             "row 'memdoctor-py'")
     args = parser.parse_args(argv)
     args.short = args.short if args.short is not None else (2.0 if args.quick else 10.0)
     args.long = args.long if args.long is not None else (6.0 if args.quick else 30.0)
@@ -484,6 +563,8 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, subprocess.TimeoutExpired):
         memdoctor_version = "memdoctor ?"
     tools: list[Tool] = [Memdoctor(memdoctor_cmd), Psrecord(psrecord_cmd)]
+    if args.python_loop:
+        tools.insert(1, MemdoctorPythonLoop(memdoctor_cmd))
     targets = [t.strip() for t in args.targets.split(",") if t.strip()]
 
     workdir = tempfile.mkdtemp(prefix="memdoctor-bench-")  # the tools run here, away from the repo

@@ -111,6 +111,11 @@ class ProcHandle:
             raise
         self._children: dict[int, int] = {}
 
+    @property
+    def statm_fd(self) -> int:
+        """The kept-open /proc/PID/statm descriptor (the compiled loop preads it too)."""
+        return self._statm
+
     def rss(self) -> int:
         """Resident set size in bytes (the hot path: one pread)."""
         try:
@@ -121,8 +126,10 @@ class ProcHandle:
             raise
         if not data:
             raise ProcessGone(self.pid)
-        if data.startswith(b"0 0 ") and self.is_zombie():
-            # An exited process waiting for its parent to reap it: gone for our purposes.
+        if data.startswith(b"0 0 "):
+            # No memory map: the process is exiting (its memory already released) or a zombie
+            # waiting to be reaped; either way gone for our purposes. (Only kernel threads live
+            # without one, and they have no memory to watch.)
             raise ProcessGone(self.pid)
         return int(data.split(None, 2)[1]) * PAGE_SIZE
 

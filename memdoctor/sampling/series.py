@@ -33,6 +33,14 @@ class LiveSeries:
         if len(self.t) > self.max_points:
             self._thin()
 
+    def extend(self, t: np.ndarray, rss: np.ndarray) -> None:
+        """Append a batch of samples (float64 arrays of equal length)."""
+        self.t.frombytes(np.ascontiguousarray(t, dtype=np.float64).tobytes())
+        self.rss.frombytes(np.ascontiguousarray(rss, dtype=np.float64).tobytes())
+        self.count += len(t)
+        if len(self.t) > self.max_points:
+            self._thin()
+
     def _thin(self) -> None:
         t = np.frombuffer(self.t, dtype=float).copy()
         m = np.frombuffer(self.rss, dtype=float).copy()
