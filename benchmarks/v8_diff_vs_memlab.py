@@ -77,6 +77,10 @@ def measure(argv: list[str], env: dict[str, str] | None = None, watch_pid: int |
 
 def install_memlab(prefix: str) -> str:
     env = {**os.environ, "PUPPETEER_SKIP_DOWNLOAD": "1", "PUPPETEER_SKIP_CHROMIUM_DOWNLOAD": "1"}
+    # npm 11 wants the prefix to exist with a package.json (and one not named "memlab" itself).
+    os.makedirs(prefix, exist_ok=True)
+    with open(os.path.join(prefix, "package.json"), "w") as fh:
+        json.dump({"name": "memlab-bench", "private": True}, fh)
     subprocess.run(["npm", "install", "--prefix", prefix, "memlab", "--no-audit", "--no-fund", "--loglevel=error"],
                    check=True, env=env, stdout=subprocess.DEVNULL)
     return os.path.join(prefix, "node_modules", ".bin", "memlab")
@@ -96,9 +100,9 @@ def main() -> int:
     node_version = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
     print(f"work dir {work}; node {node_version}")
     t = time.monotonic()
-    memlab = install_memlab(str(work / "memlab"))
-    version = [w for w in subprocess.run([memlab, "version"], capture_output=True, text=True, cwd=work).stdout.split()
-               if w.startswith("@memlab/cli@")]
+    memlab = install_memlab(str(work / "memlab-npm"))
+    said = subprocess.run([memlab, "version"], capture_output=True, text=True, cwd=work)
+    version = [w for w in (said.stdout + said.stderr).split() if w.startswith("@memlab/cli@")]
     print(f"memlab installed from npm in {time.monotonic() - t:.0f} s ({' '.join(version)})")
 
     target = subprocess.Popen(["node", "--heapsnapshot-signal=SIGUSR2", str(EXAMPLE), "--manual"], cwd=work,
@@ -145,6 +149,7 @@ def main() -> int:
         target.wait()
 
     cache = tempfile.mkdtemp(prefix="md-numba-cold-")
+    load_before = os.getloadavg()[0]
     md = measure([sys.executable, "-m", "memdoctor", "diff", *map(str, snaps), "--json", "--top", "5"],
                  env={**env, "NUMBA_CACHE_DIR": cache})
     ml = measure([memlab, "find-leaks", "--baseline", str(snaps[0]), "--target", str(snaps[1]), "--final",
@@ -155,6 +160,8 @@ def main() -> int:
     print(f"{'tool':<10} {'wall s':>8} {'peak RSS (tree)':>16} {'rc':>3}")
     print(f"{'memdoctor':<10} {md['wall_s']:8.1f} {mib(md['peak_rss']):>16} {md['rc']:>3}")
     print(f"{'memlab':<10} {ml['wall_s']:8.1f} {mib(ml['peak_rss']):>16} {ml['rc']:>3}")
+    print(f"load average (1 min) before memdoctor's run {load_before:.1f}, after memlab's {os.getloadavg()[0]:.1f} "
+          f"(2 cores; other jobs share them)")
     print(f"ratios memdoctor/memlab: wall {md['wall_s'] / ml['wall_s']:.2f} (target <= 0.25), "
           f"peak RSS {md['peak_rss'] / max(ml['peak_rss'], 1):.2f} (target <= 0.50)")
     print()

@@ -127,7 +127,7 @@ def find_containers(snap: HeapSnapshot, retained: np.ndarray, index: RetainerInd
     array_name = strings.find("Array")
     if array_name >= 0:
         arrays = np.flatnonzero(is_object & (snap.node_name == array_name)).astype(np.int32)
-        elements = kernels.count_edges(n, snap.edge_first, snap.edge_type, e_element)[arrays]
+        elements = kernels.count_edges_of(arrays, snap.edge_first, snap.edge_type, e_element)
         store = kernels.named_targets(arrays, snap.edge_first, snap.edge_type, snap.edge_name, snap.edge_to,
                                       e_internal, strings.find("elements"))
         capacity = np.where(store >= 0, (snap.self_size[np.maximum(store, 0)].astype(np.int64) - FIXED_ARRAY_HEADER)
@@ -141,13 +141,16 @@ def find_containers(snap: HeapSnapshot, retained: np.ndarray, index: RetainerInd
     # Plain objects used as maps.
     object_name = strings.find("Object")
     if object_name >= 0:
-        props = kernels.count_edges(n, snap.edge_first, snap.edge_type, e_property)
-        maps = np.flatnonzero(is_object & (snap.node_name == object_name) & (props >= MIN_OBJECT_MAP_PROPERTIES))
+        # Only objects with that many edges can have that many properties: count those only.
+        many = np.flatnonzero(is_object & (snap.node_name == object_name)
+                              & (np.diff(snap.edge_first) >= MIN_OBJECT_MAP_PROPERTIES))
+        props = kernels.count_edges_of(many, snap.edge_first, snap.edge_type, e_property)
+        maps = many[props >= MIN_OBJECT_MAP_PROPERTIES]
         nodes.extend(maps.tolist())
         kinds.extend([OBJECT_MAP] * len(maps))
-        entries.extend(props[maps].tolist())
+        entries.extend(props[props >= MIN_OBJECT_MAP_PROPERTIES].tolist())
         estimated.extend([False] * len(maps))
-        del props
+        del props, many
 
     taken = np.zeros(n, dtype=np.bool_)
     taken[np.asarray(nodes, dtype=np.int64)] = True
@@ -182,7 +185,7 @@ def _path_keys(snap: HeapSnapshot, index: RetainerIndex, nodes: np.ndarray) -> n
 
     if len(nodes) == 0:
         return np.zeros(0, dtype=np.uint64)
-    str_hash, str_numeric = snap.strings.hashes()
+    str_data, str_start, str_end = snap.strings.raw()
     prio = np.array([PRIORITY.get(t, 6) for t in snap.edge_types], dtype=np.int64)
     named = np.array([t not in ("element", "hidden") for t in snap.edge_types], dtype=np.bool_)
     is_global = np.zeros(snap.node_count, dtype=np.bool_)
@@ -190,8 +193,8 @@ def _path_keys(snap: HeapSnapshot, index: RetainerIndex, nodes: np.ndarray) -> n
         idx = snap.strings.find(name)
         if idx >= 0:
             is_global |= (snap.node_name == idx) & (snap.node_type == snap.node_type_code("object"))
-    return kernels.path_keys(nodes, snap.edge_first, snap.edge_to, snap.edge_type, snap.edge_name, index.rev_first,
-                             index.rev_edge, index.dist, snap.node_name, str_hash, str_numeric,
+    return kernels.path_keys(nodes, snap.edge_first, snap.edge_type, snap.edge_name, index.rev_first,
+                             index.rev_edge, index.dist, snap.node_name, str_data, str_start, str_end,
                              snap.strings.find("system / Context"), is_global, prio, named,
                              snap.edge_type_code("context"))
 

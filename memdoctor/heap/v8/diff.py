@@ -20,9 +20,10 @@ Two views, ranked together by bytes:
    they keep. An owner that is a growing container already shown in (1) gets these numbers in
    its row instead of a row of its own.
 
-Memory and time: the last snapshot (the largest) is parsed, then the middle one, while a helper
-process compiles the numba kernels (warmup.py); the last is analysed and kept for naming, the
-middle and first are reduced to summaries (ids and containers) one after the other.
+Memory and time: a thread compiles the numba kernels (kernels.compile_in_background) while the
+snapshots are parsed (the last, the largest, first); the first and middle ones are then reduced to
+summaries (ids and containers) one after the other and dropped, and only then is the last one
+indexed and analysed; it is kept for naming.
 """
 
 from __future__ import annotations
@@ -49,26 +50,34 @@ MIN_CLUSTER_BYTES = 1024
 class Summary:
     path: str
     meta: dict[str, Any]
-    ids: np.ndarray  # sorted ids of the JS objects
+    ids: np.ndarray  # ids of the JS objects (none for the last snapshot: its own ids are at hand)
     containers: ct.Containers
     heap_bytes: int
     node_count: int
     notes: list[str] = field(default_factory=list)
 
 
-def _summarize(snap: HeapSnapshot, retained: np.ndarray, meta: dict[str, Any], index: RetainerIndex) -> Summary:
-    ids = np.sort(snap.node_id[(snap.node_id & 1) == 1])  # JS objects
+def _summarize(snap: HeapSnapshot, retained: np.ndarray, meta: dict[str, Any], index: RetainerIndex,
+               with_ids: bool = True) -> Summary:
+    ids = snap.node_id[(snap.node_id & 1) == 1] if with_ids else snap.node_id[:0]  # JS objects
     return Summary(path=snap.path, meta=meta, ids=ids, containers=ct.find_containers(snap, retained, index),
                    heap_bytes=int(snap.self_size.sum(dtype=np.int64)), node_count=snap.node_count)
 
 
-def _member(sorted_ids: np.ndarray, query: np.ndarray) -> np.ndarray:
-    """Which of `query` are in the sorted array `sorted_ids`."""
-    if len(sorted_ids) == 0:
+def _member(ids: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """Which of `query` are in `ids`: through a bitmap indexed by id when the ids are dense
+    enough (V8 numbers objects from 1 up, odd for JS objects), else by sorting."""
+    if len(ids) == 0 or len(query) == 0:
         return np.zeros(len(query), dtype=np.bool_)
-    pos = np.searchsorted(sorted_ids, query)
-    np.minimum(pos, len(sorted_ids) - 1, out=pos)
-    return sorted_ids[pos] == query
+    top = int(max(ids.max(), query.max()))
+    if top < 8 * (len(ids) + len(query)) + (1 << 20):  # at most 8 bytes of bitmap per id
+        seen = np.zeros(top + 1, dtype=np.bool_)
+        seen[ids] = True
+        return seen[query]
+    ids = np.sort(ids)
+    pos = np.searchsorted(ids, query)
+    np.minimum(pos, len(ids) - 1, out=pos)
+    return ids[pos] == query
 
 
 def _captured_at(meta: dict[str, Any]) -> float | None:
@@ -126,24 +135,24 @@ def diff_snapshots(paths: list[str], *, limit_bytes: int | None = None, top: int
                    show_values: bool = False) -> DiffResult:
     if not 2 <= len(paths) <= 3:
         raise HeapError("give two or three snapshots: OLD NEW [NEWER]")
-    from memdoctor.heap.v8 import warmup
-
-    # The largest snapshots (the last two) are parsed while a helper process compiles the kernels;
-    # then the last is analysed first and kept (its paths name the rows), the others are summarized.
-    helper = warmup.start()
+    # numba compiles the kernels on a thread while this one parses (compiling holds the GIL, the
+    # kernels release it). All snapshots are parsed first, the largest (the last) first; the others
+    # are reduced to summaries (ids and containers) and dropped one by one, then the last is
+    # indexed and analysed (memory: its index and dominator tree never coexist with another
+    # snapshot's), and kept: its paths name the rows.
+    kernels.compile_in_background()
     snap = read_snapshot(paths[-1])
-    middle_snap = read_snapshot(paths[1]) if len(paths) == 3 else None
-    warmup.wait(helper)
-    dom = dominators.compute(snap)
-    index = RetainerIndex(snap)
-    last = _summarize(snap, dom.retained, read_meta(paths[-1]), index)
+    others = [read_snapshot(path) for path in reversed(paths[:-1])][::-1]
     summaries: list[Summary] = []
-    for path, parsed in ((paths[0], None), *(((paths[1], middle_snap),) if middle_snap is not None else ())):
-        other = parsed if parsed is not None else read_snapshot(path)
-        other_dom = dominators.compute(other)
-        summaries.append(_summarize(other, other_dom.retained, read_meta(path), RetainerIndex(other)))
-        del other, other_dom, parsed
-    del middle_snap
+    for path in paths[:-1]:
+        other = others.pop(0)
+        other_index = RetainerIndex(other)
+        other_dom = dominators.compute(other, reverse=(other_index.rev_first, other_index.rev_edge))
+        summaries.append(_summarize(other, other_dom.retained, read_meta(path), other_index))
+        del other, other_dom, other_index
+    index = RetainerIndex(snap)
+    dom = dominators.compute(snap, reverse=(index.rev_first, index.rev_edge))
+    last = _summarize(snap, dom.retained, read_meta(paths[-1]), index, with_ids=False)
     last_path = paths[-1]
     _check_same_process([*summaries, last])
     stable = _ids_stable([*summaries, last])
@@ -180,9 +189,10 @@ def diff_snapshots(paths: list[str], *, limit_bytes: int | None = None, top: int
     if interval is None:
         notes.append("no capture times in the snapshots' metadata: no growth per minute")
     if not stable:
-        notes.append("V8 renumbered the objects between these snapshots (it does when an inspector session that "
-                     "enabled the heap profiler ends, e.g. DevTools): containers are followed by their place in the "
-                     "program; the allocated-between-snapshots view is left out")
+        notes.append("V8 renumbered the objects between these snapshots (each inspector session numbers them "
+                     "anew): containers are followed by their place in the program and the allocated-between-"
+                     "snapshots view is left out; `memdoctor snapshot PID --count 3 --every 60s` takes a series in "
+                     "one session, which keeps the numbering")
     if middle is None:
         notes.append("two snapshots: new objects are those absent from the first; a third snapshot separates leaks "
                      "from objects that were about to be freed")

@@ -86,17 +86,18 @@ class StringTable:
                 pos = self._data.find(needle, pos + 1)
         return -1
 
-    def hashes(self) -> tuple[np.ndarray, np.ndarray]:
-        """A 64-bit hash of each string's JSON text, and whether the string is a plain number."""
-        from memdoctor.heap.v8 import kernels
-
+    def raw(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The JSON text of the strings as bytes (uint8) and where each starts and ends in it
+        (kernels.path_keys hashes the names it needs from there)."""
         if self._decoded is None:
             assert self._starts is not None and self._ends is not None
-            return kernels.string_hashes(np.frombuffer(self._data, dtype=np.uint8), self._starts, self._ends)
-        data = b"".join(json.dumps(t, ensure_ascii=False).encode() for t in self._decoded)
-        lengths = np.fromiter((len(json.dumps(t, ensure_ascii=False).encode()) for t in self._decoded), np.int64)
+            return np.frombuffer(self._data, dtype=np.uint8), self._starts, self._ends
+        encoded = [json.dumps(t, ensure_ascii=False).encode() for t in self._decoded]
+        lengths = np.fromiter((len(t) for t in encoded), np.int64, count=len(encoded))
         ends = np.cumsum(lengths)
-        return kernels.string_hashes(np.frombuffer(data, dtype=np.uint8), ends - lengths, ends)
+        offset_type = np.int32 if len(ends) == 0 or ends[-1] < 2**31 - 1 else np.int64
+        return (np.frombuffer(b"".join(encoded), dtype=np.uint8), (ends - lengths).astype(offset_type),
+                ends.astype(offset_type))
 
     def find_many(self, texts: list[str]) -> dict[str, int]:
         return {t: self.find(t) for t in texts}
@@ -119,13 +120,22 @@ def _string_table(section: bytes) -> StringTable:
     # Trim blanks and the separating comma around each entry.
     ok = True
     if len(starts):
+        blank = np.zeros(256, dtype=np.bool_)
+        blank[[32, 13]] = True
+        separator = np.zeros(256, dtype=np.bool_)
+        separator[[44, 32, 13, 9]] = True
         for _ in range(3):  # at most a few blanks either side in the layouts we know
-            lead = (raw[np.minimum(starts, len(raw) - 1)] == 32) | (raw[np.minimum(starts, len(raw) - 1)] == 13)
-            starts = starts + (lead & (starts < ends))
-            trail_pos = np.maximum(ends - 1, 0)
-            trail = np.isin(raw[trail_pos], (44, 32, 13, 9)) & (ends > starts)
+            lead = blank[raw[np.minimum(starts, len(raw) - 1)]] & (starts < ends)
+            trail = separator[raw[np.maximum(ends - 1, 0)]] & (ends > starts)
+            if not lead.any() and not trail.any():
+                break
+            starts = starts + lead
             ends = ends - trail
         ok = bool(np.all(ends - starts >= 2) and np.all(raw[starts] == 34) and np.all(raw[ends - 1] == 34))
+        if ok:
+            # Exactly two unescaped quotes per entry: else several strings share a line (a compact
+            # file), and the JSON parser below reads them.
+            ok = _unescaped_quotes(section, raw, body_start, body_end) == 2 * len(starts)
         if ok:
             # An entry that ends in an escaped quote (\") is not complete: not one string per line.
             prev = raw[np.maximum(ends - 2, 0)]
@@ -140,6 +150,26 @@ def _string_table(section: bytes) -> StringTable:
     if not isinstance(decoded, list) or not all(isinstance(s, str) for s in decoded):
         raise HeapError("corrupt heap snapshot: the strings table is not a list of strings")
     return StringTable(b"", None, None, decoded)
+
+
+def _unescaped_quotes(section: bytes, raw: np.ndarray, start: int, end: int) -> int:
+    """How many `"` in section[start:end] are not escaped (not after an odd run of backslashes);
+    in slices, so that no temporary is as large as the section."""
+    count = 0
+    step = 1 << 22
+    for lo in range(max(start, 1), end, step):
+        hi = min(end, lo + step)
+        quote = raw[lo:hi] == 34
+        after_backslash = quote & (raw[lo - 1:hi - 1] == 92)
+        count += int(np.count_nonzero(quote)) - int(np.count_nonzero(after_backslash))
+        for pos in (np.flatnonzero(after_backslash) + lo).tolist():
+            run = 0
+            while pos - run - 1 >= 0 and section[pos - run - 1] == 92:
+                run += 1
+            count += run % 2 == 0  # an even run escapes itself, not the quote
+    if start == 0 and end > 0 and section[0] == 34:
+        count += 1
+    return count
 
 
 def _escapes_balanced(section: bytes, starts: np.ndarray, ends: np.ndarray, prev: np.ndarray) -> bool:
@@ -213,6 +243,20 @@ class HeapSnapshot:
         return sum(a.nbytes for a in arrays) + self.strings.nbytes
 
 
+class _SlowPath(Exception):
+    """The compiled number parser met something only the numpy reader handles."""
+
+
+class _Fixed:
+    """A column the compiled parser filled."""
+
+    def __init__(self, array: np.ndarray) -> None:
+        self.array = array
+
+    def result(self) -> np.ndarray:
+        return self.array
+
+
 class _Column:
     """A growing or preallocated integer column that widens itself when a value needs it."""
 
@@ -256,7 +300,7 @@ class _Reader:
         data = self.fh.read(BLOCK)
         if not data:
             return False
-        self.buf = self.buf[self.pos:] + data
+        self.buf = self.buf[self.pos:] + data if self.pos < len(self.buf) else data  # (no copy when all is used)
         self.base += self.pos
         self.pos = 0
         return True
@@ -317,14 +361,42 @@ class _Reader:
                 end = self.base + len(self.buf)
                 raise HeapError(f"{self.path} is truncated: it ends inside an array at byte {end}")
 
+    def numbers_fast(self, fmap: np.ndarray, divisor: np.ndarray, width: int, types_out: np.ndarray,
+                     cols: np.ndarray) -> int:
+        """Stream a flat array of integers `[n, n, ...]` through the compiled parser, which
+        scatters the fields straight into their columns; the count of numbers read. Raises
+        _SlowPath on anything it does not take (a wide or bad number, more rows than announced):
+        the numpy reader then reads the file again and says what is wrong, if anything."""
+        from memdoctor.heap.v8 import kernels
+
+        self.expect(b"[")
+        state = np.zeros(5, dtype=np.int64)
+        while True:
+            buf = np.frombuffer(self.buf, dtype=np.uint8)[self.pos:]
+            end = kernels.parse_numbers(buf, state, fmap, divisor, width, types_out, cols)
+            if state[3] != kernels.ERR_NONE:
+                raise _SlowPath
+            if end >= 0:
+                self.pos += int(end)
+                return int(state[2])
+            self.pos = len(self.buf)
+            if not self.fill():
+                raise HeapError(f"{self.path} is truncated: it ends inside an array at byte {self.base + self.pos}")
+
     def skip_nested_numbers(self) -> None:
         """Skip a nested array of numbers (trace_tree) by counting brackets."""
         self.expect(b"[")
         depth = 1
         while True:
-            chunk = self.buf[self.pos:]
-            arr = np.frombuffer(chunk, dtype=np.uint8)
-            delta = np.cumsum((arr == 91).astype(np.int64) - (arr == 93).astype(np.int64))
+            close = self.buf.find(b"]", self.pos)
+            if close >= 0 and self.buf.find(b"[", self.pos, close) < 0:  # the usual `[]`, or the last level
+                depth -= 1
+                self.pos = close + 1
+                if depth == 0:
+                    return
+                continue
+            arr = np.frombuffer(self.buf, dtype=np.uint8)[self.pos:]
+            delta = np.cumsum((arr == 91).astype(np.int32) - (arr == 93).astype(np.int32))
             hit = np.flatnonzero(delta == -depth)
             if len(hit):
                 self.pos += int(hit[0]) + 1
@@ -394,6 +466,27 @@ def _parse_ints(chunk: bytes, sink: Callable[[int, np.ndarray], None], first: in
     return len(values)
 
 
+def _fast_section(r: _Reader, cols: dict[str, _Column | _Fixed], fields: list[str], width: int, to_divisor: int,
+                  rows: int) -> int:
+    """Parse `nodes` or `edges` with the compiled parser: the `type` column as uint8, the others
+    as rows of one uint32 matrix (`to_node` divided by the node width on the way)."""
+    names = [k for k in cols if k != "type"]
+    types_out = np.zeros(rows, dtype=np.uint8)
+    matrix = np.zeros((len(names), rows), dtype=np.uint32)
+    fmap = np.full(width, -1, dtype=np.int64)
+    fmap[fields.index("type")] = -2
+    divisor = np.ones(len(names), dtype=np.int64)
+    for i, name in enumerate(names):
+        fmap[fields.index(name)] = i
+        if name == "to_node":
+            divisor[i] = to_divisor
+    done = r.numbers_fast(fmap, divisor, width, types_out, matrix)
+    cols["type"] = _Fixed(types_out)
+    for i, name in enumerate(names):
+        cols[name] = _Fixed(matrix[i])
+    return done
+
+
 def _meta_fields(meta: dict, key: str) -> list[str]:
     fields = meta.get(key)
     if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
@@ -447,7 +540,11 @@ def read_snapshot(path: str) -> HeapSnapshot:
         raise HeapError(f"cannot read {path}: {exc.strerror}") from None
     with fh:
         try:
-            return _read(fh, path)
+            try:
+                return _read(fh, path, fast=True)
+            except _SlowPath:
+                fh.seek(0)
+                return _read(fh, path, fast=False)
         except MemoryError:
             raise HeapError(f"{path}: not enough memory to read this snapshot") from None
         except UnicodeDecodeError:
@@ -458,10 +555,15 @@ def read_snapshot_bytes(data: bytes, name: str = "<memory>") -> HeapSnapshot:
     """Parse a snapshot held in memory (small ones: tests, warm-up)."""
     import io
 
-    return _read(io.BytesIO(data), name)
+    try:
+        return _read(io.BytesIO(data), name, fast=True)
+    except _SlowPath:
+        return _read(io.BytesIO(data), name, fast=False)
 
 
-def _read(fh, path: str) -> HeapSnapshot:  # type: ignore[no-untyped-def]
+def _read(fh, path: str, fast: bool) -> HeapSnapshot:  # type: ignore[no-untyped-def]
+    """Read a snapshot. `fast`: the nodes and edges through the compiled parser when the header
+    announces their counts (what V8 always writes), straight into preallocated columns."""
     size = fh.getbuffer().nbytes if hasattr(fh, "getbuffer") else os.fstat(fh.fileno()).st_size
     if size == 0:
         raise HeapError(f"{path} is empty")
@@ -501,6 +603,13 @@ def _read(fh, path: str) -> HeapSnapshot:  # type: ignore[no-untyped-def]
             n_edges = header.get("edge_count") if isinstance(header.get("edge_count"), int) else None
             node_cols = {k: _Column(n_nodes, t) for k, t in NODE_COLUMNS.items()}
             edge_cols = {k: _Column(n_edges, t) for k, t in EDGE_COLUMNS.items()}
+            fast = fast and n_nodes is not None and n_edges is not None
+        elif key in ("nodes", "edges") and fast and header is not None:
+            cols, fields, width = ((node_cols, node_fields, nf) if key == "nodes" else (edge_cols, edge_fields, ef))
+            counts[key] = _fast_section(r, cols, fields, width, nf if key == "edges" else 1,
+                                        n_nodes if key == "nodes" else n_edges)
+            if counts[key] % width:
+                raise HeapError(f"{path} is corrupt: {key} holds {counts[key]} numbers, not a multiple of {width}")
         elif key in ("nodes", "edges"):
             if header is None:
                 raise HeapError(f"{path} is not a V8 heap snapshot: {key} before the header")
@@ -538,7 +647,7 @@ def _read(fh, path: str) -> HeapSnapshot:  # type: ignore[no-untyped-def]
         raise HeapError(f"{path} holds no nodes")
     edge_count = node_cols["edge_count"].result()
     edge_first = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(edge_count, out=edge_first[1:])
+    np.cumsum(edge_count.astype(np.int64), out=edge_first[1:])
     del edge_count
     if int(edge_first[-1]) != m:
         raise HeapError(f"{path} is corrupt: its nodes announce {int(edge_first[-1])} edges, it holds {m}")
@@ -557,10 +666,10 @@ def _read(fh, path: str) -> HeapSnapshot:  # type: ignore[no-untyped-def]
     string_count = len(strings)
     if node_name.max() >= string_count:
         raise HeapError(f"{path} is corrupt or truncated: a node name outside the strings table")
-    unnamed = [edge_types.index(t) for t in ("element", "hidden") if t in edge_types]
+    is_named = np.array([t not in ("element", "hidden") for t in edge_types], dtype=np.bool_)
     for lo in range(0, m, 1 << 22):  # in slices: no edge-sized temporaries
         names = edge_name[lo:lo + (1 << 22)]
-        named = ~np.isin(edge_type[lo:lo + (1 << 22)], unnamed)
+        named = is_named[edge_type[lo:lo + (1 << 22)]]
         if named.any() and names[named].max() >= string_count:
             raise HeapError(f"{path} is corrupt or truncated: an edge name outside the strings table")
     locations = None
