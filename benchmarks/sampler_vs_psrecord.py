@@ -403,10 +403,11 @@ def report(cells: list[Cell], interval: float, short: float, long: float) -> tup
             ref_cell = by_key.get((cell.target, "psrecord"))
             ref_steady = med([r.steady_us for r in ref_cell.long]) if ref_cell else None
             if steady is not None and ref_steady:
-                ok = steady / ref_steady <= MAX_CPU_RATIO
-                verdicts.append(f"[{'PASS' if ok else 'MISS'}] {cell.target}: steady-state CPU per sample "
-                                f"({STEADY_FROM:g}-{STEADY_TO:g} s of the long runs) <= 1/4 of psrecord's "
-                                f"({steady:.0f} us vs {ref_steady:.0f} us = {steady / ref_steady:.2f})")
+                # Not the measure (that is the marginal cost above): shown because under load the
+                # difference of two runs can be noise, and this one includes the Python tick every 0.25 s.
+                verdicts.append(f"[info] {cell.target}: steady-state CPU per sample ({STEADY_FROM:g}-"
+                                f"{STEADY_TO:g} s of the long runs) vs psrecord's ({steady:.0f} us vs "
+                                f"{ref_steady:.0f} us = {steady / ref_steady:.2f})")
     main = table(["tool", "target", "requested", "delivered", "spacing ms", "last t s", "wall s",
                   "wall-startup s", "start-up CPU/wall ms", "fixed CPU ms/run", "marginal CPU us/sample", "ratio",
                   f"steady {STEADY_FROM:g}-{STEADY_TO:g}s us/sample (ratio)"], main_rows)
