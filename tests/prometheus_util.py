@@ -17,8 +17,6 @@ fleet dataset (used as tests/data/importers/fleet.prometheus.json).
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -31,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from .apt_util import ensure_debian_package
 
 MIB = 1024**2
 WORKING_SET = "container_memory_working_set_bytes"
@@ -59,21 +59,7 @@ class Fleet:
 # -- tools --------------------------------------------------------------------------------------
 def ensure_prometheus() -> str | None:
     """None when prometheus and promtool are available (installed now if needed), else why not."""
-    if shutil.which("prometheus") and shutil.which("promtool"):
-        return None
-    if shutil.which("apt-get") is None:
-        return "prometheus is not installed and there is no apt-get to install it"
-    if os.geteuid() != 0:
-        return "prometheus is not installed and installing Debian's package needs root"
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    update = subprocess.run(["apt-get", "update"], capture_output=True, text=True, env=env, timeout=600)
-    if update.returncode != 0:
-        return f"apt-get update failed: {update.stderr.strip()[-200:]}"
-    install = subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", "prometheus"],
-                             capture_output=True, text=True, env=env, timeout=900)
-    if install.returncode != 0 or not (shutil.which("prometheus") and shutil.which("promtool")):
-        return f"apt-get install prometheus failed: {install.stderr.strip()[-200:]}"
-    return None
+    return ensure_debian_package("prometheus", "prometheus", "promtool")
 
 
 def free_port() -> int:

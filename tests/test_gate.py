@@ -13,7 +13,15 @@ import pytest
 from memdoctor.analysis import diagnose
 from memdoctor.gate import Baseline, CommandStatus, Thresholds, judge, measure, parse_share
 
-from .conftest import ROOT, assert_one_line_error, memdoctor, node_example, python_example
+from .conftest import (
+    ROOT,
+    assert_one_line_error,
+    memdoctor,
+    memdoctor_popen,
+    node_example,
+    python_example,
+    read_jsonl,
+)
 
 
 def _junit_failures(path) -> dict[str, str]:
@@ -48,10 +56,16 @@ def test_healthy_python_program_passes(tmp_path):
 
 
 def test_node_programs(tmp_path):
-    leak = memdoctor("gate", "--duration", "8s", "--max-growth", "5MB/min", "--json", "--",
+    # Also the Node recording path end to end (trace header, analyze), without a run of its own.
+    leak_trace = tmp_path / "leak.jsonl"
+    leak = memdoctor("gate", "--duration", "8s", "--interval", "50ms", "--max-growth", "5MB/min", "--json", "-o",
+                     str(leak_trace), "--",
                      *node_example("map_leak.js", "400", "20"))
     assert leak.returncode == 1, leak.stderr
     assert "max-growth" in json.loads(leak.stdout)["failures"]
+    header, _ = read_jsonl(leak_trace)
+    assert header["runtime"] == "node"
+    assert json.loads(memdoctor("analyze", str(leak_trace), "--json", check_code=0).stdout)["verdict"] == "leak"
     # A request every 8 ms makes a GC cycle every ~0.7 s: 6 s after the warm-up hold 8 cycles, so
     # the trend test has more than its 6 even on a loaded CI machine (at 20 ms it had 4-5, flaky).
     healthy = memdoctor("gate", "--duration", "8s", "--warmup", "2s", "--interval", "50ms", "--max-growth", "5MB/min",
@@ -93,16 +107,17 @@ def test_baseline_regression_caught_and_noise_passed(tmp_path):
               *healthy, check_code=0)
     stored = json.loads(base.read_text())
     assert stored["memdoctor_gate_baseline"] == 1 and stored["p95_bytes"] > 0
-    # The same program again: a noise-level difference passes.
-    same = memdoctor("gate", "--duration", "6s", "--warmup", "1s", "--baseline", str(base), "--max-regression",
-                     "10%", "--json", "--", *healthy)
-    assert same.returncode == 0, same.stdout
-    # A leaking build against the healthy baseline: growth regression caught.
-    worse = memdoctor("gate", "--duration", "6s", "--warmup", "1s", "--baseline", str(base), "--fail-on",
-                      "inconclusive", "--json", "--",
-                      *python_example("leaky_list.py", "--rate-kb", "100", "--every", "0.02"))
+    # The same program again (a noise-level difference passes) and a leaking build against the healthy
+    # baseline (growth regression caught), side by side.
+    same = memdoctor_popen("gate", "--duration", "6s", "--warmup", "1s", "--baseline", str(base),
+                           "--max-regression", "10%", "--json", "--", *healthy)
+    worse = memdoctor_popen("gate", "--duration", "6s", "--warmup", "1s", "--baseline", str(base), "--fail-on",
+                            "inconclusive", "--json", "--",
+                            *python_example("leaky_list.py", "--rate-kb", "100", "--every", "0.02"))
+    same_out, worse_out = same.communicate(timeout=120)[0], worse.communicate(timeout=120)[0]
+    assert same.returncode == 0, same_out
     assert worse.returncode == 1
-    failures = json.loads(worse.stdout)["failures"]
+    failures = json.loads(worse_out)["failures"]
     assert "baseline-growth" in failures and "baseline-memory" in failures
 
 
@@ -310,16 +325,18 @@ while time.monotonic() < end:
 """
 
 
-@pytest.mark.parametrize(("keep_kb", "passes"), [(400, False), (0, True)])
-def test_batch_worker_with_few_jobs_judged_by_the_default_gate(keep_kb, passes):
+def test_batch_worker_with_few_jobs_judged_by_the_default_gate():
     # One 48 MiB job every 2 s, keeping 400 KiB each (12 MiB/min) or nothing: 5 jobs in a 10 s gate,
     # fewer than the classifier's 6 cycles; the default gate (no thresholds) judges it by the floor test.
-    proc = memdoctor("gate", "--duration", "10s", "--interval", "100ms", "--json", "--",
-                     sys.executable, "-c", _BATCH_PROGRAM, str(keep_kb))
-    result = json.loads(proc.stdout)
-    assert result["passed"] is passes, (result["checks"], result["floor_test"])
-    if not passes:
-        assert result["failures"] == ["verdict"] and result["floor_test"]["state"] == "rising"
+    # The two gates run side by side (they mostly wait), which halves the test's time.
+    gates = {keep_kb: memdoctor_popen("gate", "--duration", "10s", "--interval", "100ms", "--json", "--",
+                                      sys.executable, "-c", _BATCH_PROGRAM, str(keep_kb))
+             for keep_kb in (400, 0)}
+    results = {keep_kb: json.loads(proc.communicate(timeout=120)[0]) for keep_kb, proc in gates.items()}
+    leaking, healthy = results[400], results[0]
+    assert not leaking["passed"], (leaking["checks"], leaking["floor_test"])
+    assert leaking["failures"] == ["verdict"] and leaking["floor_test"]["state"] == "rising"
+    assert healthy["passed"], (healthy["checks"], healthy["floor_test"])
 
 
 def _slow_noise_50ms(seed: int, slope_per_s: float) -> tuple[np.ndarray, np.ndarray]:

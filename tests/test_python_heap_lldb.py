@@ -16,27 +16,14 @@ from pathlib import Path
 
 import pytest
 
+from .apt_util import ensure_debian_package
 from .conftest import assert_one_line_error, memdoctor, wait_for
 from .test_python_heap import BUSY, LEAKS, diff_json, snapshot, start_app
 
 
 def ensure_lldb() -> str | None:
     """None when lldb is available (installed now if needed), else why not."""
-    if shutil.which("lldb"):
-        return None
-    if shutil.which("apt-get") is None:
-        return "lldb is not installed and there is no apt-get to install it"
-    if os.geteuid() != 0:
-        return "lldb is not installed and installing Debian's package needs root"
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    update = subprocess.run(["apt-get", "update"], capture_output=True, text=True, env=env, timeout=600)
-    if update.returncode != 0:
-        return f"apt-get update failed: {update.stderr.strip()[-200:]}"
-    install = subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", "lldb"],
-                             capture_output=True, text=True, env=env, timeout=900)
-    if install.returncode != 0 or not shutil.which("lldb"):
-        return f"apt-get install lldb failed: {install.stderr.strip()[-200:]}"
-    return None
+    return ensure_debian_package("lldb", "lldb")
 
 
 @pytest.fixture(scope="module")

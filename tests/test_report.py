@@ -6,7 +6,6 @@ import base64
 import io
 import json
 import math
-import os
 import re
 import shutil
 import subprocess
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from .apt_util import ensure_debian_package
 from .conftest import ROOT, assert_one_line_error, memdoctor, node_example, wait_for
 
 SAMPLES = ROOT / "sample_traces"
@@ -157,22 +157,10 @@ def test_node_snapshots_name_the_map_with_caps_and_flag(spawn, tmp_path: Path) -
 
 
 def _chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found:
-        return found
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        pytest.skip("chromium is not installed and cannot be installed here (needs root and apt-get)")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "-o", "DPkg::Lock::Timeout=300", "install", "-y", "-q", "chromium"]
-    proc = subprocess.run(install, capture_output=True, text=True, env=env, timeout=900)
-    if proc.returncode != 0:
-        subprocess.run(["apt-get", "-o", "DPkg::Lock::Timeout=300", "update", "-q"], capture_output=True,
-                       env=env, timeout=600)
-        proc = subprocess.run(install, capture_output=True, text=True, env=env, timeout=900)
-    found = shutil.which("chromium")
-    if not found:
-        pytest.skip(f"chromium could not be installed: {proc.stderr.strip().splitlines()[-1:]}")
-    return found
+    reason = ensure_debian_package("chromium", "chromium", recommends=True)
+    if reason and not shutil.which("chromium-browser"):
+        pytest.skip(reason)
+    return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def test_html_report_renders_in_headless_chromium(leaking_run: Path, tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ from .node_dist_util import node_binary
 
 HEAP_EXAMPLES = EXAMPLES / "node_heap"
 PORT = 9229
-VERSIONS = ["16.20.2", "18.20.8", "22.12.0"]  # 20 is the machine's own, covered by test_v8_heap.py
+VERSIONS = ["16.20.2", "22.12.0"]  # the ends of 16-22; 20 is the machine's own (test_v8_heap.py); 18 passed too
 
 
 class Driven:

@@ -51,7 +51,7 @@ LOCK_PATH = "/tmp/memdoctor-node-inspector.lock"
 # 300 MiB used heap): RSS 376 MiB before, 1,811 MiB at the peak of the capture, +4.8x.
 CAPTURE_FACTOR = 5.0
 CAPTURE_FIXED = 32 << 20
-WATCHDOG_MARGIN_S = 10.0  # the watchdog closes the inspector this long after memdoctor's own timeout
+WATCHDOG_MARGIN_S = 5.0  # the watchdog closes the inspector this long after memdoctor's own timeout
 WATCHDOG_KEY = "Symbol.for('memdoctor.inspector.watchdog')"
 REQUIRE = ("(typeof require === 'function' ? require : (process.getBuiltinModule ? process.getBuiltinModule : "
            "process.mainModule.require.bind(process.mainModule)))")

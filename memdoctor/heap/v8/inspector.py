@@ -24,7 +24,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,9 +96,8 @@ class Listener:
     local: str
 
 
-def listeners(pid: int) -> list[Listener]:
-    """Listening TCP sockets on the loopback/any address of the target's network namespace."""
-    out = []
+def _tcp_rows(pid: int) -> Iterator[list[str]]:
+    """The rows of /proc/PID/net/tcp and tcp6 (the target's network namespace), split in fields."""
     for name in ("tcp", "tcp6"):
         try:
             with open(f"/proc/{pid}/net/{name}", encoding="ascii") as fh:
@@ -107,8 +106,15 @@ def listeners(pid: int) -> list[Listener]:
             continue
         for line in lines:
             parts = line.split()
-            if len(parts) < 10 or parts[3] != TCP_LISTEN:
-                continue
+            if len(parts) >= 10:
+                yield parts
+
+
+def listeners(pid: int) -> list[Listener]:
+    """Listening TCP sockets on the loopback/any address of the target's network namespace."""
+    out = []
+    for parts in _tcp_rows(pid):
+        if parts[3] == TCP_LISTEN:
             addr, port_hex = parts[1].rsplit(":", 1)
             out.append(Listener(int(port_hex, 16), int(parts[9]), addr))
     return out
@@ -143,20 +149,13 @@ def accepted_by(pid: int, port: int, client: socket.socket) -> bool | None:
     except OSError:
         return None
     mine = socket_inodes(pid)
-    for name in ("tcp", "tcp6"):
-        try:
-            with open(f"/proc/{pid}/net/{name}", encoding="ascii") as fh:
-                lines = fh.read().splitlines()[1:]
-        except OSError:
+    for parts in _tcp_rows(pid):
+        if parts[3] == TCP_LISTEN:
             continue
-        for line in lines:
-            parts = line.split()
-            if len(parts) < 10 or parts[3] == TCP_LISTEN:
-                continue
-            local_port = int(parts[1].rsplit(":", 1)[1], 16)
-            remote_port = int(parts[2].rsplit(":", 1)[1], 16)
-            if local_port == port and remote_port == client_port and int(parts[9]) in mine:
-                return True
+        local_port = int(parts[1].rsplit(":", 1)[1], 16)
+        remote_port = int(parts[2].rsplit(":", 1)[1], 16)
+        if local_port == port and remote_port == client_port and int(parts[9]) in mine:
+            return True
     return False
 
 
