@@ -14,8 +14,9 @@ What it does:
    time and the peak of the RSS summed over each tool's whole process tree (sampled every 20 ms);
 5. prints both, the ratios, memdoctor's top rows and what memlab reports.
 
-Run by hand: `PYTHONPATH=/tmp/mdrun python3 benchmarks/v8_diff_vs_memlab.py` (add `--sizes 5,50,100`
-for a quicker run). No assertion on times: the numbers go in docs/benchmarks.md.
+Run by hand: `python3 benchmarks/v8_diff_vs_memlab.py` (add `--sizes 5,50,100` for a quicker run,
+`--repeat 3` for three memdoctor/memlab pairs on the same snapshots, each with its own ratios). No
+assertion on times: the numbers go in docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -93,6 +94,9 @@ def mib(n: float) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="5,150,300", help="heap sizes in MB of the three snapshots")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="how many times to run the pair (memdoctor cold, then memlab) on the same snapshots; "
+                             "each pair gives its own ratios")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     work = Path(tempfile.mkdtemp(prefix="md-v8bench-"))
@@ -148,29 +152,33 @@ def main() -> int:
         target.kill()
         target.wait()
 
-    cache = tempfile.mkdtemp(prefix="md-numba-cold-")
-    load_before = os.getloadavg()[0]
-    md = measure([sys.executable, "-m", "memdoctor", "diff", *map(str, snaps), "--json", "--top", "5"],
-                 env={**env, "NUMBA_CACHE_DIR": cache})
-    ml = measure([memlab, "find-leaks", "--baseline", str(snaps[0]), "--target", str(snaps[1]), "--final",
-                  str(snaps[2]), "--work-dir", str(work / "memlab-work")], cwd=str(work))
-    shutil.rmtree(cache, ignore_errors=True)
-
-    print()
-    print(f"{'tool':<10} {'wall s':>8} {'peak RSS (tree)':>16} {'rc':>3}")
-    print(f"{'memdoctor':<10} {md['wall_s']:8.1f} {mib(md['peak_rss']):>16} {md['rc']:>3}")
-    print(f"{'memlab':<10} {ml['wall_s']:8.1f} {mib(ml['peak_rss']):>16} {ml['rc']:>3}")
-    print(f"load average (1 min) before memdoctor's run {load_before:.1f}, after memlab's {os.getloadavg()[0]:.1f} "
-          f"(2 cores; other jobs share them)")
-    print(f"ratios memdoctor/memlab: wall {md['wall_s'] / ml['wall_s']:.2f} (target <= 0.25), "
-          f"peak RSS {md['peak_rss'] / max(ml['peak_rss'], 1):.2f} (target <= 0.50)")
+    pairs = []
+    for run in range(1, max(args.repeat, 1) + 1):
+        cache = tempfile.mkdtemp(prefix="md-numba-cold-")
+        load_before = os.getloadavg()[0]
+        md = measure([sys.executable, "-m", "memdoctor", "diff", *map(str, snaps), "--json", "--top", "5"],
+                     env={**env, "NUMBA_CACHE_DIR": cache})
+        ml = measure([memlab, "find-leaks", "--baseline", str(snaps[0]), "--target", str(snaps[1]), "--final",
+                      str(snaps[2]), "--work-dir", str(work / f"memlab-work-{run}")], cwd=str(work))
+        shutil.rmtree(cache, ignore_errors=True)
+        pairs.append((md, ml))
+        print()
+        print(f"pair {run}:")
+        print(f"{'tool':<10} {'wall s':>8} {'peak RSS (tree)':>16} {'rc':>3}")
+        print(f"{'memdoctor':<10} {md['wall_s']:8.1f} {mib(md['peak_rss']):>16} {md['rc']:>3}")
+        print(f"{'memlab':<10} {ml['wall_s']:8.1f} {mib(ml['peak_rss']):>16} {ml['rc']:>3}")
+        print(f"load average (1 min) before memdoctor's run {load_before:.1f}, after memlab's "
+              f"{os.getloadavg()[0]:.1f} (2 cores; other jobs share them)")
+        print(f"ratios memdoctor/memlab: wall {md['wall_s'] / ml['wall_s']:.2f} (target <= 0.25), "
+              f"peak RSS {md['peak_rss'] / max(ml['peak_rss'], 1):.2f} (target <= 0.50)", flush=True)
+    md, ml = pairs[0]
     print()
     rows = json.loads(md["stdout"])["rows"] if md["rc"] == 0 else []
     print("memdoctor top rows:")
     for row in rows[:3]:
         print(f"  {row['key']:<34} {row['bytes_growth'] / 2**20:8.1f} MiB  entries {row['count_before']} -> "
               f"{row['count_after']}  where: {row['where']}")
-    top_ok = bool(rows) and rows[0]["key"] == "ongoingDialogues (Map)"
+    top_ok = bool(rows) and rows[0]["key"] == "ongoingDialogues (Map)" and all(m["rc"] == 0 for m, _ in pairs)
     print(f"top row names the leaking Map: {top_ok}")
     print("memlab reports:")
     for line in (ml["stdout"] + ml["stderr"]).replace("\x1b[K", "").splitlines():

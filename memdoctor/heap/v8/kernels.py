@@ -5,7 +5,9 @@ one function per job, no helper functions, no numpy constructors inside (each `n
 `np.full`, `.copy()` is an overload numba types and compiles on its own: the Python wrapper
 allocates the outputs and scratch arrays and the kernel only loops), no tuple returns, uint64
 constants passed in an array rather than built with `np.uint64(...)`, `error_model="numpy"` (no
-exception paths for integer division), and one type signature each: `compile_all` calls every
+exception paths for integer division), no NRT (`_nrt=False`: since nothing is allocated, no
+reference counting code) and no C-callable wrapper (`no_cfunc_wrapper`: only Python calls them),
+which together take ~6% off the compile, and one type signature each: `compile_all` calls every
 kernel once on tiny arrays of exactly the dtypes the parser produces, in the order a diff needs
 them, on a thread (`compile_in_background`) while the main thread parses with the kernels already
 compiled (compiling holds the GIL, every kernel releases it). Whatever numpy does as fast
@@ -16,12 +18,19 @@ All are cached on disk (`cache=True`) after their first compilation.
 
 from __future__ import annotations
 
+import sys
 import threading
 
 import numpy as np
 from numba import njit
 
 OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy"}
+try:  # the kernels allocate nothing and are only called from Python: no reference counting, no C wrapper
+    from numba.core.cpu import CPUTargetOptions
+
+    OPTIONS |= {k: v for k, v in (("_nrt", False), ("no_cfunc_wrapper", True)) if hasattr(CPUTargetOptions, k)}
+except ImportError:  # pragma: no cover - another numba layout: its defaults
+    pass
 
 # parse_numbers' state: [pending value, its digits, rows done (numbers done once finished), error, field].
 ERR_NONE, ERR_WIDE, ERR_BAD, ERR_COUNT, ERR_DIVISOR = 0, 1, 2, 3, 4
@@ -101,7 +110,9 @@ def parse_numbers(buf, state, fmap, divisor, width, types_out, cols):  # type: i
 
 
 @njit(**OPTIONS)
-def _reverse_index(edge_first, edge_to, edge_type, weak, rev_first, rev_edge, fill):  # type: ignore[no-untyped-def]
+def _retainers(edge_first, edge_to, edge_type, weak, root, skip_source,  # type: ignore[no-untyped-def]
+               rev_first, rev_edge, fill, dist):
+    # The reverse index (counting sort of the non-weak edges by target)...
     n = len(edge_first) - 1
     for i in range(n + 1):
         rev_first[i] = 0
@@ -117,17 +128,54 @@ def _reverse_index(edge_first, edge_to, edge_type, weak, rev_first, rev_edge, fi
                 w = edge_to[e]
                 rev_edge[fill[w]] = e
                 fill[w] += 1
+    # ... then breadth-first distances, the queue in `fill` (free again).
+    if len(dist) == 0:
+        return rev_first[n]
+    for i in range(n):
+        dist[i] = 1 << 30
+    dist[root] = 0
+    fill[0] = root
+    head = 0
+    tail = 1
+    while head < tail:
+        v = fill[head]
+        head += 1
+        if skip_source[v]:
+            continue
+        d = dist[v] + 1
+        for e in range(edge_first[v], edge_first[v + 1]):
+            if edge_type[e] == weak:
+                continue
+            w = edge_to[e]
+            if dist[w] > d:
+                dist[w] = d
+                fill[tail] = w
+                tail += 1
     return rev_first[n]
+
+
+def retainers(n: int, edge_first: np.ndarray, edge_to: np.ndarray, edge_type: np.ndarray, weak: int, root: int,
+              skip_source: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Retainers of each node: rev_first (n + 1) and the retaining edge indices (by source, then
+    edge order), weak edges left out; and, unless skip_source is None, the breadth-first distance
+    from the root over non-weak edges (int32), where edges leaving a node with skip_source[node]
+    set are not followed (bookkeeping roots that hold objects only for a moment) and unreached
+    nodes get a large distance. One kernel for both: one compilation."""
+    _wait("retainers")
+    rev_first = np.empty(n + 1, dtype=np.int64)
+    rev_edge = np.empty(len(edge_to), dtype=np.int32)  # pages past the end stay unused: not resident
+    dist = np.empty(n if skip_source is not None else 0, dtype=np.int32)
+    skip = skip_source if skip_source is not None else np.zeros(1, dtype=np.bool_)
+    total = _retainers(edge_first, edge_to, edge_type, weak, root, skip, rev_first, rev_edge,
+                       np.empty(n, dtype=np.int64), dist)
+    return rev_first, rev_edge[:total], (dist if skip_source is not None else None)
 
 
 def reverse_index(n: int, edge_first: np.ndarray, edge_to: np.ndarray, edge_type: np.ndarray,
                   weak: int) -> tuple[np.ndarray, np.ndarray]:
-    """Retainers of each node: rev_first (n + 1) and the retaining edge indices (by source, then
-    edge order), weak edges left out."""
-    rev_first = np.empty(n + 1, dtype=np.int64)
-    rev_edge = np.empty(len(edge_to), dtype=np.int32)  # pages past the end stay unused: not resident
-    total = _reverse_index(edge_first, edge_to, edge_type, weak, rev_first, rev_edge, np.empty(n, dtype=np.int64))
-    return rev_first, rev_edge[:total]
+    """retainers() without the distances."""
+    rev_first, rev_edge, _ = retainers(n, edge_first, edge_to, edge_type, weak, 0, None)
+    return rev_first, rev_edge
 
 
 @njit(**OPTIONS)
@@ -238,6 +286,7 @@ def dominators(n: int, edge_first: np.ndarray, edge_to: np.ndarray, edge_type: n
     reachable nodes and retained sizes, over the essential edges (not weak; shortcut only from the
     root): semidominators as in the "simple" Lengauer-Tarjan (path compression without
     balancing), immediate dominators by semi-NCA (no buckets), all iterative. See dominators.py."""
+    _wait("dominators")
     src = np.empty(max(len(edge_to) + len(edge_to) % 2, 2 * n), dtype=np.int32)  # also `retained` (int64) later
     stack_edge = np.empty(n, dtype=np.int64)
     shared = stack_edge.view(np.int32)
@@ -250,38 +299,11 @@ def dominators(n: int, edge_first: np.ndarray, edge_to: np.ndarray, edge_type: n
     return parent, vertex[:count], src.view(np.int64)[:n]
 
 
-@njit(**OPTIONS)
-def _distances(edge_first, edge_to, edge_type, root, weak, skip_source, dist, queue):  # type: ignore[no-untyped-def]
-    for i in range(len(dist)):
-        dist[i] = 1 << 30
-    dist[root] = 0
-    queue[0] = root
-    head = 0
-    tail = 1
-    while head < tail:
-        v = queue[head]
-        head += 1
-        if skip_source[v]:
-            continue
-        d = dist[v] + 1
-        for e in range(edge_first[v], edge_first[v + 1]):
-            if edge_type[e] == weak:
-                continue
-            w = edge_to[e]
-            if dist[w] > d:
-                dist[w] = d
-                queue[tail] = w
-                tail += 1
-    return tail
-
-
 def distances(n: int, edge_first: np.ndarray, edge_to: np.ndarray, edge_type: np.ndarray, root: int, weak: int,
               skip_source: np.ndarray) -> np.ndarray:
-    """Breadth-first distance from the root over non-weak edges; edges leaving a node with
-    skip_source[node] set are not followed (bookkeeping roots that hold objects only for a moment).
-    Unreached nodes get a large distance (int32)."""
-    dist = np.empty(n, dtype=np.int32)
-    _distances(edge_first, edge_to, edge_type, root, weak, skip_source, dist, np.empty(n, dtype=np.int32))
+    """The distances of retainers() alone."""
+    dist = retainers(n, edge_first, edge_to, edge_type, weak, root, skip_source)[2]
+    assert dist is not None
     return dist
 
 
@@ -385,6 +407,7 @@ def path_keys(nodes: np.ndarray, edge_first: np.ndarray, edge_type: np.ndarray, 
     global object; or the root). The path rule is that of retainers.Namer.path. A name's text is
     hashed (FNV-1a over its JSON text, str_data[str_start[i]:str_end[i]]) where it is used; a name
     that is a plain number ("131", a slot) is left out like an index."""
+    _wait("path_keys")
     with np.errstate(over="ignore"):
         type_label = (np.arange(1, len(prio) + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)).astype(np.uint64)
     out = np.empty(len(nodes), dtype=np.uint64)
@@ -469,28 +492,76 @@ def owners(order: np.ndarray, idom: np.ndarray, old: np.ndarray) -> np.ndarray:
 
 # --- compiling ahead of need -------------------------------------------------------------------
 
+KERNELS = ("parse_numbers", "retainers", "dominators", "path_keys")  # in the order a diff first needs them
+COMPILER_THREAD = "memdoctor-numba-compile"
+SWITCH_INTERVAL = 0.0005  # s, while compiling on a thread (see compile_in_background)
+_ready: dict[str, threading.Event] = {}  # while a thread compiles: set once each kernel is compiled
+
+
+def _wait(kernel: str) -> None:
+    """Wait until the compiling thread has compiled `kernel` (at once when no thread compiles).
+    Calling a kernel still being compiled would wait on numba's compiler lock instead, and the
+    thread takes that lock again for the next kernel before the waiting caller gets it: the caller
+    would wait for one compilation more than it needs."""
+    event = _ready.get(kernel)
+    if event is not None and threading.current_thread().name != COMPILER_THREAD:
+        event.wait()
+
+
+def wait_for_parse_numbers() -> None:
+    _wait("parse_numbers")
+
+
 def compile_all() -> None:
     """Compile every kernel (or load it from numba's cache) by calling it on tiny arrays of the
-    dtypes the parser produces, in the order a diff first needs them."""
-    u8 = np.array([0, 1, 2], dtype=np.uint8)
-    edge_first = np.array([0, 2, 3, 3], dtype=np.int64)
-    edge_to = np.array([1, 2, 2], dtype=np.int32)
-    u32 = np.zeros(3, dtype=np.uint32)
-    state = np.zeros(5, dtype=np.int64)
-    parse_numbers(np.frombuffer(b"1,2,3]", dtype=np.uint8), state, np.array([-2, 0, 1], dtype=np.int64),
-                  np.ones(2, dtype=np.int64), 3, np.zeros(1, dtype=np.uint8), np.zeros((2, 1), dtype=np.uint32))
-    rev_first, rev_edge = reverse_index(3, edge_first, edge_to, u8, 6)
-    dist = distances(3, edge_first, edge_to, u8, 0, 6, np.zeros(3, dtype=np.bool_))
-    dominators(3, edge_first, edge_to, u8, rev_first, rev_edge, u32, 0, 6, 5)
-    path_keys(np.array([2], dtype=np.int32), edge_first, u8, u32, rev_first, rev_edge, dist, u32,
-              np.frombuffer(b'"a"', dtype=np.uint8), np.zeros(1, dtype=np.int32), np.full(1, 3, dtype=np.int32), 0,
-              np.zeros(3, dtype=np.bool_), np.zeros(7, dtype=np.int64), np.ones(7, dtype=np.bool_), 0)
+    dtypes the parser produces, in the order a diff first needs them, announcing each (to _wait)
+    as soon as it is compiled, and all of them when this ends, compiled or not (a caller then
+    compiles what is left itself)."""
+    try:
+        u8 = np.array([0, 1, 2], dtype=np.uint8)
+        edge_first = np.array([0, 2, 3, 3], dtype=np.int64)
+        edge_to = np.array([1, 2, 2], dtype=np.int32)
+        u32 = np.zeros(3, dtype=np.uint32)
+        state = np.zeros(5, dtype=np.int64)
+        parse_numbers(np.frombuffer(b"1,2,3]", dtype=np.uint8), state, np.array([-2, 0, 1], dtype=np.int64),
+                      np.ones(2, dtype=np.int64), 3, np.zeros(1, dtype=np.uint8), np.zeros((2, 1), dtype=np.uint32))
+        _announce("parse_numbers")
+        rev_first, rev_edge, dist = retainers(3, edge_first, edge_to, u8, 6, 0, np.zeros(3, dtype=np.bool_))
+        _announce("retainers")
+        dominators(3, edge_first, edge_to, u8, rev_first, rev_edge, u32, 0, 6, 5)
+        _announce("dominators")
+        path_keys(np.array([2], dtype=np.int32), edge_first, u8, u32, rev_first, rev_edge, dist, u32,
+                  np.frombuffer(b'"a"', dtype=np.uint8), np.zeros(1, dtype=np.int32), np.full(1, 3, dtype=np.int32),
+                  0, np.zeros(3, dtype=np.bool_), np.zeros(7, dtype=np.int64), np.ones(7, dtype=np.bool_), 0)
+    finally:
+        for name in KERNELS:
+            _announce(name)
+
+
+def _announce(kernel: str) -> None:
+    event = _ready.get(kernel)
+    if event is not None:
+        event.set()
 
 
 def compile_in_background() -> threading.Thread:
-    """compile_all() on a thread. Compiling holds the GIL, the kernels do not: the caller runs the
-    kernels compiled so far meanwhile (a call to one still compiling waits for it, since numba
-    compiles under one lock and then finds it compiled)."""
-    thread = threading.Thread(target=compile_all, name="memdoctor-numba-compile", daemon=True)
+    """compile_all() on a thread. Compiling holds the GIL most of the time, the kernels do not:
+    the caller runs the kernels compiled so far meanwhile, and a call to one not compiled yet
+    waits until the thread has compiled it (see _wait). While the thread runs, the interpreter's
+    switch interval is 0.5 ms instead of 5: the caller gives the GIL up at every kernel call, file
+    read and large numpy operation, and would otherwise wait up to 5 ms each time to get it back
+    from the compiling thread (~0.5 s over the blocks of a 300 MB snapshot)."""
+    for name in KERNELS:
+        _ready[name] = threading.Event()
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(min(previous, SWITCH_INTERVAL))
+
+    def run() -> None:
+        try:
+            compile_all()
+        finally:
+            sys.setswitchinterval(previous)
+
+    thread = threading.Thread(target=run, name=COMPILER_THREAD, daemon=True)
     thread.start()
     return thread

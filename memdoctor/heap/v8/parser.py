@@ -370,6 +370,7 @@ class _Reader:
         from memdoctor.heap.v8 import kernels
 
         self.expect(b"[")
+        kernels.wait_for_parse_numbers()
         state = np.zeros(5, dtype=np.int64)
         while True:
             buf = np.frombuffer(self.buf, dtype=np.uint8)[self.pos:]

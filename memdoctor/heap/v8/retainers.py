@@ -44,15 +44,16 @@ class RetainerIndex:
     def __init__(self, snap: HeapSnapshot) -> None:
         self.snap = snap
         weak = snap.edge_type_code("weak")
-        self.rev_first, self.rev_edge = kernels.reverse_index(snap.node_count, snap.edge_first, snap.edge_to,
-                                                              snap.edge_type, weak)
         skip = np.zeros(snap.node_count, dtype=np.bool_)
         synthetic = snap.node_type_code("synthetic")
         for name in SKIPPED_ROOTS:
             idx = snap.strings.find(name)
             if idx >= 0:
                 skip |= (snap.node_name == idx) & (snap.node_type == synthetic)
-        self.dist = kernels.distances(snap.node_count, snap.edge_first, snap.edge_to, snap.edge_type, 0, weak, skip)
+        self.rev_first, self.rev_edge, dist = kernels.retainers(snap.node_count, snap.edge_first, snap.edge_to,
+                                                                snap.edge_type, weak, 0, skip)
+        assert dist is not None
+        self.dist = dist
         # The bookkeeping roots themselves are never the way a path goes.
         self.dist[skip] = 1 << 30
         del skip
