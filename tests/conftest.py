@@ -100,3 +100,15 @@ def node_example(name: str, *args: str) -> list[str]:
     if node is None:
         pytest.skip("node is not installed")
     return [node, str(EXAMPLES / "node" / name), *args]
+
+
+# Tests of these files open Node inspectors on the host's port 9229 (SIGUSR1 always picks it) or
+# hold it on purpose: under pytest-xdist they all run on one worker, one at a time.
+INSPECTOR_PORT_FILES = {"test_v8_heap.py", "test_report.py", "test_v8_capture_more.py"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name in INSPECTOR_PORT_FILES:
+            item.add_marker(pytest.mark.xdist_group("node-inspector-port-9229"))

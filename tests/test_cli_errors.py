@@ -78,7 +78,7 @@ def test_unwritable_output(tmp_path, path_kind):
     ("words.txt", b"hello there\nthis is not a trace\n"),
     ("header-only.jsonl", b'{"memdoctor_trace": 1, "pid": 1}\n'),
     ("no-columns.csv", b"a,b,c\n1,2,3\n"),
-])
+], ids=lambda value: value if isinstance(value, str) else "")  # random bytes: an id that is the same everywhere
 def test_unreadable_traces(tmp_path, name, content):
     path = tmp_path / name
     path.write_bytes(content)
