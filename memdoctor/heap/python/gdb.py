@@ -186,12 +186,17 @@ def _attach_error(pid: int, message: str) -> HeapError:
     if "no such process" in low:
         return HeapError(f"process {pid} exited before gdb could attach")
     if "not permitted" in low or "could not attach" in low or "permission" in low:
-        scope = _ptrace_scope()
-        why = f"kernel.yama.ptrace_scope is {scope}; " if scope not in (None, "0") else ""
-        return HeapError(f"cannot attach to process {pid}: ptrace not permitted ({why}needs the target's user with "
-                         "ptrace allowed, or CAP_SYS_PTRACE; in Docker add --cap-add=SYS_PTRACE); or start it under "
-                         "`memdoctor run --heap-every` to snapshot without ptrace")
+        return ptrace_denied(pid)
     return HeapError(f"gdb could not attach to process {pid}: {message}")
+
+
+def ptrace_denied(pid: int) -> HeapError:
+    """The one-line remedy when a debugger may not attach (gdb and lldb alike)."""
+    scope = _ptrace_scope()
+    why = f"kernel.yama.ptrace_scope is {scope}; " if scope not in (None, "0") else ""
+    return HeapError(f"cannot attach to process {pid}: ptrace not permitted ({why}needs the target's user with "
+                     "ptrace allowed, or CAP_SYS_PTRACE; in Docker add --cap-add=SYS_PTRACE); or start it under "
+                     "`memdoctor run --heap-every` to snapshot without ptrace")
 
 
 def _ptrace_scope() -> str | None:

@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from memdoctor.heap.python.gdb import BusyTarget, Injection, _mapped_libraries, _ptrace_scope
+from memdoctor.heap.python.gdb import BusyTarget, Injection, _mapped_libraries, ptrace_denied
 from memdoctor.heap.python.target import TargetProcess
 from memdoctor.heap.runtimes import HeapError
 
@@ -123,11 +123,7 @@ def _error(target: TargetProcess, kind: str, message: str, timeout_s: float) -> 
         return HeapError(f"process {pid} exited before lldb could finish")
     if kind == "attach":
         if "not permitted" in low or "permission" in low or "operation not permitted" in low or "ptrace" in low:
-            scope = _ptrace_scope()
-            why = f"kernel.yama.ptrace_scope is {scope}; " if scope not in (None, "0") else ""
-            return HeapError(f"cannot attach to process {pid}: ptrace not permitted ({why}needs the target's user "
-                             "with ptrace allowed, or CAP_SYS_PTRACE; in Docker add --cap-add=SYS_PTRACE); or start "
-                             "it under `memdoctor run --heap-every` to snapshot without ptrace")
+            return ptrace_denied(pid)
         return HeapError(f"lldb could not attach to process {pid}: {message}")
     if kind == "not-python":
         return HeapError(f"process {pid} does not look like CPython ({message}): memdoctor snapshots CPython 3.7+ "
