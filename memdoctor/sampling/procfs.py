@@ -61,6 +61,14 @@ def start_time(pid: int, proc: str = PROC) -> int:
     return int(stat[stat.rindex(")") + 2:].split()[19])
 
 
+def rss_once(pid: int, proc: str = PROC) -> int | None:
+    """Resident set size in bytes from one read of statm (not the hot path); None if unreadable."""
+    try:
+        return int(read_text(f"{proc}/{pid}/statm").split()[1]) * PAGE_SIZE
+    except (ProcessGone, ProcessAccessDenied, OSError, ValueError, IndexError):
+        return None
+
+
 def parent_pid(pid: int, proc: str = PROC) -> int:
     stat = read_text(f"{proc}/{pid}/stat")
     return int(stat[stat.rindex(")") + 2:].split()[1])

@@ -30,6 +30,7 @@ from typing import Any
 from memdoctor.heap.model import write_meta
 from memdoctor.heap.python.target import Staging, TargetProcess, inspect_target
 from memdoctor.heap.runtimes import CaptureOptions, HeapError
+from memdoctor.sampling.procfs import rss_once
 
 AGENT_SOURCE = Path(__file__).with_name("agent.py")
 DEBUGGER_ENV = "MEMDOCTOR_DEBUGGER"  # "gdb" or "lldb": inject with that debugger only
@@ -64,7 +65,7 @@ def capture(pid: int, output: str, *, options: CaptureOptions) -> dict[str, Any]
     target = inspect_target(pid)
     limit = discover_limit_for_pid(pid)
     limit_bytes = limit.bytes if limit and limit.bytes else None
-    rss = _rss(pid)
+    rss = rss_once(pid)
     _check_headroom(pid, rss, limit_bytes, limit.source if limit else "", options)
     staging = Staging(target)
     try:
@@ -123,14 +124,6 @@ def _check_output(output: str) -> None:
         raise HeapError(f"cannot write {output}: directory {parent} is not writable")
     if os.path.isdir(output):
         raise HeapError(f"{output} is a directory: give a file name with -o")
-
-
-def _rss(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/statm", encoding="ascii") as fh:
-            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 def _check_headroom(pid: int, rss: int | None, limit: int | None, source: str, options: CaptureOptions) -> None:

@@ -44,6 +44,7 @@ from typing import Any
 from memdoctor.heap.model import write_meta
 from memdoctor.heap.runtimes import CaptureOptions, HeapError
 from memdoctor.heap.v8 import inspector as insp
+from memdoctor.sampling.procfs import rss_once
 
 DEFAULT_PORT = 9229
 LOCK_PATH = "/tmp/memdoctor-node-inspector.lock"
@@ -323,14 +324,6 @@ def _take_snapshot(session: insp.Session, output: str, timeout: float) -> int:
     return written
 
 
-def _rss(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/statm", encoding="ascii") as fh:
-            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return None
-
-
 def _identity(pid: int) -> dict[str, Any]:
     from memdoctor.sampling import procfs
 
@@ -451,7 +444,7 @@ def _one_snapshot(session: insp.Session, pid: int, output: str, options: Capture
     if options.allocations_s:
         meta["allocation_sites"] = _sample_allocations(session, pid, options.allocations_s, opened, deadline_ms)
     captured_at = datetime.now(UTC)
-    rss_before = _rss(pid)
+    rss_before = rss_once(pid)
     size = _take_snapshot(session, output, timeout)
     meta.update({
         "pid": pid,
