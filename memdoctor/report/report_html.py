@@ -6,8 +6,14 @@ import base64
 from html import escape
 from typing import Any
 
-from memdoctor.report.report_text import caps_text, global_caps_text, suspect_cells, verdict_text
-from memdoctor.units import format_bytes, format_duration
+from memdoctor.report.report_text import (
+    caps_text,
+    global_caps_text,
+    memory_text,
+    suspect_cells,
+    time_to_limit_text,
+    verdict_text,
+)
 
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1000px; color: #222; background: #fff; }
@@ -38,13 +44,10 @@ def render(report: dict[str, Any], plots: dict[str, bytes] | None = None) -> str
     verdict = d["verdict"] if d else "inconclusive"
     parts.append(f'<p class="verdict {escape(verdict)}">{escape(verdict_text(d))}</p>')
     facts = []
-    if report.get("limit_bytes"):
-        facts.append(f"limit {format_bytes(report['limit_bytes'])}, now {format_bytes(report.get('current_bytes'))},"
-                     f" headroom {format_bytes(report.get('headroom_bytes'))}")
-    if d and d.get("time_to_limit_range_s") and all(v is not None for v in d["time_to_limit_range_s"]):
-        low, high = d["time_to_limit_range_s"]
-        facts.append(f"time to limit {format_duration(d['time_to_limit_s'])} "
-                     f"({format_duration(low)} to {format_duration(high)})")
+    if memory := memory_text(report):
+        facts.append(f"limit {memory}")
+    if time_left := time_to_limit_text(d):
+        facts.append(f"time to limit {time_left}")
     if facts:
         parts.append("<p>" + escape("; ".join(facts)) + "</p>")
     if d and d.get("evidence"):

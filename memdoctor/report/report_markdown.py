@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from memdoctor.report.report_text import caps_text, global_caps_text, suspect_cells, verdict_text
-from memdoctor.units import format_bytes, format_duration
+from memdoctor.report.report_text import (
+    caps_text,
+    global_caps_text,
+    memory_text,
+    suspect_cells,
+    time_to_limit_text,
+    verdict_text,
+)
 
 
 def _cell(text: Any) -> str:
@@ -19,13 +25,10 @@ def render(report: dict[str, Any]) -> str:
     if trace.get("name"):
         out.append(f"**Trace:** `{_cell(trace['name'])}`  ")
     out.append(f"**Verdict:** {verdict_text(d)}  ")
-    if report.get("limit_bytes"):
-        out.append(f"**Limit:** {format_bytes(report['limit_bytes'])}, now {format_bytes(report.get('current_bytes'))}"
-                   f", headroom {format_bytes(report.get('headroom_bytes'))}  ")
-    if d and d.get("time_to_limit_range_s") and all(v is not None for v in d["time_to_limit_range_s"]):
-        low, high = d["time_to_limit_range_s"]
-        out.append(f"**Time to limit:** {format_duration(d['time_to_limit_s'])} "
-                   f"({format_duration(low)} to {format_duration(high)})  ")
+    if memory := memory_text(report):
+        out.append(f"**Limit:** {memory}  ")
+    if time_left := time_to_limit_text(d):
+        out.append(f"**Time to limit:** {time_left}  ")
     out.append("")
     if d and d.get("evidence"):
         out += [f"- {_cell(e)}" for e in d["evidence"]] + [""]

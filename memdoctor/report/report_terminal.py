@@ -8,8 +8,14 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from memdoctor.report.report_text import caps_text, global_caps_text, suspect_cells, verdict_text
-from memdoctor.units import format_bytes, format_duration
+from memdoctor.report.report_text import (
+    caps_text,
+    global_caps_text,
+    memory_text,
+    suspect_cells,
+    time_to_limit_text,
+    verdict_text,
+)
 
 WIDTH = 100
 _STYLE = {"leak": "bold red", "no-leak": "bold green", "inconclusive": "bold yellow"}
@@ -24,14 +30,10 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
     if trace.get("name"):
         head.add_row("trace", str(trace["name"]))
     head.add_row("verdict", Text(verdict_text(d), style=_STYLE.get(d["verdict"], "") if d else ""))
-    if report.get("limit_bytes"):
-        head.add_row("memory", f"limit {format_bytes(report['limit_bytes'])}, now "
-                               f"{format_bytes(report.get('current_bytes'))}, headroom "
-                               f"{format_bytes(report.get('headroom_bytes'))}")
-    if d and d.get("time_to_limit_range_s") and all(v is not None for v in d["time_to_limit_range_s"]):
-        low, high = d["time_to_limit_range_s"]
-        head.add_row("time to limit", f"{format_duration(d['time_to_limit_s'])} "
-                                      f"({format_duration(low)} to {format_duration(high)})")
+    if memory := memory_text(report):
+        head.add_row("memory", f"limit {memory}")
+    if time_left := time_to_limit_text(d):
+        head.add_row("time to limit", time_left)
     for i, line in enumerate((d or {}).get("evidence") or []):
         head.add_row("evidence" if i == 0 else "", line)
     console.print(head)

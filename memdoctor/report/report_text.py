@@ -50,6 +50,22 @@ def verdict_text(d: dict[str, Any] | None) -> str:
     return text
 
 
+def memory_text(report: dict[str, Any]) -> str | None:
+    """"LIMIT, now CURRENT, headroom HEADROOM", when the report knows a limit."""
+    if not report.get("limit_bytes"):
+        return None
+    return (f"{format_bytes(report['limit_bytes'])}, now {format_bytes(report.get('current_bytes'))}, "
+            f"headroom {format_bytes(report.get('headroom_bytes'))}")
+
+
+def time_to_limit_text(d: dict[str, Any] | None) -> str | None:
+    """"TIME (LOW to HIGH)", when the diagnosis has a time to the limit with its range."""
+    if not (d and d.get("time_to_limit_range_s") and all(v is not None for v in d["time_to_limit_range_s"])):
+        return None
+    low, high = d["time_to_limit_range_s"]
+    return f"{format_duration(d['time_to_limit_s'])} ({format_duration(low)} to {format_duration(high)})"
+
+
 def suspect_cells(s: dict[str, Any]) -> dict[str, str]:
     return {
         "rank": str(s.get("rank", "")),
