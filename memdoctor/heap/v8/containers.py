@@ -36,6 +36,7 @@ MIN_OBJECT_MAP_PROPERTIES = 32
 MIN_VARIABLE_BYTES = 4096
 FIXED_ARRAY_HEADER = 16
 SLOT = 8
+TABLE_HEADER_SLOTS = 3  # V8's OrderedHashTable: [elements, deleted, buckets, bucket heads..., entries...]
 
 
 @dataclass
@@ -67,12 +68,19 @@ def _slot_number(snap: HeapSnapshot, name_index: int, cache: dict[int, int]) -> 
     return value if value >= 0 else None
 
 
+def table_layout(snap: HeapSnapshot, table: int, entry_size: int) -> tuple[int, int, int]:
+    """(buckets, slot of the first entry, slots per entry) of an OrderedHashMap (entry_size 2) or
+    OrderedHashSet (1), from its size: an entry is key [, value], chain."""
+    stride = entry_size + 1
+    buckets = max(0, ((int(snap.self_size[table]) - FIXED_ARRAY_HEADER) // SLOT - TABLE_HEADER_SLOTS)
+                  // (1 + 2 * stride))
+    return buckets, TABLE_HEADER_SLOTS + buckets, stride
+
+
 def _table_entries(snap: HeapSnapshot, table: int, entry_size: int, cache: dict[int, int]) -> tuple[int, bool]:
     """Entries of an OrderedHashMap (entry_size 2) / OrderedHashSet (1) from its slot edges."""
     lo, hi = int(snap.edge_first[table]), int(snap.edge_first[table + 1])
-    stride = entry_size + 1  # key [, value], chain
-    size = int(snap.self_size[table])
-    buckets = max(0, ((size - FIXED_ARRAY_HEADER) // SLOT - 3) // (1 + 2 * stride))
+    buckets, first, stride = table_layout(snap, table, entry_size)
     slots = []
     internal = snap.edge_type_code("internal")
     for e in range(lo, hi):
@@ -85,7 +93,7 @@ def _table_entries(snap: HeapSnapshot, table: int, entry_size: int, cache: dict[
                 break
     if not slots:
         return 2 * buckets, True  # capacity: only small integers inside
-    per_entry = len(slots) / max(1, len({(s - 3 - buckets) // stride for s in slots}))
+    per_entry = len(slots) / max(1, len({(s - first) // stride for s in slots}))
     edges = hi - lo - 1  # all but the map edge
     return max(1, round(edges / per_entry)), False
 

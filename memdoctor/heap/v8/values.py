@@ -8,15 +8,12 @@ entries (Maps, Sets and arrays keep insertion order), each value cut to a short 
 
 from __future__ import annotations
 
+from memdoctor.heap.v8.containers import table_layout
 from memdoctor.heap.v8.parser import HeapSnapshot
 
 SAMPLES = 3
 WIDTH = 60
 STRING_TYPES = ("string", "concatenated string", "sliced string")
-# The hidden table of a Map/Set: V8's OrderedHashTable, [elements, deleted, buckets, bucket heads..., entries...].
-TABLE_HEADER_SLOTS = 3
-FIXED_ARRAY_HEADER = 16
-SLOT = 8
 
 
 def shorten(text: str, width: int = WIDTH) -> str:
@@ -71,10 +68,7 @@ def _table_samples(snap: HeapSnapshot, node: int, entry_size: int, count: int) -
     table = _named_target(snap, node, "internal", "table")
     if table < 0:
         return []
-    stride = entry_size + 1  # key [, value], chain
-    buckets = max(0, ((int(snap.self_size[table]) - FIXED_ARRAY_HEADER) // SLOT - TABLE_HEADER_SLOTS)
-                  // (1 + 2 * stride))
-    first = TABLE_HEADER_SLOTS + buckets
+    _, first, stride = table_layout(snap, table, entry_size)
     internal = snap.edge_type_code("internal")
     entries: dict[int, dict[int, str]] = {}
     for e in snap.edges_of(table):
