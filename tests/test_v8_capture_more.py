@@ -10,9 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import select
 import shutil
-import signal
 import subprocess
 import sys
 import uuid
@@ -23,43 +21,11 @@ import pytest
 from .cgroup_util import make_memory_cgroup
 from .conftest import EXAMPLES, assert_one_line_error, cli_env, memdoctor, wait_for
 from .node_dist_util import node_binary
+from .node_target import Driven
 
 HEAP_EXAMPLES = EXAMPLES / "node_heap"
 PORT = 9229
 VERSIONS = ["16.20.2", "22.12.0"]  # the ends of 16-22; 20 is the machine's own (test_v8_heap.py); 18 passed too
-
-
-class Driven:
-    """A Node target that prints `ready PID ...` and answers one `ok ...` line per stdin line."""
-
-    def __init__(self, argv: list[str], stderr=subprocess.DEVNULL) -> None:
-        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
-                                     text=True, start_new_session=True)
-        line = self._line(30)
-        assert line.startswith("ready"), (line, argv)
-        self.pid = int(line.split()[1])
-
-    def _line(self, timeout: float) -> str:
-        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
-        assert ready, f"no answer from the target within {timeout} s"
-        return self.proc.stdout.readline()
-
-    def command(self, text: str) -> int:
-        self.proc.stdin.write(text + "\n")
-        self.proc.stdin.flush()
-        answer = self._line(60).split()
-        assert answer and answer[0] == "ok", answer
-        return int(answer[2])  # the used heap, in bytes
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def kill(self) -> None:
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        self.proc.wait(timeout=10)
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import EXAMPLES, assert_one_line_error, cli_env, memdoctor, spawn, wait_for  # noqa: F401
+from .node_target import Driven
 
 NODE = shutil.which("node")
 pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed")
@@ -26,36 +27,14 @@ SECRET = "planted-secret"
 PORT = 9229
 
 
-class Target:
+class Target(Driven):
     """A node example driven tick by tick over stdin (see examples/node_heap/harness.js)."""
 
     def __init__(self, script: str, *args: str, node_args: tuple[str, ...] = (), cwd: Path | None = None) -> None:
-        self.proc = subprocess.Popen([NODE, *node_args, str(HEAP_EXAMPLES / script), "--manual", *args],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                     text=True, start_new_session=True, cwd=cwd)
-        line = self.proc.stdout.readline()
-        assert line.startswith("ready"), line
-        self.pid = self.proc.pid
-
-    def command(self, text: str) -> int:
-        self.proc.stdin.write(text + "\n")
-        self.proc.stdin.flush()
-        answer = self.proc.stdout.readline().split()
-        assert answer and answer[0] == "ok", answer
-        return int(answer[2])
+        super().__init__([NODE, *node_args, str(HEAP_EXAMPLES / script), "--manual", *args], cwd=cwd)
 
     def tick(self, n: int) -> int:
         return self.command(f"tick {n}")
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def kill(self) -> None:
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        self.proc.wait(timeout=5)
 
 
 @pytest.fixture

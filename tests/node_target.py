@@ -1,0 +1,42 @@
+"""A Node test target driven line by line over stdin (examples/node_heap/harness.js speaks this)."""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import subprocess
+from pathlib import Path
+
+
+class Driven:
+    """A Node target that prints `ready PID ...` and answers one `ok ...` line per stdin line."""
+
+    def __init__(self, argv: list[str], stderr=subprocess.DEVNULL, cwd: Path | None = None) -> None:
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
+                                     text=True, start_new_session=True, cwd=cwd)
+        line = self._line(30)
+        assert line.startswith("ready"), (line, argv)
+        self.pid = int(line.split()[1])
+
+    def _line(self, timeout: float) -> str:
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        assert ready, f"no answer from the target within {timeout} s"
+        return self.proc.stdout.readline()
+
+    def command(self, text: str) -> int:
+        self.proc.stdin.write(text + "\n")
+        self.proc.stdin.flush()
+        answer = self._line(60).split()
+        assert answer and answer[0] == "ok", answer
+        return int(answer[2])  # the used heap, in bytes
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.proc.wait(timeout=10)
