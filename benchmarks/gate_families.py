@@ -3,12 +3,12 @@
     PYTHONPATH=. python3 benchmarks/gate_families.py            # 400 healthy traces per family, 300 per leak rate
     PYTHONPATH=. python3 benchmarks/gate_families.py --quick    # 100 / 75
     PYTHONPATH=. python3 benchmarks/gate_families.py --seed 2027   # an evaluation seed
-    PYTHONPATH=. python3 benchmarks/gate_families.py --seed 2027 --interval 50ms   # sampled 4x as often
+    PYTHONPATH=. python3 benchmarks/gate_families.py --seed 2027 --interval 200ms  # the old default
 
 Seeded 60-second variants of the classifier benchmark's families (benchmarks/classifier/generator.py,
-whose traces last 5 min to 24 h), sampled as a gate samples (every 200 ms, or --interval, with a few ms
-of jitter):
-a process-tree RSS with a base of 50-800 MiB and AR(1) noise (sd 0.1-2 MiB, phi 0.3-0.9).
+whose traces last 5 min to 24 h), sampled as a gate samples (at the gate's default interval, 20 ms,
+or --interval, with a few ms of jitter): a process-tree RSS with a base of 50-800 MiB and AR(1)
+noise (sd 0.1-2 MiB, phi 0.3-0.9 per 200 ms).
 
 Healthy families:
   stable          flat with AR(1) noise
@@ -113,7 +113,7 @@ def make(family: str, rate_mib_min: float, seed: int, index: int, interval: floa
         t = _grid(fine, interval)
         noise = _ar1(fine, len(t), sd, phi ** (interval / INTERVAL))
     mem = np.full(len(t), base) + noise
-    params: dict = {"base_mib": base / MiB, "sd_mib": sd / MiB}
+    params: dict = {"base_mib": base / MiB, "sd_mib": sd / MiB, "phi": phi}
     if family in ("sawtooth_v8", "sawtooth_arena"):
         period = _loguniform(rng, 1, 20)
         amp = base * rng.uniform(0.05, 0.5)
