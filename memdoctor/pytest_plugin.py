@@ -377,11 +377,9 @@ def _rss_bytes() -> int | None:
     """Resident memory of this process from /proc/self/statm; None where there is no /proc."""
     import os
 
-    try:
-        with open("/proc/self/statm", "rb") as fh:
-            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return None
+    from memdoctor.sampling.procfs import rss_once
+
+    return rss_once(os.getpid())
 
 
 def _message(verdict: GrowthVerdict, values: list[float], budget: Budget, what: str) -> list[str]:
