@@ -122,7 +122,7 @@ def _error(target: TargetProcess, kind: str, message: str, timeout_s: float) -> 
     if kind == "gone" or (kind == "attach" and ("no such process" in low or "exited" in low)):
         return HeapError(f"process {pid} exited before lldb could finish")
     if kind == "attach":
-        if "not permitted" in low or "permission" in low or "operation not permitted" in low or "ptrace" in low:
+        if "not permitted" in low or "permission" in low or "ptrace" in low:
             return ptrace_denied(pid)
         return HeapError(f"lldb could not attach to process {pid}: {message}")
     if kind == "not-python":
