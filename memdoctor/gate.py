@@ -257,7 +257,7 @@ def _gate_verdict(d: Diagnosis, floor: FloorJudgement | None) -> str:
     The classifier needs >= 6 GC or batch cycles and calls a trough rise under a large V8 swing
     heap sizing; a 60 s gate has fewer cycles and must still catch a 5 MB/min leak. The floor test
     (analysis/gate_trend.py) fits one floor point per cycle with a noise model:
-    - rising (a steady rise above 2.5 MiB/min, > 2 standard errors): leak, whatever the classifier said;
+    - rising (a steady rise above 2.5 MiB/min, > 2.33 standard errors): leak, whatever the classifier said;
     - heap sizing (a rise under GC ramps below a quarter of the swing and 4.5 MiB/min): a classifier
       no-leak becomes inconclusive, with how much longer to run;
     - up to SHORT_WINDOW_S: a classifier leak becomes inconclusive when the floor levels off at the

@@ -13,7 +13,7 @@ from memdoctor.commands.common import EXIT_JUDGEMENT_FAILED, CommandSpec, fail, 
 from memdoctor.commands.recording_options import DetailEvery, Interval, NoChildren, Output
 
 # The gate samples finely: a GC ramp's floor is only known to within what the ramp climbs in one
-# interval, so 20 ms catches 98.7 % of >= 5 MiB/min leaks in 60 s where 200 ms caught 97.4 %, for
+# interval, so 20 ms catches 98.7 % of >= 5 MiB/min leaks in 60 s where 200 ms caught 97.3 %, for
 # ~0.25 % of a core (benchmarks/gate_families.py; docs/benchmarks.md, "The gate's default interval").
 DEFAULT_INTERVAL = "20ms"
 
