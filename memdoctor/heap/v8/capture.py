@@ -75,6 +75,11 @@ INFO_JS = ("(() => { const m = process.memoryUsage(); return { version: process.
            "heapTotal: m.heapTotal, external: m.external, rss: m.rss }; })()")
 
 
+# The kernel's flag for a task inside exit(): its sockets close before it turns zombie, so a
+# dropped inspector connection can be seen while /proc still shows the task running.
+PF_EXITING = 0x4
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -84,10 +89,21 @@ def _alive(pid: int) -> bool:
         return True
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
-            state = fh.read().rsplit(")", 1)[1].split()[0]
-        return state not in ("Z", "X")
-    except OSError:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        # fields[0] is the state (field 3 of stat), fields[6] the flags (field 9).
+        return fields[0] not in ("Z", "X") and not int(fields[6]) & PF_EXITING
+    except (OSError, IndexError, ValueError):
         return False
+
+
+def _exited_soon(pid: int, within_s: float = 1.0) -> bool:
+    """Whether `pid` is gone or goes within `within_s`: a lost connection often comes first."""
+    deadline = time.monotonic() + within_s
+    while _alive(pid):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+    return True
 
 
 def _check_target(pid: int) -> None:
@@ -361,7 +377,7 @@ def capture_series(pid: int, outputs: list[str], *, every_s: float, options: Cap
             return _capture_with_inspector(pid, port, opened, outputs, every_s, options, timeout, identity,
                                            on_written)
         except HeapError:
-            if not _alive(pid):
+            if _exited_soon(pid):
                 raise HeapError(f"process {pid} exited during the capture; no further snapshot was written") from None
             raise
         finally:
