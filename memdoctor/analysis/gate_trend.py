@@ -5,7 +5,10 @@ leak or not, how long to the limit) and needs >= 6 GC or batch cycles for a tren
 asks a narrower one over ~60 s: does the floor (the memory left after each GC drop or batch job)
 rise? This module answers it with as few as 2-3 cycles:
 
-1. Cycles are found from drops (falls much larger than the sample-to-sample noise).
+1. Cycles are found from drops (falls much larger than the sample-to-sample noise), looked for
+   on every ~200 ms sample so that a job handing its memory back over a second counts as one.
+   The noise (its marginal sd and correlation) then comes from its variogram inside the cycles'
+   low parts, or, without enough cycles, from the steps between samples.
 2. One floor point per cycle: the median of the cycle's samples that lie within a noise band of
    its minimum (the idle level between batch jobs, the bottom of a GC ramp, the first arena step).
    Without cycles (a flat series), one point per few seconds: the median of that bin.
@@ -31,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 MIN_POINTS = 3
+SCATTER_POINTS = 6  # from this many floor points on, their scatter around the line also bounds the error
 NOISE_LAG_S = 0.2  # noise statistics from steps this far apart: at a finer interval, neighbouring samples
 # of slow (correlated) noise barely differ, and their lag-1 correlation cannot tell phi 0.97 from 0.995
 BIN_S = 3.0  # floor-point spacing on a series without cycles
@@ -102,6 +106,91 @@ def _drops(mem: np.ndarray, sd: float, s_d: float) -> list[int]:
     return ends
 
 
+VARIOGRAM_LAGS = (0.1, 0.2, 0.5, 1, 2, 3, 5, 8, 13, 21)  # in NOISE_LAG_S steps: 20 ms to 4.2 s
+VARIOGRAM_MIN_LAG = 5  # NOISE_LAG_S steps: below ~1 s, a slow noise's sd cannot be told from its correlation
+PHI_GRID = np.linspace(0.0, 0.95, 96)
+
+
+def _noise_variogram(mem: np.ndarray, ends: list[int], per: int, sd0: float) -> tuple[float, float] | None:
+    """(marginal sd, correlation per NOISE_LAG_S) of the noise, from its variogram at several lags.
+
+    The lag-1 step correlation cannot tell phi 0.8 from 0.9, which changes the marginal sd by 40 %;
+    the growth of var(x[t+L] - x[t]) = 2 sd^2 (1 - phi^L) over lags of 0.2-4 s can. Pairs are
+    taken inside one cycle (never across a drop) and inside its low part (the floor, the first
+    arena step, the idle time between jobs), each lag centred on its cycle's median difference (a
+    GC ramp climbs at its own rate); the scale is robust (MAD) against what is left.
+    """
+    if len(ends) < 2:
+        return None
+    bounds = [0, *ends, len(mem)]
+    lows: list[tuple[np.ndarray, np.ndarray]] = []
+    for a, b in itertools.pairwise(bounds):
+        seg = mem[a:b]
+        if len(seg) < 2 * per:
+            continue
+        lo = float(seg.min())
+        cut = lo + max(0.25 * (float(seg.max()) - lo), 6.0 * sd0)
+        lows.append((seg, seg <= cut))
+    if not lows:
+        return None
+    # Within a window of W samples, differences at lags near W are centred on few, overlapping
+    # pairs and shrink: use lags up to a quarter of the typical low part.
+    max_step = 0.25 * float(np.median([low.sum() for _, low in lows]))
+    lags: list[float] = []
+    gammas: list[float] = []
+    for step in sorted({max(1, round(lag * per)) for lag in VARIOGRAM_LAGS}):
+        lag = step / per
+        if step > max_step:
+            break
+        pooled: list[np.ndarray] = []
+        for seg, low in lows:
+            if len(seg) <= step:
+                continue
+            both = low[:-step] & low[step:]
+            if both.sum() < 5:
+                continue
+            d = (seg[step:] - seg[:-step])[both]
+            pooled.append(d - np.median(d))
+        if not pooled:
+            break
+        d = np.concatenate(pooled)
+        if len(d) < 20:
+            break
+        scale = 1.4826 * float(np.median(np.abs(d)))
+        if scale <= 0:
+            break
+        lags.append(float(lag))
+        gammas.append(scale * scale)
+    if len(lags) < 3 or lags[-1] < VARIOGRAM_MIN_LAG:
+        return None
+    lg, gm = np.asarray(lags), np.log(np.asarray(gammas))
+    best: tuple[float, float, float] | None = None
+    for phi in PHI_GRID:
+        shape = np.log(2.0 * (1.0 - phi ** lg))
+        log_var = float(np.mean(gm - shape))
+        err = float(np.sum((gm - shape - log_var) ** 2))
+        if best is None or err < best[0]:
+            best = (err, math.exp(0.5 * log_var), float(phi))
+    assert best is not None
+    return best[1], best[2]
+
+
+def _fine_ends(mem: np.ndarray, coarse_ends: list[int], per: int, band: float) -> list[int]:
+    """Drops found on every per-th sample, placed on the full series: at the first sample at their bottom.
+
+    Drops are looked for NOISE_LAG_S apart because a job that hands its memory back over a second
+    falls, 20 ms at a time, by little more than the noise: its run of falling steps breaks up.
+    """
+    ends: list[int] = []
+    for j in coarse_ends:
+        lo, hi = (j - 1) * per + 1, min(j * per + 1, len(mem))
+        if hi > lo:
+            # The first sample at the bottom: later ones may already be the next cycle's floor.
+            part = mem[lo:hi]
+            ends.append(lo + int(np.argmax(part <= part.min() + band)))
+    return ends
+
+
 def floor_trend(t: np.ndarray, mem: np.ndarray, *, late_share: float = 0.4) -> FloorTrend | None:
     """The floor's trend over the window, with its standard error; None when there are too few samples."""
     t = np.asarray(t, dtype=float)
@@ -109,14 +198,20 @@ def floor_trend(t: np.ndarray, mem: np.ndarray, *, late_share: float = 0.4) -> F
     if len(t) < 10 or t[-1] <= t[0]:
         return None
     sd, phi, s_d = _noise(mem)
-    ends = _drops(mem, sd, s_d)
+    fine_step = s_d
     # Samples closer together than NOISE_LAG_S: the noise (its sd, its correlation) is measured at that
     # lag, and each floor point counts one effective sample per lag, not per sample.
     per = max(1, round(NOISE_LAG_S / float(np.median(np.diff(t)))))
     if per > 1:
-        sd_lag, phi_lag, _ = _noise(mem[::per])
+        sd_lag, phi_lag, s_d_lag = _noise(mem[::per])
         if sd_lag > 0:
-            sd, phi = max(sd, sd_lag), phi_lag
+            sd, phi, s_d = max(sd, sd_lag), phi_lag, s_d_lag
+        ends = _fine_ends(mem, _drops(mem[::per], sd, s_d), per, 3 * fine_step)
+    else:
+        ends = _drops(mem, sd, s_d)
+    vg = _noise_variogram(mem, ends, per, sd)
+    if vg is not None:
+        sd, phi = vg
     xs: list[float] = []
     ys: list[float] = []
     vs: list[float] = []
@@ -132,10 +227,12 @@ def floor_trend(t: np.ndarray, mem: np.ndarray, *, late_share: float = 0.4) -> F
                 continue
             low = seg <= seg.min() + band
             swings.append(float(seg.max() - seg.min()))
-            idle.append(float(low.mean()))
             n_low = int(low.sum())
             xs.append(float(np.median(ts[low])))
             ys.append(float(np.median(seg[low])))
+            # Idle: within the band around the floor point rather than above the minimum, which lies
+            # further below the floor the more samples a cycle has (at 20 ms, ~3 sd below).
+            idle.append(float((seg <= ys[-1] + band).mean()))
             # The ramp right after the drop: how far it climbs in one sample interval.
             k = min(len(seg), 4)
             climb = max(float(np.median(np.diff(seg[:k]))) if k > 1 else 0.0, 0.0)
@@ -181,7 +278,7 @@ def _wls(x: np.ndarray, y: np.ndarray, v: np.ndarray) -> tuple[float, float]:
     slope = float((w * (x - xm) * (y - ym)).sum() / sxx)
     se_model = math.sqrt(1.0 / sxx)
     k = len(x)
-    if k >= 6:
+    if k >= SCATTER_POINTS:
         resid = y - ym - slope * (x - xm)
         chi2 = float((w * resid * resid).sum()) / (k - 2)
         se_model *= math.sqrt(max(chi2, 1.0))
@@ -193,8 +290,9 @@ def _wls(x: np.ndarray, y: np.ndarray, v: np.ndarray) -> tuple[float, float]:
 # last part of the window does not show it levelling off (a cache fill, V8 sizing its heap).
 RISING_RATE = 2.5 * 1024**2 / 60  # bytes/s: half the 5 MB/min the gate must catch
 RISING_Z = 2.33  # one-sided 99 %: a healthy floor is called rising at most ~1 % of the time
-RISING_Z_FEW = 2.5  # with < 6 floor points their scatter cannot check the noise model: ask for more
-LEVELLING_Z = 2.0
+# Levelling off must stand out by this many standard errors: 2.25 rather than 2 since the noise is
+# measured from its variogram (larger, truer errors on few-cycle windows); at 2.5 cache fills fail.
+LEVELLING_Z = 2.25
 TARGET_RATE = 5 * 1024**2 / 60  # the smallest leak a gate of this length should catch
 CATCH_Z = 2.33  # ~99 % of such leaks
 # V8 sizes its heap during a service's first minutes: real healthy Node servers here show troughs
@@ -252,8 +350,7 @@ def judge_floor(ft: FloorTrend | None) -> FloorJudgement:
         watch = ft.duration_s * ((ft.se / needed_se) ** (2 / 3) - 1)
     where = f"{ft.cycles} GC/batch cycles" if ft.cycles else f"{ft.points} points"
     shown = f"{_mib_min(ft.slope)} +/- {_mib_min(ft.se)} over {where}"
-    z_needed = RISING_Z if ft.points >= 6 else RISING_Z_FEW
-    if ft.slope > RISING_RATE and ft.slope > z_needed * ft.se:
+    if ft.slope > RISING_RATE and ft.slope > RISING_Z * ft.se:
         if ft.late_slope is not None and ft.late_se is not None and ft.late_slope < ft.slope / 2 and \
                 ft.slope - ft.late_slope > LEVELLING_Z * math.hypot(ft.se, ft.late_se):
             return FloorJudgement("levelling-off", ft, detectable, watch,
