@@ -310,10 +310,12 @@ def _uid_of(pid: int) -> int | None:
 
 
 BUSY = """
-import sys, time
+import os, sys, time
 open(sys.argv[1], 'w').close()
 total = sum(range(2 * 10**8))  # C code that never releases the GIL
-open(sys.argv[2], 'w').write(str(total))
+with open(sys.argv[2] + '.tmp', 'w') as fh:
+    fh.write(str(total))
+os.replace(sys.argv[2] + '.tmp', sys.argv[2])  # the test waits for the name: it must appear whole
 time.sleep(60)
 """
 
