@@ -378,3 +378,22 @@ def test_bad_heap_options_fail_before_launching(tmp_path: Path) -> None:
         assert_one_line_error(proc)
         assert not marker.exists()
     assert_one_line_error(memdoctor("watch", "--cgroup", "/sys/fs/cgroup", "--snapshot-at", "70%"))
+
+
+def test_agent_walk_survives_objects_whose_vars_is_not_a_mapping(monkeypatch) -> None:
+    """numba's _lib_fn_wrapper (loaded in this process by the gate's fast loop) has a __dict__ that is not a dict."""
+    import types
+
+    from memdoctor.heap.python import agent
+
+    class Odd:
+        @property
+        def __dict__(self):
+            return object()
+
+    module = types.ModuleType("memdoctor_odd_module")
+    module.thing = Odd()
+    module.cache = {"k": 1}
+    monkeypatch.setitem(sys.modules, "memdoctor_odd_module", module)
+    paths = {found[0] for found in agent._candidates(set()).values()}
+    assert "memdoctor_odd_module.cache" in paths

@@ -412,7 +412,7 @@ def _candidates(agent_names: set) -> dict:
     for modname, mod in modules:
         try:
             namespace = list(vars(mod).items())
-        except TypeError:
+        except Exception:  # foreign objects: vars() may raise anything, or return a non-mapping
             continue
         for name, value in namespace:
             if not _is_name(name) or name.startswith("__") or id(value) in skip_ids:
@@ -424,7 +424,7 @@ def _candidates(agent_names: set) -> dict:
                     continue
                 try:
                     attrs = list(vars(value).items())
-                except TypeError:
+                except Exception:  # as above
                     continue
                 for aname, avalue in attrs:
                     if _is_name(aname) and not aname.startswith("__"):
@@ -437,7 +437,7 @@ def _candidates(agent_names: set) -> dict:
                     continue
                 try:
                     attrs = list(vars(value).items())
-                except TypeError:
+                except Exception:  # e.g. numba's _lib_fn_wrapper, whose __dict__ is not a dict
                     continue
                 where = "attribute of module global " + modname + "." + name + " (" + _type_name(tp) + ")"
                 for aname, avalue in attrs:
