@@ -54,11 +54,26 @@ def read_text(path: str) -> str:
         os.close(fd)
 
 
-def start_time(pid: int, proc: str = PROC) -> int:
-    """The process start time in clock ticks since boot (field 22 of /proc/PID/stat)."""
+# The kernel's flag for a task inside exit(): its sockets close before /proc shows it as a zombie.
+PF_EXITING = 0x4
+
+
+def stat_fields(pid: int, proc: str = PROC) -> list[str]:
+    """/proc/PID/stat from field 3 (the state) on, so that [0] is field 3 and [k] is field k + 3."""
     stat = read_text(f"{proc}/{pid}/stat")
     # The command name (field 2) is in parentheses and may contain spaces or parentheses.
-    return int(stat[stat.rindex(")") + 2:].split()[19])
+    return stat[stat.rindex(")") + 2:].split()
+
+
+def start_time(pid: int, proc: str = PROC) -> int:
+    """The process start time in clock ticks since boot (field 22 of /proc/PID/stat)."""
+    return int(stat_fields(pid, proc)[19])
+
+
+def exiting(pid: int, proc: str = PROC) -> bool:
+    """A zombie, dead, or inside exit() (PF_EXITING in field 9, the flags)."""
+    fields = stat_fields(pid, proc)
+    return fields[0] in ("Z", "X") or bool(int(fields[6]) & PF_EXITING)
 
 
 def rss_once(pid: int, proc: str = PROC) -> int | None:
@@ -70,8 +85,7 @@ def rss_once(pid: int, proc: str = PROC) -> int | None:
 
 
 def parent_pid(pid: int, proc: str = PROC) -> int:
-    stat = read_text(f"{proc}/{pid}/stat")
-    return int(stat[stat.rindex(")") + 2:].split()[1])
+    return int(stat_fields(pid, proc)[1])
 
 
 def cmdline(pid: int, proc: str = PROC) -> list[str]:
@@ -140,13 +154,6 @@ class ProcHandle:
             # without one, and they have no memory to watch.)
             raise ProcessGone(self.pid)
         return int(data.split(None, 2)[1]) * PAGE_SIZE
-
-    def is_zombie(self) -> bool:
-        try:
-            stat = read_text(f"{self._proc}/{self.pid}/stat")
-        except (ProcessGone, ProcessAccessDenied):
-            return True
-        return stat[stat.rindex(")") + 2:][:1] in ("Z", "X")
 
     def rescan_threads(self) -> None:
         """Open the children file of every thread: a child belongs to the thread that forked it."""

@@ -44,6 +44,7 @@ from typing import Any
 from memdoctor.heap.model import write_meta
 from memdoctor.heap.runtimes import CaptureOptions, HeapError
 from memdoctor.heap.v8 import inspector as insp
+from memdoctor.sampling import procfs
 from memdoctor.sampling.procfs import rss_once
 
 DEFAULT_PORT = 9229
@@ -75,11 +76,6 @@ INFO_JS = ("(() => { const m = process.memoryUsage(); return { version: process.
            "heapTotal: m.heapTotal, external: m.external, rss: m.rss }; })()")
 
 
-# The kernel's flag for a task inside exit(): its sockets close before it turns zombie, so a
-# dropped inspector connection can be seen while /proc still shows the task running.
-PF_EXITING = 0x4
-
-
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -88,11 +84,9 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-        # fields[0] is the state (field 3 of stat), fields[6] the flags (field 9).
-        return fields[0] not in ("Z", "X") and not int(fields[6]) & PF_EXITING
-    except (OSError, IndexError, ValueError):
+        # Inside exit() counts as gone: a dropped inspector connection can come before /proc says zombie.
+        return not procfs.exiting(pid)
+    except (procfs.ProcessGone, procfs.ProcessAccessDenied, OSError, IndexError, ValueError):
         return False
 
 
@@ -341,8 +335,6 @@ def _take_snapshot(session: insp.Session, output: str, timeout: float) -> int:
 
 
 def _identity(pid: int) -> dict[str, Any]:
-    from memdoctor.sampling import procfs
-
     out: dict[str, Any] = {}
     with contextlib.suppress(Exception):
         out["process_start"] = procfs.start_time(pid)
