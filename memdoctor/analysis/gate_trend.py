@@ -34,6 +34,10 @@ from dataclasses import dataclass
 import numpy as np
 
 MIN_POINTS = 3
+# Two GC/batch cycles (periods of 15-20 s) are enough when their swing dwarfs the noise: a noise
+# underestimated 4x (slow noise, seen from its steps) still makes spurious drops of only ~10 sd.
+MIN_CYCLE_POINTS = 2
+TWO_CYCLE_SWING = 25.0
 SCATTER_POINTS = 6  # from this many floor points on, their scatter around the line also bounds the error
 NOISE_LAG_S = 0.2  # noise statistics from steps this far apart: at a finer interval, neighbouring samples
 # of slow (correlated) noise barely differ, and their lag-1 correlation cannot tell phi 0.97 from 0.995
@@ -191,6 +195,64 @@ def _fine_ends(mem: np.ndarray, coarse_ends: list[int], per: int, band: float) -
     return ends
 
 
+# A V8-like cycle climbs steadily from its floor: a line through the whole cycle places its start
+# far better than the few samples near the bottom of a steep ramp (chosen on seeds 101-104).
+RAMP_SHARE = 0.75  # this share of the cycles must be steady ramps
+RAMP_RISE = 20.0  # a ramp climbs this many times its residual sd (slow noise wanders look like ramps)
+JUMP_SHARE = 0.5  # a cycle that climbs this much of its rise in jumps is arena steps or a batch job
+
+
+@dataclass(frozen=True)
+class _Ramp:
+    t0: float  # the cycle's first sample
+    start: float  # the line's level there: the floor plus what the ramp climbed since the drop
+    sd: float  # the residuals' robust sd: the measurement noise
+    corr: float  # the residuals' correlation at NOISE_LAG_S
+    samples: int
+    climb: float  # per sample interval
+
+
+def _ramp(ts: np.ndarray, seg: np.ndarray, per: int) -> _Ramp | None:
+    """One cycle's line, if the cycle is a steady ramp; None when it is short, flat, or climbs in jumps."""
+    if len(seg) < max(8, 3 * per):
+        return None
+    x = ts - ts[0]
+    keep = np.ones(len(seg), dtype=bool)
+    for _ in range(2):  # a robust line: refit without the samples far off the first one
+        c1, c0 = np.polyfit(x[keep], seg[keep], 1)
+        resid = seg - (c0 + c1 * x)
+        scale = 1.4826 * float(np.median(np.abs(resid - np.median(resid))))
+        keep = np.abs(resid - np.median(resid)) <= 4 * scale
+        if keep.sum() < 8 or scale <= 0:
+            return None
+    rise = c1 * float(x[-1])
+    if c1 <= 0 or rise < RAMP_RISE * scale:
+        return None
+    d = np.diff(seg)
+    dc = d - np.median(d)
+    s_d = float(np.percentile(np.abs(dc), 25)) / 0.3186
+    if dc[dc > max(5 * s_d, 1.0)].sum() > JUMP_SHARE * rise:
+        return None
+    r = resid[keep] - float(np.median(resid[keep]))
+    corr = float(np.dot(r[:-per], r[per:]) / max(float(np.dot(r, r)), 1e-300)) if len(r) > 2 * per else 0.0
+    return _Ramp(float(ts[0]), float(c0), scale, corr, int(keep.sum()), c1 * float(np.median(np.diff(ts))))
+
+
+def _band_variance(n_low: int, climb: float, sd: float, inflate: float, per: int) -> float:
+    """The variance of a floor point that is the median of a cycle's n_low samples near its minimum.
+
+    The measurement noise (one effective sample per NOISE_LAG_S, no worse than one sample), and for
+    a ramp the height it climbs in one sample interval, since the drop falls somewhere between two.
+    """
+    v_med = (math.pi / 2) * sd * sd * inflate / max(n_low / per, 1)
+    return min(v_med, sd * sd) + climb * climb / 12
+
+
+def _ramp_variance(r: _Ramp, sd: float, inflate: float, per: int) -> float:
+    """The variance of a ramp line's level at its first sample (an end of the line: 4 / n)."""
+    return 4 * sd * sd * inflate / max(r.samples / per, 1) + r.climb * r.climb / 12
+
+
 def floor_trend(t: np.ndarray, mem: np.ndarray, *, late_share: float = 0.4) -> FloorTrend | None:
     """The floor's trend over the window, with its standard error; None when there are too few samples."""
     t = np.asarray(t, dtype=float)
@@ -217,17 +279,18 @@ def floor_trend(t: np.ndarray, mem: np.ndarray, *, late_share: float = 0.4) -> F
     vs: list[float] = []
     swings: list[float] = []
     idle: list[float] = []
+    noise_from_steps = vg is None
     band = 2.0 * sd
     inflate = (1 + phi) / (1 - phi) if phi < 1 else 40.0
     if len(ends) >= 2:
-        bounds = [*ends, len(t)]
-        for a, b in itertools.pairwise(bounds):
+        lows: list[tuple[int, float]] = []
+        ramps: list[_Ramp | None] = []
+        for a, b in itertools.pairwise([*ends, len(t)]):
             seg, ts = mem[a:b], t[a:b]
             if len(seg) < 2:
                 continue
             low = seg <= seg.min() + band
             swings.append(float(seg.max() - seg.min()))
-            n_low = int(low.sum())
             xs.append(float(np.median(ts[low])))
             ys.append(float(np.median(seg[low])))
             # Idle: within the band around the floor point rather than above the minimum, which lies
@@ -235,10 +298,22 @@ def floor_trend(t: np.ndarray, mem: np.ndarray, *, late_share: float = 0.4) -> F
             idle.append(float((seg <= ys[-1] + band).mean()))
             # The ramp right after the drop: how far it climbs in one sample interval.
             k = min(len(seg), 4)
-            climb = max(float(np.median(np.diff(seg[:k]))) if k > 1 else 0.0, 0.0)
-            v_med = (math.pi / 2) * sd * sd * inflate / max(n_low / per, 1)
-            vs.append(min(v_med, sd * sd) + climb * climb / 12)
+            lows.append((int(low.sum()), max(float(np.median(np.diff(seg[:k]))) if k > 1 else 0.0, 0.0)))
+            ramps.append(_ramp(ts, seg, per))
         cycles = len(ends)
+        fits = [r for r in ramps if r is not None]
+        if len(fits) >= max(2, RAMP_SHARE * len(ramps)) and float(np.median(swings)) >= RAMP_RISE * sd:
+            # Steady ramps: their residuals measure the noise better than steps between samples do
+            # (which see ~half of it at 20 ms) or a variogram confined to a steep ramp's low part.
+            sd = float(np.median([r.sd for r in fits]))
+            phi = float(np.clip(np.median([r.corr for r in fits]), 0.0, 0.95))
+            inflate = (1 + phi) / (1 - phi)
+            noise_from_steps = False
+        vs = [_band_variance(n_low, climb, sd, inflate, per) for n_low, climb in lows]
+        if fits and not noise_from_steps:
+            v_ramp = [_ramp_variance(r, sd, inflate, per) for r in fits]
+            if float(np.median(v_ramp)) < float(np.median(vs)):
+                xs, ys, vs = [r.t0 for r in fits], [r.start for r in fits], v_ramp
     else:
         cycles = 0
         edges = np.arange(t[0], t[-1] + 1e-9, BIN_S)
@@ -255,20 +330,32 @@ def floor_trend(t: np.ndarray, mem: np.ndarray, *, late_share: float = 0.4) -> F
             vs.append(min((math.pi / 2) * sd * sd * inflate / max(n_w / per, 1), sd * sd))
     slope, se = 0.0, math.inf
     late_slope = late_se = None
-    if len(xs) >= MIN_POINTS:
+    if len(xs) >= (MIN_CYCLE_POINTS if cycles else MIN_POINTS):
         x, y, v = np.asarray(xs), np.asarray(ys), np.maximum(np.asarray(vs), 1.0)
-        slope, se = _wls(x, y, v)
+        # Many cycles and a noise measured only from steps: their scatter is the better error.
+        trust = noise_from_steps and cycles >= 2
+        slope, se = _wls(x, y, v, trust_scatter=trust)
         late = x >= t[-1] - late_share * (t[-1] - t[0])
         if late.sum() >= MIN_POINTS:
-            late_slope, late_se = _wls(x[late], y[late], v[late])
+            late_slope, late_se = _wls(x[late], y[late], v[late], trust_scatter=trust)
     return FloorTrend(slope, se, len(xs), cycles, late_slope, late_se, sd, float(t[-1] - t[0]),
                       swing=float(np.median(swings)) if swings else 0.0,
                       idle_share=float(np.median(idle)) if idle else 0.0,
                       t_points=tuple(xs), floor_points=tuple(ys))
 
 
-def _wls(x: np.ndarray, y: np.ndarray, v: np.ndarray) -> tuple[float, float]:
-    """Weighted least-squares slope and its standard error: the larger of the noise model's and the scatter's."""
+# From this many floor points on, when the noise is measured only from steps between samples (which
+# a short-period arena's steps inflate 3-6x), the points' own scatter gives the slope's error,
+# allowing for their correlation (a noise slower than the cycles moves neighbouring floors together).
+TRUST_SCATTER_POINTS = 12
+
+
+def _wls(x: np.ndarray, y: np.ndarray, v: np.ndarray, *, trust_scatter: bool = False) -> tuple[float, float]:
+    """Weighted least-squares slope and its standard error: the larger of the noise model's and the scatter's.
+
+    With trust_scatter (a noise model measured badly) and enough points, the scatter's alone,
+    widened for the residuals' lag-1 correlation: var x (1 + r1) / (1 - r1).
+    """
     w = 1.0 / v
     xm = float((w * x).sum() / w.sum())
     ym = float((w * y).sum() / w.sum())
@@ -281,6 +368,10 @@ def _wls(x: np.ndarray, y: np.ndarray, v: np.ndarray) -> tuple[float, float]:
     if k >= SCATTER_POINTS:
         resid = y - ym - slope * (x - xm)
         chi2 = float((w * resid * resid).sum()) / (k - 2)
+        if trust_scatter and k >= TRUST_SCATTER_POINTS:
+            r = resid * np.sqrt(w)
+            r1 = min(max(float((r[:-1] * r[1:]).sum() / max(float((r * r).sum()), 1e-300)), 0.0), 0.9)
+            return slope, se_model * math.sqrt(chi2 * (1 + r1) / (1 - r1))
         se_model *= math.sqrt(max(chi2, 1.0))
     return slope, se_model
 
@@ -338,10 +429,12 @@ def _mib_min(rate: float) -> str:
 
 def judge_floor(ft: FloorTrend | None) -> FloorJudgement:
     """Rising, levelling off, flat, or cannot judge (with how much longer to run)."""
-    if ft is None or not math.isfinite(ft.se) or ft.points < MIN_POINTS:
+    two_ok = ft is not None and ft.cycles >= 2 and ft.swing >= TWO_CYCLE_SWING * ft.noise
+    if ft is None or not math.isfinite(ft.se) or ft.points < (MIN_CYCLE_POINTS if two_ok else MIN_POINTS):
         pts = ft.points if ft else 0
         return FloorJudgement("cannot-judge", ft, math.inf, None,
-                              f"floor test: {pts} floor points (GC/batch cycles), at least {MIN_POINTS} are needed")
+                              f"floor test: {pts} floor points (GC/batch cycles), at least {MIN_POINTS} are needed "
+                              f"({MIN_CYCLE_POINTS} when the cycles swing {TWO_CYCLE_SWING:.0f}x the noise)")
     detectable = max(RISING_RATE, RISING_Z * ft.se) + CATCH_Z * ft.se
     watch = None
     if detectable > TARGET_RATE:
