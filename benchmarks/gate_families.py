@@ -26,8 +26,9 @@ memdoctor.gate.measure (which runs the gate's floor test, memdoctor.analysis.gat
 memdoctor.gate.judge (memdoctor.gate_flow._measurements + judge), with the thresholds of several
 command lines. Prints Markdown tables for docs/benchmarks.md.
 
-Seeds: the floor test's constants were chosen on seeds 101 and 102; report on other seeds
-(docs/benchmarks.md uses 2027, 8 and 4242; 2027, 8 and 777 for the --interval comparison).
+Seeds: the floor test's constants were chosen on seeds 101-104; report on other seeds
+(docs/benchmarks.md pools 2027, 8, 777, 4242 and 31415, and ten seeds with 90210, 1234, 55555,
+60606 and 70707; 2027, 8 and 777 for the --interval comparison).
 """
 
 from __future__ import annotations
