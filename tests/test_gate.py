@@ -339,15 +339,21 @@ def test_batch_worker_with_few_jobs_judged_by_the_default_gate():
     assert healthy["passed"], (healthy["checks"], healthy["floor_test"])
 
 
+def _ar1(rng: np.random.Generator, n: int, sd: float, phi: float) -> np.ndarray:
+    """n samples of stationary AR(1) noise with marginal sd `sd` and correlation `phi` per sample."""
+    e = rng.normal(0, sd * (1 - phi * phi) ** 0.5, n)
+    noise = np.empty(n)
+    noise[0] = rng.normal(0, sd)
+    for i in range(1, n):
+        noise[i] = phi * noise[i - 1] + e[i]
+    return noise
+
+
 def _slow_noise_50ms(seed: int, slope_per_s: float) -> tuple[np.ndarray, np.ndarray]:
     """60 s at 50 ms of noise correlated over ~2 s (phi 0.9 per 200 ms, sd 2 MB), plus a linear leak."""
     rng = np.random.default_rng(seed)
-    n, phi = 1201, 0.9 ** 0.25
-    e = rng.normal(0, 2e6 * (1 - phi * phi) ** 0.5, n)
-    noise = np.empty(n)
-    noise[0] = rng.normal(0, 2e6)
-    for i in range(1, n):
-        noise[i] = phi * noise[i - 1] + e[i]
+    n = 1201
+    noise = _ar1(rng, n, 2e6, 0.9 ** 0.25)
     t = np.arange(n) * 0.05
     return t, 300e6 + noise + slope_per_s * t
 
@@ -370,12 +376,7 @@ def _batch_20ms(seed: int, *, release_s: float, sd: float, phi_200ms: float) -> 
     """60 s at 20 ms: 100 MiB jobs every 15 s (3 s long, handing the memory back over release_s), on AR(1) noise."""
     rng = np.random.default_rng(seed)
     t = np.arange(0, 60 + 1e-9, 0.02)
-    phi = phi_200ms ** 0.1
-    e = rng.normal(0, sd * (1 - phi * phi) ** 0.5, len(t))
-    noise = np.empty(len(t))
-    noise[0] = rng.normal(0, sd)
-    for i in range(1, len(t)):
-        noise[i] = phi * noise[i - 1] + e[i]
+    noise = _ar1(rng, len(t), sd, phi_200ms ** 0.1)
     age = (t + 4.0) % 15.0
     job = np.clip(age / 0.3, 0, 1) * np.clip((3.0 + release_s - age) / release_s, 0, 1)
     return t, 300 * MiB + noise + 100 * MiB * job
@@ -407,12 +408,7 @@ def _gc_cycles_20ms(seed: int, kind: str, *, period: float, swing: float, sd: fl
     the swing, 3-8 steps), on AR(1) noise, plus a linear leak."""
     rng = np.random.default_rng(seed)
     t = np.arange(0, 60 + 1e-9, 0.02)
-    phi = phi_200ms ** 0.1
-    e = rng.normal(0, sd * (1 - phi * phi) ** 0.5, len(t))
-    noise = np.empty(len(t))
-    noise[0] = rng.normal(0, sd)
-    for i in range(1, len(t)):
-        noise[i] = phi * noise[i - 1] + e[i]
+    noise = _ar1(rng, len(t), sd, phi_200ms ** 0.1)
     garbage = np.zeros(len(t))
     start = -rng.uniform(0, period)
     while start < t[-1]:
@@ -484,3 +480,18 @@ def test_real_healthy_node_server_at_20ms_passes(name):
     proc = memdoctor("gate", "--trace", str(trace), "--warmup", "2s", "--json")
     result = json.loads(proc.stdout)
     assert proc.returncode == 0 and result["passed"], result["checks"]
+
+
+def test_two_cycles_on_whole_pages_are_not_judged():
+    """RSS in whole 4 KiB pages with 1.5 KB of noise: most steps are 0, so the noise measures as 0 and a swing of
+    any size is 'infinitely many' times it. Two 25 s arena cycles with a one-off 3 MiB cache step must not be a
+    rising floor with an error of 0 (they were, before the measured noise had to be above 0)."""
+    from memdoctor.analysis.gate_trend import floor_trend, judge_floor
+
+    rng = np.random.default_rng(3)
+    t = np.arange(0, 60 + 1e-9, 0.02)
+    steps = np.floor(((t + 5) % 25.0) / 25.0 * 5) / 5
+    mem = 300 * MiB + 20 * MiB * steps + rng.normal(0, 1500, len(t)) + np.where(t > 20, 3 * MiB, 0)
+    ft = floor_trend(t, np.round(mem / 4096) * 4096)
+    assert ft.points == 2 and ft.noise == 0
+    assert judge_floor(ft).state == "cannot-judge"

@@ -37,8 +37,9 @@ from dataclasses import dataclass
 import numpy as np
 
 MIN_POINTS = 3
-# Two GC/batch cycles (periods of 15-20 s) are enough when their swing dwarfs the noise: a noise
-# underestimated 4x (slow noise, seen from its steps) still makes spurious drops of only ~10 sd.
+# Two GC/batch cycles (periods of 15 s or more) are enough when their swing dwarfs a measured noise:
+# a noise underestimated 4x (slow noise, seen from its steps) still makes spurious drops of only
+# ~10 sd. A noise of 0 (whole pages, most steps 0) measures nothing: then 3 points, as before.
 MIN_CYCLE_POINTS = 2
 TWO_CYCLE_SWING = 25.0
 SCATTER_POINTS = 6  # from this many floor points on, their scatter around the line also bounds the error
@@ -61,7 +62,7 @@ class FloorTrend:
     idle_share: float = 0.0  # median share of a cycle spent at its floor (batch jobs idle; GC ramps do not)
     t_points: tuple[float, ...] = ()
     floor_points: tuple[float, ...] = ()
-    early_slope: float | None = None  # ... and over the part before it (None: fewer than 2 points there)
+    early_slope: float | None = None  # ... and over the part before it (None: no late trend, or < 2 points here)
     early_se: float | None = None
 
 
@@ -244,7 +245,7 @@ def _ramp(ts: np.ndarray, seg: np.ndarray, per: int) -> _Ramp | None:
 
 
 def _band_variance(n_low: int, climb: float, sd: float, inflate: float, per: int) -> float:
-    """The variance of a floor point that is the median of a cycle's n_low samples near its minimum.
+    """The variance of a floor point that is the median of a cycle's n_low samples near its floor.
 
     The measurement noise (one effective sample per NOISE_LAG_S, no worse than one sample), and for
     a ramp the height it climbs in one sample interval, since the drop falls somewhere between two.
@@ -268,7 +269,8 @@ def floor_trend(t: np.ndarray, mem: np.ndarray, *, late_share: float = 0.4) -> F
     fine_step = s_d
     # Samples closer together than NOISE_LAG_S: the noise (its sd, its correlation) is measured at that
     # lag, and each floor point counts one effective sample per lag, not per sample.
-    per = max(1, round(NOISE_LAG_S / float(np.median(np.diff(t)))))
+    dt = float(np.median(np.diff(t)))  # 0 when most timestamps repeat (an import at 1 s resolution)
+    per = max(1, round(NOISE_LAG_S / dt)) if dt > 0 else 1
     if per > 1:
         sd_lag, phi_lag, s_d_lag = _noise(mem[::per])
         if sd_lag > 0:
@@ -285,6 +287,8 @@ def floor_trend(t: np.ndarray, mem: np.ndarray, *, late_share: float = 0.4) -> F
     swings: list[float] = []
     idle: list[float] = []
     noise_from_steps = vg is None
+    # The band stays at the first noise estimate even when steady ramps give a better one below:
+    # the ramps are fitted in the same pass over the cycles.
     band = 2.0 * sd
     inflate = (1 + phi) / (1 - phi) if phi < 1 else 40.0
     if len(ends) >= 2:
@@ -367,6 +371,7 @@ def floor_trend(t: np.ndarray, mem: np.ndarray, *, late_share: float = 0.4) -> F
 # a short-period arena's steps inflate 3-6x), the points' own scatter gives the slope's error,
 # allowing for their correlation (a noise slower than the cycles moves neighbouring floors together).
 TRUST_SCATTER_POINTS = 12
+SCATTER_FLOOR = 0.04
 
 
 def _two_part_chi2(x: np.ndarray, y: np.ndarray, v: np.ndarray, late: np.ndarray) -> float:
@@ -408,7 +413,9 @@ def _wls(x: np.ndarray, y: np.ndarray, v: np.ndarray, *, trust_scatter: bool = F
         if trust_scatter and k >= TRUST_SCATTER_POINTS:
             r = resid * np.sqrt(w)
             r1 = min(max(float((r[:-1] * r[1:]).sum() / max(float((r * r).sum()), 1e-300)), 0.0), 0.9)
-            return slope, se_model * math.sqrt(chi2 * (1 + r1) / (1 - r1))
+            # Never below a fifth of the model's: floors that repeat exactly (noiseless, whole pages,
+            # cycles locked to the sampling) have no scatter, and an error of 0 would call any rise.
+            return slope, se_model * math.sqrt(max(chi2 * (1 + r1) / (1 - r1), SCATTER_FLOOR))
         se_model *= math.sqrt(max(chi2, 1.0))
     return slope, se_model
 
@@ -477,12 +484,15 @@ def _mib_min(rate: float) -> str:
 
 def judge_floor(ft: FloorTrend | None) -> FloorJudgement:
     """Rising, levelling off, flat, or cannot judge (with how much longer to run)."""
-    two_ok = ft is not None and ft.cycles >= 2 and ft.swing >= TWO_CYCLE_SWING * ft.noise
-    if ft is None or not math.isfinite(ft.se) or ft.points < (MIN_CYCLE_POINTS if two_ok else MIN_POINTS):
+    two_ok = ft is not None and ft.cycles >= 2 and 0 < TWO_CYCLE_SWING * ft.noise <= ft.swing
+    if ft is None or ft.points < (MIN_CYCLE_POINTS if two_ok else MIN_POINTS):
         pts = ft.points if ft else 0
         return FloorJudgement("cannot-judge", ft, math.inf, None,
                               f"floor test: {pts} floor points (GC/batch cycles), at least {MIN_POINTS} are needed "
                               f"({MIN_CYCLE_POINTS} when the cycles swing {TWO_CYCLE_SWING:.0f}x the noise)")
+    if not math.isfinite(ft.se):
+        return FloorJudgement("cannot-judge", ft, math.inf, None,
+                              f"floor test: {ft.points} floor points at the same time: no trend to measure")
     detectable = max(RISING_RATE, RISING_Z * ft.se) + CATCH_Z * ft.se
     watch = None
     if detectable > TARGET_RATE:
