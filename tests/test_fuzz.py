@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from memdoctor.analysis import diagnose
@@ -119,6 +119,7 @@ def test_unit_parsers(text):
 @given(st.lists(st.tuples(st.floats(allow_nan=True, allow_infinity=True, width=64),
                           st.floats(allow_nan=True, allow_infinity=True, width=64)), max_size=300),
        st.one_of(st.none(), st.integers(-5, 2**40)))
+@example(points=[(1.7976931348623157e308, 0.0), (-9.9792015476736e291, 0.0)], limit=None)  # span overflows to inf
 def test_diagnose_never_raises(points, limit):
     t = np.asarray([p[0] for p in points], dtype=float)
     mem = np.asarray([p[1] for p in points], dtype=float)

@@ -7,6 +7,7 @@ stable and extend compatibly.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,13 @@ def _finite_or_none(value: float | None) -> float | None:
     if value is None or not math.isfinite(value):
         return None
     return float(value)
+
+
+def _span(value: float) -> float:
+    """A time span as a JSON number: one between finite times can still overflow (1e308 - -1e308)."""
+    if math.isnan(value):
+        return 0.0
+    return max(-sys.float_info.max, min(float(value), sys.float_info.max))
 
 
 @dataclass(frozen=True)
@@ -64,7 +72,7 @@ class Diagnosis:
             "time_to_limit_s": _finite_or_none(self.time_to_limit_s),
             "time_to_limit_range_s": band,
             "samples": int(self.samples),
-            "duration_s": float(self.duration_s),
+            "duration_s": _span(self.duration_s),
             "confidence": round(float(min(1.0, max(0.0, self.confidence))), 3),
             "evidence": list(self.evidence),
             "watch_more_s": _finite_or_none(self.watch_more_s),

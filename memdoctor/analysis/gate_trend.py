@@ -458,7 +458,7 @@ class FloorJudgement:
         ft = self.trend
         return {
             "state": self.state,
-            "floor_growth_bytes_per_s": ft.slope if ft else None,
+            "floor_growth_bytes_per_s": ft.slope if ft and math.isfinite(ft.slope) else None,
             "standard_error_bytes_per_s": ft.se if ft and math.isfinite(ft.se) else None,
             "floor_points": ft.points if ft else 0,
             "cycles": ft.cycles if ft else 0,
