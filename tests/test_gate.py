@@ -495,3 +495,14 @@ def test_two_cycles_on_whole_pages_are_not_judged():
     ft = floor_trend(t, np.round(mem / 4096) * 4096)
     assert ft.points == 2 and ft.noise == 0
     assert judge_floor(ft).state == "cannot-judge"
+
+
+def test_real_node_server_leaking_under_garbage_fails():
+    """`examples/node/server_leak.js` recorded for 60 s at 20 ms (2026-11-24): 100 KB kept a second (5.9 MiB/min)
+    under ~20 MB/s of Buffer garbage. RSS dips twice in its first 5 s, then climbs without GC drops: taken as two
+    cycles, its floor was the start of a 55 s 'cycle' and the gate passed it. What follows the last drop is judged
+    as a series without cycles."""
+    trace = ROOT / "tests" / "data" / "gate" / "node_server_leak_20ms.jsonl"
+    proc = memdoctor("gate", "--trace", str(trace), "--warmup", "2s", "--json")
+    result = json.loads(proc.stdout)
+    assert proc.returncode == 1 and result["floor_test"]["state"] == "rising", result["checks"]

@@ -46,6 +46,7 @@ SCATTER_POINTS = 6  # from this many floor points on, their scatter around the l
 NOISE_LAG_S = 0.2  # noise statistics from steps this far apart: at a finer interval, neighbouring samples
 # of slow (correlated) noise barely differ, and their lag-1 correlation cannot tell phi 0.97 from 0.995
 BIN_S = 3.0  # floor-point spacing on a series without cycles
+LONG_TAIL = 3.0  # cycle lengths: see floor_trend
 
 
 @dataclass(frozen=True)
@@ -278,6 +279,12 @@ def floor_trend(t: np.ndarray, mem: np.ndarray, *, late_share: float = 0.4) -> F
         ends = _fine_ends(mem, _drops(mem[::per], sd, s_d), per, 3 * fine_step)
     else:
         ends = _drops(mem, sd, s_d)
+    if len(ends) >= 2 and len(t) - ends[-1] > max(LONG_TAIL * float(np.median(np.diff(ends))), 0.5 * len(t)):
+        # Drops only early, then none for most of the window and many cycles' worth of samples: a
+        # start-up, then a series without cycles (a real Node server leaking 6 MiB/min under Buffer
+        # garbage dipped twice in its first 5 s, and its floor was the start of a 55 s "cycle").
+        # Judge what follows the last drop.
+        t, mem, ends = t[ends[-1]:], mem[ends[-1]:], []
     vg = _noise_variogram(mem, ends, per, sd)
     if vg is not None:
         sd, phi = vg
