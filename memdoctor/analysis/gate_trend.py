@@ -36,6 +36,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from memdoctor.analysis.trend import robust_sigma
+
 MIN_POINTS = 3
 # Two GC/batch cycles (periods of 15 s or more) are enough when their swing dwarfs a measured noise:
 # a noise underestimated 4x (slow noise, seen from its steps) still makes spurious drops of only
@@ -67,6 +69,11 @@ class FloorTrend:
     early_se: float | None = None
 
 
+def _quartile_sd(d: np.ndarray) -> float:
+    """The sd of centred steps from the lower quartile of their size: jumps in the upper ones do not count."""
+    return float(np.percentile(np.abs(d), 25)) / 0.3186  # |N(0, s)| has its lower quartile at 0.3186 s
+
+
 def _noise(mem: np.ndarray) -> tuple[float, float, float]:
     """(marginal sd, lag-1 correlation) of the measurement noise, and the sd of one sample-to-sample step.
 
@@ -81,7 +88,7 @@ def _noise(mem: np.ndarray) -> tuple[float, float, float]:
     # Centre each step on its neighbours' median: a GC ramp climbs at its own rate in each cycle.
     pad = np.pad(d, 3, mode="edge")
     dc = d - np.median(np.lib.stride_tricks.sliding_window_view(pad, 7), axis=1)
-    s_d = float(np.percentile(np.abs(dc), 25)) / 0.3186  # |N(0, s)| has its lower quartile at 0.3186 s
+    s_d = _quartile_sd(dc)
     if s_d <= 0:
         return 0.0, 0.0, 0.0
     quiet = np.abs(dc) < 3 * s_d
@@ -228,7 +235,7 @@ def _ramp(ts: np.ndarray, seg: np.ndarray, per: int) -> _Ramp | None:
     for _ in range(2):  # a robust line: refit without the samples far off the first one
         c1, c0 = np.polyfit(x[keep], seg[keep], 1)
         resid = seg - (c0 + c1 * x)
-        scale = 1.4826 * float(np.median(np.abs(resid - np.median(resid))))
+        scale = robust_sigma(resid)
         keep = np.abs(resid - np.median(resid)) <= 4 * scale
         if keep.sum() < 8 or scale <= 0:
             return None
@@ -237,8 +244,7 @@ def _ramp(ts: np.ndarray, seg: np.ndarray, per: int) -> _Ramp | None:
         return None
     d = np.diff(seg)
     dc = d - np.median(d)
-    s_d = float(np.percentile(np.abs(dc), 25)) / 0.3186
-    if dc[dc > max(5 * s_d, 1.0)].sum() > JUMP_SHARE * rise:
+    if dc[dc > max(5 * _quartile_sd(dc), 1.0)].sum() > JUMP_SHARE * rise:
         return None
     r = resid[keep] - float(np.median(resid[keep]))
     corr = float(np.dot(r[:-per], r[per:]) / max(float(np.dot(r, r)), 1e-300)) if len(r) > 2 * per else 0.0
@@ -349,7 +355,7 @@ def floor_trend(t: np.ndarray, mem: np.ndarray, *, late_share: float = 0.4) -> F
                 continue
             xs.append(float(np.median(t[sel])))
             ys.append(float(np.median(mem[sel])))
-            vs.append(min((math.pi / 2) * sd * sd * inflate / max(n_w / per, 1), sd * sd))
+            vs.append(_band_variance(n_w, 0.0, sd, inflate, per))
     slope, se = 0.0, math.inf
     late_slope = late_se = early_slope = early_se = None
     if len(xs) >= (MIN_CYCLE_POINTS if cycles else MIN_POINTS):
@@ -389,14 +395,22 @@ def _two_part_chi2(x: np.ndarray, y: np.ndarray, v: np.ndarray, late: np.ndarray
         return 1.0
     total = 0.0
     for part in (late, ~late):
-        xp, yp, wp = x[part], y[part], 1.0 / v[part]
-        if len(xp) < 2:
+        if part.sum() < 2:
             continue
-        xm, ym = float((wp * xp).sum() / wp.sum()), float((wp * yp).sum() / wp.sum())
-        sxx = float((wp * (xp - xm) ** 2).sum())
-        b = float((wp * (xp - xm) * (yp - ym)).sum() / sxx) if sxx > 0 else 0.0
-        total += float((wp * (yp - ym - b * (xp - xm)) ** 2).sum())
+        w = 1.0 / v[part]
+        _, resid, _ = _weighted_line(x[part], y[part], w)
+        total += float((w * resid * resid).sum())
     return max(total / (k - 4), 1.0)
+
+
+def _weighted_line(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, np.ndarray, float]:
+    """Weighted least squares: (slope, residuals, weighted sum of squares of x about its mean); a slope
+    of 0 when x does not vary."""
+    xm = float((w * x).sum() / w.sum())
+    ym = float((w * y).sum() / w.sum())
+    sxx = float((w * (x - xm) ** 2).sum())
+    slope = float((w * (x - xm) * (y - ym)).sum() / sxx) if sxx > 0 else 0.0
+    return slope, y - ym - slope * (x - xm), sxx
 
 
 def _wls(x: np.ndarray, y: np.ndarray, v: np.ndarray, *, trust_scatter: bool = False) -> tuple[float, float]:
@@ -406,16 +420,12 @@ def _wls(x: np.ndarray, y: np.ndarray, v: np.ndarray, *, trust_scatter: bool = F
     widened for the residuals' lag-1 correlation: var x (1 + r1) / (1 - r1).
     """
     w = 1.0 / v
-    xm = float((w * x).sum() / w.sum())
-    ym = float((w * y).sum() / w.sum())
-    sxx = float((w * (x - xm) ** 2).sum())
+    slope, resid, sxx = _weighted_line(x, y, w)
     if sxx <= 0:
         return 0.0, math.inf
-    slope = float((w * (x - xm) * (y - ym)).sum() / sxx)
     se_model = math.sqrt(1.0 / sxx)
     k = len(x)
     if k >= SCATTER_POINTS:
-        resid = y - ym - slope * (x - xm)
         chi2 = float((w * resid * resid).sum()) / (k - 2)
         if trust_scatter and k >= TRUST_SCATTER_POINTS:
             r = resid * np.sqrt(w)
