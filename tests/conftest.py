@@ -30,12 +30,44 @@ def cli_env() -> dict[str, str]:
 
 def memdoctor(*args: str, timeout: float = 120, check_code: int | None = None,
               extra_env: dict[str, str] | None = None, **kwargs) -> subprocess.CompletedProcess:
-    """Run `python -m memdoctor ARGS` and return the completed process (text mode)."""
-    proc = subprocess.run([sys.executable, "-m", "memdoctor", *args], capture_output=True, text=True,
-                          timeout=timeout, env={**cli_env(), **(extra_env or {})}, **kwargs)
+    """Run the memdoctor CLI with ARGS and return the completed process (text mode).
+
+    In an integration test: `python -m memdoctor ARGS`, a real child process. In a unit test (no
+    child processes allowed): the same typer app in this process, with the same environment,
+    captured output and exit code, and any uncaught exception written to stderr as a traceback so
+    that the no-traceback contract is still checked.
+    """
+    if _UNIT_TEST_RUNNING:
+        proc = _memdoctor_in_process(args, extra_env=extra_env, **kwargs)
+    else:
+        proc = subprocess.run([sys.executable, "-m", "memdoctor", *args], capture_output=True, text=True,
+                              timeout=timeout, env={**cli_env(), **(extra_env or {})}, **kwargs)
     if check_code is not None:
         assert proc.returncode == check_code, (proc.returncode, proc.stdout[-2000:], proc.stderr[-2000:])
     return proc
+
+
+def _memdoctor_in_process(args: tuple[str, ...], *, extra_env: dict[str, str] | None = None,
+                          cwd: str | os.PathLike | None = None, input: str | None = None
+                          ) -> subprocess.CompletedProcess:
+    import traceback
+
+    from typer.testing import CliRunner
+
+    from memdoctor.cli import app
+
+    env: dict[str, str | None] = {"COLUMNS": "120", "NO_COLOR": None, **(extra_env or {})}
+    before = os.getcwd()
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        result = CliRunner().invoke(app, list(args), input=input, env=env, prog_name="memdoctor")
+    finally:
+        os.chdir(before)
+    stderr = result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        stderr += "Traceback (most recent call last):\n" + "".join(traceback.format_exception(result.exception))
+    return subprocess.CompletedProcess(["memdoctor", *args], result.exit_code, result.stdout, stderr)
 
 
 def memdoctor_popen(*args: str, **kwargs) -> subprocess.Popen:
@@ -112,3 +144,42 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.path.name in INSPECTOR_PORT_FILES:
             item.add_marker(pytest.mark.xdist_group("node-inspector-port-9229"))
+
+
+# The unit suite (`pytest -m "not integration"`) is pure and fast: no child processes, no network.
+# A test that needs either is marked `integration`; an unmarked one that tries (in the test or in
+# any fixture it sets up, module-scoped ones included) fails loudly here, so the split cannot rot.
+_UNIT_TEST_RUNNING = False  # True while an unmarked (unit) test runs: the CLI then runs in-process
+_UNIT_REFUSAL = "a unit test {what}: mark it `integration` (pytest.mark.integration) or keep it in-process"
+
+
+def _refuse(what: str):
+    def refuse(*_args, **_kwargs):
+        raise RuntimeError(_UNIT_REFUSAL.format(what=what))
+    return refuse
+
+
+def _unit_guards() -> list[tuple[object, str, object]]:
+    import socket
+    return [(subprocess.Popen, "_execute_child", _refuse("started a child process")),
+            (os, "fork", _refuse("forked")),
+            (socket.socket, "connect", _refuse("opened a network connection")),
+            (socket.socket, "bind", _refuse("bound a network socket"))]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    global _UNIT_TEST_RUNNING
+    if item.get_closest_marker("integration") is not None:
+        yield
+        return
+    saved = [(owner, name, getattr(owner, name)) for owner, name, _ in _unit_guards()]
+    for owner, name, guard in _unit_guards():
+        setattr(owner, name, guard)
+    _UNIT_TEST_RUNNING = True
+    try:
+        yield
+    finally:
+        _UNIT_TEST_RUNNING = False
+        for owner, name, original in saved:
+            setattr(owner, name, original)

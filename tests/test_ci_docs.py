@@ -7,6 +7,8 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
+import pytest
+
 from .conftest import ROOT, cli_env
 
 
@@ -15,6 +17,7 @@ def test_documented_jobs_call_the_script():
         assert "bash docs/ci/memory-gate.sh" in (ROOT / "docs" / "ci" / name).read_text()
 
 
+@pytest.mark.integration
 def test_memory_gate_script_as_ci_runs_it(tmp_path):
     summary = tmp_path / "step_summary.md"
     env = {**cli_env(), "OUT_DIR": str(tmp_path / "out"), "MEMDOCTOR": f"{sys.executable} -m memdoctor",

@@ -125,6 +125,7 @@ def test_unknown_metric(tmp_path):
     assert "no 'pss' series" in proc.stderr
 
 
+@pytest.mark.integration
 def test_target_that_exits_mid_recording_keeps_its_trace(tmp_path):
     out = tmp_path / "short.jsonl"
     proc = memdoctor("run", "--interval", "0.05", "--duration", "30s", "-o", str(out), "--json", "--",

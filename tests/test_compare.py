@@ -37,6 +37,7 @@ def _compare(before: Path, after: Path, code: int) -> dict:
     return json.loads(proc.stdout)
 
 
+@pytest.mark.integration
 def test_fix_confirmed_exit_0(recordings) -> None:
     out = _compare(recordings["leak"], recordings["healthy"], 0)
     assert out["outcome"] == "fixed" and out["leak_gone"] is True and out["worse"] is False
@@ -49,6 +50,7 @@ def test_fix_confirmed_exit_0(recordings) -> None:
     assert out["time_to_limit_after_s"] is None
 
 
+@pytest.mark.integration
 def test_regression_is_exit_1(recordings) -> None:
     out = _compare(recordings["healthy"], recordings["leak"], 1)
     assert out["outcome"] == "worse" and out["still_leaks"] is True
@@ -59,6 +61,7 @@ def test_regression_is_exit_1(recordings) -> None:
     assert max(len(line) for line in text.splitlines()) <= 100
 
 
+@pytest.mark.integration
 def test_partial_fix_is_improved_not_fixed(recordings) -> None:
     out = _compare(recordings["leak"], recordings["smaller_leak"], 0)
     assert out["outcome"] == "improved" and out["leak_gone"] is False and out["still_leaks"] is True

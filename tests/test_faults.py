@@ -37,6 +37,7 @@ def _tmpfs(tmp_path: Path, options: str):
         subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
 
 
+@pytest.mark.integration
 def test_disk_full_stops_cleanly_and_keeps_what_was_written(tmp_path, spawn):
     target = spawn(["sleep", "60"])
     with _tmpfs(tmp_path, "size=8k") as mnt:
@@ -55,6 +56,7 @@ def test_disk_full_stops_cleanly_and_keeps_what_was_written(tmp_path, spawn):
         assert json.loads(result.stdout)["samples"] == len(samples)
 
 
+@pytest.mark.integration
 def test_read_only_file_system(tmp_path, spawn):
     target = spawn(["sleep", "60"])
     with _tmpfs(tmp_path, "size=1m,ro") as mnt:
@@ -64,6 +66,7 @@ def test_read_only_file_system(tmp_path, spawn):
         assert len(proc.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.integration
 def test_pid_reused_by_another_process_is_not_followed(tmp_path):
     """The target exits and its PID goes to a stranger: the recording ends, it does not switch."""
     if os.geteuid() != 0 or not os.access("/proc/sys/kernel/ns_last_pid", os.W_OK):
@@ -101,6 +104,7 @@ def test_pid_reused_by_another_process_is_not_followed(tmp_path):
     assert all(s["rss"] > 0 for s in samples)
 
 
+@pytest.mark.integration
 def test_fork_and_exec_are_followed(tmp_path):
     """The target execs another program (same PID) and forks a child that holds memory."""
     script = (
@@ -119,6 +123,7 @@ def test_fork_and_exec_are_followed(tmp_path):
     assert all(s["rss"] >= s["rss_root"] + 40 * 1024**2 for s in late)
 
 
+@pytest.mark.integration
 def test_children_appearing_and_vanishing(tmp_path):
     script = (
         "import subprocess, sys, time\n"
@@ -139,6 +144,7 @@ def test_children_appearing_and_vanishing(tmp_path):
     assert samples[-1]["procs"] == 1
 
 
+@pytest.mark.integration
 def test_own_cpu_share_is_reported(tmp_path, spawn):
     target = spawn(["sleep", "60"])
     proc = memdoctor("watch", str(target.pid), "--interval", "10ms", "--duration", "2s", "--json", check_code=0)
@@ -148,6 +154,7 @@ def test_own_cpu_share_is_reported(tmp_path, spawn):
     assert "% of one core" in text
 
 
+@pytest.mark.integration
 def test_memdoctor_killed_mid_sample_burst_never_leaves_partial_lines_but_the_last(tmp_path, spawn):
     target = spawn(["sleep", "60"])
     out = tmp_path / "burst.jsonl"

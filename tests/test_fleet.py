@@ -103,6 +103,7 @@ def reply(handler: BaseHTTPRequestHandler, status: int, body: bytes, headers: di
 
 
 # -- the ranking --------------------------------------------------------------------------------
+@pytest.mark.integration
 def test_fleet_ranks_the_leaks_first_with_the_right_verdicts(prom):
     server, fleet = prom
     doc = _fleet_json(server.url, fleet)
@@ -130,6 +131,7 @@ def test_fleet_ranks_the_leaks_first_with_the_right_verdicts(prom):
     assert doc["series_analysed"] == 6 and doc["series_read"] > 6 and doc["summary"]["leak"] == 3
 
 
+@pytest.mark.integration
 def test_batches_and_concurrency_give_the_same_ranking(prom):
     server, fleet = prom
     whole = _fleet_json(server.url, fleet)
@@ -142,6 +144,7 @@ def test_batches_and_concurrency_give_the_same_ranking(prom):
     assert proxy.requests == 5 + 6
 
 
+@pytest.mark.integration
 def test_table_markdown_and_top(prom):
     server, fleet = prom
     table = fleet_cli(server.url, fleet).stdout
@@ -155,6 +158,7 @@ def test_table_markdown_and_top(prom):
     assert len(top["series"]) == 1 and top["series_analysed"] == 6
 
 
+@pytest.mark.integration
 def test_custom_query_and_limit_query(prom):
     server, fleet = prom
     doc = _fleet_json(server.url, fleet, "--query",
@@ -166,6 +170,7 @@ def test_custom_query_and_limit_query(prom):
     assert by_name["shop/api-5c8b-0/app"]["limit_bytes"] == 1024**3
 
 
+@pytest.mark.integration
 def test_long_ranges_are_cut_into_chunks(prom):
     server, fleet = prom
     doc = _fleet_json(server.url, fleet, "--step", "2s", "--query",
@@ -196,6 +201,7 @@ def test_selector_rewriting_batches_and_limit_join():
 
 
 # -- faults: one line, exit 2, no secret --------------------------------------------------------
+@pytest.mark.integration
 def test_empty_result_and_bad_query(prom):
     server, fleet = prom
     proc = fleet_cli(server.url, fleet, "--query", "no_such_metric", check_code=None)
@@ -206,6 +212,7 @@ def test_empty_result_and_bad_query(prom):
     assert "bad_data" in proc.stderr and "HTTP 400" in proc.stderr
 
 
+@pytest.mark.integration
 def test_prometheus_down():
     port = free_port()
     started = time.monotonic()
@@ -215,6 +222,7 @@ def test_prometheus_down():
     assert time.monotonic() - started < 20
 
 
+@pytest.mark.integration
 def test_prometheus_slow_times_out():
     release = threading.Event()
 
@@ -233,6 +241,7 @@ def test_prometheus_slow_times_out():
     assert elapsed < 8 and proxy.requests == 2
 
 
+@pytest.mark.integration
 def test_server_errors_are_retried_then_reported(prom):
     server, fleet = prom
 
@@ -256,6 +265,7 @@ def test_server_errors_are_retried_then_reported(prom):
     assert "HTTP 500" in proc.stderr and "storage is on fire" in proc.stderr and "after 2 attempts" in proc.stderr
 
 
+@pytest.mark.integration
 def test_cut_off_answer(prom):
     server, fleet = prom
 
@@ -282,6 +292,7 @@ def _auth_proxy(upstream: str, expected: str) -> Proxy:
     return Proxy(upstream, guard)
 
 
+@pytest.mark.integration
 def test_bearer_token_from_env_or_file_never_printed(prom, tmp_path):
     server, fleet = prom
     with _auth_proxy(server.url, f"Bearer {SECRET}") as proxy:
@@ -300,6 +311,7 @@ def test_bearer_token_from_env_or_file_never_printed(prom, tmp_path):
         assert SECRET not in from_file.stdout + from_file.stderr
 
 
+@pytest.mark.integration
 def test_basic_auth_from_file_and_no_credentials_in_the_url(prom, tmp_path):
     server, fleet = prom
     expected = "Basic " + base64.b64encode(f"alice:{SECRET}".encode()).decode()
@@ -330,6 +342,7 @@ def _scrape(url: str) -> dict[tuple[str, tuple], float]:
     return out
 
 
+@pytest.mark.integration
 def test_metrics_server_exposes_the_recording_state():
     pytest.importorskip("prometheus_client")
     from memdoctor.analysis import diagnose
@@ -370,6 +383,7 @@ def test_metrics_server_exposes_the_recording_state():
         urllib.request.urlopen(server.url, timeout=2)
 
 
+@pytest.mark.integration
 def test_metrics_server_bad_addresses():
     pytest.importorskip("prometheus_client")
     from memdoctor.report.metrics_server import MetricsServerError, parse_listen_address, start_metrics_server
@@ -389,6 +403,7 @@ def test_metrics_server_bad_addresses():
             start_metrics_server(f"127.0.0.1:{port}", RecordingState(), lambda: None)
 
 
+@pytest.mark.integration
 def test_watch_serve_metrics_end_to_end(spawn):
     pytest.importorskip("prometheus_client")
     if "--serve-metrics" not in memdoctor("watch", "--help", check_code=0).stdout:

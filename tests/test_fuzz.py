@@ -157,6 +157,7 @@ def test_corpus(path):
         assert_one_line_error(proc)
 
 
+@pytest.mark.integration
 def test_100mb_of_junk_stays_bounded(tmp_path):
     """A 100 MB file of junk rows: one line, exit 2, and memdoctor's memory stays far below it."""
     path = tmp_path / "junk.csv"

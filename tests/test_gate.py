@@ -30,6 +30,7 @@ def _junit_failures(path) -> dict[str, str]:
             for case in root.iter("testcase") if case.find("failure") is not None}
 
 
+@pytest.mark.integration
 def test_leaking_python_program_fails_the_gate(tmp_path):
     junit, summary = tmp_path / "mem.xml", tmp_path / "summary.md"
     proc = memdoctor("gate", "--duration", "8s", "--max-growth", "5MB/min", "--junit", str(junit), "--json", "--",
@@ -45,6 +46,7 @@ def test_leaking_python_program_fails_the_gate(tmp_path):
     assert "memdoctor gate FAILED" in text and "| max-growth | **FAIL** |" in text
 
 
+@pytest.mark.integration
 def test_healthy_python_program_passes(tmp_path):
     junit = tmp_path / "mem.xml"
     proc = memdoctor("gate", "--duration", "8s", "--warmup", "1s", "--max-growth", "5MB/min", "--junit", str(junit),
@@ -55,6 +57,7 @@ def test_healthy_python_program_passes(tmp_path):
     assert len(list(ET.parse(junit).getroot().iter("testcase"))) == 3
 
 
+@pytest.mark.integration
 def test_node_programs(tmp_path):
     # Also the Node recording path end to end (trace header, analyze), without a run of its own.
     leak_trace = tmp_path / "leak.jsonl"
@@ -74,6 +77,7 @@ def test_node_programs(tmp_path):
     assert "max-growth" not in result["failures"], result
 
 
+@pytest.mark.integration
 def test_a_test_suite_that_ends_by_itself_is_judged_on_its_run(tmp_path):
     proc = memdoctor("gate", "--interval", "50ms", "--json", "--", sys.executable, "-c",
                      "import time\nfor _ in range(40): time.sleep(0.05)")
@@ -89,6 +93,7 @@ def test_a_test_suite_that_ends_by_itself_is_judged_on_its_run(tmp_path):
      "killed by SIGSEGV"),
     ([sys.executable, "-c", "import time; time.sleep(1)"], "exited early"),
 ])
+@pytest.mark.integration
 def test_command_failures_are_their_own_failure_kind(tmp_path, cmd, reason):
     junit = tmp_path / "mem.xml"
     proc = memdoctor("gate", "--duration", "5s", "--interval", "50ms", "--junit", str(junit), "--json", "--", *cmd)
@@ -100,6 +105,7 @@ def test_command_failures_are_their_own_failure_kind(tmp_path, cmd, reason):
     assert "command" in _junit_failures(junit)
 
 
+@pytest.mark.integration
 def test_baseline_regression_caught_and_noise_passed(tmp_path):
     base = tmp_path / "main.json"
     healthy = python_example("healthy_worker.py", "--rate-kb", "300", "--every", "0.02")
@@ -121,6 +127,7 @@ def test_baseline_regression_caught_and_noise_passed(tmp_path):
     assert "baseline-growth" in failures and "baseline-memory" in failures
 
 
+@pytest.mark.integration
 def test_gate_on_a_recorded_trace_and_a_trace_baseline(tmp_path):
     trace = tmp_path / "run.jsonl"
     memdoctor("run", "--interval", "0.05", "--duration", "5s", "-o", str(trace), "--",
@@ -133,6 +140,7 @@ def test_gate_on_a_recorded_trace_and_a_trace_baseline(tmp_path):
     assert not {"baseline-growth", "baseline-memory"} & set(json.loads(proc.stdout)["failures"])
 
 
+@pytest.mark.integration
 def test_time_to_limit_check(tmp_path):
     proc = memdoctor("gate", "--duration", "6s", "--limit", "256MB", "--max-time-to-limit", "1h", "--fail-on",
                      "inconclusive", "--json", "--",
@@ -325,6 +333,7 @@ while time.monotonic() < end:
 """
 
 
+@pytest.mark.integration
 def test_batch_worker_with_few_jobs_judged_by_the_default_gate():
     # One 48 MiB job every 2 s, keeping 400 KiB each (12 MiB/min) or nothing: 5 jobs in a 10 s gate,
     # fewer than the classifier's 6 cycles; the default gate (no thresholds) judges it by the floor test.

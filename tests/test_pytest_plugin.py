@@ -67,6 +67,7 @@ def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     return pytester.runpytest_subprocess("-p", "memdoctor.pytest_plugin", "-p", "no:cacheprovider", *args)
 
 
+@pytest.mark.integration
 def test_leaking_test_fails_with_its_growing_type_named(pytester: pytest.Pytester):
     path = pytester.makepyfile(test_suite=SUITE)
     token_line = 1 + next(i for i, line in enumerate(path.read_text().splitlines()) if "self.token" in line)
@@ -92,6 +93,7 @@ def test_leaking_test_fails_with_its_growing_type_named(pytester: pytest.Pyteste
     assert 'name="memdoctor_growth_bytes_per_iteration"' in (pytester.path / "report.xml").read_text()
 
 
+@pytest.mark.integration
 def test_memdoctor_option_applies_a_budget_to_unmarked_tests(pytester: pytest.Pytester):
     pytester.makepyfile(test_plain='''
         import pytest
@@ -124,6 +126,7 @@ def test_memdoctor_option_applies_a_budget_to_unmarked_tests(pytester: pytest.Py
     ('max_growht="1MB"', "unknown argument max_growht"),
     ('"1MB"', "keyword arguments only"),
 ])
+@pytest.mark.integration
 def test_bad_marker_arguments_are_a_usage_error(pytester: pytest.Pytester, marker: str, expected: str):
     pytester.makepyfile(test_bad=f'''
         import pytest
@@ -140,6 +143,7 @@ def test_bad_marker_arguments_are_a_usage_error(pytester: pytest.Pytester, marke
     assert "Traceback" not in result.stderr.str() + result.stdout.str()
 
 
+@pytest.mark.integration
 def test_bad_option_is_a_usage_error(pytester: pytest.Pytester):
     pytester.makepyfile(test_ok="def test_ok():\n    pass\n")
     result = _run(pytester, "--memdoctor", "--memdoctor-max-growth", "5 parsecs")
@@ -165,6 +169,7 @@ def test_entry_point_when_installed():
     assert names["memdoctor"] == "memdoctor.pytest_plugin"
 
 
+@pytest.mark.integration
 def test_plugin_import_is_light():
     code = ("import sys; import memdoctor.pytest_plugin; "
             "print(sorted(m for m in ('numpy', 'rich', 'typer', 'psutil') if m in sys.modules))")

@@ -55,6 +55,7 @@ def diff_json(*paths: Path, args: tuple[str, ...] = ()) -> dict:
 # --------------------------------------------------------------------------- the examples
 
 
+@pytest.mark.integration
 @needs_gdb
 @pytest.mark.parametrize("kind", sorted(LEAKS))
 def test_top_row_names_the_leaking_container(spawn, tmp_path: Path, kind: str) -> None:
@@ -89,6 +90,7 @@ def test_top_row_names_the_leaking_container(spawn, tmp_path: Path, kind: str) -
     assert proc.poll() is None  # the target keeps running
 
 
+@pytest.mark.integration
 @needs_gdb
 def test_inline_walk_without_room_to_fork(spawn, tmp_path: Path) -> None:
     """No room for a forked copy (forced): the agent walks in a thread of the target, in slices, after gdb left."""
@@ -112,6 +114,7 @@ def test_inline_walk_without_room_to_fork(spawn, tmp_path: Path) -> None:
     wait_for(lambda: len(os.listdir(f"/proc/{proc.pid}/task")) == threads, timeout=10, what="the agent's thread to end")
 
 
+@pytest.mark.integration
 @needs_gdb
 def test_planted_secret_and_keys_never_written(spawn, tmp_path: Path) -> None:
     proc = start_app(spawn, tmp_path, "dict", "--secret", SECRET)
@@ -134,6 +137,7 @@ def test_planted_secret_and_keys_never_written(spawn, tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- launch mode
 
 
+@pytest.mark.integration
 def test_launch_mode_snapshots_without_gdb(spawn, tmp_path: Path) -> None:
     from memdoctor.heap.python.launch import heap_environment
 
@@ -154,6 +158,7 @@ def test_launch_mode_snapshots_without_gdb(spawn, tmp_path: Path) -> None:
             assert SECRET not in path.read_text(errors="replace")
 
 
+@pytest.mark.integration
 def test_snapshot_at_share_of_limit(spawn, tmp_path: Path) -> None:
     from memdoctor.heap.python.launch import heap_environment
     from memdoctor.heap.python.triggers import SnapshotAt, parse_shares, tree_rss
@@ -178,6 +183,7 @@ def test_snapshot_at_share_of_limit(spawn, tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- other tools' files
 
 
+@pytest.mark.integration
 def test_tracemalloc_dumps_diff_by_site(tmp_path: Path) -> None:
     script = tmp_path / "tm.py"
     script.write_text(
@@ -196,6 +202,7 @@ def test_tracemalloc_dumps_diff_by_site(tmp_path: Path) -> None:
     assert rows[0]["count_growth"] >= 19000
 
 
+@pytest.mark.integration
 def test_memray_captures_diff_by_site(tmp_path: Path) -> None:
     pytest.importorskip("memray")
     script = tmp_path / "mr.py"
@@ -258,6 +265,7 @@ def test_truncated_and_unreadable_snapshots(tmp_path: Path) -> None:
         assert_one_line_error(memdoctor("diff", str(good), str(locked)))
 
 
+@pytest.mark.integration
 def test_pid_not_python(spawn, tmp_path: Path) -> None:
     proc = spawn(["sleep", "30"])
     out = memdoctor("snapshot", str(proc.pid), "-o", str(tmp_path / "x.snap"))
@@ -266,6 +274,7 @@ def test_pid_not_python(spawn, tmp_path: Path) -> None:
     assert not (tmp_path / "x.snap").exists()
 
 
+@pytest.mark.integration
 def test_pid_gone(tmp_path: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait()
@@ -274,6 +283,7 @@ def test_pid_gone(tmp_path: Path) -> None:
     assert "no process" in out.stderr
 
 
+@pytest.mark.integration
 def test_gdb_missing(spawn, tmp_path: Path) -> None:
     proc = start_app(spawn, tmp_path, "dict")
     out = memdoctor("snapshot", str(proc.pid), "-o", str(tmp_path / "x.snap"), extra_env={"PATH": "/nonexistent"})
@@ -284,6 +294,7 @@ def test_gdb_missing(spawn, tmp_path: Path) -> None:
 
 @pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None or not os.path.exists("/usr/bin/python3"),
                     reason="needs root and setpriv to run a target as another user and memdoctor without caps")
+@pytest.mark.integration
 def test_ptrace_not_permitted(tmp_path: Path) -> None:
     target = subprocess.Popen(["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
                                "/usr/bin/python3", "-c", "import time; time.sleep(60)"], cwd="/",
@@ -320,6 +331,7 @@ time.sleep(60)
 """
 
 
+@pytest.mark.integration
 @needs_gdb
 def test_target_busy_holding_the_gil_times_out_untouched(tmp_path: Path) -> None:
     started, done, err = tmp_path / "started", tmp_path / "done", tmp_path / "stderr"
@@ -355,6 +367,7 @@ def _busy_checks(proc: subprocess.Popen, tmp_path: Path, started: Path, done: Pa
 
 # --------------------------------------------------------------------------- through the CLI
 
+@pytest.mark.integration
 def test_run_heap_every_and_snapshot_at_from_the_command_line(tmp_path: Path) -> None:
     """`memdoctor run --heap-every 1s --snapshot-at ...`: periodic snapshots beside the trace, then a diff."""
     trace = tmp_path / "app.jsonl"

@@ -44,6 +44,7 @@ def tracer_of(pid: int) -> int:
     raise AssertionError("no TracerPid line")
 
 
+@pytest.mark.integration
 def test_snapshot_through_lldb_names_the_leaking_container(spawn, tmp_path: Path, lldb_only_path: str) -> None:
     leak, decoy = LEAKS["dict"]
     proc = start_app(spawn, tmp_path, "dict")
@@ -67,6 +68,7 @@ def test_snapshot_through_lldb_names_the_leaking_container(spawn, tmp_path: Path
     assert proc.poll() is None
 
 
+@pytest.mark.integration
 def test_neither_gdb_nor_lldb(spawn, tmp_path: Path) -> None:
     proc = start_app(spawn, tmp_path, "dict")
     out = memdoctor("snapshot", str(proc.pid), "-o", str(tmp_path / "x.snap"), extra_env={"PATH": "/nonexistent"})
@@ -81,6 +83,7 @@ def test_neither_gdb_nor_lldb(spawn, tmp_path: Path) -> None:
     assert proc.poll() is None and tracer_of(proc.pid) == 0
 
 
+@pytest.mark.integration
 def test_busy_target_times_out_through_lldb_untouched(tmp_path: Path, lldb_only_path: str) -> None:
     """A thread holding the GIL in C code: no safe point before the deadline; lldb leaves, nothing fires later."""
     started, done = tmp_path / "started", tmp_path / "done"

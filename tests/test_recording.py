@@ -27,6 +27,7 @@ def _sample_lines(path: Path) -> int:
     return sum(1 for line in path.read_text().splitlines()[1:] if '"rss"' in line)
 
 
+@pytest.mark.integration
 def test_run_leaking_child_is_a_leak(tmp_path):
     """The acceptance command of the walking skeleton."""
     out = tmp_path / "t.jsonl"
@@ -47,6 +48,7 @@ def test_run_leaking_child_is_a_leak(tmp_path):
     assert verdict["samples"] == len(samples)
 
 
+@pytest.mark.integration
 def test_run_healthy_child_is_not_a_leak(tmp_path):
     out = tmp_path / "h.jsonl"
     memdoctor("run", "--interval", "0.05", "--duration", "8s", "-o", str(out), "--",
@@ -55,6 +57,7 @@ def test_run_healthy_child_is_not_a_leak(tmp_path):
     assert verdict["verdict"] != "leak", verdict
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("sampler", ["procfs", "psutil"])
 def test_run_sums_the_process_tree(tmp_path, sampler):
     out = tmp_path / "tree.jsonl"
@@ -73,6 +76,7 @@ def test_run_sums_the_process_tree(tmp_path, sampler):
     assert "stopped by memdoctor" in outcome["child_exit"]
 
 
+@pytest.mark.integration
 def test_run_children_are_stopped_with_the_command(tmp_path):
     marker = tmp_path / "pids"
     script = (
@@ -94,6 +98,7 @@ def _alive(pid: int) -> bool:
         return False
 
 
+@pytest.mark.integration
 def test_watch_sleeping_process(tmp_path, spawn):
     target = spawn(["sleep", "60"])
     out = tmp_path / "w.jsonl"
@@ -106,6 +111,7 @@ def test_watch_sleeping_process(tmp_path, spawn):
     assert target.poll() is None, "watch must leave the target running"
 
 
+@pytest.mark.integration
 def test_watch_by_name(tmp_path, spawn):
     marker = f"memdoctor-name-test-{os.getpid()}"
     target = spawn([sys.executable, "-c", f"import time; time.sleep(60)  # {marker}"])
@@ -115,6 +121,7 @@ def test_watch_by_name(tmp_path, spawn):
     assert json.loads(result.stdout)["pid"] == target.pid
 
 
+@pytest.mark.integration
 def test_watch_by_name_zero_or_several(spawn):
     marker = f"memdoctor-dup-{os.getpid()}"
     result = memdoctor("watch", "--name", marker + "-nothing", "--duration", "1s")
@@ -126,6 +133,7 @@ def test_watch_by_name_zero_or_several(spawn):
     assert result.returncode == 2 and "2 processes match" in result.stderr
 
 
+@pytest.mark.integration
 def test_target_killed_mid_recording_keeps_the_trace(tmp_path, spawn):
     target = spawn(python_example("leaky_list.py", "--rate-kb", "100", "--every", "0.02"))
     out = tmp_path / "k.jsonl"
@@ -140,6 +148,7 @@ def test_target_killed_mid_recording_keeps_the_trace(tmp_path, spawn):
     assert memdoctor("analyze", str(out), "--json", check_code=0)
 
 
+@pytest.mark.integration
 def test_kill_9_of_memdoctor_leaves_a_readable_trace(tmp_path, spawn):
     target = spawn(python_example("leaky_list.py", "--rate-kb", "200", "--every", "0.02"))
     out = tmp_path / "k9.jsonl"
@@ -152,6 +161,7 @@ def test_kill_9_of_memdoctor_leaves_a_readable_trace(tmp_path, spawn):
     assert json.loads(result.stdout)["samples"] >= 100
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_ctrl_c_and_sigterm_end_cleanly_with_a_summary(tmp_path, spawn, sig):
     target = spawn(["sleep", "60"])
@@ -167,6 +177,7 @@ def test_ctrl_c_and_sigterm_end_cleanly_with_a_summary(tmp_path, spawn, sig):
     assert len(samples) >= 10
 
 
+@pytest.mark.integration
 def test_run_reports_the_child_exit_and_can_forward_it(tmp_path):
     result = memdoctor("run", "--interval", "0.05", "--json", "--", sys.executable, "-c",
                        "import sys, time; time.sleep(0.5); sys.exit(3)", check_code=0)
@@ -177,6 +188,7 @@ def test_run_reports_the_child_exit_and_can_forward_it(tmp_path):
     assert result.returncode == 3
 
 
+@pytest.mark.integration
 def test_alert_exits_1_as_soon_as_a_leak_is_established(tmp_path):
     out = tmp_path / "a.jsonl"
     started = time.monotonic()
@@ -189,6 +201,7 @@ def test_alert_exits_1_as_soon_as_a_leak_is_established(tmp_path):
     assert outcome["diagnosis"]["verdict"] == "leak"
 
 
+@pytest.mark.integration
 def test_alert_stays_quiet_on_a_healthy_program(tmp_path):
     result = memdoctor("run", "--interval", "0.05", "--duration", "8s", "--alert", "--json", "--",
                        *python_example("healthy_worker.py", "--rate-kb", "400", "--every", "0.02"))
@@ -196,6 +209,7 @@ def test_alert_stays_quiet_on_a_healthy_program(tmp_path):
     assert json.loads(result.stdout)["end_reason"] == "duration"
 
 
+@pytest.mark.integration
 def test_csv_output(tmp_path, spawn):
     target = spawn(["sleep", "60"])
     out = tmp_path / "w.csv"
@@ -206,6 +220,7 @@ def test_csv_output(tmp_path, spawn):
     assert json.loads(memdoctor("analyze", str(out), "--json", check_code=0).stdout)["samples"] == len(lines) - 2
 
 
+@pytest.mark.integration
 def test_pss_for_the_tree(tmp_path):
     out = tmp_path / "p.jsonl"
     memdoctor("run", "--interval", "0.2", "--duration", "3s", "--pss", "-o", str(out), "--",
@@ -224,6 +239,7 @@ def _in_cgroup_cmd(procs_file: Path, code: str) -> list[str]:
     return ["sh", "-c", f'echo $$ > "{procs_file}" && exec "{sys.executable}" -c "$0"', code]
 
 
+@pytest.mark.integration
 def test_watch_reads_the_cgroup_limit_and_detects_an_oom_kill(tmp_path, spawn):
     cgroup = make_memory_cgroup()
     try:
@@ -251,6 +267,7 @@ def test_watch_reads_the_cgroup_limit_and_detects_an_oom_kill(tmp_path, spawn):
         cgroup.remove()
 
 
+@pytest.mark.integration
 def test_watch_cgroup_samples_the_whole_container(tmp_path, spawn):
     cgroup = make_memory_cgroup()
     target = None
@@ -287,6 +304,7 @@ def _rss_kb(pid: int) -> int:
     return 0
 
 
+@pytest.mark.integration
 def test_other_users_process(tmp_path, spawn):
     """A process of another user, watched without privileges: RSS is readable, details are not.
 

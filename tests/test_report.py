@@ -91,6 +91,7 @@ def leaking_run(tmp_path_factory) -> Path:
     return trace
 
 
+@pytest.mark.integration
 def test_report_names_the_container_and_checks_its_caps(leaking_run: Path, tmp_path: Path) -> None:
     out = json.loads(memdoctor("report", str(leaking_run), "--format", "json", check_code=0).stdout)
     assert out["diagnosis"]["verdict"] == "leak" and len(out["heap"]["snapshots"]) in (2, 3)
@@ -125,6 +126,7 @@ def test_report_names_the_container_and_checks_its_caps(leaking_run: Path, tmp_p
         assert "alice" not in text and "s3cr3t" not in text
 
 
+@pytest.mark.integration
 def test_node_snapshots_name_the_map_with_caps_and_flag(spawn, tmp_path: Path) -> None:
     import psutil
 
@@ -163,6 +165,7 @@ def _chromium() -> str:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+@pytest.mark.integration
 def test_html_report_renders_in_headless_chromium(leaking_run: Path, tmp_path: Path) -> None:
     chromium = _chromium()
     html_path = tmp_path / "report.html"
@@ -242,6 +245,7 @@ def test_bundled_worker_pool_trace_gives_a_concurrency() -> None:
     _worker_pool_concurrency(str(ROOT / "sample_traces" / "incidents" / "worker_pool.jsonl"))
 
 
+@pytest.mark.integration
 def test_incident_examples_run_live(tmp_path: Path) -> None:
     """Each incident example, run for real: the report names its container with a checked cap."""
     from .conftest import memdoctor_popen
@@ -277,6 +281,7 @@ def test_report_after_recording_never_raises(tmp_path: Path) -> None:
     assert not (tmp_path / "x.md").exists()
 
 
+@pytest.mark.integration
 def test_run_report_option_writes_the_report_after_recording(tmp_path):
     from .conftest import assert_one_line_error, memdoctor, python_example
 

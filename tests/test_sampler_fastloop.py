@@ -85,6 +85,7 @@ def _record(pid: int, out: Path | None, *, interval: float, duration: float | No
     return result, state
 
 
+@pytest.mark.integration
 def test_compiled_loop_writes_the_contract_trace(tmp_path, spawn):
     target = _holder(spawn, tmp_path)
     out = tmp_path / "fast.jsonl"
@@ -112,6 +113,7 @@ def test_compiled_loop_writes_the_contract_trace(tmp_path, spawn):
     assert steps[len(steps) // 2] == 1
 
 
+@pytest.mark.integration
 def test_target_exit_mid_batch_ends_the_recording_with_whole_lines(tmp_path, spawn):
     target = spawn([sys.executable, "-c", "import time; x = bytearray(8 << 20); time.sleep(1.5)"])
     out = tmp_path / "exit.jsonl"
@@ -125,6 +127,7 @@ def test_target_exit_mid_batch_ends_the_recording_with_whole_lines(tmp_path, spa
     assert all(s["rss"] > 0 for s in samples)  # no sample of the exiting process without its memory
 
 
+@pytest.mark.integration
 def test_stop_request_from_another_thread_lands_within_a_tick_or_two(tmp_path, spawn):
     target = _holder(spawn, tmp_path)
     state = RecordingState()
@@ -148,6 +151,7 @@ def test_stop_request_from_another_thread_lands_within_a_tick_or_two(tmp_path, s
     assert result.samples - seen[0] <= 2
 
 
+@pytest.mark.integration
 def test_children_hand_the_ticks_back_to_the_python_loop(tmp_path, spawn):
     code = textwrap.dedent("""
         import subprocess, sys, time
@@ -167,6 +171,7 @@ def test_children_hand_the_ticks_back_to_the_python_loop(tmp_path, spawn):
     assert len(samples) == result.samples
 
 
+@pytest.mark.integration
 def test_compiled_loop_takes_over_again_once_the_children_are_gone(tmp_path, spawn):
     code = textwrap.dedent("""
         import subprocess, sys, time
@@ -185,6 +190,7 @@ def test_compiled_loop_takes_over_again_once_the_children_are_gone(tmp_path, spa
     assert result.compiled_samples > 150
 
 
+@pytest.mark.integration
 def test_no_numba_falls_back_to_the_python_loop(tmp_path, spawn, monkeypatch):
     import memdoctor.sampling
 
@@ -198,6 +204,7 @@ def test_no_numba_falls_back_to_the_python_loop(tmp_path, spawn, monkeypatch):
     assert len(samples) == result.samples > 100
 
 
+@pytest.mark.integration
 def test_disk_full_in_the_compiled_loop_keeps_whole_lines(tmp_path, spawn):
     from .test_faults import _tmpfs
 
@@ -256,6 +263,7 @@ def _lines(path: Path) -> int:
     return path.read_bytes().count(b"\n") if path.exists() else 0
 
 
+@pytest.mark.integration
 def test_kill_9_mid_batch_leaves_only_whole_lines(tmp_path, spawn):
     target = _holder(spawn, tmp_path)
     out = tmp_path / "k9.jsonl"
@@ -274,6 +282,7 @@ def test_kill_9_mid_batch_leaves_only_whole_lines(tmp_path, spawn):
     assert target.poll() is None
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_signal_stops_the_compiled_loop_cleanly(tmp_path, spawn, sig):
     target = _holder(spawn, tmp_path)

@@ -11,12 +11,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from .conftest import memdoctor
 from .test_python_heap import SECRET, diff_json, needs_gdb, snapshot, start_app
 
 WARNING = "--show-values: the lines below are VALUES from the heap"
 
 
+@pytest.mark.integration
 def test_python_snapshots_without_values_say_so(tmp_path):
     snaps = []
     for i, n in enumerate((10, 500)):
@@ -33,6 +36,7 @@ def test_python_snapshots_without_values_say_so(tmp_path):
     assert "@example.com" not in out.stdout
 
 
+@pytest.mark.integration
 @needs_gdb
 def test_python_values_recorded_and_shown_only_when_asked(spawn, tmp_path):
     proc = start_app(spawn, tmp_path, "dict", "--secret", SECRET)

@@ -133,6 +133,7 @@ def test_detect_format():
     assert detect_format("hello world") is None
 
 
+@pytest.mark.integration
 def test_stdin(tmp_path):
     path = tmp_path / "t.jsonl"
     _write_jsonl(path, n=30)

@@ -71,6 +71,7 @@ def snapshot(pid: int, path: Path, *args: str, check_code: int | None = 0) -> su
 # --- Node 16, 18, 22 ---------------------------------------------------------------------------------
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("version", VERSIONS)
 def test_snapshots_by_pid_on_other_node_versions(version, driven, tmp_path):
     """SIGUSR1, the watchdog's `require` through the command-line API, the protocol calls, the
@@ -102,6 +103,7 @@ def test_snapshots_by_pid_on_other_node_versions(version, driven, tmp_path):
     assert target.alive() and own_listening_ports(target.pid) == set()
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("version", VERSIONS)
 def test_inspect_started_target_is_reused_on_other_node_versions(version, driven, tmp_path):
     """`--inspect` already: memdoctor recognises the inspector by its /json/version (which differs
@@ -143,6 +145,7 @@ def memdoctor_netns():
         subprocess.run(["ip", "netns", "delete", name], capture_output=True)
 
 
+@pytest.mark.integration
 def test_target_in_another_network_namespace(memdoctor_netns, driven, tmp_path):
     """The inspector SIGUSR1 opens binds 127.0.0.1 of the target's namespace, which is not
     memdoctor's. A Node inspector on memdoctor's own 127.0.0.1:9229 (a decoy) must not be the one
@@ -202,6 +205,7 @@ def test_target_in_another_network_namespace(memdoctor_netns, driven, tmp_path):
     assert target.alive() and target.command("tick 1") > 0
 
 
+@pytest.mark.integration
 def test_a_session_refuses_an_inspector_that_is_not_the_targets(driven):
     """The guard behind the namespace handling: a DevTools session opened for process B that
     lands on process A's inspector (same port, same namespace) is refused, not used."""
@@ -286,6 +290,7 @@ def _big_heap_target(driven, cgroup, tmp_path: Path) -> Driven:
     return target
 
 
+@pytest.mark.integration
 def test_refuses_when_the_capture_would_exceed_the_cgroup_limit(memory_cgroups, driven, tmp_path):
     """Estimate (5 x used heap + 32 MiB) above the free memory under the target's cgroup limit:
     exit 2 and one line naming both, the target untouched and no port open; --force captures,
@@ -319,6 +324,7 @@ def test_refuses_when_the_capture_would_exceed_the_cgroup_limit(memory_cgroups, 
     assert own_listening_ports(target.pid) == set()
 
 
+@pytest.mark.integration
 def test_a_parent_cgroup_limit_shared_with_a_sibling_counts(memory_cgroups, driven, tmp_path):
     """A limit on a parent cgroup (a pod, a slice) is shared with siblings: the headroom is the
     parent's limit minus everything under it, which the target's own cgroup usage does not show."""

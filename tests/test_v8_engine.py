@@ -52,6 +52,7 @@ def _slow(path: Path):
 COLUMNS = ("node_type", "node_name", "node_id", "self_size", "edge_first", "edge_type", "edge_name", "edge_to")
 
 
+@pytest.mark.integration
 def test_compiled_parser_matches_numpy_parser_and_json(snapshot_path):
     from memdoctor.heap.v8.parser import read_snapshot
 
@@ -65,6 +66,7 @@ def test_compiled_parser_matches_numpy_parser_and_json(snapshot_path):
     assert fast.node_id.tolist() == doc["nodes"][2::nf]
 
 
+@pytest.mark.integration
 def test_parser_falls_back_on_what_the_compiled_one_does_not_take(snapshot_path, tmp_path):
     from memdoctor.heap.runtimes import HeapError
     from memdoctor.heap.v8.parser import read_snapshot
@@ -94,6 +96,7 @@ def test_parser_falls_back_on_what_the_compiled_one_does_not_take(snapshot_path,
         assert "\n" not in str(err.value)
 
 
+@pytest.mark.integration
 def test_dominators_equal_the_reference_on_a_deep_chain(snapshot_path):
     from memdoctor.heap.v8 import dominators
     from memdoctor.heap.v8.parser import read_snapshot
@@ -110,6 +113,7 @@ def test_dominators_equal_the_reference_on_a_deep_chain(snapshot_path):
     assert np.all(position[dom.idom[dom.order[1:]]] < np.arange(1, len(dom.order)))
 
 
+@pytest.mark.integration
 def test_numpy_helpers_equal_plain_loops(snapshot_path):
     from memdoctor.heap.v8 import dominators, kernels
     from memdoctor.heap.v8.parser import read_snapshot

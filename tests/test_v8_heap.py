@@ -80,6 +80,7 @@ EXPECTED = {
 }
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("script", list(EXPECTED))
 def test_three_snapshots_by_pid_name_the_leak(script, targets, tmp_path):
     target = targets(script, "--kb", "4")
@@ -117,6 +118,7 @@ def test_three_snapshots_by_pid_name_the_leak(script, targets, tmp_path):
     assert target.alive() and not inspector_listening(target.pid)
 
 
+@pytest.mark.integration
 def test_allocation_sites(spawn, tmp_path):  # noqa: F811
     target = spawn([NODE, str(HEAP_EXAMPLES / "map_leak.js"), "--every", "5"])  # leaks on a timer
     time.sleep(0.3)  # node's start-up; not an assertion
@@ -207,6 +209,7 @@ def _reference_retained(path: Path) -> tuple[list[int], list[int]]:
     return [int(x) for x in idom], retained
 
 
+@pytest.mark.integration
 def test_retained_sizes_equal_a_reference_computation(targets, tmp_path):
     target = targets("closure_cache.js", "--kb", "1")
     target.tick(30)
@@ -223,6 +226,7 @@ def test_retained_sizes_equal_a_reference_computation(targets, tmp_path):
     assert dom.retained.tolist() == retained
 
 
+@pytest.mark.integration
 def test_parser_matches_the_json_parser(tmp_path, targets):
     target = targets("sse_clients.js", "--kb", "1")
     target.tick(10)
@@ -241,6 +245,7 @@ def test_parser_matches_the_json_parser(tmp_path, targets):
     assert [snap.strings[i] for i in range(len(doc["strings"]))] == doc["strings"]
 
 
+@pytest.mark.integration
 def test_readers_for_heapsnapshot_signal_and_write_heap_snapshot(targets, tmp_path):
     target = targets("map_leak.js", "--kb", "4", node_args=("--heapsnapshot-signal=SIGUSR2",), cwd=tmp_path)
     files = []
@@ -284,6 +289,7 @@ def small_snapshots(tmp_path_factory):
     return paths
 
 
+@pytest.mark.integration
 def test_truncated_and_corrupt_snapshots(small_snapshots, tmp_path):
     data = small_snapshots[1].read_bytes()
     cases = {
@@ -300,6 +306,7 @@ def test_truncated_and_corrupt_snapshots(small_snapshots, tmp_path):
         assert_one_line_error(proc)
 
 
+@pytest.mark.integration
 def test_snapshots_of_different_processes_are_refused(small_snapshots, targets, tmp_path):
     other = targets("map_leak.js", "--kb", "2")
     path = tmp_path / "other.heapsnapshot"
@@ -309,6 +316,7 @@ def test_snapshots_of_different_processes_are_refused(small_snapshots, targets, 
     assert "different processes" in proc.stderr
 
 
+@pytest.mark.integration
 def test_non_node_pid_is_refused(tmp_path):
     sleeper = subprocess.Popen(["sleep", "30"], start_new_session=True)
     try:
@@ -320,6 +328,7 @@ def test_non_node_pid_is_refused(tmp_path):
         sleeper.wait()
 
 
+@pytest.mark.integration
 def test_port_in_use_names_its_holder_and_sends_nothing(targets, tmp_path):
     target = targets("map_leak.js")
     holder = subprocess.Popen([sys.executable, "-c",
@@ -340,6 +349,7 @@ def test_port_in_use_names_its_holder_and_sends_nothing(targets, tmp_path):
     assert not inspector_listening(target.pid)
 
 
+@pytest.mark.integration
 def test_already_open_inspector_is_reused_and_left_open(targets, tmp_path):
     target = targets("map_leak.js", node_args=("--inspect=127.0.0.1:0",))
     from memdoctor.heap.v8.inspector import listeners, socket_inodes
@@ -352,6 +362,7 @@ def test_already_open_inspector_is_reused_and_left_open(targets, tmp_path):
     assert not inspector_listening(target.pid)  # and SIGUSR1 was not used: nothing on 9229
 
 
+@pytest.mark.integration
 def test_target_exiting_mid_capture(targets, tmp_path):
     target = targets("map_leak.js", "--kb", "16")
     target.command("grow-to 60")
@@ -367,6 +378,7 @@ def test_target_exiting_mid_capture(targets, tmp_path):
     assert not out.exists() and not Path(str(out) + ".partial").exists()
 
 
+@pytest.mark.integration
 def test_watchdog_closes_the_inspector_when_memdoctor_is_killed(targets, tmp_path):
     target = targets("map_leak.js", "--kb", "16")
     target.command("grow-to 40")
@@ -381,6 +393,7 @@ def test_watchdog_closes_the_inspector_when_memdoctor_is_killed(targets, tmp_pat
     assert target.alive() and target.tick(1) > 0
 
 
+@pytest.mark.integration
 def test_no_permission_to_signal(targets, tmp_path):
     """memdoctor run by an unprivileged user: the snapshot command's function, wrapped as the CLI
     wraps it, in a forked child that dropped to nobody (the interpreter here lives under /root,
@@ -423,6 +436,7 @@ def test_no_permission_to_signal(targets, tmp_path):
     assert target.alive() and not inspector_listening(target.pid)
 
 
+@pytest.mark.integration
 def test_port_helper_reports_listeners():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -438,6 +452,7 @@ def test_port_helper_reports_listeners():
     time.sleep(0)
 
 
+@pytest.mark.integration
 def test_values_only_with_show_values(small_snapshots):
     paths = list(map(str, small_snapshots))
     warning = "--show-values: the lines below are VALUES from the heap"
@@ -455,6 +470,7 @@ def test_values_only_with_show_values(small_snapshots):
     assert len(top["sample_values"]) == 3 and all(v.startswith("'dlg-") for v in top["sample_values"])
 
 
+@pytest.mark.integration
 def test_a_series_in_one_session_keeps_object_ids(spawn, tmp_path):  # noqa: F811
     """`--count 3` takes the three snapshots in one inspector session: V8 keeps its object ids, so
     the diff also lists what was allocated between 1 and 2 and is still alive in 3 (memlab's view),

@@ -229,7 +229,10 @@ def read_csv_trace(stream: BinaryIO, source: str = "", max_points: int = DEFAULT
     if header_line is None:
         raise TraceReadError(f"{source or 'input'} is empty: no header row and no samples")
     delimiter = _sniff_delimiter(header_line)
-    header = next(csv.reader([header_line], delimiter=delimiter, skipinitialspace=True))
+    try:
+        header = next(csv.reader([header_line], delimiter=delimiter, skipinitialspace=True))
+    except csv.Error as exc:  # e.g. a carriage return inside the header row (found by test_fuzz)
+        raise TraceReadError(f"{source or 'input'}: unreadable header row ({exc})") from None
     time_col, mem_col, extras = map_columns(header)
     cols = [time_col, mem_col, *extras]
     extra_keys = tuple(c.key for c in extras)
