@@ -168,9 +168,9 @@ def main() -> int:
     parser.add_argument("--docs", default=str(DOCS), help="the benchmarks document to update")
     args = parser.parse_args()
 
-    from tests.prometheus_util import big_fleet, ensure_prometheus, serve_fleet
+    from tests.prometheus_util import big_fleet, prometheus_missing, serve_fleet
 
-    reason = ensure_prometheus()
+    reason = prometheus_missing()
     if reason:
         print(f"cannot run: {reason}", file=sys.stderr)
         return 1

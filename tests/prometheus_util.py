@@ -1,8 +1,7 @@
 """A real Prometheus server for tests and benchmarks, filled with generated container memory series.
 
-- `ensure_prometheus()` finds `prometheus` and `promtool`, installing Debian's `prometheus`
-  package with apt-get when they are missing (`apt-get update` first); it returns a reason to
-  skip only when that is impossible (not root, no apt-get, the install failed).
+- `require_prometheus()` finds `prometheus` and `promtool` (installed before pytest by
+  `bash tests/system_packages.sh`, never by a test) and skips (fails under CI) when they are missing.
 - `fleet_dataset()` generates a small fleet: a leaking container (its GC sawtooth's troughs
   climb), a healthy sawtooth, a cache that fills then plateaus, a container OOM-killed and
   restarted at its limit (a new cAdvisor series after each restart), and a leak whose limit is
@@ -30,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .apt_util import ensure_debian_package
+from .system_tools import missing, require
 
 MIB = 1024**2
 WORKING_SET = "container_memory_working_set_bytes"
@@ -57,9 +56,14 @@ class Fleet:
 
 
 # -- tools --------------------------------------------------------------------------------------
-def ensure_prometheus() -> str | None:
-    """None when prometheus and promtool are available (installed now if needed), else why not."""
-    return ensure_debian_package("prometheus", "prometheus", "promtool")
+def prometheus_missing() -> str | None:
+    """None when prometheus and promtool are on PATH, else why not."""
+    return missing("prometheus", "prometheus", "promtool")
+
+
+def require_prometheus() -> None:
+    """Skip (fail under CI) unless prometheus and promtool are on PATH."""
+    require("prometheus", "prometheus", "promtool")
 
 
 def free_port() -> int:
@@ -283,7 +287,7 @@ def main(argv: list[str]) -> int:
     if len(argv) != 2 or argv[0] != "--save-sample":
         print("usage: python3 -m tests.prometheus_util --save-sample FILE", file=sys.stderr)
         return 2
-    reason = ensure_prometheus()
+    reason = prometheus_missing()
     if reason:
         print(reason, file=sys.stderr)
         return 1

@@ -16,22 +16,20 @@ from pathlib import Path
 
 import pytest
 
-from .apt_util import ensure_debian_package
 from .conftest import assert_one_line_error, memdoctor, wait_for
+from .system_tools import require
 from .test_python_heap import BUSY, LEAKS, diff_json, snapshot, start_app
 
 
-def ensure_lldb() -> str | None:
-    """None when lldb is available (installed now if needed), else why not."""
-    return ensure_debian_package("lldb", "lldb")
+def ensure_lldb() -> None:
+    """Skip (fail under CI) unless lldb is on PATH."""
+    require("lldb", "lldb")
 
 
 @pytest.fixture(scope="module")
 def lldb_only_path(tmp_path_factory) -> str:
     """A PATH with lldb on it and no gdb."""
-    reason = ensure_lldb()
-    if reason:
-        pytest.skip(reason)
+    ensure_lldb()
     folder = tmp_path_factory.mktemp("lldb-only-bin")
     os.symlink(shutil.which("lldb"), folder / "lldb")
     return str(folder)
@@ -93,12 +91,10 @@ def test_busy_target_times_out_through_lldb_untouched(tmp_path: Path, lldb_only_
                                 start_new_session=True)
     try:
         wait_for(started.exists, timeout=20, what="busy target")
-        t0 = time.monotonic()
         out = memdoctor("snapshot", str(proc.pid), "-o", str(tmp_path / "x.snap"), "--timeout", "1.5s",
                         extra_env={"PATH": lldb_only_path})
         assert_one_line_error(out)
         assert "no safe point" in out.stderr and "not changed" in out.stderr
-        assert time.monotonic() - t0 < 20
         assert not (tmp_path / "x.snap").exists()
         assert proc.poll() is None and tracer_of(proc.pid) == 0
         # The computation finishes normally; the pending call left behind fires as a no-op.

@@ -8,7 +8,6 @@ import signal
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -191,13 +190,12 @@ def test_run_reports_the_child_exit_and_can_forward_it(tmp_path):
 @pytest.mark.integration
 def test_alert_exits_1_as_soon_as_a_leak_is_established(tmp_path):
     out = tmp_path / "a.jsonl"
-    started = time.monotonic()
     result = memdoctor("run", "--interval", "0.05", "--duration", "60s", "--alert", "--json", "-o", str(out), "--",
                        sys.executable, "-c", LEAK_400KB_EVERY_50MS)
     assert result.returncode == 1, result.stderr
     outcome = json.loads(result.stdout)
+    # Ended by the alert, before the 60 s duration, by memdoctor's own clock.
     assert outcome["end_reason"] == "alert" and outcome["alert"]["detected_after_s"] < 60
-    assert time.monotonic() - started < 60
     assert outcome["diagnosis"]["verdict"] == "leak"
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from .apt_util import ensure_debian_package
 from .conftest import ROOT, assert_one_line_error, memdoctor, node_example, wait_for
+from .system_tools import missing, require
 
 SAMPLES = ROOT / "sample_traces"
 MB = 1024 * 1024
@@ -159,10 +159,10 @@ def test_node_snapshots_name_the_map_with_caps_and_flag(spawn, tmp_path: Path) -
 
 
 def _chromium() -> str:
-    reason = ensure_debian_package("chromium", "chromium", recommends=True)
-    if reason and not shutil.which("chromium-browser"):
-        pytest.skip(reason)
-    return shutil.which("chromium") or shutil.which("chromium-browser")
+    if missing("chromium", "chromium") is not None and shutil.which("chromium-browser"):
+        return shutil.which("chromium-browser")
+    require("chromium", "chromium")
+    return shutil.which("chromium")
 
 
 @pytest.mark.integration
