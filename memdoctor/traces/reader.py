@@ -88,7 +88,7 @@ def _open_binary(path: str) -> BinaryIO:
         spool = tempfile.TemporaryFile()  # noqa: SIM115 - returned open, closed by read_trace
         shutil.copyfileobj(sys.stdin.buffer, spool)
         spool.seek(0)
-        return spool  # type: ignore[return-value]
+        return spool
     if os.path.isdir(path):
         raise TraceReadError(f"{path} is a directory, not a trace file")
     try:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
@@ -161,7 +161,7 @@ class SeriesSet:
             builder = self._builders[name] = _Builder(self.series_keys, self.max_points, {})
         return builder
 
-    def add(self, name: str, t: float, value: float, extra: dict[str, float] | None = None) -> None:
+    def add(self, name: str, t: float, value: float, extra: Mapping[str, float | None] | None = None) -> None:
         builder = self._get(name)
         builder.t.append(t)
         builder.m.append(value)

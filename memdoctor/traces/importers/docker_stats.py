@@ -82,7 +82,8 @@ def _api_sample(obj: dict[str, Any]) -> tuple[str, float, float | None, float | 
     usage = number(mem.get("usage"))
     if usage is None:
         return None  # a stopped container reports empty memory_stats
-    stats = mem.get("stats") if isinstance(mem.get("stats"), dict) else {}
+    raw_stats = mem.get("stats")
+    stats: dict[str, Any] = raw_stats if isinstance(raw_stats, dict) else {}
     for key in ("total_inactive_file", "inactive_file"):
         cache = number(stats.get(key))
         if cache is not None and cache < usage:

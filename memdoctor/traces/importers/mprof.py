@@ -16,7 +16,7 @@ Two formats read the same file:
 
 from __future__ import annotations
 
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -38,11 +38,12 @@ def looks_like_mprof(head: str) -> bool:
         ln.startswith(("MEM ", "CHLD ")) for ln in lines)
 
 
-def _read(stream: BinaryIO, source: str, max_points: int, per_child: bool) -> tuple[SeriesSet, dict, int, list[str]]:
+def _read(stream: BinaryIO, source: str, max_points: int, per_child: bool
+          ) -> tuple[SeriesSet, dict[str, Any], int, list[str]]:
     """Parse the lines. Per child: series "main" and "child N". Else: one series "tree" whose
     value is MEM, with the children's sum and the process count of each tick as extras."""
     series = SeriesSet(() if per_child else ("children", "procs"), max_points=max_points)
-    meta: dict = {}
+    meta: dict[str, Any] = {}
     skipped = 0
     warnings: list[str] = []
     seen = 0

@@ -134,7 +134,8 @@ def iter_matrix(stream: BinaryIO, source: str, info: Matrix | None = None) -> It
             if "value" in element:
                 raise _not_matrix("vector", source)
             continue
-        labels = element.get("metric") if isinstance(element.get("metric"), dict) else {}
+        metric = element.get("metric")
+        labels: dict[Any, Any] = metric if isinstance(metric, dict) else {}
         t, v = _points(element.get("values"))
         info.series += 1
         yield {str(k): str(val) for k, val in labels.items()}, t, v
