@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 import re
 
+from memdoctor.errors import MemdoctorError
+
 _SIZE_FACTORS = {
     "": 1,
     "b": 1,
@@ -54,7 +56,7 @@ _DURATION_FACTORS = {
 _NUMBER_UNIT = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([A-Za-z]*)\s*$")
 
 
-class UnitError(ValueError):
+class UnitError(MemdoctorError, ValueError):
     """A size, duration or rate the user wrote that cannot be read."""
 
 

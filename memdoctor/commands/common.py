@@ -14,19 +14,9 @@ from typing import Any, TypeVar
 
 import typer
 
-from memdoctor.heap.runtimes import HeapError
-from memdoctor.sampling.cgroup import CgroupError
-from memdoctor.sampling.target import TargetError
-from memdoctor.traces.errors import TraceReadError
-from memdoctor.traces.writer import TraceWriteError
-from memdoctor.units import UnitError
+from memdoctor.errors import EXIT_JUDGEMENT_FAILED, EXIT_OK, EXIT_USAGE, MemdoctorError
 
-EXIT_OK = 0
-EXIT_JUDGEMENT_FAILED = 1
-EXIT_USAGE = 2
-
-KNOWN_ERRORS: tuple[type[BaseException], ...] = (TraceReadError, TraceWriteError, TargetError, UnitError,
-                                                 CgroupError, HeapError)
+__all__ = ["EXIT_JUDGEMENT_FAILED", "EXIT_OK", "EXIT_USAGE", "CommandSpec", "State", "fail", "handle_errors"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -62,10 +52,10 @@ def handle_errors(func: F) -> F:
             return func(*args, **kwargs)
         except (typer.Exit, typer.Abort, SystemExit):
             raise
-        except KNOWN_ERRORS as exc:
+        except MemdoctorError as exc:  # the one mapping of known failures to a line and an exit code
             if State.debug:
                 raise
-            raise fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+            raise fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, exc.exit_code) from None
         except KeyboardInterrupt:
             raise fail("interrupted", 130) from None
         except Exception as exc:

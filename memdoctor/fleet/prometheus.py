@@ -31,6 +31,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from memdoctor.errors import MemdoctorError
 from memdoctor.traces.errors import TraceReadError
 from memdoctor.traces.importers.prometheus_json import Matrix, iter_matrix
 
@@ -44,7 +45,7 @@ RETRY_STATUS = {429, 502, 503, 504, 500}
 USER_AGENT = "memdoctor-fleet"
 
 
-class PrometheusError(Exception):
+class PrometheusError(MemdoctorError):
     """A failure talking to Prometheus, in one line with no secret in it."""
 
 

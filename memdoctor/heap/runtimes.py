@@ -18,10 +18,12 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+from memdoctor.errors import MemdoctorError
+
 ENGINES = {"python": "memdoctor.heap.python", "node": "memdoctor.heap.v8"}
 
 
-class HeapError(Exception):
+class HeapError(MemdoctorError):
     """A snapshot cannot be taken or read: one line, with the remedy."""
 
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from memdoctor.errors import MemdoctorError
 from memdoctor.sampling.limits import UNLIMITED_THRESHOLD, oom_kill_count
 
 
-class CgroupError(Exception):
+class CgroupError(MemdoctorError):
     """The path is not a readable memory cgroup."""
 
 

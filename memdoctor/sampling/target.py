@@ -14,10 +14,11 @@ import subprocess
 import time
 from dataclasses import dataclass
 
+from memdoctor.errors import MemdoctorError
 from memdoctor.sampling import procfs
 
 
-class TargetError(Exception):
+class TargetError(MemdoctorError):
     """No usable target: unknown PID, no or several matches, a command that cannot start."""
 
 

@@ -12,8 +12,10 @@ import json
 import os
 from typing import Any, Protocol
 
+from memdoctor.errors import MemdoctorError
 
-class TraceWriteError(OSError):
+
+class TraceWriteError(MemdoctorError, OSError):
     """The trace could not be written (disk full, read-only, not a file...)."""
 
     def __str__(self) -> str:
