@@ -130,7 +130,7 @@ def run_gate(*, cmd: list[str], pid: int | None, trace: str | None, duration_s: 
     restarts = np.asarray([float(outcome.t[-1])]) if outcome.oom_killed and len(outcome.t) else None
     m = _measurements(outcome.t, outcome.rss, warmup_s, outcome.limit.bytes, restarts)
     result = judge(m, thresholds, command=status, baseline=baseline)
-    if outcome.result.end_reason == "write-error" and outcome.result.error:
-        result.notes.append(outcome.result.error)
+    if outcome.result.write_error or (outcome.result.end_reason == "write-error" and outcome.result.error):
+        result.notes.append(outcome.result.write_error or outcome.result.error or "")
     memory: list[Any] = list(outcome.rss[-2000:])
     return result, title, memory, outcome.result.duration_s
