@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from memdoctor import __version__
-from memdoctor.analysis import Diagnosis, diagnose
+from memdoctor.analysis import Diagnosis
+from memdoctor.oom_facts import diagnose_series, died_of_v8_heap
 from memdoctor.report.live import Alert, AlertRule, LiveMonitor
 from memdoctor.sampling.limits import MemoryLimit, oom_kill_count, with_override
 from memdoctor.sampling.recorder import RecordingResult, RecordingState, record
@@ -86,6 +87,12 @@ class RecordingOutcome:
     rss: np.ndarray = field(default_factory=lambda: np.empty(0))
     # memdoctor's own CPU time while recording (user + sys, all its threads), in seconds.
     own_cpu_s: float = 0.0
+    # When the target (or a process of its cgroup) was OOM-killed, seconds since the start; also
+    # a Node.js process that aborted at V8's heap limit. Each is an {"event": "oom_kill"} line.
+    oom_kill_times: list[float] = field(default_factory=list)
+    # `run` in a memory cgroup of its own: the cgroup's peak charge (memory.peak, v1
+    # max_usage_in_bytes), which sees children that lived and died between two samples.
+    cgroup_peak_bytes: int | None = None
 
     @property
     def own_cpu_share(self) -> float:
@@ -106,6 +113,8 @@ class RecordingOutcome:
             "child_exit": self.child_exit,
             "child_returncode": self.child_returncode,
             "oom_killed": self.oom_killed,
+            "oom_kill_times": [round(x, 3) for x in self.oom_kill_times],
+            "cgroup_peak_bytes": self.cgroup_peak_bytes,
             "alert": None if self.alert is None else {"reason": self.alert.reason,
                                                       "detected_after_s": round(self.alert.detected_after_s, 3)},
             "warnings": self.warnings,
@@ -144,6 +153,8 @@ def _oom_killed(plan: RecordingPlan, returncode: int | None, oom_before: int | N
     oom_after = oom_kill_count(plan.limit.cgroup_dir, plan.limit.version)
     counter_rose = oom_before is not None and oom_after is not None and oom_after > oom_before
     if plan.child is not None:
+        if died_of_v8_heap(plan.cmdline, plan.runtime, returncode, last_rss):
+            return True
         if returncode != -9:
             return False
         near_limit = last_rss is not None and plan.limit.bytes > 0 and last_rss >= OOM_SHARE * plan.limit.bytes
@@ -190,12 +201,17 @@ def execute(plan: RecordingPlan) -> RecordingOutcome:
             except subprocess.TimeoutExpired:
                 returncode = None
         oom = _oom_killed(plan, returncode, oom_before, last_rss)
-        if oom and plan.writer is not None:
+        seen_during = any(name == "oom_kill" for _, name in result.events)
+        if oom and plan.writer is not None and not seen_during:
             elapsed = float(t[-1]) if len(t) else 0.0
             try:
                 plan.writer.write_sample({"t": round(elapsed, 6), "event": "oom_kill"})
             except TraceWriteError as exc:
                 warnings.append(str(exc))
+    oom_times = [at for at, name in result.events if name == "oom_kill"]
+    if oom and not oom_times:
+        oom_times.append(float(t[-1]) if len(t) else 0.0)
+    oom = oom or bool(oom_times)
     if result.error:
         warnings.append(result.error)
     denied = getattr(plan.source, "denied", set())
@@ -205,8 +221,7 @@ def execute(plan: RecordingPlan) -> RecordingOutcome:
         warnings.append("file descriptors not readable for this process (needs the same user or root)")
     diagnosis = None
     if len(t):
-        diagnosis = diagnose(t, rss, limit_bytes=plan.limit.bytes,
-                             restart_times=np.asarray([float(t[-1])]) if oom else None)
+        diagnosis = diagnose_series(t, rss, limit_bytes=plan.limit.bytes, oom_kill_times=oom_times)
         if state.series.count != diagnosis.samples:
             diagnosis = replace(diagnosis, samples=state.series.count)
     return RecordingOutcome(
@@ -226,6 +241,7 @@ def execute(plan: RecordingPlan) -> RecordingOutcome:
         t=t,
         rss=rss,
         own_cpu_s=own_cpu,
+        oom_kill_times=oom_times,
     )
 
 

@@ -104,6 +104,9 @@ def record(
     fields = source.fields
     state.fields = fields
     sample_values = source.values
+    # A source that knows of events (a cgroup's OOM kills) is asked at every Python tick.
+    poll_events = getattr(source, "events", None)
+    events: list[tuple[float, str]] = []
     write_sample = writer.write_sample if writer is not None else None
     # The common sample goes out through one precomputed bytes template: at 100 Hz, building a
     # dict and formatting it generically costs several times the /proc read itself.
@@ -178,6 +181,16 @@ def record(
                         fast.stop_writing()
                     _say(f"memdoctor: {write_error}; still sampling in memory until the end")
                 series.append(elapsed, values[0])
+                if poll_events is not None:
+                    for name in poll_events():
+                        events.append((elapsed, name))
+                        if write_sample is not None:
+                            try:
+                                write_sample({"t": round(elapsed, 6), "event": name})
+                            except TraceWriteError as exc:
+                                write_error = error = str(exc)
+                                write_sample = write_bytes = template = None
+                                _say(f"memdoctor: {write_error}; still sampling in memory until the end")
                 state.last_t = elapsed
                 state.last_values = values
                 k += 1
@@ -223,7 +236,8 @@ def record(
     if state.stop_reason and end_reason in ("duration", "stopped"):
         end_reason = state.stop_reason
     return RecordingResult(samples=series.count, duration_s=mono() - start, end_reason=end_reason, error=error,
-                           write_error=write_error, compiled_samples=fast.taken if fast is not None else 0)
+                           write_error=write_error, events=events,
+                           compiled_samples=fast.taken if fast is not None else 0)
 
 
 def _say(line: str) -> None:
