@@ -26,9 +26,15 @@ from memdoctor.sampling.recorder import RecordingResult, RecordingState, record
 from memdoctor.sampling.sources import Source
 from memdoctor.sampling.target import describe_exit
 from memdoctor.traces.writer import TraceWriteError, TraceWriter
+from memdoctor.units import format_bytes, format_duration
 
 # Memory at or above this share of the limit when the target dies by SIGKILL means OOM.
 OOM_SHARE = 0.9
+# The cgroup's peak is worth a warning when it passes the sampled peak by this much: 25% and
+# 32 MiB, more than the page cache a Python or Node program's own start-up reads (~10-20 MiB
+# of modules measured here), so a plain run does not warn.
+CGROUP_PEAK_NOTE_RATIO = 1.25
+CGROUP_PEAK_NOTE_BYTES = 32 << 20
 
 
 @dataclass
@@ -258,8 +264,13 @@ def record_command(
     source_name: str = "memdoctor run",
     on_start: Any = None,
     state: RecordingState | None = None,
+    own_cgroup: bool = True,
 ) -> RecordingOutcome:
     """Launch `cmd`, record it until it exits or the duration ends, stop its process group.
+
+    With `own_cgroup` (and the rights to), the command runs in a memory cgroup of its own whose
+    peak and OOM kills are reported (sampling/run_cgroup.py); otherwise a warning says that
+    short-lived children may be missed.
 
     `on_start(child)` runs once the command is being sampled (the gate starts its load there);
     what it returns is called with no argument when the recording ends.
@@ -267,10 +278,22 @@ def record_command(
     from memdoctor.sampling.backend import open_process_tree
     from memdoctor.sampling.limits import discover_limit_for_pid
     from memdoctor.sampling.procfs import ProcessAccessDenied, ProcessGone
+    from memdoctor.sampling.run_cgroup import create_run_cgroup
     from memdoctor.sampling.sources import ProcessTreeSource
     from memdoctor.sampling.target import TargetError, detect_runtime, launch, stop_process_group
 
-    child = launch(cmd)
+    run_cgroup, no_cgroup = create_run_cgroup() if own_cgroup else (None, "not asked for")
+    try:
+        child = launch(cmd, run_cgroup.move_self if run_cgroup is not None else None)
+    except BaseException:
+        if run_cgroup is not None:
+            run_cgroup.remove()
+        raise
+    if run_cgroup is not None:
+        run_cgroup.close_procs()
+        if not run_cgroup.holds(child.pid) and child.poll() is None:
+            run_cgroup.remove(wait_s=0)
+            run_cgroup, no_cgroup = None, "the command could not be moved into its cgroup"
     cleanup = None
     try:
         try:
@@ -300,6 +323,16 @@ def record_command(
             alert=settings.alert,
             state=state,
         )
+        if run_cgroup is not None:
+            # Kills of any process of the command's own cgroup are events as they happen.
+            from memdoctor.sampling.cgroup import CgroupError, CgroupSampler
+
+            try:
+                oom_watch = CgroupSampler(run_cgroup.path)
+                oom_watch.new_oom_events()
+                plan.source.events = oom_watch.new_oom_events  # type: ignore[attr-defined]
+            except CgroupError:
+                pass
         if on_start is not None:
             cleanup = on_start(child)
         outcome = execute(plan)
@@ -307,6 +340,23 @@ def record_command(
         if cleanup is not None:
             cleanup()
         stop_process_group(child, grace_s)
+        if run_cgroup is not None:
+            peak = run_cgroup.peak_bytes()
+            if not run_cgroup.remove():
+                no_cgroup = f"{run_cgroup.path} still holds processes that left the command's group: kept"
+    if run_cgroup is not None:
+        outcome.cgroup_peak_bytes = peak
+        sampled = outcome.peak_bytes or 0.0
+        if peak is not None and peak > sampled * CGROUP_PEAK_NOTE_RATIO + CGROUP_PEAK_NOTE_BYTES:
+            outcome.warnings.append(
+                f"the command's cgroup peaked at {format_bytes(peak)}, above the {format_bytes(sampled)} sampled: "
+                "processes that lived between two samples, or page cache it read or wrote (the cgroup counts both)")
+    elif follow_children:
+        outcome.warnings.append(f"short-lived child processes may be missed: memory is sampled every "
+                                f"{format_duration(settings.interval)} and the command has no cgroup of its own "
+                                f"({no_cgroup})")
+    if no_cgroup and run_cgroup is not None:
+        outcome.warnings.append(no_cgroup)
     if outcome.result.end_reason != "target-exited":
         # We stopped it: report how it ended after our SIGTERM (and SIGKILL, if it needed one).
         outcome.child_returncode = child.returncode
