@@ -125,6 +125,10 @@ def test_run_heap_every_says_when_a_snapshot_failed(tmp_path: Path) -> None:
     line = next((w for w in warnings if "heap snapshots failed" in w), None)
     assert line is not None, warnings
     assert "ZeroDivisionError" in line
+    # `report` on that trace says the snapshots failed (it used to recommend `run --heap-every`).
+    notes = json.loads(memdoctor("report", str(trace), "--format", "json", check_code=0).stdout)["notes"]
+    assert any("failed inside the target" in n and "ZeroDivisionError" in n for n in notes), notes
+    assert not any("take them with" in n for n in notes), notes
 
 
 # --------------------------------------------------------------------------- item 9: memdoctor killed, walks at once
