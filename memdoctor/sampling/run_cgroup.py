@@ -11,8 +11,9 @@ unchanged), the command is moved in before it execs (its first instruction alrea
 there), and it is removed at the end. Both counters include page cache the command read or
 wrote (its charge), so the peak can exceed the sampled RSS without any hidden process.
 Creating it needs write access to memdoctor's cgroup (root, or a delegated subtree); v2 also
-needs the memory controller enabled for children, which a cgroup holding processes cannot
-turn on (the "no internal processes" rule). Otherwise `run` says in one line that short-lived
+needs the memory controller already enabled for children (memdoctor does not change the host's
+tree; a cgroup holding processes cannot turn it on anyway), v1 a hierarchical parent (with
+use_hierarchy 0 a child would escape the limit). Otherwise `run` says in one line that short-lived
 children may be missed.
 """
 
@@ -89,13 +90,15 @@ def create_run_cgroup() -> tuple[RunCgroup | None, str | None]:
         return None, "no memory cgroup hierarchy is mounted"
     mount, own = found[0]
     if mount.version == 2:
+        # Not turned on here: that changes the host's cgroup tree, and a cgroup holding processes
+        # (memdoctor's own does) cannot turn it on anyway.
         controllers = (_read(os.path.join(own, "cgroup.subtree_control")) or "").split()
         if "memory" not in controllers:
-            try:
-                with open(os.path.join(own, "cgroup.subtree_control"), "w") as fh:
-                    fh.write("+memory")
-            except OSError as exc:
-                return None, f"the memory controller is not enabled below {own} ({exc.strerror})"
+            return None, f"the memory controller is not enabled for children of {own}"
+    elif (_read(os.path.join(own, "memory.use_hierarchy")) or "1").strip() == "0":
+        # A v1 child of a non-hierarchical cgroup is charged apart: the command would escape the
+        # limit it runs under now.
+        return None, f"{own} has memory.use_hierarchy 0 (a child cgroup would escape its limit)"
     path = os.path.join(own, f"memdoctor-run-{os.getpid()}")
     try:
         os.mkdir(path, 0o755)
