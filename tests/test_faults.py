@@ -85,6 +85,33 @@ def test_disk_full_during_run_never_stops_the_command(tmp_path):
         assert outcome["diagnosis"]["samples"] == outcome["samples"]
 
 
+@pytest.mark.integration
+def test_trace_past_rlimit_fsize_stops_writing_not_the_command(tmp_path):
+    """Issue 19 item 10 without root: RLIMIT_FSIZE on the recording (Python ignores SIGXFSZ, so
+    the write fails with EFBIG) stops the trace like a full disk; the command runs to its end."""
+    import resource
+
+    survived = tmp_path / "survived"
+    out = tmp_path / "t.jsonl"
+    script = ("import pathlib, time\n"
+              f"out = pathlib.Path({str(out)!r})\n"
+              "while not out.exists() or out.stat().st_size < 4096: time.sleep(0.01)\n"
+              "time.sleep(1.0)\n"
+              f"pathlib.Path({str(survived)!r}).write_text('yes')\n")
+
+    def limit_file_size() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (8192, 8192))
+
+    proc = memdoctor("run", "--interval", "5ms", "-o", str(out), "--json", "--", sys.executable, "-c", script,
+                     timeout=120, preexec_fn=limit_file_size)
+    assert proc.returncode == 2, (proc.returncode, proc.stderr[-1000:])
+    outcome = json.loads(proc.stdout)
+    assert survived.exists() and outcome["child_returncode"] == 0
+    assert any("File too large" in w for w in outcome["warnings"]), outcome["warnings"]
+    _header, samples = read_jsonl(out)
+    assert len(samples) > 10 and outcome["samples"] > len(samples)
+
+
 def test_read_only_file_system(tmp_path, spawn):
     target = spawn(["sleep", "60"])
     with _tmpfs(tmp_path, "size=1m,ro") as mnt:
