@@ -1150,6 +1150,13 @@ class _Resident:
         self.sock_path = None
 
     def start(self) -> None:
+        if "owner_checked" not in self.config:
+            # Once, in the first process (forked children inherit the answer: a worker forked after
+            # memdoctor died must not take its absence for invisibility). memdoctor not visible
+            # from here at the start (another PID namespace) says nothing later: the check is off.
+            self.config["owner_checked"] = True
+            if not _owner_alive(self.config):
+                self.config["owner_pid"] = None
         every = float(self.config.get("every_s") or 0)
         if every > 0:
             threading.Thread(target=self._periodic, args=(every,), name="memdoctor-heap-every", daemon=True).start()
