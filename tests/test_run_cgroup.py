@@ -54,6 +54,26 @@ def test_a_child_between_two_samples_shows_in_the_cgroup_peak(tmp_path: Path):
             assert not [d for d in os.listdir(own) if d.startswith("memdoctor-run-")]
 
 
+def test_a_cgroup_left_by_a_killed_memdoctor_is_swept_by_the_next_run(tmp_path: Path):
+    why = _can_make_cgroups()
+    if why:
+        pytest.skip(f"memdoctor cannot create a cgroup here: {why}")
+    from memdoctor.sampling.run_cgroup import create_run_cgroup
+
+    cg, _ = create_run_cgroup()
+    assert cg is not None
+    cg.close_procs()
+    stale = Path(cg.path).with_name("memdoctor-run-999999999")  # a PID that cannot exist
+    Path(cg.path).rmdir()
+    stale.mkdir()
+    try:
+        memdoctor("run", "--interval", "0.2s", "--json", "--", sys.executable, "-c", "pass", check_code=0)
+        assert not stale.exists()
+    finally:
+        if stale.exists():
+            stale.rmdir()
+
+
 def test_without_a_cgroup_run_says_short_lived_children_may_be_missed(monkeypatch):
     from memdoctor.recording import CommonSettings, record_command
     from memdoctor.sampling import run_cgroup

@@ -99,6 +99,7 @@ def create_run_cgroup() -> tuple[RunCgroup | None, str | None]:
         # A v1 child of a non-hierarchical cgroup is charged apart: the command would escape the
         # limit it runs under now.
         return None, f"{own} has memory.use_hierarchy 0 (a child cgroup would escape its limit)"
+    _sweep_stale(own)
     path = os.path.join(own, f"memdoctor-run-{os.getpid()}")
     try:
         os.mkdir(path, 0o755)
@@ -116,3 +117,18 @@ def create_run_cgroup() -> tuple[RunCgroup | None, str | None]:
         return None, f"cannot use the cgroup {path} ({exc.strerror})"
     return RunCgroup(path, mount.version, fd), None
 
+
+def _sweep_stale(own: str) -> None:
+    """Remove the cgroups of earlier runs whose memdoctor is gone (a `kill -9` cannot clean up).
+    rmdir only ever removes an empty cgroup: one still holding processes stays."""
+    try:
+        names = os.listdir(own)
+    except OSError:
+        return
+    for name in names:
+        owner = name[len("memdoctor-run-"):] if name.startswith("memdoctor-run-") else ""
+        if owner.isdigit() and int(owner) != os.getpid() and not os.path.exists(f"/proc/{owner}"):
+            try:
+                os.rmdir(os.path.join(own, name))
+            except OSError:
+                pass
