@@ -183,14 +183,24 @@ def measure(t: np.ndarray, mem: np.ndarray, diagnosis: Diagnosis, judged_from_s:
 
 
 def judge(m: Measurements | None, thresholds: Thresholds, *, command: CommandStatus | None = None,
-          baseline: Baseline | None = None) -> GateResult:
-    """Every check of the gate, and whether it passes."""
+          baseline: Baseline | None = None, oom_kill_times: list[float] | None = None) -> GateResult:
+    """Every check of the gate, and whether it passes.
+
+    `oom_kill_times`: when the target was OOM-killed (seconds since the start; from the trace's
+    {"event": "oom_kill"} lines or the recording). A process killed at its memory limit fails
+    the gate whatever its trend looked like: the kill is the fact the gate exists to catch."""
     checks: list[Check] = []
     notes: list[str] = []
     if command is not None:
         checks.append(Check("command", not command.failed,
                             f"the command {command.description}" + (f": {command.reason}" if command.reason else ""),
                             value=command.description))
+    if oom_kill_times:
+        first = min(oom_kill_times)
+        times = "once" if len(oom_kill_times) == 1 else f"{len(oom_kill_times)} times"
+        checks.append(Check("oom-kill", False,
+                            f"the target was OOM-killed {times} (first at {format_duration(first)}): killed at its "
+                            "memory limit, whatever the trend before", value=len(oom_kill_times), threshold=0))
     if m is None:
         checks.append(Check("samples", False, "no memory sample was recorded: nothing to judge"))
         return GateResult(False, checks, None, notes)

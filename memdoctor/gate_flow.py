@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from memdoctor.analysis import diagnose
 from memdoctor.gate import Baseline, CommandStatus, GateResult, Measurements, Thresholds, judge, measure
+from memdoctor.oom_facts import diagnose_series
 from memdoctor.recording import CommonSettings, RecordingOutcome, attach_plan, execute, record_command
 from memdoctor.report.console import stderr_console
 from memdoctor.sampling.recorder import RecordingState
@@ -24,7 +24,7 @@ from memdoctor.traces.writer import open_trace_writer
 
 
 def _measurements(t: np.ndarray, mem: np.ndarray, warmup_s: float, limit_bytes: int | None,
-                  restarts: np.ndarray | None = None) -> Measurements | None:
+                  restarts: np.ndarray | None = None, oom_kills: np.ndarray | None = None) -> Measurements | None:
     if len(t) == 0:
         return None
     start = float(t[0])
@@ -32,7 +32,7 @@ def _measurements(t: np.ndarray, mem: np.ndarray, warmup_s: float, limit_bytes: 
     if keep.sum() < 2:  # a warm-up longer than the run: judge what there is rather than nothing
         keep = np.ones(len(t), dtype=bool)
     t, mem = t[keep], mem[keep]
-    diagnosis = diagnose(t, mem, limit_bytes=limit_bytes, restart_times=restarts)
+    diagnosis = diagnose_series(t, mem, limit_bytes=limit_bytes, restart_times=restarts, oom_kill_times=oom_kills)
     return measure(t, mem, diagnosis, judged_from_s=float(t[0] - start))
 
 
@@ -93,9 +93,12 @@ def run_gate(*, cmd: list[str], pid: int | None, trace: str | None, duration_s: 
     """Record or read, then judge. Returns (result, title, memory for a sparkline, seconds taken)."""
     if trace is not None:
         tr = read_trace(trace)
-        restarts = tr.event_times("restart", "oom_kill")
-        m = _measurements(tr.t, tr.rss, warmup_s, limit_bytes or tr.limit_bytes, restarts if len(restarts) else None)
-        return judge(m, thresholds, baseline=baseline), trace, list(tr.rss[-2000:]), 0.0
+        restarts = tr.event_times("restart")
+        kills = tr.event_times("oom_kill")
+        m = _measurements(tr.t, tr.rss, warmup_s, limit_bytes or tr.limit_bytes, restarts if len(restarts) else None,
+                          kills if len(kills) else None)
+        return (judge(m, thresholds, baseline=baseline, oom_kill_times=list(kills)), trace, list(tr.rss[-2000:]),
+                0.0)
     settings = CommonSettings(interval_s, duration_s, detail_every if detail_every > 0 else None, limit_bytes, None)
     state = RecordingState()
     live = "off" if json_out else "plain"  # a gate runs in CI: plain lines, never a live panel
@@ -127,10 +130,10 @@ def run_gate(*, cmd: list[str], pid: int | None, trace: str | None, duration_s: 
     finally:
         if writer is not None:
             writer.close()
-    restarts = np.asarray([float(outcome.t[-1])]) if outcome.oom_killed and len(outcome.t) else None
-    m = _measurements(outcome.t, outcome.rss, warmup_s, outcome.limit.bytes, restarts)
-    result = judge(m, thresholds, command=status, baseline=baseline)
-    if outcome.result.end_reason == "write-error" and outcome.result.error:
-        result.notes.append(outcome.result.error)
+    kills = np.asarray(outcome.oom_kill_times, dtype=float)
+    m = _measurements(outcome.t, outcome.rss, warmup_s, outcome.limit.bytes, None, kills if len(kills) else None)
+    result = judge(m, thresholds, command=status, baseline=baseline, oom_kill_times=list(kills))
+    if outcome.result.write_error or (outcome.result.end_reason == "write-error" and outcome.result.error):
+        result.notes.append(outcome.result.write_error or outcome.result.error or "")
     memory: list[Any] = list(outcome.rss[-2000:])
     return result, title, memory, outcome.result.duration_s

@@ -18,16 +18,23 @@ from typing import Any
 import numpy as np
 
 from memdoctor import __version__
-from memdoctor.analysis import Diagnosis, diagnose
+from memdoctor.analysis import Diagnosis
+from memdoctor.oom_facts import diagnose_series, died_of_v8_heap
 from memdoctor.report.live import Alert, AlertRule, LiveMonitor
 from memdoctor.sampling.limits import MemoryLimit, oom_kill_count, with_override
 from memdoctor.sampling.recorder import RecordingResult, RecordingState, record
 from memdoctor.sampling.sources import Source
 from memdoctor.sampling.target import describe_exit
 from memdoctor.traces.writer import TraceWriteError, TraceWriter
+from memdoctor.units import format_bytes, format_duration
 
 # Memory at or above this share of the limit when the target dies by SIGKILL means OOM.
 OOM_SHARE = 0.9
+# The cgroup's peak is worth a warning when it passes the sampled peak by this much: 25% and
+# 32 MiB, more than the page cache a Python or Node program's own start-up reads (~10-20 MiB
+# of modules measured here), so a plain run does not warn.
+CGROUP_PEAK_NOTE_RATIO = 1.25
+CGROUP_PEAK_NOTE_BYTES = 32 << 20
 
 
 @dataclass
@@ -86,6 +93,12 @@ class RecordingOutcome:
     rss: np.ndarray = field(default_factory=lambda: np.empty(0))
     # memdoctor's own CPU time while recording (user + sys, all its threads), in seconds.
     own_cpu_s: float = 0.0
+    # When the target (or a process of its cgroup) was OOM-killed, seconds since the start; also
+    # a Node.js process that aborted at V8's heap limit. Each is an {"event": "oom_kill"} line.
+    oom_kill_times: list[float] = field(default_factory=list)
+    # `run` in a memory cgroup of its own: the cgroup's peak charge (memory.peak, v1
+    # max_usage_in_bytes), which sees children that lived and died between two samples.
+    cgroup_peak_bytes: int | None = None
 
     @property
     def own_cpu_share(self) -> float:
@@ -106,6 +119,8 @@ class RecordingOutcome:
             "child_exit": self.child_exit,
             "child_returncode": self.child_returncode,
             "oom_killed": self.oom_killed,
+            "oom_kill_times": [round(x, 3) for x in self.oom_kill_times],
+            "cgroup_peak_bytes": self.cgroup_peak_bytes,
             "alert": None if self.alert is None else {"reason": self.alert.reason,
                                                       "detected_after_s": round(self.alert.detected_after_s, 3)},
             "warnings": self.warnings,
@@ -144,6 +159,8 @@ def _oom_killed(plan: RecordingPlan, returncode: int | None, oom_before: int | N
     oom_after = oom_kill_count(plan.limit.cgroup_dir, plan.limit.version)
     counter_rose = oom_before is not None and oom_after is not None and oom_after > oom_before
     if plan.child is not None:
+        if died_of_v8_heap(plan.cmdline, plan.runtime, returncode, last_rss):
+            return True
         if returncode != -9:
             return False
         near_limit = last_rss is not None and plan.limit.bytes > 0 and last_rss >= OOM_SHARE * plan.limit.bytes
@@ -190,12 +207,17 @@ def execute(plan: RecordingPlan) -> RecordingOutcome:
             except subprocess.TimeoutExpired:
                 returncode = None
         oom = _oom_killed(plan, returncode, oom_before, last_rss)
-        if oom and plan.writer is not None:
+        seen_during = any(name == "oom_kill" for _, name in result.events)
+        if oom and plan.writer is not None and not seen_during:
             elapsed = float(t[-1]) if len(t) else 0.0
             try:
                 plan.writer.write_sample({"t": round(elapsed, 6), "event": "oom_kill"})
             except TraceWriteError as exc:
                 warnings.append(str(exc))
+    oom_times = [at for at, name in result.events if name == "oom_kill"]
+    if oom and not oom_times:
+        oom_times.append(float(t[-1]) if len(t) else 0.0)
+    oom = oom or bool(oom_times)
     if result.error:
         warnings.append(result.error)
     denied = getattr(plan.source, "denied", set())
@@ -205,8 +227,7 @@ def execute(plan: RecordingPlan) -> RecordingOutcome:
         warnings.append("file descriptors not readable for this process (needs the same user or root)")
     diagnosis = None
     if len(t):
-        diagnosis = diagnose(t, rss, limit_bytes=plan.limit.bytes,
-                             restart_times=np.asarray([float(t[-1])]) if oom else None)
+        diagnosis = diagnose_series(t, rss, limit_bytes=plan.limit.bytes, oom_kill_times=oom_times)
         if state.series.count != diagnosis.samples:
             diagnosis = replace(diagnosis, samples=state.series.count)
     return RecordingOutcome(
@@ -226,6 +247,7 @@ def execute(plan: RecordingPlan) -> RecordingOutcome:
         t=t,
         rss=rss,
         own_cpu_s=own_cpu,
+        oom_kill_times=oom_times,
     )
 
 
@@ -242,8 +264,13 @@ def record_command(
     source_name: str = "memdoctor run",
     on_start: Any = None,
     state: RecordingState | None = None,
+    own_cgroup: bool = True,
 ) -> RecordingOutcome:
     """Launch `cmd`, record it until it exits or the duration ends, stop its process group.
+
+    With `own_cgroup` (and the rights to), the command runs in a memory cgroup of its own whose
+    peak and OOM kills are reported (sampling/run_cgroup.py); otherwise a warning says that
+    short-lived children may be missed.
 
     `on_start(child)` runs once the command is being sampled (the gate starts its load there);
     what it returns is called with no argument when the recording ends.
@@ -251,10 +278,22 @@ def record_command(
     from memdoctor.sampling.backend import open_process_tree
     from memdoctor.sampling.limits import discover_limit_for_pid
     from memdoctor.sampling.procfs import ProcessAccessDenied, ProcessGone
+    from memdoctor.sampling.run_cgroup import create_run_cgroup
     from memdoctor.sampling.sources import ProcessTreeSource
     from memdoctor.sampling.target import TargetError, detect_runtime, launch, stop_process_group
 
-    child = launch(cmd)
+    run_cgroup, no_cgroup = create_run_cgroup() if own_cgroup else (None, "not asked for")
+    try:
+        child = launch(cmd, run_cgroup.move_self if run_cgroup is not None else None)
+    except BaseException:
+        if run_cgroup is not None:
+            run_cgroup.remove()
+        raise
+    if run_cgroup is not None:
+        run_cgroup.close_procs()
+        if not run_cgroup.holds(child.pid) and child.poll() is None:
+            run_cgroup.remove(wait_s=0)
+            run_cgroup, no_cgroup = None, "the command could not be moved into its cgroup"
     cleanup = None
     try:
         try:
@@ -284,6 +323,16 @@ def record_command(
             alert=settings.alert,
             state=state,
         )
+        if run_cgroup is not None:
+            # Kills of any process of the command's own cgroup are events as they happen.
+            from memdoctor.sampling.cgroup import CgroupError, CgroupSampler
+
+            try:
+                oom_watch = CgroupSampler(run_cgroup.path)
+                oom_watch.new_oom_events()
+                plan.source.events = oom_watch.new_oom_events  # type: ignore[attr-defined]
+            except CgroupError:
+                pass
         if on_start is not None:
             cleanup = on_start(child)
         outcome = execute(plan)
@@ -291,6 +340,23 @@ def record_command(
         if cleanup is not None:
             cleanup()
         stop_process_group(child, grace_s)
+        if run_cgroup is not None:
+            peak = run_cgroup.peak_bytes()
+            if not run_cgroup.remove():
+                no_cgroup = f"{run_cgroup.path} still holds processes that left the command's group: kept"
+    if run_cgroup is not None:
+        outcome.cgroup_peak_bytes = peak
+        sampled = outcome.peak_bytes or 0.0
+        if peak is not None and peak > sampled * CGROUP_PEAK_NOTE_RATIO + CGROUP_PEAK_NOTE_BYTES:
+            outcome.warnings.append(
+                f"the command's cgroup peaked at {format_bytes(peak)}, above the {format_bytes(sampled)} sampled: "
+                "processes that lived between two samples, or page cache it read or wrote (the cgroup counts both)")
+    elif follow_children:
+        outcome.warnings.append(f"short-lived child processes may be missed: memory is sampled every "
+                                f"{format_duration(settings.interval)} and the command has no cgroup of its own "
+                                f"({no_cgroup})")
+    if no_cgroup and run_cgroup is not None:
+        outcome.warnings.append(no_cgroup)
     if outcome.result.end_reason != "target-exited":
         # We stopped it: report how it ended after our SIGTERM (and SIGKILL, if it needed one).
         outcome.child_returncode = child.returncode

@@ -42,18 +42,75 @@ def test_disk_full_stops_cleanly_and_keeps_what_was_written(tmp_path, spawn):
     target = spawn(["sleep", "60"])
     with _tmpfs(tmp_path, "size=8k") as mnt:
         out = mnt / "t.jsonl"
-        proc = memdoctor("watch", str(target.pid), "--interval", "5ms", "--duration", "20s", "-o", str(out), "--json")
+        proc = memdoctor("watch", str(target.pid), "--interval", "5ms", "--duration", "3s", "-o", str(out), "--json")
         assert proc.returncode == 2, proc.stdout + proc.stderr
         assert "Traceback" not in proc.stderr
         outcome = json.loads(proc.stdout)
-        assert outcome["end_reason"] == "write-error"
+        # Writing stopped, sampling did not: the recording ran its whole duration.
+        assert outcome["end_reason"] == "duration"
         assert any("disk is full" in w for w in outcome["warnings"])
         # Every line that is in the file is whole: the trace still reads.
         header, samples = read_jsonl(out)
         assert header["memdoctor_trace"] == 1 and len(samples) > 10
+        assert outcome["samples"] > len(samples)
         assert target.poll() is None
         result = memdoctor("analyze", str(out), "--json", check_code=0)
         assert json.loads(result.stdout)["samples"] == len(samples)
+
+
+@pytest.mark.integration
+def test_disk_full_during_run_never_stops_the_command(tmp_path):
+    """Issue 19 item 10: the trace's disk fills while `run` records; the command under test runs to
+    its own end (it used to be stopped with the recording), memdoctor says so in one line at once,
+    keeps every whole line written, and its diagnosis covers every sample taken."""
+    survived = tmp_path / "survived"
+    with _tmpfs(tmp_path, "size=8k") as mnt:
+        out = mnt / "t.jsonl"
+        # The command's own end: after the disk is full (8 KiB at 5 ms a line: well under a second).
+        script = ("import pathlib, time\n"
+                  f"out = pathlib.Path({str(out)!r})\n"
+                  "while out.stat().st_size < 4096: time.sleep(0.01)\n"
+                  "time.sleep(1.0)\n"
+                  f"pathlib.Path({str(survived)!r}).write_text('yes')\n")
+        proc = memdoctor("run", "--interval", "5ms", "-o", str(out), "--json", "--", sys.executable, "-c", script,
+                         timeout=120)
+        assert "Traceback" not in proc.stderr
+        outcome = json.loads(proc.stdout)
+        assert survived.exists(), outcome["child_exit"]
+        assert outcome["child_returncode"] == 0 and outcome["end_reason"] == "target-exited"
+        said = [line for line in proc.stderr.splitlines() if "disk is full" in line]
+        assert len(said) == 1 and "still sampling" in said[0], proc.stderr
+        assert proc.returncode == 2  # the trace asked for is incomplete
+        _header, samples = read_jsonl(out)
+        assert len(samples) > 10 and outcome["samples"] > len(samples)
+        assert outcome["diagnosis"]["samples"] == outcome["samples"]
+
+
+@pytest.mark.integration
+def test_trace_past_rlimit_fsize_stops_writing_not_the_command(tmp_path):
+    """Issue 19 item 10 without root: RLIMIT_FSIZE on the recording (Python ignores SIGXFSZ, so
+    the write fails with EFBIG) stops the trace like a full disk; the command runs to its end."""
+    import resource
+
+    survived = tmp_path / "survived"
+    out = tmp_path / "t.jsonl"
+    script = ("import pathlib, time\n"
+              f"out = pathlib.Path({str(out)!r})\n"
+              "while not out.exists() or out.stat().st_size < 4096: time.sleep(0.01)\n"
+              "time.sleep(1.0)\n"
+              f"pathlib.Path({str(survived)!r}).write_text('yes')\n")
+
+    def limit_file_size() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (8192, 8192))
+
+    proc = memdoctor("run", "--interval", "5ms", "-o", str(out), "--json", "--", sys.executable, "-c", script,
+                     timeout=120, preexec_fn=limit_file_size)
+    assert proc.returncode == 2, (proc.returncode, proc.stderr[-1000:])
+    outcome = json.loads(proc.stdout)
+    assert survived.exists() and outcome["child_returncode"] == 0
+    assert any("File too large" in w for w in outcome["warnings"]), outcome["warnings"]
+    _header, samples = read_jsonl(out)
+    assert len(samples) > 10 and outcome["samples"] > len(samples)
 
 
 @pytest.mark.integration

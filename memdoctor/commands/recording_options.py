@@ -120,8 +120,8 @@ def finish(outcome: RecordingOutcome, json_out: bool) -> int:
         from memdoctor.report.terminal import print_outcome
 
         print_outcome(stdout_console(), outcome)
-    if outcome.result.end_reason == "write-error":
-        return 2
+    if outcome.result.end_reason == "write-error" or outcome.result.write_error:
+        return 2  # the trace asked for is incomplete (the diagnosis above is of every sample taken)
     if outcome.alert is not None:
         return 1
     return 0

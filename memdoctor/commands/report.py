@@ -116,6 +116,8 @@ def build(trace_path: str | None, snapshot_paths: list[str], limit_bytes: int | 
             trace_info, outside = _from_metas(chosen)
     report = build_report(diagnosis=diagnosis, trace_info=trace_info, diff=diff, limit_bytes=limit_bytes,
                           outside_heap=outside, top=top)
+    if trace_path is not None and trace_path != "-" and diff is None:
+        _note_failed_snapshots(report, trace_path)
     if diagnosis is not None and diagnosis.pattern == "step" and trace is not None and report["limit_bytes"]:
         steps = caps.step_heights(trace.t, trace.rss)
         if steps.value:
@@ -159,6 +161,21 @@ def _from_metas(snapshots: list[str]) -> tuple[dict[str, Any], dict[str, Any] | 
             if isinstance(m.get("rss"), (int, float)) and isinstance(m.get("heap_total"), (int, float))]
     outside = {"non_heap_bytes": float(max(0, max(gaps)))} if gaps else None
     return info, outside
+
+
+def _note_failed_snapshots(report: dict[str, Any], trace_path: str) -> None:
+    """`run --heap-every` snapshots that failed inside the target: say so, and do not recommend
+    the option that was used (its failures are in TRACE.heap.PID.NNN.snap.meta.json)."""
+    from memdoctor.heap.python.launch import LaunchHeap
+
+    heap = LaunchHeap(os.path.dirname(os.path.abspath(trace_path)), os.path.basename(trace_path) + ".heap", None)
+    failed = heap.failures()
+    if not failed:
+        return
+    path, error = failed[0]
+    report["notes"] = [n for n in report["notes"] if "--heap-every" not in n]
+    report["notes"].append(f"{len(failed)} heap snapshots taken by `run --heap-every` failed inside the target "
+                           f"(first: {error}, {os.path.basename(path)}): no heap evidence from this recording")
 
 
 def _trace_pid(trace_path: str) -> int | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from typing import Annotated
 
 import typer
@@ -98,10 +100,17 @@ def run_command(
             def on_start(child):
                 return start_snapshot_at(child.pid, snapshot_at, settings.limit_bytes, output)
 
-        with heap_launch_environment(heap_every_s, output, settings.limit_bytes):
+        started = time.time()
+        with heap_launch_environment(heap_every_s, output, settings.limit_bytes) as heap:
             outcome = record_command(list(cmd), settings, writer=writer, live_mode=live_mode(json_out),
                                      console=stderr_console(), pss=pss, follow_children=not no_children,
                                      grace_s=grace_s, on_start=on_start)
+        if heap is not None:
+            from memdoctor.heap.python.launch import failure_line
+
+            line = failure_line(heap, started, len([p for p in heap.snapshots() if os.path.getmtime(p) >= started]))
+            if line:
+                outcome.warnings.append(line)
     finally:
         if writer is not None:
             writer.close()

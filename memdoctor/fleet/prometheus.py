@@ -149,18 +149,37 @@ def _server_message(body: bytes) -> str:
     return ""
 
 
-class _Deadline:
-    """A response stream that fails once the whole answer takes longer than `total_s`."""
+# The largest answer read whole (a series listing, an instant query): a listing of 100,000
+# containers with a dozen labels each is ~30 MB of JSON. An endless answer grew `fleet` to 22 GB.
+MAX_DOCUMENT_BYTES = 128 << 20
+# The largest range-query answer (parsed while it streams, one series at a time): a batch of
+# 200 series (--batch-size default) x 10,000 points (query.MAX_POINTS) x ~40 bytes a point is
+# ~80 MB; ~6x that leaves room for long label sets and --batch-size 1000.
+MAX_RANGE_BYTES = 512 << 20
 
-    def __init__(self, response: BinaryIO, total_s: float, what: str) -> None:
+
+class _Deadline:
+    """A response stream that fails once the whole answer takes longer than `total_s`, or grows
+    past `max_bytes` (an endless answer must end in an error, not in memory exhaustion)."""
+
+    def __init__(self, response: BinaryIO, total_s: float, what: str, max_bytes: int = MAX_RANGE_BYTES,
+                 cap_name: str = "MAX_RANGE_BYTES") -> None:
         self._response = response
         self._deadline = time.monotonic() + total_s
         self._what = what
+        self._max_bytes = max_bytes
+        self._cap_name = cap_name
         self.bytes = 0
 
     def read(self, size: int = -1) -> bytes:
         if time.monotonic() > self._deadline:
             raise PrometheusError(f"{self._what}: the answer took too long (--timeout)")
+        if self.bytes > self._max_bytes:
+            raise PrometheusError(f"{self._what}: the answer passed {self._max_bytes >> 20} MiB, the cap on one "
+                                  f"answer ({self._cap_name}): a runaway response (a smaller --batch-size asks "
+                                  "for less)")
+        if size is None or size < 0:
+            size = 1 << 20  # never one unbounded read
         try:
             data = self._response.read(size)
         except TimeoutError:
@@ -202,7 +221,7 @@ class PrometheusClient:
                 return urllib.request.urlopen(request, timeout=self.timeout_s)
             except urllib.error.HTTPError as exc:
                 status = exc.code
-                message = _server_message(exc.read() if exc.fp else b"")
+                message = _server_message(exc.read(65536) if exc.fp else b"")  # the start is enough
                 exc.close()
                 if status in (401, 403):
                     given = "were refused" if self.auth.kind != "none" else "are needed"
@@ -235,7 +254,8 @@ class PrometheusClient:
 
     def _json(self, path: str, params: list[tuple[str, str]]) -> Any:
         with self._open(path, params) as response:
-            stream = _Deadline(response, self.max_answer_s, f"Prometheus at {self.shown}")
+            stream = _Deadline(response, self.max_answer_s, f"Prometheus at {self.shown}", MAX_DOCUMENT_BYTES,
+                               "MAX_DOCUMENT_BYTES")
             raw = b"".join(iter(lambda: stream.read(1 << 20), b""))
             self.bytes_read += stream.bytes
         try:

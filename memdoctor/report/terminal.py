@@ -65,6 +65,9 @@ def print_outcome(console: Console, outcome: RecordingOutcome) -> None:
         head.add_row("command", outcome.child_exit)
     if outcome.oom_killed:
         head.add_row("OOM", Text("the target was OOM-killed at its memory limit", style="bold red"))
+    if outcome.cgroup_peak_bytes is not None:
+        head.add_row("cgroup peak", f"{format_bytes(outcome.cgroup_peak_bytes)} (the command's own cgroup: every "
+                                    "process it started, and the page cache it used)")
     head.add_row("limit", f"{format_bytes(outcome.limit.bytes)} ({outcome.limit.source})")
     head.add_row("overhead", f"memdoctor used {100 * outcome.own_cpu_share:.2f}% of one core while recording")
     if outcome.alert:

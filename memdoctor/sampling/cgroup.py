@@ -12,7 +12,11 @@ import os
 from dataclasses import dataclass
 
 from memdoctor.errors import MemdoctorError
-from memdoctor.sampling.limits import UNLIMITED_THRESHOLD, oom_kill_count
+from memdoctor.sampling.limits import UNLIMITED_THRESHOLD, oom_kill_count, oom_state
+
+# At most this many oom_kill events per sample: a fork bomb killed a thousand times between two
+# samples is one fact, not a thousand trace lines.
+MAX_EVENTS_PER_SAMPLE = 16
 
 
 class CgroupError(MemdoctorError):
@@ -82,6 +86,15 @@ class CgroupSampler:
             raise CgroupError(f"cannot read {directory}: {exc.strerror}") from None
         kmem_path = os.path.join(directory, "memory.kmem.usage_in_bytes")
         self._kmem = os.open(kmem_path, os.O_RDONLY | os.O_CLOEXEC) if os.path.exists(kmem_path) else None
+        # The OOM-kill counter, read at every sample (a pread of a kept-open file, ~2 us): a kill
+        # inside the cgroup is a fact the trace must hold, whatever the memory curve shows after.
+        oom_path = os.path.join(directory, "memory.events" if self.version == 2 else "memory.oom_control")
+        try:
+            self._oom: int | None = os.open(oom_path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            self._oom = None
+        self._oom_seen: int | None = None
+        self._under_oom = False
 
     def limit(self) -> tuple[int, str] | None:
         name = "memory.max" if self.version == 2 else "memory.limit_in_bytes"
@@ -96,6 +109,25 @@ class CgroupSampler:
 
     def oom_kills(self) -> int | None:
         return oom_kill_count(self.directory, self.version)
+
+    def new_oom_events(self) -> list[str]:
+        """Events since the last call: one "oom_kill" per kill the counter counted, and "under_oom"
+        when a v1 cgroup with its OOM killer disabled enters that state. The first call sets the base."""
+        if self._oom is None:
+            return []
+        try:
+            kills, under = oom_state(os.pread(self._oom, 4096, 0).decode("ascii", "replace"))
+        except OSError:
+            return []
+        events: list[str] = []
+        if kills is not None:
+            if self._oom_seen is not None and kills > self._oom_seen:
+                events += ["oom_kill"] * min(kills - self._oom_seen, MAX_EVENTS_PER_SAMPLE)
+            self._oom_seen = kills
+        if under and not self._under_oom:
+            events.append("under_oom")
+        self._under_oom = under
+        return events
 
     def procs(self) -> int:
         try:
@@ -114,7 +146,7 @@ class CgroupSampler:
         return split_usage(usage, stat, self.version, kmem)
 
     def close(self) -> None:
-        for fd in (self._usage, self._stat, self._kmem):
+        for fd in (self._usage, self._stat, self._kmem, self._oom):
             if fd is not None:
                 try:
                     os.close(fd)

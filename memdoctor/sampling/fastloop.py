@@ -205,6 +205,12 @@ class FastLoop:
             self.writer.count_written(nbytes, count)
         return float(pairs[-1, 0]), int(pairs[-1, 1])
 
+    def stop_writing(self) -> None:
+        """The trace failed for good (disk full): the kernel goes on sampling without writing."""
+        self.ws[self.native.OUT_FD] = -1
+        self.out_fd = -1
+        self.writer = None
+
     def restore_after_failed_write(self) -> None:
         """A line went out in part: cut the file back to its last whole line (the Python path retries)."""
         if self.out_fd >= 0:

@@ -222,6 +222,14 @@ def discover_limit_for_pid(pid: int, root: str = "/") -> MemoryLimit:
     return discover_limit(cgroup_text, mountinfo_text, root)
 
 
+def oom_state(text: str | None) -> tuple[int | None, bool]:
+    """(oom_kill counter, under_oom) from memory.events (v2) or memory.oom_control (v1).
+
+    v1's `under_oom 1` means the cgroup is at its limit with the OOM killer disabled: its tasks
+    hang instead of dying. v2 has no such flag (its `oom` counter counts OOM situations)."""
+    return _stat_value(text, "oom_kill"), _stat_value(text, "under_oom") == 1
+
+
 def oom_kill_count(cg_dir: str | None, version: int | None) -> int | None:
     """The cgroup's OOM-kill counter: v2 memory.events, v1 memory.oom_control (newer kernels)."""
     if not cg_dir:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -76,6 +77,9 @@ class RecordingResult:
     duration_s: float
     end_reason: str  # "duration", "target-exited", "interrupted", "terminated", "alert", "write-error"
     error: str | None = None
+    # The trace could not be written (disk full...): sampling went on in memory, the file keeps
+    # what was written before. The command under test is never stopped for our disk's sake.
+    write_error: str | None = None
     events: list[tuple[float, str]] = field(default_factory=list)
     compiled_samples: int = 0  # samples taken by the compiled loop (fastloop.py)
 
@@ -100,6 +104,9 @@ def record(
     fields = source.fields
     state.fields = fields
     sample_values = source.values
+    # A source that knows of events (a cgroup's OOM kills) is asked at every Python tick.
+    poll_events = getattr(source, "events", None)
+    events: list[tuple[float, str]] = []
     write_sample = writer.write_sample if writer is not None else None
     # The common sample goes out through one precomputed bytes template: at 100 Hz, building a
     # dict and formatting it generically costs several times the /proc read itself.
@@ -124,6 +131,7 @@ def record(
     k = 0
     end_reason = "duration"
     error = None
+    write_error: str | None = None
     previous_handlers = _install_stop_handlers()
     try:
         now = start
@@ -146,24 +154,43 @@ def record(
                     end_reason = "target-exited"
                     break
                 elapsed = now - start
-                if now >= next_detail:
-                    try:
-                        state.details = source.details()
-                    except TargetGone:
-                        state.details = {}
-                    next_detail = now + detail_every  # type: ignore[operator]
-                    if write_sample is not None:
+                try:
+                    if now >= next_detail:
+                        try:
+                            state.details = source.details()
+                        except TargetGone:
+                            state.details = {}
+                        next_detail = now + detail_every  # type: ignore[operator]
+                        if write_sample is not None:
+                            sample = {"t": round(elapsed, 6), "rss": values[0]}
+                            sample.update((k_, v) for k_, v in zip(fields, values[1:], strict=False) if v is not None)
+                            sample.update(state.details)
+                            write_sample(sample)
+                    elif template is not None:
+                        write_bytes(template % (elapsed, *values))  # type: ignore[misc]
+                    elif write_sample is not None:
                         sample = {"t": round(elapsed, 6), "rss": values[0]}
                         sample.update((k_, v) for k_, v in zip(fields, values[1:], strict=False) if v is not None)
-                        sample.update(state.details)
                         write_sample(sample)
-                elif template is not None:
-                    write_bytes(template % (elapsed, *values))  # type: ignore[misc]
-                elif write_sample is not None:
-                    sample = {"t": round(elapsed, 6), "rss": values[0]}
-                    sample.update((k_, v) for k_, v in zip(fields, values[1:], strict=False) if v is not None)
-                    write_sample(sample)
+                except TraceWriteError as exc:
+                    # Stop writing, keep sampling: ending here would stop the command under test
+                    # (run) for a full disk that is none of its business.
+                    write_error = error = str(exc)
+                    write_sample = write_bytes = template = None
+                    if fast is not None:
+                        fast.stop_writing()
+                    _say(f"memdoctor: {write_error}; still sampling in memory until the end")
                 series.append(elapsed, values[0])
+                if poll_events is not None:
+                    for name in poll_events():
+                        events.append((elapsed, name))
+                        if write_sample is not None:
+                            try:
+                                write_sample({"t": round(elapsed, 6), "event": name})
+                            except TraceWriteError as exc:
+                                write_error = error = str(exc)
+                                write_sample = write_bytes = template = None
+                                _say(f"memdoctor: {write_error}; still sampling in memory until the end")
                 state.last_t = elapsed
                 state.last_values = values
                 k += 1
@@ -209,7 +236,17 @@ def record(
     if state.stop_reason and end_reason in ("duration", "stopped"):
         end_reason = state.stop_reason
     return RecordingResult(samples=series.count, duration_s=mono() - start, end_reason=end_reason, error=error,
+                           write_error=write_error, events=events,
                            compiled_samples=fast.taken if fast is not None else 0)
+
+
+def _say(line: str) -> None:
+    """One line on stderr, at once (a recording can go on for hours after its trace stopped)."""
+    try:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
 
 
 def _start_fast(loader: Any, fast_spec: Callable[[], Any], writer: TraceWriter | None, template: bytes | None,

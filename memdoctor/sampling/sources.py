@@ -99,6 +99,11 @@ class CgroupSource:
     def __init__(self, sampler: CgroupSampler) -> None:
         self.sampler = sampler
         self.denied: set[str] = set()
+        sampler.new_oom_events()  # the counter's value now: only later kills are events
+
+    def events(self) -> list[str]:
+        """OOM kills in the cgroup since the last sample (recorded as {"event": "oom_kill"} lines)."""
+        return self.sampler.new_oom_events()
 
     def values(self, now: float) -> tuple[Any, ...]:
         s = self.sampler.sample()

@@ -12,6 +12,7 @@ import re
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from memdoctor.errors import MemdoctorError
@@ -97,11 +98,16 @@ def find_by_name(pattern: str) -> int:
     return matches[0][0]
 
 
-def launch(cmd: list[str]) -> subprocess.Popen:
-    """Start `cmd` in a new process group, inheriting stdio."""
+def launch(cmd: list[str], before_exec: Callable[[], None] | None = None) -> subprocess.Popen:
+    """Start `cmd` in a new process group, inheriting stdio.
+
+    `before_exec` runs in the child between fork and exec (it must only make system calls: it
+    moves the child into its cgroup, sampling/run_cgroup.py)."""
     if not cmd:
         raise TargetError("no command given: use `memdoctor run [OPTIONS] -- CMD ARGS...`")
     try:
+        if before_exec is not None:
+            return subprocess.Popen(cmd, process_group=0, preexec_fn=before_exec)  # after fork: one write()
         return subprocess.Popen(cmd, process_group=0)
     except FileNotFoundError:
         raise TargetError(f"command not found: {cmd[0]}") from None

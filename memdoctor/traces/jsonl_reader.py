@@ -16,6 +16,11 @@ from memdoctor.traces.errors import TraceReadError
 from memdoctor.traces.model import SERIES_KEYS, Trace
 
 CHUNK = 50_000
+# The longest line a trace may hold. A sample line is ~100 bytes; the header holds the command
+# line, at most Linux's ARG_MAX (2 MiB) of arguments, which JSON escaping can at most triple
+# (\u00XX for a control byte is 6 bytes for 1, but those are rare). A 1 GB line took 3.2 GB of
+# RSS to read whole: longer than this is not a memdoctor trace, refused with one line.
+MAX_LINE_BYTES = 8 << 20
 _OPTIONAL = tuple(k for k in SERIES_KEYS if k != "rss")
 
 
@@ -47,7 +52,15 @@ def read_jsonl_trace(stream: BinaryIO, source: str = "", max_points: int = DEFAU
         for values in s_buf.values():
             values.clear()
 
-    for line in stream:
+    number = 0
+    while True:
+        line = stream.readline(MAX_LINE_BYTES + 1)
+        if not line:
+            break
+        number += 1
+        if len(line) > MAX_LINE_BYTES:
+            raise TraceReadError(f"{source or 'input'}: line {number} is longer than {MAX_LINE_BYTES} bytes, the cap "
+                                 "on one trace line (MAX_LINE_BYTES): not a memdoctor trace, or a corrupt one")
         if not line.strip():
             continue
         if pending_bad is not None:

@@ -57,6 +57,7 @@ class _LineWriter:
         self._fd: int | None = _open_for_write(path)
         self.lines = 0
         self._offset = 0  # end of the last complete line
+        self.failed: str | None = None  # the first write failure: nothing more is written after it
 
     def _write_line(self, line: str) -> None:
         self.write_bytes((line + "\n").encode())
@@ -67,7 +68,7 @@ class _LineWriter:
 
     def write_bytes(self, data: bytes) -> None:
         """Write one whole line (already encoded, ending in a newline)."""
-        if self._fd is None:
+        if self._fd is None or self.failed is not None:
             return
         try:
             written = os.write(self._fd, data)
@@ -81,6 +82,7 @@ class _LineWriter:
                 pass
             reason = "the disk is full" if exc.errno == errno.ENOSPC else exc.strerror
             message = f"stopped writing {self.path}: {reason}; what was written is kept"
+            self.failed = message
             raise TraceWriteError(exc.errno, message) from None
         self._offset += len(data)
         self.lines += 1

@@ -51,6 +51,73 @@ MAX_SITES = 60
 CHUNK = 32768  # objects per slice of the walk (the GIL can go to the program between slices)
 ARENA_BYTES = 1 << 20  # pymalloc arena size (3.10+: 1 MiB)
 _FORKING = [False]  # set while snapshot_forked forks (read by the launch-mode at-fork handler)
+# How long a snapshot waits for another one of the same process to finish: a sliced walk of a
+# 2 GiB heap takes about a minute here; past this the other walk is stuck and this one gives up.
+WALK_LOCK_WAIT_S = 300.0
+_HELD_LOCKS: list = []  # the walk lock's socket while held (a forked copy closes it: see snapshot_forked)
+
+
+class _WalkBusy(Exception):
+    """Another snapshot of this process held the walk lock for longer than WALK_LOCK_WAIT_S."""
+
+
+class _WalkLock:
+    """One heap walk at a time in a process, whoever asks (resident agent, gdb/lldb injection,
+    sys.remote_exec): two walks at once count each other's temporary lists and dicts as growth.
+
+    The lock is an abstract unix socket named after the process: binding the name succeeds for
+    one holder only, leaves no file and no state in the target, and the kernel frees the name
+    when the socket is closed, even if the thread that held it died."""
+
+    def __init__(self, deadline: float | None = None) -> None:
+        self.deadline = deadline if deadline is not None else time.time() + WALK_LOCK_WAIT_S
+        self.sock = None
+
+    def __enter__(self):
+        import socket
+
+        name = ("\0memdoctor-heap-walk-" + str(os.getpid())).encode()
+        while True:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                sock.bind(name)
+            except OSError:
+                sock.close()
+                if time.time() >= self.deadline:
+                    raise _WalkBusy() from None
+                time.sleep(0.01)
+                continue
+            self.sock = sock
+            _HELD_LOCKS.append(sock)
+            return self
+
+    def __exit__(self, *exc) -> None:
+        if self.sock is not None:
+            try:
+                _HELD_LOCKS.remove(self.sock)
+            except ValueError:
+                pass
+            self.sock.close()
+            self.sock = None
+
+
+def _process_started(pid: int):
+    """The start time of process `pid` (field 22 of /proc/PID/stat, in clock ticks), None if gone."""
+    try:
+        with open("/proc/" + str(int(pid)) + "/stat", "rb") as fh:
+            text = fh.read()
+        return int(text[text.rindex(b")") + 2:].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _owner_alive(config: dict) -> bool:
+    """True while the memdoctor that started this agent runs (a PID reused by another process does
+    not count: its start time differs). Without an owner in the config, always True."""
+    owner = config.get("owner_pid")
+    if not owner:
+        return True
+    return _process_started(owner) == config.get("owner_started")
 
 
 # --------------------------------------------------------------------------- small helpers
@@ -69,8 +136,11 @@ def _rss() -> int | None:
 
 
 def _type_name(tp: type) -> str:
-    module = getattr(tp, "__module__", None)
-    qual = getattr(tp, "__qualname__", None) or getattr(tp, "__name__", "?")
+    try:  # a metaclass can make these attributes properties that raise
+        module = getattr(tp, "__module__", None)
+        qual = getattr(tp, "__qualname__", None) or getattr(tp, "__name__", "?")
+    except Exception:
+        return "?"
     if not isinstance(qual, str):
         qual = "?"
     if module in (None, "builtins") or not isinstance(module, str):
@@ -278,12 +348,22 @@ def _lru_type():
     return getattr(functools, "_lru_cache_wrapper", None)
 
 
-def _container_kind(value, lru_type) -> str | None:
+def _container_base(tp):
+    """The built-in container type `tp` derives from, or None. By the real type: isinstance would
+    ask the object's `__class__`, which a proxy answers with user code (that may raise or lie)."""
     import collections
 
-    if isinstance(value, (dict, list, set, frozenset, collections.deque, bytearray)):
-        return type(value).__name__
-    if lru_type is not None and isinstance(value, lru_type):
+    for base in (dict, list, set, frozenset, collections.deque, bytearray):
+        if issubclass(tp, base):
+            return base
+    return None
+
+
+def _container_kind(value, lru_type) -> str | None:
+    tp = type(value)
+    if _container_base(tp) is not None:
+        return tp.__name__
+    if lru_type is not None and issubclass(tp, lru_type):
         return "lru_cache"
     return None
 
@@ -305,9 +385,12 @@ def _entries(value, kind: str):
     if kind == "lru_cache":
         store, size = _lru_store(value)
         return (store if store is not None else {}), size
+    # The built-in's own length: a subclass's __len__ is user code (it may raise, or lie by millions).
+    base = _container_base(type(value))
+    size = base.__len__(value) if base is not None else 0
     if kind == "bytearray":
-        return None, len(value)
-    return value, len(value)
+        return None, size
+    return value, size
 
 
 def _deep_size(value, kind: str, stop: tuple, shared: set, budget: dict) -> tuple[int, int, bool]:
@@ -331,7 +414,9 @@ def _deep_size(value, kind: str, stop: tuple, shared: set, budget: dict) -> tupl
     complete = True
     from itertools import islice
 
-    items = store.items() if isinstance(store, dict) else store
+    # The built-in's own iteration: a subclass may override items() or __iter__ with user code.
+    base = _container_base(type(store))
+    items = dict.items(store) if base is dict else (base.__iter__(store) if base is not None else iter(()))
     try:
         # The sample is taken in one C call: a thread of the program cannot change the container
         # in the middle (the walk may run beside the program, see _Pacer).
@@ -343,11 +428,11 @@ def _deep_size(value, kind: str, stop: tuple, shared: set, budget: dict) -> tupl
             sampled += 1
             nodes = 0
             size = 0
-            stack = list(item) if isinstance(store, dict) else [item]
+            stack = list(item) if base is dict else [item]
             while stack and nodes < NODES_PER_ENTRY:
                 o = stack.pop()
                 i = id(o)
-                if i in seen or o is None or i in shared or isinstance(o, stop):
+                if i in seen or o is None or i in shared or issubclass(type(o), stop):
                     continue
                 seen.add(i)
                 nodes += 1
@@ -389,10 +474,31 @@ def _is_name(text) -> bool:
     return isinstance(text, str) and text.isidentifier() and len(text) <= 80
 
 
-def _candidates(agent_names: set) -> dict:
+class _Skipped:
+    """Objects the walk passed over because they misbehaved (raised on attribute access, lied
+    in `__class__`, had a broken `__len__`...): counted, and the first one named by its path."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.first = None  # "module.name" of the first one
+        self.error = None  # its exception type
+
+    def add(self, path: str, exc: BaseException) -> None:
+        self.count += 1
+        if self.first is None:
+            self.first = path
+            self.error = type(exc).__name__
+
+    def to_dict(self):
+        return {"objects": self.count, "first": self.first, "error": self.error} if self.count else None
+
+
+def _candidates(agent_names: set, skipped: _Skipped | None = None) -> dict:
     """id -> (path, where, value, kind) of the named containers, shortest path first."""
     from types import ModuleType
 
+    if skipped is None:
+        skipped = _Skipped()
     lru_type = _lru_type()
     found: dict = {}
 
@@ -406,7 +512,7 @@ def _candidates(agent_names: set) -> dict:
             found[key] = (path, where, value, kind)
 
     modules = sorted((name, mod) for name, mod in list(sys.modules.items())
-                     if isinstance(mod, ModuleType) and isinstance(name, str) and name not in agent_names)
+                     if issubclass(type(mod), ModuleType) and isinstance(name, str) and name not in agent_names)
     skip_ids = {id(sys.modules), id(sys.path), id(sys.path_importer_cache), id(sys.meta_path),
                 id(sys.path_hooks)}
     for modname, mod in modules:
@@ -418,44 +524,53 @@ def _candidates(agent_names: set) -> dict:
             if not _is_name(name) or name.startswith("__") or id(value) in skip_ids:
                 continue
             path = modname + "." + name
-            consider(value, path, "module global")
-            if isinstance(value, type):
-                if getattr(value, "__module__", None) != modname:
-                    continue
-                try:
-                    attrs = list(vars(value).items())
-                except Exception:  # as above
-                    continue
-                for aname, avalue in attrs:
-                    if _is_name(aname) and not aname.startswith("__"):
-                        consider(avalue, path + "." + aname, "class attribute")
-            elif isinstance(value, ModuleType) or (callable(value) and not hasattr(value, "__dict__")):
-                continue
-            else:
-                tp = type(value)
-                if getattr(tp, "__module__", "builtins") == "builtins":
-                    continue
-                try:
-                    attrs = list(vars(value).items())
-                except Exception:  # e.g. numba's _lib_fn_wrapper, whose __dict__ is not a dict
-                    continue
-                where = "attribute of module global " + modname + "." + name + " (" + _type_name(tp) + ")"
-                for aname, avalue in attrs:
-                    if _is_name(aname) and not aname.startswith("__"):
-                        consider(avalue, path + "." + aname, where)
+            try:
+                _consider_global(value, modname, name, path, consider)
+            except Exception as exc:  # one object's own code (a proxy, a property) must not end the snapshot
+                skipped.add(path, exc)
     return found
 
 
-def _containers(agent_names: set, show_values: bool = False) -> list[dict]:
+def _consider_global(value, modname: str, name: str, path: str, consider) -> None:
+    """The container a module global is, and those held in its attributes (class or instance).
+
+    Only the real type is asked (type(), issubclass, vars): hasattr/isinstance/getattr on the value
+    run its own code, and a werkzeug LocalProxy raises RuntimeError outside a request."""
+    from types import ModuleType
+
+    consider(value, path, "module global")
+    tp = type(value)
+    if issubclass(tp, type):
+        if value.__dict__.get("__module__") != modname:
+            return
+        attrs = list(vars(value).items())
+        for aname, avalue in attrs:
+            if _is_name(aname) and not aname.startswith("__"):
+                consider(avalue, path + "." + aname, "class attribute")
+        return
+    if issubclass(tp, ModuleType) or getattr(tp, "__module__", "builtins") == "builtins":
+        return
+    try:
+        attrs = list(object.__getattribute__(value, "__dict__").items())
+    except Exception:  # no instance dict (slots, C types), or one that is not a dict (numba's wrappers)
+        return
+    where = "attribute of module global " + modname + "." + name + " (" + _type_name(tp) + ")"
+    for aname, avalue in attrs:
+        if _is_name(aname) and not aname.startswith("__"):
+            consider(avalue, path + "." + aname, where)
+
+
+def _containers(agent_names: set, skipped: _Skipped, show_values: bool = False) -> list[dict]:
     stop = _stop_types()
     shared = _module_dicts()
-    found = _candidates(agent_names)
+    found = _candidates(agent_names, skipped)
     budget = {"nodes": 2_000_000}
     rows = []
     for path, where, value, kind in sorted(found.values(), key=lambda r: r[0]):
         try:
             entries, size, complete = _deep_size(value, kind, stop, shared, budget)
-        except Exception:
+        except Exception as exc:
+            skipped.add(path, exc)
             continue
         if entries < MIN_CONTAINER_ENTRIES and size < MIN_CONTAINER_BYTES:
             continue
@@ -768,7 +883,8 @@ def take_snapshot(path: str, *, trim: bool = True, scratch_dir: str | None = Non
     types_rows, n_objects, objects_bytes = _type_table(pacer)
     if pacer is not None:
         pacer()
-    containers = _containers(agent_names or set(), show_values)
+    skipped = _Skipped()
+    containers = _containers(agent_names or set(), skipped, show_values)
     if pacer is not None:
         pacer()
     pymalloc = _pymalloc(scratch_dir)
@@ -806,6 +922,8 @@ def take_snapshot(path: str, *, trim: bool = True, scratch_dir: str | None = Non
         "types": types_rows,
         "containers": containers,
     }
+    if skipped.count:
+        snapshot["skipped"] = skipped.to_dict()
     if sites is not None:
         snapshot["sites"] = sites
         snapshot["sites_tool"] = allocations_tool
@@ -829,6 +947,8 @@ def take_snapshot(path: str, *, trim: bool = True, scratch_dir: str | None = Non
         "objects_bytes": objects_bytes,
         "agent_cpu_s": round(time.thread_time() - thread_time, 4) if thread_time is not None else None,
     }
+    if skipped.count:
+        meta["skipped"] = skipped.to_dict()
     if mode != "fork":
         _leave_nothing_behind()
     return meta
@@ -875,6 +995,11 @@ def snapshot_forked(path: str, result_path: str, *, trim: bool = True, meta_only
             _FORKING[0] = False
     if child == 0:
         code = 1
+        for held in list(_HELD_LOCKS):  # the lock is the parent's: the copy must not keep it bound
+            try:
+                held.close()
+            except OSError:
+                pass
         try:
             # A name memdoctor's own sampler knows, so that this short-lived copy is not counted
             # in the target's tree (its shared pages would show as a spike in the trace).
@@ -994,9 +1119,10 @@ def _finish_request(req: dict, recorder: _SiteRecorder | None) -> None:
                   "sliced": threading.current_thread() is not threading.main_thread() and
                   bool(req.get("after_detach") or req.get("allocations_s"))}
         trim = bool(req.get("trim", True))
-        if req.get("fork") and snapshot_forked(req["snapshot"], req["result"], trim=trim, **kwargs):
-            return  # the forked copy writes the result
-        meta = take_snapshot(req["snapshot"], trim=trim, **kwargs)
+        with _WalkLock(float(req["deadline"]) if req.get("deadline") else None):
+            if req.get("fork") and snapshot_forked(req["snapshot"], req["result"], trim=trim, **kwargs):
+                return  # the forked copy writes the result
+            meta = take_snapshot(req["snapshot"], trim=trim, **kwargs)
         _write_private(req["result"], json.dumps({"ok": True, "meta": meta}).encode())
     except BaseException as exc:
         try:
@@ -1024,6 +1150,13 @@ class _Resident:
         self.sock_path = None
 
     def start(self) -> None:
+        if "owner_checked" not in self.config:
+            # Once, in the first process (forked children inherit the answer: a worker forked after
+            # memdoctor died must not take its absence for invisibility). memdoctor not visible
+            # from here at the start (another PID namespace) says nothing later: the check is off.
+            self.config["owner_checked"] = True
+            if not _owner_alive(self.config):
+                self.config["owner_pid"] = None
         every = float(self.config.get("every_s") or 0)
         if every > 0:
             threading.Thread(target=self._periodic, args=(every,), name="memdoctor-heap-every", daemon=True).start()
@@ -1038,21 +1171,29 @@ class _Resident:
         while not self.stop.wait(every):
             if os.getpid() != self.pid:
                 return
+            if not _owner_alive(self.config):
+                # memdoctor is gone (killed with -9, or it ended without stopping us): nobody reads
+                # these snapshots, and they would fill the disk of a program that outlives it.
+                self.stop.set()
+                return
             self.seq += 1
             path = os.path.join(directory, f"{prefix}.{self.pid}.{self.seq:03d}.snap")
             kwargs = {"scratch_dir": directory, "limit_bytes": self.config.get("limit_bytes"), "method": "launch",
                       "agent_names": self.config.get("agent_names"), "sliced": True}
             trim = bool(self.config.get("trim", True))
             try:
-                with self.lock:
+                with self.lock, _WalkLock():
                     if self.config.get("fork", True) and snapshot_forked(path, path + ".meta.json", trim=trim,
                                                                          meta_only=True, **kwargs):
                         continue
                     meta = take_snapshot(path, trim=trim, **kwargs)
                 meta["snapshot"] = os.path.basename(path)
                 _write_private(path + ".meta.json", json.dumps(meta, indent=2).encode())
-            except Exception:
-                pass
+            except Exception as exc:  # said in the meta file, which `run --heap-every` reads and reports
+                try:
+                    _write_private(path + ".meta.json", json.dumps({"ok": False, "error": _describe(exc)}).encode())
+                except Exception:
+                    pass
 
     def _serve(self, control: str) -> None:
         import socket
@@ -1111,9 +1252,10 @@ class _Resident:
                       "method": "launch-agent", "agent_names": self.config.get("agent_names"), "sliced": True,
                       "show_values": bool(req.get("show_values"))}
             trim = bool(req.get("trim", True))
-            if req.get("fork") and snapshot_forked(req["snapshot"], req["result"], trim=trim, **kwargs):
-                return {"ok": True, "forked": True}
-            meta = take_snapshot(req["snapshot"], trim=trim, **kwargs)
+            with _WalkLock():
+                if req.get("fork") and snapshot_forked(req["snapshot"], req["result"], trim=trim, **kwargs):
+                    return {"ok": True, "forked": True}
+                meta = take_snapshot(req["snapshot"], trim=trim, **kwargs)
         return {"ok": True, "meta": meta}
 
 

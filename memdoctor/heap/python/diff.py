@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 
 from memdoctor.heap.model import DiffResult, DiffRow
 from memdoctor.heap.python.native import describe_growth
@@ -76,10 +77,22 @@ def diff_models(snaps: list[PySnapshot], *, limit_bytes: int | None = None, top:
     notes += describe_growth(snaps[0], snaps[-1])
     if len(snaps) == 3:
         notes.append("three snapshots: only what grew in both steps is listed")
+    for snap in snaps:
+        if snap.skipped:
+            notes.append(skipped_note(snap))
     if any(r.kind == "container" and r.extras.get("estimated") for r in rows[:top]):
         notes.append("container sizes are estimated from a sample of their entries (up to 200 each)")
     return DiffResult(rows=rows[:top], runtime="python", snapshots=[s.path for s in snaps], interval_s=interval,
                       limit_bytes=limit, notes=notes)
+
+
+def skipped_note(snap: PySnapshot) -> str:
+    """One line on the objects the agent passed over in a snapshot (their own code raised or lied)."""
+    info = snap.skipped or {}
+    first = info.get("first")
+    named = f", the first {first}" + (f" ({info['error']})" if info.get("error") else "") if first else ""
+    return (f"{os.path.basename(snap.path)}: {info.get('objects')} objects were skipped because their own code "
+            f"raised or lied on inspection (a proxy, a property){named}; the rest of the heap is counted")
 
 
 def _limit(snaps: list[PySnapshot], override: int | None) -> tuple[int | None, str | None]:

@@ -35,6 +35,42 @@ class LaunchHeap:
         """The periodic snapshots written so far, oldest first per process."""
         return sorted(glob.glob(os.path.join(glob.escape(self.directory), glob.escape(self.prefix) + ".*.snap")))
 
+    def failures(self, since: float = 0.0) -> list[tuple[str, str]]:
+        """(meta file, error) of each periodic snapshot that failed in the target (modified after `since`)."""
+        pattern = os.path.join(glob.escape(self.directory), glob.escape(self.prefix) + ".*.snap.meta.json")
+        failed = []
+        for path in sorted(glob.glob(pattern)):
+            try:
+                if os.path.getmtime(path) < since:
+                    continue
+                with open(path, encoding="utf-8") as fh:
+                    meta = json.loads(fh.read(4096))
+            except (OSError, ValueError):
+                continue
+            if isinstance(meta, dict) and meta.get("ok") is False:
+                failed.append((path, str(meta.get("error") or "unknown error")[:80]))
+        return failed
+
+
+def failure_line(heap: LaunchHeap, since: float, written: int) -> str | None:
+    """One line saying that periodic snapshots failed, or None when none did."""
+    failed = heap.failures(since)
+    if not failed:
+        return None
+    path, error = failed[0]
+    return (f"{len(failed)} of {len(failed) + written} heap snapshots failed inside the target "
+            f"(first: {error}, {os.path.basename(path)})")
+
+
+def process_started(pid: int) -> int | None:
+    """Start time of `pid` in clock ticks (field 22 of /proc/PID/stat), as the agent reads it."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            text = fh.read()
+        return int(text[text.rindex(b")") + 2:].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
 
 def control_dir() -> str:
     return f"/tmp/memdoctor-agent-{os.geteuid()}"
@@ -49,8 +85,11 @@ def heap_environment(every_s: float | None, trace_path: str | None, limit_bytes:
         prefix = os.path.basename(trace_path) + ".heap"
     else:
         directory, prefix = os.getcwd(), "memdoctor-heap"
+    # The agent stops its periodic snapshots when this process is gone (PID and start time: a reused
+    # PID is another process), so a `kill -9` of memdoctor does not leave them running forever.
+    owner = os.getpid()
     config = {"every_s": every_s or 0, "dir": directory, "prefix": prefix, "control_dir": control_dir(),
-              "limit_bytes": limit_bytes, "trim": True}
+              "limit_bytes": limit_bytes, "trim": True, "owner_pid": owner, "owner_started": process_started(owner)}
     old = env.get("PYTHONPATH")
     env["PYTHONPATH"] = str(SITE_DIR) + (os.pathsep + old if old else "")
     env["MEMDOCTOR_HEAP_AGENT"] = str(AGENT)

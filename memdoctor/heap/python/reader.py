@@ -23,6 +23,19 @@ from memdoctor.heap.model import read_meta
 from memdoctor.heap.runtimes import HeapError
 
 MAX_SNAPSHOT_BYTES = 512 << 20
+# The longest type, container or site name a snapshot may hold. Python's own qualified names of real
+# programs stay well under 1 KiB (the agent keeps attribute names of at most 80 characters, and a
+# site is a file path, <= PATH_MAX 4096, plus a function name); a 50 MB name made `diff` hang in the
+# table renderer. Longer is a corrupt or hostile file: refused with one line.
+MAX_NAME_CHARS = 8192
+
+
+def check_name(name: str, path: str) -> str:
+    """`name` if it is within MAX_NAME_CHARS, else a HeapError naming the cap."""
+    if len(name) > MAX_NAME_CHARS:
+        raise HeapError(f"{path} holds a name of {len(name)} characters, over the cap of {MAX_NAME_CHARS} "
+                        "(MAX_NAME_CHARS): not a snapshot memdoctor wrote, or a corrupt one")
+    return name
 
 
 @dataclass
@@ -58,6 +71,9 @@ class PySnapshot:
     threads: int | None = None
     pymalloc: dict[str, int] = field(default_factory=dict)
     glibc: dict[str, int] = field(default_factory=dict)
+    # Objects the agent passed over because their own code raised or lied (see agent._Skipped):
+    # {"objects": N, "first": "module.name", "error": "RuntimeError"}, or None.
+    skipped: dict[str, Any] | None = None
 
 
 def read_snapshot(path: str) -> PySnapshot:
@@ -130,19 +146,25 @@ def _read_memdoctor(path: str) -> PySnapshot:
             glibc={k: v for k, v in (data.get("glibc") or {}).items() if isinstance(v, (int, float))},
         )
         for row in data["types"]:
-            name, count, size_b = row[0], int(row[1]), int(row[2])
-            old = snap.types.get(str(name), (0, 0))
-            snap.types[str(name)] = (old[0] + count, old[1] + size_b)
+            name, count, size_b = check_name(str(row[0]), path), int(row[1]), int(row[2])
+            old = snap.types.get(name, (0, 0))
+            snap.types[name] = (old[0] + count, old[1] + size_b)
         for row in data.get("containers") or []:
-            snap.containers[str(row["path"])] = Container(type=str(row.get("type", "?")),
+            snap.containers[check_name(str(row["path"]), path)] = Container(type=str(row.get("type", "?")),
                                                          where=str(row.get("where", "")),
                                                          entries=int(row.get("entries", 0)),
                                                          bytes=int(row.get("bytes", 0)),
                                                          exact=bool(row.get("exact", True)),
                                                          values=_values(row.get("values")))
         for row in data.get("sites") or []:
-            snap.sites[str(row["site"])] = Site(count=int(row.get("count", 0)), bytes=int(row.get("bytes", 0)),
-                                                caller=row.get("caller"))
+            snap.sites[check_name(str(row["site"]), path)] = Site(
+                count=int(row.get("count", 0)), bytes=int(row.get("bytes", 0)), caller=row.get("caller"))
+        skipped = data.get("skipped")
+        if isinstance(skipped, dict) and isinstance(skipped.get("objects"), int) and skipped["objects"] > 0:
+            first = skipped.get("first")
+            snap.skipped = {"objects": skipped["objects"],
+                            "first": check_name(first, path) if isinstance(first, str) else None,
+                            "error": str(skipped.get("error"))[:80] if skipped.get("error") else None}
     except (KeyError, TypeError, ValueError, IndexError):
         raise HeapError(f"{path} is corrupt (unexpected rows in a memdoctor Python snapshot): take it again") from None
     return snap

@@ -243,6 +243,43 @@ class HeapSnapshot:
         return sum(a.nbytes for a in arrays) + self.strings.nbytes
 
 
+# The longest constructor, function, property or variable name a snapshot may hold (in its JSON
+# text). Names programs write are identifiers of a few dozen bytes; the longest real ones seen
+# (minified bundles' generated names, URL-like keys of objects used as maps) are a few KiB. A
+# 50 MB name made `diff` hang; longer than this is a hostile or corrupt file: refused in one line.
+# String *values* (string nodes) are not names and are not capped.
+MAX_NAME_BYTES = 64 * 1024
+_NAMED_NODE_TYPES = ("object", "closure", "native", "synthetic")
+_NAMED_EDGE_TYPES = ("property", "context", "shortcut", "internal", "weak")
+
+
+def _name_lengths(strings: StringTable, indices: np.ndarray) -> np.ndarray:
+    if strings._starts is not None and strings._ends is not None:
+        return (strings._ends[indices] - strings._starts[indices]).astype(np.int64)
+    decoded = strings._decoded or []
+    return np.fromiter((len(decoded[int(i)].encode()) for i in indices), dtype=np.int64, count=len(indices))
+
+
+def _check_name_lengths(path: str, strings: StringTable, node_types: list[str], node_type: np.ndarray,
+                        node_name: np.ndarray, edge_types: list[str], edge_type: np.ndarray,
+                        edge_name: np.ndarray) -> None:
+    """HeapError when a name (not a string value) is longer than MAX_NAME_BYTES."""
+    for types, kinds, names, what in ((node_types, node_type, node_name, "constructor or function"),
+                                      (edge_types, edge_type, edge_name, "property or variable")):
+        wanted = np.array([t in (_NAMED_NODE_TYPES if what != "property or variable" else _NAMED_EDGE_TYPES)
+                           for t in types], dtype=np.bool_)
+        for lo in range(0, len(kinds), 1 << 22):
+            sel = names[lo:lo + (1 << 22)][wanted[kinds[lo:lo + (1 << 22)]]]
+            if not len(sel):
+                continue
+            if strings._starts is None:
+                sel = np.unique(sel)  # decoded strings are measured one by one: each name once
+            longest = int(_name_lengths(strings, sel).max())
+            if longest > MAX_NAME_BYTES:
+                raise HeapError(f"{path} holds a {what} name of {longest} bytes, over the cap of "
+                                f"{MAX_NAME_BYTES} (MAX_NAME_BYTES): a corrupt or hostile snapshot")
+
+
 class _SlowPath(Exception):
     """The compiled number parser met something only the numpy reader handles."""
 
@@ -673,6 +710,7 @@ def _read(fh, path: str, fast: bool) -> HeapSnapshot:  # type: ignore[no-untyped
         named = is_named[edge_type[lo:lo + (1 << 22)]]
         if named.any() and names[named].max() >= string_count:
             raise HeapError(f"{path} is corrupt or truncated: an edge name outside the strings table")
+    _check_name_lengths(path, strings, node_types, node_type, node_name, edge_types, edge_type, edge_name)
     locations = None
     if loc_parts:
         loc_fields = meta.get("location_fields") or ["object_index", "script_id", "line", "column"]

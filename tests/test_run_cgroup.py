@@ -1,0 +1,87 @@
+"""Issue 19 item 8: a child that lives between two samples is not invisible.
+
+`run` puts the command in a memory cgroup of its own (when it may create one: root, or a
+delegated subtree) and reports the cgroup's peak; otherwise it says in one line that
+short-lived children may be missed."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import memdoctor
+
+pytestmark = pytest.mark.integration
+
+# The parent waits, starts a child that touches 150 MiB and exits at once, then waits again: at
+# one sample a second, no sample sees the child.
+BURST = ("import subprocess, sys, time\n"
+         "time.sleep(1.2)\n"
+         "subprocess.run([sys.executable, '-c', \"x = bytearray(150 << 20); x[::4096] = b'y' * (len(x) // 4096)\"])\n"
+         "time.sleep(1.5)\n")
+
+
+def _can_make_cgroups() -> str | None:
+    from memdoctor.sampling.run_cgroup import create_run_cgroup
+
+    cg, why = create_run_cgroup()
+    if cg is None:
+        return why
+    cg.remove()
+    return None
+
+
+def test_a_child_between_two_samples_shows_in_the_cgroup_peak(tmp_path: Path):
+    why = _can_make_cgroups()
+    if why:
+        pytest.skip(f"memdoctor cannot create a cgroup here: {why}")
+    script = tmp_path / "burst.py"
+    script.write_text(BURST)
+    proc = memdoctor("run", "--interval", "1s", "--json", "--", sys.executable, str(script), check_code=0)
+    outcome = json.loads(proc.stdout)
+    assert outcome["peak_bytes"] < 100 * 1024**2  # the samples never saw the child
+    assert outcome["cgroup_peak_bytes"] >= 150 * 1024**2
+    assert any("cgroup peaked at" in w for w in outcome["warnings"]), outcome["warnings"]
+    # The cgroup is gone afterwards: nothing is left in memdoctor's own.
+    from memdoctor.sampling.limits import memory_cgroups
+
+    with open("/proc/self/cgroup") as a, open("/proc/self/mountinfo") as b:
+        for _mount, own in memory_cgroups(a.read(), b.read()):
+            assert not [d for d in os.listdir(own) if d.startswith("memdoctor-run-")]
+
+
+def test_a_cgroup_left_by_a_killed_memdoctor_is_swept_by_the_next_run(tmp_path: Path):
+    why = _can_make_cgroups()
+    if why:
+        pytest.skip(f"memdoctor cannot create a cgroup here: {why}")
+    from memdoctor.sampling.run_cgroup import create_run_cgroup
+
+    cg, _ = create_run_cgroup()
+    assert cg is not None
+    cg.close_procs()
+    stale = Path(cg.path).with_name("memdoctor-run-999999999")  # a PID that cannot exist
+    Path(cg.path).rmdir()
+    stale.mkdir()
+    try:
+        memdoctor("run", "--interval", "0.2s", "--json", "--", sys.executable, "-c", "pass", check_code=0)
+        assert not stale.exists()
+    finally:
+        if stale.exists():
+            stale.rmdir()
+
+
+def test_without_a_cgroup_run_says_short_lived_children_may_be_missed(monkeypatch):
+    from memdoctor.recording import CommonSettings, record_command
+    from memdoctor.sampling import run_cgroup
+
+    monkeypatch.setattr(run_cgroup, "create_run_cgroup", lambda: (None, "cannot create a cgroup under X (test)"))
+    settings = CommonSettings(interval=0.5, duration=None, detail_every=None, limit_bytes=None, alert=None)
+    outcome = record_command([sys.executable, "-c", "import time; time.sleep(1)"], settings, writer=None,
+                             live_mode="off", console=None)
+    said = [w for w in outcome.warnings if "short-lived child processes may be missed" in w]
+    assert len(said) == 1 and "cannot create a cgroup under X" in said[0]
+    assert outcome.cgroup_peak_bytes is None
