@@ -103,6 +103,12 @@ def main(argv: list[str] | None = None) -> int:
                                  "--duration", f"{remaining + 3:.0f}", *shlex.split(args.load)])
         out, _ = rec.communicate(timeout=args.duration + 120)
         print(out[-2000:])
+        took = time.monotonic() - t_start
+        if rec.returncode != 0 or took < args.duration - 5:
+            # memdoctor stopped early (its own error, or the program died): the file is not a
+            # recording of the requested length, so say so instead of leaving it to look complete
+            print(f"record.py: memdoctor run ended after {took:.0f} s with exit {rec.returncode}", file=sys.stderr)
+            return 1
         for h in helpers:
             h.wait(timeout=60)
         load.wait(timeout=60)

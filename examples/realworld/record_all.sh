@@ -11,7 +11,9 @@ rec() { local name=$1 dur=$2 load=$3; shift 3
   python3 $E/record.py -o $R/$name.jsonl --duration "$dur" --load "$load" "$@"; }
 lane_a() {
  rec rw_node_session_memorystore 240 "--path /login/u{i} --rate 30 --threads 3" -- node $E/express_session/server.js memory
- rec rw_node_session_lru 240 "--path /login/u{i} --rate 30 --threads 3" -- node $E/express_session/server.js lru
+ # 10 min at 200 ms: V8 takes ~5 min to size its heap under this churn (a 4 min recording still climbs)
+ rec rw_node_session_lru 600 "--path /login/u{i} --rate 30 --threads 3" --interval 200ms \
+   -- node $E/express_session/server.js lru
  rec rw_node_emitter_listener_leak 240 "--path /work/{i} --rate 20 --threads 3" -- node $E/emitter_listeners/server.js keep
  rec rw_node_emitter_listener_removed 240 "--path /work/{i} --rate 20 --threads 3" -- node $E/emitter_listeners/server.js remove
  rec rw_node_sse_unpruned 240 "--mode sse --path /events/{i} --rate 10 --threads 2" -- node $E/sse_clients/server.js keep

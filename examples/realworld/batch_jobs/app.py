@@ -5,7 +5,8 @@ Python objects), uploads it (a 2 s wait while the records are held) and answers 
                           download" and never removed: memory rises by one job's results per job:
                           LEAK (step).
     python3 app.py drop   only the summary is kept (a few bytes per job); the records are freed when
-                          the job ends: NO LEAK (sawtooth: up during each job, back down after).
+                          the job ends and the next job reuses that memory: NO LEAK (plateau at the
+                          first jobs' high-water mark).
 """
 
 from __future__ import annotations

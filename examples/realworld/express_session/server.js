@@ -4,7 +4,8 @@
 //                           read after they expire, so with a 1-day cookie every session is kept:
 //                           LEAK (linear).
 //   node server.js lru      the same sessions in a store on lru-cache (max 2000 sessions, ttl 10 min):
-//                           fills to 2000 sessions in ~1 min, then flat: NO LEAK (plateau).
+//                           fills to 2000 sessions in ~1 min, then evicts: NO LEAK (after V8
+//                           sizes its heap, a GC sawtooth whose troughs do not climb).
 'use strict';
 const express = require('express');
 const session = require('express-session');
