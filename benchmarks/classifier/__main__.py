@@ -410,7 +410,7 @@ def _read_any(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
 
 def read_realworld(folder: Path = RECORDINGS) -> list[Recording]:
     out = []
-    for trace, row in _labels(folder).items():
+    for trace, row in sorted(_labels(folder).items()):
         if (row.get("source") or "").strip() != REALWORLD:
             continue
         path = next((folder / f"{trace}{suf}" for suf in RECORDING_SUFFIXES if (folder / f"{trace}{suf}").exists()),
@@ -431,7 +431,7 @@ def report_realworld(recs: list[Recording] | None = None) -> str:
     engines = [MD, *OLD_ENGINES, *BASELINES]
     right: dict[str, list[str]] = defaultdict(list)
     wrong: dict[str, list[str]] = defaultdict(list)
-    incon: Counter = Counter()
+    incon: dict[str, Counter] = defaultdict(Counter)
     pattern_ok = 0
     rows = []
     for rec in recs:
@@ -450,23 +450,35 @@ def report_realworld(recs: list[Recording] | None = None) -> str:
             verdict, text = answers[name]
             ok = verdict == rec.verdict
             (right if ok else wrong)[name].append(rec.name)
-            incon[name] += verdict == "inconclusive"
+            incon[name][rec.name] += verdict == "inconclusive"
             cells.append(f"{text} {'✓' if ok else '✗'}")
         minutes = (rec.t[-1] - rec.t[0]) / 60 if len(rec.t) > 1 else 0.0
         rows.append([f"{rec.name} ({minutes:.1f} min)", f"{rec.verdict}/{rec.pattern}", *cells])
-    n = len(recs)
-    n_leak = sum(r.verdict == "leak" for r in recs)
+    # The score counts program runs: the same run written by another recorder (a name with a
+    # suffix, e.g. rw_x.psrecord beside rw_x) is not a new test case; it must get the same verdict.
+    runs = [r for r in recs if "." not in r.name]
+    copies = defaultdict(list)
+    for r in recs:
+        copies[r.name.split(".")[0]].append(r.name)
+    n = len(runs)
+    n_leak = sum(r.verdict == "leak" for r in runs)
     score_rows = []
     for name in engines:
-        leaks_caught = sum(1 for r in recs if r.verdict == "leak" and r.name in right[name])
-        healthy_ok = sum(1 for r in recs if r.verdict == "no-leak" and r.name in right[name])
-        score_rows.append([name, f"**{len(right[name])}/{n}**", f"{leaks_caught}/{n_leak}",
-                           f"{healthy_ok}/{n - n_leak}", str(incon[name]), ", ".join(wrong[name]) or "-"])
-    head = (f"{n} recordings ({n_leak} leaking, {n - n_leak} healthy), labelled by hand from what the program does; "
-            f"no limit given. {MD}: {pattern_ok}/{n} right in verdict and pattern.\n\n")
-    return (head + _table(["recording", "label", *engines], rows) + "\n\nScore (verdict; inconclusive counts as wrong: "
-            "every label here is plain on a plot):\n\n"
-            + _table(["engine", "right", "leaks caught", "healthy cleared", "inconclusive", "wrong on"], score_rows))
+        ok = set(right[name])
+        leaks_caught = sum(1 for r in runs if r.verdict == "leak" and r.name in ok)
+        healthy_ok = sum(1 for r in runs if r.verdict == "no-leak" and r.name in ok)
+        same = [all((m in ok) == (base in ok) for m in names) for base, names in copies.items() if len(names) > 1]
+        score_rows.append([name, f"**{sum(r.name in ok for r in runs)}/{n}**", f"{leaks_caught}/{n_leak}",
+                           f"{healthy_ok}/{n - n_leak}", str(sum(incon[name][r.name] for r in runs)),
+                           "yes" if all(same) else "**no**",
+                           ", ".join(x for x in wrong[name] if "." not in x) or "-"])
+    head = (f"{len(recs)} files: {n} program runs ({n_leak} leaking, {n - n_leak} healthy) and "
+            f"{len(recs) - n} copies of a run written by other recorders; labelled by hand from what the program "
+            f"does; no limit given. {MD}: {pattern_ok}/{len(recs)} files right in verdict and pattern.\n\n")
+    return (head + _table(["recording", "label", *engines], rows) + "\n\nScore over the program runs (verdict; "
+            "inconclusive counts as wrong: every label here is plain on a plot):\n\n"
+            + _table(["engine", "right", "leaks caught", "healthy cleared", "inconclusive",
+                      "same verdict from every recorder", "wrong on"], score_rows))
 
 
 def report_speed() -> str:
