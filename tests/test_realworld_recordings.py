@@ -79,3 +79,15 @@ def test_old_engines_answer_with_the_three_verdicts() -> None:
         assert v.verdict in ("leak", "no-leak", "inconclusive")
         assert v.verdict == "leak", v
 
+
+
+def test_report_works_without_the_old_engines(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The one engine of issue 20 may remove gate_trend and compare's slope: the table stays."""
+    import benchmarks.classifier.__main__ as bench
+    import benchmarks.classifier.old_engines as old
+
+    monkeypatch.setattr(old, "_attr", lambda module, name: None)
+    assert old._engines() == {}
+    monkeypatch.setattr(bench, "OLD_ENGINES", {})
+    text = bench.report_realworld(read_realworld()[:3])
+    assert "old:" not in text and "| memdoctor |" in text
