@@ -2,8 +2,11 @@
 
     python -m benchmarks.classifier            # full run (~100 traces per family)
     python -m benchmarks.classifier --quick    # ~25 per family, fewer online runs
+    python -m benchmarks.classifier --only real   # just the hand-labelled real recordings
 
-Prints Markdown tables (pasted into docs/benchmarks.md).
+Prints Markdown tables (pasted into docs/benchmarks.md). The engines in the tables: memdoctor's
+public `diagnose`, the engines it replaces where they still exist (labelled "old: ..."), and the
+published baselines of baselines.py.
 """
 
 from __future__ import annotations
@@ -16,12 +19,14 @@ import os
 import sys
 import time
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from benchmarks.classifier.baselines import BASELINES
 from benchmarks.classifier.generator import FAMILIES, HEALTHY, Trace, make_trace, online_trace
+from benchmarks.classifier.old_engines import OLD_ENGINES
 from memdoctor.analysis import diagnose
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,6 +49,9 @@ def _run_all(tr: Trace) -> dict:
     for name, fn in BASELINES.items():
         leak, ttl = fn(tr.t, tr.mem, tr.limit_bytes)
         out[name] = (leak, ttl, "leak" if leak else "no-leak", None, 0.0)
+    for name, engine in OLD_ENGINES.items():
+        v = engine(tr.t, tr.mem, tr.limit_bytes, tr.restart_times)
+        out[name] = (v.verdict == "leak", None, v.verdict, v.pattern, 0.0)
     return out
 
 
@@ -74,7 +82,7 @@ def synthetic(per_family: int, seed: int, workers: int) -> tuple[list[Trace], li
 
 
 def report_detection(traces: list[Trace], results: list[dict]) -> str:
-    methods = [MD, *BASELINES]
+    methods = [MD, *OLD_ENGINES, *BASELINES]
     rows = []
     healthy = [k for k, tr in enumerate(traces) if tr.verdict == "no-leak"]
     for mth in methods:
@@ -133,19 +141,21 @@ def report_detection(traces: list[Trace], results: list[dict]) -> str:
 
 
 def report_families(traces: list[Trace], results: list[dict]) -> str:
-    methods = [MD, *BASELINES]
+    three_way = [MD, *OLD_ENGINES]  # engines that can say "inconclusive"
     rows = []
     for fam in FAMILIES:
         ks = [k for k, tr in enumerate(traces) if tr.family == fam]
         if not ks:
             continue
-        md = Counter(results[k][MD][2] for k in ks)
         row = [fam, traces[ks[0]].verdict, str(len(ks))]
-        row.append(f"{md['leak']}/{md['no-leak']}/{md['inconclusive']}")
-        for mth in methods[1:]:
+        for mth in three_way:
+            c = Counter(results[k][mth][2] for k in ks)
+            row.append(f"{c['leak']}/{c['no-leak']}/{c['inconclusive']}")
+        for mth in BASELINES:
             row.append(_pct(sum(results[k][mth][0] for k in ks) / len(ks)))
         rows.append(row)
-    return _table(["family", "truth", "n", f"{MD} leak/no-leak/inconcl.", *[f"{m} flags" for m in methods[1:]]], rows)
+    return _table(["family", "truth", "n", *[f"{m} leak/no-leak/inconcl." for m in three_way],
+                   *[f"{m} flags" for m in BASELINES]], rows)
 
 
 def report_patterns(traces: list[Trace], results: list[dict]) -> str:
@@ -326,18 +336,29 @@ def read_jsonl(path: Path) -> tuple[np.ndarray, np.ndarray, dict]:
     return np.asarray(ts), np.asarray(rs), header
 
 
+RECORDINGS = Path(__file__).resolve().parent / "recordings"
+REALWORLD = "realworld"  # labels.csv `source` of the recordings of real third-party software
+RECORDING_SUFFIXES = (".jsonl", ".txt", ".dat", ".csv")  # memdoctor, psrecord --log, mprof, CSV
+
+
+def _labels(folder: Path) -> dict[str, dict[str, str]]:
+    if not (folder / "labels.csv").exists():
+        return {}
+    with (folder / "labels.csv").open() as fh:
+        return {row["trace"]: row for row in csv.DictReader(fh)}
+
+
 def _read_jsonl() -> list[tuple[str, np.ndarray, np.ndarray, str, str]]:
     """*.jsonl traces labelled by a labels.csv beside them: the bundled sample_traces/ and this
-    benchmark's own recordings/."""
+    benchmark's own recordings/ (all but the real-world ones, which have a table of their own)."""
     out = []
-    for folder in (ROOT / "sample_traces", Path(__file__).resolve().parent / "recordings"):
-        labels: dict[str, dict[str, str]] = {}
-        if (folder / "labels.csv").exists():
-            with (folder / "labels.csv").open() as fh:
-                labels = {row["trace"]: row for row in csv.DictReader(fh)}
+    for folder in (ROOT / "sample_traces", RECORDINGS):
+        labels = _labels(folder)
         for p in sorted(folder.glob("*.jsonl")):
-            t, m, _ = read_jsonl(p)
             row = labels.get(p.stem)
+            if row and (row.get("source") or "").strip() == REALWORLD:
+                continue
+            t, m, _ = read_jsonl(p)
             verdict = ("leak" if row["leak"].strip() == "yes" else "no-leak") if row else "?"
             pattern = row["pattern"].strip() if row else "?"
             out.append((f"{folder.name}/{p.stem}", t, m, verdict, pattern))
@@ -361,6 +382,103 @@ def report_real() -> str:
     return f"{ok}/{labelled} labelled traces right (verdict and pattern)\n\n" + _table(
         ["trace", "label", MD, *BASELINES], rows
     )
+
+
+@dataclass
+class Recording:
+    """One hand-labelled recording of real software (labels.csv row with source = realworld)."""
+
+    name: str
+    path: Path
+    t: np.ndarray
+    mem: np.ndarray
+    restarts: np.ndarray | None
+    verdict: str  # the label: "leak" or "no-leak"
+    pattern: str
+    what: str
+
+
+def _read_any(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Through memdoctor's own readers (any supported recorder's file), so the bundled psrecord and
+    mprof files are read the way `analyze` reads them."""
+    from memdoctor.traces.reader import read_trace
+
+    tr = read_trace(str(path))
+    rts = tr.event_times("restart", "oom_kill")
+    return np.asarray(tr.t, float), np.asarray(tr.rss, float), (rts if rts.size else None)
+
+
+def read_realworld(folder: Path = RECORDINGS) -> list[Recording]:
+    out = []
+    for trace, row in sorted(_labels(folder).items()):
+        if (row.get("source") or "").strip() != REALWORLD:
+            continue
+        path = next((folder / f"{trace}{suf}" for suf in RECORDING_SUFFIXES if (folder / f"{trace}{suf}").exists()),
+                    None)
+        if path is None:
+            continue
+        t, m, rts = _read_any(path)
+        out.append(Recording(trace, path, t, m, rts, "leak" if row["leak"].strip() == "yes" else "no-leak",
+                             row["pattern"].strip(), row["what the program did"].strip()))
+    return out
+
+
+def report_realworld(recs: list[Recording] | None = None) -> str:
+    """Per recording: the label and every engine's answer side by side; then each engine's score."""
+    recs = read_realworld() if recs is None else recs
+    if not recs:
+        return "(no real-world recordings found)"
+    engines = [MD, *OLD_ENGINES, *BASELINES]
+    right: dict[str, list[str]] = defaultdict(list)
+    wrong: dict[str, list[str]] = defaultdict(list)
+    incon: dict[str, Counter] = defaultdict(Counter)
+    pattern_ok = 0
+    rows = []
+    for rec in recs:
+        d = diagnose(rec.t, rec.mem, restart_times=rec.restarts)
+        answers: dict[str, tuple[str, str]] = {
+            MD: (d.verdict, f"{d.verdict}/{d.pattern}, {d.growth_bytes_per_s * 60 / 1024**2:.2f} MiB/min")}
+        pattern_ok += d.verdict == rec.verdict and d.pattern == rec.pattern
+        for name, engine in OLD_ENGINES.items():
+            v = engine(rec.t, rec.mem, None, rec.restarts)
+            answers[name] = (v.verdict, f"{v.verdict}" + (f"/{v.pattern}" if v.pattern else "") + f" ({v.detail})")
+        for name, fn in BASELINES.items():
+            leak = fn(rec.t, rec.mem, None)[0]
+            answers[name] = ("leak" if leak else "no-leak", "leak" if leak else "no-leak")
+        cells = []
+        for name in engines:
+            verdict, text = answers[name]
+            ok = verdict == rec.verdict
+            (right if ok else wrong)[name].append(rec.name)
+            incon[name][rec.name] += verdict == "inconclusive"
+            cells.append(f"{text} {'✓' if ok else '✗'}")
+        minutes = (rec.t[-1] - rec.t[0]) / 60 if len(rec.t) > 1 else 0.0
+        rows.append([f"{rec.name} ({minutes:.1f} min)", f"{rec.verdict}/{rec.pattern}", *cells])
+    # The score counts program runs: the same run written by another recorder (a name with a
+    # suffix, e.g. rw_x.psrecord beside rw_x) is not a new test case; it must get the same verdict.
+    runs = [r for r in recs if "." not in r.name]
+    copies = defaultdict(list)
+    for r in recs:
+        copies[r.name.split(".")[0]].append(r.name)
+    n = len(runs)
+    n_leak = sum(r.verdict == "leak" for r in runs)
+    score_rows = []
+    for name in engines:
+        ok = set(right[name])
+        leaks_caught = sum(1 for r in runs if r.verdict == "leak" and r.name in ok)
+        healthy_ok = sum(1 for r in runs if r.verdict == "no-leak" and r.name in ok)
+        same = [all((m in ok) == (base in ok) for m in names) for base, names in copies.items() if len(names) > 1]
+        score_rows.append([name, f"**{sum(r.name in ok for r in runs)}/{n}**", f"{leaks_caught}/{n_leak}",
+                           f"{healthy_ok}/{n - n_leak}", str(sum(incon[name][r.name] for r in runs)),
+                           "yes" if all(same) else "**no**",
+                           ", ".join(x for x in wrong[name] if "." not in x) or "-"])
+    head = (f"{len(recs)} files: {n} program runs ({n_leak} leaking, {n - n_leak} healthy) and "
+            f"{len(recs) - n} copies of a run written by other recorders; labelled by hand from what the program "
+            f"does; no limit given. {MD}: {pattern_ok}/{len(recs)} files right in verdict and pattern.\n\n")
+    return (head + _table(["recording", "label", *engines], rows) + "\n\nScore over the program runs (verdict; "
+            "inconclusive counts as wrong: every label here is plain on a plot):\n\n"
+            + _table(["engine", "right", "leaks caught", "healthy cleared", "inconclusive",
+                      "same verdict from every recorder", "wrong on"], score_rows))
 
 
 def report_speed() -> str:
@@ -387,7 +505,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=20240611)
     ap.add_argument("--per-family", type=int, default=None)
     ap.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1))
+    ap.add_argument("--only", choices=("real",), help="real: only the hand-labelled real-world recordings")
     args = ap.parse_args(argv)
+    if args.only == "real":
+        print("Command: `python -m benchmarks.classifier --only real`\n")
+        print("### Real-world recordings (hand-labelled, not used for tuning)\n")
+        print(report_realworld())
+        return 0
     per = args.per_family or (25 if args.quick else 100)
     per_rate = 8 if args.quick else 25
     t0 = time.perf_counter()
@@ -413,6 +537,8 @@ def main(argv: list[str] | None = None) -> int:
     print(online_healthy(args.seed, 10 if args.quick else 25, args.workers))
     print("\n### Real traces (no limit given)\n")
     print(report_real())
+    print("\n### Real-world recordings (hand-labelled, not used for tuning)\n")
+    print(report_realworld())
     print("\n### Speed\n")
     print(report_speed())
     md_times = [r[MD][4] for r in results]
