@@ -32,9 +32,12 @@ is not captured unless a peak is asked for. Where memray cannot run (not install
 memray tracker already active), tracemalloc takes over: it sees Python's allocators only.
 Memory that C code takes from libc through a pointer from dlsym (as ctypes' `CDLL(None).malloc`
 does) passes by memray's hooks; `rss=True` also judges the process's resident memory for that.
+MEMDOCTOR_PYTEST_TRACKER=tracemalloc in the environment asks for the fallback.
 
 Limits, as with any per-run accounting: memory a run keeps only until the next run replaces it
-(a module global rebound every run) counts as left behind by every run. Once the runs after the
+(a module global rebound every run) counts as left behind by every run. Memory allocated with
+pytest's, pluggy's or this plugin's code as the innermost Python frame is their bookkeeping
+(~100 B per run), not the test's, and is left out. Once the runs after the
 warm-up have left more than MAX_KEPT_BYTES, the plugin judges on the runs so far rather than
 running a big leak again (a test that keeps hundreds of MiB per run is failed after two runs).
 
@@ -192,7 +195,7 @@ def parse_budget(kwargs: dict[str, Any], args: tuple[Any, ...], default: Budget)
         raise ValueError("rss=True needs /proc/self/statm (Linux)")
     growth = default.growth
     if kwargs.get("max_peak") is not None:
-        growth = "max_growth" in kwargs or "iterations" in kwargs or rss
+        growth = "max_growth" in kwargs or "iterations" in kwargs or "rss" in kwargs
     return Budget(max_growth, iterations, rss, max_peak, growth)
 
 
@@ -255,8 +258,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if marker is None:
             budget: Budget | None = settings.default
             if not settings.suite_wide:  # only --memdoctor-max-peak: the peak question, one run
-                budget = Budget(settings.default.max_growth_bytes, settings.default.iterations, settings.default.rss,
-                                settings.default.max_peak_bytes, growth=settings.default.rss)
+                budget = Budget(settings.default.max_growth_bytes, settings.default.iterations, False,
+                                settings.default.max_peak_bytes, growth=False)
         else:
             try:
                 budget = parse_budget(dict(marker.kwargs), tuple(marker.args), settings.default)
@@ -352,7 +355,7 @@ class _Memray:
             reader.close()
 
     def is_native(self, allocator: int) -> bool:
-        return self._memray.AllocatorType(allocator).name.startswith("PYMALLOC") is False
+        return not self._memray.AllocatorType(allocator).name.startswith("PYMALLOC")
 
     def allocator_name(self, allocator: int) -> str:
         return self._memray.AllocatorType(allocator).name.lower()
@@ -540,10 +543,11 @@ def _site_lines(rows: Iterable[tuple[tuple[Any, ...], float, float, int]], track
         row = by_site.setdefault(key, [0.0, 0.0, allocator, stack])
         row[0] += size
         row[1] += blocks
-    lines = []
+    lines: list[str] = []
+    largest = max((row[0] for row in by_site.values()), default=0.0)
     for (frame, native), (size, blocks, allocator, stack) in sorted(by_site.items(), key=lambda kv: -kv[1][0]):
-        if size <= 0 or len(lines) >= 3 * TOP_ROWS:
-            continue
+        if size <= 0 or size < largest / 100:  # crumbs beside the site that matters
+            break
         kind = f"  [native: {tracker.allocator_name(allocator)}]" if native else ""
         lines.append(f"  {_where(frame, prefix)}  +{_fmt(size)}{unit} ({blocks:,.0f} blocks){kind}")
         if native:
@@ -598,7 +602,8 @@ def _census(earlier: Counter[type] | None = None) -> Counter[type]:
     del everything
     if earlier is not None:
         counts[type(earlier)] -= 1
-        held = {id(n) for n in earlier.values()}
+        # The ints holding its counts; small ones (-5..256) are shared with the rest of the heap.
+        held = {id(n) for n in earlier.values() if not -5 <= n <= 256}
         counts[int] -= len(held & untracked.keys())
     del untracked
     return counts
@@ -617,6 +622,9 @@ def _growing_types(runtest: Callable[[], None], tracker: _Memray | _Tracemalloc,
         return [title, f"  (left out: {tracked:,} objects on the heap, over {CENSUS_MAX_OBJECTS:,})"]
     from pympler import summary
 
+    # The first Counter built from an iterator fills the ABC caches (22 weakrefs, 11 sets) that
+    # isinstance(..., Mapping) keeps: fill them now, not between the two censuses.
+    Counter(map(type, ()))
     before = _census()
     for _ in range(extra):
         if isinstance(tracker, _Memray):
