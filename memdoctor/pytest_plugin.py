@@ -88,7 +88,7 @@ class Budget:
                  max_peak_bytes: int | None = None, growth: bool = True) -> None:
         self.max_growth_bytes = max_growth_bytes
         self.iterations = iterations
-        self.rss = rss  # also judge the process's resident memory (sees malloc no tracker hooks)
+        self.rss = rss  # also judge the process's resident memory (sees memory no tracker hooks)
         self.max_peak_bytes = max_peak_bytes  # None: no peak budget
         self.growth = growth  # False: only the peak is asked about (one run)
 
@@ -209,8 +209,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--memdoctor-iterations", type=int, default=None, metavar="N",
                     help=f"Runs per measured test, the first a warm-up (default {DEFAULT_ITERATIONS}).")
     group.addoption("--memdoctor-rss", action="store_true", default=None,
-                    help="Also judge the resident memory (RSS) of the test process per iteration: catches memory "
-                         "no tracker hooks (libc called through ctypes pointers) (Linux).")
+                    help="Also judge the resident memory (RSS) of the test process per run: it sees memory that "
+                         "no tracker hooks, e.g. libc's malloc called through a ctypes pointer (Linux).")
     group.addoption("--memdoctor-max-growth", default=None, metavar="SIZE",
                     help=f"Memory a run may leave behind, per run, e.g. 100KB (default {DEFAULT_MAX_GROWTH}).")
     group.addoption("--memdoctor-max-peak", default=None, metavar="SIZE",

@@ -407,3 +407,35 @@ def test_keeps_lists():
     assert f"test_fallback.py:{_line_of(pytester.path / 'test_fallback.py', 'object()')}" in out
     assert "  object " in out
     assert "(tracemalloc)" in out
+
+
+@integration
+def test_a_memray_tracker_already_running_falls_back_to_tracemalloc(pytester: pytest.Pytester):
+    # As under `memray run` or another plugin's tracker: memray allows one tracker per process.
+    pytester.makeconftest('''
+import memray
+
+_SESSION = {}
+
+
+def pytest_sessionstart(session):
+    _SESSION["tracker"] = memray.Tracker(str(session.config.rootpath / "session.bin"))
+    _SESSION["tracker"].__enter__()
+
+
+def pytest_sessionfinish(session):
+    _SESSION["tracker"].__exit__(None, None, None)
+''')
+    pytester.makepyfile(test_busy='''
+import pytest
+
+_KEPT = []
+
+
+@pytest.mark.memdoctor(max_growth="16KB")
+def test_keeps_buffers():
+    _KEPT.append(bytearray(64 * 1024))
+''')
+    result = _run(pytester, "-rA")
+    assert _outcomes(result) == {"test_keeps_buffers": "FAILED"}
+    assert "Python memory left behind per run (tracemalloc) grew" in result.stdout.str()
