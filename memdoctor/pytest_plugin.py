@@ -584,29 +584,31 @@ def _type_name(tp: type) -> str:
     return name if module in (None, "builtins") else f"{module}.{name}"
 
 
-def _census(earlier: Counter[type] | None = None) -> Counter[type]:
-    """Objects alive, counted per type: those the garbage collector tracks and what they refer to
-    directly (str, bytes, int... are not tracked but held by containers that are), less an
-    `earlier` census and the ints it holds. Counted with C-level iteration (map, filterfalse,
-    Counter): a Python loop over the heap costs several times as much, and
-    pympler.summary.summarize, which names each object through regular expressions, ~20 s per
-    million objects here; the rows and their diff are pympler's."""
-    from itertools import filterfalse
+class _Census:
+    """Objects alive, counted per type, as objgraph.show_growth counts them: the objects the garbage
+    collector tracks; and, for those that are new since an earlier census, the objects they hold
+    that it does not track (str, bytes, int...). Counted with C-level iteration (map, compress,
+    filterfalse, Counter): a Python loop over a pytest process's heap costs ~100 ms a census here,
+    and pympler.summary.summarize, which names each object through regular expressions, ~20 s
+    per million objects; the rows and their diff are pympler's."""
 
-    everything = gc.get_objects()
-    referred = list(filterfalse(gc.is_tracked, gc.get_referents(*everything)))
-    untracked = dict(zip(map(id, referred), referred, strict=True))  # one entry per object
-    del referred
-    counts: Counter[type] = Counter(map(type, everything))
-    counts.update(map(type, untracked.values()))
-    del everything
-    if earlier is not None:
-        counts[type(earlier)] -= 1
-        # The ints holding its counts; small ones (-5..256) are shared with the rest of the heap.
-        held = {id(n) for n in earlier.values() if not -5 <= n <= 256}
-        counts[int] -= len(held & untracked.keys())
-    del untracked
-    return counts
+    def __init__(self, earlier: _Census | None = None) -> None:
+        from itertools import compress, filterfalse
+        from operator import not_
+
+        everything = gc.get_objects()
+        self.counts: Counter[type] = Counter(map(type, everything))
+        self.ids = set(map(id, everything))
+        if earlier is not None:
+            old = earlier.ids | {id(earlier), id(earlier.ids), id(earlier.counts)}
+            self.counts[type(earlier)] -= 1
+            self.counts[set] -= 1
+            self.counts[Counter] -= 1
+            new = list(compress(everything, map(not_, map(old.__contains__, map(id, everything)))))
+            held = list(filterfalse(gc.is_tracked, gc.get_referents(*new)))
+            self.counts.update(map(type, dict(zip(map(id, held), held, strict=True)).values()))
+            del new, held
+        del everything
 
 
 def _growing_types(runtest: Callable[[], None], tracker: _Memray | _Tracemalloc, skip: bool = False,
@@ -625,24 +627,25 @@ def _growing_types(runtest: Callable[[], None], tracker: _Memray | _Tracemalloc,
     # The first Counter built from an iterator fills the ABC caches (22 weakrefs, 11 sets) that
     # isinstance(..., Mapping) keeps: fill them now, not between the two censuses.
     Counter(map(type, ()))
-    before = _census()
+    before = _Census()
     for _ in range(extra):
         if isinstance(tracker, _Memray):
             tracker.run(runtest, capture=False)
         else:
             _run_and_collect(runtest)
-    after = _census(before)
-    names = {tp: _type_name(tp) for tp in before.keys() | after.keys()}
+    after = _Census(before)
+    names = {tp: _type_name(tp) for tp in before.counts.keys() | after.counts.keys()}
     # pympler summary rows are [type name, count, total size]; the census counts, memray sizes.
-    diff = [row for row in summary.get_diff([[names[tp], n, 0] for tp, n in before.items()],
-                                            [[names[tp], n, 0] for tp, n in after.items()]) if row[1] > 0]
+    diff = [row for row in summary.get_diff([[names[tp], n, 0] for tp, n in before.counts.items()],
+                                            [[names[tp], n, 0] for tp, n in after.counts.items()]) if row[1] > 0]
     del before, after
     diff.sort(key=lambda row: row[1], reverse=True)
     lines = [title]
     for name, dcount, _ in diff[:TOP_ROWS]:
         lines.append(f"  {name:<40} {dcount / extra:+,.0f}")
     if not diff:
-        lines.append("  (no type grew in number: the growth is outside Python objects, e.g. in native buffers)")
+        lines.append("  (no type grew in number: the memory is in objects that existing ones hold, such as a "
+                     "buffer appended to a list, or outside Python objects: see the sites)")
     return lines
 
 

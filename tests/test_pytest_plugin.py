@@ -135,7 +135,8 @@ def test_memdoctor_option_applies_a_budget_to_unmarked_tests(pytester: pytest.Py
     with_option.assert_outcomes(passed=2, failed=1)
     with_option.stdout.fnmatch_lines(["*memdoctor: 2 test(s) measured (memray), 1 retained more memory*",
                                       "*FAILED test_plain.py::test_unmarked_leak*"])
-    assert "bytearray" in with_option.stdout.str()
+    line = _line_of(pytester.path / "test_plain.py", "_KEPT.append(bytearray")
+    assert f"test_plain.py:{line} in test_unmarked_leak  +256." in with_option.stdout.str()
 
 
 @integration
