@@ -1,7 +1,7 @@
 """memdoctor's pytest plugin: its cost on unmarked tests, and what it catches beside pytest-memray.
 
     pip install pytest-memray
-    PYTHONPATH=. python3 benchmarks/pytest_plugin_overhead.py [--repeats 30]
+    PYTHONPATH=. python3 benchmarks/pytest_plugin_overhead.py [--repeats 30] [--peer-repeats 3] [--big-repeats 2]
 
 Part 1, overhead: a suite of 200 quick unmarked tests (10 files x 20) run by pytest in a
 subprocess, alternately without and with `-p memdoctor.pytest_plugin` (no --memdoctor), in the
@@ -12,12 +12,21 @@ session time ("passed in X s"), and the same suite with pytest-memray loaded (wi
 (PYTEST_DISABLE_PLUGIN_AUTOLOAD=1) so that each run loads exactly the plugins named.
 
 Part 2, the same leaking tests under both plugins: a pure-Python object leak, a bytearray
-leak, a leak of memory from libc malloc through ctypes (outside Python's allocators), a slow
+leak, a leak of memory from libc malloc through ctypes (outside the allocators memray hooks), a slow
 leak (16 KiB per call), a leak of malloc'd memory inside a small C library built with cc, a
 healthy test that fills a module cache once (2 MiB on the first call only), and a healthy test
 that allocates and frees 20 MiB per call. memdoctor: `@pytest.mark.memdoctor(max_growth=B,
-iterations=6)` (and `rss=True` where said); pytest-memray: `@pytest.mark.limit_leaks(B)` with
-`--memray`. Two budgets B: 1 MB and 8 KB. Prints which tests each fails and its wall time.
+iterations=6)` (and `rss=True` for the ctypes malloc); pytest-memray: `@pytest.mark.limit_leaks(B)`
+with `--memray`. Two budgets B: 1 MB and 8 KB. Prints which tests each fails, its wall time and
+peak RSS (the child's own, from wait4), runs interleaved.
+
+Part 3, pytest-memray's own leak and limit scenarios and memray's tutorial exercises 2 and 3,
+written anew: valloc from C code ten times a call at 0, 1, 102, 1024 and 10240 B against 5 KB;
+the same in a thread at 4 MiB a call (pages never touched) against 20 MB; four 100 MiB numpy
+arrays alive at once against a 230 MB peak; a functools.cache on a method (every instance kept,
+~0.75 GB a call) against the tutorial's 75 MB peak and against a 1 MB leak budget. Each tool runs
+each file in its own pytest process, interleaved; wall time, peak RSS and their ratios to
+pytest-memray (target <= 1.5).
 """
 
 from __future__ import annotations

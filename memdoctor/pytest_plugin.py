@@ -34,8 +34,15 @@ Memory that C code takes from libc through a pointer from dlsym (as ctypes' `CDL
 does) passes by memray's hooks; `rss=True` also judges the process's resident memory for that.
 MEMDOCTOR_PYTEST_TRACKER=tracemalloc in the environment asks for the fallback.
 
+A test whose warm-up takes less than QUICK_RUN_S gets one capture for all its later runs rather
+than one each (a capture costs ~20 ms here, most of a quick test's cost): each run is called
+through a function named after it, so the Python stack of each allocation still alive after the
+last run says which run made it; memory kept with no such stack (another thread's) sends the test
+back to one capture per run.
+
 Limits, as with any per-run accounting: memory a run keeps only until the next run replaces it
-(a module global rebound every run) counts as left behind by every run. Memory allocated with
+(a module global rebound every run) counts as left behind by every run, except in the quick
+tests' single capture, where only what is alive after the last run counts. Memory allocated with
 pytest's, pluggy's or this plugin's code as the innermost Python frame is their bookkeeping
 (~100 B per run), not the test's, and is left out. Once the runs after the
 warm-up have left more than MAX_KEPT_BYTES, the plugin judges on the runs so far rather than
@@ -51,6 +58,7 @@ from __future__ import annotations
 
 import gc
 import os
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from itertools import pairwise
@@ -72,6 +80,10 @@ SITE_FRAMES = 4
 # much again, and a CI runner has a few GiB (GitHub's Linux runners: 7-16 GB). 256 MiB also stays
 # above any budget a unit test would set per run.
 MAX_KEPT_BYTES = 256 * 1024 * 1024
+# One memray capture costs ~20-25 ms here (starting: ~8 ms, stopping and writing: ~14 ms): most of the
+# cost of a quick test run six times. A test whose warm-up ran faster than this gets one capture for
+# all its later runs instead of one each, its runs told apart by the Python stack (see run_many).
+QUICK_RUN_S = 0.25
 # The type census walks every object the garbage collector tracks (about 0.4 s per 100,000 here);
 # beyond a million objects it would cost more than the test, so it is left out and said so.
 CENSUS_MAX_OBJECTS = 1_000_000
@@ -346,6 +358,52 @@ class _Memray:
         finally:
             reader.close()
 
+    def run_many(self, runtest: Callable[[], None], count: int) -> list[int] | None:
+        """`count` runs in one capture, each called through a function of its own name, so that what
+        is still alive at the end is told apart by run from the Python stack it was allocated under:
+        bytes allocated in each run and alive after the last. None when some memory kept has no
+        run in its stack (allocated by another thread, or by no Python code): then only one
+        capture per run tells the runs apart."""
+        self._runs += 1
+        path = os.path.join(self._dir, f"runs-{self._runs}.bin")
+        memray = self._memray
+        labelled = [_labelled_run(k) for k in range(count)]
+        capture_runs = memray.Tracker(path, native_traces=False, trace_python_allocators=self.python_allocators,
+                                      file_format=memray.FileFormat.AGGREGATED_ALLOCATIONS)
+        try:
+            capture_runs.__enter__()
+        except RuntimeError as exc:
+            raise _TrackerBusy(str(exc)) from None
+        try:
+            for run in labelled:
+                run(runtest)
+        finally:
+            capture_runs.__exit__(None, None, None)
+        names = {f"{_RUN_LABEL}{k}": k for k in range(count)}
+        kept = [0] * count
+        sites: list[tuple[tuple[Any, ...], int, int, int]] = []
+        reader = memray.FileReader(path)
+        try:
+            for record in reader.get_leaked_allocation_records(merge_threads=True):
+                stack = record.stack_trace()
+                if stack and _is_harness(stack[0][1]):
+                    continue
+                run_of = next((names[f] for f, filename, _ in stack if filename == __file__ and f in names), None)
+                if run_of is None:
+                    return None
+                kept[run_of] += record.size
+                sites.append((tuple(stack[:SITE_FRAMES]), record.size, record.n_allocations, record.allocator))
+        finally:
+            reader.close()
+        for stack, size, blocks, allocator in sites:
+            row = self.kept_sites.get(stack)
+            if row is None:
+                self.kept_sites[stack] = [size, blocks, allocator]
+            else:
+                row[0] += size
+                row[1] += blocks
+        return kept
+
     def peak_sites(self, capture: str) -> list[tuple[tuple[Any, ...], int, int, int]]:
         reader = self._memray.FileReader(capture)
         try:
@@ -406,6 +464,22 @@ def _run_and_collect(runtest: Callable[[], None]) -> None:
     gc.collect(1 if gc.get_stats()[1]["collections"] == middle else 2)
 
 
+_RUN_LABEL = "memdoctor_run_"
+
+
+def _one_run(runtest: Callable[[], None]) -> None:
+    _run_and_collect(runtest)
+
+
+def _labelled_run(k: int) -> Callable[[Callable[[], None]], None]:
+    """_one_run under the name memdoctor_run_<k>, as a Python stack shows it."""
+    import types
+
+    name = f"{_RUN_LABEL}{k}"
+    code = _one_run.__code__.replace(co_name=name, co_qualname=name)
+    return types.FunctionType(code, _one_run.__globals__, name)
+
+
 def _open_tracker(python_allocators: bool) -> _Memray | _Tracemalloc:
     """memray when it is installed, else tracemalloc (MEMDOCTOR_PYTEST_TRACKER=tracemalloc asks for it)."""
     if os.environ.get("MEMDOCTOR_PYTEST_TRACKER") != "tracemalloc":
@@ -448,8 +522,19 @@ def _measure(item: pytest.Function, runtest: Callable[[], None], budget: Budget,
     coarse = ""
     for i in range(runs):
         rss_before = _rss_bytes() if i == 0 and isinstance(tracker, _Memray) and tracker.python_allocators else None
+        started = time.perf_counter()
         # The warm-up's leftovers are not judged: memray need not capture it unless a peak is asked for.
         memory = tracker.run(runtest, capture=i > 0 or not budget.growth or budget.max_peak_bytes is not None)
+        if (i == 0 and isinstance(tracker, _Memray) and budget.growth and budget.max_peak_bytes is None
+                and not budget.rss and runs > 1 and time.perf_counter() - started < QUICK_RUN_S
+                and (rss_before is None or (_rss_bytes() or 0) - rss_before <= MAX_KEPT_BYTES)):
+            together = tracker.run_many(runtest, runs - 1)
+            if together is not None:
+                kept_per_run = [0, *together]
+                for kept in kept_per_run:
+                    retained.append(0.0 if not retained else retained[-1] + kept)
+                break
+            # Some memory kept is not the main thread's: one capture per run from here on.
         if rss_before is not None and isinstance(tracker, _Memray):
             grown = (_rss_bytes() or 0) - rss_before
             if grown > MAX_KEPT_BYTES:
