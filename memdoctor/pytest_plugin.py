@@ -724,7 +724,7 @@ def _growing_types(runtest: Callable[[], None], tracker: _Memray | _Tracemalloc,
     diff = [row for row in summary.get_diff([[names[tp], n, 0] for tp, n in before.counts.items()],
                                             [[names[tp], n, 0] for tp, n in after.counts.items()]) if row[1] > 0]
     del before, after
-    diff.sort(key=lambda row: row[1], reverse=True)
+    diff.sort(key=lambda row: (-row[1], row[0]))  # most new objects first; ties by name
     lines = [title]
     for name, dcount, _ in diff[:TOP_ROWS]:
         lines.append(f"  {name:<40} {dcount / extra:+,.0f}")
