@@ -510,6 +510,17 @@ def _measured(item: pytest.Function, runtest: Callable[[], None], budget: Budget
     return run
 
 
+def _one_capture_fits(budget: Budget, warm_up_s: float, rss_before: int | None) -> bool:
+    """Whether the runs after the warm-up can share one memray capture: a leak question only (a
+    peak and RSS are per run), a quick warm-up (QUICK_RUN_S), and a small one, since runs in one
+    capture cannot be cut short once they have left MAX_KEPT_BYTES behind."""
+    if not budget.growth or budget.max_peak_bytes is not None or budget.rss or budget.iterations < 2:
+        return False
+    if warm_up_s >= QUICK_RUN_S:
+        return False
+    return rss_before is None or ((_rss_bytes() or 0) - rss_before) * (budget.iterations - 1) <= MAX_KEPT_BYTES
+
+
 def _measure(item: pytest.Function, runtest: Callable[[], None], budget: Budget, settings: _Settings,
              tracker: _Memray | _Tracemalloc) -> None:
     root = str(item.config.rootpath)
@@ -525,9 +536,8 @@ def _measure(item: pytest.Function, runtest: Callable[[], None], budget: Budget,
         started = time.perf_counter()
         # The warm-up's leftovers are not judged: memray need not capture it unless a peak is asked for.
         memory = tracker.run(runtest, capture=i > 0 or not budget.growth or budget.max_peak_bytes is not None)
-        if (i == 0 and isinstance(tracker, _Memray) and budget.growth and budget.max_peak_bytes is None
-                and not budget.rss and runs > 1 and time.perf_counter() - started < QUICK_RUN_S
-                and (rss_before is None or (_rss_bytes() or 0) - rss_before <= MAX_KEPT_BYTES)):
+        if i == 0 and isinstance(tracker, _Memray) and _one_capture_fits(budget, time.perf_counter() - started,
+                                                                         rss_before):
             together = tracker.run_many(runtest, runs - 1)
             if together is not None:
                 kept_per_run = [0, *together]

@@ -440,3 +440,30 @@ def test_keeps_buffers():
     result = _run(pytester, "-rA")
     assert _outcomes(result) == {"test_keeps_buffers": "FAILED"}
     assert "Python memory left behind per run (tracemalloc) grew" in result.stdout.str()
+
+
+@integration
+def test_a_quick_test_whose_runs_share_one_capture_is_judged_on_what_the_last_run_leaves(pytester: pytest.Pytester):
+    # Quick tests get one memray capture for all their runs after the warm-up: memory a run keeps
+    # only until the next run replaces it is not left behind; memory every run adds is.
+    pytester.makepyfile(test_quick='''
+import pytest
+
+_LATEST = None
+_ALL = []
+
+
+@pytest.mark.memdoctor(max_growth="16KB")
+def test_replaces_its_buffer():
+    global _LATEST
+    _LATEST = bytearray(100 * 1024)
+
+
+@pytest.mark.memdoctor(max_growth="16KB")
+def test_keeps_every_buffer():
+    _ALL.append(bytearray(100 * 1024))
+''')
+    result = _run(pytester, "-rA")
+    assert _outcomes(result) == {"test_replaces_its_buffer": "PASSED", "test_keeps_every_buffer": "FAILED"}
+    assert "each run after the warm-up: +100.1 KiB, +100.1 KiB, +100.1 KiB, +100.1 KiB, +100.1 KiB" in (
+        result.stdout.str())
