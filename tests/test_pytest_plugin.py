@@ -1,10 +1,22 @@
-"""The pytest plugin on small real test suites, each run by pytest in a subprocess (pytester)."""
+"""The pytest plugin on small real test suites, each run by pytest in a subprocess (pytester).
+
+The scenarios of pytest-memray's own leak and limit tests are written here anew, each with the
+outcome pytest-memray's tests expect: `valloc` from C code at five sizes against a 5 KB budget,
+the same in a thread at 4 MiB a call against 20 MB (pages never touched), a Python-object leak,
+a peak over its budget. And two it does not have: a cache filled once passes, an empty test
+passes a 1 B budget. The native allocations come from a small C library built with cc and called
+through ctypes, as a C extension's would: memray hooks the allocator calls C libraries make, not
+libc's functions called through a pointer from dlsym (ctypes' CDLL(None).valloc), which it
+does not see.
+"""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from importlib import metadata
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +25,12 @@ from memdoctor.pytest_plugin import judge_growth, theil_sen_slope
 from .conftest import ROOT
 
 pytest_plugins = ["pytester"]
+integration = pytest.mark.integration
+
+# A C library whose allocations go through its own PLT, as a C extension's do.
+NATIVE_C = """#include <stdlib.h>
+void *grab(size_t n) { return valloc(n); }
+"""
 
 SUITE = '''
 import ctypes
@@ -67,7 +85,7 @@ def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     return pytester.runpytest_subprocess("-p", "memdoctor.pytest_plugin", "-p", "no:cacheprovider", *args)
 
 
-@pytest.mark.integration
+@integration
 def test_leaking_test_fails_with_its_growing_type_named(pytester: pytest.Pytester):
     path = pytester.makepyfile(test_suite=SUITE)
     token_line = 1 + next(i for i, line in enumerate(path.read_text().splitlines()) if "self.token" in line)
@@ -77,23 +95,23 @@ def test_leaking_test_fails_with_its_growing_type_named(pytester: pytest.Pyteste
     failures = out[out.index("= FAILURES ="):]
     leaky = failures[failures.index("test_leaky_sessions"):failures.index("test_malloc_leak")]
     # The verdict with its numbers, the growing type (by its name) and the allocation site.
-    assert "Python memory (tracemalloc) retained per iteration grew" in leaky
-    assert "budget 20.0 KiB per iteration" in leaky
-    assert "test_suite.Session" in leaky and "+500 objects" in leaky
-    assert f"test_suite.py:{token_line}" in leaky  # the line that builds the leaked strings
+    assert "memory left behind per run (memray) grew" in leaky
+    assert "budget 20.0 KiB per run" in leaky
+    assert "test_suite.Session" in leaky and "+500" in leaky
+    assert f"test_suite.py:{token_line} in __init__" in leaky  # the line that builds the leaked strings
     # Names only: never the content of the leaked strings.
     assert "S3CR3T" not in out
-    # A native leak is invisible to tracemalloc and seen through RSS, and said so.
+    # libc's malloc called through ctypes' pointer passes by memray's hooks; RSS sees it, and says so.
     native = failures[failures.index("test_malloc_leak"):]
-    assert "resident memory (RSS) retained per iteration grew" in native
-    assert "outside Python's allocators" in native
+    assert "resident memory (RSS) growth per run grew" in native
+    assert "outside the allocators it hooks" in native
     result.stdout.fnmatch_lines(["*PASSED test_suite.py::test_healthy_handler*",
                                  "*PASSED test_suite.py::test_cache_filled_once_in_the_third_run*"])
     # The measured growth is recorded in the JUnit XML for CI.
     assert 'name="memdoctor_growth_bytes_per_iteration"' in (pytester.path / "report.xml").read_text()
 
 
-@pytest.mark.integration
+@integration
 def test_memdoctor_option_applies_a_budget_to_unmarked_tests(pytester: pytest.Pytester):
     pytester.makepyfile(test_plain='''
         import pytest
@@ -115,18 +133,20 @@ def test_memdoctor_option_applies_a_budget_to_unmarked_tests(pytester: pytest.Py
     assert "memdoctor:" not in without.stdout.str()  # nothing measured, nothing said
     with_option = _run(pytester, "--memdoctor", "--memdoctor-iterations", "4", "--memdoctor-max-growth", "64KB")
     with_option.assert_outcomes(passed=2, failed=1)
-    with_option.stdout.fnmatch_lines(["*memdoctor: 2 test(s) measured, 1 retained more memory*",
+    with_option.stdout.fnmatch_lines(["*memdoctor: 2 test(s) measured (memray), 1 retained more memory*",
                                       "*FAILED test_plain.py::test_unmarked_leak*"])
-    assert "bytearray" in with_option.stdout.str()
+    line = _line_of(pytester.path / "test_plain.py", "_KEPT.append(bytearray")
+    assert f"test_plain.py:{line} in test_unmarked_leak  +256." in with_option.stdout.str()
 
 
+@integration
 @pytest.mark.parametrize(("marker", "expected"), [
     ('max_growth="lots"', "max_growth: cannot read size 'lots'"),
     ("iterations=1", "iterations must be between 3"),
     ('max_growht="1MB"', "unknown argument max_growht"),
     ('"1MB"', "keyword arguments only"),
+    ('max_peak="a lot"', "max_peak: cannot read size 'a lot'"),
 ])
-@pytest.mark.integration
 def test_bad_marker_arguments_are_a_usage_error(pytester: pytest.Pytester, marker: str, expected: str):
     pytester.makepyfile(test_bad=f'''
         import pytest
@@ -143,7 +163,7 @@ def test_bad_marker_arguments_are_a_usage_error(pytester: pytest.Pytester, marke
     assert "Traceback" not in result.stderr.str() + result.stdout.str()
 
 
-@pytest.mark.integration
+@integration
 def test_bad_option_is_a_usage_error(pytester: pytest.Pytester):
     pytester.makepyfile(test_ok="def test_ok():\n    pass\n")
     result = _run(pytester, "--memdoctor", "--memdoctor-max-growth", "5 parsecs")
@@ -172,8 +192,279 @@ def test_entry_point_when_installed():
 @pytest.mark.integration
 def test_plugin_import_is_light():
     code = ("import sys; import memdoctor.pytest_plugin; "
-            "print(sorted(m for m in ('numpy', 'rich', 'typer', 'psutil') if m in sys.modules))")
+            "print(sorted(m for m in ('numpy', 'rich', 'typer', 'psutil', 'memray', 'pympler') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     assert out.stdout.strip() == "[]"
 
+
+
+# ---- pytest-memray's leak and limit scenarios, written anew ---------------------------------------
+
+def _native_library(directory: Path) -> Path:
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("no C compiler (cc): the native-allocation scenarios build a small C library")
+    source = directory / "native.c"
+    source.write_text(NATIVE_C)
+    library = directory / "libnative.so"
+    subprocess.run([cc, "-shared", "-fPIC", "-O1", "-o", str(library), str(source)], check=True)
+    return library
+
+
+def _native_header(library: Path) -> str:
+    return f'''import ctypes
+import threading
+
+import pytest
+
+_NATIVE = ctypes.CDLL({str(library)!r})
+_NATIVE.grab.restype = ctypes.c_void_p
+_NATIVE.grab.argtypes = [ctypes.c_size_t]
+'''
+
+
+def _line_of(path: Path, text: str) -> int:
+    return 1 + next(i for i, line in enumerate(path.read_text().splitlines()) if text in line)
+
+
+def _outcomes(result: pytest.RunResult) -> dict[str, str]:
+    """Test name -> PASSED / FAILED, from the -rA short summary."""
+    found = {}
+    for line in result.stdout.lines:
+        for word in ("PASSED", "FAILED"):
+            if line.startswith(word + " "):
+                found[line.split()[1].split("::", 1)[1]] = word
+    return found
+
+
+@integration
+def test_native_valloc_leak_fails_from_1024_bytes_a_call_at_a_5kb_budget(pytester: pytest.Pytester):
+    # pytest-memray's test_leak_marker: ten valloc(size) per call, never freed, budget 5 KB.
+    library = _native_library(pytester.path)
+    pytester.makepyfile(test_valloc=_native_header(library) + '''
+
+@pytest.mark.parametrize("size", [0, 1, 102, 1024, 10240])
+@pytest.mark.memdoctor(max_growth="5KB")
+def test_valloc_never_freed(size):
+    for _ in range(10):
+        _NATIVE.grab(size)
+''')
+    line = _line_of(pytester.path / "test_valloc.py", "_NATIVE.grab(size)")
+    result = _run(pytester, "-rA")
+    assert _outcomes(result) == {
+        "test_valloc_never_freed[0]": "PASSED",
+        "test_valloc_never_freed[1]": "PASSED",
+        "test_valloc_never_freed[102]": "PASSED",
+        "test_valloc_never_freed[1024]": "FAILED",
+        "test_valloc_never_freed[10240]": "FAILED",
+    }
+    out = result.stdout.str()
+    # The site is the test's line that called into C, with the allocator named.
+    assert f"test_valloc.py:{line} in test_valloc_never_freed  +10.0 KiB per run (10 blocks)  [native: valloc]" in out
+    assert "+100.0 KiB per run (10 blocks)  [native: valloc]" in out
+
+
+@integration
+def test_native_leak_in_a_thread_of_untouched_pages_fails(pytester: pytest.Pytester):
+    # pytest-memray's test_leak_marker_in_a_thread: 10 x 4 MiB a call from another thread, pages never
+    # touched (RSS hardly moves), budget 20 MB: must fail. A tenth of it must pass.
+    library = _native_library(pytester.path)
+    pytester.makepyfile(test_thread=_native_header(library) + '''
+
+def _allocate(size):
+    for _ in range(10):
+        _NATIVE.grab(size)
+
+
+@pytest.mark.parametrize("size", [4 * 1024, 400 * 1024, 4 * 1024 * 1024])
+@pytest.mark.memdoctor(max_growth="20MB", iterations=4)
+def test_thread_never_frees(size):
+    worker = threading.Thread(target=_allocate, args=(size,))
+    worker.start()
+    worker.join()
+''')
+    line = _line_of(pytester.path / "test_thread.py", "_NATIVE.grab(size)")
+    result = _run(pytester, "-rA")
+    assert _outcomes(result) == {
+        "test_thread_never_frees[4096]": "PASSED",
+        "test_thread_never_frees[409600]": "PASSED",
+        "test_thread_never_frees[4194304]": "FAILED",
+    }
+    out = result.stdout.str()
+    assert "grew 40.0 MiB per run (budget 20.0 MiB per run)" in out
+    # Named where the thread allocates, with the Python stack that led there.
+    assert f"test_thread.py:{line} in _allocate  +40.0 MiB per run (10 blocks)  [native: valloc]" in out
+    assert "called from" in out and "threading.py" in out
+
+
+@integration
+def test_peak_over_budget_fails_with_the_sites_alive_at_the_peak(pytester: pytest.Pytester):
+    # pytest-memray's limit_memory and memray's tutorial exercise 2: several large buffers alive at once.
+    pytester.makepyfile(test_peak='''
+import pytest
+
+
+def load(mib):
+    return bytearray(mib << 20)
+
+
+def transform(data):
+    return bytes(data)
+
+
+def pipeline():
+    raw = load(24)
+    copy = transform(raw)
+    return len(raw) + len(copy)
+
+
+@pytest.mark.memdoctor(max_peak="32MB")
+def test_two_copies_alive_at_once():
+    assert pipeline() == 48 << 20
+
+
+@pytest.mark.memdoctor(max_peak="64MB")
+def test_the_same_within_a_larger_budget():
+    assert pipeline() == 48 << 20
+''')
+    result = _run(pytester, "-rA", "--junitxml=report.xml")
+    assert _outcomes(result) == {"test_two_copies_alive_at_once": "FAILED",
+                                 "test_the_same_within_a_larger_budget": "PASSED"}
+    out = result.stdout.str()
+    assert "peak memory allocated in one run 48.0 MiB exceeds max_peak 32.0 MiB (run 1 of 1; memray)" in out
+    load, transform = (_line_of(pytester.path / "test_peak.py", text) for text in ("bytearray(mib", "bytes(data)"))
+    assert f"test_peak.py:{load} in load  +24.0 MiB" in out
+    assert f"test_peak.py:{transform} in transform  +24.0 MiB" in out
+    assert "1 exceeded their peak budget" in out
+    assert 'name="memdoctor_peak_bytes"' in (pytester.path / "report.xml").read_text()
+
+
+@integration
+def test_suite_wide_peak_budget_runs_unmarked_tests_once(pytester: pytest.Pytester):
+    pytester.makepyfile(test_wide='''
+_RUNS = []
+
+
+def test_big():
+    _RUNS.append(None)
+    assert len(_RUNS) == 1  # run once: the peak question needs one run
+    block = bytearray(40 << 20)
+    assert len(block) == 40 << 20
+
+
+def test_small():
+    assert len(bytearray(1 << 20)) == 1 << 20
+''')
+    result = _run(pytester, "-rA", "--memdoctor-max-peak", "16MB")
+    assert _outcomes(result) == {"test_big": "FAILED", "test_small": "PASSED"}
+    assert "peak memory allocated in one run 40.0 MiB exceeds max_peak 16.0 MiB" in result.stdout.str()
+
+
+@integration
+def test_cache_filled_once_and_an_empty_test_pass_tight_budgets(pytester: pytest.Pytester):
+    # pytest-memray fails a test that fills a cache on its first call at any budget below the cache's
+    # size, and its docs warn that interpreter caches (~90 B) fail a 0 B budget; here both pass.
+    pytester.makepyfile(test_tight='''
+import functools
+
+import pytest
+
+
+@functools.cache
+def table(n):
+    return [bytes(256) for _ in range(n)]
+
+
+@pytest.mark.memdoctor(max_growth="1KB")
+def test_cache_filled_on_the_first_call():
+    assert len(table(4000)) == 4000
+
+
+@pytest.mark.memdoctor(max_growth="1B")
+def test_empty():
+    pass
+''')
+    result = _run(pytester, "-rA")
+    assert _outcomes(result) == {"test_cache_filled_on_the_first_call": "PASSED", "test_empty": "PASSED"}
+
+
+@integration
+def test_tracemalloc_fallback_still_catches_python_leaks(pytester: pytest.Pytester):
+    pytester._monkeypatch.setenv("MEMDOCTOR_PYTEST_TRACKER", "tracemalloc")
+    pytester.makepyfile(test_fallback='''
+import pytest
+
+_KEPT = []
+
+
+@pytest.mark.memdoctor(max_growth="16KB", max_peak="1GB")
+def test_keeps_lists():
+    _KEPT.append([object() for _ in range(2000)])
+''')
+    result = _run(pytester, "-rA")
+    assert _outcomes(result) == {"test_keeps_lists": "FAILED"}
+    out = result.stdout.str()
+    assert "Python memory left behind per run (tracemalloc) grew" in out
+    assert f"test_fallback.py:{_line_of(pytester.path / 'test_fallback.py', 'object()')}" in out
+    assert "  object " in out
+    assert "(tracemalloc)" in out
+
+
+@integration
+def test_a_memray_tracker_already_running_falls_back_to_tracemalloc(pytester: pytest.Pytester):
+    # As under `memray run` or another plugin's tracker: memray allows one tracker per process.
+    pytester.makeconftest('''
+import memray
+
+_SESSION = {}
+
+
+def pytest_sessionstart(session):
+    _SESSION["tracker"] = memray.Tracker(str(session.config.rootpath / "session.bin"))
+    _SESSION["tracker"].__enter__()
+
+
+def pytest_sessionfinish(session):
+    _SESSION["tracker"].__exit__(None, None, None)
+''')
+    pytester.makepyfile(test_busy='''
+import pytest
+
+_KEPT = []
+
+
+@pytest.mark.memdoctor(max_growth="16KB")
+def test_keeps_buffers():
+    _KEPT.append(bytearray(64 * 1024))
+''')
+    result = _run(pytester, "-rA")
+    assert _outcomes(result) == {"test_keeps_buffers": "FAILED"}
+    assert "Python memory left behind per run (tracemalloc) grew" in result.stdout.str()
+
+
+@integration
+def test_a_quick_test_whose_runs_share_one_capture_is_judged_on_what_the_last_run_leaves(pytester: pytest.Pytester):
+    # Quick tests get one memray capture for all their runs after the warm-up: memory a run keeps
+    # only until the next run replaces it is not left behind; memory every run adds is.
+    pytester.makepyfile(test_quick='''
+import pytest
+
+_LATEST = None
+_ALL = []
+
+
+@pytest.mark.memdoctor(max_growth="16KB")
+def test_replaces_its_buffer():
+    global _LATEST
+    _LATEST = bytearray(100 * 1024)
+
+
+@pytest.mark.memdoctor(max_growth="16KB")
+def test_keeps_every_buffer():
+    _ALL.append(bytearray(100 * 1024))
+''')
+    result = _run(pytester, "-rA")
+    assert _outcomes(result) == {"test_replaces_its_buffer": "PASSED", "test_keeps_every_buffer": "FAILED"}
+    assert "each run after the warm-up: +100.1 KiB, +100.1 KiB, +100.1 KiB, +100.1 KiB, +100.1 KiB" in (
+        result.stdout.str())
