@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from memdoctor.analysis import diagnose
+from memdoctor.analysis.classify import MIN_SAMPLES
 from memdoctor.gate import Baseline, CommandStatus, GateResult, Measurements, Thresholds, judge, measure
 from memdoctor.recording import CommonSettings, RecordingOutcome, attach_plan, execute, record_command
 from memdoctor.report.console import stderr_console
@@ -24,15 +25,17 @@ from memdoctor.traces.writer import open_trace_writer
 
 
 def _measurements(t: np.ndarray, mem: np.ndarray, warmup_s: float, limit_bytes: int | None,
-                  restarts: np.ndarray | None = None) -> Measurements | None:
+                  restarts: np.ndarray | None = None, oom_kills: np.ndarray | None = None) -> Measurements | None:
+    """The diagnosis of the window after the warm-up (the engine cuts it), and the gate's memory numbers."""
     if len(t) == 0:
         return None
+    diagnosis = diagnose(t, mem, limit_bytes=limit_bytes, restart_times=restarts, oom_kill_times=oom_kills,
+                         warmup_s=warmup_s)
     start = float(t[0])
     keep = t >= start + warmup_s
-    if keep.sum() < 2:  # a warm-up longer than the run: judge what there is rather than nothing
+    if keep.sum() < MIN_SAMPLES:  # the engine judged the whole trace: so do the memory numbers
         keep = np.ones(len(t), dtype=bool)
     t, mem = t[keep], mem[keep]
-    diagnosis = diagnose(t, mem, limit_bytes=limit_bytes, restart_times=restarts)
     return measure(t, mem, diagnosis, judged_from_s=float(t[0] - start))
 
 
@@ -93,8 +96,9 @@ def run_gate(*, cmd: list[str], pid: int | None, trace: str | None, duration_s: 
     """Record or read, then judge. Returns (result, title, memory for a sparkline, seconds taken)."""
     if trace is not None:
         tr = read_trace(trace)
-        restarts = tr.event_times("restart", "oom_kill")
-        m = _measurements(tr.t, tr.rss, warmup_s, limit_bytes or tr.limit_bytes, restarts if len(restarts) else None)
+        restarts, ooms = tr.event_times("restart"), tr.event_times("oom_kill")
+        m = _measurements(tr.t, tr.rss, warmup_s, limit_bytes or tr.limit_bytes, restarts if len(restarts) else None,
+                          ooms if len(ooms) else None)
         return judge(m, thresholds, baseline=baseline), trace, list(tr.rss[-2000:]), 0.0
     settings = CommonSettings(interval_s, duration_s, detail_every if detail_every > 0 else None, limit_bytes, None)
     state = RecordingState()
@@ -127,8 +131,8 @@ def run_gate(*, cmd: list[str], pid: int | None, trace: str | None, duration_s: 
     finally:
         if writer is not None:
             writer.close()
-    restarts = np.asarray([float(outcome.t[-1])]) if outcome.oom_killed and len(outcome.t) else None
-    m = _measurements(outcome.t, outcome.rss, warmup_s, outcome.limit.bytes, restarts)
+    ooms = np.asarray([float(outcome.t[-1])]) if outcome.oom_killed and len(outcome.t) else None
+    m = _measurements(outcome.t, outcome.rss, warmup_s, outcome.limit.bytes, oom_kills=ooms)
     result = judge(m, thresholds, command=status, baseline=baseline)
     if outcome.result.end_reason == "write-error" and outcome.result.error:
         result.notes.append(outcome.result.error)

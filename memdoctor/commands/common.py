@@ -10,7 +10,7 @@ import functools
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
@@ -20,6 +20,10 @@ from memdoctor.sampling.target import TargetError
 from memdoctor.traces.errors import TraceReadError
 from memdoctor.traces.writer import TraceWriteError
 from memdoctor.units import UnitError
+
+if TYPE_CHECKING:
+    from memdoctor.analysis import Diagnosis
+    from memdoctor.traces.model import Trace
 
 EXIT_OK = 0
 EXIT_JUDGEMENT_FAILED = 1
@@ -75,3 +79,17 @@ def handle_errors(func: F) -> F:
                        "(run with --debug for the traceback)") from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def judge_trace(trace: Trace, metric: str, label: str, limit_bytes: int | None, warmup_s: float = 0.0,
+                several: bool = False) -> Diagnosis:
+    """The one diagnosis of a trace's series (analysis.diagnose_trace) for every command that judges a trace,
+    its input errors as one-line TraceReadErrors."""
+    from memdoctor.analysis import diagnose_trace
+
+    try:
+        return diagnose_trace(trace, metric=metric, limit_bytes=limit_bytes, warmup_s=warmup_s, label=label)
+    except KeyError as exc:
+        raise TraceReadError(f"{label}: {exc.args[0]}" if several else str(exc.args[0])) from None
+    except ValueError as exc:
+        raise TraceReadError(str(exc)) from None
