@@ -90,11 +90,16 @@ class LiveMonitor(threading.Thread):
         if float(t[-1] - t[0]) < self.warmup_s:
             return
         try:
-            self.diagnosis = diagnose(t, rss, limit_bytes=self.limit_bytes, warmup_s=self.warmup_s)
+            diagnosis = diagnose(t, rss, limit_bytes=self.limit_bytes, warmup_s=self.warmup_s)
         except Exception:
             return
-        self.online = self._judge.update(self.diagnosis, float(t[-1] - t[0]))
-        self._check_alert(float(t[-1] - t[0]))
+        self.observe(diagnosis, float(t[-1] - t[0]))
+
+    def observe(self, diagnosis: Diagnosis, elapsed: float) -> None:
+        """One more diagnosis of the data so far: the verdict shown (with hysteresis), then the alert rule."""
+        self.diagnosis = diagnosis
+        self.online = self._judge.update(diagnosis, elapsed)
+        self._check_alert(elapsed)
 
     def _check_alert(self, elapsed: float) -> None:
         rule, st = self.alert_rule, self.online
@@ -105,7 +110,7 @@ class LiveMonitor(threading.Thread):
         # Only the verdict shown (held against new evidence) raises an alert, never one analysis.
         if rule.on_leak and st.shown == "leak":
             reason = f"leak established ({d.pattern}, floor {describe_growth(d)}), confidence {d.confidence:.2f}"
-        elif (rule.max_growth_bytes_per_s is not None and not st.watching
+        elif (rule.max_growth_bytes_per_s is not None and not st.watching and d.verdict == st.shown
               and d.growth_bytes_per_s > rule.max_growth_bytes_per_s):
             reason = (f"floor growth {describe_growth(d)} is above "
                       f"--max-growth {format_rate(rule.max_growth_bytes_per_s)}")
