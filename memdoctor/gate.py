@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 
 from memdoctor.analysis import Diagnosis
-from memdoctor.analysis.engine import describe_growth
+from memdoctor.analysis.engine import describe_growth, growth_standard_error
 from memdoctor.units import format_bytes, format_duration, format_rate
 
 BASELINE_VERSION = 1
@@ -152,19 +151,10 @@ def measure(t: np.ndarray, mem: np.ndarray, diagnosis: Diagnosis, judged_from_s:
         diagnosis=diagnosis,
         peak_bytes=float(mem.max()) if len(mem) else 0.0,
         p95_bytes=float(np.percentile(mem, 95)) if len(mem) else 0.0,
-        growth_noise_bytes_per_s=growth_standard_error(diagnosis),
+        growth_noise_bytes_per_s=growth_standard_error(diagnosis) or 0.0,
         p95_noise_bytes=p95_noise,
         judged_from_s=judged_from_s,
     )
-
-
-def growth_standard_error(d: Diagnosis) -> float:
-    """The standard error of the diagnosis' growth, from its interval (0 when it has none)."""
-    lo, hi = d.growth_low_bytes_per_s, d.growth_high_bytes_per_s
-    if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
-        return 0.0
-    level = float(d.extras.get("growth_interval_level", 0.9))
-    return (hi - lo) / (2 * NormalDist().inv_cdf(1 - (1 - level) / 2))
 
 
 def judge(m: Measurements | None, thresholds: Thresholds, *, command: CommandStatus | None = None,

@@ -398,3 +398,13 @@ def test_gate_max_growth_does_not_pass_a_growth_it_could_not_measure() -> None:
     res = judge(measure(t[:100], m[:100], d), Thresholds(max_growth_bytes_per_s=1e12))
     check = next(c for c in res.checks if c.name == "max-growth")
     assert not check.passed and "longer" in check.message
+
+
+def test_tied_floor_points_do_not_inflate_the_trend_variance() -> None:
+    """Issue 20: page-quantized floors tie a lot; ranking a tied group in time order made the Hamed-Rao
+    factor see an autocorrelation that is not there. Tied values share their mean rank."""
+    rng = np.random.default_rng(5)
+    x = np.arange(120.0)
+    y = 4096.0 * rng.integers(0, 3, len(x))  # three page levels, no trend
+    tr = mann_kendall_sen(x, y)
+    assert tr.n_eff_ratio < 1.5, tr

@@ -21,25 +21,17 @@ from typing import Any
 
 from memdoctor.analysis import thresholds as th
 from memdoctor.analysis.diagnosis import Diagnosis
+from memdoctor.analysis.engine import growth_standard_error
 from memdoctor.units import format_duration, format_rate
 
 # Two-sided 95 % for the difference of two growth rates: the usual level for "the fix changed it".
 DIFFERENCE_ALPHA = 0.05
 
 
-def growth_se(d: Diagnosis) -> float | None:
-    """The standard error of a diagnosis' growth, from its interval (None when it has none)."""
-    lo, hi = d.growth_low_bytes_per_s, d.growth_high_bytes_per_s
-    if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
-        return None
-    level = float(d.extras.get("growth_interval_level", th.GROWTH_INTERVAL))
-    return (hi - lo) / (2 * NormalDist().inv_cdf(1 - (1 - level) / 2))
-
-
 def growth_difference(before: Diagnosis, after: Diagnosis) -> dict[str, Any]:
     """AFTER's growth minus BEFORE's, its standard error, z and two-sided p (None when unknown)."""
     diff = after.growth_bytes_per_s - before.growth_bytes_per_s
-    se_b, se_a = growth_se(before), growth_se(after)
+    se_b, se_a = growth_standard_error(before), growth_standard_error(after)
     out: dict[str, Any] = {"difference_bytes_per_s": diff, "standard_error_bytes_per_s": None, "z": None,
                            "p": None, "method": "z test on the difference of the two floor growths"}
     if se_b is None or se_a is None or math.hypot(se_a, se_b) <= 0:

@@ -275,6 +275,15 @@ def diagnose_trace(trace: Trace, *, metric: str = "rss", limit_bytes: int | None
     return d
 
 
+def growth_standard_error(d: Diagnosis) -> float | None:
+    """The standard error of a diagnosis' growth, from its interval (None when it has none)."""
+    lo, hi = d.growth_low_bytes_per_s, d.growth_high_bytes_per_s
+    if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
+        return None
+    level = float(d.extras.get("growth_interval_level", th.GROWTH_INTERVAL))
+    return (hi - lo) / (2 * NormalDist().inv_cdf(1 - (1 - level) / 2))
+
+
 def describe_growth(d: Diagnosis) -> str:
     """The growth as every output prints it: the measured floor growth and its interval."""
     text = format_rate(d.growth_bytes_per_s)
