@@ -39,7 +39,7 @@ from memdoctor.analysis import thresholds as th
 from memdoctor.analysis.classify import MIN_SAMPLES, SegmentResult, classify
 from memdoctor.analysis.diagnosis import Diagnosis
 from memdoctor.analysis.forecast import Forecast, time_to_limit
-from memdoctor.analysis.gate_trend import FloorJudgement, floor_trend, judge_floor
+from memdoctor.analysis.gate_trend import FloorJudgement, FloorTrend, floor_trend, judge_floor
 from memdoctor.analysis.prepare import Clean, clean
 from memdoctor.units import format_bytes, format_duration, format_rate
 
@@ -90,6 +90,17 @@ def _floor_test(cl: Clean, restarts: int) -> FloorJudgement | None:
     return judge_floor(ft) if ft is not None else None
 
 
+def _steady_rise(ft: FloorTrend) -> bool:
+    """Evidence over rules: a floor rising many standard errors over minutes, still at its rate at the end."""
+    if ft.duration_s < th.STEADY_MIN_S or not (math.isfinite(ft.se) and ft.se > 0):
+        return False
+    if ft.slope < th.STEADY_MIN_RATE or ft.slope / ft.se < th.STEADY_Z:
+        return False
+    if ft.late_slope is None or ft.late_se is None or not math.isfinite(ft.late_se):
+        return False
+    return ft.late_slope >= th.STEADY_LATE_SHARE * ft.slope and ft.late_slope > th.RISING_Z * ft.late_se
+
+
 def _confidence(z: float) -> float:
     """P(the call is right) from a z score past the decision line, kept inside [0.5, 0.99]."""
     return float(min(0.99, max(0.5, NormalDist().cdf(z))))
@@ -108,6 +119,13 @@ def _reconcile(res: SegmentResult, fj: FloorJudgement, evidence: list[str]) -> t
             cyclic = ft.cycles >= 3 and ft.swing >= th.SAWTOOTH_AMPLITUDE * max(float(np.median(ft.floor_points)), 1.0)
             pattern = pattern if pattern in LEAK_PATTERNS else ("sawtooth" if cyclic else "linear")
         return "leak", pattern, max(conf if verdict == "leak" else 0.0, _confidence(z_rise)), None
+    if verdict != "leak" and _steady_rise(ft):
+        evidence.append(f"the floor rose steadily for {format_duration(ft.duration_s)} at {format_rate(ft.slope)}, "
+                        f"{ft.slope / ft.se:.0f} standard errors, as fast in the last part of the window: a leak, "
+                        f"not heap sizing or a fill (the classifier alone said {verdict})")
+        cyclic = ft.cycles >= 3
+        pattern = pattern if pattern in LEAK_PATTERNS else ("sawtooth" if cyclic else "linear")
+        return "leak", pattern, _confidence(ft.slope / ft.se - th.STEADY_Z), None
     if fj.state == "levelling-off" and verdict == "leak" and short:
         return "inconclusive", "plateau", 0.3, fj.watch_more_s or ft.duration_s
     if fj.state == "flat" and short and verdict in ("leak", "inconclusive"):
@@ -185,7 +203,14 @@ def diagnose(
         verdict, pattern, conf, watch = _reconcile(res, fj, evidence)
         evidence.append(fj.message)
         extras["floor_test"] = fj.to_dict()
-        if not (verdict == "leak" and ft.slope <= 0 < res.slope):
+        if verdict == "no-leak" and pattern == "plateau" and res.pattern == "plateau":
+            pass  # a fill that levelled off: the growth that matters is the plateau's own (the classifier's tail)
+        elif (verdict == "inconclusive" and fj.state == "levelling-off" and ft.late_slope is not None
+              and ft.late_se is not None and math.isfinite(ft.late_se)):
+            half = _Z_BAND * ft.late_se
+            growth = _Growth(ft.late_slope, ft.late_slope - half, ft.late_slope + half,
+                             float(ft.floor_points[-1]) if ft.floor_points else res.floor_now, res.excursion, None)
+        elif not (verdict == "leak" and ft.slope <= 0 < res.slope):
             half = _Z_BAND * ft.se
             floor_now = float(ft.floor_points[-1]) if ft.floor_points else res.floor_now
             growth = _Growth(ft.slope, ft.slope - half, ft.slope + half, floor_now, res.excursion,

@@ -23,6 +23,19 @@ RISING_RATE = 2.5 * 1024**2 / 60
 # A GC sawtooth swings >= 15 % of its floor level (classify.SAWTOOTH_AMPLITUDE, from the V8 and CPython
 # traces in tests/data/dev_traces): used to name a leak found by the floor test under GC cycles.
 SAWTOOTH_AMPLITUDE = 0.15
+# Evidence over rules: past the gate's short window, a floor rising steadily is a leak whatever the
+# classifier's short-trace rules (heap sizing under a large swing, too few cycles) say. Steady: the
+# floor test's slope at least STEADY_Z standard errors ("many times its noise"; 5 sigma is the usual
+# bar for "no doubt"), at least the classifier's relevance rate (1 MiB/min is 1.4 GiB a day:
+# classify.MIN_RISE_RATE), over at least two gate windows (V8 sizes its heap within ~75 s: the real
+# Node recordings in tests/data/gate), and the last 40 % of the window still rising at half the rate or more
+# (a fill that levels off does not). Chosen on rw_py_sawtooth_slow_leak (1.9 MiB/min under a 40 MB
+# sawtooth, 6 min: the classifier's heap-sizing rule called it no-leak).
+STEADY_Z = 5.0
+STEADY_MIN_RATE = 1024**2 / 60
+STEADY_MIN_S = 120.0
+STEADY_LATE_SHARE = 0.5
+RISING_Z = 2.33  # one-sided 99 %: gate_trend.RISING_Z
 # The growth interval shown beside every growth: 90 %, the level of the classifier's Theil-Sen band
 # (trend.mann_kendall_sen alpha 0.10, Gilbert 1987) so both estimators print the same kind of interval.
 GROWTH_INTERVAL = 0.90
