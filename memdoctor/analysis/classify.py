@@ -68,6 +68,10 @@ SHORT_GC_S = 600.0  # in a sawtooth trace shorter than this ...
 GC_DRIFT_FRACTION = 0.25  # ... troughs rising by less than this part of the swing are heap sizing
 SHORT_TRACE_S = 600.0  # shorter than this: a leak verdict also needs a floor still rising at the end
 TAIL_FRACTION = 0.25  # the end: the last quarter of the floor
+# A significant tail trend after a fill still makes a plateau when it is this small a share of the fill's
+# rate (and below half the leak bar over the tail): rw_py_lru_long_fill evicts at 0.2 % of its fill rate;
+# a linear leak after a warm-up (benchmark linear_leak #20, seed 20240611) keeps 64 % of it.
+IRRELEVANT_TAIL_SHARE = 0.05
 
 
 @dataclass
@@ -489,7 +493,8 @@ def _flat_tail(x: np.ndarray, y: np.ndarray, min_rise: float, sigma: float) -> t
         flat_enough = tt.slope_high < 0.25 * head_slope and tail_growth < max(0.25 * head_rise, 2 * sigma)
         # A tail trend that is significant but irrelevant (a full LRU cache evicting: 27 KiB/min after a
         # 13 MiB/min fill, rw_py_lru_long_fill) is still a plateau: its rise is below the leak bar.
-        if flat_enough and (tt.p_up >= ALPHA or tail_growth < 0.5 * min_rise):
+        irrelevant = tail_growth < 0.5 * min_rise and tt.slope < IRRELEVANT_TAIL_SHARE * head_slope
+        if flat_enough and (tt.p_up >= ALPHA or irrelevant):
             return cut, tt
     return None
 
