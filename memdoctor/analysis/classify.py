@@ -36,6 +36,25 @@ import numpy as np
 from memdoctor.analysis.floor import Floor, compute_floor
 from memdoctor.analysis.prepare import Buckets, Clean, decimate
 from memdoctor.analysis.segments import split
+from memdoctor.analysis.thresholds import (  # every threshold lives there, with where its value came from
+    ALPHA,
+    GC_DRIFT_FRACTION,
+    IRRELEVANT_TAIL_SHARE,
+    MAX_STEPS,
+    MIN_FLOOR_POINTS,
+    MIN_RISE_BYTES,
+    MIN_RISE_FRACTION,
+    MIN_RISE_RATE,
+    MIN_RISE_SIGMAS,
+    MIN_SAMPLES,
+    RESTART_STARTUP_S,
+    SAWTOOTH_AMPLITUDE,
+    SHORT_GC_S,
+    SHORT_TRACE_S,
+    STARTUP_FRACTION,
+    TAIL_FRACTION,
+    WEAK_ALPHA,
+)
 from memdoctor.analysis.trend import (
     Trend,
     diff_sigma,
@@ -46,32 +65,6 @@ from memdoctor.analysis.trend import (
     robust_sigma,
 )
 from memdoctor.units import format_bytes, format_duration, format_rate
-
-MIN_SAMPLES = 20
-MIN_FLOOR_POINTS = 6
-ALPHA = 0.01  # one-sided significance of the floor trend for a leak
-WEAK_ALPHA = 0.05  # below this (but above ALPHA) with a large rise: inconclusive
-MIN_RISE_FRACTION = 0.02  # the floor must rise by >= 2% of its level ...
-MIN_RISE_SIGMAS = 2.0  # ... and by >= 2 noise sigmas of the floor ...
-MIN_RISE_BYTES = 128 * 1024  # ... and by at least this much
-# The 2% share is a share of the *level*, independent of how long the floor was watched: over a
-# 60 s gate it would ask a 500 MiB process for a 10 MiB/min leak before calling anything. A leak
-# is a rate, so the relevance bar is also met by a rise of this rate over the span watched (1 MiB/min
-# is 1.4 GiB a day). It is smaller than the 2% share only in traces shorter than ~20 min at
-# 500 MiB, and the significance test (p < ALPHA) and the noise term still guard the short ones.
-MIN_RISE_RATE = 1024 * 1024 / 60.0
-STARTUP_FRACTION = 0.01  # the first 1% of a segment is start-up transient
-SAWTOOTH_AMPLITUDE = 0.15  # a GC sawtooth swings >= 15% of the floor level
-RESTART_STARTUP_S = 60.0  # start-up transient after a restart
-MAX_STEPS = 50  # more jumps than this in the floor is a continuous climb
-SHORT_GC_S = 600.0  # in a sawtooth trace shorter than this ...
-GC_DRIFT_FRACTION = 0.25  # ... troughs rising by less than this part of the swing are heap sizing
-SHORT_TRACE_S = 600.0  # shorter than this: a leak verdict also needs a floor still rising at the end
-TAIL_FRACTION = 0.25  # the end: the last quarter of the floor
-# A significant tail trend after a fill still makes a plateau when it is this small a share of the fill's
-# rate (and below half the leak bar over the tail): rw_py_lru_long_fill evicts at 0.2 % of its fill rate;
-# a linear leak after a warm-up (benchmark linear_leak #20, seed 20240611) keeps 64 % of it.
-IRRELEVANT_TAIL_SHARE = 0.05
 
 
 @dataclass

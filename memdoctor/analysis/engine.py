@@ -227,7 +227,9 @@ def diagnose(
             evidence.append(fc.text if verdict == "leak" else f"if the growth holds: {fc.text}")
         else:
             fc = None
-    if verdict == "inconclusive" and watch is not None:
+    if verdict == "inconclusive":
+        if watch is None or not math.isfinite(watch) or watch <= 0:
+            watch = max(duration, 1.0)  # "inconclusive" always says how much longer: as long again, by default
         evidence.append(f"watch about {format_duration(watch)} more to decide")
     if growth.slope_low != growth.slope_high:
         extras["growth_interval_bytes_per_s"] = [_finite(growth.slope_low), _finite(growth.slope_high)]
