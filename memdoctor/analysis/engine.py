@@ -220,7 +220,9 @@ def diagnose(
     if limit is not None and above:
         evidence.append(f"memory {format_bytes(last)} is already above the limit {format_bytes(limit)} "
                         "(reached: time to the limit 0; check the limit's units if the process still runs)")
-    elif limit is not None and growth.slope > 0 and verdict != "no-leak":
+    elif limit is not None and growth.slope > 0:
+        # Shown for any verdict whose measured growth reaches the limit soon (an undecided or healthy-looking
+        # process at 93 % of its limit and still climbing must warn); for a leak, always.
         fc = time_to_limit(growth, limit, last_t=float(cl.t[-1]), last=float(last or 0.0))
         soon = fc.low is not None and fc.low <= th.TTL_WARN_S
         if verdict == "leak" or soon:
