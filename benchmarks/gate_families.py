@@ -177,7 +177,7 @@ def gate(tr: GateTrace) -> dict:
         "growth_mib_min": d.growth_bytes_per_s * 60 / MiB,
         "failed": {name: not judge(m, th).passed for name, th in CONFIGS.items()},
         "evidence": d.evidence,
-        "floor_test": m.floor.state if m.floor else "none",
+        "floor_test": (m.diagnosis.extras.get("floor_test") or {}).get("state", "none"),
         "params": tr.params,
         "seconds": elapsed,
     }

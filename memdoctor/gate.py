@@ -18,17 +18,13 @@ from typing import Any
 import numpy as np
 
 from memdoctor.analysis import Diagnosis
-from memdoctor.analysis.gate_trend import FloorJudgement, floor_trend, judge_floor
+from memdoctor.analysis.engine import describe_growth, growth_standard_error
 from memdoctor.units import format_bytes, format_duration, format_rate
 
 BASELINE_VERSION = 1
 # Below this the floor growth is too small to speak of a regression (a few KiB/min).
 MIN_GROWTH_ALLOWANCE = 16 * 1024 / 60
 NOISE_SIGMAS = 3.0
-# Up to this long, a window is the floor test's to judge: a classifier leak whose floor the floor test
-# finds flat (no rise above 2.5 MiB/min, and it would catch 5 MiB/min) or levelling off is overruled.
-# Longer gates keep every classifier leak (a slow leak over 10 minutes is still a leak).
-SHORT_WINDOW_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -71,7 +67,6 @@ class Measurements:
     growth_noise_bytes_per_s: float
     p95_noise_bytes: float
     judged_from_s: float = 0.0  # the warm-up cut
-    floor: FloorJudgement | None = None  # the gate's own short-window floor test (analysis/gate_trend.py)
 
     def to_baseline(self, source: str) -> dict[str, Any]:
         return {
@@ -132,42 +127,23 @@ class GateResult:
             "p95_bytes": m.p95_bytes if m else None,
             "judged_from_s": m.judged_from_s if m else None,
             "diagnosis": m.diagnosis.to_dict() if m else None,
-            "floor_test": m.floor.to_dict() if m and m.floor else None,
+            "floor_test": m.diagnosis.extras.get("floor_test") if m else None,
             "notes": self.notes,
         }
 
 
-def _window_stats(t: np.ndarray, mem: np.ndarray, windows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per time window: its centre, its minimum (the floor) and its 95th percentile."""
-    edges = np.linspace(t[0], t[-1], windows + 1)
-    idx = np.clip(np.searchsorted(edges, t, side="right") - 1, 0, windows - 1)
-    centres, floors, tops = [], [], []
-    for w in range(windows):
-        sel = mem[idx == w]
-        if len(sel):
-            centres.append((edges[w] + edges[w + 1]) / 2)
-            floors.append(float(sel.min()))
-            tops.append(float(np.percentile(sel, 95)))
-    return np.asarray(centres), np.asarray(floors), np.asarray(tops)
-
-
 def measure(t: np.ndarray, mem: np.ndarray, diagnosis: Diagnosis, judged_from_s: float = 0.0,
             windows: int = 12) -> Measurements:
-    """Peak, p95 and the noise of the growth rate and of p95, from one run's trace."""
+    """Peak and p95 of the judged window, and the run-to-run noise of the growth (from the diagnosis'
+    own interval) and of p95."""
     t = np.asarray(t, dtype=float)
     mem = np.asarray(mem, dtype=float)
-    growth_noise = 0.0
     p95_noise = 0.0
     if len(t) >= 2 * windows and t[-1] > t[0]:
-        centres, floors, tops = _window_stats(t, mem, windows)
-        if len(centres) >= 4:
-            # Standard error of the floor's least-squares slope: how much the rate could move
-            # between two runs of the same code.
-            x = centres - centres.mean()
-            slope = float((x * (floors - floors.mean())).sum() / max((x * x).sum(), 1e-12))
-            resid = floors - floors.mean() - slope * x
-            dof = max(len(x) - 2, 1)
-            growth_noise = float(math.sqrt((resid**2).sum() / dof / max((x * x).sum(), 1e-12)))
+        edges = np.linspace(t[0], t[-1], windows + 1)
+        idx = np.clip(np.searchsorted(edges, t, side="right") - 1, 0, windows - 1)
+        tops = np.asarray([float(np.percentile(mem[idx == w], 95)) for w in range(windows) if (idx == w).any()])
+        if len(tops) >= 4:
             # Spread of the per-window p95 around its median, as a standard error.
             mad = float(np.median(np.abs(tops - np.median(tops))))
             p95_noise = 1.4826 * mad / math.sqrt(len(tops))
@@ -175,10 +151,9 @@ def measure(t: np.ndarray, mem: np.ndarray, diagnosis: Diagnosis, judged_from_s:
         diagnosis=diagnosis,
         peak_bytes=float(mem.max()) if len(mem) else 0.0,
         p95_bytes=float(np.percentile(mem, 95)) if len(mem) else 0.0,
-        growth_noise_bytes_per_s=growth_noise,
+        growth_noise_bytes_per_s=growth_standard_error(diagnosis) or 0.0,
         p95_noise_bytes=p95_noise,
         judged_from_s=judged_from_s,
-        floor=judge_floor(floor_trend(t, mem)) if len(t) else None,
     )
 
 
@@ -205,35 +180,35 @@ def judge(m: Measurements | None, thresholds: Thresholds, *, command: CommandSta
         checks.append(Check("samples", False, "no memory sample was recorded: nothing to judge"))
         return GateResult(False, checks, None, notes)
     d = m.diagnosis
-    verdict = _gate_verdict(d, m.floor)
-    verdict_fails = verdict in thresholds.fail_on
-    message = f"verdict {verdict} ({d.pattern}), floor {format_rate(d.growth_bytes_per_s)}"
-    if verdict != d.verdict:
-        message += f" (the classifier said {d.verdict}; the gate's floor test decides a short window)"
-    if m.floor is not None and (verdict != d.verdict or m.floor.state in ("cannot-judge", "levelling-off")):
-        message += f"; {m.floor.message}"
+    # The diagnosis' verdict, as analyze prints it: the gate computes none of its own.
+    fail_on = thresholds.fail_on | {"leak"}  # --fail-on adds verdicts that fail; a leak always does
+    verdict_fails = d.verdict in fail_on
+    message = f"verdict {d.verdict} ({d.pattern}), floor growth {describe_growth(d)}"
+    floor = d.extras.get("floor_test") or {}
+    if floor.get("message") and (d.verdict != "no-leak" or floor.get("state") in ("heap-sizing", "levelling-off")):
+        message += f"; {floor['message']}"
+    if d.verdict == "inconclusive" and d.watch_more_s is not None:
+        message += f"; run the gate >= {format_duration(d.watch_more_s)} longer to decide"
     if verdict_fails:
-        message += f"; fails on {', '.join(sorted(thresholds.fail_on))}"
-    checks.append(Check("verdict", not verdict_fails, message, value=verdict,
-                        threshold=",".join(sorted(thresholds.fail_on))))
+        message += f"; fails on {', '.join(sorted(fail_on))}"
+    checks.append(Check("verdict", not verdict_fails, message, value=d.verdict, threshold=",".join(sorted(fail_on))))
     if thresholds.max_growth_bytes_per_s is not None:
         growth = d.growth_bytes_per_s
         ok = growth <= thresholds.max_growth_bytes_per_s
-        message = (f"floor growth {format_rate(growth)} {'<=' if ok else '>'} "
+        message = (f"floor growth {describe_growth(d)} {'<=' if ok else '>'} "
                    f"{format_rate(thresholds.max_growth_bytes_per_s)}")
         if ok and d.verdict == "inconclusive" and d.watch_more_s is not None and d.pattern != "plateau":
-            # The classifier could not measure the floor trend (too few GC or batch cycles, or too
-            # weak a trend): a budget is not met by a growth nobody could measure. A plateau is the
-            # other case (a warm-up or cache fill still levelling off), which --warmup is for.
+            # The diagnosis could not decide the floor trend (too few GC or batch cycles, or too weak a
+            # trend): a budget is not met by a growth nobody could measure. A plateau is the other case
+            # (a warm-up or cache fill still levelling off), which --warmup is for.
             ok = False
-            message = (f"cannot judge the floor growth ({format_rate(growth)} measured, budget "
-                       f"{format_rate(thresholds.max_growth_bytes_per_s)}): the classifier needs more cycles; "
+            message = (f"cannot judge the floor growth ({describe_growth(d)} measured, budget "
+                       f"{format_rate(thresholds.max_growth_bytes_per_s)}): the diagnosis is undecided; "
                        f"run the gate >= {format_duration(d.watch_more_s)} longer (--duration)")
         elif not ok and d.verdict == "inconclusive" and d.watch_more_s is not None:
-            # Over budget on too few cycles for a trend test: still a failure (the budget is not shown
-            # to hold), but say that the rate is rough so nobody chases a leak that a longer run would clear.
-            message += (f" (from too few cycles for a trend test: run the gate >= "
-                        f"{format_duration(d.watch_more_s)} longer to measure it)")
+            # Over budget while undecided: still a failure (the budget is not shown to hold), but say
+            # that the rate is rough so nobody chases a leak that a longer run would clear.
+            message += f" (undecided: run the gate >= {format_duration(d.watch_more_s)} longer to measure it)"
         checks.append(Check("max-growth", ok, message, value=growth, threshold=thresholds.max_growth_bytes_per_s))
     if thresholds.max_rss_bytes is not None:
         ok = m.peak_bytes <= thresholds.max_rss_bytes
@@ -249,7 +224,12 @@ def judge(m: Measurements | None, thresholds: Thresholds, *, command: CommandSta
                                 threshold=thresholds.min_time_to_limit_s))
         else:
             ok = ttl is None or ttl >= thresholds.min_time_to_limit_s
-            shown = "never (nothing grows)" if ttl is None else format_duration(ttl)
+            if ttl is not None:
+                shown = "already" if ttl <= 0 else format_duration(ttl)
+            elif d.growth_bytes_per_s > 0:
+                shown = f"no forecast (verdict {d.verdict}, floor growth {describe_growth(d)})"
+            else:
+                shown = "never (the floor does not grow)"
             checks.append(Check(
                 "time-to-limit", ok,
                 f"the {format_bytes(d.limit_bytes)} limit is reached in {shown}; "
@@ -259,34 +239,6 @@ def judge(m: Measurements | None, thresholds: Thresholds, *, command: CommandSta
     if baseline is not None:
         checks.extend(_baseline_checks(m, baseline, thresholds.max_regression or 0.0, notes))
     return GateResult(all(c.passed for c in checks), checks, m, notes)
-
-
-def _gate_verdict(d: Diagnosis, floor: FloorJudgement | None) -> str:
-    """The gate's verdict: the classifier's, corrected by the gate's floor test for short windows.
-
-    The classifier needs >= 6 GC or batch cycles and calls a trough rise under a large V8 swing
-    heap sizing; a 60 s gate has fewer cycles and must still catch a 5 MB/min leak. The floor test
-    (analysis/gate_trend.py) fits one floor point per cycle with a noise model:
-    - rising (a steady rise above 2.5 MiB/min, > 2.33 standard errors): leak, whatever the classifier said;
-    - heap sizing (a rise under GC ramps below a quarter of the swing and 4.5 MiB/min): a classifier
-      no-leak becomes inconclusive, with how much longer to run;
-    - up to SHORT_WINDOW_S: a classifier leak becomes inconclusive when the floor levels off at the
-      end (a cache fill) and no-leak when the floor test finds it flat;
-    - cannot judge (too few points, or too noisy to catch 5 MiB/min): the classifier's verdict, and
-      the message says how much longer to run.
-    """
-    if floor is None or floor.trend is None:
-        return d.verdict
-    if floor.rising:
-        return "leak"
-    short = floor.trend.duration_s <= SHORT_WINDOW_S
-    if floor.state == "levelling-off" and d.verdict == "leak" and short:
-        return "inconclusive"
-    if floor.state == "flat" and d.verdict == "leak" and short:
-        return "no-leak"
-    if floor.state == "heap-sizing" and d.verdict == "no-leak":
-        return "inconclusive"
-    return d.verdict
 
 
 def _baseline_checks(m: Measurements, base: Baseline, share: float, notes: list[str]) -> list[Check]:

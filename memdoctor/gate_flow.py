@@ -13,26 +13,30 @@ from typing import Any
 
 import numpy as np
 
+from memdoctor.analysis import diagnose
+from memdoctor.analysis.classify import MIN_SAMPLES
 from memdoctor.gate import Baseline, CommandStatus, GateResult, Measurements, Thresholds, judge, measure
-from memdoctor.oom_facts import diagnose_series
 from memdoctor.recording import CommonSettings, RecordingOutcome, attach_plan, execute, record_command
 from memdoctor.report.console import stderr_console
 from memdoctor.sampling.recorder import RecordingState
 from memdoctor.sampling.target import TargetError
-from memdoctor.traces.reader import read_trace
+from memdoctor.traces.errors import TraceReadError
+from memdoctor.traces.reader import read_trace, read_traces
 from memdoctor.traces.writer import open_trace_writer
 
 
 def _measurements(t: np.ndarray, mem: np.ndarray, warmup_s: float, limit_bytes: int | None,
                   restarts: np.ndarray | None = None, oom_kills: np.ndarray | None = None) -> Measurements | None:
+    """The diagnosis of the window after the warm-up (the engine cuts it), and the gate's memory numbers."""
     if len(t) == 0:
         return None
+    diagnosis = diagnose(t, mem, limit_bytes=limit_bytes, restart_times=restarts, oom_kill_times=oom_kills,
+                         warmup_s=warmup_s)
     start = float(t[0])
     keep = t >= start + warmup_s
-    if keep.sum() < 2:  # a warm-up longer than the run: judge what there is rather than nothing
+    if keep.sum() < MIN_SAMPLES:  # the engine judged the whole trace: so do the memory numbers
         keep = np.ones(len(t), dtype=bool)
     t, mem = t[keep], mem[keep]
-    diagnosis = diagnose_series(t, mem, limit_bytes=limit_bytes, restart_times=restarts, oom_kill_times=oom_kills)
     return measure(t, mem, diagnosis, judged_from_s=float(t[0] - start))
 
 
@@ -86,19 +90,50 @@ def _start_load(load: list[str], state: RecordingState, stop_when_done: bool):
     return stop
 
 
+_VERDICT_ORDER = {"leak": 0, "inconclusive": 1, "no-leak": 2}
+
+
+def _gate_trace(path: str, warmup_s: float, limit_bytes: int | None, thresholds: Thresholds,
+                baseline: Baseline | None, metric: str) -> tuple[GateResult, str, list[float], float]:
+    """Judge every series of a recorded input; the gate's result is the worst one's (failures first)."""
+    judged: list[tuple[GateResult, str, list[float]]] = []
+    traces = read_traces(path)
+    for tr in traces:
+        try:
+            series = tr.metric(metric)
+        except KeyError as exc:
+            raise TraceReadError(str(exc.args[0])) from None
+        keep = ~np.isnan(series)
+        restarts, ooms = tr.event_times("restart"), tr.event_times("oom_kill")
+        m = _measurements(tr.t[keep], series[keep], warmup_s, limit_bytes or tr.limit_bytes,
+                          restarts if len(restarts) else None, ooms if len(ooms) else None)
+        name = str(tr.header.get("name") or path)
+        judged.append((judge(m, thresholds, baseline=baseline, oom_kill_times=list(ooms)), name,
+                       list(series[keep][-2000:])))
+    if len(judged) == 1:
+        return judged[0][0], path, judged[0][2], 0.0
+
+    def worst(item: tuple[GateResult, str, list[float]]) -> tuple:
+        m = item[0].measurements
+        d = m.diagnosis if m else None
+        return (item[0].passed, _VERDICT_ORDER.get(d.verdict, 3) if d else 3, -(d.growth_bytes_per_s if d else 0.0))
+
+    judged.sort(key=worst)
+    result, name, memory = judged[0]
+    others = ", ".join(f"{n}: {'pass' if r.passed else 'FAIL'} "
+                       f"({r.measurements.diagnosis.verdict if r.measurements else 'no samples'})"
+                       for r, n, _ in judged[1:])
+    result.notes.append(f"{len(judged)} series in {path}: the gate is the worst one's ({name}); the others: {others}")
+    return result, f"{path} [{name}]", memory, 0.0
+
+
 def run_gate(*, cmd: list[str], pid: int | None, trace: str | None, duration_s: float | None, warmup_s: float,
              interval_s: float, detail_every: float, output: str | None, follow_children: bool,
              limit_bytes: int | None, load: list[str] | None, thresholds: Thresholds, baseline: Baseline | None,
-             json_out: bool) -> tuple[GateResult, str, list[float], float]:
+             json_out: bool, metric: str = "rss") -> tuple[GateResult, str, list[float], float]:
     """Record or read, then judge. Returns (result, title, memory for a sparkline, seconds taken)."""
     if trace is not None:
-        tr = read_trace(trace)
-        restarts = tr.event_times("restart")
-        kills = tr.event_times("oom_kill")
-        m = _measurements(tr.t, tr.rss, warmup_s, limit_bytes or tr.limit_bytes, restarts if len(restarts) else None,
-                          kills if len(kills) else None)
-        return (judge(m, thresholds, baseline=baseline, oom_kill_times=list(kills)), trace, list(tr.rss[-2000:]),
-                0.0)
+        return _gate_trace(trace, warmup_s, limit_bytes, thresholds, baseline, metric)
     settings = CommonSettings(interval_s, duration_s, detail_every if detail_every > 0 else None, limit_bytes, None)
     state = RecordingState()
     live = "off" if json_out else "plain"  # a gate runs in CI: plain lines, never a live panel

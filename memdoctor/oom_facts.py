@@ -11,15 +11,9 @@ A process killed at its memory limit is the strongest leak evidence there is, no
 
 from __future__ import annotations
 
-import inspect
 import os
 import re
 import subprocess
-from collections.abc import Sequence
-
-import numpy as np
-
-from memdoctor.analysis import Diagnosis, diagnose
 
 SIGABRT_RC = -6
 # A node that aborted with its RSS at >= this share of its heap limit died of heap exhaustion:
@@ -28,22 +22,6 @@ SIGABRT_RC = -6
 # at whatever size the heap has.
 V8_HEAP_SHARE = 0.8
 _MAX_OLD_SPACE = re.compile(r"--max[-_]old[-_]space[-_]size(?:=|\s+)(\d+)")
-
-
-def diagnose_series(t: np.ndarray, rss: np.ndarray, *, limit_bytes: int | None,
-                    restart_times: Sequence[float] | np.ndarray | None = None,
-                    oom_kill_times: Sequence[float] | np.ndarray | None = None) -> Diagnosis:
-    """The one diagnosis, with restarts and OOM kills passed as data.
-
-    When the engine takes `oom_kill_times` (an OOM kill is a leak fact, not a restart), they go
-    there; an engine without that parameter gets them as restarts, as before."""
-    restarts = np.asarray(restart_times if restart_times is not None else [], dtype=float)
-    kills = np.asarray(oom_kill_times if oom_kill_times is not None else [], dtype=float)
-    if "oom_kill_times" in inspect.signature(diagnose).parameters:
-        return diagnose(t, rss, limit_bytes=limit_bytes, restart_times=restarts if len(restarts) else None,
-                        oom_kill_times=kills if len(kills) else None)  # type: ignore[call-arg]
-    merged = np.sort(np.concatenate([restarts, kills]))
-    return diagnose(t, rss, limit_bytes=limit_bytes, restart_times=merged if len(merged) else None)
 
 
 def node_heap_limit_bytes(cmd: list[str], env: dict[str, str] | None = None) -> int | None:

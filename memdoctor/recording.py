@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from memdoctor import __version__
-from memdoctor.analysis import Diagnosis
-from memdoctor.oom_facts import diagnose_series, died_of_v8_heap
+from memdoctor.analysis import Diagnosis, diagnose
+from memdoctor.oom_facts import died_of_v8_heap
 from memdoctor.report.live import Alert, AlertRule, LiveMonitor
 from memdoctor.sampling.limits import MemoryLimit, oom_kill_count, with_override
 from memdoctor.sampling.recorder import RecordingResult, RecordingState, record
@@ -46,6 +46,7 @@ class CommonSettings:
     detail_every: float | None
     limit_bytes: int | None
     alert: AlertRule | None
+    warmup_s: float = 0.0  # --warmup: the start-up not judged (live verdict, alerts, final diagnosis)
 
 
 @dataclass
@@ -70,6 +71,7 @@ class RecordingPlan:
     # The shared state of the recording, when the caller wants to stop it (e.g. when a load ends).
     state: RecordingState | None = None
     serve_metrics: str | None = None  # HOST:PORT: watch --serve-metrics
+    warmup_s: float = 0.0  # --warmup: the start-up the diagnosis does not judge
 
 
 @dataclass
@@ -178,7 +180,8 @@ def execute(plan: RecordingPlan) -> RecordingOutcome:
     if plan.writer is not None:
         plan.writer.write_header(build_header(plan))
     monitor = LiveMonitor(state, mode=plan.live_mode, console=plan.console, title=plan.title,
-                          duration=plan.duration, limit_bytes=plan.limit.bytes, alert=plan.alert)
+                          duration=plan.duration, limit_bytes=plan.limit.bytes, alert=plan.alert,
+                          warmup_s=plan.warmup_s)
     metrics = None
     if plan.serve_metrics:
         from memdoctor.report.metrics_server import start_metrics_server
@@ -227,8 +230,9 @@ def execute(plan: RecordingPlan) -> RecordingOutcome:
         warnings.append("file descriptors not readable for this process (needs the same user or root)")
     diagnosis = None
     if len(t):
-        diagnosis = diagnose_series(t, rss, limit_bytes=plan.limit.bytes, oom_kill_times=oom_times)
-        if state.series.count != diagnosis.samples:
+        diagnosis = diagnose(t, rss, limit_bytes=plan.limit.bytes, warmup_s=plan.warmup_s,
+                             oom_kill_times=np.asarray(oom_times) if oom_times else None)
+        if state.series.count != diagnosis.samples and not plan.warmup_s:
             diagnosis = replace(diagnosis, samples=state.series.count)
     return RecordingOutcome(
         result=result,
@@ -322,6 +326,7 @@ def record_command(
             child=child,
             alert=settings.alert,
             state=state,
+            warmup_s=settings.warmup_s,
         )
         if run_cgroup is not None:
             # Kills of any process of the command's own cgroup are events as they happen.
@@ -397,5 +402,5 @@ def attach_plan(
         title=f"PID {pid} {' '.join(info.cmdline)[:70]}", pid=pid, cmdline=info.cmdline, runtime=info.runtime,
         interval=settings.interval, duration=settings.duration, detail_every=settings.detail_every, limit=limit,
         limit_overridden=settings.limit_bytes is not None, writer=writer, live_mode=live_mode, console=console,
-        alert=settings.alert, state=state,
+        alert=settings.alert, state=state, warmup_s=settings.warmup_s,
     )

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from memdoctor.analysis.compare import floor_slope_ci, window_minima
+from memdoctor.analysis import diagnose
+from memdoctor.analysis.compare import compare
 
 from .conftest import assert_one_line_error, memdoctor, memdoctor_popen, python_example
 
@@ -57,7 +58,7 @@ def test_regression_is_exit_1(recordings) -> None:
     assert out["time_to_limit_after_s"] is not None
     text = memdoctor("compare", str(recordings["healthy"]), str(recordings["leak"]), "--limit", "512MB",
                      check_code=1).stdout
-    assert "outcome: worse" in text and "95% CI" in text
+    assert "outcome: worse" in text and "90% CI" in text
     assert max(len(line) for line in text.splitlines()) <= 100
 
 
@@ -77,20 +78,35 @@ def test_same_healthy_trace_is_unchanged() -> None:
     assert out["outcome"] == "unchanged" and out["worse"] is False
 
 
-def test_floor_slope_interval_covers_the_true_slope_under_a_sawtooth() -> None:
+def test_growth_interval_covers_the_true_slope_under_a_sawtooth() -> None:
+    """compare reads each trace's growth and interval from its one diagnosis (no estimator of its own)."""
     rng = np.random.default_rng(7)
     t = np.arange(0, 600, 0.5)
     slope = 20_000.0  # bytes/s
     sawtooth = (t % 10) / 10 * 30 * MB
     mem = 100 * MB + slope * t + sawtooth + rng.normal(0, 0.2 * MB, t.size)
     mem[0] = 4096  # the start-up sample every real recording has
-    ci = floor_slope_ci(t, mem)
-    assert ci["low"] < slope < ci["high"]
-    assert ci["high"] - ci["low"] < slope  # narrow enough to tell it from zero
-    ft, fm = window_minima(t, mem)
-    assert ft.size == 20 and np.all(np.diff(ft) > 0) and fm[0] == 4096  # the outlier Theil-Sen shrugs off
-    flat = floor_slope_ci(t, 100 * MB + sawtooth + rng.normal(0, 0.2 * MB, t.size))
-    assert flat["low"] <= 0 <= flat["high"]
+    leak = diagnose(t, mem)
+    assert leak.verdict == "leak"
+    assert leak.growth_low_bytes_per_s < slope < leak.growth_high_bytes_per_s
+    assert leak.growth_high_bytes_per_s - leak.growth_low_bytes_per_s < slope  # narrow enough to tell it from zero
+    flat = diagnose(t, 100 * MB + sawtooth + rng.normal(0, 0.2 * MB, t.size))
+    assert flat.verdict == "no-leak"
+    assert flat.growth_low_bytes_per_s <= 0 <= flat.growth_high_bytes_per_s
+    out = compare(leak, flat)
+    assert out["outcome"] == "fixed" and out["after"]["floor_slope"]["slope_bytes_per_s"] == flat.growth_bytes_per_s
+    assert out["growth_difference"]["p"] < 0.001
+
+
+def test_after_undecided_is_not_fixed() -> None:
+    """An AFTER too short to judge (17 samples) is not a fix: the comparison says so and how much longer."""
+    rng = np.random.default_rng(3)
+    t = np.arange(0, 600, 0.5)
+    before = diagnose(t, 100 * MB + 20_000.0 * t + rng.normal(0, 0.2 * MB, t.size))
+    after = diagnose(t[:17], 100 * MB + rng.normal(0, 0.2 * MB, 17))
+    assert before.verdict == "leak" and after.verdict == "inconclusive"
+    out = compare(before, after)
+    assert out["outcome"] == "unchanged" and out["leak_gone"] is False
 
 
 def test_unreadable_input_is_exit_2(tmp_path) -> None:

@@ -74,7 +74,11 @@ def test_node_programs(tmp_path):
     healthy = memdoctor("gate", "--duration", "8s", "--warmup", "2s", "--interval", "50ms", "--max-growth", "5MB/min",
                         "--fail-on", "leak", "--json", "--", *node_example("healthy_server.js", "400", "8"))
     result = json.loads(healthy.stdout)
-    assert "max-growth" not in result["failures"], result
+    assert "verdict" not in result["failures"], result
+    # 6 s of a V8 heap still sizing itself: the budget is either met or, undecided, the check says how
+    # much longer to run; it never passes on a growth shown as 0 B/h beside a rising floor (issue 20).
+    growth = next(c for c in result["checks"] if c["name"] == "max-growth")
+    assert growth["passed"] or "longer" in growth["message"], growth
 
 
 @pytest.mark.integration
@@ -248,7 +252,7 @@ def _gate(t, mem, thresholds=None):
 def test_few_cycle_leak_fails_the_default_gate(kind):
     # 4 GC or batch cycles in 60 s: too few for the classifier's trend test, enough for the floor test.
     t, mem = _gate_series(kind, 5.0)
-    assert diagnose(t, mem).verdict != "leak"  # what the default gate missed before the floor test
+    assert diagnose(t, mem).verdict == "leak"  # one answer: analyze says what the gate says (issue 20)
     result = _gate(t, mem)
     verdict = next(c for c in result.checks if c.name == "verdict")
     assert not result.passed and verdict.value == "leak", verdict.message
@@ -275,21 +279,22 @@ def test_cache_fill_that_levels_off_passes():
 def test_slow_rise_under_a_large_gc_swing_is_heap_sizing_with_advice():
     # Troughs rising 3 MiB/min under a 40 MiB swing: V8 sizing its heap, or a slow leak.
     t, mem = _gate_series("sawtooth", 3.0, period=2.0)
-    floor = measure(t, mem, diagnose(t, mem)).floor
-    assert floor is not None and floor.state == "heap-sizing", floor.message
-    assert "longer" in floor.message and floor.watch_more_s
+    floor = diagnose(t, mem).extras["floor_test"]
+    assert floor["state"] == "heap-sizing", floor["message"]
+    assert "longer" in floor["message"] and floor["watch_more_s"]
     # The same rise under batch jobs that idle at their floor is no heap sizing: it fails.
     t, mem = _gate_series("batch", 8.0, period=6.0)
-    assert measure(t, mem, diagnose(t, mem)).floor.state == "rising"
+    assert diagnose(t, mem).extras["floor_test"]["state"] == "rising"
 
 
-def test_real_node_heap_sizing_is_inconclusive_not_a_failure():
-    # The bundled healthy Node server: its troughs rise ~3.5 MiB/min in its first minute, then stop.
+def test_real_node_heap_sizing_is_no_leak_with_advice_not_a_failure():
+    # The bundled healthy Node server: its troughs rise ~3.5 MiB/min in its first minute, then stop. Its
+    # label (sample_traces/labels.csv) is no-leak: the verdict, with the heap-sizing advice beside it.
     trace = ROOT / "sample_traces" / "node_healthy_server.jsonl"
     proc = memdoctor("gate", "--trace", str(trace), "--warmup", "2s", "--json", check_code=0)
     result = json.loads(proc.stdout)
     verdict = next(c for c in result["checks"] if c["name"] == "verdict")
-    assert verdict["value"] == "inconclusive" and "heap sizing" in verdict["message"], verdict
+    assert verdict["value"] == "no-leak" and "heap sizing" in verdict["message"], verdict
     assert result["floor_test"]["state"] == "heap-sizing"
 
 
@@ -297,10 +302,11 @@ def test_a_window_too_noisy_to_judge_says_how_much_longer():
     rng = np.random.default_rng(3)
     t = np.arange(0, 20, 0.2)
     mem = 300 * MiB + rng.normal(0, 4 * MiB, len(t))
-    floor = measure(t, mem, diagnose(t, mem)).floor
-    assert floor is not None and floor.state == "cannot-judge"
-    assert floor.watch_more_s and floor.watch_more_s > 0
-    assert "run the gate >=" in floor.message
+    d = diagnose(t, mem)
+    floor = d.extras["floor_test"]
+    assert floor["state"] == "cannot-judge"
+    assert floor["watch_more_s"] and floor["watch_more_s"] > 0
+    assert "run the gate >=" in floor["message"]
 
 
 @pytest.mark.parametrize(("name", "passes"), [

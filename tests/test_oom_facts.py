@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from memdoctor.analysis import diagnose
 from memdoctor.gate import Thresholds, judge, measure
-from memdoctor.oom_facts import diagnose_series, node_heap_limit_bytes
+from memdoctor.oom_facts import node_heap_limit_bytes
 from memdoctor.sampling.limits import oom_state
 
 from .cgroup_util import make_memory_cgroup
@@ -36,7 +37,7 @@ def _flat_series() -> tuple[np.ndarray, np.ndarray]:
 
 def test_judge_fails_an_oom_killed_target_whatever_its_trend():
     t, mem = _flat_series()
-    m = measure(t, mem, diagnose_series(t, mem, limit_bytes=512 * 1024**2, oom_kill_times=[59.9]))
+    m = measure(t, mem, diagnose(t, mem, limit_bytes=512 * 1024**2, oom_kill_times=np.asarray([59.9])))
     assert judge(m, Thresholds()).passed  # the same series without the kill passes
     result = judge(m, Thresholds(), oom_kill_times=[59.9])
     assert not result.passed

@@ -28,10 +28,12 @@ from benchmarks.classifier.baselines import BASELINES
 from benchmarks.classifier.generator import FAMILIES, HEALTHY, Trace, make_trace, online_trace
 from benchmarks.classifier.old_engines import OLD_ENGINES
 from memdoctor.analysis import diagnose
+from memdoctor.analysis.online import OnlineJudge
 
 ROOT = Path(__file__).resolve().parents[2]
 DEV_DIRS = (ROOT / "tests" / "data" / "dev_traces", ROOT.parent / "shared" / "dev_traces")
 MD = "memdoctor"
+HELD = "memdoctor live (held verdict)"  # the live view and --alert: analysis.online.OnlineJudge over the same diagnoses
 
 
 def _prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
@@ -212,13 +214,18 @@ def _online_one(job: tuple[int, int, float, float]) -> dict[str, float]:
     seed, i, rate, duration = job
     tr = online_trace(seed, i, rate, duration)
     found: dict[str, float] = {}
+    judge = OnlineJudge()
     for end in _prefix_ends(duration):
-        if len(found) == 1 + len(BASELINES):
+        if len(found) == 2 + len(BASELINES):
             break
         sel = tr.t <= end
         t, m = tr.t[sel], tr.mem[sel]
-        if MD not in found and diagnose(t, m, limit_bytes=tr.limit_bytes).verdict == "leak":
-            found[MD] = end
+        if MD not in found or HELD not in found:
+            d = diagnose(t, m, limit_bytes=tr.limit_bytes)
+            if MD not in found and d.verdict == "leak":
+                found[MD] = end
+            if HELD not in found and judge.update(d, float(end)).shown == "leak":
+                found[HELD] = end
         for name, fn in BASELINES.items():
             if name not in found and fn(t, m, tr.limit_bytes)[0]:
                 found[name] = end
@@ -237,10 +244,10 @@ def online(seed: int, per_rate: int, rates: tuple[float, ...], workers: int) -> 
         else:
             founds = [_online_one(j) for j in jobs]
         for found in founds:
-            for mth in [MD, *BASELINES]:
+            for mth in [MD, HELD, *BASELINES]:
                 delays[mth].append(found.get(mth, np.inf))
         row = [f"{rate:g}%/h"]
-        for mth in [MD, *BASELINES]:
+        for mth in [MD, HELD, *BASELINES]:
             d = np.asarray(delays[mth])
             med = float(np.median(d))
             row.append(
@@ -249,14 +256,16 @@ def online(seed: int, per_rate: int, rates: tuple[float, ...], workers: int) -> 
                 else f"not detected ({_pct(float(np.isfinite(d).mean()))})"
             )
         rows.append(row)
-    return _table(["leak rate (of a 512 MiB limit)", *[f"{m} median delay (detected)" for m in [MD, *BASELINES]]], rows)
+    return _table(["leak rate (of a 512 MiB limit)",
+                   *[f"{m} median delay (detected)" for m in [MD, HELD, *BASELINES]]], rows)
 
 
 def _online_healthy_one(job: tuple[str, int, int]) -> tuple[str, bool, bool, int]:
     fam, seed, i = job
     tr = make_trace(fam, seed, i)
-    md = lbr_flag = False
+    md = lbr_flag = held = False
     calls = 0
+    judge = OnlineJudge()
     for end in _prefix_ends(tr.duration):
         sel = tr.t <= end
         if sel.sum() < 5:
@@ -264,11 +273,12 @@ def _online_healthy_one(job: tuple[str, int, int]) -> tuple[str, bool, bool, int
         t, m = tr.t[sel], tr.mem[sel]
         rts = tr.restart_times[tr.restart_times <= end] if tr.restart_times is not None else None
         calls += 1
-        if not md and diagnose(t, m, limit_bytes=tr.limit_bytes, restart_times=rts).verdict == "leak":
-            md = True
+        d = diagnose(t, m, limit_bytes=tr.limit_bytes, restart_times=rts)
+        md = md or d.verdict == "leak"
+        held = held or judge.update(d, float(end)).shown == "leak"
         if not lbr_flag and BASELINES["LBR (OLS+R2)"](t, m, tr.limit_bytes)[0]:
             lbr_flag = True
-    return fam, md, lbr_flag, calls
+    return fam, md, lbr_flag, calls, held
 
 
 def online_healthy(seed: int, per_family: int, workers: int) -> str:
@@ -288,6 +298,7 @@ def online_healthy(seed: int, per_family: int, workers: int) -> str:
                 str(len(rr)),
                 str(sum(r[3] for r in rr)),
                 _pct(sum(r[1] for r in rr) / len(rr)),
+                _pct(sum(r[4] for r in rr) / len(rr)),
                 _pct(sum(r[2] for r in rr) / len(rr)),
             ]
         )
@@ -298,10 +309,12 @@ def online_healthy(seed: int, per_family: int, workers: int) -> str:
             str(allr),
             str(sum(r[3] for r in res)),
             _pct(sum(r[1] for r in res) / allr),
+            _pct(sum(r[4] for r in res) / allr),
             _pct(sum(r[2] for r in res) / allr),
         ]
     )
-    return _table(["family", "traces", "prefixes analysed", f"{MD}: ever flagged leak", "LBR: ever flagged leak"], rows)
+    return _table(["family", "traces", "prefixes analysed", f"{MD}: ever flagged leak", f"{HELD}: ever showed leak",
+                   "LBR: ever flagged leak"], rows)
 
 
 def _read_dev() -> list[tuple[str, np.ndarray, np.ndarray, str, str]]:

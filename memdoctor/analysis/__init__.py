@@ -1,6 +1,6 @@
-"""Pure analysis over plain data: growth classification, trend and forecast."""
+"""Pure analysis over plain data: the one diagnosis (engine.py) and what it is made of."""
 
-from memdoctor.analysis.classify import diagnose
 from memdoctor.analysis.diagnosis import Diagnosis
+from memdoctor.analysis.engine import diagnose, diagnose_trace
 
-__all__ = ["Diagnosis", "diagnose"]
+__all__ = ["Diagnosis", "diagnose", "diagnose_trace"]

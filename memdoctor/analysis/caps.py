@@ -186,13 +186,13 @@ def step_heights(t: np.ndarray, mem: np.ndarray, min_step_share: float = 0.05) -
 
 
 def _slope_per_s(t: np.ndarray, y: np.ndarray) -> float:
-    keep = np.isfinite(y)
+    """The growth of a series as the one diagnosis measures it (its floor, not an OLS line through peaks)."""
+    from memdoctor.analysis.engine import diagnose
+
+    keep = np.isfinite(np.asarray(y, dtype=float))
     if keep.sum() < 3:
         return 0.0
-    tt, yy = np.asarray(t, dtype=float)[keep], np.asarray(y, dtype=float)[keep]
-    if float(tt[-1] - tt[0]) <= 0:
-        return 0.0
-    return float(np.polyfit(tt - tt[0], yy, 1)[0])
+    return float(diagnose(np.asarray(t, dtype=float)[keep], np.asarray(y, dtype=float)[keep]).growth_bytes_per_s)
 
 
 def growth_outside_heap(t: np.ndarray, rss: np.ndarray, heap: np.ndarray | None = None,

@@ -33,11 +33,28 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from memdoctor.analysis.diagnosis import Diagnosis
 from memdoctor.analysis.floor import Floor, compute_floor
-from memdoctor.analysis.forecast import Forecast, time_to_limit
-from memdoctor.analysis.prepare import Buckets, clean, decimate
+from memdoctor.analysis.prepare import Buckets, Clean, decimate
 from memdoctor.analysis.segments import split
+from memdoctor.analysis.thresholds import (  # every threshold lives there, with where its value came from
+    ALPHA,
+    GC_DRIFT_FRACTION,
+    IRRELEVANT_TAIL_SHARE,
+    MAX_STEPS,
+    MIN_FLOOR_POINTS,
+    MIN_RISE_BYTES,
+    MIN_RISE_FRACTION,
+    MIN_RISE_RATE,
+    MIN_RISE_SIGMAS,
+    MIN_SAMPLES,
+    RESTART_STARTUP_S,
+    SAWTOOTH_AMPLITUDE,
+    SHORT_GC_S,
+    SHORT_TRACE_S,
+    STARTUP_FRACTION,
+    TAIL_FRACTION,
+    WEAK_ALPHA,
+)
 from memdoctor.analysis.trend import (
     Trend,
     diff_sigma,
@@ -48,28 +65,6 @@ from memdoctor.analysis.trend import (
     robust_sigma,
 )
 from memdoctor.units import format_bytes, format_duration, format_rate
-
-MIN_SAMPLES = 20
-MIN_FLOOR_POINTS = 6
-ALPHA = 0.01  # one-sided significance of the floor trend for a leak
-WEAK_ALPHA = 0.05  # below this (but above ALPHA) with a large rise: inconclusive
-MIN_RISE_FRACTION = 0.02  # the floor must rise by >= 2% of its level ...
-MIN_RISE_SIGMAS = 2.0  # ... and by >= 2 noise sigmas of the floor ...
-MIN_RISE_BYTES = 128 * 1024  # ... and by at least this much
-# The 2% share is a share of the *level*, independent of how long the floor was watched: over a
-# 60 s gate it would ask a 500 MiB process for a 10 MiB/min leak before calling anything. A leak
-# is a rate, so the relevance bar is also met by a rise of this rate over the span watched (1 MiB/min
-# is 1.4 GiB a day). It is smaller than the 2% share only in traces shorter than ~20 min at
-# 500 MiB, and the significance test (p < ALPHA) and the noise term still guard the short ones.
-MIN_RISE_RATE = 1024 * 1024 / 60.0
-STARTUP_FRACTION = 0.01  # the first 1% of a segment is start-up transient
-SAWTOOTH_AMPLITUDE = 0.15  # a GC sawtooth swings >= 15% of the floor level
-RESTART_STARTUP_S = 60.0  # start-up transient after a restart
-MAX_STEPS = 50  # more jumps than this in the floor is a continuous climb
-SHORT_GC_S = 600.0  # in a sawtooth trace shorter than this ...
-GC_DRIFT_FRACTION = 0.25  # ... troughs rising by less than this part of the swing are heap sizing
-SHORT_TRACE_S = 600.0  # shorter than this: a leak verdict also needs a floor still rising at the end
-TAIL_FRACTION = 0.25  # the end: the last quarter of the floor
 
 
 @dataclass
@@ -89,6 +84,8 @@ class SegmentResult:
     start_t: float = 0.0
     end_t: float = 0.0
     peak: float = 0.0
+    floor_t: np.ndarray | None = None  # the floor points the trend was measured on (for plots)
+    floor_m: np.ndarray | None = None
 
 
 def _p_text(p: float) -> str:
@@ -240,12 +237,10 @@ def _too_few(fl: Floor, what: str, span: float, level: float, cyclic: bool = Fal
         # Too few points for a significance test, but their slope is still the best estimate of the
         # growth: report it (low confidence) rather than 0, so that a --max-growth budget sees it.
         # The first point may start mid-cycle: skip it, as above.
+        # The measured slope, even negative: a budget or a report must see what was measured.
         tr = mann_kendall_sen(fl.t[1:] - fl.t[1], fl.m[1:])
-        if tr.slope > 0:
-            res.slope, res.slope_low, res.slope_high = tr.slope, tr.slope_low, tr.slope_high
-            res.evidence.append(
-                f"the troughs between them moved {format_rate(tr.slope)} (too few for a trend test)"
-            )
+        res.slope, res.slope_low, res.slope_high = tr.slope, tr.slope_low, tr.slope_high
+        res.evidence.append(f"the troughs between them moved {format_rate(tr.slope)} (too few for a trend test)")
     return res
 
 
@@ -310,7 +305,8 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool) -> SegmentRes
         f"{what} rose {format_bytes(rise)} over {format_duration(span)} "
         f"({len(y)} points, Mann-Kendall {_p_text(tr.p_up)}, Sen slope {format_rate(tr.slope)})"
     )
-    res = SegmentResult("no-leak", "stable", slope=tr.slope, slope_low=tr.slope_low, slope_high=tr.slope_high)
+    res = SegmentResult("no-leak", "stable", slope=tr.slope, slope_low=tr.slope_low, slope_high=tr.slope_high,
+                        floor_t=fl.t, floor_m=fl.m)
     res.start_t, res.end_t, res.peak = float(b.t[i0]), float(b.t[i1 - 1]), peak
     res.floor_start = float(level0)
     x_end = float(b.t[i1 - 1] - fl.t[0])
@@ -329,7 +325,8 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool) -> SegmentRes
     if plateau is not None and not sawtooth:
         tail_start, tail_tr = plateau
         res.verdict, res.pattern = "no-leak", "plateau"
-        res.slope = max(tail_tr.slope, 0.0) if tail_tr.p_up < ALPHA else 0.0
+        # The growth shown is the measured one (the plateau's own slope and band), never a rounded 0.
+        res.slope, res.slope_low, res.slope_high = tail_tr.slope, tail_tr.slope_low, tail_tr.slope_high
         tail_level = float(np.median(y[x >= tail_start]))
         res.evidence.append(
             f"floor rose {format_bytes(tail_level - level0)} in the first {format_duration(tail_start)}, then held "
@@ -347,7 +344,7 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool) -> SegmentRes
         # the heap sizes itself and promotes survivors until the first full collection.
         grew = False
     if not grew:
-        res.slope = max(tr.slope, 0.0) if significant else 0.0
+        # The measured floor slope and its band (set above), whatever the verdict.
         res.evidence.append(base_ev)
         res.pattern = "sawtooth" if sawtooth else "stable"
         if sawtooth:
@@ -390,7 +387,7 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool) -> SegmentRes
         late_rise = bt.slope * (span - half)
         if still or bt.p_up >= ALPHA or late_rise < 0.5 * min_rise:
             res.verdict, res.pattern = "inconclusive", "plateau"
-            res.slope = max(bt.slope, 0.0)
+            res.slope, res.slope_low, res.slope_high = bt.slope, bt.slope_low, bt.slope_high
             res.confidence = 0.3
             res.watch_more_s = _watch_more(x, y, span)
             res.evidence.append(base_ev)
@@ -416,7 +413,7 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool) -> SegmentRes
             q4 = mann_kendall_sen(x[tail], y[tail])
             if q4.slope_high < GC_DRIFT_FRACTION * tr.slope:
                 res.verdict, res.pattern = "inconclusive", "plateau"
-                res.slope = max(q4.slope, 0.0)
+                res.slope, res.slope_low, res.slope_high = q4.slope, q4.slope_low, q4.slope_high
                 res.confidence = 0.3
                 res.watch_more_s = float(span)
                 res.evidence.append(base_ev)
@@ -487,7 +484,10 @@ def _flat_tail(x: np.ndarray, y: np.ndarray, min_rise: float, sigma: float) -> t
         head_slope = head_rise / max(cut, 1e-9)
         tail_growth = max(tt.slope, 0.0) * q * span
         flat_enough = tt.slope_high < 0.25 * head_slope and tail_growth < max(0.25 * head_rise, 2 * sigma)
-        if flat_enough and tt.p_up >= ALPHA:
+        # A tail trend that is significant but irrelevant (a full LRU cache evicting: 27 KiB/min after a
+        # 13 MiB/min fill, rw_py_lru_long_fill) is still a plateau: its rise is below the leak bar.
+        irrelevant = tail_growth < 0.5 * min_rise and tt.slope < IRRELEVANT_TAIL_SHARE * head_slope
+        if flat_enough and (tt.p_up >= ALPHA or irrelevant):
             return cut, tt
     return None
 
@@ -504,81 +504,26 @@ def _watch_more(x: np.ndarray, y: np.ndarray, span: float) -> float:
     return float(span)
 
 
-def _empty(
-    n: int, duration: float, limit: int | None, evidence: list[str], mem: np.ndarray, watch: float | None
-) -> Diagnosis:
-    return Diagnosis(
-        verdict="inconclusive",
-        pattern="stable",
-        growth_bytes_per_s=0.0,
-        limit_bytes=limit,
-        time_to_limit_s=None,
-        samples=n,
-        duration_s=duration,
-        confidence=0.0,
-        evidence=evidence,
-        watch_more_s=watch,
-        last_bytes=float(mem[-1]) if n else None,
-        peak_bytes=float(mem.max()) if n else None,
-    )
+@dataclass
+class Classified:
+    """The classifier's answer on a cleaned series: the combined result of its lifetimes."""
+
+    result: SegmentResult
+    restarts: int
+    evidence: list[str]
 
 
-def diagnose(
-    t: np.ndarray,
-    mem: np.ndarray,
-    *,
-    limit_bytes: int | None = None,
-    restart_times: np.ndarray | None = None,
-    skipped_rows: int = 0,
-) -> Diagnosis:
-    """Classify one memory series: verdict, pattern, floor growth rate, time to the limit."""
+def classify(cl: Clean, *, limit: int | None, restart_times: np.ndarray | None) -> Classified:
+    """Cut the series at its restarts, classify each lifetime, combine (the engine calls this)."""
     evidence: list[str] = []
-    if skipped_rows:
-        evidence.append(f"{skipped_rows} unparseable rows skipped")
-    cl = clean(t, mem)
-    if cl.dropped_invalid:
-        evidence.append(f"{cl.dropped_invalid} samples with missing, infinite or negative values dropped")
-    if cl.dropped_duplicates:
-        evidence.append(f"{cl.dropped_duplicates} samples with a repeated timestamp dropped (first kept)")
-    if cl.was_unsorted:
-        evidence.append("samples were out of time order and have been sorted")
-    limit = int(limit_bytes) if limit_bytes is not None and limit_bytes > 0 else None
-    if limit_bytes is not None and limit is None:
-        evidence.append(f"limit {limit_bytes!r} is not a positive size: ignored")
-    n = len(cl.t)
-    duration = float(cl.t[-1] - cl.t[0]) if n > 1 else 0.0
-    if n < MIN_SAMPLES or duration <= 0:
-        dt = duration / (n - 1) if n > 1 and duration > 0 else None
-        watch = (MIN_SAMPLES - n) * dt if dt and n < MIN_SAMPLES else None
-        evidence.append(f"only {n} usable samples over {format_duration(duration)}: at least {MIN_SAMPLES} are needed")
-        return _empty(n, duration, limit, evidence, cl.m, watch)
-
     b = decimate(cl.t, cl.m)
     last = float(cl.m[-1])
-    peak = float(cl.m.max())
     if float(b.hi.max()) == float(b.lo.min()):
-        evidence.append(f"memory constant at {format_bytes(last)} for {format_duration(duration)}")
-        return Diagnosis(
-            verdict="no-leak",
-            pattern="stable",
-            growth_bytes_per_s=0.0,
-            limit_bytes=limit,
-            time_to_limit_s=None,
-            samples=n,
-            duration_s=duration,
-            confidence=0.8 if n >= 60 else 0.6,
-            evidence=evidence,
-            floor_start_bytes=last,
-            floor_end_bytes=last,
-            last_bytes=last,
-            peak_bytes=peak,
-        )
-
-    rts = None
-    if restart_times is not None:
-        rts = np.asarray(restart_times, dtype=float).ravel()
-        rts = rts[np.isfinite(rts)]
-    seg = split(b, limit=limit, restart_times=rts)
+        ev = f"memory constant at {format_bytes(last)} for {format_duration(float(cl.t[-1] - cl.t[0]))}"
+        res = SegmentResult("no-leak", "stable", confidence=0.8 if len(cl.t) >= 60 else 0.6, evidence=[ev],
+                            floor_start=last, floor_now=last)
+        return Classified(res, 0, [ev])
+    seg = split(b, limit=limit, restart_times=restart_times)
     results: list[SegmentResult] = []
     for k, (i0, i1) in enumerate(seg.bounds):
         if i1 - i0 >= MIN_SAMPLES or (k == len(seg.bounds) - 1 and not results):
@@ -587,37 +532,7 @@ def diagnose(
             results.append(SegmentResult("inconclusive", "stable", start_t=float(b.t[i0]), end_t=float(b.t[i1 - 1])))
     restarts = len(seg.bounds) - 1
     res = _combine(results, seg.reasons, restarts, evidence)
-
-    fc: Forecast | None = None
-    if limit is not None:
-        if last > limit * 1.01 or (res.floor_now is not None and res.floor_now > limit):
-            evidence.append(
-                f"the limit {format_bytes(limit)} is below the current memory {format_bytes(last)}: "
-                f"check the limit (units?); without it the trend says: {res.verdict}, {res.pattern}"
-            )
-            res.verdict = "inconclusive"
-            res.confidence = min(res.confidence, 0.3)
-        elif res.verdict == "leak" and res.slope > 0:
-            fc = time_to_limit(res, limit, last_t=float(cl.t[-1]), last=last)
-            evidence.append(fc.text)
-    return Diagnosis(
-        verdict=res.verdict,
-        pattern=res.pattern,
-        growth_bytes_per_s=float(res.slope),
-        limit_bytes=limit,
-        time_to_limit_s=fc.seconds if fc else None,
-        time_to_limit_range_s=(fc.low, fc.high) if fc else None,
-        samples=n,
-        duration_s=duration,
-        confidence=float(res.confidence),
-        evidence=[e for e in evidence if e],
-        watch_more_s=res.watch_more_s if res.verdict == "inconclusive" else None,
-        floor_start_bytes=res.floor_start,
-        floor_end_bytes=res.floor_now,
-        last_bytes=last,
-        peak_bytes=peak,
-        restarts=restarts,
-    )
+    return Classified(res, restarts, evidence)
 
 
 def _combine(results: list[SegmentResult], reasons: list[str], restarts: int, evidence: list[str]) -> SegmentResult:

@@ -1,112 +1,108 @@
-"""Before/after comparison of two memory series: did a fix stop the leak? Pure functions.
+"""Before/after comparison of two diagnoses: did a fix stop the leak? Pure functions.
 
-The classifier (`diagnose`) gives each trace its verdict and time to the limit; this module adds a
-confidence interval of the memory-floor slope (Theil-Sen over window minima, so GC sawtooth peaks do not
-count and neighbouring samples are not counted as independent evidence) and the judgement:
+Each trace has its one diagnosis (engine.diagnose: verdict, floor growth with its interval, time to
+the limit); the comparison adds only a test on the difference of the two growth rates,
+z = (after - before) / sqrt(se_before^2 + se_after^2), each standard error taken from its
+diagnosis' interval. The outcome:
 
-- `fixed`: BEFORE leaked, AFTER does not;
-- `improved`: both leak, AFTER's floor grows significantly slower (the intervals do not overlap);
-- `worse`: AFTER leaks and BEFORE did not, or both leak and AFTER grows significantly faster;
-- `unchanged`: anything else (both leak at rates the data cannot tell apart, or neither leaks).
+- `fixed`: BEFORE leaked, AFTER does not leak (no-leak, or inconclusive with a growth significantly
+  below BEFORE's); an undecided AFTER that cannot be told apart from BEFORE is `unchanged`, with how
+  much longer to record it;
+- `improved`: both leak, AFTER's floor grows significantly slower;
+- `worse`: AFTER leaks and BEFORE did not, or AFTER grows significantly faster than a leaking BEFORE;
+- `unchanged`: anything else.
 """
 
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 from typing import Any
 
-import numpy as np
-
+from memdoctor.analysis import thresholds as th
 from memdoctor.analysis.diagnosis import Diagnosis
+from memdoctor.analysis.engine import growth_standard_error
+from memdoctor.units import format_duration, format_rate
+
+# Two-sided 95 % for the difference of two growth rates: the usual level for "the fix changed it".
+DIFFERENCE_ALPHA = 0.05
 
 
-def window_minima(t: np.ndarray, mem: np.ndarray, windows: int = 20) -> tuple[np.ndarray, np.ndarray]:
-    """The floor: the minimum of each of `windows` equal time windows, at the time of that minimum."""
-    t = np.asarray(t, dtype=float)
-    mem = np.asarray(mem, dtype=float)
-    keep = np.isfinite(t) & np.isfinite(mem)
-    t, mem = t[keep], mem[keep]
-    if t.size == 0:
-        return t, mem
-    edges = np.linspace(t[0], t[-1], windows + 1)
-    index = np.clip(np.searchsorted(edges, t, side="right") - 1, 0, windows - 1)
-    ts, ms = [], []
-    for w in range(windows):
-        sel = np.flatnonzero(index == w)
-        if sel.size:
-            k = sel[np.argmin(mem[sel])]
-            ts.append(t[k])
-            ms.append(mem[k])
-    return np.asarray(ts), np.asarray(ms)
-
-
-def floor_slope_ci(t: np.ndarray, mem: np.ndarray, windows: int = 20) -> dict[str, Any]:
-    """Slope of the memory floor (bytes/s) with its 95% confidence interval.
-
-    Theil-Sen over the window minima (the median of the pairwise slopes), with the rank-based
-    interval of Sen (1968): robust to a start-up sample or one missed trough, which an OLS line is not.
-    """
-    ft, fm = window_minima(t, mem, windows)
-    n = int(ft.size)
-    out: dict[str, Any] = {"method": f"Theil-Sen over {n} window minima, 95% interval (Sen 1968)", "points": n}
-    if n < 3 or float(ft[-1] - ft[0]) <= 0:
-        out.update(slope_bytes_per_s=None, low=None, high=None)
+def growth_difference(before: Diagnosis, after: Diagnosis) -> dict[str, Any]:
+    """AFTER's growth minus BEFORE's, its standard error, z and two-sided p (None when unknown)."""
+    diff = after.growth_bytes_per_s - before.growth_bytes_per_s
+    se_b, se_a = growth_standard_error(before), growth_standard_error(after)
+    out: dict[str, Any] = {"difference_bytes_per_s": diff, "standard_error_bytes_per_s": None, "z": None,
+                           "p": None, "method": "z test on the difference of the two floor growths"}
+    if se_b is None or se_a is None or math.hypot(se_a, se_b) <= 0:
         return out
-    i, j = np.triu_indices(n, k=1)
-    dt = ft[j] - ft[i]
-    ok = dt > 0
-    slopes = np.sort((fm[j] - fm[i])[ok] / dt[ok])
-    m = int(slopes.size)
-    if m == 0:
-        out.update(slope_bytes_per_s=None, low=None, high=None)
-        return out
-    var_s = n * (n - 1) * (2 * n + 5) / 18.0
-    c = 1.96 * math.sqrt(var_s)
-    lo_rank = max(0, math.floor((m - c) / 2.0) - 1)
-    hi_rank = min(m - 1, math.ceil((m + c) / 2.0))
-    out.update(slope_bytes_per_s=float(np.median(slopes)), low=float(slopes[lo_rank]), high=float(slopes[hi_rank]))
+    se = math.hypot(se_a, se_b)
+    z = diff / se
+    out.update(standard_error_bytes_per_s=se, z=z, p=2 * (1 - NormalDist().cdf(abs(z))))
     return out
 
 
-def _judge(before: Diagnosis, after: Diagnosis, b_ci: dict[str, Any], a_ci: dict[str, Any]) -> tuple[str, list[str]]:
+def _judge(before: Diagnosis, after: Diagnosis, test: dict[str, Any]) -> tuple[str, list[str]]:
     b_leak, a_leak = before.verdict == "leak", after.verdict == "leak"
-    both_known = all(ci.get(k) is not None for ci in (b_ci, a_ci) for k in ("low", "high"))
-    faster = both_known and a_ci["low"] > b_ci["high"]
-    slower = both_known and a_ci["high"] < b_ci["low"]
+    significant = test["p"] is not None and test["p"] < DIFFERENCE_ALPHA
+    faster = significant and test["difference_bytes_per_s"] > 0
+    slower = significant and test["difference_bytes_per_s"] < 0
+    rates = (f"floor growth {format_rate(before.growth_bytes_per_s)} -> {format_rate(after.growth_bytes_per_s)}"
+             + (f" (difference p = {test['p']:.3g})" if test["p"] is not None else ""))
     why: list[str] = []
-    if b_leak and not a_leak:
-        why.append(f"BEFORE leaks; AFTER does not ({after.verdict}, {after.pattern})")
+    if b_leak and after.verdict == "no-leak":
+        why.append(f"BEFORE leaks; AFTER does not ({after.pattern}); {rates}")
         return "fixed", why
+    if b_leak and after.verdict == "inconclusive":
+        wait = f": record AFTER about {format_duration(after.watch_more_s)} longer" if after.watch_more_s else ""
+        if slower:
+            why.append(f"BEFORE leaks; AFTER is undecided but grows significantly slower; {rates}{wait}")
+            return "improved", why
+        why.append(f"BEFORE leaks; AFTER is undecided and its growth cannot be told from BEFORE's; {rates}{wait}")
+        return "unchanged", why
     if a_leak and not b_leak:
-        why.append(f"AFTER leaks ({after.pattern}); BEFORE did not ({before.verdict})")
+        if before.verdict == "inconclusive" and not faster:
+            why.append(f"AFTER leaks ({after.pattern}); BEFORE was undecided at a growth the data cannot tell "
+                       f"apart; {rates}")
+            return "unchanged", why
+        why.append(f"AFTER leaks ({after.pattern}); BEFORE did not ({before.verdict}); {rates}")
         return "worse", why
     if a_leak and b_leak:
         if faster:
-            why.append("both leak; AFTER's floor grows faster (the 95% intervals do not overlap)")
+            why.append(f"both leak; AFTER's floor grows significantly faster; {rates}")
             return "worse", why
         if slower:
-            why.append("both leak; AFTER's floor grows slower (the 95% intervals do not overlap), but it still leaks")
+            why.append(f"both leak; AFTER's floor grows significantly slower, but it still leaks; {rates}")
             return "improved", why
-        why.append("both leak at rates the data cannot tell apart")
+        why.append(f"both leak at rates the data cannot tell apart; {rates}")
         return "unchanged", why
-    why.append(f"neither leaks (BEFORE {before.verdict}, AFTER {after.verdict})")
+    why.append(f"neither leaks (BEFORE {before.verdict}, AFTER {after.verdict}); {rates}")
     return "unchanged", why
 
 
-def compare(before: Diagnosis, after: Diagnosis, before_ci: dict[str, Any], after_ci: dict[str, Any]) -> dict[str, Any]:
+def floor_slope(d: Diagnosis) -> dict[str, Any]:
+    """The diagnosis' growth and interval under the keys `compare --json` has always printed."""
+    return {"method": f"the diagnosis' floor growth, {th.GROWTH_INTERVAL:.0%} interval",
+            "points": len(d.floor_t), "slope_bytes_per_s": d.growth_bytes_per_s,
+            "low": d.growth_low_bytes_per_s, "high": d.growth_high_bytes_per_s}
+
+
+def compare(before: Diagnosis, after: Diagnosis) -> dict[str, Any]:
     """The comparison object of `memdoctor compare --json`."""
-    outcome, why = _judge(before, after, before_ci, after_ci)
-    b_rate, a_rate = before_ci.get("slope_bytes_per_s") or 0.0, after_ci.get("slope_bytes_per_s") or 0.0
+    test = growth_difference(before, after)
+    outcome, why = _judge(before, after, test)
+    b_rate, a_rate = before.growth_bytes_per_s, after.growth_bytes_per_s
     ratio = (a_rate / b_rate) if b_rate > 0 else None
     return {
         "outcome": outcome,
         "worse": outcome == "worse",
-        "leak_gone": before.verdict == "leak" and after.verdict != "leak",
+        "leak_gone": before.verdict == "leak" and after.verdict == "no-leak",
         "still_leaks": after.verdict == "leak",
         "growth_ratio": ratio,
+        "growth_difference": test,
         "time_to_limit_before_s": before.time_to_limit_s,
         "time_to_limit_after_s": after.time_to_limit_s,
         "evidence": why,
-        "before": {**before.to_dict(), "floor_slope": before_ci},
-        "after": {**after.to_dict(), "floor_slope": after_ci},
+        "before": {**before.to_dict(), "floor_slope": floor_slope(before)},
+        "after": {**after.to_dict(), "floor_slope": floor_slope(after)},
     }

@@ -51,6 +51,12 @@ class Diagnosis:
     last_bytes: float | None = None
     peak_bytes: float | None = None
     restarts: int = 0
+    # The growth's interval (bytes/s; its level in extras["growth_interval_level"]).
+    growth_low_bytes_per_s: float | None = None
+    growth_high_bytes_per_s: float | None = None
+    # The floor points the growth was measured on (for plots; not in the JSON).
+    floor_t: tuple[float, ...] = ()
+    floor_m: tuple[float, ...] = ()
     extras: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

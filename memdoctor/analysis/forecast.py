@@ -11,18 +11,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Protocol
 
 from memdoctor.units import format_bytes, format_duration
 
 
-class _Growth(Protocol):
+@dataclass
+class Growth:
+    """What the forecast needs: the growth shown, its band, where the floor is now, the peaks above it."""
+
     slope: float
     slope_low: float
     slope_high: float
     floor_now: float | None
     excursion: float
-    exp_model: tuple[float, float, float, float] | None
+    exp_model: tuple[float, float, float, float] | None  # (r, a, b, t0) of a + b exp(r (t - t0))
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,7 @@ class Forecast:
     text: str
 
 
-def time_to_limit(g: _Growth, limit: int, *, last_t: float, last: float) -> Forecast:
+def time_to_limit(g: Growth, limit: int, *, last_t: float, last: float) -> Forecast:
     """Seconds from the last sample until the peaks reach `limit` (0 when they already do)."""
     floor_now = g.floor_now if g.floor_now is not None else last
     ceiling = float(limit) - max(g.excursion, 0.0)

@@ -36,14 +36,26 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from memdoctor.analysis.thresholds import (  # every threshold lives there, with where its value came from
+    CATCH_Z,
+    IDLE_SHARE,
+    JUMP_SHARE,
+    LEVELLING_Z,
+    MIN_CYCLE_POINTS,
+    MIN_POINTS,
+    RAMP_RISE,
+    RAMP_SHARE,
+    RISING_RATE,
+    RISING_Z,
+    SCATTER_FLOOR,
+    SIZING_RATE,
+    SIZING_SHARE,
+    TARGET_RATE,
+    TRUST_SCATTER_POINTS,
+    TWO_CYCLE_SWING,
+)
 from memdoctor.analysis.trend import robust_sigma
 
-MIN_POINTS = 3
-# Two GC/batch cycles (periods of 15 s or more) are enough when their swing dwarfs a measured noise:
-# a noise underestimated 4x (slow noise, seen from its steps) still makes spurious drops of only
-# ~10 sd. A noise of 0 (whole pages, most steps 0) measures nothing: then 3 points, as before.
-MIN_CYCLE_POINTS = 2
-TWO_CYCLE_SWING = 25.0
 SCATTER_POINTS = 6  # from this many floor points on, their scatter around the line also bounds the error
 NOISE_LAG_S = 0.2  # noise statistics from steps this far apart: at a finer interval, neighbouring samples
 # of slow (correlated) noise barely differ, and their lag-1 correlation cannot tell phi 0.97 from 0.995
@@ -209,11 +221,6 @@ def _fine_ends(mem: np.ndarray, coarse_ends: list[int], per: int, band: float) -
     return ends
 
 
-# A V8-like cycle climbs steadily from its floor: a line through the whole cycle places its start
-# far better than the few samples near the bottom of a steep ramp (chosen on seeds 101-104).
-RAMP_SHARE = 0.75  # this share of the cycles must be steady ramps for their residuals to give the noise
-RAMP_RISE = 20.0  # a ramp climbs this many times its residual sd (slow noise wanders look like ramps)
-JUMP_SHARE = 0.5  # a cycle that climbs this much of its rise in jumps is arena steps or a batch job
 
 
 @dataclass(frozen=True)
@@ -380,11 +387,6 @@ def floor_trend(t: np.ndarray, mem: np.ndarray, *, late_share: float = 0.4) -> F
                       t_points=tuple(xs), floor_points=tuple(ys), early_slope=early_slope, early_se=early_se)
 
 
-# From this many floor points on, when the noise is measured only from steps between samples (which
-# a short-period arena's steps inflate 3-6x), the points' own scatter gives the slope's error,
-# allowing for their correlation (a noise slower than the cycles moves neighbouring floors together).
-TRUST_SCATTER_POINTS = 12
-SCATTER_FLOOR = 0.04
 
 
 def _two_part_chi2(x: np.ndarray, y: np.ndarray, v: np.ndarray, late: np.ndarray) -> float:
@@ -437,26 +439,6 @@ def _wls(x: np.ndarray, y: np.ndarray, v: np.ndarray, *, trust_scatter: bool = F
     return slope, se_model
 
 
-# The gate's rule, chosen on tuning seeds of benchmarks/gate_families.py (see docs/benchmarks.md):
-# fail when the floor rises faster than RISING_RATE, by more than RISING_Z standard errors, and the
-# last part of the window does not show it levelling off (a cache fill, V8 sizing its heap).
-RISING_RATE = 2.5 * 1024**2 / 60  # bytes/s: half the 5 MB/min the gate must catch
-RISING_Z = 2.33  # one-sided 99 %: a healthy floor is called rising at most ~1 % of the time
-# Levelling off: the last part's trend under half the whole window's, and below the part before it
-# by this many standard errors. The two parts are disjoint, so their errors add as a hypotenuse;
-# the whole window's trend, which shares the last part's points, called a linear leak levelling
-# off more often and a cache fill less (seeds 101-104: false failures 0.53 -> 0.38 %).
-LEVELLING_Z = 2.5
-TARGET_RATE = 5 * 1024**2 / 60  # the smallest leak a gate of this length should catch
-CATCH_Z = 2.33  # ~99 % of such leaks
-# V8 sizes its heap during a service's first minutes: real healthy Node servers here show troughs
-# rising 2.5-3.6 MiB/min under a 26-32 MiB GC swing in their first minute (flat after ~75 s). A rise
-# under GC ramps that stays under a quarter of the swing and, by one standard error, under 4.5 MiB/min
-# is that, or a slow leak: a 60 s window cannot tell them apart, so the gate says so (state
-# "heap-sizing", verdict inconclusive) instead of failing.
-SIZING_SHARE = 0.25
-SIZING_RATE = 0.9 * TARGET_RATE  # ... and only while the rate is, within one standard error, below this
-IDLE_SHARE = 0.4  # cycles that sit at their floor this long are batch jobs, not a GC heap being sized
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ milliseconds whatever the length of the original trace.
   (Gilbert 1987), which the forecast turns into a time-to-limit range.
 - Small least-squares helpers (lines, a hinge, an exponential) for the shape tests.
 
-No scipy: the normal tail is `math.erfc`, the quantile a rational approximation.
+No scipy: the normal tail is `math.erfc`, the quantile `statistics.NormalDist`.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
+from statistics import NormalDist
 
 import numpy as np
 
@@ -31,53 +32,17 @@ def _pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
     return i, j
 
 
+_NORMAL = NormalDist()
+
+
 def normal_sf(z: float) -> float:
     """P(Z > z) for a standard normal Z."""
     return 0.5 * math.erfc(z / math.sqrt(2.0))
 
 
 def normal_quantile(p: float) -> float:
-    """Inverse of the standard normal CDF (Acklam's rational approximation, |error| < 1e-8)."""
-    p = min(max(p, 1e-12), 1 - 1e-12)
-    a = (
-        -3.969683028665376e01,
-        2.209460984245205e02,
-        -2.759285104469687e02,
-        1.383577518672690e02,
-        -3.066479806614716e01,
-        2.506628277459239e00,
-    )
-    b = (
-        -5.447609879822406e01,
-        1.615858368580409e02,
-        -1.556989798598866e02,
-        6.680131188771972e01,
-        -1.328068155288572e01,
-    )
-    c = (
-        -7.784894002430293e-03,
-        -3.223964580411365e-01,
-        -2.400758277161838e00,
-        -2.549732539343734e00,
-        4.374664141464968e00,
-        2.938163982698783e00,
-    )
-    d = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e00, 3.754408661907416e00)
-    lo = 0.02425
-    if p < lo:
-        q = math.sqrt(-2 * math.log(p))
-        return (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / (
-            (((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1
-        )
-    if p > 1 - lo:
-        return -normal_quantile(1 - p)
-    q = p - 0.5
-    r = q * q
-    return (
-        (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5])
-        * q
-        / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1)
-    )
+    """Inverse of the standard normal CDF (statistics.NormalDist, stdlib)."""
+    return _NORMAL.inv_cdf(min(max(p, 1e-12), 1 - 1e-12))
 
 
 @dataclass(frozen=True)
@@ -102,9 +67,23 @@ EMPTY_TREND = Trend(0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0)
 
 
 def _tie_term(y: np.ndarray) -> float:
+    """sum t (t - 1) (2t + 5) over the groups of tied values of y: the S statistic ranks y itself."""
     _, counts = np.unique(y, return_counts=True)
     counts = counts[counts > 1].astype(float)
     return float(np.sum(counts * (counts - 1) * (2 * counts + 5)))
+
+
+def _average_ranks(values: np.ndarray) -> np.ndarray:
+    """Ranks 0..n-1 with tied values sharing their mean rank (a stable argsort would rank a tied group in
+    time order, and page-quantized floors tie a lot: a spurious autocorrelation of the ranks)."""
+    order = np.argsort(values, kind="stable")
+    ranks = np.empty(len(values), dtype=float)
+    ranks[order] = np.arange(len(values), dtype=float)
+    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    if (counts > 1).any():
+        sums = np.bincount(inverse, weights=ranks)
+        ranks = (sums / counts)[inverse]
+    return ranks
 
 
 def _hamed_rao_factor(y: np.ndarray, x: np.ndarray, slope: float) -> float:
@@ -113,7 +92,7 @@ def _hamed_rao_factor(y: np.ndarray, x: np.ndarray, slope: float) -> float:
     if n < 8:
         return 1.0
     resid = y - slope * x
-    ranks = np.argsort(np.argsort(resid, kind="stable"), kind="stable").astype(float)
+    ranks = _average_ranks(resid)
     ranks -= ranks.mean()
     denom = float(np.dot(ranks, ranks))
     if denom <= 0:

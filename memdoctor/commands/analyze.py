@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from memdoctor.commands.common import CommandSpec, handle_errors
+from memdoctor.commands.common import CommandSpec, handle_errors, judge_trace
 from memdoctor.traces.errors import TraceReadError
 from memdoctor.units import parse_duration, parse_size
-
-if TYPE_CHECKING:
-    from memdoctor.analysis import Diagnosis
-    from memdoctor.traces.model import Trace
 
 FORMATS = "jsonl, csv, mprof, mprof-children, psrecord, memray, docker-stats, node-memory, prometheus"
 
@@ -46,29 +41,6 @@ Examples:
 """
 
 
-def _diagnose(trace: Trace, metric: str, label: str, limit_bytes: int | None, several: bool = False) -> Diagnosis:
-    from memdoctor.analysis import diagnose
-
-    try:
-        series = trace.metric(metric)
-    except KeyError as exc:
-        raise TraceReadError(f"{label}: {exc.args[0]}" if several else str(exc.args[0])) from None
-    t = trace.t
-    keep = ~(series != series)  # drop NaN (samples where an optional series was not read)
-    if not keep.all():
-        t, series = t[keep], series[keep]
-    if len(t) == 0:
-        raise TraceReadError(f"{label} has no sample of the {metric!r} series")
-    restarts = trace.event_times("restart", "oom_kill")
-    diagnosis = diagnose(t, series, limit_bytes=limit_bytes or trace.limit_bytes,
-                         restart_times=restarts if len(restarts) else None, skipped_rows=trace.skipped_rows)
-    if metric == "rss" and trace.samples_read != diagnosis.samples:
-        diagnosis = replace(diagnosis, samples=trace.samples_read)
-    if trace.warnings:
-        diagnosis = replace(diagnosis, evidence=[*diagnosis.evidence, *trace.warnings])
-    return diagnosis
-
-
 @handle_errors
 def analyze_command(
     paths: Annotated[list[str], typer.Argument(help="Trace files (any supported format); - for stdin.",
@@ -83,6 +55,8 @@ def analyze_command(
     interval: Annotated[str | None, typer.Option("--interval", help="Time between samples of inputs without "
                                                                     "timestamps (docker stats lines); default "
                                                                     "1s.")] = None,
+    warmup: Annotated[str, typer.Option("--warmup", help="Do not judge the first part of the trace (start-up, "
+                                                         "cache fill), as gate --warmup.")] = "0s",
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     # Imported here: `memdoctor analyze big.csv` must not pay for what other commands use.
@@ -90,13 +64,14 @@ def analyze_command(
     from memdoctor.traces.reader import read_traces
 
     limit_bytes = parse_size(limit) if limit is not None else None
+    warmup_s = parse_duration(warmup)
     interval_s = parse_duration(interval) if interval is not None else None
     if interval_s is not None and interval_s <= 0:
         raise TraceReadError(f"--interval {interval!r} must be longer than zero")
     inputs = [(path, read_traces(path, fmt, interval_s=interval_s)) for path in paths]
     rows = make_rows(inputs, metric)
     if len(rows) == 1:
-        diagnosis = _diagnose(rows[0].trace, rows[0].metric, paths[0], limit_bytes)
+        diagnosis = judge_trace(rows[0].trace, rows[0].metric, paths[0], limit_bytes, warmup_s)
         if json_out:
             print(json.dumps(diagnosis.to_dict(), indent=2))
         else:
@@ -108,7 +83,8 @@ def analyze_command(
 
     from memdoctor.fleet.ranking import RankedSeries, rank
 
-    ranked = rank([RankedSeries(row.name, _diagnose(row.trace, row.metric, row.name, limit_bytes, True),
+    ranked = rank([RankedSeries(row.name, judge_trace(row.trace, row.metric, row.name, limit_bytes, warmup_s,
+                                                        True),
                                 row.trace.header.get("labels") or {}) for row in rows])
     if json_out:
         print(json.dumps({"series": [r.to_dict() for r in ranked]}, indent=2))

@@ -91,11 +91,12 @@ def compute_caps(*, limit_bytes: int, baseline_bytes: int, per_job_bytes: int | 
     return out
 
 
-def _from_trace(path: str) -> tuple[int | None, dict[str, Any]]:
-    """Limit, baseline, per-job peak and non-heap memory measured in a trace."""
+def _from_trace(path: str, warmup_s: float = 0.0) -> tuple[int | None, dict[str, Any]]:
+    """Limit, baseline, per-job peak and non-heap memory measured in a trace, and its one diagnosis."""
     import numpy as np
 
     from memdoctor.analysis import caps
+    from memdoctor.commands.common import judge_trace
     from memdoctor.traces.reader import read_trace
 
     trace = read_trace(path)
@@ -103,8 +104,20 @@ def _from_trace(path: str) -> tuple[int | None, dict[str, Any]]:
         from memdoctor.traces.errors import TraceReadError
 
         raise TraceReadError(f"{path}: a trace for caps needs at least 3 samples")
-    steps = caps.step_heights(trace.t, trace.rss)
-    found: dict[str, Any] = {"baseline_bytes": steps.explain["baseline_bytes"]}
+    d = judge_trace(trace, "rss", path, None, warmup_s)
+    t, rss = trace.t, trace.rss
+    keep = t >= t[0] + warmup_s
+    if keep.sum() >= 3:
+        t, rss = t[keep], rss[keep]
+    if not warmup_s:
+        # The process's start-up ramp (the first rise, from the first sample) is not a job's working set.
+        falls = np.flatnonzero(np.diff(rss) <= 0)
+        if len(falls) and len(rss) - falls[0] >= 3:
+            t, rss = t[falls[0]:], rss[falls[0]:]
+    steps = caps.step_heights(t, rss)
+    found: dict[str, Any] = {"baseline_bytes": steps.explain["baseline_bytes"],
+                             "diagnosis": {"verdict": d.verdict, "pattern": d.pattern,
+                                           "growth_bytes_per_s": d.growth_bytes_per_s}}
     if steps.value is not None:
         found["per_job_bytes"] = steps.value
         found["per_job"] = {"source": path, **steps.explain}
@@ -139,6 +152,8 @@ def caps_command(
                                                                                   "(default 0.12).")] = None,
     trace: Annotated[str | None, typer.Option("--trace", help="Job trace: step heights are per-job peaks, "
                                                               "its minimum the baseline.")] = None,
+    warmup: Annotated[str, typer.Option("--warmup", help="With --trace: do not take the first part (start-up) as "
+                                                         "jobs, and judge the trace after it.")] = "0s",
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     limit_bytes = parse_size(limit) if limit is not None else None
@@ -147,7 +162,7 @@ def caps_command(
     non_heap_bytes = parse_size(non_heap) if non_heap is not None else None
     trace_notes: dict[str, Any] = {}
     if trace is not None:
-        trace_limit, trace_notes = _from_trace(trace)
+        trace_limit, trace_notes = _from_trace(trace, parse_duration(warmup))
         limit_bytes = limit_bytes or trace_limit
         if baseline_bytes is None:
             baseline_bytes = trace_notes["baseline_bytes"]
@@ -179,12 +194,20 @@ def caps_command(
                               trace_notes=trace_notes)
     except ValueError as exc:
         raise fail(str(exc)) from None
+    if "diagnosis" in trace_notes:
+        result["diagnosis"] = trace_notes["diagnosis"]  # the trace's one diagnosis, as analyze prints it
     if json_out:
         print(json.dumps(result, indent=2))
         raise typer.Exit(0)
     from memdoctor.report.console import stdout_console
 
     console = stdout_console()
+    if "diagnosis" in result:
+        from memdoctor.units import format_rate
+
+        d = result["diagnosis"]
+        console.print(f"trace: {d['verdict']} ({d['pattern']}), floor growth {format_rate(d['growth_bytes_per_s'])}",
+                      highlight=False, markup=False)
     for line in render_caps_lines(result):
         console.print(line, highlight=False, markup=False)
     raise typer.Exit(0)

@@ -10,13 +10,18 @@ import functools
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
 from memdoctor.errors import EXIT_JUDGEMENT_FAILED, EXIT_OK, EXIT_USAGE, MemdoctorError
 
-__all__ = ["EXIT_JUDGEMENT_FAILED", "EXIT_OK", "EXIT_USAGE", "CommandSpec", "State", "fail", "handle_errors"]
+if TYPE_CHECKING:
+    from memdoctor.analysis import Diagnosis
+    from memdoctor.traces.model import Trace
+
+__all__ = ["EXIT_JUDGEMENT_FAILED", "EXIT_OK", "EXIT_USAGE", "CommandSpec", "State", "fail", "handle_errors",
+           "judge_trace"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -65,3 +70,18 @@ def handle_errors(func: F) -> F:
                        "(run with --debug for the traceback)") from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def judge_trace(trace: Trace, metric: str, label: str, limit_bytes: int | None, warmup_s: float = 0.0,
+                several: bool = False) -> Diagnosis:
+    """The one diagnosis of a trace's series (analysis.diagnose_trace) for every command that judges a trace,
+    its input errors as one-line TraceReadErrors."""
+    from memdoctor.analysis import diagnose_trace
+    from memdoctor.traces.errors import TraceReadError
+
+    try:
+        return diagnose_trace(trace, metric=metric, limit_bytes=limit_bytes, warmup_s=warmup_s, label=label)
+    except KeyError as exc:
+        raise TraceReadError(f"{label}: {exc.args[0]}" if several else str(exc.args[0])) from None
+    except ValueError as exc:
+        raise TraceReadError(str(exc)) from None

@@ -7,11 +7,11 @@ from typing import Annotated, Any
 
 import typer
 
-from memdoctor.commands.common import EXIT_JUDGEMENT_FAILED, CommandSpec, handle_errors
-from memdoctor.units import parse_size
+from memdoctor.commands.common import EXIT_JUDGEMENT_FAILED, CommandSpec, handle_errors, judge_trace
+from memdoctor.units import parse_duration, parse_size
 
 HELP = """Compare two traces of the same program, before and after a fix: the growth of the memory floor
-in each, with its 95% confidence interval, whether the leak is gone, and the new time to the limit.
+in each, with its 90% confidence interval (the diagnosis' own), whether the leak is gone, and the new time to the limit.
 Outcome: fixed (BEFORE leaked, AFTER does not), improved (both leak, AFTER significantly slower),
 unchanged, or worse (AFTER leaks when BEFORE did not, or grows significantly faster).
 
@@ -25,19 +25,15 @@ Examples:
 """
 
 
-def compare_traces(before_path: str, after_path: str, limit_bytes: int | None, metric: str = "rss") -> dict[str, Any]:
+def compare_traces(before_path: str, after_path: str, limit_bytes: int | None, metric: str = "rss",
+                   warmup_s: float = 0.0) -> dict[str, Any]:
     """Read, diagnose and compare two traces (the I/O edge around analysis.compare)."""
-    from memdoctor.analysis.compare import compare, floor_slope_ci
-    from memdoctor.commands.analyze import _diagnose
+    from memdoctor.analysis.compare import compare
     from memdoctor.traces.reader import read_trace
 
-    parts = []
-    for path in (before_path, after_path):
-        trace = read_trace(path)
-        diagnosis = _diagnose(trace, metric, path, limit_bytes)
-        series = trace.metric(metric)
-        parts.append((diagnosis, floor_slope_ci(trace.t, series)))
-    result = compare(parts[0][0], parts[1][0], parts[0][1], parts[1][1])
+    before, after = (judge_trace(read_trace(path), metric, path, limit_bytes, warmup_s)
+                     for path in (before_path, after_path))
+    result = compare(before, after)
     result["before"]["input"], result["after"]["input"] = before_path, after_path
     return result
 
@@ -47,7 +43,7 @@ def _ci_text(ci: dict[str, Any]) -> str:
 
     if ci.get("low") is None:
         return format_rate(ci.get("slope_bytes_per_s"))
-    return f"{format_rate(ci['slope_bytes_per_s'])} (95% CI {format_rate(ci['low'])} to {format_rate(ci['high'])})"
+    return f"{format_rate(ci['slope_bytes_per_s'])} (90% CI {format_rate(ci['low'])} to {format_rate(ci['high'])})"
 
 
 def print_comparison(result: dict[str, Any]) -> None:
@@ -81,10 +77,12 @@ def compare_command(
     limit: Annotated[str | None, typer.Option("--limit", help="Memory limit (512MB); default: each trace's "
                                                               "own.")] = None,
     metric: Annotated[str, typer.Option("--metric", help="Series to compare: rss, rss_root, pss, uss, heap.")] = "rss",
+    warmup: Annotated[str, typer.Option("--warmup", help="Do not judge the first part of each trace (start-up, "
+                                                         "cache fill), as gate --warmup.")] = "0s",
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     limit_bytes = parse_size(limit) if limit is not None else None
-    result = compare_traces(before, after, limit_bytes, metric)
+    result = compare_traces(before, after, limit_bytes, metric, parse_duration(warmup))
     if json_out:
         print(json.dumps(result, indent=2))
     else:

@@ -70,6 +70,8 @@ def gate_command(
     detail_every: DetailEvery = "5s",
     output: Output = None,
     no_children: NoChildren = False,
+    metric: Annotated[str, typer.Option("--metric", help="With --trace: the series to judge (rss, rss_root, pss, "
+                                                         "uss, heap).")] = "rss",
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     from memdoctor.gate import Baseline, Thresholds, parse_share
@@ -117,7 +119,7 @@ def gate_command(
         cmd=list(cmd or []), pid=pid, trace=trace, duration_s=duration_s, warmup_s=warmup_s, interval_s=interval_s,
         detail_every=parse_duration(detail_every), output=output, follow_children=not no_children,
         limit_bytes=limit_bytes, load=shlex.split(load) if load else None, thresholds=thresholds, baseline=base,
-        json_out=json_out,
+        json_out=json_out, metric=metric,
     )
     _write_outputs(result, title, memory, duration_taken, junit, summary, baseline if update_baseline else None)
     if json_out:

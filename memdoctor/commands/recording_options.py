@@ -38,7 +38,9 @@ AlertOpt = Annotated[bool, typer.Option("--alert", help="Exit 1 as soon as a lea
 MaxGrowth = Annotated[str | None, typer.Option("--max-growth",
                                                 help="Exit 1 as soon as the memory floor grows faster than this "
                                                      "(5MB/min, 100MB/h).")]
-Warmup = Annotated[str, typer.Option("--warmup", help="Judge no alert before this much time has passed.")]
+Warmup = Annotated[str, typer.Option("--warmup", help="Do not judge the first part of the recording (start-up, "
+                                                     "cache fill): the verdict, the live view and alerts start "
+                                                     "after it, as gate --warmup.")]
 SnapshotAt = Annotated[str | None, typer.Option("--snapshot-at", help="Take a heap snapshot as memory crosses "
                                                                      "these shares of the limit (70%,85%), so the "
                                                                      "evidence exists before an OOM kill.")]
@@ -60,15 +62,16 @@ def parse_common(interval: str, duration: str | None, detail_every: str, limit: 
     limit_bytes = parse_size(limit) if limit is not None else None
     if limit_bytes is not None and limit_bytes <= 0:
         raise UnitError("--limit must be larger than zero")
+    warmup_s = parse_duration(warmup)
     rule = None
     if alert or max_growth is not None:
         from memdoctor.report.live import AlertRule
 
         rule = AlertRule(on_leak=alert, max_growth_bytes_per_s=parse_rate(max_growth) if max_growth else None,
-                         min_time_s=parse_duration(warmup))
+                         min_time_s=warmup_s)
     from memdoctor.recording import CommonSettings
 
-    return CommonSettings(interval_s, duration_s, detail_s if detail_s > 0 else None, limit_bytes, rule)
+    return CommonSettings(interval_s, duration_s, detail_s if detail_s > 0 else None, limit_bytes, rule, warmup_s)
 
 
 def live_mode(json_out: bool) -> str:

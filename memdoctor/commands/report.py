@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from memdoctor.commands.common import CommandSpec, fail, handle_errors
-from memdoctor.units import parse_size
+from memdoctor.units import parse_duration, parse_size
 
 FORMATS = ("terminal", "markdown", "html", "json")
 
@@ -74,7 +74,8 @@ def _write(path: str, data: str | bytes, private: bool) -> None:
 
 
 def build(trace_path: str | None, snapshot_paths: list[str], limit_bytes: int | None, top: int = 10,
-          want_plots: bool = False) -> tuple[dict[str, Any], dict[str, bytes]]:
+          want_plots: bool = False, warmup_s: float = 0.0,
+          metric: str = "rss") -> tuple[dict[str, Any], dict[str, bytes]]:
     """Read the inputs and build the report dict (and the plots when asked)."""
     import numpy as np
 
@@ -86,11 +87,11 @@ def build(trace_path: str | None, snapshot_paths: list[str], limit_bytes: int | 
     trace_info: dict[str, Any] = {}
     outside: dict[str, Any] | None = None
     if trace_path is not None:
-        from memdoctor.commands.analyze import _diagnose
+        from memdoctor.commands.common import judge_trace
         from memdoctor.traces.reader import read_trace
 
         trace = read_trace(trace_path)
-        diagnosis = _diagnose(trace, "rss", trace_path, limit_bytes)
+        diagnosis = judge_trace(trace, metric, trace_path, limit_bytes, warmup_s)
         trace_info = {"name": trace_path, "runtime": trace.header.get("runtime"), "samples": len(trace)}
         heap = trace.series.get("heap")
         fds = trace.series.get("fds")
@@ -129,13 +130,13 @@ def build(trace_path: str | None, snapshot_paths: list[str], limit_bytes: int | 
                 report["notes"].append(f"no concurrency cap: {exc}")
     plots: dict[str, bytes] = {}
     if want_plots:
-        from memdoctor.analysis.compare import floor_slope_ci, window_minima
+        from memdoctor.analysis.compare import floor_slope
         from memdoctor.report import plots as plotting
 
-        if trace is not None and len(trace) >= 2:
-            ft, fm = window_minima(trace.t, trace.rss)
+        if trace is not None and diagnosis is not None and len(trace) >= 2:
             plots["memory"] = plotting.memory_png(
-                trace.t, trace.rss, floor_t=ft, floor_m=fm, slope=floor_slope_ci(trace.t, trace.rss),
+                trace.t, trace.metric(metric), floor_t=np.asarray(diagnosis.floor_t),
+                floor_m=np.asarray(diagnosis.floor_m), slope=floor_slope(diagnosis),
                 limit_bytes=report["limit_bytes"], time_to_limit_s=diagnosis.time_to_limit_s if diagnosis else None,
                 title=f"{os.path.basename(trace_path or '')}: {diagnosis.verdict if diagnosis else ''}")
             heights = ((report["caps"].get("explain") or {}).get("concurrency") or {}).get("per_job", {})
@@ -269,6 +270,9 @@ def report_command(
     output: Annotated[str | None, typer.Option("-o", "--output", help="Write the report to this file.")] = None,
     plots_dir: Annotated[str | None, typer.Option("--plots", help="Also write the plots as PNG files here.")] = None,
     top: Annotated[int, typer.Option("--top", help="How many suspects to list.")] = 10,
+    warmup: Annotated[str, typer.Option("--warmup", help="Do not judge the first part of the trace (start-up, "
+                                                         "cache fill), as gate --warmup.")] = "0s",
+    metric: Annotated[str, typer.Option("--metric", help="Series to judge: rss, rss_root, pss, uss, heap.")] = "rss",
 ) -> None:
     if not paths:
         raise fail("give a trace and/or heap snapshots: memdoctor report [TRACE] [SNAPSHOTS...]")
@@ -283,7 +287,8 @@ def report_command(
     trace_path, snapshots = _split_inputs(paths)
     if trace_path is not None and not snapshots and trace_path != "-":
         snapshots = _beside_trace(trace_path)
-    report, plots = build(trace_path, snapshots, limit_bytes, top=top, want_plots=fmt == "html" or bool(plots_dir))
+    report, plots = build(trace_path, snapshots, limit_bytes, top=top, want_plots=fmt == "html" or bool(plots_dir),
+                          warmup_s=parse_duration(warmup), metric=metric)
     if plots_dir:
         os.makedirs(plots_dir, exist_ok=True)
         for name, png in plots.items():

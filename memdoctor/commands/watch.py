@@ -112,7 +112,7 @@ def watch_command(
             source=source, source_name=source_name, title=title, pid=None, cmdline=[], runtime=None,
             interval=settings.interval, duration=settings.duration, detail_every=settings.detail_every,
             limit=limit_info, limit_overridden=overridden, writer=writer, live_mode=live_mode(json_out),
-            console=stderr_console(), alert=settings.alert, extra_header=extra,
+            console=stderr_console(), alert=settings.alert, extra_header=extra, warmup_s=settings.warmup_s,
         )
     else:
         target_pid = pid if pid is not None else find_by_name(name or "")

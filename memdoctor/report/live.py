@@ -20,6 +20,8 @@ from rich.table import Table
 from rich.text import Text
 
 from memdoctor.analysis import Diagnosis, diagnose
+from memdoctor.analysis.engine import describe_growth
+from memdoctor.analysis.online import OnlineJudge, OnlineState
 from memdoctor.sampling.recorder import RecordingState
 from memdoctor.units import format_bytes, format_duration, format_rate
 
@@ -45,10 +47,6 @@ class AlertRule:
     on_leak: bool = False
     max_growth_bytes_per_s: float | None = None
     min_time_s: float = 0.0  # judge nothing before this (a warm-up)
-    # A verdict on a prefix of a trace can flip (a cache fill looks like a leak until it levels
-    # off): alert only when it has held for this many analyses in a row, confidently.
-    persist: int = 3
-    min_confidence: float = 0.8
 
 
 @dataclass
@@ -62,7 +60,7 @@ class LiveMonitor(threading.Thread):
 
     def __init__(self, state: RecordingState, *, mode: str, console: Console, title: str, duration: float | None,
                  limit_bytes: int | None, alert: AlertRule | None = None, refresh_s: float = 0.25,
-                 analyze_every_s: float = 2.0, plain_every_s: float = 5.0) -> None:
+                 analyze_every_s: float = 2.0, plain_every_s: float = 5.0, warmup_s: float = 0.0) -> None:
         super().__init__(name="memdoctor-monitor", daemon=True)
         self.state = state
         self.mode = mode  # "tty", "plain" or "off"
@@ -74,9 +72,12 @@ class LiveMonitor(threading.Thread):
         self.refresh_s = refresh_s
         self.analyze_every_s = analyze_every_s
         self.plain_every_s = plain_every_s
+        self.warmup_s = warmup_s
         self.diagnosis: Diagnosis | None = None
+        self.online: OnlineState | None = None
         self.alert: Alert | None = None
-        self._streak = 0  # consecutive analyses in which the alert rule held
+        # The one engine on the data so far, with hysteresis: a verdict changes only on new evidence.
+        self._judge = OnlineJudge()
         self._done = threading.Event()
         self._live: Live | None = None
 
@@ -86,26 +87,34 @@ class LiveMonitor(threading.Thread):
         if len(series) < 20:
             return
         t, rss = series.arrays()
+        if float(t[-1] - t[0]) < self.warmup_s:
+            return
         try:
-            self.diagnosis = diagnose(t, rss, limit_bytes=self.limit_bytes)
+            diagnosis = diagnose(t, rss, limit_bytes=self.limit_bytes, warmup_s=self.warmup_s)
         except Exception:
             return
-        self._check_alert(float(t[-1]))
+        self.observe(diagnosis, float(t[-1] - t[0]))
+
+    def observe(self, diagnosis: Diagnosis, elapsed: float) -> None:
+        """One more diagnosis of the data so far: the verdict shown (with hysteresis), then the alert rule."""
+        self.diagnosis = diagnosis
+        self.online = self._judge.update(diagnosis, elapsed)
+        self._check_alert(elapsed)
 
     def _check_alert(self, elapsed: float) -> None:
-        rule, d = self.alert_rule, self.diagnosis
-        if rule is None or d is None or self.alert is not None or elapsed < rule.min_time_s:
+        rule, st = self.alert_rule, self.online
+        if rule is None or st is None or self.alert is not None or elapsed < rule.min_time_s:
             return
+        d = st.diagnosis
         reason = None
-        if d.confidence >= rule.min_confidence:
-            if rule.on_leak and d.verdict == "leak":
-                reason = f"leak established ({d.pattern}, floor {format_rate(d.growth_bytes_per_s)})"
-            elif (rule.max_growth_bytes_per_s is not None and d.verdict != "inconclusive"
-                  and d.growth_bytes_per_s > rule.max_growth_bytes_per_s):
-                reason = (f"floor growth {format_rate(d.growth_bytes_per_s)} is above "
-                          f"--max-growth {format_rate(rule.max_growth_bytes_per_s)}")
-        self._streak = self._streak + 1 if reason else 0
-        if reason and self._streak >= rule.persist:
+        # Only the verdict shown (held against new evidence) raises an alert, never one analysis.
+        if rule.on_leak and st.shown == "leak":
+            reason = f"leak established ({d.pattern}, floor {describe_growth(d)}), confidence {d.confidence:.2f}"
+        elif (rule.max_growth_bytes_per_s is not None and not st.watching and d.verdict == st.shown
+              and d.growth_bytes_per_s > rule.max_growth_bytes_per_s):
+            reason = (f"floor growth {describe_growth(d)} is above "
+                      f"--max-growth {format_rate(rule.max_growth_bytes_per_s)}")
+        if reason:
             self.alert = Alert(reason=reason, detected_after_s=elapsed)
             self.state.request_stop("alert")
 
@@ -114,10 +123,18 @@ class LiveMonitor(threading.Thread):
         return time.monotonic() - self.state.started_mono if self.state.started_mono else 0.0
 
     def _verdict_text(self) -> str:
-        d = self.diagnosis
-        if d is None:
-            return "collecting samples"
-        text = f"{d.verdict} ({d.pattern}), floor {format_rate(d.growth_bytes_per_s)}"
+        st = self.online
+        if st is None:
+            return "collecting samples" if not self.warmup_s else f"warm-up ({format_duration(self.warmup_s)})"
+        d = st.diagnosis
+        if st.watching:
+            text = f"watching, floor {describe_growth(d)} so far"
+            if st.decide_in_s is not None:
+                text += f", can decide in ~{format_duration(st.decide_in_s)}"
+        else:
+            text = f"{st.shown} ({d.pattern}), floor {describe_growth(d)}"
+            if d.verdict != st.shown:
+                text += f" (latest: {d.verdict})"
         if d.time_to_limit_s is not None:
             text += f", limit in ~{format_duration(d.time_to_limit_s)}"
         return text

@@ -59,7 +59,7 @@ def memory_png(t: np.ndarray, mem: np.ndarray, *, floor_t: np.ndarray | None = N
                 low = anchor_m + slope["low"] * (xs - anchor_t)
                 high = anchor_m + slope["high"] * (xs - anchor_t)
                 ax.fill_between(xs, np.minimum(low, high) / MIB, np.maximum(low, high) / MIB, color="#228833",
-                                alpha=0.15, label="95% band")
+                                alpha=0.15, label="90% band")
     if limit_bytes and (time_to_limit_s is not None or limit_bytes <= 4 * float(np.nanmax(mem))):
         ax.axhline(limit_bytes / MIB, color="#cc3311", lw=1.2, label=f"limit {limit_bytes / MIB:.0f} MiB")
     if time_to_limit_s is not None:

@@ -1,0 +1,313 @@
+"""The one diagnosis: a memory series and its events in, the `Diagnosis` out.
+
+Every command that judges memory (analyze, watch/run and their live view and alerts, gate,
+compare, report, caps, fleet, the metrics exporter) calls `diagnose` (or `diagnose_trace` on a
+Trace) and reads verdict, pattern, growth and time to the limit from its answer; none computes
+its own slope, floor or verdict.
+
+How the answer is made, in order:
+
+1. Clean the samples (prepare.clean) and cut the warm-up (`warmup_s`: start-up and cache fill
+   are not judged), counting what was dropped in the evidence.
+2. The classifier (classify.classify) cuts the series at restarts and OOM kills, takes the floor
+   of each lifetime (troughs after GC drops, window minima) and tests its trend (Mann-Kendall,
+   Theil-Sen), with the shape tests (plateau, step, exponential, sawtooth, restart loop).
+3. On a window short enough for a CI gate (<= FLOOR_TEST_MAX_S, one lifetime) the floor test
+   (gate_trend.floor_trend) measures the floor's growth from one point per GC or batch cycle with
+   a noise model: it needs 2-3 cycles where the classifier needs 6, and was tuned on 60 s gates
+   (benchmarks/gate_families.py). There its growth is the one shown, and its judgement corrects
+   the classifier's verdict (a rising floor is a leak; a flat or levelling floor in a short window
+   is not). Longer traces keep the classifier's Theil-Sen growth.
+4. Facts beat trends: a target OOM-killed at its limit leaks, whatever its curve looked like;
+   memory already above the limit has reached it (time to the limit 0).
+5. The time to the limit (forecast.time_to_limit) from the growth shown and its band, for a leak,
+   and for an undecided trace whose growth points at the limit (an OOM may be minutes away).
+
+The growth reported is always the measured floor growth with its interval, whatever the verdict.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from statistics import NormalDist
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from memdoctor.analysis import thresholds as th
+from memdoctor.analysis.classify import MIN_SAMPLES, SegmentResult, classify
+from memdoctor.analysis.diagnosis import Diagnosis
+from memdoctor.analysis.forecast import Forecast, Growth, time_to_limit
+from memdoctor.analysis.gate_trend import FloorJudgement, FloorTrend, floor_trend, judge_floor
+from memdoctor.analysis.prepare import Clean, clean
+from memdoctor.units import format_bytes, format_duration, format_rate
+
+if TYPE_CHECKING:
+    from memdoctor.traces.model import Trace
+
+LEAK_PATTERNS = ("linear", "step", "exponential", "sawtooth")
+_Z_BAND = NormalDist().inv_cdf(1 - (1 - th.GROWTH_INTERVAL) / 2)
+
+
+def _times(values: object) -> np.ndarray:
+    if values is None:
+        return np.zeros(0)
+    arr = np.asarray(values, dtype=float).ravel()
+    return np.sort(arr[np.isfinite(arr)])
+
+
+def _cut_warmup(cl: Clean, warmup_s: float, evidence: list[str]) -> Clean:
+    if warmup_s <= 0 or len(cl.t) == 0:
+        return cl
+    keep = cl.t >= cl.t[0] + warmup_s
+    if int(keep.sum()) < MIN_SAMPLES:
+        evidence.append(f"the warm-up ({format_duration(warmup_s)}) leaves fewer than {MIN_SAMPLES} samples: "
+                        "the whole trace is judged")
+        return cl
+    evidence.append(f"the first {format_duration(warmup_s)} (warm-up) are not judged")
+    return replace(cl, t=cl.t[keep], m=cl.m[keep])
+
+
+def _floor_test(cl: Clean, restarts: int) -> FloorJudgement | None:
+    """The floor test on a short, single-lifetime window (the gate's regime); None elsewhere."""
+    duration = float(cl.t[-1] - cl.t[0])
+    if restarts or duration > th.FLOOR_TEST_MAX_S or len(cl.t) > th.FLOOR_TEST_MAX_SAMPLES:
+        return None
+    ft = floor_trend(cl.t, cl.m)
+    return judge_floor(ft) if ft is not None else None
+
+
+def _steady_rise(ft: FloorTrend) -> bool:
+    """Evidence over rules: a floor rising many standard errors over minutes, still at its rate at the end."""
+    if ft.duration_s < th.STEADY_MIN_S or not (math.isfinite(ft.se) and ft.se > 0):
+        return False
+    if ft.slope < th.STEADY_MIN_RATE or ft.slope / ft.se < th.STEADY_Z:
+        return False
+    if ft.late_slope is None or ft.late_se is None or not math.isfinite(ft.late_se):
+        return False
+    return ft.late_slope >= th.STEADY_LATE_SHARE * ft.slope and ft.late_slope > th.RISING_Z * ft.late_se
+
+
+def _confidence(z: float) -> float:
+    """P(the call is right) from a z score past the decision line, kept inside [0.5, 0.99]."""
+    return float(min(0.99, max(0.5, NormalDist().cdf(z))))
+
+
+def _reconcile(res: SegmentResult, fj: FloorJudgement, evidence: list[str]) -> tuple[str, str, float, float | None]:
+    """One verdict from the classifier's and the floor test's: (verdict, pattern, confidence, watch more)."""
+    ft = fj.trend
+    assert ft is not None
+    verdict, pattern, conf, watch = res.verdict, res.pattern, res.confidence, res.watch_more_s
+    short = ft.duration_s <= th.SHORT_WINDOW_S
+    z_rise = (ft.slope - th.RISING_RATE) / ft.se if math.isfinite(ft.se) and ft.se > 0 else 0.0
+    if fj.rising:
+        if verdict != "leak":
+            evidence.append(f"the classifier alone said {verdict} ({pattern}); the floor test decides a short window")
+            cyclic = ft.cycles >= 3 and ft.swing >= th.SAWTOOTH_AMPLITUDE * max(float(np.median(ft.floor_points)), 1.0)
+            pattern = pattern if pattern in LEAK_PATTERNS else ("sawtooth" if cyclic else "linear")
+        return "leak", pattern, max(conf if verdict == "leak" else 0.0, _confidence(z_rise)), None
+    if verdict != "leak" and _steady_rise(ft):
+        evidence.append(f"the floor rose steadily for {format_duration(ft.duration_s)} at {format_rate(ft.slope)}, "
+                        f"{ft.slope / ft.se:.0f} standard errors, as fast in the last part of the window: a leak, "
+                        f"not heap sizing or a fill (the classifier alone said {verdict})")
+        cyclic = ft.cycles >= 3
+        pattern = pattern if pattern in LEAK_PATTERNS else ("sawtooth" if cyclic else "linear")
+        return "leak", pattern, _confidence(ft.slope / ft.se - th.STEADY_Z), None
+    if fj.state == "levelling-off" and verdict == "leak" and short:
+        return "inconclusive", "plateau", 0.3, fj.watch_more_s or ft.duration_s
+    if fj.state == "flat" and short and verdict in ("leak", "inconclusive"):
+        if verdict == "leak":
+            evidence.append("the classifier alone said leak; the floor test finds the floor flat in this short window")
+        pattern = "sawtooth" if ft.cycles >= 3 else ("plateau" if pattern == "plateau" else "stable")
+        return "no-leak", pattern, _confidence(-z_rise), None
+    if fj.state == "cannot-judge" and verdict == "no-leak" and short:
+        # Too noisy to catch 5 MiB/min here, but the classifier saw enough cycles and no trend: its no-leak
+        # stands at low confidence, with how much longer to run in the evidence (making it inconclusive
+        # failed --max-growth on 5 % of healthy 60 s gates, benchmarks/gate_families.py seed 2027).
+        return verdict, pattern, min(conf, 0.5), None
+    if fj.state == "heap-sizing" and verdict == "no-leak":
+        # V8 sizing its heap, or a slow leak: a longer watch tells (the message says how much longer); the
+        # classifier's no-leak stands at low confidence (real healthy Node servers do this in their first minute).
+        return verdict, pattern, min(conf, 0.5), None
+    return verdict, pattern, conf, watch
+
+
+def diagnose(
+    t: np.ndarray,
+    mem: np.ndarray,
+    *,
+    limit_bytes: int | None = None,
+    restart_times: np.ndarray | None = None,
+    oom_kill_times: np.ndarray | None = None,
+    warmup_s: float = 0.0,
+    skipped_rows: int = 0,
+) -> Diagnosis:
+    """Verdict, pattern, floor growth with its interval, time to the limit with its range, evidence."""
+    evidence: list[str] = []
+    if skipped_rows:
+        evidence.append(f"{skipped_rows} unparseable rows skipped")
+    cl = clean(t, mem)
+    if cl.dropped_invalid:
+        evidence.append(f"{cl.dropped_invalid} samples with missing, infinite or negative values dropped")
+    if cl.dropped_duplicates:
+        evidence.append(f"{cl.dropped_duplicates} samples with a repeated timestamp dropped (first kept)")
+    if cl.was_unsorted:
+        evidence.append("samples were out of time order and have been sorted")
+    limit = int(limit_bytes) if limit_bytes is not None and limit_bytes > 0 else None
+    if limit_bytes is not None and limit is None:
+        evidence.append(f"limit {limit_bytes!r} is not a positive size: ignored")
+    ooms = _times(oom_kill_times)
+    cl = _cut_warmup(cl, float(warmup_s or 0.0), evidence)
+    n = len(cl.t)
+    duration = float(cl.t[-1] - cl.t[0]) if n > 1 else 0.0
+    last = float(cl.m[-1]) if n else None
+    peak = float(cl.m.max()) if n else None
+    oom_ev = (f"the target was OOM-killed {len(ooms)} time{'s' if len(ooms) > 1 else ''} (first at "
+              f"{format_duration(float(ooms[0]))}): its memory reached its limit, a leak whatever the curve "
+              "looked like") if len(ooms) else None
+    if n < MIN_SAMPLES or duration <= 0:
+        dt = duration / (n - 1) if n > 1 and duration > 0 else None
+        watch = (MIN_SAMPLES - n) * dt if dt and n < MIN_SAMPLES else None
+        evidence.append(f"only {n} usable samples over {format_duration(duration)}: at least {MIN_SAMPLES} are needed")
+        if oom_ev:
+            evidence.append(oom_ev)
+        return Diagnosis(verdict="leak" if oom_ev else "inconclusive", pattern="linear" if oom_ev else "stable",
+                         growth_bytes_per_s=0.0, limit_bytes=limit, time_to_limit_s=0.0 if oom_ev else None,
+                         samples=n, duration_s=duration, confidence=0.9 if oom_ev else 0.0, evidence=evidence,
+                         watch_more_s=None if oom_ev else watch, last_bytes=last, peak_bytes=peak,
+                         restarts=len(ooms))
+
+    cuts = np.union1d(_times(restart_times), ooms)
+    c = classify(cl, limit=limit, restart_times=cuts if len(cuts) else None)
+    res = c.result
+    evidence.extend(c.evidence)
+    verdict, pattern, conf, watch = res.verdict, res.pattern, res.confidence, res.watch_more_s
+    growth = Growth(res.slope, res.slope_low, res.slope_high, res.floor_now, res.excursion,
+                     res.exp_model if res.pattern == "exponential" else None)
+    floor_t, floor_m = res.floor_t, res.floor_m
+    fj = _floor_test(cl, c.restarts)
+    extras: dict = {}
+    if fj is not None and fj.trend is not None and math.isfinite(fj.trend.se):
+        ft = fj.trend
+        verdict, pattern, conf, watch = _reconcile(res, fj, evidence)
+        evidence.append(fj.message)
+        extras["floor_test"] = fj.to_dict()
+        if verdict == "no-leak" and pattern == "plateau" and res.pattern == "plateau" and res.verdict == "no-leak":
+            pass  # a fill that levelled off: the growth that matters is the plateau's own (the classifier's tail)
+        elif (pattern == "plateau" and verdict != "leak" and ft.late_slope is not None
+              and ft.late_se is not None and math.isfinite(ft.late_se)):
+            # A fill levelling off: its growth now is the late part's (the fill itself is not the growth).
+            half = _Z_BAND * ft.late_se
+            growth = Growth(ft.late_slope, ft.late_slope - half, ft.late_slope + half,
+                             float(ft.floor_points[-1]) if ft.floor_points else res.floor_now, res.excursion, None)
+        elif not (verdict == "leak" and ft.slope <= 0 < res.slope):
+            half = _Z_BAND * ft.se
+            floor_now = float(ft.floor_points[-1]) if ft.floor_points else res.floor_now
+            growth = Growth(ft.slope, ft.slope - half, ft.slope + half, floor_now, res.excursion,
+                             growth.exp_model if pattern == "exponential" else None)
+            floor_t, floor_m = np.asarray(ft.t_points), np.asarray(ft.floor_points)
+    elif fj is not None:
+        extras["floor_test"] = fj.to_dict()
+    if oom_ev:
+        evidence.append(oom_ev)
+        if verdict != "leak":
+            verdict, pattern, conf, watch = "leak", pattern if pattern in LEAK_PATTERNS else "linear", 0.9, None
+        conf = max(conf, 0.9)
+
+    fc: Forecast | None = None
+    above = limit is not None and last is not None and last > limit
+    if limit is not None and above:
+        evidence.append(f"memory {format_bytes(last)} is already above the limit {format_bytes(limit)} "
+                        "(reached: time to the limit 0; check the limit's units if the process still runs)")
+    elif limit is not None and growth.slope > 0:
+        # Shown for any verdict whose measured growth reaches the limit soon (an undecided or healthy-looking
+        # process at 93 % of its limit and still climbing must warn); for a leak, always.
+        fc = time_to_limit(growth, limit, last_t=float(cl.t[-1]), last=float(last or 0.0))
+        soon = fc.low is not None and fc.low <= th.TTL_WARN_S
+        if verdict == "leak" or soon:
+            evidence.append(fc.text if verdict == "leak" else f"if the growth holds: {fc.text}")
+        else:
+            fc = None
+    if verdict == "inconclusive":
+        if watch is None or not math.isfinite(watch) or watch <= 0:
+            watch = max(duration, 1.0)  # "inconclusive" always says how much longer: as long again, by default
+        evidence.append(f"watch about {format_duration(watch)} more to decide")
+    if growth.slope_low != growth.slope_high:
+        extras["growth_interval_bytes_per_s"] = [_finite(growth.slope_low), _finite(growth.slope_high)]
+        extras["growth_interval_level"] = th.GROWTH_INTERVAL
+    return Diagnosis(
+        verdict=verdict,
+        pattern=pattern,
+        growth_bytes_per_s=float(growth.slope),
+        limit_bytes=limit,
+        time_to_limit_s=0.0 if above else (fc.seconds if fc else None),
+        time_to_limit_range_s=(0.0, 0.0) if above else ((fc.low, fc.high) if fc else None),
+        samples=n,
+        duration_s=duration,
+        confidence=float(conf),
+        evidence=_unique(evidence),
+        watch_more_s=watch if verdict == "inconclusive" else None,
+        floor_start_bytes=res.floor_start,
+        floor_end_bytes=growth.floor_now,
+        last_bytes=last,
+        peak_bytes=peak,
+        restarts=c.restarts,
+        growth_low_bytes_per_s=float(growth.slope_low),
+        growth_high_bytes_per_s=float(growth.slope_high),
+        floor_t=tuple(float(v) for v in floor_t) if floor_t is not None else (),
+        floor_m=tuple(float(v) for v in floor_m) if floor_m is not None else (),
+        extras=extras,
+    )
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
+
+
+def _unique(lines: list[str]) -> list[str]:
+    seen: set[str] = set()
+    return [x for x in lines if x and not (x in seen or seen.add(x))]
+
+
+def diagnose_trace(trace: Trace, *, metric: str = "rss", limit_bytes: int | None = None, warmup_s: float = 0.0,
+                   label: str | None = None) -> Diagnosis:
+    """The diagnosis of one series of a Trace: its restarts and OOM kills, its limit unless one is given.
+
+    Raises KeyError (unknown metric) or ValueError (no sample of that series) with a one-line message.
+    """
+    series = trace.metric(metric)
+    t = trace.t
+    keep = ~np.isnan(np.asarray(series, dtype=float))  # samples where an optional series was not read
+    if not keep.all():
+        t, series = t[keep], series[keep]
+    if len(t) == 0:
+        raise ValueError(f"{label or 'the trace'} has no sample of the {metric!r} series")
+    restarts = trace.event_times("restart")
+    ooms = trace.event_times("oom_kill")
+    d = diagnose(t, series, limit_bytes=limit_bytes or trace.limit_bytes,
+                 restart_times=restarts if len(restarts) else None, oom_kill_times=ooms if len(ooms) else None,
+                 warmup_s=warmup_s, skipped_rows=trace.skipped_rows)
+    if metric == "rss" and trace.samples_read != d.samples and not warmup_s:
+        d = replace(d, samples=trace.samples_read)
+    if trace.warnings:
+        d = replace(d, evidence=[*d.evidence, *trace.warnings])
+    return d
+
+
+def growth_standard_error(d: Diagnosis) -> float | None:
+    """The standard error of a diagnosis' growth, from its interval (None when it has none)."""
+    lo, hi = d.growth_low_bytes_per_s, d.growth_high_bytes_per_s
+    if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
+        return None
+    level = float(d.extras.get("growth_interval_level", th.GROWTH_INTERVAL))
+    return (hi - lo) / (2 * NormalDist().inv_cdf(1 - (1 - level) / 2))
+
+
+def describe_growth(d: Diagnosis) -> str:
+    """The growth as every output prints it: the measured floor growth and its interval."""
+    text = format_rate(d.growth_bytes_per_s)
+    if d.growth_low_bytes_per_s is not None and d.growth_high_bytes_per_s is not None and \
+            d.growth_low_bytes_per_s != d.growth_high_bytes_per_s:
+        text += f" ({format_rate(d.growth_low_bytes_per_s)} to {format_rate(d.growth_high_bytes_per_s)})"
+    return text

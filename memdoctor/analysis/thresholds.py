@@ -1,0 +1,116 @@
+"""Every threshold of the one diagnosis, each with why that value and where it came from.
+
+The classifier's own rule constants (classify.py) and the floor test's noise model (gate_trend.py)
+import theirs from here too, so a change of policy is one edit in one file.
+"""
+
+from __future__ import annotations
+
+# --- the engine (engine.py) ---------------------------------------------------------------
+# The floor test measures growth from one point per GC/batch cycle with a noise model; it was tuned
+# on 60 s gates at 20-200 ms (benchmarks/gate_families.py: 99.25 % of >= 5 MiB/min leaks caught,
+# 0.39 % false failures over ten seeds). Up to 10 minutes its error model still holds (a 10-minute
+# gate at 20 ms is 30,000 samples); past that the classifier's Theil-Sen on troughs takes over.
+FLOOR_TEST_MAX_S = 600.0
+FLOOR_TEST_MAX_SAMPLES = 200_000  # floor_trend is O(n) but keeps per-cycle arrays: bounded for speed
+# Up to this long a window is the floor test's to judge: a classifier leak it finds flat (no rise above
+# RISING_RATE while it would catch 5 MiB/min) or levelling off is overruled. From memdoctor/gate.py, where
+# the gate's seeds 101-104 chose it (docs/benchmarks.md, "The gate's floor test").
+SHORT_WINDOW_S = 120.0
+# Evidence over rules: past the gate's short window, a floor rising steadily is a leak whatever the
+# classifier's short-trace rules (heap sizing under a large swing, too few cycles) say. Steady: the
+# floor test's slope at least STEADY_Z standard errors ("many times its noise"; 5 sigma is the usual
+# bar for "no doubt"), at least the classifier's relevance rate (1 MiB/min is 1.4 GiB a day:
+# classify.MIN_RISE_RATE), over at least two gate windows (V8 sizes its heap within ~75 s: the real
+# Node recordings in tests/data/gate), and the last 40 % of the window still rising at half the rate or more
+# (a fill that levels off does not). Chosen on rw_py_sawtooth_slow_leak (1.9 MiB/min under a 40 MB
+# sawtooth, 6 min: the classifier's heap-sizing rule called it no-leak).
+STEADY_Z = 5.0
+STEADY_MIN_RATE = 1024**2 / 60
+STEADY_MIN_S = 120.0
+STEADY_LATE_SHARE = 0.5
+# The growth interval shown beside every growth: 90 %, the level of the classifier's Theil-Sen band
+# (trend.mann_kendall_sen alpha 0.10, Gilbert 1987) so both estimators print the same kind of interval.
+GROWTH_INTERVAL = 0.90
+# An undecided trace still warns of the limit when the fast end of its growth interval reaches the limit
+# within a day: the horizon an operator can act on ("an inconclusive still warns of an OOM in minutes").
+TTL_WARN_S = 24 * 3600.0
+
+# --- the online verdict (online.py) --------------------------------------------------------
+# A decided verdict (leak / no-leak) is shown only after it held for this many analyses in a row ...
+ONLINE_PERSIST = 3
+# ... and over at least this share of the time watched (a warm-up fill that levels off at time W looks
+# like a leak until W: holding for a third of the watch means it kept rising for half as long again) ...
+ONLINE_HOLD_SHARE = 1 / 3
+# ... and at least this long (a 2 s analysis cadence: 15 analyses).
+ONLINE_MIN_HOLD_S = 30.0
+
+# --- the classifier (classify.py): chosen on benchmarks/classifier (generated families, seed 20240611)
+# and the development traces of tests/data/dev_traces (docs/benchmarks.md, "Growth classifier") ---------
+MIN_SAMPLES = 20  # fewer samples than this: no trend test at all (Mann-Kendall's normal approximation needs ~10 points)
+MIN_FLOOR_POINTS = 6  # floor points for the classifier's trend test; fewer: the floor test decides
+ALPHA = 0.01  # one-sided significance of the floor trend for a leak
+WEAK_ALPHA = 0.05  # below this (but above ALPHA) with a large rise: inconclusive
+MIN_RISE_FRACTION = 0.02  # the floor must rise by >= 2% of its level ...
+MIN_RISE_SIGMAS = 2.0  # ... and by >= 2 noise sigmas of the floor ...
+MIN_RISE_BYTES = 128 * 1024  # ... and by at least this much
+# The 2% share is a share of the *level*, independent of how long the floor was watched: over a
+# 60 s gate it would ask a 500 MiB process for a 10 MiB/min leak before calling anything. A leak
+# is a rate, so the relevance bar is also met by a rise of this rate over the span watched (1 MiB/min
+# is 1.4 GiB a day). It is smaller than the 2% share only in traces shorter than ~20 min at
+# 500 MiB, and the significance test (p < ALPHA) and the noise term still guard the short ones.
+MIN_RISE_RATE = 1024 * 1024 / 60.0
+STARTUP_FRACTION = 0.01  # the first 1% of a segment is start-up transient
+SAWTOOTH_AMPLITUDE = 0.15  # a GC sawtooth swings >= 15% of the floor level
+RESTART_STARTUP_S = 60.0  # start-up transient after a restart
+MAX_STEPS = 50  # more jumps than this in the floor is a continuous climb
+SHORT_GC_S = 600.0  # in a sawtooth trace shorter than this ...
+GC_DRIFT_FRACTION = 0.25  # ... troughs rising by less than this part of the swing are heap sizing
+SHORT_TRACE_S = 600.0  # shorter than this: a leak verdict also needs a floor still rising at the end
+TAIL_FRACTION = 0.25  # the end: the last quarter of the floor
+# A significant tail trend after a fill still makes a plateau when it is this small a share of the fill's
+# rate (and below half the leak bar over the tail): rw_py_lru_long_fill evicts at 0.2 % of its fill rate;
+# a linear leak after a warm-up (benchmark linear_leak #20, seed 20240611) keeps 64 % of it.
+IRRELEVANT_TAIL_SHARE = 0.05
+
+# --- the floor test (gate_trend.py): chosen on seeds 101-104 of benchmarks/gate_families.py and the
+# real Node recordings of tests/data/gate (docs/benchmarks.md, "The gate's floor test") --------------
+MIN_POINTS = 3  # floor points the floor test's line needs (2 with large, measured cycles: below)
+# Two GC/batch cycles (periods of 15 s or more) are enough when their swing dwarfs a measured noise:
+# a noise underestimated 4x (slow noise, seen from its steps) still makes spurious drops of only
+# ~10 sd. A noise of 0 (whole pages, most steps 0) measures nothing: then 3 points, as before.
+MIN_CYCLE_POINTS = 2
+TWO_CYCLE_SWING = 25.0
+
+# A V8-like cycle climbs steadily from its floor: a line through the whole cycle places its start
+# far better than the few samples near the bottom of a steep ramp (chosen on seeds 101-104).
+RAMP_SHARE = 0.75  # this share of the cycles must be steady ramps for their residuals to give the noise
+RAMP_RISE = 20.0  # a ramp climbs this many times its residual sd (slow noise wanders look like ramps)
+JUMP_SHARE = 0.5  # a cycle that climbs this much of its rise in jumps is arena steps or a batch job
+
+# From this many floor points on, when the noise is measured only from steps between samples (which
+# a short-period arena's steps inflate 3-6x), the points' own scatter gives the slope's error,
+# allowing for their correlation (a noise slower than the cycles moves neighbouring floors together).
+TRUST_SCATTER_POINTS = 12
+SCATTER_FLOOR = 0.04
+
+# The gate's rule, chosen on tuning seeds of benchmarks/gate_families.py (see docs/benchmarks.md):
+# fail when the floor rises faster than RISING_RATE, by more than RISING_Z standard errors, and the
+# last part of the window does not show it levelling off (a cache fill, V8 sizing its heap).
+RISING_RATE = 2.5 * 1024**2 / 60  # bytes/s: half the 5 MB/min the gate must catch
+RISING_Z = 2.33  # one-sided 99 %: a healthy floor is called rising at most ~1 % of the time
+# Levelling off: the last part's trend under half the whole window's, and below the part before it
+# by this many standard errors. The two parts are disjoint, so their errors add as a hypotenuse;
+# the whole window's trend, which shares the last part's points, called a linear leak levelling
+# off more often and a cache fill less (seeds 101-104: false failures 0.53 -> 0.38 %).
+LEVELLING_Z = 2.5
+TARGET_RATE = 5 * 1024**2 / 60  # the smallest leak a gate of this length should catch
+CATCH_Z = 2.33  # ~99 % of such leaks
+# V8 sizes its heap during a service's first minutes: real healthy Node servers here show troughs
+# rising 2.5-3.6 MiB/min under a 26-32 MiB GC swing in their first minute (flat after ~75 s). A rise
+# under GC ramps that stays under a quarter of the swing and, by one standard error, under 4.5 MiB/min
+# is that, or a slow leak: a 60 s window cannot tell them apart, so the gate says so (state
+# "heap-sizing", verdict inconclusive) instead of failing.
+SIZING_SHARE = 0.25
+SIZING_RATE = 0.9 * TARGET_RATE  # ... and only while the rate is, within one standard error, below this
+IDLE_SHARE = 0.4  # cycles that sit at their floor this long are batch jobs, not a GC heap being sized

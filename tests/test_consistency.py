@@ -1,0 +1,143 @@
+"""One diagnosis everywhere (issue 20): every command gives the same verdict and pattern for a trace.
+
+For every bundled single-series trace (sample_traces/, tests/data/, the labelled benchmark's
+recordings, and the importers' files written by other recorders) the verdict and pattern printed by
+`analyze --json`, `gate --trace --json`, `report --format json`, `compare` (both sides), `caps --trace`
+and the live view's analysis of the whole recording are identical, and the gate's pass/fail follows
+from them. The CLI runs in-process (typer's CliRunner): one pass over ~40 traces takes seconds.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+
+from memdoctor.cli import app
+from memdoctor.report.live import LiveMonitor
+from memdoctor.sampling.recorder import RecordingState
+from memdoctor.traces.importers.multi import rows
+from memdoctor.traces.reader import read_traces
+
+ROOT = Path(__file__).resolve().parents[1]
+TRACE_SUFFIXES = (".jsonl", ".csv", ".dat", ".txt")
+SKIP_DIRS = {"fuzz"}  # deliberately broken inputs: test_fuzz.py
+
+
+def _bundled() -> list[Path]:
+    found: list[Path] = []
+    for base in (ROOT / "sample_traces", ROOT / "tests" / "data", ROOT / "benchmarks" / "classifier" / "recordings"):
+        for path in sorted(base.rglob("*")):
+            if path.suffix not in TRACE_SUFFIXES or not path.is_file() or SKIP_DIRS & set(path.parts):
+                continue
+            if path.name.startswith("README"):
+                continue
+            try:
+                traces = read_traces(str(path))
+            except Exception:  # not a trace (a label file, a snapshot's notes): not this test's business
+                continue
+            if len(rows([(str(path), traces)], None)) == 1 and len(traces[0]) >= 2:
+                found.append(path)
+    return found
+
+
+TRACES = _bundled()
+runner = CliRunner()
+
+
+def _cli(*args: str) -> dict:
+    result = runner.invoke(app, list(args), catch_exceptions=False)
+    assert result.exit_code in (0, 1), (args, result.output[-2000:])
+    return json.loads(result.stdout)
+
+
+def _live_view(path: Path) -> tuple[str, str]:
+    """What watch/run show at the end of this recording: the live monitor's analysis of all of it."""
+    trace = read_traces(str(path))[0]
+    state = RecordingState()
+    for t, rss in zip(trace.t, trace.rss, strict=True):
+        state.series.append(float(t), float(rss))
+    monitor = LiveMonitor(state, mode="off", console=Console(file=io.StringIO()), title="t",
+                          duration=None, limit_bytes=trace.limit_bytes)
+    monitor._analyze()
+    assert monitor.diagnosis is not None
+    return monitor.diagnosis.verdict, monitor.diagnosis.pattern
+
+
+def test_the_bundled_traces_are_found() -> None:
+    names = {p.name for p in TRACES}
+    assert len(TRACES) >= 25, names
+    assert {"node_server_leak_20ms.jsonl", "python_leaky_list.jsonl", "py_step_jobs.csv"} <= names
+
+
+@pytest.mark.parametrize("path", TRACES, ids=[str(p.relative_to(ROOT)) for p in TRACES])
+def test_every_command_gives_the_same_verdict(path: Path) -> None:
+    p = str(path)
+    analyze = _cli("analyze", p, "--json")
+    want = (analyze["verdict"], analyze["pattern"])
+
+    gate = _cli("gate", "--trace", p, "--json")
+    assert (gate["diagnosis"]["verdict"], gate["diagnosis"]["pattern"]) == want
+    verdict_check = next(c for c in gate["checks"] if c["name"] == "verdict")
+    assert verdict_check["value"] == want[0]
+    # The gate's pass/fail follows from the verdict (default thresholds: fail on leak only).
+    assert gate["passed"] == (want[0] != "leak"), gate["checks"]
+    assert gate["diagnosis"]["growth_bytes_per_s"] == analyze["growth_bytes_per_s"]
+
+    report = _cli("report", p, "--format", "json")
+    assert (report["diagnosis"]["verdict"], report["diagnosis"]["pattern"]) == want
+
+    compare = _cli("compare", p, p, "--json")
+    for side in ("before", "after"):
+        assert (compare[side]["verdict"], compare[side]["pattern"]) == want
+        assert compare[side]["floor_slope"]["slope_bytes_per_s"] == analyze["growth_bytes_per_s"]
+    assert compare["outcome"] == "unchanged"
+
+    caps = _cli("caps", "--trace", p, "--limit", "64GiB", "--node", "--json")
+    assert (caps["diagnosis"]["verdict"], caps["diagnosis"]["pattern"]) == want
+
+    assert _live_view(path) == want
+
+
+@pytest.mark.parametrize("warmup", ["0s", "5s"])
+def test_warmup_means_the_same_on_every_command(warmup: str) -> None:
+    path = str(ROOT / "tests" / "data" / "gate" / "node_server_leak_20ms.jsonl")
+    analyze = _cli("analyze", path, "--warmup", warmup, "--json")
+    gate = _cli("gate", "--trace", path, "--warmup", warmup, "--json")
+    compare = _cli("compare", path, path, "--warmup", warmup, "--json")
+    report = _cli("report", path, "--warmup", warmup, "--format", "json")
+    for d in (gate["diagnosis"], compare["before"], report["diagnosis"]):
+        assert (d["verdict"], d["pattern"], d["growth_bytes_per_s"]) == (
+            analyze["verdict"], analyze["pattern"], analyze["growth_bytes_per_s"])
+
+
+def test_the_node_server_leak_is_one_leak_everywhere() -> None:
+    """Issue 20's first example: analyze said no-leak (plateau, 0 B/h), the gate failed it, compare said
+    neither leaks, --max-growth passed at 0 B/h."""
+    path = str(ROOT / "tests" / "data" / "gate" / "node_server_leak_20ms.jsonl")
+    analyze = _cli("analyze", path, "--json")
+    assert analyze["verdict"] == "leak" and analyze["growth_bytes_per_s"] * 60 / 1024**2 > 5
+    gate = _cli("gate", "--trace", path, "--max-growth", "5MB/min", "--json")
+    assert not gate["passed"] and "max-growth" in gate["failures"]
+    healthy = str(ROOT / "tests" / "data" / "gate" / "node_healthy_server_20ms_a.jsonl")
+    assert _cli("compare", path, healthy, "--json")["outcome"] == "fixed"
+    assert _cli("compare", healthy, path, "--json")["outcome"] == "worse"
+
+
+def test_fail_on_inconclusive_adds_to_leak() -> None:
+    """Issue 20: --fail-on inconclusive replaced leak, and passed a leak."""
+    path = str(ROOT / "sample_traces" / "python_leaky_list.jsonl")
+    gate = _cli("gate", "--trace", path, "--fail-on", "inconclusive", "--json")
+    assert not gate["passed"] and "verdict" in gate["failures"]
+
+
+def test_memory_above_the_limit_fails_max_time_to_limit() -> None:
+    """Issue 20: memory above --limit read "inconclusive, check the limit" and --max-time-to-limit passed it."""
+    path = str(ROOT / "sample_traces" / "python_leaky_list.jsonl")
+    gate = _cli("gate", "--trace", path, "--limit", "50MB", "--max-time-to-limit", "1h", "--json")
+    assert "time-to-limit" in gate["failures"]
+    assert gate["diagnosis"]["time_to_limit_s"] == 0.0 and gate["diagnosis"]["verdict"] == "leak"
