@@ -37,8 +37,10 @@ def _flat_series() -> tuple[np.ndarray, np.ndarray]:
 
 def test_judge_fails_an_oom_killed_target_whatever_its_trend():
     t, mem = _flat_series()
+    healthy = measure(t, mem, diagnose(t, mem, limit_bytes=512 * 1024**2))
+    assert judge(healthy, Thresholds()).passed  # the same series without the kill passes
     m = measure(t, mem, diagnose(t, mem, limit_bytes=512 * 1024**2, oom_kill_times=np.asarray([59.9])))
-    assert judge(m, Thresholds()).passed  # the same series without the kill passes
+    assert m.diagnosis.verdict == "leak"  # the one engine takes an OOM kill as a leak fact
     result = judge(m, Thresholds(), oom_kill_times=[59.9])
     assert not result.passed
     check = next(c for c in result.failures if c.name == "oom-kill")
