@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import typer
 
+from memdoctor.extras import MissingExtra
 from memdoctor.heap.runtimes import HeapError
 from memdoctor.sampling.cgroup import CgroupError
 from memdoctor.sampling.target import TargetError
@@ -26,7 +27,7 @@ EXIT_JUDGEMENT_FAILED = 1
 EXIT_USAGE = 2
 
 KNOWN_ERRORS: tuple[type[BaseException], ...] = (TraceReadError, TraceWriteError, TargetError, UnitError,
-                                                 CgroupError, HeapError)
+                                                 CgroupError, HeapError, MissingExtra)
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -2,7 +2,9 @@
 
 Ticks are scheduled at start + k * interval (never "sleep(interval)" after the work, which
 drifts by the work's cost every time). A tick missed because the machine stalled is skipped,
-not caught up in a burst. The hot path is a few preads and one write; the slower numbers
+not caught up in a burst. The hot path is a few preads and one write, in plain Python: a
+numba-compiled loop was tried and cost more than it saved (1.2 s of CPU and ~100 MiB of RSS to
+load the compiler, against ~70 us of Python per sample; docs/benchmarks.md). The slower numbers
 (PSS/USS/swap, fds, threads) come at a lower cadence. A monitor thread (live view, online
 verdict, alerts) reads the shared state; it never touches the file.
 """
@@ -17,7 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from memdoctor.sampling import fastloop
 from memdoctor.sampling.series import LiveSeries
 from memdoctor.sampling.sources import Source, TargetGone
 from memdoctor.traces.writer import TraceWriteError, TraceWriter
@@ -45,9 +46,6 @@ class RecordingState:
     stop_reason: str | None = None
     stopping: bool = False  # a plain attribute: cheaper to test at every tick than Event.is_set()
     stop_event: threading.Event = field(default_factory=threading.Event)
-    # Set while the compiled loop runs: cuts its sleep short (a stop lands within the tick).
-    wake: Callable[[], None] | None = None
-    fast_values: tuple[int, ...] = ()  # what the compiled loop's values stand for (fastloop.py)
 
     @property
     def last(self) -> dict[str, Any]:
@@ -65,9 +63,6 @@ class RecordingState:
             self.stop_reason = reason
         self.stopping = True
         self.stop_event.set()
-        wake = self.wake
-        if wake is not None:
-            wake()
 
 
 @dataclass
@@ -77,7 +72,6 @@ class RecordingResult:
     end_reason: str  # "duration", "target-exited", "interrupted", "terminated", "alert", "write-error"
     error: str | None = None
     events: list[tuple[float, str]] = field(default_factory=list)
-    compiled_samples: int = 0  # samples taken by the compiled loop (fastloop.py)
 
 
 def record(
@@ -93,8 +87,7 @@ def record(
     """Sample `source` every `interval` seconds until `duration`, the target's exit or a stop."""
     sleep = time.sleep
     mono = time.monotonic
-    start_ns = time.monotonic_ns()
-    start = start_ns * 1e-9
+    start = mono()
     state.started_mono = start
     series = state.series
     fields = source.fields
@@ -106,21 +99,6 @@ def record(
     template = writer.template(fields) if writer is not None and source.fast else None
     write_bytes = writer.write_bytes if writer is not None else None
     next_detail = start if detail_every else math.inf
-    end = start + duration - 1e-9 if duration is not None else math.inf
-    # The compiled loop (fastloop.py) takes the ticks between Python ticks once numba is ready.
-    # numba is loaded only for a target that is still one process after the first rescans (a
-    # tree's children join at their second sighting): a tree would never use it.
-    fast_spec = getattr(source, "fast_single", None)
-    load_at = math.inf
-    if fast_spec is not None and (writer is None or template is not None) and fastloop.wanted(interval, duration):
-        load_at = start + fastloop.LOAD_AFTER_S
-    loader: Any = None
-    fast: Any = None
-    fast_until = -math.inf  # the compiled loop may take the ticks before this time
-    batch_s = fastloop.BATCH_S
-    python_every = getattr(source, "python_ticks_every", lambda: None)()
-    if python_every is not None:
-        batch_s = min(batch_s, python_every)
     k = 0
     end_reason = "duration"
     error = None
@@ -128,57 +106,33 @@ def record(
     try:
         now = start
         while not state.stopping:
-            python_tick = True
-            if now < fast_until:
-                status = fast.run(k, int(now * 1e9), int(min(fast_until, end) * 1e9))
-                _flush_fast(fast, state)
-                k, now = fast.position()
-                if status == fastloop.NEXT:  # tick k is the next one, not yet waited for
-                    python_tick = False
-                else:  # AWAKE or WRITE_FAILED: the Python path takes tick k, due now
-                    if status == fastloop.WRITE_FAILED:
-                        fast.restore_after_failed_write()
-                    fast_until = -math.inf
-            if python_tick:
+            try:
+                values = sample_values(now)
+            except TargetGone:
+                end_reason = "target-exited"
+                break
+            elapsed = now - start
+            if now >= next_detail:
                 try:
-                    values = sample_values(now)
+                    state.details = source.details()
                 except TargetGone:
-                    end_reason = "target-exited"
-                    break
-                elapsed = now - start
-                if now >= next_detail:
-                    try:
-                        state.details = source.details()
-                    except TargetGone:
-                        state.details = {}
-                    next_detail = now + detail_every  # type: ignore[operator]
-                    if write_sample is not None:
-                        sample = {"t": round(elapsed, 6), "rss": values[0]}
-                        sample.update((k_, v) for k_, v in zip(fields, values[1:], strict=False) if v is not None)
-                        sample.update(state.details)
-                        write_sample(sample)
-                elif template is not None:
-                    write_bytes(template % (elapsed, *values))  # type: ignore[misc]
-                elif write_sample is not None:
+                    state.details = {}
+                next_detail = now + detail_every  # type: ignore[operator]
+                if write_sample is not None:
                     sample = {"t": round(elapsed, 6), "rss": values[0]}
                     sample.update((k_, v) for k_, v in zip(fields, values[1:], strict=False) if v is not None)
+                    sample.update(state.details)
                     write_sample(sample)
-                series.append(elapsed, values[0])
-                state.last_t = elapsed
-                state.last_values = values
-                k += 1
-                if now >= load_at and fast_spec() is not None:  # type: ignore[misc]
-                    load_at = math.inf
-                    loader = fastloop.KernelLoader().start()
-                if loader is not None:
-                    if fast is None and loader.kernel is not None:
-                        # Stays None while the tree has children (tried again at the next Python tick).
-                        fast = _start_fast(loader, fast_spec, writer, template, start_ns, interval, state)
-                    elif fast is None and loader.failed is not None:
-                        loader = None  # no numba, or it failed: the Python loop it is
-                    if fast is not None:
-                        # Until the next Python tick (rescan, details, live view); only for the root alone.
-                        fast_until = min(next_detail, now + batch_s) if fast_spec() is not None else -math.inf
+            elif template is not None:
+                write_bytes(template % (elapsed, *values))  # type: ignore[misc]
+            elif write_sample is not None:
+                sample = {"t": round(elapsed, 6), "rss": values[0]}
+                sample.update((k_, v) for k_, v in zip(fields, values[1:], strict=False) if v is not None)
+                write_sample(sample)
+            series.append(elapsed, values[0])
+            state.last_t = elapsed
+            state.last_values = values
+            k += 1
             # Schedule the next tick on the grid; skip ticks that are already past.
             target = start + k * interval
             now = mono()
@@ -202,43 +156,10 @@ def record(
         end_reason = "write-error"
         error = str(exc)
     finally:
-        if fast is not None:
-            _flush_fast(fast, state)  # a signal may have cut in between a batch and its flush
-            state.wake = None
         _restore_handlers(previous_handlers)
     if state.stop_reason and end_reason in ("duration", "stopped"):
         end_reason = state.stop_reason
-    return RecordingResult(samples=series.count, duration_s=mono() - start, end_reason=end_reason, error=error,
-                           compiled_samples=fast.taken if fast is not None else 0)
-
-
-def _start_fast(loader: Any, fast_spec: Callable[[], Any], writer: TraceWriter | None, template: bytes | None,
-                start_ns: int, interval: float, state: RecordingState) -> Any:
-    """The compiled loop for this recording once its kernel is loaded, else None."""
-    from memdoctor.sampling.procfs import PAGE_SIZE
-
-    spec = fast_spec()
-    if loader.kernel is None or spec is None:
-        return None
-    statm_fd, values = spec
-    slots = (-2, *values) if template is not None else ()  # -2: the time
-    try:
-        fast = fastloop.FastLoop(loader.native, statm_fd, writer, template, slots, start_ns, interval, PAGE_SIZE)
-    except (ValueError, OSError) as exc:  # a line the kernel cannot build, a writer without a descriptor
-        loader.kernel = None
-        loader.failed = str(exc)
-        return None
-    state.wake = fast.wake
-    state.fast_values = values
-    return fast
-
-
-def _flush_fast(fast: Any, state: RecordingState) -> None:
-    last = fast.flush(state.series)
-    if last is not None:
-        t, rss = last
-        state.last_t = t
-        state.last_values = tuple(rss if v == -1 else v for v in state.fast_values)
+    return RecordingResult(samples=series.count, duration_s=mono() - start, end_reason=end_reason, error=error)
 
 
 def _raise_stop(signum: int, _frame: object) -> None:

@@ -13,9 +13,6 @@ from memdoctor.sampling.cgroup import CgroupSampler
 from memdoctor.sampling.procfs import ProcessGone
 from memdoctor.sampling.tree import ProcessTree
 
-# What the compiled loop (fastloop.py) puts in a value slot of the line: the RSS it read.
-RSS_SLOT = -1
-
 
 class TargetGone(Exception):
     """The target exited: the recording ends."""
@@ -55,22 +52,6 @@ class ProcessTreeSource:
         if self.pss_every_sample:
             return (*sample, self.tree.details(with_smaps=True).pss)
         return sample
-
-    def fast_single(self) -> tuple[int, tuple[int, ...]] | None:
-        """(statm descriptor, values) when a sample is the root's statm alone, else None.
-
-        That is the compiled loop's case: the /proc backend, no PSS per sample, and a tree that
-        is the root alone right now (rescans happen on the Python ticks, so this is asked again
-        after each). The values stand for (rss, rss_root, procs): RSS_SLOT or a constant.
-        """
-        tree = self.tree
-        if self.pss_every_sample or not isinstance(tree, ProcessTree) or len(tree.members) != 1:
-            return None
-        return tree.root.statm_fd, (RSS_SLOT, RSS_SLOT, 1)
-
-    def python_ticks_every(self) -> float | None:
-        """How often the Python loop must run a tick (the tree's rescans), None if never."""
-        return self.tree.rescan_s if getattr(self.tree, "follow_children", False) else None
 
     def details(self) -> dict[str, Any]:
         d = self.tree.details(with_smaps=self.smaps)
