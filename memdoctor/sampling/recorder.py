@@ -2,7 +2,8 @@
 
 Ticks are scheduled at start + k * interval (never "sleep(interval)" after the work, which
 drifts by the work's cost every time). A tick missed because the machine stalled is skipped,
-not caught up in a burst. The hot path is a few preads and one write, in plain Python: a
+not caught up in a burst. The hot path is a pread per process and, every 0.1 s, one write of
+whole lines, in plain Python: a
 numba-compiled loop was tried and cost more than it saved (1.2 s of CPU and ~100 MiB of RSS to
 load the compiler, against ~70 us of Python per sample; docs/benchmarks.md). The slower numbers
 (PSS/USS/swap, fds, threads) come at a lower cadence. A monitor thread (live view, online
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import math
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +24,11 @@ from typing import Any
 from memdoctor.sampling.series import LiveSeries
 from memdoctor.sampling.sources import Source, TargetGone
 from memdoctor.traces.writer import TraceWriteError, TraceWriter
+
+# How soon a woken sampler gets the GIL back from another thread (Python's default is 5 ms).
+SWITCH_INTERVAL_S = 0.0005
+# Common lines are written together at most this far apart (see `pending` in record()).
+FLUSH_EVERY_S = 0.1
 
 
 class StopRecording(Exception):
@@ -98,11 +105,22 @@ def record(
     # dict and formatting it generically costs several times the /proc read itself.
     template = writer.template(fields) if writer is not None and source.fast else None
     write_bytes = writer.write_bytes if writer is not None else None
+    # Common lines wait in `pending` and go out together, whole, at most FLUSH_EVERY_S apart:
+    # after each sleep a write() costs ~25 us of cold kernel path, a third of a tick's CPU at
+    # 10 ms. A crash or kill -9 loses at most that last stretch; the file stays whole lines.
+    pending: list[bytes] = []
+    flush_every = FLUSH_EVERY_S if interval < FLUSH_EVERY_S else 0.0
+    next_flush = start + flush_every
     next_detail = start if detail_every else math.inf
     k = 0
     end_reason = "duration"
     error = None
     previous_handlers = _install_stop_handlers()
+    # A woken sampler waits for the GIL while the monitor thread analyses (~10 ms of numpy and
+    # Python every 2 s): by default up to 5 ms, half a tick at 10 ms. Asking for it back within
+    # 0.5 ms keeps the sample on its tick; the monitor's analysis pays a few more switches.
+    previous_switch = sys.getswitchinterval()
+    sys.setswitchinterval(min(previous_switch, SWITCH_INTERVAL_S))
     try:
         now = start
         while not state.stopping:
@@ -118,13 +136,18 @@ def record(
                 except TargetGone:
                     state.details = {}
                 next_detail = now + detail_every  # type: ignore[operator]
+                if pending:
+                    _flush(write_bytes, pending)
                 if write_sample is not None:
                     sample = {"t": round(elapsed, 6), "rss": values[0]}
                     sample.update((k_, v) for k_, v in zip(fields, values[1:], strict=False) if v is not None)
                     sample.update(state.details)
                     write_sample(sample)
             elif template is not None:
-                write_bytes(template % (elapsed, *values))  # type: ignore[misc]
+                pending.append(template % (elapsed, *values))
+                if now >= next_flush:
+                    _flush(write_bytes, pending)
+                    next_flush = now + flush_every
             elif write_sample is not None:
                 sample = {"t": round(elapsed, 6), "rss": values[0]}
                 sample.update((k_, v) for k_, v in zip(fields, values[1:], strict=False) if v is not None)
@@ -156,10 +179,22 @@ def record(
         end_reason = "write-error"
         error = str(exc)
     finally:
+        if pending:  # a stop, a signal or the end: what was sampled goes out
+            try:
+                _flush(write_bytes, pending)
+            except TraceWriteError as exc:
+                end_reason, error = "write-error", str(exc)
+        sys.setswitchinterval(previous_switch)
         _restore_handlers(previous_handlers)
     if state.stop_reason and end_reason in ("duration", "stopped"):
         end_reason = state.stop_reason
     return RecordingResult(samples=series.count, duration_s=mono() - start, end_reason=end_reason, error=error)
+
+
+def _flush(write_bytes: Any, pending: list[bytes]) -> None:
+    data = b"".join(pending)
+    pending.clear()
+    write_bytes(data)
 
 
 def _raise_stop(signum: int, _frame: object) -> None:

@@ -64,7 +64,7 @@ class _LineWriter:
         return None
 
     def write_bytes(self, data: bytes) -> None:
-        """Write one whole line (already encoded, ending in a newline)."""
+        """Write whole lines (already encoded, each ending in a newline) with one write()."""
         if self._fd is None:
             return
         try:
@@ -81,7 +81,7 @@ class _LineWriter:
             message = f"stopped writing {self.path}: {reason}; what was written is kept"
             raise TraceWriteError(exc.errno, message) from None
         self._offset += len(data)
-        self.lines += 1
+        self.lines += data.count(b"\n")
 
     def close(self) -> None:
         if self._fd is not None:
