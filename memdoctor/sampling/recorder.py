@@ -13,6 +13,7 @@ verdict, alerts) reads the shared state; it never touches the file.
 from __future__ import annotations
 
 import math
+import os
 import signal
 import sys
 import threading
@@ -21,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from memdoctor.sampling.procfs import PAGE_SIZE
 from memdoctor.sampling.series import LiveSeries
 from memdoctor.sampling.sources import Source, TargetGone
 from memdoctor.traces.writer import TraceWriteError, TraceWriter
@@ -112,6 +114,12 @@ def record(
     flush_every = FLUSH_EVERY_S if interval < FLUSH_EVERY_S else 0.0
     next_flush = start + flush_every
     next_detail = start if detail_every else math.inf
+    # A lone root process is sampled by reading its statm here (sources.single_statm) until the
+    # tree's next rescan; anything unusual (a failed or empty read, a zombie) takes values().
+    single_statm = getattr(source, "single_statm", None)
+    statm_fd = -1
+    shortcut_until = -math.inf
+    pread = os.pread
     k = 0
     end_reason = "duration"
     error = None
@@ -124,11 +132,23 @@ def record(
     try:
         now = start
         while not state.stopping:
-            try:
-                values = sample_values(now)
-            except TargetGone:
-                end_reason = "target-exited"
-                break
+            data = b""
+            if now < shortcut_until:
+                try:
+                    data = pread(statm_fd, 128, 0)
+                except OSError:
+                    data = b""
+            if data and not data.startswith(b"0 0 "):
+                rss = int(data.split(None, 2)[1]) * PAGE_SIZE
+                values = (rss, rss, 1)
+            else:
+                try:
+                    values = sample_values(now)
+                except TargetGone:
+                    end_reason = "target-exited"
+                    break
+                shortcut = single_statm() if single_statm is not None else None
+                statm_fd, shortcut_until = shortcut if shortcut is not None else (-1, -math.inf)
             elapsed = now - start
             if now >= next_detail:
                 try:
