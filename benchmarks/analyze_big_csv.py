@@ -51,21 +51,21 @@ def make_csv(path: str, rows: int, seed: int = 7) -> None:
                                                                         strict=True)))
 
 
-def timed(argv: list[str]) -> tuple[float, float]:
-    """(wall seconds, peak RSS in MiB) of one child process.
+def timed(argv: list[str]) -> tuple[float, float, float]:
+    """(wall seconds, peak RSS in MiB, CPU seconds user + sys) of one child process.
 
     Peak RSS comes from GNU time, which forks from a small process: the ru_maxrss of a child
     forked from this (numpy-holding) script would count the pages it shared before exec.
     """
     with tempfile.NamedTemporaryFile("r", suffix=".time") as report:
         start = time.perf_counter()
-        proc = subprocess.run([TIME, "-f", "%M", "-o", report.name, *argv], stdout=subprocess.DEVNULL,
+        proc = subprocess.run([TIME, "-f", "%M %U %S", "-o", report.name, *argv], stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE)
         wall = time.perf_counter() - start
         if proc.returncode != 0:
             raise SystemExit(f"{' '.join(argv)} failed: {proc.stderr.decode()[-500:]}")
-        peak_kib = int(report.read().strip().splitlines()[-1])
-    return wall, peak_kib / 1024
+        peak_kib, user, system = report.read().strip().splitlines()[-1].split()
+    return wall, int(peak_kib) / 1024, float(user) + float(system)
 
 
 def main() -> None:
@@ -87,22 +87,28 @@ def main() -> None:
         for _ in range(args.repeats):
             base.append(timed([sys.executable, "-c", BASELINE, path]))
             ours.append(timed([*memdoctor, "analyze", path, "--json"]))
-        b_wall = statistics.median(w for w, _ in base)
-        m_wall = statistics.median(w for w, _ in ours)
-        b_rss = statistics.median(r for _, r in base)
-        m_rss = statistics.median(r for _, r in ours)
+        b_wall = statistics.median(w for w, _, _ in base)
+        m_wall = statistics.median(w for w, _, _ in ours)
+        b_rss = statistics.median(r for _, r, _ in base)
+        m_rss = statistics.median(r for _, r, _ in ours)
+        # CPU (user + sys) as well: on a shared machine the wall time of both sides is mostly
+        # waiting for a core, and the wall ratio moves with the load (1.96x at load 2.7, 2.6x at 6).
+        b_cpu = statistics.median(c for _, _, c in base)
+        m_cpu = statistics.median(c for _, _, c in ours)
         print(f"{args.rows:,} rows, {size_mb:.1f} MiB CSV, {args.repeats} alternating runs, medians, "
               f"{os.cpu_count()} cores")
-        print(f"{'':28s} {'wall s':>8s} {'peak RSS MiB':>13s}")
-        print(f"{'csv.reader loop (python)':28s} {b_wall:8.3f} {b_rss:13.1f}")
-        print(f"{'memdoctor analyze --json':28s} {m_wall:8.3f} {m_rss:13.1f}")
+        print(f"load average after the runs: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        print(f"{'':28s} {'wall s':>8s} {'CPU s':>7s} {'peak RSS MiB':>13s}")
+        print(f"{'csv.reader loop (python)':28s} {b_wall:8.3f} {b_cpu:7.2f} {b_rss:13.1f}")
+        print(f"{'memdoctor analyze --json':28s} {m_wall:8.3f} {m_cpu:7.2f} {m_rss:13.1f}")
+        print(f"CPU ratio memdoctor / csv.reader: {m_cpu / b_cpu:.2f}")
         ratio = m_wall / b_wall
         print(f"ratio memdoctor / csv.reader: {ratio:.2f}  (target <= 2.00: {'PASS' if ratio <= 2 else 'MISS'}); "
               f"peak RSS {m_rss:.0f} MiB (target <= 250: {'PASS' if m_rss <= 250 else 'MISS'})")
         if not args.no_10m:
             big = os.path.join(tmp, "huge.csv")
             make_csv(big, 10 * args.rows)
-            wall, rss = timed([*memdoctor, "analyze", big, "--json"])
+            wall, rss, _cpu = timed([*memdoctor, "analyze", big, "--json"])
             print(f"{10 * args.rows:,} rows ({os.path.getsize(big) / 1024**2:.0f} MiB): memdoctor analyze "
                   f"{wall:.2f} s, peak RSS {rss:.0f} MiB (bounded: the reader thins past 2M samples)")
 

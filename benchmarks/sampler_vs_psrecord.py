@@ -10,10 +10,10 @@ script runs, one after another so the two never contend for the CPUs:
 CPU is user+sys of the tool and all its reaped descendants (os.wait4). The marginal CPU per
 sample is (CPU_long - CPU_short) / (samples_long - samples_short), so start-up cancels out;
 "fixed CPU ms/run" is what remains of a short run once its samples are paid for (start-up,
-imports, memdoctor's background load of its compiled loop, the final report).
+imports, the final report).
 The long runs also read each tool's own CPU time (schedstat of its threads) and its sample
 count at 8 s and 26 s: the steady-state CPU per sample, without the start-up noise.
-`--python-loop` adds a row for memdoctor with its compiled loop switched off.
+(The compiled loop and its `--python-loop` comparison row are gone: issue 18, benchmarks/watcher_cost.py.)
 Every measurement is repeated (3 times by default) and medians are used throughout.
 
 Samples delivered are counted in each tool's output file (memdoctor: JSON Lines after the
@@ -223,15 +223,6 @@ class Memdoctor(Tool):
 
     def times(self, out):
         return memdoctor_times(out)
-
-
-class MemdoctorPythonLoop(Memdoctor):
-    """memdoctor with its compiled sampling loop switched off (the Python loop alone), for comparison."""
-
-    name = "memdoctor-py"
-
-    def command(self, pid, interval, duration, out, tree):
-        return ["env", "MEMDOCTOR_NO_FASTLOOP=1", *super().command(pid, interval, duration, out, tree)]
 
 
 class Psrecord(Tool):
@@ -539,9 +530,6 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"write the results into this markdown file (default {DOCS.relative_to(REPO)}, "
                              "not with --quick)")
     parser.add_argument("--no-docs", action="store_true", help="do not write the docs")
-    parser.add_argument("--python-loop", action="store_true",
-                        help="also time memdoctor with its compiled loop off (MEMDOCTOR_NO_FASTLOOP=1), "
-                             "row 'memdoctor-py'")
     args = parser.parse_args(argv)
     args.short = args.short if args.short is not None else (2.0 if args.quick else 10.0)
     args.long = args.long if args.long is not None else (6.0 if args.quick else 30.0)
@@ -564,8 +552,6 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, subprocess.TimeoutExpired):
         memdoctor_version = "memdoctor ?"
     tools: list[Tool] = [Memdoctor(memdoctor_cmd), Psrecord(psrecord_cmd)]
-    if args.python_loop:
-        tools.insert(1, MemdoctorPythonLoop(memdoctor_cmd))
     targets = [t.strip() for t in args.targets.split(",") if t.strip()]
 
     workdir = tempfile.mkdtemp(prefix="memdoctor-bench-")  # the tools run here, away from the repo

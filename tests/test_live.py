@@ -87,3 +87,23 @@ def test_live_series_stays_bounded_and_keeps_floor_and_peaks():
     assert len(t) <= 2000
     assert rss.max() == 5e9 and rss.min() == 3.0
     assert (t[1:] > t[:-1]).all()
+
+
+def test_panel_shows_every_row_as_plain_text():
+    """The TTY panel is one rich Text (cheap to redraw once a second): every row, the sparkline included."""
+    state = RecordingState()
+    state.fields = ("rss_root", "procs")
+    state.last_values = (50 << 20, 40 << 20, 2)
+    state.details = {"pss": 1 << 20, "fds": 4, "threads": 2}
+    for i in range(100):
+        state.series.append(i * 0.01, 50e6 + i * 1e5)
+    monitor = LiveMonitor(state, mode="tty", console=Console(), title="PID 1 python3 x.py", duration=10.0,
+                          limit_bytes=1 << 30)
+    console = Console(width=100, record=True, force_terminal=False)
+    console.print(monitor.render())
+    lines = console.export_text().splitlines()
+    assert lines[0] == "memdoctor"
+    labels = [line.split()[0] for line in lines[1:]]
+    assert labels == ["target", "elapsed", "memory", "limit", "details", "verdict", "trend"]
+    assert "root 40.0 MiB, 2 process(es)" in lines[3]
+    assert lines[-1].split()[1][0] == "▁" and lines[-1].split()[1][-1] == "█"

@@ -187,3 +187,18 @@ def test_stream_reader_accepts_file_objects():
     from memdoctor.traces.jsonl_reader import read_jsonl_trace
     trace = read_jsonl_trace(io.BytesIO(trace_bytes))
     assert len(trace) == 25
+
+
+def test_csv_integer_columns_read_fast_and_a_later_fraction_still_counts(tmp_path):
+    """Columns whose first row is an integer are parsed as int64; a fraction further down in the
+    same block (or a value past int64) makes that block read again as floats, nothing lost."""
+    rows = ["timestamp,rss_bytes,fds"] + [f"{1795433693 + i},{1000 + i},{i % 7}" for i in range(500)]
+    rows[300] = "1795433993.25,1299.5,6"
+    rows[400] = f"1795434093,{2**64},3"  # wider than int64
+    path = tmp_path / "ints.csv"
+    path.write_text("\n".join(rows) + "\n")
+    trace = read_trace(str(path))
+    assert trace.samples_read == 500 and trace.skipped_rows == 0
+    assert trace.rss[298] == 1298 and trace.rss[299] == 1299.5 and trace.rss[399] == float(2**64)
+    assert trace.t[299] == 300.25 and trace.t[-1] == 499.0
+    assert list(trace.series["fds"][:8]) == [0, 1, 2, 3, 4, 5, 6, 0]

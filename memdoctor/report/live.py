@@ -14,9 +14,8 @@ import threading
 import time
 from dataclasses import dataclass
 
-from rich.console import Console, Group
+from rich.console import Console
 from rich.live import Live
-from rich.table import Table
 from rich.text import Text
 
 from memdoctor.analysis import Diagnosis, diagnose
@@ -26,6 +25,15 @@ from memdoctor.sampling.recorder import RecordingState
 from memdoctor.units import format_bytes, format_duration, format_rate
 
 SPARK = "▁▂▃▄▅▆▇█"
+# The TTY panel is redrawn once a second (its clock shows whole seconds): each redraw costs
+# ~0.5 ms of CPU, under 5 % of what sampling at 10 ms costs. Redrawing a rich Table every 0.25 s
+# cost as much CPU as the sampling itself (benchmarks/live_view_cost.py, docs/benchmarks.md).
+REFRESH_S = 1.0
+# Without an alert rule the online verdict is only shown (panel, plain line, --serve-metrics):
+# re-running the analysis every 5 s instead of every 2 s spares ~10 ms of CPU each time, at
+# 10 ms sampling ~30 us per sample (benchmarks/watcher_cost.py). Alert rules keep their cadence.
+DISPLAY_ANALYZE_EVERY_S = 5.0
+LABEL_WIDTH = 9  # the longest label, "elapsed"/"details"/"verdict", and a space
 
 
 def sparkline(values: list[float], width: int = 40) -> str:
@@ -59,7 +67,7 @@ class LiveMonitor(threading.Thread):
     """Renders progress and evaluates the online verdict while `record()` runs."""
 
     def __init__(self, state: RecordingState, *, mode: str, console: Console, title: str, duration: float | None,
-                 limit_bytes: int | None, alert: AlertRule | None = None, refresh_s: float = 0.25,
+                 limit_bytes: int | None, alert: AlertRule | None = None, refresh_s: float = REFRESH_S,
                  analyze_every_s: float = 2.0, plain_every_s: float = 5.0, warmup_s: float = 0.0) -> None:
         super().__init__(name="memdoctor-monitor", daemon=True)
         self.state = state
@@ -70,7 +78,7 @@ class LiveMonitor(threading.Thread):
         self.limit_bytes = limit_bytes
         self.alert_rule = alert
         self.refresh_s = refresh_s
-        self.analyze_every_s = analyze_every_s
+        self.analyze_every_s = analyze_every_s if alert is not None else max(analyze_every_s, DISPLAY_ANALYZE_EVERY_S)
         self.plain_every_s = plain_every_s
         self.warmup_s = warmup_s
         self.diagnosis: Diagnosis | None = None
@@ -139,35 +147,38 @@ class LiveMonitor(threading.Thread):
             text += f", limit in ~{format_duration(d.time_to_limit_s)}"
         return text
 
-    def render(self) -> Group:
+    def render(self) -> Text:
+        """The panel as one Text: labelled lines, no table to measure and lay out at each redraw."""
         last = self.state.last
         details = self.state.details
         elapsed = self._elapsed()
-        grid = Table.grid(padding=(0, 2))
-        grid.add_column(style="bold")
-        grid.add_column()
         timing = format_duration(elapsed)
         if self.duration:
             left = format_duration(max(0.0, self.duration - elapsed))
             timing += f" of {format_duration(self.duration)} ({left} left)"
-        grid.add_row("target", self.title)
-        grid.add_row("elapsed", timing)
+        rows: list[tuple[str, str, str]] = [("target", self.title, ""), ("elapsed", timing, "")]
         if last:
             rss_line = f"{format_bytes(last.get('rss'))}"
             if "rss_root" in last:
                 rss_line += f"  (root {format_bytes(last['rss_root'])}, {last.get('procs', 1)} process(es))"
-            grid.add_row("memory", rss_line)
+            rows.append(("memory", rss_line, ""))
             if self.limit_bytes:
-                grid.add_row("limit", f"{format_bytes(self.limit_bytes)}, "
-                                      f"{100.0 * last.get('rss', 0) / self.limit_bytes:.1f}% used")
+                rows.append(("limit", f"{format_bytes(self.limit_bytes)}, "
+                                      f"{100.0 * last.get('rss', 0) / self.limit_bytes:.1f}% used", ""))
         extra = [f"{k} {format_bytes(details[k])}" for k in ("pss", "uss", "swap") if k in details]
         extra += [f"{k} {details[k]}" for k in ("fds", "threads") if k in details]
         if extra:
-            grid.add_row("details", ", ".join(extra))
-        grid.add_row("verdict", self._verdict_text())
+            rows.append(("details", ", ".join(extra), ""))
+        rows.append(("verdict", self._verdict_text(), ""))
         values = list(self.state.series.rss[-400:])
-        grid.add_row("trend", Text(sparkline(values, 48), style="cyan"))
-        return Group(Text("memdoctor", style="bold magenta"), grid)
+        rows.append(("trend", sparkline(values, 48), "cyan"))
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append("memdoctor", style="bold magenta")
+        for label, value, style in rows:
+            text.append("\n")
+            text.append(label.ljust(LABEL_WIDTH), style="bold")
+            text.append(value, style=style)
+        return text
 
     def _plain_line(self) -> str:
         last = self.state.last

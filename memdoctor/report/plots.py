@@ -13,10 +13,13 @@ from typing import Any
 
 import numpy as np
 
+from memdoctor.extras import require
+
 MIB = 1024 * 1024
 
 
 def _figure(width: float = 9.0, height: float = 4.0) -> Any:
+    require("plots")  # matplotlib: an optional extra (pip install 'memdoctor[plots]')
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 

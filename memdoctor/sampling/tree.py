@@ -7,6 +7,7 @@ kept-open files) at most every `rescan_s`; a child that exits drops out at the n
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -106,6 +107,13 @@ class ProcessTree:
         for pid in gone:
             self.members.pop(pid).close()
         return total, root_rss, len(self.members)
+
+    def root_alone_until(self) -> float:
+        """While the tree is the root alone: the time of the next rescan, until which a sample is
+        the root's statm and nothing else (the recorder's shortcut); -inf when it has children."""
+        if len(self.members) != 1:
+            return -math.inf
+        return self._next_rescan if self.follow_children else math.inf
 
     def details(self, with_smaps: bool = True) -> TreeDetails:
         """The slower numbers, summed over the tree: PSS, USS, swap, fds, threads."""

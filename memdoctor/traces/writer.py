@@ -67,7 +67,7 @@ class _LineWriter:
         return None
 
     def write_bytes(self, data: bytes) -> None:
-        """Write one whole line (already encoded, ending in a newline)."""
+        """Write whole lines (already encoded, each ending in a newline) with one write()."""
         if self._fd is None or self.failed is not None:
             return
         try:
@@ -85,26 +85,7 @@ class _LineWriter:
             self.failed = message
             raise TraceWriteError(exc.errno, message) from None
         self._offset += len(data)
-        self.lines += 1
-
-    # For a compiled sampling loop (sampling/fastloop.py) that writes its lines itself, one
-    # os.write each, to this same descriptor: it hands back how much it wrote.
-    def descriptor(self) -> int | None:
-        return self._fd
-
-    def count_written(self, nbytes: int, lines: int) -> None:
-        self._offset += nbytes
-        self.lines += lines
-
-    def cut_to_last_line(self) -> None:
-        """After a write that went out in part: back to the end of the last whole line."""
-        if self._fd is None:
-            return
-        for cut in (lambda fd: os.ftruncate(fd, self._offset), lambda fd: os.lseek(fd, self._offset, os.SEEK_SET)):
-            try:
-                cut(self._fd)
-            except OSError:
-                pass
+        self.lines += data.count(b"\n")
 
     def close(self) -> None:
         if self._fd is not None:

@@ -230,7 +230,8 @@ def _read_memray(path: str) -> PySnapshot:
     try:
         import memray
     except ImportError:
-        raise HeapError(f"{path} is a memray capture: install memray (pip install memray) to read it") from None
+        raise HeapError(f"{path} is a memray capture: reading it needs memray: "
+                        "pip install 'memdoctor[memray]'") from None
     try:
         reader = memray.FileReader(path)
     except (OSError, ValueError, RuntimeError) as exc:

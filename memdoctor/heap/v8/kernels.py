@@ -22,7 +22,12 @@ import sys
 import threading
 
 import numpy as np
-from numba import njit
+
+from memdoctor.extras import require
+
+require("v8")  # numba: an optional extra (pip install 'memdoctor[v8]'); a one-line error without it
+
+from numba import njit  # noqa: E402
 
 OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy"}
 try:  # the kernels allocate nothing and are only called from Python: no reference counting, no C wrapper

@@ -49,7 +49,7 @@ def read_memray(stream: BinaryIO, source: str = "", max_points: int = DEFAULT_MA
     try:
         import memray
     except ImportError:
-        raise TraceReadError("reading memray capture files needs the memray package (pip install memray)") from None
+        raise TraceReadError("reading memray capture files needs memray: pip install 'memdoctor[memray]'") from None
     path, temporary = _path_of(stream)
     try:
         try:
