@@ -9,10 +9,32 @@ from __future__ import annotations
 import math
 import sys
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
-VERDICTS = ("leak", "no-leak", "inconclusive")
-PATTERNS = ("stable", "plateau", "sawtooth", "linear", "step", "exponential")
+
+class Verdict(StrEnum):
+    """Whether memory that should have been freed is being kept (the `verdict` of the contract)."""
+
+    LEAK = "leak"
+    NO_LEAK = "no-leak"
+    INCONCLUSIVE = "inconclusive"
+
+
+class Pattern(StrEnum):
+    """The shape of the series (the `pattern` of the contract); a shape is not a verdict."""
+
+    STABLE = "stable"
+    PLATEAU = "plateau"
+    SAWTOOTH = "sawtooth"
+    LINEAR = "linear"
+    STEP = "step"
+    EXPONENTIAL = "exponential"
+
+
+# StrEnum members are str: comparisons with "leak" and json.dumps keep the contract's strings.
+VERDICTS = tuple(Verdict)
+PATTERNS = tuple(Pattern)
 
 
 def _finite_or_none(value: float | None) -> float | None:
@@ -32,8 +54,8 @@ def _span(value: float) -> float:
 class Diagnosis:
     """Verdict and shape of one memory series, with the numbers behind them."""
 
-    verdict: str
-    pattern: str
+    verdict: Verdict
+    pattern: Pattern
     growth_bytes_per_s: float
     limit_bytes: int | None
     time_to_limit_s: float | None
@@ -60,10 +82,16 @@ class Diagnosis:
     extras: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.verdict not in VERDICTS:
-            raise ValueError(f"verdict must be one of {VERDICTS}, not {self.verdict!r}")
-        if self.pattern not in PATTERNS:
-            raise ValueError(f"pattern must be one of {PATTERNS}, not {self.pattern!r}")
+        # Callers may pass the contract's strings; the fields always hold the enums (a frozen
+        # dataclass: set through object.__setattr__). A name outside the contract is a bug.
+        try:
+            object.__setattr__(self, "verdict", Verdict(self.verdict))
+        except ValueError:
+            raise ValueError(f"verdict must be one of {[v.value for v in Verdict]}, not {self.verdict!r}") from None
+        try:
+            object.__setattr__(self, "pattern", Pattern(self.pattern))
+        except ValueError:
+            raise ValueError(f"pattern must be one of {[p.value for p in Pattern]}, not {self.pattern!r}") from None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of the `analyze --json` contract."""
@@ -71,8 +99,8 @@ class Diagnosis:
         if self.time_to_limit_range_s is not None:
             band = [_finite_or_none(v) for v in self.time_to_limit_range_s]
         out: dict[str, Any] = {
-            "verdict": self.verdict,
-            "pattern": self.pattern,
+            "verdict": self.verdict.value,
+            "pattern": self.pattern.value,
             "growth_bytes_per_s": _finite_or_none(self.growth_bytes_per_s) or 0.0,
             "limit_bytes": int(self.limit_bytes) if self.limit_bytes is not None else None,
             "time_to_limit_s": _finite_or_none(self.time_to_limit_s),

@@ -27,11 +27,11 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from memdoctor.analysis import Diagnosis
+from memdoctor.analysis import Diagnosis, Verdict
 from memdoctor.sampling.recorder import RecordingState
 from memdoctor.units import UnitError
 
-VERDICTS = ("leak", "no-leak", "inconclusive")
+VERDICTS = tuple(v.value for v in Verdict)
 
 
 class MetricsServerError(UnitError):
