@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from memdoctor.analysis import diagnose
-from memdoctor.analysis.classify import MIN_SAMPLES
+from memdoctor.analysis.thresholds import MIN_SAMPLES
 from memdoctor.gate import Baseline, CommandStatus, GateResult, Measurements, Thresholds, judge, measure
 from memdoctor.recording import CommonSettings, RecordingOutcome, attach_plan, execute, record_command
 from memdoctor.report.console import stderr_console

@@ -31,16 +31,17 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 from statistics import NormalDist
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from memdoctor.analysis import thresholds as th
-from memdoctor.analysis.classify import MIN_SAMPLES, SegmentResult, classify
-from memdoctor.analysis.diagnosis import Diagnosis
+from memdoctor.analysis.classify import SegmentResult, classify
+from memdoctor.analysis.diagnosis import Diagnosis, Pattern, Verdict
 from memdoctor.analysis.forecast import Forecast, Growth, time_to_limit
 from memdoctor.analysis.gate_trend import FloorJudgement, FloorTrend, floor_trend, judge_floor
 from memdoctor.analysis.prepare import Clean, clean
+from memdoctor.analysis.thresholds import MIN_SAMPLES
 from memdoctor.units import format_bytes, format_duration, format_rate
 
 if TYPE_CHECKING:
@@ -172,7 +173,8 @@ def diagnose(
         evidence.append(f"only {n} usable samples over {format_duration(duration)}: at least {MIN_SAMPLES} are needed")
         if oom_ev:
             evidence.append(oom_ev)
-        return Diagnosis(verdict="leak" if oom_ev else "inconclusive", pattern="linear" if oom_ev else "stable",
+        return Diagnosis(verdict=Verdict.LEAK if oom_ev else Verdict.INCONCLUSIVE,
+                         pattern=Pattern.LINEAR if oom_ev else Pattern.STABLE,
                          growth_bytes_per_s=0.0, limit_bytes=limit, time_to_limit_s=0.0 if oom_ev else None,
                          samples=n, duration_s=duration, confidence=0.9 if oom_ev else 0.0, evidence=evidence,
                          watch_more_s=None if oom_ev else watch, last_bytes=last, peak_bytes=peak,
@@ -187,7 +189,7 @@ def diagnose(
                      res.exp_model if res.pattern == "exponential" else None)
     floor_t, floor_m = res.floor_t, res.floor_m
     fj = _floor_test(cl, c.restarts)
-    extras: dict = {}
+    extras: dict[str, Any] = {}
     if fj is not None and fj.trend is not None and math.isfinite(fj.trend.se):
         ft = fj.trend
         verdict, pattern, conf, watch = _reconcile(res, fj, evidence)
@@ -237,8 +239,8 @@ def diagnose(
         extras["growth_interval_bytes_per_s"] = [_finite(growth.slope_low), _finite(growth.slope_high)]
         extras["growth_interval_level"] = th.GROWTH_INTERVAL
     return Diagnosis(
-        verdict=verdict,
-        pattern=pattern,
+        verdict=Verdict(verdict),
+        pattern=Pattern(pattern),
         growth_bytes_per_s=float(growth.slope),
         limit_bytes=limit,
         time_to_limit_s=0.0 if above else (fc.seconds if fc else None),
@@ -266,8 +268,7 @@ def _finite(value: float) -> float | None:
 
 
 def _unique(lines: list[str]) -> list[str]:
-    seen: set[str] = set()
-    return [x for x in lines if x and not (x in seen or seen.add(x))]
+    return list(dict.fromkeys(x for x in lines if x))  # first occurrences, in order
 
 
 def diagnose_trace(trace: Trace, *, metric: str = "rss", limit_bytes: int | None = None, warmup_s: float = 0.0,

@@ -46,15 +46,14 @@ def time_to_limit(g: Growth, limit: int, *, last_t: float, last: float) -> Forec
             t_hit = t0 + math.log((ceiling - a) / b) / r
             sec = max(t_hit - last_t, 0.0)
             # Rate uncertainty of an exponential: +-25% on r moves the hit time by the same ratio.
-            low, high = sec / 1.25, sec * 1.25
             text = (
                 f"{format_bytes(limit)} limit reached in about {format_duration(sec)} "
-                f"(exponential extrapolation, {format_duration(low)} to {format_duration(high)})"
+                f"(exponential extrapolation, {format_duration(sec / 1.25)} to {format_duration(sec * 1.25)})"
             )
-            return Forecast(sec, low, high, text)
+            return Forecast(sec, sec / 1.25, sec * 1.25, text)
     sec = headroom / g.slope if g.slope > 0 else math.inf
-    low = headroom / g.slope_high if g.slope_high > 0 else None
-    high = headroom / g.slope_low if g.slope_low > 0 else None
+    low: float | None = headroom / g.slope_high if g.slope_high > 0 else None
+    high: float | None = headroom / g.slope_low if g.slope_low > 0 else None
     if low is not None and low > sec:
         low = sec
     if high is not None and high < sec:

@@ -33,6 +33,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -453,7 +454,7 @@ class FloorJudgement:
     def rising(self) -> bool:
         return self.state == "rising"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         ft = self.trend
         return {
             "state": self.state,
@@ -477,8 +478,8 @@ def _levels_off(ft: FloorTrend) -> bool:
     return ft.early_slope - ft.late_slope > LEVELLING_Z * math.hypot(ft.early_se, ft.late_se)
 
 
-def _mib_min(rate: float) -> str:
-    return f"{rate * 60 / 1024**2:.1f} MiB/min"
+def _mib_min(rate: float | None) -> str:
+    return "? MiB/min" if rate is None else f"{rate * 60 / 1024**2:.1f} MiB/min"
 
 
 def judge_floor(ft: FloorTrend | None) -> FloorJudgement:

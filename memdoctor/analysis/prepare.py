@@ -8,6 +8,7 @@ simply absent, so irregular and gappy sampling need no special case.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,7 +35,7 @@ class Buckets:
     dt: float  # typical spacing of the points (median)
 
 
-def _all_chunks(pred, *arrays: np.ndarray) -> bool:
+def _all_chunks(pred: Callable[..., np.ndarray], *arrays: np.ndarray) -> bool:
     """pred(*chunks).all() over chunks, so a 10M-sample check needs no 10M-sized temporaries."""
     n = len(arrays[0])
     return all(bool(pred(*(a[s : s + _CHUNK] for a in arrays)).all()) for s in range(0, n, _CHUNK))

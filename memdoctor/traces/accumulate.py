@@ -8,10 +8,15 @@ they are; past that, the kept samples are thinned by keeping each bucket's minim
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import numpy as np
 
 DEFAULT_MAX_POINTS = 2_000_000
 
+
+# Values as readers gather them: numpy arrays, or plain lists of floats from a line parser.
+Samples = Sequence[float] | np.ndarray
 
 class SampleAccumulator:
     """Collects (t, rss, optional series) chunks; thins them once there are too many."""
@@ -24,7 +29,7 @@ class SampleAccumulator:
         self._stored = 0
         self.thinned = False
 
-    def add(self, t: np.ndarray, rss: np.ndarray, series: dict[str, np.ndarray] | None = None) -> None:
+    def add(self, t: Samples, rss: Samples, series: Mapping[str, Samples] | None = None) -> None:
         if len(t) == 0:
             return
         rows = [np.asarray(t, dtype=float), np.asarray(rss, dtype=float)]

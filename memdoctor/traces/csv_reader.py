@@ -23,7 +23,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -249,7 +249,7 @@ def _blocks(stream: BinaryIO, size: int = BLOCK_BYTES) -> Iterator[bytes]:
 
 def read_csv_trace(stream: BinaryIO, source: str = "", max_points: int = DEFAULT_MAX_POINTS) -> Trace:
     """Read a generic CSV/TSV memory trace from a binary stream, in bounded memory."""
-    header_meta: dict = {}
+    header_meta: dict[str, Any] = {}
     header_line = None
     for raw in iter(stream.readline, b""):
         stripped = raw.decode("utf-8", "replace").strip().lstrip("\ufeff")

@@ -46,7 +46,7 @@ def read_jsonl_trace(stream: BinaryIO, source: str = "", max_points: int = DEFAU
     pending_bad: bytes | None = None  # the last unreadable line, judged once we know if it was the last
 
     def flush() -> None:
-        acc.add(t_buf, m_buf, {k: v for k, v in s_buf.items() if k in seen_optional})  # type: ignore[arg-type]
+        acc.add(t_buf, m_buf, {k: v for k, v in s_buf.items() if k in seen_optional})
         t_buf.clear()
         m_buf.clear()
         for values in s_buf.values():
@@ -83,17 +83,17 @@ def read_jsonl_trace(stream: BinaryIO, source: str = "", max_points: int = DEFAU
             # A second header: a restarted recording appended to the same file.
             events.append((_number(obj.get("t")) or (t_buf[-1] if t_buf else 0.0), "restart"))
             continue
-        t = _number(obj.get("t"))
-        rss = _number(obj.get("rss"))
+        t_at = _number(obj.get("t"))
+        rss_at = _number(obj.get("rss"))
         event = obj.get("event")
-        if isinstance(event, str) and t is not None:
-            events.append((t, event))
-        if t is None or rss is None or rss < 0:
-            if not (isinstance(event, str) and rss is None):
+        if isinstance(event, str) and t_at is not None:
+            events.append((t_at, event))
+        if t_at is None or rss_at is None or rss_at < 0:
+            if not (isinstance(event, str) and rss_at is None):
                 skipped += 1
             continue
-        t_buf.append(t)
-        m_buf.append(rss)
+        t_buf.append(t_at)
+        m_buf.append(rss_at)
         for key in _OPTIONAL:
             value = _number(obj.get(key))
             if value is not None:
