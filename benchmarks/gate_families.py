@@ -22,8 +22,8 @@ Leaks of 5, 10, 20 and 50 MiB/min on top of stable, sawtooth_v8, sawtooth_arena,
 jobs keep part of their memory: steps) and warmup_flat (gated with --warmup 15s).
 
 Every trace goes through the gate's own judgement: the warm-up cut and memdoctor.analysis.diagnose,
-memdoctor.gate.measure (which runs the gate's floor test, memdoctor.analysis.gate_trend),
-memdoctor.gate.judge (memdoctor.gate_flow._measurements + judge), with the thresholds of several
+memdoctor.analysis.gate.measure (which runs the gate's floor test, memdoctor.analysis.gate_trend),
+memdoctor.analysis.gate.judge (memdoctor.pipelines.gate._measurements + judge), with the thresholds of several
 command lines. Prints Markdown tables for docs/benchmarks.md.
 
 Seeds: the floor test's constants were chosen on seeds 101-104; report on other seeds
@@ -45,9 +45,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from benchmarks.classifier.generator import _ar1, _loguniform, _sawtooth
+from memdoctor.analysis.gate import Thresholds, judge
 from memdoctor.commands.gate import DEFAULT_INTERVAL
-from memdoctor.gate import Thresholds, judge
-from memdoctor.gate_flow import _measurements
+from memdoctor.pipelines.gate import _measurements
 from memdoctor.units import parse_duration, parse_rate
 
 MiB = 1024**2

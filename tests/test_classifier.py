@@ -388,7 +388,7 @@ def test_four_gc_cycles_with_rising_troughs_are_a_leak_at_the_measured_rate() ->
 
 
 def test_gate_max_growth_does_not_pass_a_growth_it_could_not_measure() -> None:
-    from memdoctor.gate import Thresholds, judge, measure
+    from memdoctor.analysis.gate import Thresholds, judge, measure
 
     t = np.arange(0, 3.0, 0.2)
     m = 300 * _MiB + 20 * _MiB / 60 * t  # 15 samples: too few to measure anything

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from memdoctor.analysis import diagnose
-from memdoctor.gate import Baseline, CommandStatus, Thresholds, judge, measure, parse_share
+from memdoctor.analysis.gate import Baseline, CommandStatus, Thresholds, judge, measure, parse_share
 
 from .conftest import (
     ROOT,

@@ -3,7 +3,8 @@
 from rich.console import Console
 
 from memdoctor.analysis import Diagnosis
-from memdoctor.report.live import AlertRule, LiveMonitor, sparkline
+from memdoctor.analysis.alerts import AlertRule
+from memdoctor.report.live import LiveMonitor, sparkline
 from memdoctor.sampling.recorder import RecordingState
 
 

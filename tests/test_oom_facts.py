@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 
 from memdoctor.analysis import diagnose
-from memdoctor.gate import Thresholds, judge, measure
-from memdoctor.oom_facts import node_heap_limit_bytes
+from memdoctor.analysis.gate import Thresholds, judge, measure
 from memdoctor.sampling.limits import oom_state
+from memdoctor.sampling.oom import node_heap_limit_bytes
 
 from .cgroup_util import make_memory_cgroup
 from .conftest import memdoctor, memdoctor_popen, read_jsonl, wait_for

@@ -77,7 +77,7 @@ def test_a_cgroup_left_by_a_killed_memdoctor_is_swept_by_the_next_run(tmp_path: 
 
 
 def test_without_a_cgroup_run_says_short_lived_children_may_be_missed(monkeypatch):
-    from memdoctor.recording import CommonSettings, record_command
+    from memdoctor.pipelines.recording import CommonSettings, record_command
     from memdoctor.sampling import run_cgroup
 
     monkeypatch.setattr(run_cgroup, "create_run_cgroup", lambda: (None, "cannot create a cgroup under X (test)"))

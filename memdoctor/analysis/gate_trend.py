@@ -23,7 +23,7 @@ rise? This module answers it with as few as 2-3 cycles:
    at the end of the window (a cache filling up: a leak still climbs there at its full rate) or
    looks like V8 sizing its heap (a slow rise under GC ramps, under a quarter of their swing);
    flat; or cannot judge, with the smallest rate this window would catch and how much longer to
-   run to catch 5 MiB/min. memdoctor.gate turns that into the gate's verdict.
+   run to catch 5 MiB/min. memdoctor.analysis.gate turns that into the gate's verdict.
 
 Pure functions over arrays; no I/O.
 """

@@ -14,7 +14,7 @@ from __future__ import annotations
 FLOOR_TEST_MAX_S = 600.0
 FLOOR_TEST_MAX_SAMPLES = 200_000  # floor_trend is O(n) but keeps per-cycle arrays: bounded for speed
 # Up to this long a window is the floor test's to judge: a classifier leak it finds flat (no rise above
-# RISING_RATE while it would catch 5 MiB/min) or levelling off is overruled. From memdoctor/gate.py, where
+# RISING_RATE while it would catch 5 MiB/min) or levelling off is overruled. From memdoctor/analysis/gate.py, where
 # the gate's seeds 101-104 chose it (docs/benchmarks.md, "The gate's floor test").
 SHORT_WINDOW_S = 120.0
 # Evidence over rules: past the gate's short window, a floor rising steadily is a leak whatever the

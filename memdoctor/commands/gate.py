@@ -74,7 +74,7 @@ def gate_command(
                                                          "uss, heap).")] = "rss",
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
-    from memdoctor.gate import Baseline, Thresholds, parse_share
+    from memdoctor.analysis.gate import Baseline, Thresholds, parse_share
     from memdoctor.units import parse_duration, parse_rate, parse_size
 
     targets = sum(x is not None and x != [] for x in (cmd, pid, trace))
@@ -113,7 +113,7 @@ def gate_command(
             if os.path.isdir(path):
                 raise fail(f"cannot write {path}: it is a directory")
 
-    from memdoctor.gate_flow import run_gate
+    from memdoctor.pipelines.gate import run_gate
 
     result, title, memory, duration_taken = run_gate(
         cmd=list(cmd or []), pid=pid, trace=trace, duration_s=duration_s, warmup_s=warmup_s, interval_s=interval_s,
@@ -133,7 +133,7 @@ def gate_command(
 
 
 def _load_baseline(path: str, baseline_cls):
-    from memdoctor.gate_flow import baseline_from_trace
+    from memdoctor.pipelines.gate import baseline_from_trace
 
     if not os.path.exists(path):
         raise fail(f"baseline {path} does not exist: create it on the main branch with --update-baseline")

@@ -14,7 +14,7 @@ import typer
 from memdoctor.units import UnitError, parse_duration, parse_rate, parse_size
 
 if TYPE_CHECKING:
-    from memdoctor.recording import CommonSettings, RecordingOutcome
+    from memdoctor.pipelines.recording import CommonSettings, RecordingOutcome
     from memdoctor.sampling.limits import MemoryLimit
 
 MIN_INTERVAL = 0.001
@@ -65,11 +65,11 @@ def parse_common(interval: str, duration: str | None, detail_every: str, limit: 
     warmup_s = parse_duration(warmup)
     rule = None
     if alert or max_growth is not None:
-        from memdoctor.report.live import AlertRule
+        from memdoctor.analysis.alerts import AlertRule
 
         rule = AlertRule(on_leak=alert, max_growth_bytes_per_s=parse_rate(max_growth) if max_growth else None,
                          min_time_s=warmup_s)
-    from memdoctor.recording import CommonSettings
+    from memdoctor.pipelines.recording import CommonSettings
 
     return CommonSettings(interval_s, duration_s, detail_s if detail_s > 0 else None, limit_bytes, rule, warmup_s)
 

@@ -78,7 +78,7 @@ def run_command(
         raise fail("no command given: use `memdoctor run [OPTIONS] -- CMD ARGS...`")
     if exit_code not in ("memdoctor", "child"):
         raise fail(f"--exit-code must be 'memdoctor' or 'child', not {exit_code!r}")
-    from memdoctor.recording import record_command
+    from memdoctor.pipelines.recording import record_command
     from memdoctor.report.console import stderr_console
 
     settings = parse_common(interval, duration, detail_every, limit, alert, max_growth, warmup)

@@ -76,7 +76,7 @@ def watch_command(
     chosen = sum(x is not None for x in (pid, name, cgroup))
     if chosen != 1:
         raise fail("give exactly one target: a PID, --name PATTERN or --cgroup PATH")
-    from memdoctor.recording import RecordingPlan, attach_plan, execute
+    from memdoctor.pipelines.recording import RecordingPlan, attach_plan, execute
     from memdoctor.report.console import stderr_console
     from memdoctor.sampling.cgroup import CgroupSampler
     from memdoctor.sampling.limits import MemoryLimit, physical_memory

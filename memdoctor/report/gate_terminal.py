@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from memdoctor.gate import GateResult
+from memdoctor.analysis.gate import GateResult
 from memdoctor.report.terminal import diagnosis_table
 
 

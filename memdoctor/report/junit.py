@@ -7,7 +7,7 @@ import socket
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 
-from memdoctor.gate import GateResult
+from memdoctor.analysis.gate import GateResult
 
 
 def gate_junit(result: GateResult, *, suite: str = "memdoctor gate", duration_s: float = 0.0) -> bytes:
@@ -18,7 +18,7 @@ def gate_junit(result: GateResult, *, suite: str = "memdoctor gate", duration_s:
                        errors="0", skipped="0", time=f"{duration_s:.3f}",
                        timestamp=datetime.now(UTC).isoformat(timespec="seconds"), hostname=socket.gethostname())
     for check in result.checks:
-        case = ET.SubElement(ts, "testcase", classname="memdoctor.gate", name=check.name, time="0")
+        case = ET.SubElement(ts, "testcase", classname="memdoctor.analysis.gate", name=check.name, time="0")
         if check.passed:
             out = ET.SubElement(case, "system-out")
             out.text = check.message

@@ -4,25 +4,25 @@ A monitor thread reads the recorder's shared state a few times a second: on a TT
 a rich panel (RSS, tree, growth so far, verdict, time to the limit, a sparkline, elapsed and
 remaining time); elsewhere it prints a plain line every few seconds; with --json it prints
 nothing. Every couple of seconds it re-runs the growth analysis on what was recorded so far;
-when an alert rule holds (a leak verdict, or floor growth above --max-growth) it stops the
-recording and notes the detection delay.
+when an alert rule holds (analysis/alerts.py: a held leak verdict, or floor growth above
+--max-growth) it stops the recording and notes the detection delay.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
 
 from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
 from memdoctor.analysis import Diagnosis, diagnose
+from memdoctor.analysis.alerts import Alert, AlertRule, check_alert
 from memdoctor.analysis.engine import describe_growth
 from memdoctor.analysis.online import OnlineJudge, OnlineState
 from memdoctor.sampling.recorder import RecordingState
-from memdoctor.units import format_bytes, format_duration, format_rate
+from memdoctor.units import format_bytes, format_duration
 
 SPARK = "▁▂▃▄▅▆▇█"
 # The TTY panel is redrawn once a second (its clock shows whole seconds): each redraw costs
@@ -48,19 +48,6 @@ def sparkline(values: list[float], width: int = 40) -> str:
         return SPARK[0] * len(values)
     scale = (len(SPARK) - 1) / (hi - lo)
     return "".join(SPARK[int((v - lo) * scale)] for v in values)
-
-
-@dataclass
-class AlertRule:
-    on_leak: bool = False
-    max_growth_bytes_per_s: float | None = None
-    min_time_s: float = 0.0  # judge nothing before this (a warm-up)
-
-
-@dataclass
-class Alert:
-    reason: str
-    detected_after_s: float
 
 
 class LiveMonitor(threading.Thread):
@@ -110,20 +97,10 @@ class LiveMonitor(threading.Thread):
         self._check_alert(elapsed)
 
     def _check_alert(self, elapsed: float) -> None:
-        rule, st = self.alert_rule, self.online
-        if rule is None or st is None or self.alert is not None or elapsed < rule.min_time_s:
+        if self.alert_rule is None or self.online is None or self.alert is not None:
             return
-        d = st.diagnosis
-        reason = None
-        # Only the verdict shown (held against new evidence) raises an alert, never one analysis.
-        if rule.on_leak and st.shown == "leak":
-            reason = f"leak established ({d.pattern}, floor {describe_growth(d)}), confidence {d.confidence:.2f}"
-        elif (rule.max_growth_bytes_per_s is not None and not st.watching and d.verdict == st.shown
-              and d.growth_bytes_per_s > rule.max_growth_bytes_per_s):
-            reason = (f"floor growth {describe_growth(d)} is above "
-                      f"--max-growth {format_rate(rule.max_growth_bytes_per_s)}")
-        if reason:
-            self.alert = Alert(reason=reason, detected_after_s=elapsed)
+        self.alert = check_alert(self.alert_rule, self.online, elapsed)  # the policy lives in analysis/
+        if self.alert is not None:
             self.state.request_stop("alert")
 
     # -- rendering ------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from memdoctor.gate import GateResult
+from memdoctor.analysis.gate import GateResult
 from memdoctor.report.live import sparkline
 from memdoctor.units import format_bytes, format_duration, format_rate
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from memdoctor.analysis import Diagnosis
-from memdoctor.recording import RecordingOutcome
 from memdoctor.units import format_bytes, format_duration, format_rate
+
+if TYPE_CHECKING:  # the type of what it formats only: a renderer never runs a pipeline
+    from memdoctor.pipelines.recording import RecordingOutcome
 
 VERDICT_STYLE = {"leak": "bold red", "no-leak": "bold green", "inconclusive": "bold yellow"}
 

@@ -9,14 +9,15 @@ import os
 import signal
 import subprocess
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from memdoctor.analysis import diagnose
+from memdoctor.analysis.gate import Baseline, CommandStatus, GateResult, Measurements, Thresholds, judge, measure
 from memdoctor.analysis.thresholds import MIN_SAMPLES
-from memdoctor.gate import Baseline, CommandStatus, GateResult, Measurements, Thresholds, judge, measure
-from memdoctor.recording import CommonSettings, RecordingOutcome, attach_plan, execute, record_command
+from memdoctor.pipelines.recording import CommonSettings, RecordingOutcome, attach_plan, execute, record_command
 from memdoctor.report.console import stderr_console
 from memdoctor.sampling.recorder import RecordingState
 from memdoctor.sampling.target import TargetError
@@ -66,7 +67,7 @@ def _command_status(outcome: RecordingOutcome, duration_s: float | None) -> Comm
     return CommandStatus(description, False)
 
 
-def _start_load(load: list[str], state: RecordingState, stop_when_done: bool):
+def _start_load(load: list[str], state: RecordingState, stop_when_done: bool) -> Callable[[], None]:
     """Start the load generator; when it exits (and no --duration is set), end the recording."""
     proc = subprocess.Popen(load, process_group=0, stdout=subprocess.DEVNULL)
 
@@ -113,7 +114,7 @@ def _gate_trace(path: str, warmup_s: float, limit_bytes: int | None, thresholds:
     if len(judged) == 1:
         return judged[0][0], path, judged[0][2], 0.0
 
-    def worst(item: tuple[GateResult, str, list[float]]) -> tuple:
+    def worst(item: tuple[GateResult, str, list[float]]) -> tuple[bool, int, float]:
         m = item[0].measurements
         d = m.diagnosis if m else None
         return (item[0].passed, _VERDICT_ORDER.get(d.verdict, 3) if d else 3, -(d.growth_bytes_per_s if d else 0.0))

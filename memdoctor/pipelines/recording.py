@@ -19,9 +19,10 @@ import numpy as np
 
 from memdoctor import __version__
 from memdoctor.analysis import Diagnosis, diagnose
-from memdoctor.oom_facts import died_of_v8_heap
-from memdoctor.report.live import Alert, AlertRule, LiveMonitor
+from memdoctor.analysis.alerts import Alert, AlertRule
+from memdoctor.report.live import LiveMonitor
 from memdoctor.sampling.limits import MemoryLimit, oom_kill_count, with_override
+from memdoctor.sampling.oom import died_of_v8_heap
 from memdoctor.sampling.recorder import RecordingResult, RecordingState, record
 from memdoctor.sampling.sources import Source
 from memdoctor.sampling.target import describe_exit
@@ -65,7 +66,7 @@ class RecordingPlan:
     writer: TraceWriter | None
     live_mode: str  # "tty", "plain", "off"
     console: Any
-    child: subprocess.Popen | None = None
+    child: subprocess.Popen[bytes] | None = None
     alert: AlertRule | None = None
     extra_header: dict[str, Any] = field(default_factory=dict)
     # The shared state of the recording, when the caller wants to stop it (e.g. when a load ends).
@@ -223,7 +224,7 @@ def execute(plan: RecordingPlan) -> RecordingOutcome:
     oom = oom or bool(oom_times)
     if result.error:
         warnings.append(result.error)
-    denied = getattr(plan.source, "denied", set())
+    denied: set[str] = getattr(plan.source, "denied", set())
     if "smaps" in denied:
         warnings.append("PSS/USS/swap not readable for this process (needs the same user or root)")
     if "fds" in denied:
