@@ -3,7 +3,7 @@
 Inside memdoctor every size is an int of bytes and every time a float of seconds; this module
 is the only place that knows about "512MB", "1.5GiB", "10m" or "5MB/min".
 
-Contract (ARCHITECTURE.md): KB/MB/GB and KiB/MiB/GiB are both binary (1024-based), as in Docker,
+Contract (docs/architecture.md): KB/MB/GB and KiB/MiB/GiB are both binary (1024-based), as in Docker,
 Node's heap flags, psrecord and mprof; a bare number is bytes; "512 MB" with a space is accepted.
 """
 

@@ -1,6 +1,6 @@
 """The Diagnosis: what the growth analysis says about one memory series.
 
-Its `to_dict()` is the `memdoctor analyze --json` contract of ARCHITECTURE.md: keep the keys
+Its `to_dict()` is the `memdoctor analyze --json` contract of docs/architecture.md: keep the keys
 stable and extend compatibly.
 """
 

@@ -59,7 +59,7 @@ def compute_caps(*, limit_bytes: int, baseline_bytes: int, per_job_bytes: int | 
                  bytes_per_entry: float | None, budget_share: float, arrival_rate: float | None,
                  node: bool, non_heap_bytes: int | None, non_heap_share: float | None,
                  trace_notes: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The caps JSON object (ARCHITECTURE.md contract) from already parsed numbers."""
+    """The caps JSON object (docs/architecture.md contract) from already parsed numbers."""
     from memdoctor.analysis import caps
 
     out: dict[str, Any] = {}

@@ -1,6 +1,6 @@
 """What every command shares: turning known failures into one line and exit code 2.
 
-Contract (ARCHITECTURE.md): bad input or an unreadable file gets a short message on stderr and
+Contract (docs/architecture.md): bad input or an unreadable file gets a short message on stderr and
 exit 2, never a traceback; the traceback only with --debug.
 """
 

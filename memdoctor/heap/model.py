@@ -1,6 +1,6 @@
 """What every heap engine produces: diff rows (the contract) and the snapshot metadata file.
 
-Contract (ARCHITECTURE.md): `memdoctor diff OLD NEW [NEWER] --json` prints {"rows": [...]}
+Contract (docs/architecture.md): `memdoctor diff OLD NEW [NEWER] --json` prints {"rows": [...]}
 ranked by retained (or total) bytes growth, each row with `key`, `count_before`,
 `count_after`, `bytes_before`, `bytes_after`, `where` and `suggested_cap` when one applies.
 `snapshot` writes FILE.meta.json beside each snapshot (pid, runtime, captured_at, rss,

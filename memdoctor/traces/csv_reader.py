@@ -1,4 +1,4 @@
-"""Generic CSV/TSV memory trace reader (the import contract of ARCHITECTURE.md).
+"""Generic CSV/TSV memory trace reader (the import contract of docs/architecture.md).
 
 A header row names a time column (timestamp/time/t/elapsed..., as unix seconds or
 milliseconds, seconds since start, or ISO-8601) and a memory column (rss_bytes, rss, memory,

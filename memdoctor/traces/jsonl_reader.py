@@ -1,4 +1,4 @@
-"""Reader of the memdoctor trace format (JSON Lines; the contract in ARCHITECTURE.md).
+"""Reader of the memdoctor trace format (JSON Lines; the contract in docs/architecture.md).
 
 Line 1 is a header with "memdoctor_trace": 1; each further line is a sample {"t", "rss", ...}.
 The file may have been cut by a crash or a `kill -9`: a partial last line is skipped with a
