@@ -874,9 +874,14 @@ def take_snapshot(path: str, *, trim: bool = True, scratch_dir: str | None = Non
     walk (see _Pacer); the pause reported is then the longest slice.
     """
     started = time.perf_counter()
+    wall_at_start = time.time()
     thread_time = time.thread_time() if hasattr(time, "thread_time") else None
     if facts is None:
         facts = _process_facts(trim, scratch_dir)
+        # The walk (walk_s) is timed from `started`, so it starts then: taking the wall clock after
+        # the trim put captured_at + walk_s ~20 ms past the walk's real end (two serialised walks
+        # then seemed to overlap).
+        facts["wall"] = wall_at_start
     started_wall = facts["wall"]
     rss, rss_before, native = facts["rss"], facts["rss_before_trim"], facts["glibc"]
     pacer = _Pacer() if sliced else None
