@@ -2,8 +2,9 @@
 
 Steps, and what each one guards against:
 1. Checks: the process exists and we may signal it (else one line, nothing sent).
-2. A machine-wide lock (flock on /tmp/memdoctor-node-inspector.lock): SIGUSR1 always opens
-   port 9229, so two captures at once would fight over it. The lock file names its holder.
+2. A lock per network namespace of targets, in memdoctor's private 0700 state directory (statedir.py;
+   never a predictable /tmp path, which a planted symlink would turn into a way to truncate any
+   file): SIGUSR1 always opens the same port, so two captures at once would fight over it.
 3. The inspector: if the target already listens with an inspector (started with `--inspect`,
    any port), it is reused and left open afterwards. Otherwise port 9229 of the target's network
    namespace must be free (else we say which process holds it and send nothing), then SIGUSR1
@@ -33,22 +34,21 @@ Steps, and what each one guards against:
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from memdoctor.heap.model import write_meta
 from memdoctor.heap.runtimes import CaptureOptions, HeapError
+from memdoctor.heap.statedir import exclusive_lock
 from memdoctor.heap.v8 import inspector as insp
 from memdoctor.sampling import procfs
 from memdoctor.sampling.procfs import rss_once
 
 DEFAULT_PORT = 9229
-LOCK_PATH = "/tmp/memdoctor-node-inspector.lock"
 # Extra memory of a snapshot in the target, in multiples of its used heap. Measured here (Node 20,
 # 300 MiB used heap): RSS 376 MiB before, 1,811 MiB at the peak of the capture, +4.8x.
 CAPTURE_FACTOR = 5.0
@@ -114,28 +114,14 @@ def _check_target(pid: int) -> None:
                         "user or as root") from None
 
 
-@contextlib.contextmanager
-def _machine_lock(timeout: float) -> Iterator[None]:
-    fd = os.open(LOCK_PATH, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+def _inspector_lock(pid: int, timeout: float) -> contextlib.AbstractContextManager[None]:
+    """One capture at a time per network namespace of targets (the inspector port is per namespace),
+    locked in memdoctor's private state directory (statedir.py: never a shared /tmp path)."""
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another memdoctor"
-                    raise HeapError(f"another Node.js capture holds the inspector lock ({holder}); "
-                                    f"retry when it is done (lock: {LOCK_PATH})") from None
-                time.sleep(0.1)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"memdoctor PID {os.getpid()}".encode(), 0)
-        yield
-    finally:
-        with contextlib.suppress(OSError):
-            os.ftruncate(fd, 0)
-        os.close(fd)
+        netns = os.stat(f"/proc/{pid}/ns/net").st_ino
+    except OSError:
+        netns = 0
+    return exclusive_lock(f"node-inspector-net{netns}.lock", timeout, "another Node.js capture")
 
 
 def _own_inspector_port(pid: int, timeout: float) -> int | None:
@@ -359,7 +345,7 @@ def capture_series(pid: int, outputs: list[str], *, every_s: float, options: Cap
         raise HeapError("--allocations takes one snapshot: leave out --count")
     timeout = max(1.0, options.timeout_s)
     identity = _identity(pid)
-    with _machine_lock(timeout):
+    with _inspector_lock(pid, timeout):
         port = _own_inspector_port(pid, timeout)
         opened = port is None
         if opened:
