@@ -7,15 +7,20 @@ docs/security.md names the promise each one holds.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import stat
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from .conftest import EXAMPLES, memdoctor
+from .conftest import EXAMPLES, assert_one_line_error, memdoctor, wait_for
 from .node_target import Driven
 
 NODE = shutil.which("node")
@@ -137,3 +142,91 @@ def test_root_state_dir_is_private():
 
     st = os.lstat(state_dir())
     assert stat.S_ISDIR(st.st_mode) and st.st_uid == 0 and stat.S_IMODE(st.st_mode) == 0o700
+
+
+# ----------------------------------------------------------------------------- 3. stopped or traced targets
+
+IDLE_PYTHON = "import time\nwhile True:\n    time.sleep(0.2)\n"
+SEIZE = """
+import ctypes, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+PTRACE_SEIZE = 0x4206  # traces without stopping the tracee
+if libc.ptrace(PTRACE_SEIZE, int(sys.argv[1]), None, None) != 0:
+    sys.exit(f"seize failed: {ctypes.get_errno()}")
+print("seized", flush=True)
+time.sleep(600)
+"""
+
+
+def _state(pid: int) -> str:
+    with open(f"/proc/{pid}/status") as fh:
+        return next(line.split()[1] for line in fh if line.startswith("State:"))
+
+
+def _tracer(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as fh:
+        return int(next(line.split()[1] for line in fh if line.startswith("TracerPid:")))
+
+
+def _start_python(spawn_kwargs: dict | None = None) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", IDLE_PYTHON], start_new_session=True, **(spawn_kwargs or {}))
+
+
+def _stop_them(procs: list[subprocess.Popen]) -> None:
+    for proc in procs:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, signal.SIGCONT)
+        proc.wait(timeout=10)
+
+
+@pytest.mark.integration
+def test_stopped_python_target_is_refused_and_survives(tmp_path):
+    """Item 3: a SIGSTOPped target: one line, exit 2, nothing injected; it runs on after SIGCONT."""
+    target = _start_python()
+    try:
+        time.sleep(0.3)  # let the interpreter start before stopping it
+        os.kill(target.pid, signal.SIGSTOP)
+        wait_for(lambda: _state(target.pid) == "T", 10, "the target to stop")
+        done = memdoctor("snapshot", str(target.pid), "-o", str(tmp_path / "s.snap"), "--timeout", "5s")
+        assert_one_line_error(done)
+        assert "stopped" in done.stderr
+        os.kill(target.pid, signal.SIGCONT)
+        wait_for(lambda: _state(target.pid) in ("S", "R"), 10, "the target to run again")
+        assert target.poll() is None
+    finally:
+        _stop_them([target])
+
+
+@pytest.mark.integration
+def test_traced_python_target_is_refused(tmp_path):
+    """Item 3: a target another debugger traces (TracerPid set, not stopped) is refused too."""
+    target = _start_python()
+    tracer = subprocess.Popen([sys.executable, "-c", SEIZE, str(target.pid)], stdout=subprocess.PIPE, text=True,
+                              start_new_session=True)
+    try:
+        assert tracer.stdout.readline().strip() == "seized"
+        assert _tracer(target.pid) == tracer.pid
+        done = memdoctor("snapshot", str(target.pid), "-o", str(tmp_path / "s.snap"), "--timeout", "5s")
+        assert_one_line_error(done)
+        assert "traced by another debugger" in done.stderr
+    finally:
+        _stop_them([tracer, target])
+
+
+@needs_node
+@pytest.mark.integration
+def test_stopped_node_target_is_refused_and_its_inspector_never_opens(node_targets, tmp_path):
+    """Item 3 (and 5): SIGUSR1 to a stopped Node process stays pending and opens the inspector on
+    SIGCONT, long after memdoctor gave up: nothing may be sent to a stopped target."""
+    target = node_targets()
+    os.kill(target.pid, signal.SIGSTOP)
+    wait_for(lambda: _state(target.pid) == "T", 10, "the target to stop")
+    done = memdoctor("snapshot", str(target.pid), "-o", str(tmp_path / "s.heapsnapshot"), "--timeout", "3s")
+    os.kill(target.pid, signal.SIGCONT)
+    assert_one_line_error(done)
+    assert "stopped" in done.stderr
+    assert target.command("grow-to 1") > 0  # it runs, and answered after the signal would have been handled
+    assert inspector_ports(target.pid) == set()

@@ -13,6 +13,7 @@ import secrets
 import shutil
 from dataclasses import dataclass
 
+from memdoctor.heap.patient import refuse_stopped_or_traced
 from memdoctor.heap.runtimes import HeapError
 
 # Environment variable the launch-mode agent's processes carry: the directory (inside the
@@ -50,8 +51,7 @@ def inspect_target(pid: int) -> TargetProcess:
     except PermissionError:
         raise HeapError(f"cannot read process {pid}: permission denied; run memdoctor as its user or root") from None
     fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-    if fields.get("State", "").strip().startswith("Z"):
-        raise HeapError(f"process {pid} is a zombie (it exited; its parent has not reaped it): nothing to snapshot")
+    refuse_stopped_or_traced(pid)
     try:
         uid = int(fields["Uid"].split()[1])
         gid = int(fields["Gid"].split()[1])

@@ -42,6 +42,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from memdoctor.heap.model import write_meta
+from memdoctor.heap.patient import refuse_stopped_or_traced
 from memdoctor.heap.runtimes import CaptureOptions, HeapError
 from memdoctor.heap.statedir import exclusive_lock
 from memdoctor.heap.v8 import inspector as insp
@@ -112,6 +113,7 @@ def _check_target(pid: int) -> None:
             owner = "another user"
         raise HeapError(f"no permission to signal process {pid} (owned by uid {owner}): run memdoctor as that "
                         "user or as root") from None
+    refuse_stopped_or_traced(pid)
 
 
 def _inspector_lock(pid: int, timeout: float) -> contextlib.AbstractContextManager[None]:
