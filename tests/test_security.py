@@ -230,3 +230,43 @@ def test_stopped_node_target_is_refused_and_its_inspector_never_opens(node_targe
     assert "stopped" in done.stderr
     assert target.command("grow-to 1") > 0  # it runs, and answered after the signal would have been handled
     assert inspector_ports(target.pid) == set()
+
+
+# ----------------------------------------------------------------------------- 6. secrets in what memdoctor writes
+
+PASSWORD, TOKEN, DSN_PASSWORD = "hunter2-pw", "tok-9f8e7d6c5b4a", "dsnpass77"
+
+
+def test_redaction_rules():
+    from memdoctor.redact import redact_argv, redact_command
+
+    argv = ["python", "app.py", "--password", PASSWORD, f"--api-key={TOKEN}", f"TOKEN={TOKEN}", "--workers", "4",
+            f"postgres://app:{DSN_PASSWORD}@db:5432/x", "-H", f"Authorization: Bearer {TOKEN}", "--keys", "10"]
+    out = redact_argv(argv)
+    text = " ".join(out)
+    assert PASSWORD not in text and TOKEN not in text and DSN_PASSWORD not in text
+    # what is not a secret stays, so the reader still knows what ran
+    assert out[:3] == ["python", "app.py", "--password"] and "--workers 4" in text and "--keys 10" in text
+    assert "postgres://app:***@db:5432/x" in text
+    assert redact_command(f"node s.js --token {TOKEN}") == "node s.js --token ***"
+
+
+@pytest.mark.integration
+def test_gate_writes_no_secret_and_a_private_baseline(tmp_path):
+    """Item 6: the trace, the baseline (mode 0600), the step summary and the JSON of a gate run on
+    a command line that carries a password, a token and a DSN hold none of them."""
+    trace, baseline, summary = tmp_path / "t.jsonl", tmp_path / "base.json", tmp_path / "summary.md"
+    cmd = [sys.executable, "-c", "import time; time.sleep(1.5)", "--password", PASSWORD, f"API_TOKEN={TOKEN}",
+           f"mysql://root:{DSN_PASSWORD}@localhost/db"]
+    done = memdoctor("gate", "--duration", "1s", "--interval", "50ms", "-o", str(trace), "--summary", str(summary),
+                     "--update-baseline", "--baseline", str(baseline), "--json", "--", *cmd)
+    assert done.returncode in (0, 1), done.stderr
+    assert trace.exists() and baseline.exists() and summary.exists()
+    for path in (trace, baseline, summary):
+        text = path.read_text()
+        for secret in (PASSWORD, TOKEN, DSN_PASSWORD):
+            assert secret not in text, (path.name, secret)
+    assert "--password ***" in summary.read_text()
+    assert stat.S_IMODE(baseline.stat().st_mode) == 0o600
+    for secret in (PASSWORD, TOKEN, DSN_PASSWORD):
+        assert secret not in done.stdout
