@@ -8,6 +8,7 @@ docs/security.md names the promise each one holds.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -270,3 +271,102 @@ def test_gate_writes_no_secret_and_a_private_baseline(tmp_path):
     assert stat.S_IMODE(baseline.stat().st_mode) == 0o600
     for secret in (PASSWORD, TOKEN, DSN_PASSWORD):
         assert secret not in done.stdout
+
+
+# ----------------------------------------------------------------------------- 2. root in the target's directories
+
+NOBODY_PYTHON = "import time\nleak = []\nwhile True:\n    leak.append(bytearray(64))\n    time.sleep(0.05)\n"
+needs_nobody_python = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None
+                                         or not os.path.exists(SYSTEM_PYTHON),
+                                         reason="needs root, setpriv and /usr/bin/python3 to run a target as nobody")
+needs_gdb = pytest.mark.skipif(shutil.which("gdb") is None, reason="gdb is not installed (apt-get install gdb)")
+
+
+@pytest.fixture
+def nobody_python():
+    proc = subprocess.Popen([*AS_NOBODY, SYSTEM_PYTHON, "-c", NOBODY_PYTHON], cwd="/", start_new_session=True)
+    try:
+        wait_for(lambda: os.stat(f"/proc/{proc.pid}").st_uid == NOBODY and _state(proc.pid) in ("S", "R"), 10,
+                 "the target to run as nobody")
+        yield proc
+    finally:
+        _stop_them([proc])
+
+
+@needs_nobody_python
+@pytest.mark.integration
+def test_symlinks_swapped_into_the_staging_directory_are_never_followed_by_root(nobody_python, tmp_path):
+    """Item 2: the target's user owns the staging directory, so it can swap any name in it for a
+    symlink. Root writing request.json through such a link truncated and chowned the file it points
+    to; root copying snapshot.json out handed over a file only root may read."""
+    from memdoctor.heap.python import capture
+    from memdoctor.heap.python.target import Staging, inspect_target
+    from memdoctor.heap.runtimes import HeapError
+
+    victim = victim_file(tmp_path)
+    secret = tmp_path / "shadow"
+    secret.write_text("root-only-secret\n")
+    secret.chmod(0o600)
+    staging = Staging(inspect_target(nobody_python.pid))
+    try:
+        st = os.lstat(staging.inner)
+        assert st.st_uid == NOBODY and stat.S_IMODE(st.st_mode) == 0o700  # the target's own, private
+
+        def plant() -> None:
+            os.symlink(str(victim), os.path.join(staging.inner, "request.json"))
+            os.symlink(str(secret), os.path.join(staging.inner, "snapshot.json"))
+
+        as_nobody(plant)
+        with contextlib.suppress(HeapError):
+            staging.write("request.json", b'{"attacker": "wins"}')
+        assert victim.read_text() == "root's precious data\n"
+        assert os.stat(victim).st_uid == 0
+        out = tmp_path / "out.snap"
+        with contextlib.suppress(HeapError, TypeError):
+            capture._move_out(staging, "snapshot.json", str(out))
+        with contextlib.suppress(HeapError, TypeError, OSError):  # the old signature: (source path, output)
+            capture._move_out(os.path.join(staging.inner, "snapshot.json"), str(out))
+        assert not out.exists() or "root-only-secret" not in out.read_text()
+    finally:
+        staging.cleanup()
+    assert not os.path.lexists(staging.inner)
+    assert victim.read_text() == "root's precious data\n"
+
+
+def _owned_or_writable_by(uid: int, shared: list[str], private: list[str]) -> set[str]:
+    """Entries that `uid` owns or anyone may write: the top level of the shared directories (where a
+    capture makes its working directory; deeper trees belong to other processes) and all of `private`."""
+    paths = [os.path.join(d, name) for d in shared for name in os.listdir(d)]
+    for root in private:
+        for dirpath, dirnames, filenames in os.walk(root):
+            paths += [os.path.join(dirpath, name) for name in dirnames + filenames]
+    found = set()
+    for path in paths:
+        try:
+            st = os.lstat(path)
+        except OSError:
+            continue
+        if st.st_uid == uid or (st.st_mode & 0o002 and not stat.S_ISLNK(st.st_mode) and not st.st_mode & stat.S_ISVTX):
+            found.add(path)
+    return found
+
+
+@needs_nobody_python
+@needs_gdb
+@pytest.mark.integration
+def test_root_capture_of_a_nobody_python_target_leaves_nothing_of_nobody(nobody_python, tmp_path):
+    """Acceptance: after a root capture of a target running as nobody, no file owned or writable by
+    nobody is left outside the target's own directories; the snapshot and its metadata are root's, 0600."""
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    watched = (["/tmp", "/dev/shm", "/var/tmp"], [str(out_dir)])
+    before = _owned_or_writable_by(NOBODY, *watched)
+    out = out_dir / "s.snap"
+    memdoctor("snapshot", str(nobody_python.pid), "-o", str(out), "--timeout", "20s", check_code=0)
+    assert nobody_python.poll() is None
+    after = _owned_or_writable_by(NOBODY, *watched)
+    assert after - before == set()
+    for path in out_dir.iterdir():
+        st = os.lstat(path)
+        assert st.st_uid == 0 and stat.S_IMODE(st.st_mode) == 0o600, path
+    assert json.loads(out.read_text())  # a whole snapshot came through the target user's copy
