@@ -15,13 +15,14 @@ import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from .conftest import EXAMPLES, assert_one_line_error, memdoctor, wait_for
+from .conftest import EXAMPLES, assert_one_line_error, cli_env, memdoctor, wait_for
 from .node_target import Driven
 
 NODE = shutil.which("node")
@@ -68,17 +69,17 @@ def victim_file(tmp_path: Path, text: str = "root's precious data\n") -> Path:
 
 
 class NodeTarget(Driven):
-    def __init__(self, *prefix: str) -> None:
+    def __init__(self, *prefix: str, node_args: tuple[str, ...] = ()) -> None:
         script = EXAMPLES / "node_heap" / "map_leak.js"
-        super().__init__([*prefix, NODE, str(script), "--manual", "--kb", "4"])
+        super().__init__([*prefix, NODE, *node_args, str(script), "--manual", "--kb", "4"])
 
 
 @pytest.fixture
 def node_targets():
     started: list[NodeTarget] = []
 
-    def start(*prefix: str) -> NodeTarget:
-        target = NodeTarget(*prefix)
+    def start(*prefix: str, node_args: tuple[str, ...] = ()) -> NodeTarget:
+        target = NodeTarget(*prefix, node_args=node_args)
         started.append(target)
         return target
 
@@ -370,3 +371,88 @@ def test_root_capture_of_a_nobody_python_target_leaves_nothing_of_nobody(nobody_
         st = os.lstat(path)
         assert st.st_uid == 0 and stat.S_IMODE(st.st_mode) == 0o600, path
     assert json.loads(out.read_text())  # a whole snapshot came through the target user's copy
+
+
+# ----------------------------------------------------------------------------- 5. the inspector always closes
+
+FREE_PORT = ("--inspect-port=0",)  # SIGUSR1 then opens a port Node picks free at run time
+
+
+@needs_node
+@pytest.mark.integration
+def test_the_port_the_target_chose_is_used(node_targets, tmp_path):
+    """Item 5: SIGUSR1 opens the target's --inspect-port, not always 9229 (port 0: a free one);
+    memdoctor finds the port the target opened, captures, and closes it."""
+    target = node_targets(node_args=FREE_PORT)
+    target.command("grow-to 3")
+    out = tmp_path / "s.heapsnapshot"
+    memdoctor("snapshot", str(target.pid), "-o", str(out), "--timeout", "20s", check_code=0)
+    assert out.stat().st_size > 0
+    wait_for(lambda: inspector_ports(target.pid) == set(), 10, "the inspector to close")
+
+
+@root_only
+@needs_node
+@pytest.mark.integration
+def test_loopback_down_in_the_targets_namespace_sends_nothing(node_targets, tmp_path):
+    """Item 5: in a network namespace whose loopback is down (`unshare -n`), the inspector would open
+    on 127.0.0.1 where nobody can reach it, and stay open forever. Refused before SIGUSR1."""
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare is not installed")
+    target = node_targets("unshare", "-n")
+    done = memdoctor("snapshot", str(target.pid), "-o", str(tmp_path / "s.heapsnapshot"), "--timeout", "5s")
+    assert_one_line_error(done)
+    assert "loopback" in done.stderr
+    assert target.command("grow-to 1") > 0  # any late SIGUSR1 would have been handled by now
+    assert inspector_ports(target.pid) == set()
+
+
+def _kill_when_listening(target: NodeTarget, proc: subprocess.Popen, sig: int) -> None:
+    """Send `sig` to memdoctor as soon as the target listens (right after SIGUSR1, before the watchdog)."""
+    deadline = time.monotonic() + 30
+    while not inspector_ports(target.pid):
+        assert proc.poll() is None and time.monotonic() < deadline, "the inspector never opened"
+    proc.send_signal(sig)
+    proc.wait(timeout=30)
+
+
+@needs_node
+@pytest.mark.integration
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_memdoctor_killed_right_after_sigusr1_leaves_no_inspector_open(node_targets, tmp_path, sig):
+    """Item 5: memdoctor killed (kill -9, or SIGTERM) between SIGUSR1 and arming the watchdog left the
+    inspector open forever; killed later, until its watchdog's deadline (--timeout + 5 s = 65 s here).
+    Now a guardian closes it (kill -9), the capture unwinds (SIGTERM), and the watchdog sees memdoctor gone."""
+    target = node_targets(node_args=FREE_PORT)
+    target.command("grow-to 3")
+    proc = subprocess.Popen([sys.executable, "-m", "memdoctor", "snapshot", str(target.pid), "-o",
+                             str(tmp_path / "k.heapsnapshot"), "--timeout", "60s"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=cli_env())
+    _kill_when_listening(target, proc, sig)
+    wait_for(lambda: inspector_ports(target.pid) == set(), 20, "the inspector to close (the old watchdog: 65 s)")
+    assert target.alive() and target.command("grow-to 4") > 0
+
+
+@root_only
+@needs_node
+@pytest.mark.integration
+def test_a_root_capture_then_a_capture_by_the_targets_user(node_targets, tmp_path):
+    """Item 5: after a root capture, a capture by an unprivileged user (here nobody, of its own Node
+    process) must work: the root capture left a lock nobody could open."""
+    from memdoctor.heap.runtimes import CaptureOptions
+    from memdoctor.heap.v8 import capture
+
+    target = node_targets(*AS_NOBODY, node_args=FREE_PORT)
+    target.command("grow-to 3")
+    # The root capture in this process also imports what the capture needs: the interpreter's library
+    # lives under /root here, which nobody cannot read.
+    capture.capture(target.pid, str(tmp_path / "root.heapsnapshot"), options=CaptureOptions(timeout_s=30))
+    theirs = Path(tempfile.mkdtemp(prefix="md-nobody-", dir="/tmp"))  # tmp_path is not reachable by nobody
+    try:
+        os.chown(theirs, NOBODY, NOBODY)
+        out = theirs / "nobody.heapsnapshot"
+        as_nobody(lambda: capture.capture(target.pid, str(out), options=CaptureOptions(timeout_s=30)))
+        assert out.stat().st_uid == NOBODY and out.stat().st_size > 0
+    finally:
+        shutil.rmtree(theirs)
+    wait_for(lambda: inspector_ports(target.pid) == set(), 10, "the inspector to close")

@@ -30,10 +30,17 @@ def _candidates() -> list[str]:
         return [ROOT_STATE_DIR]
     out = []
     runtime = os.environ.get("XDG_RUNTIME_DIR", "")
-    if runtime.startswith("/"):
+    if runtime.startswith("/") and _owned_by_us(runtime):
         out.append(os.path.join(runtime, "memdoctor"))
     out.append(f"/tmp/memdoctor-{uid}")
     return out
+
+
+def _owned_by_us(path: str) -> bool:
+    try:
+        return os.lstat(path).st_uid == os.geteuid()
+    except OSError:
+        return False
 
 
 def _verified(path: str) -> str | None:
@@ -49,7 +56,7 @@ def _verified(path: str) -> str | None:
         return None
     if pst.st_uid not in (0, uid) or (pst.st_mode & 0o002 and not pst.st_mode & stat.S_ISVTX):
         return None  # someone else could rename our directory away and put theirs in its place
-    with contextlib.suppress(FileExistsError):
+    with contextlib.suppress(OSError):  # exists already (checked below), or cannot be made here
         os.mkdir(path, 0o700)
     try:
         st = os.lstat(path)
@@ -73,8 +80,9 @@ def state_dir() -> str:
 
 
 @contextlib.contextmanager
-def exclusive_lock(name: str, timeout: float, what: str) -> Iterator[None]:
-    """An flock on state_dir()/name, held for the block; it names its holder for the next one to wait."""
+def exclusive_lock(name: str, timeout: float, what: str) -> Iterator[int]:
+    """An flock on state_dir()/name, held for the block (which gets the lock's descriptor: a child that
+    inherits it holds the lock too); the file names its holder for the next one to wait."""
     path = os.path.join(state_dir(), name)
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
@@ -94,7 +102,7 @@ def exclusive_lock(name: str, timeout: float, what: str) -> Iterator[None]:
                 time.sleep(0.1)
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"memdoctor PID {os.getpid()}".encode(), 0)
-        yield
+        yield fd
     finally:
         with contextlib.suppress(OSError):
             os.ftruncate(fd, 0)
