@@ -30,6 +30,9 @@ SYSTEM_PYTHON = "/usr/bin/python3"  # readable and executable by nobody (this in
 NOBODY = 65534
 AS_NOBODY = ["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups"]
 OLD_LOCK = "/tmp/memdoctor-node-inspector.lock"
+# Node targets start with this: SIGUSR1 then opens a port Node picks free at run time, so that these
+# tests never touch the host's 9229 and can run beside other Node tests.
+FREE_PORT = ("--inspect-port=0",)
 
 root_only = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as the attacker `nobody`")
 needs_node = pytest.mark.skipif(NODE is None, reason="node is not installed")
@@ -110,7 +113,7 @@ def test_planted_lock_symlink_does_not_empty_a_root_file(node_targets, tmp_path)
         os.unlink(OLD_LOCK)
     as_nobody(lambda: os.symlink(str(victim), OLD_LOCK))
     try:
-        target = node_targets()
+        target = node_targets(node_args=FREE_PORT)
         target.command("grow-to 5")
         out = tmp_path / "s.heapsnapshot"
         memdoctor("snapshot", str(target.pid), "-o", str(out), check_code=0)
@@ -375,9 +378,6 @@ def test_root_capture_of_a_nobody_python_target_leaves_nothing_of_nobody(nobody_
 
 # ----------------------------------------------------------------------------- 5. the inspector always closes
 
-FREE_PORT = ("--inspect-port=0",)  # SIGUSR1 then opens a port Node picks free at run time
-
-
 @needs_node
 @pytest.mark.integration
 def test_the_port_the_target_chose_is_used(node_targets, tmp_path):
@@ -552,3 +552,26 @@ def test_keys_of_a_small_object_used_as_a_map_are_not_printed(tmp_path):
     assert steps["cache"] == "cache"  # a name the code spells stays
     for args in ((), ("--json",)):
         assert token not in memdoctor("diff", str(a), str(b), "--top", "10", *args, check_code=0).stdout
+
+
+@root_only
+@needs_node
+@pytest.mark.integration
+def test_root_capture_of_a_nobody_node_target_leaves_nothing_of_nobody(node_targets, tmp_path):
+    """Acceptance: a root capture of a Node target running as nobody leaves no file owned or writable
+    by nobody outside its own directories; the snapshot and its metadata are root's, 0600."""
+    target = node_targets(*AS_NOBODY, node_args=FREE_PORT)
+    target.command("grow-to 3")
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    watched = (["/tmp", "/dev/shm", "/var/tmp"], [str(out_dir)])
+    before = _owned_or_writable_by(NOBODY, *watched)
+    out = out_dir / "s.heapsnapshot"
+    memdoctor("snapshot", str(target.pid), "-o", str(out), "--timeout", "30s", check_code=0)
+    assert _owned_or_writable_by(NOBODY, *watched) - before == set()
+    assert sorted(p.name for p in out_dir.iterdir()) == ["s.heapsnapshot", "s.heapsnapshot.meta.json"]
+    for path in out_dir.iterdir():
+        st = os.lstat(path)
+        assert st.st_uid == 0 and stat.S_IMODE(st.st_mode) == 0o600, path
+    assert target.alive()
+    wait_for(lambda: inspector_ports(target.pid) == set(), 10, "the inspector to close")
