@@ -292,7 +292,7 @@ def _big_heap_target(driven, cgroup, tmp_path: Path) -> Driven:
 
 @pytest.mark.integration
 def test_refuses_when_the_capture_would_exceed_the_cgroup_limit(memory_cgroups, driven, tmp_path):
-    """Estimate (5 x used heap + 32 MiB) above the free memory under the target's cgroup limit:
+    """Estimate (CAPTURE_FACTOR x used heap + 32 MiB) above the free memory under the target's cgroup limit:
     exit 2 and one line naming both, the target untouched and no port open; --force captures,
     and the target survives it (no OOM kill in its cgroup)."""
     from memdoctor.heap.v8.capture import CAPTURE_FACTOR, CAPTURE_FIXED

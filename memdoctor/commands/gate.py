@@ -168,8 +168,13 @@ def _write_outputs(result, title, memory, duration_taken, junit, summary, baseli
             raise fail(f"cannot append the summary to {summary_path}: {exc.strerror}") from None
     if baseline_out and result.measurements is not None:
         try:
-            with open(baseline_out, "w", encoding="utf-8") as fh:
-                json.dump(result.measurements.to_baseline(title), fh, indent=2)
+            from memdoctor.redact import redact_command
+
+            # 0600: a baseline names the command it measured (redacted, but still the user's business).
+            fd = os.open(baseline_out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(result.measurements.to_baseline(redact_command(title)), fh, indent=2)
                 fh.write("\n")
         except OSError as exc:
             raise fail(f"cannot write baseline {baseline_out}: {exc.strerror}") from None

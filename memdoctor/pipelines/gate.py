@@ -18,6 +18,7 @@ from memdoctor.analysis import diagnose
 from memdoctor.analysis.gate import Baseline, CommandStatus, GateResult, Measurements, Thresholds, judge, measure
 from memdoctor.analysis.thresholds import MIN_SAMPLES
 from memdoctor.pipelines.recording import CommonSettings, RecordingOutcome, attach_plan, execute, record_command
+from memdoctor.redact import redact_argv
 from memdoctor.report.console import stderr_console
 from memdoctor.sampling.recorder import RecordingState
 from memdoctor.sampling.target import TargetError
@@ -139,7 +140,7 @@ def run_gate(*, cmd: list[str], pid: int | None, trace: str | None, duration_s: 
     state = RecordingState()
     live = "off" if json_out else "plain"  # a gate runs in CI: plain lines, never a live panel
     writer = open_trace_writer(output) if output else None
-    title = " ".join(cmd) if cmd else f"PID {pid}"
+    title = " ".join(redact_argv(cmd)) if cmd else f"PID {pid}"  # titles go into summaries and baselines
     try:
         if pid is not None:
             plan = attach_plan(pid, settings, writer=writer, live_mode=live, console=stderr_console(),

@@ -20,6 +20,7 @@ import numpy as np
 from memdoctor import __version__
 from memdoctor.analysis import Diagnosis, diagnose
 from memdoctor.analysis.alerts import Alert, AlertRule
+from memdoctor.redact import redact_argv
 from memdoctor.report.live import LiveMonitor
 from memdoctor.sampling.limits import MemoryLimit, oom_kill_count, with_override
 from memdoctor.sampling.oom import died_of_v8_heap
@@ -112,7 +113,7 @@ class RecordingOutcome:
         return {
             "trace": self.trace_path,
             "pid": self.pid,
-            "cmdline": self.cmdline,
+            "cmdline": redact_argv(self.cmdline),
             "samples": self.result.samples,
             "duration_s": round(self.result.duration_s, 3),
             "end_reason": self.result.end_reason,
@@ -141,7 +142,7 @@ def _own_cpu() -> float:
 def build_header(plan: RecordingPlan) -> dict[str, Any]:
     header: dict[str, Any] = {
         "pid": plan.pid,
-        "cmdline": plan.cmdline,
+        "cmdline": redact_argv(plan.cmdline),
         "interval_s": plan.interval,
         "limit_bytes": plan.limit.bytes,
         "limit_source": plan.limit.source,
@@ -312,7 +313,7 @@ def record_command(
         plan = RecordingPlan(
             source=ProcessTreeSource(tree, child=child, pss_every_sample=pss),
             source_name=source_name,
-            title=f"PID {child.pid} {' '.join(cmd)[:70]}",
+            title=f"PID {child.pid} {' '.join(redact_argv(cmd))[:70]}",
             pid=child.pid,
             cmdline=list(cmd),
             runtime=detect_runtime(cmd),
@@ -400,7 +401,8 @@ def attach_plan(
     limit = with_override(discover_limit_for_pid(pid), settings.limit_bytes)
     return RecordingPlan(
         source=ProcessTreeSource(tree, pss_every_sample=pss), source_name=source_name,
-        title=f"PID {pid} {' '.join(info.cmdline)[:70]}", pid=pid, cmdline=info.cmdline, runtime=info.runtime,
+        title=f"PID {pid} {' '.join(redact_argv(info.cmdline))[:70]}", pid=pid, cmdline=info.cmdline,
+        runtime=info.runtime,
         interval=settings.interval, duration=settings.duration, detail_every=settings.detail_every, limit=limit,
         limit_overridden=settings.limit_bytes is not None, writer=writer, live_mode=live_mode, console=console,
         alert=settings.alert, state=state, warmup_s=settings.warmup_s,

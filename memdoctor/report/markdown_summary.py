@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from memdoctor.analysis.gate import GateResult
+from memdoctor.redact import redact_command, redact_text
 from memdoctor.report.live import sparkline
 from memdoctor.units import format_bytes, format_duration, format_rate
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return redact_text(text).replace("|", "\\|").replace("\n", " ")
 
 
 def gate_markdown(result: GateResult, *, title: str, memory: list[float] | None = None,
                   plot_path: str | None = None) -> str:
     status = "passed" if result.passed else "FAILED"
-    lines = [f"### memdoctor gate {status}: {_cell(title)}", ""]
+    lines = [f"### memdoctor gate {status}: {_cell(redact_command(title))}", ""]
     m = result.measurements
     if m is not None:
         d = m.diagnosis

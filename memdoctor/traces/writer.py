@@ -2,7 +2,8 @@
 
 Each line goes out in a single os.write() on an unbuffered descriptor, so a `kill -9` of
 memdoctor or of the target leaves a file readable up to its last complete line. Files are
-created with mode 0600: a trace names the command line of a production process.
+created with mode 0600: a trace names the command line of a production process, and that command
+line is written with the values that look like secrets redacted (memdoctor/redact.py).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 from typing import Any, Protocol
 
 from memdoctor.errors import MemdoctorError
+from memdoctor.redact import redact_header
 
 
 class TraceWriteError(MemdoctorError, OSError):
@@ -103,7 +105,7 @@ class JsonlTraceWriter(_LineWriter):
         return b'{"t":%.6f,"rss":%d' + keys + b"}\n"
 
     def write_header(self, header: dict[str, Any]) -> None:
-        self._write_line(json.dumps({"memdoctor_trace": 1, **header}, separators=(",", ":")))
+        self._write_line(json.dumps({"memdoctor_trace": 1, **redact_header(header)}, separators=(",", ":")))
 
     def write_sample(self, sample: dict[str, Any]) -> None:
         # Hand-formatted: json.dumps costs several times more per sample at 100 Hz.
@@ -119,7 +121,8 @@ class CsvTraceWriter(_LineWriter):
 
     def write_header(self, header: dict[str, Any]) -> None:
         # CSV has no place for metadata: keep it in a comment line the reader skips.
-        self._write_line("# memdoctor_trace " + json.dumps({"memdoctor_trace": 1, **header}, separators=(",", ":")))
+        self._write_line("# memdoctor_trace " + json.dumps({"memdoctor_trace": 1, **redact_header(header)},
+                                                             separators=(",", ":")))
         self._write_line(",".join(self.HEADER))
 
     def write_sample(self, sample: dict[str, Any]) -> None:

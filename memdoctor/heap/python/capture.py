@@ -17,6 +17,7 @@ snapshot to the output path (mode 0600) and writes FILE.meta.json beside it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -88,7 +89,7 @@ def capture(pid: int, output: str, *, options: CaptureOptions) -> dict[str, Any]
         result = _await_result(target, staging, options)
         if not result.get("ok"):
             raise HeapError(f"the agent failed inside process {pid}: {result.get('error', 'unknown error')}")
-        _move_out(staging.host_path("snapshot.json"), output)
+        _move_out(staging, "snapshot.json", output)
     finally:
         staging.cleanup()
     meta = dict(result.get("meta") or {})
@@ -202,30 +203,41 @@ def _debuggers(*drivers) -> list[tuple[str, Any]]:
 
 def _via_control_socket(target: TargetProcess, staging: Staging, request: dict,
                         options: CaptureOptions) -> dict[str, Any] | None:
-    """Launch mode: ask the resident agent over its socket. None when it does not answer."""
+    """Launch mode: ask the resident agent over its socket. None when it does not answer.
+
+    The socket lives in a directory of the target's user: it is reached as that user (Staging.as_target),
+    so a symlink planted there can make memdoctor talk to nothing the target's user could not reach."""
     path = target.host_path(f"{target.control_dir}/{target.ns_pid}.sock")
-    if not os.path.exists(path):
-        return None
     request = {**request, "cmd": "snapshot", "method": "launch-agent"}
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        sock.settimeout(min(5.0, options.timeout_s))
+
+    def ask() -> bytes:
+        if not os.path.exists(path):
+            return b""
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            sock.connect(path)
-        except OSError:
-            return None
-        sock.sendall(json.dumps(request).encode() + b"\n")
-        sock.settimeout(options.timeout_s + (options.allocations_s or 0) + AGENT_RUN_TIMEOUT_S)
-        reply = b""
-        while not reply.endswith(b"\n"):
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            reply += chunk
-    except TimeoutError:
-        raise HeapError(f"the agent in process {target.pid} did not answer within {options.timeout_s:g}s") from None
-    finally:
-        sock.close()
+            sock.settimeout(min(5.0, options.timeout_s))
+            try:
+                sock.connect(path)
+            except OSError:
+                return b""
+            sock.sendall(json.dumps(request).encode() + b"\n")
+            sock.settimeout(options.timeout_s + (options.allocations_s or 0) + AGENT_RUN_TIMEOUT_S)
+            reply = b""
+            while not reply.endswith(b"\n"):
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                reply += chunk
+            return reply or b"\n"
+        except TimeoutError:
+            raise OSError(0, f"the agent in process {target.pid} did not answer within {options.timeout_s:g}s") \
+                from None
+        finally:
+            sock.close()
+
+    reply = staging.as_target(ask)
+    if not reply:
+        return None
     try:
         answer = json.loads(reply.decode("utf-8"))
     except ValueError:
@@ -260,31 +272,36 @@ def _via_remote_exec(target: TargetProcess, staging: Staging, request: dict,
 
 
 def _await_result(target: TargetProcess, staging: Staging, options: CaptureOptions) -> dict[str, Any]:
-    path = staging.host_path("result.json")
     wait = AGENT_RUN_TIMEOUT_S + (options.allocations_s or 0) + options.timeout_s
     deadline = time.monotonic() + wait
-    while not os.path.exists(path):
+    while not staging.exists("result.json"):
         if time.monotonic() > deadline:
             raise HeapError(f"the agent in process {target.pid} wrote no snapshot within {wait:g}s")
         if not os.path.exists(f"/proc/{target.pid}"):
             raise HeapError(f"process {target.pid} exited before the snapshot was written")
         time.sleep(0.05)
     try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except (OSError, ValueError) as exc:
+        data = json.loads(staging.read("result.json").decode("utf-8"))
+    except (HeapError, ValueError) as exc:
         raise HeapError(f"the agent in process {target.pid} wrote an unreadable result: {exc}") from None
     return data if isinstance(data, dict) else {"ok": False, "error": "unreadable result"}
 
 
-def _move_out(source: str, output: str) -> None:
-    """Copy the snapshot from the target's filesystem into `output`, created with mode 0600."""
+def _move_out(staging: Staging, name: str, output: str) -> None:
+    """Copy the snapshot from the target's filesystem into `output`, created with mode 0600.
+
+    Root opens only `output` (in the directory the user chose); the target's user copies into that descriptor."""
+    fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     try:
-        src = open(source, "rb")  # noqa: SIM115
-    except OSError as exc:
-        raise HeapError(f"the agent wrote no snapshot file ({exc.strerror})") from None
-    with src:
-        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
         os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as dst:
-            shutil.copyfileobj(src, dst, 1 << 20)
+        try:
+            staging.copy_out(name, fd)
+        except HeapError as exc:
+            os.close(fd)
+            fd = -1
+            with contextlib.suppress(OSError):
+                os.unlink(output)
+            raise HeapError(f"the agent wrote no snapshot file ({exc})") from None
+    finally:
+        if fd >= 0:
+            os.close(fd)

@@ -2,15 +2,26 @@
 
 Steps, and what each one guards against:
 1. Checks: the process exists and we may signal it (else one line, nothing sent).
-2. A machine-wide lock (flock on /tmp/memdoctor-node-inspector.lock): SIGUSR1 always opens
-   port 9229, so two captures at once would fight over it. The lock file names its holder.
+2. A lock per network namespace of targets, in memdoctor's private 0700 state directory (statedir.py;
+   never a predictable /tmp path, which a planted symlink would turn into a way to truncate any
+   file): SIGUSR1 always opens the same port, so two captures at once would fight over it.
 3. The inspector: if the target already listens with an inspector (started with `--inspect`,
-   any port), it is reused and left open afterwards. Otherwise port 9229 of the target's network
-   namespace must be free (else we say which process holds it and send nothing), then SIGUSR1
-   opens it on 127.0.0.1.
+   any port), it is reused and left open afterwards. Otherwise:
+   - memdoctor must be able to connect to 127.0.0.1 in the target's network namespace (a namespace
+     with its loopback down would get an inspector nobody can reach, nor close): checked first;
+   - SIGUSR1 opens the port of the target's `--inspect-port` (command line or NODE_OPTIONS; Node's
+     default 9229). That port is fixed when the target starts: a running process's port cannot be
+     changed from outside (`process.debugPort` and `inspector.open(port)` need code running in it,
+     which needs the inspector first). It must be free (else we say which process holds it and send
+     nothing); with `--inspect-port=0` Node picks a free port, and memdoctor takes the port that the
+     target's new listening socket has (read from /proc/PID/net/tcp and /proc/PID/fd);
+   - a guardian process is forked before the signal: if memdoctor dies before the watchdog is
+     armed (kill -9 in that ~50 ms window), it closes the inspector (see _Guardian).
 4. A watchdog inside the target: a timer (unref'd, so it never keeps the process alive) that
-   calls `require('inspector').close()` after a deadline. Only memdoctor renews it, so if
-   memdoctor dies, even by `kill -9`, the inspector still closes by itself.
+   calls `require('inspector').close()` after a deadline, or as soon as memdoctor's process is gone
+   (when the target shares memdoctor's PID namespace and can see it). Only memdoctor renews it, so
+   if memdoctor dies, even by `kill -9`, the inspector still closes by itself. SIGTERM and SIGHUP
+   unwind the capture (SystemExit) so that every path out closes the inspector.
 5. A memory check: a snapshot makes V8 build a copy of the heap graph and serialize it, which
    costs the target about CAPTURE_FACTOR x its used heap for the duration. If its cgroup (or the
    machine) lacks that headroom, we refuse unless --force: an OOM kill of the service is worse
@@ -33,41 +44,54 @@ Steps, and what each one guards against:
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import signal
+import socket
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 from memdoctor.heap.model import write_meta
+from memdoctor.heap.patient import refuse_stopped_or_traced
 from memdoctor.heap.runtimes import CaptureOptions, HeapError
+from memdoctor.heap.statedir import exclusive_lock
 from memdoctor.heap.v8 import inspector as insp
 from memdoctor.sampling import procfs
 from memdoctor.sampling.procfs import rss_once
 
 DEFAULT_PORT = 9229
-LOCK_PATH = "/tmp/memdoctor-node-inspector.lock"
-# Extra memory of a snapshot in the target, in multiples of its used heap. Measured here (Node 20,
-# 300 MiB used heap): RSS 376 MiB before, 1,811 MiB at the peak of the capture, +4.8x.
-CAPTURE_FACTOR = 5.0
+# Extra memory of a snapshot in the target, in multiples of its used heap: the peak RSS during the
+# capture minus the RSS before, over the used heap, for heaps of small objects (what leaks are made
+# of; the cost follows the number of objects, so a heap of a few big arrays costs far less).
+# Measured with benchmarks/v8_snapshot_cost.py (Node 20, docs/security.md): 11.2x at 27 MiB used,
+# 13.4-13.8x at 45-101 MiB, 13.5-15.0x at 138-324 MiB; the largest, rounded up. The old 5x let a
+# capture under a cgroup limit OOM-kill its target.
+CAPTURE_FACTOR = 15.0
 CAPTURE_FIXED = 32 << 20
 WATCHDOG_MARGIN_S = 5.0  # the watchdog closes the inspector this long after memdoctor's own timeout
+WATCHDOG_POLL_MS = 250  # how often the watchdog looks at the deadline and at memdoctor's process
+GUARDIAN_WAIT_S = 15.0  # after memdoctor died, how long its guardian waits for a late inspector to open
 WATCHDOG_KEY = "Symbol.for('memdoctor.inspector.watchdog')"
 REQUIRE = ("(typeof require === 'function' ? require : (process.getBuiltinModule ? process.getBuiltinModule : "
            "process.mainModule.require.bind(process.mainModule)))")
 
 
-def _arm_js(deadline_ms: int) -> str:
-    return (f"(() => {{ const k = {WATCHDOG_KEY}; if (process[k]) clearTimeout(process[k]);"
-            f" const i = {REQUIRE}('inspector');"
-            " const t = setTimeout(() => { delete process[k]; try { i.close(); } catch (e) {} }, "
-            f"{deadline_ms});"
+def _arm_js(deadline_ms: int, watch_pid: int | None = None) -> str:
+    """The watchdog: a timer in the target (unref'd: it never keeps the process alive) that closes the
+    inspector at the deadline, or as soon as memdoctor's process is gone when the target can see it
+    (same PID namespace): process.kill(pid, 0) fails with ESRCH only when no such process exists."""
+    gone = (f"(() => {{ try {{ process.kill({watch_pid}, 0); return false; }}"
+            " catch (e) { return e.code === 'ESRCH'; } })()") if watch_pid else "false"
+    return (f"(() => {{ const k = {WATCHDOG_KEY}; if (process[k]) clearInterval(process[k]);"
+            f" const i = {REQUIRE}('inspector'); const end = Date.now() + {deadline_ms};"
+            f" const t = setInterval(() => {{ if (Date.now() < end && !{gone}) return;"
+            " clearInterval(t); delete process[k]; try { i.close(); } catch (e) {} }, "
+            f"{WATCHDOG_POLL_MS});"
             " if (t.unref) t.unref(); process[k] = t; return true; })()")
 
 
-CLOSE_JS = (f"(() => {{ const k = {WATCHDOG_KEY}; if (process[k]) {{ clearTimeout(process[k]); delete process[k]; }}"
+CLOSE_JS = (f"(() => {{ const k = {WATCHDOG_KEY}; if (process[k]) {{ clearInterval(process[k]); delete process[k]; }}"
             f" const i = {REQUIRE}('inspector');"
             " const t = setTimeout(() => { try { i.close(); } catch (e) {} }, 20);"
             " if (t.unref) t.unref(); return true; })()")
@@ -112,30 +136,17 @@ def _check_target(pid: int) -> None:
             owner = "another user"
         raise HeapError(f"no permission to signal process {pid} (owned by uid {owner}): run memdoctor as that "
                         "user or as root") from None
+    refuse_stopped_or_traced(pid)
 
 
-@contextlib.contextmanager
-def _machine_lock(timeout: float) -> Iterator[None]:
-    fd = os.open(LOCK_PATH, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+def _inspector_lock(pid: int, timeout: float) -> contextlib.AbstractContextManager[None]:
+    """One capture at a time per network namespace of targets (the inspector port is per namespace),
+    locked in memdoctor's private state directory (statedir.py: never a shared /tmp path)."""
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another memdoctor"
-                    raise HeapError(f"another Node.js capture holds the inspector lock ({holder}); "
-                                    f"retry when it is done (lock: {LOCK_PATH})") from None
-                time.sleep(0.1)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"memdoctor PID {os.getpid()}".encode(), 0)
-        yield
-    finally:
-        with contextlib.suppress(OSError):
-            os.ftruncate(fd, 0)
-        os.close(fd)
+        netns = os.stat(f"/proc/{pid}/ns/net").st_ino
+    except OSError:
+        netns = 0
+    return exclusive_lock(f"node-inspector-net{netns}.lock", timeout, "another Node.js capture")
 
 
 def _own_inspector_port(pid: int, timeout: float) -> int | None:
@@ -153,29 +164,174 @@ def _own_inspector_port(pid: int, timeout: float) -> int | None:
     return None
 
 
-def _open_inspector(pid: int, timeout: float) -> None:
-    held = insp.port_listening(pid, DEFAULT_PORT)
-    if held is not None:
-        who = insp.holder_of(held.inode)
-        by = f"PID {who[0]} ({who[1]})" if who else "a process in another namespace or of another user"
-        raise HeapError(f"port {DEFAULT_PORT} in the target's network namespace is in use by {by}: the inspector "
-                        "cannot open; stop that debugger or process and retry (nothing was sent to the target)")
+def _our_pid_seen_by(pid: int) -> int | None:
+    """memdoctor's PID as the target sees it: ours when we share its PID namespace, else None (a target in
+    a container cannot see a memdoctor on the host; its watchdog then goes by the deadline alone)."""
+    try:
+        same = os.readlink("/proc/self/ns/pid") == os.readlink(f"/proc/{pid}/ns/pid")
+    except OSError:
+        return None
+    return os.getpid() if same else None
+
+
+def _expected_port(pid: int) -> int | None:
+    """The port SIGUSR1 will open: --inspect-port (or --debug-port) from the target's command line or its
+    NODE_OPTIONS, else Node's default 9229; None for port 0 (Node picks a free one at run time)."""
+    words: list[str] = []
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/cmdline", "rb") as fh:
+        words += fh.read().decode(errors="replace").split("\0")
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/environ", "rb") as fh:
+        for item in fh.read().decode(errors="replace").split("\0"):
+            if item.startswith("NODE_OPTIONS="):
+                words += item[len("NODE_OPTIONS="):].split()
+    port = DEFAULT_PORT
+    for i, word in enumerate(words):
+        name, eq, value = word.partition("=")
+        if name in ("--inspect-port", "--debug-port"):
+            value = value if eq else (words[i + 1] if i + 1 < len(words) else "")
+            value = value.rsplit(":", 1)[-1]
+            if value.isdigit():
+                port = int(value)
+    return port or None
+
+
+def _check_loopback(pid: int) -> None:
+    """The inspector listens on 127.0.0.1 of the target's network namespace: if memdoctor cannot connect
+    there (loopback down, as in a fresh `unshare -n`), the inspector would open and could never be closed
+    again through the protocol. Try a connection there first; refuse before sending anything."""
+    def probe() -> None:
+        server = socket.socket()
+        try:
+            server.bind(("127.0.0.1", 0))
+            server.listen(1)
+            with socket.create_connection(server.getsockname(), timeout=2.0):
+                pass
+        finally:
+            server.close()
+
+    try:
+        insp._in_netns(pid, probe)
+    except OSError as exc:
+        raise HeapError(f"memdoctor cannot connect to 127.0.0.1 in the network namespace of process {pid} "
+                        f"({exc.strerror or exc}: is its loopback down?): the inspector could not be reached or "
+                        "closed again; nothing was sent to the target") from None
+
+
+def _open_inspector(pid: int, timeout: float, guardian: _Guardian) -> int:
+    """Send SIGUSR1 and return the port the target's inspector opened."""
+    expected = _expected_port(pid)
+    if expected is not None:
+        held = insp.port_listening(pid, expected)
+        if held is not None:
+            who = insp.holder_of(held.inode)
+            by = f"PID {who[0]} ({who[1]})" if who else "a process in another namespace or of another user"
+            raise HeapError(f"port {expected} in the target's network namespace is in use by {by}: the inspector "
+                            "cannot open; stop that debugger or process and retry (nothing was sent to the target)")
+    before = {item.inode for item in insp.listeners(pid)}
+    guardian.signal_sent(before)
     os.kill(pid, signal.SIGUSR1)
-    deadline = time.monotonic() + min(timeout, 15.0)
+    wait_s = min(timeout, 15.0)
+    deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         if not _alive(pid):
             raise HeapError(f"process {pid} exited after SIGUSR1: is it Node.js with the inspector built in?")
-        item = insp.port_listening(pid, DEFAULT_PORT)
-        if item is not None and item.inode in insp.socket_inodes(pid):
-            return
-        if item is not None:  # someone else took the port in the meantime
-            who = insp.holder_of(item.inode)
-            by = f"PID {who[0]}" if who else "another process"
-            raise HeapError(f"port {DEFAULT_PORT} was taken by {by} "
-                            "before the target's inspector could open it")
-        time.sleep(0.05)
-    raise HeapError(f"process {pid} did not open its inspector within {min(timeout, 15.0):.0f} s after SIGUSR1 "
+        fresh = [item for item in insp.listeners(pid) if item.inode not in before]
+        mine = insp.socket_inodes(pid) if fresh else set()  # read after the listeners: a new socket is in both
+        for item in fresh:
+            if item.inode in mine and (expected is None or item.port == expected):
+                return item.port
+            if item.port == expected and item.inode not in mine:  # someone else took the port in the meantime
+                who = insp.holder_of(item.inode)
+                by = f"PID {who[0]}" if who else "another process"
+                raise HeapError(f"port {expected} was taken by {by} before the target's inspector could open it")
+        time.sleep(0.02)
+    raise HeapError(f"process {pid} did not open its inspector within {wait_s:.0f} s after SIGUSR1 "
                     "(started with --disable-sigusr1, or not Node.js?)")
+
+
+class _Guardian:
+    """A small process forked before SIGUSR1 that closes the inspector if memdoctor dies, even by kill -9.
+
+    The watchdog in the target covers memdoctor's death once it is armed; between SIGUSR1 and arming
+    (connecting, listing, opening the session: ~50 ms) nothing would. The guardian is in its own
+    session (a Ctrl-C or a kill of memdoctor's process group does not reach it), holds the inspector
+    lock with memdoctor, and waits on a pipe: "done" from memdoctor ends it; end of file without
+    "done" means memdoctor died, and then it closes any inspector the target opened after the signal.
+    """
+
+    def __init__(self, pid: int, lock_fd: int) -> None:
+        self.pid = pid
+        read_end, self.write_end = os.pipe()
+        self.child = os.fork()
+        if self.child == 0:  # pragma: no cover - the guardian: never returns
+            code = 0
+            try:
+                os.close(self.write_end)
+                os.setsid()
+                null = os.open(os.devnull, os.O_RDWR)
+                for fd in (0, 1, 2):
+                    os.dup2(null, fd)
+                keep = sorted({read_end, lock_fd})
+                os.closerange(3, keep[0])
+                for low, high in zip(keep, [*keep[1:], 1 << 16], strict=True):
+                    os.closerange(low + 1, high)
+                self._watch(read_end)
+            except BaseException:
+                code = 1
+            finally:
+                os._exit(code)
+        os.close(read_end)
+
+    def _watch(self, read_end: int) -> None:
+        data = b""
+        while chunk := os.read(read_end, 4096):
+            data += chunk
+            if b"done" in data:
+                return
+        if not data.startswith(b"sent "):
+            return  # memdoctor died before SIGUSR1: nothing was opened
+        before = {int(x) for x in data[5:].split(b"\n")[0].split()}
+        deadline = time.monotonic() + GUARDIAN_WAIT_S
+        while time.monotonic() < deadline and _alive(self.pid):
+            fresh = [item for item in insp.listeners(self.pid) if item.inode not in before]
+            mine = insp.socket_inodes(self.pid)
+            opened = [item for item in fresh if item.inode in mine]
+            if opened:
+                _close_inspector(self.pid, opened[0].port, 10.0)
+                return
+            time.sleep(0.05)
+
+    def signal_sent(self, listeners_before: set[int]) -> None:
+        os.write(self.write_end, b"sent " + " ".join(map(str, sorted(listeners_before))).encode() + b"\n")
+
+    def done(self) -> None:
+        with contextlib.suppress(OSError):
+            os.write(self.write_end, b"done")
+        with contextlib.suppress(OSError):
+            os.close(self.write_end)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(self.child, 0)
+
+
+@contextlib.contextmanager
+def _termination_unwinds() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise SystemExit during a capture, so that every `finally` closes what it opened
+    (their default action would end memdoctor with the inspector open)."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def unwind(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    saved = {sig: signal.signal(sig, unwind) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
 
 
 def _wait_closed(pid: int, port: int, timeout: float = 5.0) -> bool:
@@ -359,22 +515,29 @@ def capture_series(pid: int, outputs: list[str], *, every_s: float, options: Cap
         raise HeapError("--allocations takes one snapshot: leave out --count")
     timeout = max(1.0, options.timeout_s)
     identity = _identity(pid)
-    with _machine_lock(timeout):
+    with _inspector_lock(pid, timeout) as lock_fd, _termination_unwinds():
         port = _own_inspector_port(pid, timeout)
         opened = port is None
-        if opened:
-            _open_inspector(pid, timeout)
-            port = DEFAULT_PORT
+        guardian = None
         try:
-            return _capture_with_inspector(pid, port, opened, outputs, every_s, options, timeout, identity,
-                                           on_written)
-        except HeapError:
-            if _exited_soon(pid):
-                raise HeapError(f"process {pid} exited during the capture; no further snapshot was written") from None
-            raise
+            if opened:
+                _check_loopback(pid)
+                guardian = _Guardian(pid, lock_fd)
+                port = _open_inspector(pid, timeout, guardian)
+            assert port is not None
+            try:
+                return _capture_with_inspector(pid, port, opened, outputs, every_s, options, timeout, identity,
+                                               on_written)
+            except HeapError:
+                if _exited_soon(pid):
+                    raise HeapError(f"process {pid} exited during the capture; no further snapshot was written") \
+                        from None
+                raise
         finally:
-            if opened and _alive(pid) and not _wait_closed(pid, port, 0.2):
+            if opened and port is not None and _alive(pid) and not _wait_closed(pid, port, 0.2):
                 _close_inspector(pid, port, timeout)
+            if guardian is not None:
+                guardian.done()
 
 
 def _close_inspector(pid: int, port: int, timeout: float) -> None:
@@ -408,7 +571,7 @@ def _capture_with_inspector(pid: int, port: int, opened: bool, outputs: list[str
                 _wait_renewing(session, pid, every_s, opened, deadline_ms)
             started = time.monotonic()
             if opened:
-                session.evaluate(_arm_js(deadline_ms))
+                session.evaluate(_arm_js(deadline_ms, _our_pid_seen_by(pid)))
             meta = _one_snapshot(session, pid, output, options, timeout, opened, deadline_ms)
             meta.update({
                 "capture_s": round(time.monotonic() - started, 3),
@@ -422,6 +585,10 @@ def _capture_with_inspector(pid: int, port: int, opened: bool, outputs: list[str
             metas.append(meta)
             if on_written is not None:
                 on_written(meta)
+        # The heap profiler keeps an id for every object it has seen until it is disabled; disabling it
+        # before the session ends gave back ~13% of what the capture left in RSS (572 -> 499 MiB, 45 MiB heap).
+        with contextlib.suppress(HeapError):
+            session.call("HeapProfiler.disable", timeout=min(timeout, 10.0))
         if opened:
             with contextlib.suppress(HeapError):
                 session.evaluate(CLOSE_JS, timeout=5.0)
@@ -440,7 +607,7 @@ def _wait_renewing(session: insp.Session, pid: int, seconds: float, opened: bool
         if not _alive(pid):
             raise HeapError(f"process {pid} exited while memdoctor waited to take its snapshot")
         if opened:
-            session.evaluate(_arm_js(deadline_ms))
+            session.evaluate(_arm_js(deadline_ms, _our_pid_seen_by(pid)))
 
 
 def _one_snapshot(session: insp.Session, pid: int, output: str, options: CaptureOptions, timeout: float,

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from memdoctor.heap.runtimes import HeapError
+from memdoctor.redact import redact_command
 
 CLONE_NEWNET = 0x40000000
 TCP_LISTEN = "0A"
@@ -171,7 +172,7 @@ def holder_of(inode: int) -> tuple[int, str] | None:
                     if os.readlink(f"/proc/{entry}/fd/{fd}") == target:
                         with open(f"/proc/{entry}/cmdline", "rb") as fh:
                             cmd = fh.read().replace(b"\0", b" ").decode(errors="replace").strip()
-                        return int(entry), cmd[:120]
+                        return int(entry), redact_command(cmd)[:120]  # it goes into a message
                 except OSError:
                     continue
         except OSError:

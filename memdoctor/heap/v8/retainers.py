@@ -87,6 +87,7 @@ class Namer:
         self.e_internal = snap.edge_type_code("internal")
         self._prop_counts: dict[int, int] = {}
         self._anchor_cache: dict[int, str] = {}
+        self._code_names: np.ndarray | None = None
 
     # --- what a node is -------------------------------------------------------------------------
     def is_context(self, node: int) -> bool:
@@ -104,6 +105,32 @@ class Namer:
             types = self.snap.edge_type[edges.start:edges.stop]
             self._prop_counts[node] = int(np.count_nonzero(types == self.e["property"]))
         return self._prop_counts[node]
+
+    def code_names(self) -> np.ndarray:
+        """For each string of the snapshot, whether compiled code holds it as a constant: an `internal`
+        edge from a code node (constant pools, object literal boilerplates). Those are the names the
+        program spells in its source. A key an object got at run time (a session token, a user id) is
+        held by no code constant; inline caches do hold it, through `hidden` edges from feedback
+        vectors and handlers, which are not counted (measured on Node 20 snapshots)."""
+        if self._code_names is None:
+            snap = self.snap
+            code = snap.node_type_code("code")
+            strings = [snap.node_type_code(t) for t in ("string", "concatenated string", "sliced string")]
+            sources = snap.edge_sources()
+            feedback = snap.strings.find("system / FeedbackVector")
+            held = ((snap.node_type[sources] == code) & (snap.edge_type == self.e_internal)
+                    & (snap.node_name[sources] != feedback))
+            targets = snap.edge_to[held]
+            targets = targets[np.isin(snap.node_type[targets], [t for t in strings if t >= 0])]
+            names = np.zeros(len(snap.strings), dtype=np.bool_)
+            names[snap.node_name[targets]] = True
+            self._code_names = names
+        return self._code_names
+
+    def is_run_time_key(self, source: int, name_id: int) -> bool:
+        """A property of a plain Object that no code names: data used as a key, whatever the object's size
+        (objects used as maps with fewer than MAP_LIKE_MIN_PROPERTIES keys are not is_map_like)."""
+        return int(self.snap.node_name[source]) == self.object_name and not bool(self.code_names()[name_id])
 
     def is_map_like(self, node: int) -> bool:
         """A plain object used as a dictionary: its keys are data, not names."""
@@ -220,8 +247,10 @@ class Namer:
             name = snap.strings[int(snap.edge_name[edge])]
             return name if IDENTIFIER.match(name) else "[variable]"
         if kind == "property":
-            name = snap.strings[int(snap.edge_name[edge])]
-            if self.is_map_like(source) or not (IDENTIFIER.match(name) or name.startswith("<symbol ")):
+            name_id = int(snap.edge_name[edge])
+            name = snap.strings[name_id]
+            if (self.is_map_like(source) or not (IDENTIFIER.match(name) or name.startswith("<symbol "))
+                    or self.is_run_time_key(source, name_id)):
                 return "[key]"
             return name
         if kind == "element":
