@@ -433,6 +433,54 @@ def test_memdoctor_killed_right_after_sigusr1_leaves_no_inspector_open(node_targ
     assert target.alive() and target.command("grow-to 4") > 0
 
 
+UNWIND_AFTER_SIGUSR1 = r"""
+import sys
+from memdoctor.heap.runtimes import CaptureOptions
+from memdoctor.heap.v8 import capture
+
+import os
+
+before = None
+real_listeners = capture.insp.listeners
+memdoctor_pid = os.getpid()  # the guardian is a fork of this process: it must see the real listeners
+
+
+def listeners(pid):
+    # The first call lists the ports before SIGUSR1; later ones run while the capture waits for
+    # the inspector. Once it listens, a SIGTERM lands before the capture learns the port: the
+    # capture unwinds (SystemExit) with the inspector open.
+    global before
+    found = real_listeners(pid)
+    if os.getpid() != memdoctor_pid:
+        return found
+    if before is None:
+        before = {item.inode for item in found}
+    elif any(item.inode not in before for item in found):
+        raise SystemExit(143)
+    return found
+
+
+capture.insp.listeners = listeners
+capture.capture_series(int(sys.argv[1]), [sys.argv[2]], every_s=0.0, options=CaptureOptions(timeout_s=30))
+"""
+
+
+@needs_node
+@pytest.mark.integration
+def test_a_capture_unwound_after_sigusr1_before_the_port_is_known_leaves_no_inspector_open(node_targets, tmp_path):
+    """Item 5: a SIGTERM between SIGUSR1 and learning the port unwound the capture with no port to
+    close, and told the guardian "done": the inspector stayed open for ever (seen in a full run).
+    Now the guardian is left to close it, as if memdoctor had died."""
+    target = node_targets(node_args=FREE_PORT)
+    target.command("grow-to 3")
+    proc = subprocess.run([sys.executable, "-c", UNWIND_AFTER_SIGUSR1, str(target.pid),
+                           str(tmp_path / "u.heapsnapshot")], env=cli_env(), capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 143, proc.stderr[-2000:]
+    wait_for(lambda: inspector_ports(target.pid) == set(), 20, "the inspector to close")
+    assert target.alive() and target.command("grow-to 4") > 0
+
+
 @root_only
 @needs_node
 @pytest.mark.integration

@@ -304,6 +304,11 @@ class _Guardian:
     def signal_sent(self, listeners_before: set[int]) -> None:
         os.write(self.write_end, b"sent " + " ".join(map(str, sorted(listeners_before))).encode() + b"\n")
 
+    def abandon(self) -> None:
+        """Leave the guardian to close whatever inspector opened after the signal, as if memdoctor died."""
+        with contextlib.suppress(OSError):
+            os.close(self.write_end)
+
     def done(self) -> None:
         with contextlib.suppress(OSError):
             os.write(self.write_end, b"done")
@@ -537,7 +542,13 @@ def capture_series(pid: int, outputs: list[str], *, every_s: float, options: Cap
             if opened and port is not None and _alive(pid) and not _wait_closed(pid, port, 0.2):
                 _close_inspector(pid, port, timeout)
             if guardian is not None:
-                guardian.done()
+                if port is None:
+                    # Unwound (SIGTERM, an error) after SIGUSR1 but before the port was known: an
+                    # inspector may be opening that this process never learned of. The guardian,
+                    # told nothing but end of file, closes it (a "done" here left it open for ever).
+                    guardian.abandon()
+                else:
+                    guardian.done()
 
 
 def _close_inspector(pid: int, port: int, timeout: float) -> None:
