@@ -135,9 +135,32 @@ def build_outputs(trace_path: str, run: DoctorRun, limit_bytes: int | None) -> d
     report, plots = build(trace_path, run.snapshots if len(run.snapshots) >= 2 else [], limit_bytes,
                           want_plots=True)
     report.setdefault("notes", []).extend(run.errors)
+    if run.trigger is None:
+        _add_concurrency(report, trace_path)
     base = trace_path[:-6] if trace_path.endswith(".jsonl") else trace_path
     html_path, json_path = base + ".report.html", base + ".report.json"
     _write(html_path, render(report, plots, "html"), private=True)
     _write(json_path, render(report, {}, "json"), private=True)
     return {"report": report, "terminal": render(report, {}, "terminal"),
             "html": os.path.abspath(html_path), "json": os.path.abspath(json_path)}
+
+
+def _add_concurrency(report: dict[str, Any], trace_path: str) -> None:
+    """No leak: a service of jobs in waves still gets its concurrency cap from the step heights
+    (`report` adds it only for the "step" pattern; a pool's waves often read as a sawtooth)."""
+    from memdoctor.analysis import caps
+    from memdoctor.traces.reader import read_trace
+
+    if report.get("caps", {}).get("concurrency") or not report.get("limit_bytes"):
+        return
+    trace = read_trace(trace_path)
+    steps = caps.step_heights(trace.t, trace.rss)
+    if not steps.value:
+        return
+    try:
+        jobs = caps.concurrency(report["limit_bytes"], steps.explain["baseline_bytes"], steps.value)
+    except ValueError as exc:
+        report.setdefault("notes", []).append(f"no concurrency cap: {exc}")
+        return
+    report.setdefault("caps", {})["concurrency"] = jobs.value
+    report["caps"].setdefault("explain", {})["concurrency"] = {**jobs.explain, "per_job": steps.explain}
