@@ -58,3 +58,14 @@ def test_healthy_python_ends_with_no_leak_and_no_suspects(tmp_path):
     assert out["snapshots"] == []
     assert out["report"]["suspects"] == []
     assert out["report"]["diagnosis"]["verdict"] != "leak"
+
+
+def test_node_incident_dead_letter_queue_cap_from_the_incident_arithmetic(tmp_path):
+    node = node_example("map_leak.js")[0]  # skips when node is missing
+    service = ROOT / "examples" / "incidents" / "node" / "incidents.js"
+    out = _doctor(tmp_path, "--max-time", "90s", "--limit", "512MB", "--", node, str(service), "dead_letter_queue",
+                  "--seconds", "120")
+    top = out["report"]["suspects"][0]
+    assert top["key"].startswith("deadLetters")
+    # floor((512 MiB - baseline) x 0.25 / ~80 KiB per entry): about 1,400 with a ~60 MB baseline
+    assert 1000 <= top["caps"]["max_entries"] <= 1700
