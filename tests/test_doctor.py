@@ -69,3 +69,11 @@ def test_node_incident_dead_letter_queue_cap_from_the_incident_arithmetic(tmp_pa
     assert top["key"].startswith("deadLetters")
     # floor((512 MiB - baseline) x 0.25 / ~80 KiB per entry): about 1,400 with a ~60 MB baseline
     assert 1000 <= top["caps"]["max_entries"] <= 1700
+
+
+def test_run_says_heap_options_do_not_apply_to_node(tmp_path):
+    node = node_example("map_leak.js")[0]
+    proc = memdoctor("run", "--duration", "1s", "--heap-every", "10s", "--snapshot-at", "50%", "--",
+                     node, "-e", "setTimeout(() => {}, 3000)", timeout=60)
+    assert "--heap-every takes Python heap snapshots only; it does not apply to node" in proc.stderr
+    assert "--snapshot-at takes Python heap snapshots only; it does not apply to node" in proc.stderr
