@@ -72,13 +72,15 @@ def doctor_command(
         watchers.append(w)
         return w
 
+    if pid is not None:
+        from memdoctor.sampling.target import describe
+
+        describe(pid)  # an unknown PID fails before any file is created
     writer = open_writer(trace_path)
     try:
         if pid is not None:
             from memdoctor.recording import attach_plan, execute
-            from memdoctor.sampling.target import describe
 
-            describe(pid)
             plan = attach_plan(pid, settings, writer=writer, live_mode=live_mode(json_out), console=console,
                                source_name="memdoctor doctor", state=state)
             stop = watcher_for(pid, plan.limit.bytes).start()
