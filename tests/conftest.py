@@ -136,7 +136,7 @@ def node_example(name: str, *args: str) -> list[str]:
 
 # Tests of these files open Node inspectors on the host's port 9229 (SIGUSR1 always picks it) or
 # hold it on purpose: under pytest-xdist they all run on one worker, one at a time.
-INSPECTOR_PORT_FILES = {"test_v8_heap.py", "test_report.py", "test_v8_capture_more.py"}
+INSPECTOR_PORT_FILES = {"test_v8_heap.py", "test_report.py", "test_v8_capture_more.py", "test_doctor.py"}
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups

@@ -89,6 +89,7 @@ def run_command(
 
         parse_shares(snapshot_at)  # a bad value fails here, before anything is launched
     check_report_option(report, output)
+    _say_what_cannot_apply(list(cmd), heap_every, snapshot_at)
     writer = open_writer(output)  # before launching: an unwritable path must not start anything
     try:
         from memdoctor.heap.python.launch import heap_launch_environment
@@ -120,6 +121,24 @@ def run_command(
         rc = outcome.child_returncode
         code = rc if rc is not None and rc >= 0 else 128 + (-rc if rc else 0)
     raise typer.Exit(code)
+
+
+def _say_what_cannot_apply(cmd: list[str], heap_every: str | None, snapshot_at: str | None) -> None:
+    """No option is silently ignored: --heap-every and --snapshot-at capture Python heaps only."""
+    from memdoctor.sampling.target import detect_runtime
+
+    runtime = detect_runtime(cmd)
+    if runtime == "python":
+        return
+    what = runtime or "this command"
+    import sys
+
+    if heap_every:
+        print(f"memdoctor: --heap-every takes Python heap snapshots only; it does not apply to {what} "
+              "(use `memdoctor doctor` or `memdoctor snapshot --count 3`)", file=sys.stderr)
+    if snapshot_at and runtime == "node":
+        print("memdoctor: --snapshot-at takes Python heap snapshots only; it does not apply to node "
+              "(use `memdoctor doctor --snapshot-at`)", file=sys.stderr)
 
 
 COMMAND = CommandSpec("run", run_command, HELP, order=10, context_settings={"allow_extra_args": True})

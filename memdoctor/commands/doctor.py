@@ -1,0 +1,136 @@
+"""`memdoctor doctor`: from a PID or a command to the named leak and its cap, unattended."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Annotated
+
+import typer
+
+from memdoctor.commands.common import CommandSpec, fail, handle_errors
+from memdoctor.commands.recording_options import Interval, JsonOut, Limit, Output, SnapshotAt
+
+HELP = """Watch a process (by PID) or a command (after --); as soon as the diagnosis says leak, or
+memory crosses a --snapshot-at share of the limit, take three heap snapshots spaced so the leak
+grows measurably between them, diff them, and print one report: what grows, who holds it, the
+growth rate, the time to the limit and the caps with their arithmetic. The HTML report and the
+JSON are written beside the trace. A healthy target ends with "no leak found" after --max-time.
+The target is never stopped by a capture; a target given by PID keeps running.
+
+Examples:
+
+  memdoctor doctor 4242
+
+  memdoctor doctor --limit 512MB -o api.jsonl -- node server.js
+
+  memdoctor doctor --max-time 2m -- python3 worker.py
+"""
+
+# Default --max-time: long enough for the diagnosis to call a steady leak of a few MiB/min and
+# for three snapshots at the widest spacing (3 x 60 s), short enough to finish unattended.
+DEFAULT_MAX_TIME = "5m"
+
+
+@handle_errors
+def doctor_command(
+    cmd: Annotated[list[str] | None, typer.Argument(help="A PID, or the command to launch after --.",
+                                                    show_default=False)] = None,
+    interval: Interval = "200ms",
+    output: Output = None,
+    limit: Limit = None,
+    snapshot_at: SnapshotAt = None,
+    max_time: Annotated[str, typer.Option("--max-time", help="Stop after this long when no leak shows.")]
+    = DEFAULT_MAX_TIME,
+    json_out: JsonOut = False,
+) -> None:
+    from memdoctor.commands.recording_options import live_mode, open_writer, parse_common
+    from memdoctor.pipelines.doctor import Watcher, build_outputs, snapshot_prefix
+    from memdoctor.report.console import stderr_console, stdout_console
+    from memdoctor.sampling.recorder import RecordingState
+    from memdoctor.units import parse_duration
+
+    if not cmd:
+        raise fail("give a PID or a command: `memdoctor doctor PID` or `memdoctor doctor -- CMD ARGS...`")
+    settings = parse_common(interval, None, "5s", limit, False, None, "0s")
+    max_time_s = parse_duration(max_time)
+    shares: list[float] = []
+    if snapshot_at:
+        from memdoctor.heap.python.triggers import parse_shares
+
+        shares = parse_shares(snapshot_at)
+    pid = int(cmd[0]) if len(cmd) == 1 and cmd[0].isdigit() else None
+    trace_path = output or os.path.abspath(f"memdoctor-doctor-{pid or 'run'}-{int(time.time())}.jsonl")
+    console = stderr_console()
+    state = RecordingState()
+    watchers: list[Watcher] = []
+
+    def watcher_for(target_pid: int, limit_bytes: int | None) -> Watcher:
+        w = Watcher(state, target_pid, limit_bytes=limit_bytes, prefix=snapshot_prefix(trace_path), shares=shares,
+                    max_time_s=max_time_s, after_verdict_s=0.0, say=lambda m: console.print(m, markup=False))
+        watchers.append(w)
+        return w
+
+    if pid is not None:
+        from memdoctor.sampling.target import describe
+
+        describe(pid)  # an unknown PID fails before any file is created
+    writer = open_writer(trace_path)
+    try:
+        if pid is not None:
+            from memdoctor.pipelines.recording import attach_plan, execute
+
+            plan = attach_plan(pid, settings, writer=writer, live_mode=live_mode(json_out), console=console,
+                               source_name="memdoctor doctor", state=state)
+            stop = watcher_for(pid, plan.limit.bytes).start()
+            try:
+                outcome = execute(plan)
+            finally:
+                stop()
+                plan.source.close()
+        else:
+            from memdoctor.pipelines.recording import record_command
+            from memdoctor.sampling.limits import discover_limit_for_pid, with_override
+
+            def on_start(child):
+                found = with_override(discover_limit_for_pid(child.pid), settings.limit_bytes)
+                return watcher_for(child.pid, found.bytes).start()
+
+            outcome = record_command(list(cmd), settings, writer=writer, live_mode=live_mode(json_out),
+                                     console=console, source_name="memdoctor doctor", on_start=on_start,
+                                     state=state)
+    finally:
+        if writer is not None:
+            writer.close()
+    run = watchers[0].run if watchers else None
+    if run is None:
+        raise fail("the target could not be watched")
+    result = build_outputs(trace_path, run, settings.limit_bytes or outcome.limit.bytes)
+    if json_out:
+        print(json.dumps({"trace": os.path.abspath(trace_path), "html": result["html"], "json": result["json"],
+                          "trigger": run.trigger, "snapshots": run.snapshots, "spacing_s": run.spacing_s,
+                          "errors": run.errors, "target_alive": _alive(outcome.pid) if pid else None,
+                          "report": result["report"]}, indent=2, default=str))
+    else:
+        out = stdout_console()
+        out.print(result["terminal"], markup=False, highlight=False)
+        if run.trigger is None:
+            out.print("no leak found: the diagnosis did not call a leak in "
+                      f"{outcome.result.duration_s:.0f}s (evidence above)", markup=False)
+        out.print(f"trace: {os.path.abspath(trace_path)}\nHTML report: {result['html']}\nJSON: {result['json']}",
+                  markup=False)
+    raise typer.Exit(0)
+
+
+def _alive(pid: int | None) -> bool | None:
+    if pid is None:
+        return None
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
+
+
+COMMAND = CommandSpec("doctor", doctor_command, HELP, order=15, context_settings={"allow_extra_args": True})
