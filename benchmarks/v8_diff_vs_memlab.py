@@ -36,6 +36,20 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "node_heap" / "map_leak.js"
 
 
+
+def signal_snapshot(target: subprocess.Popen, work: Path, path: Path) -> None:
+    """Have a node started with --heapsnapshot-signal=SIGUSR2 (in `work`, driven by the harness's
+    stdin lines) write a snapshot, and move it to `path`."""
+    assert target.stdin is not None and target.stdout is not None
+    before = set(work.glob("Heap*.heapsnapshot"))
+    os.kill(target.pid, signal.SIGUSR2)
+    while not set(work.glob("Heap*.heapsnapshot")) - before:
+        time.sleep(0.05)
+    target.stdin.write("tick 0\n")  # answered once the (synchronous) snapshot is written
+    target.stdin.flush()
+    target.stdout.readline()
+    (set(work.glob("Heap*.heapsnapshot")) - before).pop().rename(path)
+
 def tree(pid: int) -> list[int]:
     out, i = [pid], 0
     while i < len(out):
@@ -119,16 +133,8 @@ def main() -> int:
             target.stdin.write(f"grow-to {mb}\n")
             target.stdin.flush()
             heap = int(target.stdout.readline().split()[2])
-            before = set(work.glob("Heap*.heapsnapshot"))
-            os.kill(target.pid, signal.SIGUSR2)
-            while not set(work.glob("Heap*.heapsnapshot")) - before:
-                time.sleep(0.05)
-            target.stdin.write("tick 0\n")  # answered once the (synchronous) snapshot is written
-            target.stdin.flush()
-            target.stdout.readline()
-            new = (set(work.glob("Heap*.heapsnapshot")) - before).pop()
             path = work / f"snap{i}.heapsnapshot"
-            new.rename(path)
+            signal_snapshot(target, work, path)
             snaps.append(path)
             print(f"snapshot {i}: heap used {mib(heap)}, file {mib(path.stat().st_size)}")
     finally:

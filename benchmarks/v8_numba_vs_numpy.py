@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a script: the benchmarks package beside memdoctor
+from benchmarks.v8_diff_vs_memlab import signal_snapshot  # noqa: E402
+
 EXAMPLE = ROOT / "examples" / "node_heap" / "map_leak.js"
 MIB = 2**20
 
@@ -69,15 +71,8 @@ def write_snapshots(sizes: list[int], work: Path) -> list[Path]:
             target.stdin.write(f"grow-to {mb}\n")
             target.stdin.flush()
             target.stdout.readline()
-            before = set(work.glob("Heap*.heapsnapshot"))
-            os.kill(target.pid, signal.SIGUSR2)
-            while not set(work.glob("Heap*.heapsnapshot")) - before:
-                time.sleep(0.05)
-            target.stdin.write("tick 0\n")  # answered once the (synchronous) snapshot is written
-            target.stdin.flush()
-            target.stdout.readline()
             path = work / f"snap{i}.heapsnapshot"
-            (set(work.glob("Heap*.heapsnapshot")) - before).pop().rename(path)
+            signal_snapshot(target, work, path)
             snaps.append(path)
     finally:
         target.kill()
