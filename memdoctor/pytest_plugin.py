@@ -146,13 +146,17 @@ _SETTINGS = pytest.StashKey[_Settings]()
 # ---- pure judgement ---------------------------------------------------------------------------
 
 def theil_sen_slope(values: list[float]) -> float:
-    """Median of the slopes between every pair of points (x = iteration index)."""
-    n = len(values)
-    slopes = sorted((values[j] - values[i]) / (j - i) for i in range(n) for j in range(i + 1, n))
-    if not slopes:
+    """Median of the slopes between every pair of points (x = iteration index): the Sen slope of
+    the one trend module (memdoctor.analysis.trend), imported here so that an unmarked test never
+    loads numpy."""
+    if len(values) < 2:
         return 0.0
-    mid = len(slopes) // 2
-    return float(slopes[mid]) if len(slopes) % 2 else (slopes[mid - 1] + slopes[mid]) / 2.0
+    import numpy as np
+
+    from memdoctor.analysis.trend import mann_kendall_sen
+
+    return mann_kendall_sen(np.arange(len(values), dtype=float), np.asarray(values, dtype=float),
+                            correct=False).slope
 
 
 def judge_growth(retained: list[float], max_growth_bytes: float) -> GrowthVerdict:
