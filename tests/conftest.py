@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -134,16 +135,22 @@ def node_example(name: str, *args: str) -> list[str]:
     return [node, str(EXAMPLES / "node" / name), *args]
 
 
-# Tests of these files open Node inspectors on the host's port 9229 (SIGUSR1 always picks it) or
-# hold it on purpose: under pytest-xdist they all run on one worker, one at a time.
-INSPECTOR_PORT_FILES = {"test_v8_heap.py", "test_report.py", "test_v8_capture_more.py", "test_doctor.py"}
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (the kernel's choice for port 0)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        if item.path.name in INSPECTOR_PORT_FILES:
-            item.add_marker(pytest.mark.xdist_group("node-inspector-port-9229"))
+def pytest_configure(config):
+    # Every Node process a test starts (directly, through an example, or under `memdoctor run`/`doctor`)
+    # opens its inspector, when SIGUSR1 asks, on a port Node picks free at that moment, never on the
+    # host's fixed 9229: two workers, two test runs, or a developer's own Node can then not collide.
+    # Node reads NODE_OPTIONS before the command line, so a test that needs a known port passes
+    # `--inspect-port=N` (N from free_port()) on the command line and wins.
+    options = os.environ.get("NODE_OPTIONS", "")
+    if "--inspect-port" not in options:
+        os.environ["NODE_OPTIONS"] = (options + " --inspect-port=0").strip()
 
 
 # The unit suite (`pytest -m "not integration"`) is pure and fast: no child processes, no network.

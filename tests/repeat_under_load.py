@@ -22,7 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 UNIT = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not integration", "-n", "2"]
-WHOLE = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2", "--dist", "loadgroup"]
+WHOLE = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2"]
 
 
 def _hog() -> None:

@@ -24,7 +24,7 @@ from .node_dist_util import node_binary
 from .node_target import Driven
 
 HEAP_EXAMPLES = EXAMPLES / "node_heap"
-PORT = 9229
+PORT = 9229  # Node's default inspector port: no test listens on it in the host's network namespace
 VERSIONS = ["16.20.2", "22.12.0"]  # the ends of 16-22; 20 is the machine's own (test_v8_heap.py); 18 passed too
 
 
@@ -155,7 +155,10 @@ def test_target_in_another_network_namespace(memdoctor_netns, driven, tmp_path):
     node = shutil.which("node")
     if node is None:
         pytest.skip("node is not installed")
-    target = driven(private_netns([node, str(HEAP_EXAMPLES / "map_leak.js"), "--manual", "--kb", "4"]))
+    # Node's default port on purpose: it is the one a decoy takes in memdoctor's namespace; in the
+    # target's own namespace nothing else can hold it (conftest's --inspect-port=0 is overridden).
+    target = driven(private_netns([node, f"--inspect-port={PORT}", str(HEAP_EXAMPLES / "map_leak.js"),
+                                   "--manual", "--kb", "4"]))
     assert os.readlink(f"/proc/{target.pid}/ns/net") != os.readlink("/proc/self/ns/net")
     target.command("tick 30")
     in_ns = ["ip", "netns", "exec", memdoctor_netns]

@@ -17,14 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import EXAMPLES, assert_one_line_error, cli_env, memdoctor, spawn, wait_for  # noqa: F401
+from .conftest import EXAMPLES, assert_one_line_error, cli_env, free_port, memdoctor, spawn, wait_for  # noqa: F401
 from .node_target import Driven
 
 NODE = shutil.which("node")
 pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed")
 HEAP_EXAMPLES = EXAMPLES / "node_heap"
 SECRET = "planted-secret"
-PORT = 9229
 
 
 class Target(Driven):
@@ -51,10 +50,18 @@ def targets():
         t.kill()
 
 
-def inspector_listening(pid: int, port: int = PORT) -> bool:
-    from memdoctor.heap.v8.inspector import port_listening
+def inspector_ports(pid: int) -> set[int]:
+    """Ports the target itself listens on (its inspector's, if open: the examples serve nothing else).
+    The inspector's port is chosen free at run time (conftest sets --inspect-port=0), so it is found
+    by the target's own sockets, not by a number."""
+    from memdoctor.heap.v8.inspector import listeners, socket_inodes
 
-    return port_listening(pid, port) is not None
+    mine = socket_inodes(pid)
+    return {item.port for item in listeners(pid) if item.inode in mine}
+
+
+def inspector_listening(pid: int) -> bool:
+    return bool(inspector_ports(pid))
 
 
 def snapshot(pid: int, path: Path, *args: str, check_code: int | None = 0):
@@ -125,7 +132,11 @@ def test_allocation_sites(spawn, tmp_path):  # noqa: F811
     proc = snapshot(target.pid, tmp_path / "a.heapsnapshot", "--allocations", "2s")
     meta = json.loads(proc.stdout)
     sites = meta["allocation_sites"]
-    assert sites and sites[0]["file"] == "harness.js" and sites[0]["function"] == "payload"
+    # The leak allocates in payload() (harness.js), called by onMessage() (map_leak.js). Once V8's
+    # optimising compiler inlines payload into onMessage (when depends on the CPU the test gets),
+    # the sampling profiler charges the bytes to onMessage: either is the leak's own site.
+    assert sites and (sites[0]["file"], sites[0]["function"]) in {("harness.js", "payload"),
+                                                                  ("map_leak.js", "onMessage")}, sites[:3]
     assert sites[0]["line"] > 0 and sites[0]["bytes"] > 0
     assert target.poll() is None and not inspector_listening(target.pid)
 
@@ -330,10 +341,11 @@ def test_non_node_pid_is_refused(tmp_path):
 
 @pytest.mark.integration
 def test_port_in_use_names_its_holder_and_sends_nothing(targets, tmp_path):
-    target = targets("map_leak.js")
+    port = free_port()  # the target's --inspect-port, taken by another process before the capture
+    target = targets("map_leak.js", node_args=(f"--inspect-port={port}",))
     holder = subprocess.Popen([sys.executable, "-c",
                                "import socket,time,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, "
-                               "socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', 9229)); s.listen(); "
+                               f"socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', {port})); s.listen(); "
                                "print('up', flush=True); time.sleep(60)"], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "up"
@@ -350,16 +362,28 @@ def test_port_in_use_names_its_holder_and_sends_nothing(targets, tmp_path):
 
 
 @pytest.mark.integration
+def test_inspect_port_on_the_command_line_wins_over_node_options(targets):
+    """Node reads NODE_OPTIONS first and its command line after, so `--inspect-port` on the command line
+    is the port SIGUSR1 opens. memdoctor read them the other way round and, for a target started with
+    NODE_OPTIONS=--inspect-port=0 and `--inspect-port=N`, waited for a port of Node's choosing while
+    N was the one to check for another holder."""
+    from memdoctor.heap.v8.capture import _expected_port
+
+    assert "--inspect-port=0" in os.environ["NODE_OPTIONS"]  # conftest's default for every Node target
+    port = free_port()
+    target = targets("map_leak.js", node_args=(f"--inspect-port={port}",))
+    assert _expected_port(target.pid) == port
+    assert _expected_port(targets("map_leak.js").pid) is None  # port 0: Node picks one when it opens
+
+
+@pytest.mark.integration
 def test_already_open_inspector_is_reused_and_left_open(targets, tmp_path):
     target = targets("map_leak.js", node_args=("--inspect=127.0.0.1:0",))
-    from memdoctor.heap.v8.inspector import listeners, socket_inodes
-
-    wait_for(lambda: any(item.inode in socket_inodes(target.pid) for item in listeners(target.pid)), 10,
-             "the --inspect port")
+    wait_for(lambda: inspector_ports(target.pid), 10, "the --inspect port")
+    before = inspector_ports(target.pid)
     meta = json.loads(snapshot(target.pid, tmp_path / "r.heapsnapshot").stdout)
     assert meta["inspector"].startswith("reused")
-    assert any(item.inode in socket_inodes(target.pid) for item in listeners(target.pid))
-    assert not inspector_listening(target.pid)  # and SIGUSR1 was not used: nothing on 9229
+    assert inspector_ports(target.pid) == before  # left open, and SIGUSR1 opened no second port
 
 
 @pytest.mark.integration

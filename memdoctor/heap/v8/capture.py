@@ -177,13 +177,16 @@ def _our_pid_seen_by(pid: int) -> int | None:
 def _expected_port(pid: int) -> int | None:
     """The port SIGUSR1 will open: --inspect-port (or --debug-port) from the target's command line or its
     NODE_OPTIONS, else Node's default 9229; None for port 0 (Node picks a free one at run time)."""
+    # Node reads NODE_OPTIONS before its command line, so an option on the command line overrides
+    # the same option in NODE_OPTIONS (Node's CLI docs, NODE_OPTIONS): read them in that order and
+    # let the last one win.
     words: list[str] = []
-    with contextlib.suppress(OSError), open(f"/proc/{pid}/cmdline", "rb") as fh:
-        words += fh.read().decode(errors="replace").split("\0")
     with contextlib.suppress(OSError), open(f"/proc/{pid}/environ", "rb") as fh:
         for item in fh.read().decode(errors="replace").split("\0"):
             if item.startswith("NODE_OPTIONS="):
                 words += item[len("NODE_OPTIONS="):].split()
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/cmdline", "rb") as fh:
+        words += fh.read().decode(errors="replace").split("\0")
     port = DEFAULT_PORT
     for i, word in enumerate(words):
         name, eq, value = word.partition("=")
