@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from memdoctor.commands.common import CommandSpec, State, fail, handle_errors
+from memdoctor.commands.common import CommandSpec, fail, handle_errors
 from memdoctor.units import UnitError, parse_duration, parse_size
 
 HELP = """Query a Prometheus server (or Thanos, Mimir, VictoriaMetrics: anything with its HTTP API)
@@ -101,33 +101,29 @@ def fleet_command(
     end_s = _parse_time(end) if end is not None else time.time()
 
     from memdoctor.analysis import diagnose
-    from memdoctor.fleet.prometheus import PrometheusClient, PrometheusError, auth_from
+    from memdoctor.fleet.prometheus import PrometheusClient, auth_from
     from memdoctor.fleet.query import DEFAULT_LIMIT_QUERIES, DEFAULT_QUERY, FleetPlan, run_fleet
     from memdoctor.fleet.ranking import rank, summary
 
+    # A PrometheusError is a MemdoctorError: handle_errors maps it to one line and exit 2.
+    client = PrometheusClient(prometheus, auth=auth_from(token_file=token_file, basic_auth_file=basic_auth_file),
+                              timeout_s=timeout_s, retries=retries)
+    start_s = end_s - since_s
+    start_s = start_s - (start_s % step_s)  # on the step grid: batches and chunks line up
+    plan = FleetPlan(query=query or DEFAULT_QUERY, start=start_s, end=end_s, step=step_s,
+                     limit_queries=(limit_query,) if limit_query else DEFAULT_LIMIT_QUERIES,
+                     custom_limit=limit_query is not None, batch_size=batch_size, concurrency=concurrency)
+
+    def analyse(t, v, limit_bytes, restarts):
+        return diagnose(t, v, limit_bytes=limit_bytes or fallback_limit, restart_times=restarts)
+
+    client.ready()
+    progress, on_progress = _progress(output)
     try:
-        client = PrometheusClient(prometheus, auth=auth_from(token_file=token_file, basic_auth_file=basic_auth_file),
-                                  timeout_s=timeout_s, retries=retries)
-        start_s = end_s - since_s
-        start_s = start_s - (start_s % step_s)  # on the step grid: batches and chunks line up
-        plan = FleetPlan(query=query or DEFAULT_QUERY, start=start_s, end=end_s, step=step_s,
-                         limit_queries=(limit_query,) if limit_query else DEFAULT_LIMIT_QUERIES,
-                         custom_limit=limit_query is not None, batch_size=batch_size, concurrency=concurrency)
-
-        def analyse(t, v, limit_bytes, restarts):
-            return diagnose(t, v, limit_bytes=limit_bytes or fallback_limit, restart_times=restarts)
-
-        client.ready()
-        progress, on_progress = _progress(output)
-        try:
-            result = run_fleet(client, plan, analyse, on_progress)
-        finally:
-            if progress is not None:
-                progress.stop()
-    except PrometheusError as exc:
-        if State.debug:
-            raise
-        raise fail(str(exc)) from None
+        result = run_fleet(client, plan, analyse, on_progress)
+    finally:
+        if progress is not None:
+            progress.stop()
 
     ranked = rank(result.rows)
     shown = ranked[:top] if top else ranked
