@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from memdoctor.commands.common import CommandSpec, fail, handle_errors
-from memdoctor.commands.recording_options import Interval, JsonOut, Limit, Output, SnapshotAt
+from memdoctor.commands.recording_options import Interval, JsonOut, Limit, Output, SnapshotAt, TargetOutputOpt
 
 HELP = """Watch a process (by PID) or a command (after --); as soon as the diagnosis says leak, or
 memory crosses a --snapshot-at share of the limit, take three heap snapshots spaced so the leak
@@ -43,6 +43,7 @@ def doctor_command(
     snapshot_at: SnapshotAt = None,
     max_time: Annotated[str, typer.Option("--max-time", help="Stop after this long when no leak shows.")]
     = DEFAULT_MAX_TIME,
+    target_out: TargetOutputOpt = None,
     json_out: JsonOut = False,
 ) -> None:
     from memdoctor.commands.recording_options import live_mode, open_writer, parse_common
@@ -61,6 +62,8 @@ def doctor_command(
 
         shares = parse_shares(snapshot_at)
     pid = int(cmd[0]) if len(cmd) == 1 and cmd[0].isdigit() else None
+    if target_out is not None and pid is not None:
+        raise fail("--target-output applies to a command doctor launches (after --), not to a PID")
     trace_path = output or os.path.abspath(f"memdoctor-doctor-{pid or 'run'}-{int(time.time())}.jsonl")
     console = stderr_console()
     state = RecordingState()
@@ -76,6 +79,9 @@ def doctor_command(
         from memdoctor.sampling.target import describe
 
         describe(pid)  # an unknown PID fails before any file is created
+    from memdoctor.sampling.target import target_output
+
+    stdio = target_output(target_out, json_out) if pid is None else None  # a bad FILE: exit 2, nothing created
     writer = open_writer(trace_path)
     try:
         if pid is not None:
@@ -99,8 +105,10 @@ def doctor_command(
 
             outcome = record_command(list(cmd), settings, writer=writer, live_mode=live_mode(json_out),
                                      console=console, source_name="memdoctor doctor", on_start=on_start,
-                                     state=state)
+                                     state=state, output=stdio)
     finally:
+        if stdio is not None:
+            stdio.close()
         if writer is not None:
             writer.close()
     run = watchers[0].run if watchers else None

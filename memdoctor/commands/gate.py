@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from memdoctor.commands.common import EXIT_JUDGEMENT_FAILED, CommandSpec, fail, handle_errors
-from memdoctor.commands.recording_options import DetailEvery, Interval, NoChildren, Output
+from memdoctor.commands.recording_options import DetailEvery, Interval, NoChildren, Output, TargetOutputOpt
 
 # The gate samples finely: a GC ramp's floor is only known to within what the ramp climbs in one
 # interval, so 20 ms catches 98.7 % of >= 5 MiB/min leaks in 60 s where 200 ms caught 97.3 %, for
@@ -70,6 +70,7 @@ def gate_command(
     detail_every: DetailEvery = "5s",
     output: Output = None,
     no_children: NoChildren = False,
+    target_out: TargetOutputOpt = None,
     metric: Annotated[str, typer.Option("--metric", help="With --trace: the series to judge (rss, rss_root, pss, "
                                                          "uss, heap).")] = "rss",
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
@@ -78,6 +79,8 @@ def gate_command(
     from memdoctor.units import parse_duration, parse_rate, parse_size
 
     targets = sum(x is not None and x != [] for x in (cmd, pid, trace))
+    if target_out is not None and not cmd:
+        raise fail("--target-output applies to a command the gate launches (after --), not to --pid or --trace")
     if targets != 1:
         raise fail("give exactly one target: -- CMD ARGS..., --pid PID or --trace FILE")
     if pid is not None and duration is None:
@@ -119,7 +122,7 @@ def gate_command(
         cmd=list(cmd or []), pid=pid, trace=trace, duration_s=duration_s, warmup_s=warmup_s, interval_s=interval_s,
         detail_every=parse_duration(detail_every), output=output, follow_children=not no_children,
         limit_bytes=limit_bytes, load=shlex.split(load) if load else None, thresholds=thresholds, baseline=base,
-        json_out=json_out, metric=metric,
+        json_out=json_out, metric=metric, target_output_spec=target_out,
     )
     _write_outputs(result, title, memory, duration_taken, junit, summary, baseline if update_baseline else None)
     if json_out:

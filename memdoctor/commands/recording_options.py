@@ -46,6 +46,11 @@ SnapshotAt = Annotated[str | None, typer.Option("--snapshot-at", help="Take a he
                                                                      "evidence exists before an OOM kill.")]
 ReportOpt = Annotated[str | None, typer.Option("--report", help="At the end, write the ranked leak report to this "
                                                                  "file (.html, .md, .json, else text); needs -o.")]
+TargetOutputOpt = Annotated[str | None, typer.Option(
+    "--target-output", metavar="inherit|quiet|FILE",
+    help="Where the command's own stdout and stderr go: 'inherit' (the default; with --json the command's "
+         "stdout goes to stderr, so stdout holds only memdoctor's JSON), 'quiet' (discarded), or a FILE "
+         "(appended, created 0600).")]
 NoChildren = Annotated[bool, typer.Option("--no-children", help="Sample the target process alone, not its "
                                                                 "descendants.")]
 

@@ -22,6 +22,7 @@ from memdoctor.commands.recording_options import (
     Pss,
     ReportOpt,
     SnapshotAt,
+    TargetOutputOpt,
     Warmup,
     check_report_option,
     finish,
@@ -72,6 +73,7 @@ def run_command(
     grace: Annotated[str, typer.Option("--grace", help="Time between SIGTERM and SIGKILL when stopping.")] = "5s",
     exit_code: Annotated[str, typer.Option("--exit-code", help="'memdoctor' (the contract) or 'child' (the "
                                                                 "command's own exit code).")] = "memdoctor",
+    target_out: TargetOutputOpt = None,
     json_out: JsonOut = False,
 ) -> None:
     if not cmd:
@@ -90,7 +92,14 @@ def run_command(
         parse_shares(snapshot_at)  # a bad value fails here, before anything is launched
     check_report_option(report, output)
     _say_what_cannot_apply(list(cmd), heap_every, snapshot_at)
-    writer = open_writer(output)  # before launching: an unwritable path must not start anything
+    from memdoctor.sampling.target import target_output
+
+    stdio = target_output(target_out, json_out)  # a bad FILE: one line, exit 2, no trace file created
+    try:
+        writer = open_writer(output)  # before launching: an unwritable path must not start anything
+    except BaseException:
+        stdio.close()
+        raise
     try:
         from memdoctor.heap.python.launch import heap_launch_environment
 
@@ -105,7 +114,7 @@ def run_command(
         with heap_launch_environment(heap_every_s, output, settings.limit_bytes) as heap:
             outcome = record_command(list(cmd), settings, writer=writer, live_mode=live_mode(json_out),
                                      console=stderr_console(), pss=pss, follow_children=not no_children,
-                                     grace_s=grace_s, on_start=on_start)
+                                     grace_s=grace_s, on_start=on_start, output=stdio)
         if heap is not None:
             from memdoctor.heap.python.launch import failure_line
 
@@ -113,6 +122,7 @@ def run_command(
             if line:
                 outcome.warnings.append(line)
     finally:
+        stdio.close()
         if writer is not None:
             writer.close()
     code = finish(outcome, json_out)

@@ -21,7 +21,7 @@ from memdoctor.pipelines.recording import CommonSettings, RecordingOutcome, atta
 from memdoctor.redact import redact_argv
 from memdoctor.report.console import stderr_console
 from memdoctor.sampling.recorder import RecordingState
-from memdoctor.sampling.target import TargetError
+from memdoctor.sampling.target import TargetError, target_output
 from memdoctor.traces.errors import TraceReadError
 from memdoctor.traces.reader import read_trace, read_traces
 from memdoctor.traces.writer import open_trace_writer
@@ -132,13 +132,16 @@ def _gate_trace(path: str, warmup_s: float, limit_bytes: int | None, thresholds:
 def run_gate(*, cmd: list[str], pid: int | None, trace: str | None, duration_s: float | None, warmup_s: float,
              interval_s: float, detail_every: float, output: str | None, follow_children: bool,
              limit_bytes: int | None, load: list[str] | None, thresholds: Thresholds, baseline: Baseline | None,
-             json_out: bool, metric: str = "rss") -> tuple[GateResult, str, list[float], float]:
+             json_out: bool, metric: str = "rss",
+             target_output_spec: str | None = None) -> tuple[GateResult, str, list[float], float]:
     """Record or read, then judge. Returns (result, title, memory for a sparkline, seconds taken)."""
     if trace is not None:
         return _gate_trace(trace, warmup_s, limit_bytes, thresholds, baseline, metric)
     settings = CommonSettings(interval_s, duration_s, detail_every if detail_every > 0 else None, limit_bytes, None)
     state = RecordingState()
     live = "off" if json_out else "plain"  # a gate runs in CI: plain lines, never a live panel
+    # A bad --target-output FILE is one line and exit 2 before any file is created or anything started.
+    stdio = target_output(target_output_spec, json_out) if pid is None else None
     writer = open_trace_writer(output) if output else None
     title = " ".join(redact_argv(cmd)) if cmd else f"PID {pid}"  # titles go into summaries and baselines
     try:
@@ -158,13 +161,15 @@ def run_gate(*, cmd: list[str], pid: int | None, trace: str | None, duration_s: 
             try:
                 outcome = record_command(cmd, settings, writer=writer, live_mode=live, console=stderr_console(),
                                          follow_children=follow_children, source_name="memdoctor gate",
-                                         on_start=on_start, state=state)
+                                         on_start=on_start, state=state, output=stdio)
             except TargetError as exc:
                 result = judge(None, thresholds, command=CommandStatus("could not be started", True, str(exc)),
                                baseline=baseline)
                 return result, title, [], 0.0
             status = _command_status(outcome, duration_s)
     finally:
+        if stdio is not None:
+            stdio.close()
         if writer is not None:
             writer.close()
     kills = np.asarray(outcome.oom_kill_times, dtype=float)

@@ -26,7 +26,7 @@ from memdoctor.sampling.limits import MemoryLimit, oom_kill_count, with_override
 from memdoctor.sampling.oom import died_of_v8_heap
 from memdoctor.sampling.recorder import RecordingResult, RecordingState, record
 from memdoctor.sampling.sources import Source
-from memdoctor.sampling.target import describe_exit
+from memdoctor.sampling.target import TargetOutput, describe_exit
 from memdoctor.traces.writer import TraceWriteError, TraceWriter
 from memdoctor.units import format_bytes, format_duration
 
@@ -271,6 +271,7 @@ def record_command(
     on_start: Any = None,
     state: RecordingState | None = None,
     own_cgroup: bool = True,
+    output: TargetOutput | None = None,
 ) -> RecordingOutcome:
     """Launch `cmd`, record it until it exits or the duration ends, stop its process group.
 
@@ -290,7 +291,7 @@ def record_command(
 
     run_cgroup, no_cgroup = create_run_cgroup() if own_cgroup else (None, "not asked for")
     try:
-        child = launch(cmd, run_cgroup.move_self if run_cgroup is not None else None)
+        child = launch(cmd, run_cgroup.move_self if run_cgroup is not None else None, output)
     except BaseException:
         if run_cgroup is not None:
             run_cgroup.remove()

@@ -98,17 +98,59 @@ def find_by_name(pattern: str) -> int:
     return matches[0][0]
 
 
-def launch(cmd: list[str], before_exec: Callable[[], None] | None = None) -> subprocess.Popen:
-    """Start `cmd` in a new process group, inheriting stdio.
+TARGET_OUTPUT_CHOICES = "'inherit', 'quiet' or a FILE"
+
+
+@dataclass
+class TargetOutput:
+    """Where a launched command's own stdout and stderr go (None: memdoctor's own, inherited)."""
+
+    stdout: int | None = None
+    stderr: int | None = None
+    path: str | None = None
+    _fd: int | None = None
+
+    def close(self) -> None:
+        """Close memdoctor's copy of the file (the child keeps its own)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def target_output(spec: str | None, json_out: bool) -> TargetOutput:
+    """Resolve `--target-output` before anything is launched: an unusable FILE is a one-line error.
+
+    - None or 'inherit': the command writes where memdoctor writes, except that with --json its
+      stdout goes to memdoctor's stderr, so that memdoctor's stdout holds exactly one JSON document;
+    - 'quiet': both are discarded;
+    - a FILE: both are appended to it, created 0600 (what a service prints may hold secrets). As for
+      -o, the name is the user's choice; O_NOFOLLOW refuses a symlink planted in its place."""
+    if spec is None or spec == "inherit":
+        return TargetOutput(stdout=2 if json_out else None)
+    if spec == "quiet":
+        return TargetOutput(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if not spec.strip():
+        raise TargetError(f"--target-output: use {TARGET_OUTPUT_CHOICES}")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        fd = os.open(spec, flags, 0o600)
+    except OSError as exc:
+        raise TargetError(f"--target-output {spec}: {exc.strerror or exc}") from None
+    return TargetOutput(stdout=fd, stderr=fd, path=spec, _fd=fd)
+
+
+def launch(cmd: list[str], before_exec: Callable[[], None] | None = None,
+           output: TargetOutput | None = None) -> subprocess.Popen:
+    """Start `cmd` in a new process group, its stdio inherited unless `output` sends it elsewhere.
 
     `before_exec` runs in the child between fork and exec (it must only make system calls: it
     moves the child into its cgroup, sampling/run_cgroup.py)."""
     if not cmd:
         raise TargetError("no command given: use `memdoctor run [OPTIONS] -- CMD ARGS...`")
+    out = output or TargetOutput()
     try:
-        if before_exec is not None:
-            return subprocess.Popen(cmd, process_group=0, preexec_fn=before_exec)  # after fork: one write()
-        return subprocess.Popen(cmd, process_group=0)
+        return subprocess.Popen(cmd, process_group=0, stdout=out.stdout, stderr=out.stderr,
+                                preexec_fn=before_exec)  # after fork: one write() (run_cgroup.move_self)
     except FileNotFoundError:
         raise TargetError(f"command not found: {cmd[0]}") from None
     except PermissionError:
