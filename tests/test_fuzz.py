@@ -25,7 +25,8 @@ from memdoctor.units import UnitError, parse_duration, parse_rate, parse_size
 
 from .conftest import DATA, assert_one_line_error, cli_env, memdoctor
 
-FUZZ = settings(max_examples=150, deadline=3000, suppress_health_check=[HealthCheck.too_slow])
+# No deadline: a wall-clock bound fails on a loaded machine, not on a bug (speed is for benchmarks/).
+FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 CORPUS = DATA / "fuzz"
 
 
@@ -69,6 +70,7 @@ cells = st.one_of(
 @FUZZ
 @given(st.sampled_from(TIME_HEADERS), st.sampled_from(MEM_HEADERS), st.sampled_from([",", "\t", ";"]),
        st.lists(st.lists(cells, min_size=0, max_size=4), max_size=40), st.booleans())
+@example("timestamp", "mem_mb", ",", [["0", "1e308", "0"]], False)  # finite in MB, infinite in bytes
 def test_csv_rows(time_col, mem_col, sep, rows, crlf):
     newline = "\r\n" if crlf else "\n"
     text = sep.join([time_col, mem_col, "fds"]) + newline

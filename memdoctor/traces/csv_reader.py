@@ -226,13 +226,15 @@ def _fast_block(block: bytes, delimiter: str, cols: list[Column]) -> np.ndarray 
         except (ValueError, IndexError):
             return None
         data = data.T
-    if data.shape[0] != len(cols) or not (np.isfinite(data[0]).all() and np.isfinite(data[1]).all()):
+    if data.shape[0] != len(cols):
         return None
-    if (data[1] < 0).any():
+    with np.errstate(over="ignore"):  # 1e308 MB overflows to inf: caught below, row by row in the slow path
+        for i, col in enumerate(cols):
+            if col.factor != 1.0:
+                data[i] *= col.factor
+    # Checked after the unit factor: a value finite in its unit can be infinite in bytes.
+    if not (np.isfinite(data[0]).all() and np.isfinite(data[1]).all()) or (data[1] < 0).any():
         return None
-    for i, col in enumerate(cols):
-        if col.factor != 1.0:
-            data[i] *= col.factor
     return data
 
 
