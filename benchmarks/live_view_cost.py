@@ -1,7 +1,7 @@
 """The live view's cost against the sampling it watches: CPU of the monitor thread / CPU of the sampler.
 
 One recording in this process: `record()` samples a real target (a Python process holding 50 MiB)
-at 10 ms on the main thread while a LiveMonitor (memdoctor/report/live.py) redraws its rich panel
+at 10 ms on the main thread while a LiveMonitor (memdoctor/pipelines/live.py) redraws its rich panel
 on a terminal console (a TTY-like console writing to /dev/null: the full rendering cost, nothing
 on screen). Each thread's own CPU time (time.thread_time, CLOCK_THREAD_CPUTIME_ID) is read
 when it ends; the monitor's is split into the redraws and the online analysis (the one diagnosis
@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO))
 
 from rich.console import Console  # noqa: E402
 
-from memdoctor.report.live import LiveMonitor  # noqa: E402
+from memdoctor.pipelines.live import LiveMonitor  # noqa: E402
 from memdoctor.sampling.backend import open_process_tree  # noqa: E402
 from memdoctor.sampling.recorder import RecordingState, record  # noqa: E402
 from memdoctor.sampling.sources import ProcessTreeSource  # noqa: E402

@@ -18,7 +18,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from memdoctor.cli import app
-from memdoctor.report.live import LiveMonitor
+from memdoctor.pipelines.live import LiveMonitor
 from memdoctor.sampling.recorder import RecordingState
 from memdoctor.traces.importers.multi import rows
 from memdoctor.traces.reader import read_traces

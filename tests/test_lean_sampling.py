@@ -60,8 +60,9 @@ def _heavy_modules_after(args: list[str], cwd: Path) -> tuple[list[str], subproc
 
 def test_importing_the_sampling_path_imports_nothing_heavy():
     modules = ["memdoctor.sampling.recorder", "memdoctor.sampling.backend", "memdoctor.sampling.sources",
-               "memdoctor.pipelines.recording", "memdoctor.pipelines.gate", "memdoctor.report.live", "memdoctor.cli",
-               "memdoctor.commands.watch", "memdoctor.commands.run", "memdoctor.commands.gate"]
+               "memdoctor.pipelines.recording", "memdoctor.pipelines.gate", "memdoctor.pipelines.live",
+               "memdoctor.report.live", "memdoctor.cli", "memdoctor.commands.watch", "memdoctor.commands.run",
+               "memdoctor.commands.gate"]
     code = (f"import importlib, json, sys\nfor m in {modules!r}: importlib.import_module(m)\n"
             f"print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r}))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=cli_env(),

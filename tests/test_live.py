@@ -4,7 +4,8 @@ from rich.console import Console
 
 from memdoctor.analysis import Diagnosis
 from memdoctor.analysis.alerts import AlertRule
-from memdoctor.report.live import LiveMonitor, sparkline
+from memdoctor.pipelines.live import LiveMonitor
+from memdoctor.report.live import sparkline
 from memdoctor.sampling.recorder import RecordingState
 
 

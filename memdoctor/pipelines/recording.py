@@ -20,8 +20,8 @@ import numpy as np
 from memdoctor import __version__
 from memdoctor.analysis import Diagnosis, diagnose
 from memdoctor.analysis.alerts import Alert, AlertRule
+from memdoctor.pipelines.live import LiveMonitor
 from memdoctor.redact import redact_argv
-from memdoctor.report.live import LiveMonitor
 from memdoctor.sampling.limits import MemoryLimit, oom_kill_count, with_override
 from memdoctor.sampling.oom import died_of_v8_heap
 from memdoctor.sampling.recorder import RecordingResult, RecordingState, record
