@@ -37,7 +37,7 @@ def _counts(output: str) -> tuple[int, int]:
     return passed, failed
 
 
-def _run(kind: str, argv: list[str], i: int) -> tuple[int, int, float, str]:
+def _run(kind: str, argv: list[str], i: int, keep: Path) -> tuple[int, int, float, str]:
     t0 = time.monotonic()
     proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True)
     elapsed = time.monotonic() - t0
@@ -48,6 +48,12 @@ def _run(kind: str, argv: list[str], i: int) -> tuple[int, int, float, str]:
     print(f"{kind} run {i}: {passed} passed, {failed} failed, {elapsed:.0f} s", flush=True)
     for ln in failures:
         print(f"    {ln}", flush=True)
+    if failed:
+        # A failure seen once under load may not come back: keep all pytest said about it.
+        keep.mkdir(parents=True, exist_ok=True)
+        log = keep / f"{kind}-{i}.log"
+        log.write_text(proc.stdout + "\n--- stderr ---\n" + proc.stderr)
+        print(f"    (pytest's whole output: {log})", flush=True)
     return passed, failed, elapsed, "\n".join(failures)
 
 
@@ -56,6 +62,8 @@ def main() -> int:
     parser.add_argument("--unit", type=int, default=20, help="unit-suite runs")
     parser.add_argument("--whole", type=int, default=3, help="whole-suite runs")
     parser.add_argument("--no-hog", action="store_true", help="run on a quiet machine instead")
+    parser.add_argument("--keep", type=Path, default=Path("/tmp/memdoctor-repeat"),
+                        help="where the whole output of a failing run is written")
     args = parser.parse_args()
     hogs = [] if args.no_hog else [multiprocessing.Process(target=_hog, daemon=True)
                                    for _ in range(os.cpu_count() or 2)]
@@ -63,8 +71,8 @@ def main() -> int:
         h.start()
     results = []
     try:
-        results += [("unit", *_run("unit", UNIT, i + 1)) for i in range(args.unit)]
-        results += [("whole", *_run("whole", WHOLE, i + 1)) for i in range(args.whole)]
+        results += [("unit", *_run("unit", UNIT, i + 1, args.keep)) for i in range(args.unit)]
+        results += [("whole", *_run("whole", WHOLE, i + 1, args.keep)) for i in range(args.whole)]
     finally:
         for h in hogs:
             h.kill()

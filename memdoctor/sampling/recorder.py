@@ -110,10 +110,15 @@ def record(
     # dict and formatting it generically costs several times the /proc read itself.
     template = writer.template(fields) if writer is not None and source.fast else None
     write_bytes = writer.write_bytes if writer is not None else None
-    # Common lines wait in `pending` and go out together, whole, at most FLUSH_EVERY_S apart:
-    # after each sleep a write() costs ~25 us of cold kernel path, a third of a tick's CPU at
-    # 10 ms. A crash or kill -9 loses at most that last stretch; the file stays whole lines.
-    pending: list[bytes] = []
+    # A tick does as little as it can: read, parse, note (time, values) in `batch`. Every
+    # FLUSH_EVERY_S the batch is committed at once: its lines written together, whole, in one
+    # write() (after each sleep a write() cost ~25 us of cold kernel path, a third of a tick's CPU
+    # at 10 ms), and its samples appended to the live series under one lock. Code run once per
+    # tick right after a wake-up runs with cold caches: the per-tick formatting and series append
+    # cost ~50 us of a ~150 us tick at 10 ms, ~5 us each when done ten at a time (benchmarks/
+    # watcher_cost.py; docs/benchmarks.md). A crash or kill -9 loses at most that last stretch
+    # of the file; the file stays whole lines, and the live view and alerts lag by as much.
+    batch: list[tuple[float, tuple[Any, ...]]] = []
     flush_every = FLUSH_EVERY_S if interval < FLUSH_EVERY_S else 0.0
     next_flush = start + flush_every
     next_detail = start if detail_every else math.inf
@@ -130,6 +135,34 @@ def record(
     end_reason = "duration"
     error = None
     write_error: str | None = None
+
+    def stop_writing(exc: TraceWriteError) -> None:
+        # Stop writing, keep sampling: ending here would stop the command under test (run) for
+        # a full disk that is none of its business.
+        nonlocal write_error, error, write_sample, write_bytes, template
+        write_error = error = str(exc)
+        write_sample = write_bytes = template = None
+        _say(f"memdoctor: {write_error}; still sampling in memory until the end")
+
+    def commit() -> None:
+        """The batch into the live series and, as whole lines, into the trace (one write)."""
+        if not batch:
+            return
+        taken = batch[:]
+        batch.clear()
+        series.extend_pairs(taken)
+        state.last_t, state.last_values = taken[-1]
+        if write_bytes is None:
+            return
+        try:
+            if template is not None:
+                write_bytes(b"".join([template % (e, *v) for e, v in taken]))
+            elif write_sample is not None:
+                for e, v in taken:
+                    write_sample(_sample_dict(e, v, fields))
+        except TraceWriteError as exc:
+            stop_writing(exc)
+
     previous_handlers = _install_stop_handlers()
     # A woken sampler waits for the GIL while the monitor thread analyses (~10 ms of numpy and
     # Python every 2 s): by default up to 5 ms, half a tick at 10 ms. Asking for it back within
@@ -147,7 +180,7 @@ def record(
                     data = b""
             if data and not data.startswith(b"0 0 "):
                 rss = int(data.split(None, 2)[1]) * PAGE_SIZE
-                values = (rss, rss, 1)
+                values: tuple[Any, ...] = (rss, rss, 1)
             else:
                 try:
                     values = sample_values(now)
@@ -157,52 +190,37 @@ def record(
                 shortcut = single_statm() if single_statm is not None else None
                 statm_fd, shortcut_until = shortcut if shortcut is not None else (-1, -math.inf)
             elapsed = now - start
-            try:
-                if now >= next_detail:
+            if now >= next_detail:
+                # The slower numbers ride on a full line of their own, after the batch before it.
+                commit()
+                try:
+                    state.details = source.details()
+                except TargetGone:
+                    state.details = {}
+                next_detail = now + detail_every  # type: ignore[operator]
+                series.append(elapsed, values[0])
+                state.last_t, state.last_values = elapsed, values
+                if write_sample is not None:
+                    sample = _sample_dict(elapsed, values, fields)
+                    sample.update(state.details)
                     try:
-                        state.details = source.details()
-                    except TargetGone:
-                        state.details = {}
-                    next_detail = now + detail_every  # type: ignore[operator]
-                    if pending:
-                        _flush(write_bytes, pending)
-                    if write_sample is not None:
-                        sample = {"t": round(elapsed, 6), "rss": values[0]}
-                        sample.update((k_, v) for k_, v in zip(fields, values[1:], strict=False) if v is not None)
-                        sample.update(state.details)
                         write_sample(sample)
-                elif template is not None:
-                    pending.append(template % (elapsed, *values))
-                    if now >= next_flush:
-                        _flush(write_bytes, pending)
-                        next_flush = now + flush_every
-                elif write_sample is not None:
-                    sample = {"t": round(elapsed, 6), "rss": values[0]}
-                    sample.update((k_, v) for k_, v in zip(fields, values[1:], strict=False) if v is not None)
-                    write_sample(sample)
-            except TraceWriteError as exc:
-                # Stop writing, keep sampling: ending here would stop the command under test
-                # (run) for a full disk that is none of its business.
-                write_error = error = str(exc)
-                write_sample = write_bytes = template = None
-                pending.clear()
-                _say(f"memdoctor: {write_error}; still sampling in memory until the end")
-            series.append(elapsed, values[0])
+                    except TraceWriteError as exc:
+                        stop_writing(exc)
+            else:
+                batch.append((elapsed, values))
+                if now >= next_flush:
+                    commit()
+                    next_flush = now + flush_every
             if poll_events is not None:
                 for name in poll_events():
+                    commit()  # the event line follows the samples before it
                     events.append((elapsed, name))
                     if write_sample is not None:
                         try:
-                            if pending:
-                                _flush(write_bytes, pending)
                             write_sample({"t": round(elapsed, 6), "event": name})
                         except TraceWriteError as exc:
-                            write_error = error = str(exc)
-                            write_sample = write_bytes = template = None
-                            pending.clear()
-                            _say(f"memdoctor: {write_error}; still sampling in memory until the end")
-            state.last_t = elapsed
-            state.last_values = values
+                            stop_writing(exc)
             k += 1
             # Schedule the next tick on the grid; skip ticks that are already past.
             target = start + k * interval
@@ -211,6 +229,7 @@ def record(
                 k = int((now - start) / interval) + 1
                 target = start + k * interval
             if duration is not None and target - start >= duration - 1e-9:
+                commit()
                 remaining = start + duration - now
                 if remaining > 0:
                     state.stop_event.wait(remaining)  # a monitor's stop (alert) cuts it short
@@ -227,12 +246,8 @@ def record(
         end_reason = "write-error"
         error = str(exc)
     finally:
-        if pending and write_bytes is not None:  # a stop, a signal or the end: what was sampled goes out
-            try:
-                _flush(write_bytes, pending)
-            except TraceWriteError as exc:
-                write_error = error = str(exc)
-                _say(f"memdoctor: {write_error}")
+        # A stop, a signal or the end: what was sampled goes into the series and out to the file.
+        commit()
         sys.setswitchinterval(previous_switch)
         _restore_handlers(previous_handlers)
     if state.stop_reason and end_reason in ("duration", "stopped"):
@@ -241,10 +256,10 @@ def record(
                            write_error=write_error, events=events)
 
 
-def _flush(write_bytes: Any, pending: list[bytes]) -> None:
-    data = b"".join(pending)
-    pending.clear()
-    write_bytes(data)
+def _sample_dict(elapsed: float, values: tuple[Any, ...], fields: tuple[str, ...]) -> dict[str, Any]:
+    sample = {"t": round(elapsed, 6), "rss": values[0]}
+    sample.update((k, v) for k, v in zip(fields, values[1:], strict=False) if v is not None)
+    return sample
 
 
 def _raise_stop(signum: int, _frame: object) -> None:

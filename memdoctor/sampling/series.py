@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from array import array
+from typing import Any
 
 import numpy as np
 
@@ -36,6 +37,16 @@ class LiveSeries:
             self.t.append(t)
             self.rss.append(rss)
             self.count += 1
+            if len(self.t) > self.max_points:
+                self._thin()
+
+    def extend_pairs(self, samples: list[tuple[float, tuple[Any, ...]]]) -> None:
+        """Append (t, (rss, ...)) samples, as the recorder commits them, under one lock."""
+        with self._lock:
+            for t, values in samples:
+                self.t.append(t)
+                self.rss.append(values[0])
+            self.count += len(samples)
             if len(self.t) > self.max_points:
                 self._thin()
 
