@@ -177,6 +177,26 @@ def test_ctrl_c_and_sigterm_end_cleanly_with_a_summary(tmp_path, spawn, sig):
 
 
 @pytest.mark.integration
+def test_two_signals_back_to_back_still_end_cleanly(tmp_path, spawn):
+    """Ctrl-C then SIGTERM at once (an impatient user, a supervisor stopping the job). The handlers
+    raised an exception wherever the main thread was, so the second one landed in the clean-up of
+    the first (the last trace lines, the summary) and memdoctor ended with an internal error. Now
+    a signal only asks the loop to stop at its next tick."""
+    target = spawn(["sleep", "60"])
+    out = tmp_path / "two.jsonl"
+    proc = memdoctor_popen("watch", str(target.pid), "--interval", "0.05", "-o", str(out))
+    wait_for(lambda: _sample_lines(out) >= 10, what="10 samples")
+    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stderr and "internal error" not in stderr
+    assert "recorded" in stdout and "interrupted" in stdout  # the first signal's reason
+    _header, samples = read_jsonl(out)  # every line complete
+    assert len(samples) >= 10
+
+
+@pytest.mark.integration
 def test_run_reports_the_child_exit_and_can_forward_it(tmp_path):
     result = memdoctor("run", "--interval", "0.05", "--json", "--", sys.executable, "-c",
                        "import sys, time; time.sleep(0.5); sys.exit(3)", check_code=0)

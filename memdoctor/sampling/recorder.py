@@ -33,12 +33,9 @@ SWITCH_INTERVAL_S = 0.0005
 FLUSH_EVERY_S = 0.1
 
 
-class StopRecording(Exception):
-    """Raised from a signal handler to end the recording cleanly."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+# Sleeps longer than this are cut into pieces, so that a stop asked for by a signal handler (which
+# only sets a flag) ends a recording at a long --interval within a quarter of a second.
+STOP_CHECK_S = 0.25
 
 
 @dataclass
@@ -163,7 +160,7 @@ def record(
         except TraceWriteError as exc:
             stop_writing(exc)
 
-    previous_handlers = _install_stop_handlers()
+    previous_handlers = _install_stop_handlers(state)
     # A woken sampler waits for the GIL while the monitor thread analyses (~10 ms of numpy and
     # Python every 2 s): by default up to 5 ms, half a tick at 10 ms. Asking for it back within
     # 0.5 ms keeps the sample on its tick; the monitor's analysis pays a few more switches.
@@ -235,13 +232,16 @@ def record(
                     state.stop_event.wait(remaining)  # a monitor's stop (alert) cuts it short
                 break
             delay = target - now
+            while delay > STOP_CHECK_S and not state.stopping:
+                sleep(STOP_CHECK_S)
+                delay = target - mono()
             if delay > 0:
                 sleep(delay)
-                now = mono()
+            now = mono()
         else:
             end_reason = state.stop_reason or "stopped"
-    except (KeyboardInterrupt, StopRecording) as exc:
-        end_reason = exc.reason if isinstance(exc, StopRecording) else "interrupted"
+    except KeyboardInterrupt:  # a SIGINT before the handler was installed, or outside the main thread
+        end_reason = "interrupted"
     except TraceWriteError as exc:
         end_reason = "write-error"
         error = str(exc)
@@ -262,17 +262,26 @@ def _sample_dict(elapsed: float, values: tuple[Any, ...], fields: tuple[str, ...
     return sample
 
 
-def _raise_stop(signum: int, _frame: object) -> None:
-    raise StopRecording("terminated" if signum == signal.SIGTERM else "interrupted")
+def _install_stop_handlers(state: RecordingState) -> dict[int, Any]:
+    """Ctrl-C, SIGTERM and SIGHUP end the recording at its next tick.
 
-
-def _install_stop_handlers() -> dict[int, Any]:
+    The handler only sets plain attributes (never an Event, whose lock the interrupted code may
+    hold): an exception raised from a handler lands wherever the main thread happens to be, for
+    instance half-way through a write of trace lines or inside a lock's `with`, and a whole-suite
+    run under load once saw Ctrl-C end `watch` without its summary. The sleep goes on for at most
+    STOP_CHECK_S after the signal."""
     previous: dict[int, Any] = {}
     if threading.current_thread() is not threading.main_thread():
         return previous
-    for sig in (signal.SIGTERM, signal.SIGHUP):
+
+    def stop(signum: int, _frame: object) -> None:
+        if state.stop_reason is None:
+            state.stop_reason = "terminated" if signum == signal.SIGTERM else "interrupted"
+        state.stopping = True
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         try:
-            previous[sig] = signal.signal(sig, _raise_stop)
+            previous[sig] = signal.signal(sig, stop)
         except (ValueError, OSError):
             pass
     return previous
