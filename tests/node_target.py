@@ -24,12 +24,19 @@ class Driven:
         assert ready, f"no answer from the target within {timeout} s"
         return self.proc.stdout.readline()
 
-    def command(self, text: str) -> int:
+    def send(self, text: str) -> None:
+        """One command line, its answer left unread (see answer())."""
         self.proc.stdin.write(text + "\n")
         self.proc.stdin.flush()
-        answer = self._line(60).split()
+
+    def answer(self, timeout: float = 60) -> int:
+        answer = self._line(timeout).split()
         assert answer and answer[0] == "ok", answer
         return int(answer[2])  # the used heap, in bytes
+
+    def command(self, text: str) -> int:
+        self.send(text)
+        return self.answer()
 
     def alive(self) -> bool:
         return self.proc.poll() is None

@@ -5,6 +5,9 @@
 //   node EXAMPLE.js --manual        ticks only when told, on stdin, one command a line:
 //       tick N        run N ticks now
 //       grow-to MB    run ticks until the used heap reaches MB megabytes
+//       block S       keep the main thread in one native synchronous call for S seconds (a child
+//                     process run with spawnSync, as a slow request might): the inspector's
+//                     protocol calls wait for it (JS loops and Atomics.wait let them through)
 //     each command answers one line on stdout: "ok TICKS_SO_FAR HEAP_USED_BYTES".
 //   --kb N          size of what one leaked entry holds (default 8)
 //
@@ -36,6 +39,8 @@ function drive(tick) {
       pending = pending.slice(nl + 1);
       if (cmd === 'tick') {
         for (let i = 0; i < Number(arg); i++) step();
+      } else if (cmd === 'block') {
+        require('child_process').spawnSync('sleep', [String(Number(arg))]);
       } else if (cmd === 'grow-to') {
         const target = Number(arg) * 1024 * 1024;
         while (process.memoryUsage().heapUsed < target) {

@@ -124,6 +124,29 @@ def _exited_soon(pid: int, within_s: float = 1.0) -> bool:
     return True
 
 
+class _Budget:
+    """What is left of --timeout for one snapshot. V8 answers protocol calls on the target's main
+    thread, so a target busy in a long synchronous call answers nothing until the call returns:
+    every call gets at most what is left, and then the capture gives up (the target untouched)."""
+
+    def __init__(self, pid: int, timeout: float, extra_s: float = 0.0) -> None:
+        self.pid = pid
+        self.timeout = timeout  # no one call waits longer than --timeout
+        self.seconds = timeout + extra_s  # the whole snapshot: --timeout, plus --allocations' sampling time
+        self.end = time.monotonic() + self.seconds
+
+    def left(self, cap: float) -> float:
+        remaining = self.end - time.monotonic()
+        if remaining <= 0:
+            raise self.expired()
+        return min(cap, self.timeout, remaining)
+
+    def expired(self) -> insp.InspectorTimeout:
+        return insp.InspectorTimeout(
+            f"process {self.pid} did not answer its inspector within --timeout {self.timeout:g} s (its main thread is "
+            "busy or blocked: V8 answers there); nothing was captured, the target runs on")
+
+
 def _check_target(pid: int) -> None:
     try:
         os.kill(pid, 0)
@@ -248,8 +271,8 @@ def _open_inspector(pid: int, timeout: float, guardian: _Guardian) -> int:
                 by = f"PID {who[0]}" if who else "another process"
                 raise HeapError(f"port {expected} was taken by {by} before the target's inspector could open it")
         time.sleep(0.02)
-    raise HeapError(f"process {pid} did not open its inspector within {wait_s:.0f} s after SIGUSR1 "
-                    "(started with --disable-sigusr1, or not Node.js?)")
+    raise HeapError(f"process {pid} did not open its inspector within {wait_s:.0f} s after SIGUSR1 (its main "
+                    "thread busy or blocked, started with --disable-sigusr1, or not Node.js?)")
 
 
 class _Guardian:
@@ -259,7 +282,9 @@ class _Guardian:
     (connecting, listing, opening the session: ~50 ms) nothing would. The guardian is in its own
     session (a Ctrl-C or a kill of memdoctor's process group does not reach it), holds the inspector
     lock with memdoctor, and waits on a pipe: "done" from memdoctor ends it; end of file without
-    "done" means memdoctor died, and then it closes any inspector the target opened after the signal.
+    "done" means memdoctor died, or gave up on a target that stopped answering (handed over), and
+    then it closes any inspector the target opened after the signal: it retries while the target
+    lives, since a target blocked in a synchronous call answers the close only when the call returns.
     """
 
     def __init__(self, pid: int, lock_fd: int) -> None:
@@ -295,20 +320,24 @@ class _Guardian:
             return  # memdoctor died before SIGUSR1: nothing was opened
         before = {int(x) for x in data[5:].split(b"\n")[0].split()}
         deadline = time.monotonic() + GUARDIAN_WAIT_S
-        while time.monotonic() < deadline and _alive(self.pid):
+        seen = False
+        while (seen or time.monotonic() < deadline) and _alive(self.pid):
             fresh = [item for item in insp.listeners(self.pid) if item.inode not in before]
             mine = insp.socket_inodes(self.pid)
             opened = [item for item in fresh if item.inode in mine]
             if opened:
+                seen = True
                 _close_inspector(self.pid, opened[0].port, 10.0)
-                return
+            elif seen:
+                return  # closed
             time.sleep(0.05)
 
     def signal_sent(self, listeners_before: set[int]) -> None:
         os.write(self.write_end, b"sent " + " ".join(map(str, sorted(listeners_before))).encode() + b"\n")
 
     def abandon(self) -> None:
-        """Leave the guardian to close whatever inspector opened after the signal, as if memdoctor died."""
+        """Leave the guardian to close whatever inspector opened after the signal, as if memdoctor died
+        (also when the target stopped answering: the guardian retries until the inspector is closed)."""
         with contextlib.suppress(OSError):
             os.close(self.write_end)
 
@@ -527,6 +556,7 @@ def capture_series(pid: int, outputs: list[str], *, every_s: float, options: Cap
         port = _own_inspector_port(pid, timeout)
         opened = port is None
         guardian = None
+        answering = True
         try:
             if opened:
                 _check_loopback(pid)
@@ -536,19 +566,22 @@ def capture_series(pid: int, outputs: list[str], *, every_s: float, options: Cap
             try:
                 return _capture_with_inspector(pid, port, opened, outputs, every_s, options, timeout, identity,
                                                on_written)
+            except insp.InspectorTimeout:
+                answering = False
+                raise
             except HeapError:
                 if _exited_soon(pid):
                     raise HeapError(f"process {pid} exited during the capture; no further snapshot was written") \
                         from None
                 raise
         finally:
-            if opened and port is not None and _alive(pid) and not _wait_closed(pid, port, 0.2):
+            if opened and port is not None and answering and _alive(pid) and not _wait_closed(pid, port, 0.2):
                 _close_inspector(pid, port, timeout)
             if guardian is not None:
-                if port is None:
-                    # Unwound (SIGTERM, an error) after SIGUSR1 but before the port was known: an
-                    # inspector may be opening that this process never learned of. The guardian,
-                    # told nothing but end of file, closes it (a "done" here left it open for ever).
+                if port is None or (_alive(pid) and insp.port_listening(pid, port) is not None):
+                    # Unwound (SIGTERM, an error) after SIGUSR1 but before the port was known, or the
+                    # target stopped answering with the inspector open: the guardian, told nothing but
+                    # end of file, closes it once the target answers (a "done" here left it open for ever).
                     guardian.abandon()
                 else:
                     guardian.done()
@@ -571,34 +604,36 @@ def _close_inspector(pid: int, port: int, timeout: float) -> None:
 def _capture_with_inspector(pid: int, port: int, opened: bool, outputs: list[str], every_s: float,
                             options: CaptureOptions, timeout: float, identity: dict[str, Any],
                             on_written: Callable[[dict[str, Any]], None] | None) -> list[dict[str, Any]]:
-    targets = insp.http_json(pid, port, "/json/list", min(timeout, 5.0))
+    budget = _Budget(pid, timeout, options.allocations_s or 0)
+    targets = insp.http_json(pid, port, "/json/list", budget.left(5.0))
     if not isinstance(targets, list) or not targets or "id" not in targets[0]:
         raise HeapError(f"the inspector of process {pid} lists no target")
-    session = insp.Session(pid, port, str(targets[0]["id"]), min(timeout, 10.0))
+    session = insp.Session(pid, port, str(targets[0]["id"]), budget.left(10.0))
     metas: list[dict[str, Any]] = []
     try:
         deadline_ms = int((timeout + (options.allocations_s or 0) + WATCHDOG_MARGIN_S) * 1000)
-        if not opened and session.evaluate(HAS_WATCHDOG_JS):
-            opened = True  # a memdoctor watchdog from an earlier, interrupted capture: ours to close
-        for i, output in enumerate(outputs):
-            if i:
-                _wait_renewing(session, pid, every_s, opened, deadline_ms)
-            started = time.monotonic()
-            if opened:
-                session.evaluate(_arm_js(deadline_ms, _our_pid_seen_by(pid)))
-            meta = _one_snapshot(session, pid, output, options, timeout, opened, deadline_ms)
-            meta.update({
-                "capture_s": round(time.monotonic() - started, 3),
-                "inspector": "opened and closed by memdoctor" if opened else f"reused (already open on port {port})",
-                **identity,
-            })
-            if len(outputs) > 1:
-                meta["series"] = {"index": i + 1, "of": len(outputs), "every_s": every_s,
-                                  "one_session": True}  # object ids are comparable across the series
-            write_meta(output, meta)
-            metas.append(meta)
-            if on_written is not None:
-                on_written(meta)
+        try:
+            if not opened and session.evaluate(HAS_WATCHDOG_JS, timeout=budget.left(10.0)):
+                opened = True  # a memdoctor watchdog from an earlier, interrupted capture: ours to close
+            for i, output in enumerate(outputs):
+                if i:
+                    _wait_renewing(session, pid, every_s, opened, deadline_ms, min(timeout, 10.0))
+                    budget = _Budget(pid, timeout)
+                started = time.monotonic()
+                if opened:
+                    session.evaluate(_arm_js(deadline_ms, _our_pid_seen_by(pid)), timeout=budget.left(10.0))
+                meta = _one_snapshot(session, pid, output, options, budget, opened, deadline_ms)
+                how = "opened and closed by memdoctor" if opened else f"reused (already open on port {port})"
+                meta.update({"capture_s": round(time.monotonic() - started, 3), "inspector": how, **identity})
+                if len(outputs) > 1:
+                    meta["series"] = {"index": i + 1, "of": len(outputs), "every_s": every_s,
+                                      "one_session": True}  # object ids are comparable across the series
+                write_meta(output, meta)
+                metas.append(meta)
+                if on_written is not None:
+                    on_written(meta)
+        except insp.InspectorTimeout:
+            raise budget.expired() from None
         # The heap profiler keeps an id for every object it has seen until it is disabled; disabling it
         # before the session ends gave back ~13% of what the capture left in RSS (572 -> 499 MiB, 45 MiB heap).
         with contextlib.suppress(HeapError):
@@ -613,7 +648,8 @@ def _capture_with_inspector(pid: int, port: int, opened: bool, outputs: list[str
     return metas
 
 
-def _wait_renewing(session: insp.Session, pid: int, seconds: float, opened: bool, deadline_ms: int) -> None:
+def _wait_renewing(session: insp.Session, pid: int, seconds: float, opened: bool, deadline_ms: int,
+                   call_timeout: float) -> None:
     """Wait with the session open, renewing our watchdog so that it does not close the inspector."""
     end = time.monotonic() + seconds
     while time.monotonic() < end:
@@ -621,20 +657,21 @@ def _wait_renewing(session: insp.Session, pid: int, seconds: float, opened: bool
         if not _alive(pid):
             raise HeapError(f"process {pid} exited while memdoctor waited to take its snapshot")
         if opened:
-            session.evaluate(_arm_js(deadline_ms, _our_pid_seen_by(pid)))
+            session.evaluate(_arm_js(deadline_ms, _our_pid_seen_by(pid)), timeout=call_timeout)
 
 
-def _one_snapshot(session: insp.Session, pid: int, output: str, options: CaptureOptions, timeout: float,
+def _one_snapshot(session: insp.Session, pid: int, output: str, options: CaptureOptions, budget: _Budget,
                   opened: bool, deadline_ms: int) -> dict[str, Any]:
-    info = session.evaluate(INFO_JS) or {}
+    info = session.evaluate(INFO_JS, timeout=budget.left(10.0)) or {}
     heap_used = int(info.get("heapUsed", 0))
     memory = _check_memory(pid, heap_used, options.force)
     meta: dict[str, Any] = {}
     if options.allocations_s:
-        meta["allocation_sites"] = _sample_allocations(session, pid, options.allocations_s, opened, deadline_ms)
+        meta["allocation_sites"] = _sample_allocations(session, pid, options.allocations_s, opened, deadline_ms,
+                                                       budget)
     captured_at = datetime.now(UTC)
     rss_before = rss_once(pid)
-    size = _take_snapshot(session, output, timeout)
+    size = _take_snapshot(session, output, budget.left(budget.timeout))
     meta.update({
         "pid": pid,
         "runtime": "node",
@@ -651,8 +688,8 @@ def _one_snapshot(session: insp.Session, pid: int, output: str, options: Capture
 
 
 def _sample_allocations(session: insp.Session, pid: int, seconds: float, opened: bool,
-                        deadline_ms: int) -> list[dict]:
-    session.call("HeapProfiler.startSampling", {"samplingInterval": 16384}, timeout=10.0)
-    _wait_renewing(session, pid, seconds, opened, deadline_ms)
-    result = session.call("HeapProfiler.stopSampling", timeout=60.0)
+                        deadline_ms: int, budget: _Budget) -> list[dict]:
+    session.call("HeapProfiler.startSampling", {"samplingInterval": 16384}, timeout=budget.left(10.0))
+    _wait_renewing(session, pid, seconds, opened, deadline_ms, budget.left(10.0))
+    result = session.call("HeapProfiler.stopSampling", timeout=budget.left(60.0))
     return _allocation_sites(result.get("profile", {}))

@@ -43,6 +43,11 @@ class ConnectionLost(InspectorError):
     pass
 
 
+class InspectorTimeout(InspectorError):
+    """A protocol call got no answer in time: V8 answers on the target's main thread, so a target busy
+    in a long synchronous call (or blocked) answers nothing until it returns."""
+
+
 def same_netns(pid: int) -> bool:
     try:
         return os.readlink(f"/proc/{pid}/ns/net") == os.readlink("/proc/self/ns/net")
@@ -260,7 +265,7 @@ class Session:
                     handler(message.get("params", {}))
         except self._errors as exc:
             if "timed out" in str(exc).lower() or isinstance(exc, TimeoutError):
-                raise InspectorError(f"{method} timed out") from None
+                raise InspectorTimeout(f"{method} timed out") from None
             raise ConnectionLost(f"the inspector connection was lost during {method}") from None
 
     def evaluate(self, expression: str, timeout: float | None = 10.0) -> Any:
