@@ -190,3 +190,19 @@ def pytest_runtest_protocol(item, nextitem):
         _UNIT_TEST_RUNNING = False
         for owner, name, original in saved:
             setattr(owner, name, original)
+
+
+def assert_caps_command_agrees(row: dict, *node: str) -> None:
+    """A diff row's cap is the one computation `memdoctor caps` does (analysis.caps.container_caps):
+    the same limit, baseline and bytes per entry, read from the row's stated inputs, give the same
+    number there (issue 20: diff, report and caps gave three caps for one container)."""
+    import json as _json
+
+    explain = row["caps"]["explain"]["max_entries"]
+    inputs = explain["budget"]["inputs"]
+    assert abs(explain["inputs"]["bytes_per_entry"] - row["bytes_per_entry"]) <= 0.5  # the row's, in whole bytes
+    done = memdoctor("caps", "--limit", f"{inputs['limit_bytes']}B", "--baseline", f"{inputs['baseline_bytes']}B",
+                     "--bytes-per-entry", f"{explain['inputs']['bytes_per_entry']}B",
+                     "--budget-share", str(inputs["budget_share"]),
+                     *node, "--json", check_code=0)
+    assert _json.loads(done.stdout)["max_entries"] == row["suggested_cap"], (row["caps"], done.stdout)

@@ -140,6 +140,41 @@ def max_old_space_size_mb(limit_bytes: int, non_heap_bytes: int | None = None,
                        "flag": f"node --max-old-space-size={value}"})
 
 
+def container_caps(limit_bytes: int, baseline_bytes: int, bytes_per_entry: float,
+                   arrival_rate_per_s: float | None = None, runtime: str | None = None,
+                   budget_share: float = DEFAULT_BUDGET_SHARE) -> dict[str, Any]:
+    """The caps of one growing container, the one computation behind `diff`, `report` and `caps`:
+    max entries = floor((limit - baseline) * budget_share / bytes_per_entry), and with an arrival
+    rate the TTL of Little's law over the same budget. Each command states its own inputs (the
+    limit, and its baseline: a trace's floor, or the RSS at the first snapshot, before its capture).
+    Raises ValueError when the numbers leave no budget (baseline at or above the limit)."""
+    # Whole bytes: a diff's bytes per entry is a mean (1234.5), `caps --bytes-per-entry` reads bytes;
+    # rounding here makes the same inputs give the same cap in every command.
+    _check_positive("bytes per entry", bytes_per_entry)
+    bytes_per_entry = max(1, round(bytes_per_entry))
+    budget = collection_budget(limit_bytes, baseline_bytes, budget_share)
+    entries = max_entries(budget.value, bytes_per_entry)
+    out: dict[str, Any] = {"max_entries": entries.value}
+    explain: dict[str, Any] = {"max_entries": {**entries.explain, "budget": budget.explain}}
+    if runtime == "python":
+        out["python"] = python_bounds(entries.value)
+    elif runtime == "node":
+        out["node"] = node_bounds(entries.value)
+    if arrival_rate_per_s is not None and arrival_rate_per_s > 0:
+        life = ttl(budget.value, arrival_rate_per_s, bytes_per_entry)
+        out["ttl_s"] = life.value
+        explain["ttl_s"] = {**life.explain, "budget": budget.explain}
+    out["explain"] = explain
+    return out
+
+
+def node_bounds(entries: int) -> dict[str, str]:
+    """The Node.js spellings of an entry cap (a Map has no size bound of its own)."""
+    n = max(1, int(entries))
+    return {"lru-cache": f"new LRUCache({{ max: {n} }})",
+            "map": f"if (map.size >= {n}) map.delete(map.keys().next().value)"}
+
+
 def python_bounds(entries: int) -> dict[str, str]:
     """The Python spellings of an entry cap."""
     n = max(1, int(entries))

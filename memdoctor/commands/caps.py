@@ -70,15 +70,15 @@ def compute_caps(*, limit_bytes: int, baseline_bytes: int, per_job_bytes: int | 
         if trace_notes and "per_job" in trace_notes:
             explain["concurrency"]["per_job_from_trace"] = trace_notes["per_job"]
     if bytes_per_entry is not None:
-        budget = caps.collection_budget(limit_bytes, baseline_bytes, budget_share)
-        entries = caps.max_entries(budget.value, bytes_per_entry)
-        out["max_entries"] = entries.value
-        explain["max_entries"] = {**entries.explain, "budget": budget.explain,
-                                  "python": caps.python_bounds(entries.value)}
-        if arrival_rate is not None:
-            life = caps.ttl(budget.value, arrival_rate, bytes_per_entry)
-            out["ttl_s"] = life.value
-            explain["ttl_s"] = {**life.explain, "budget": budget.explain}
+        # The same computation as a diff row's and a report suspect's cap (analysis.caps.container_caps).
+        runtime = "node" if node or non_heap_bytes is not None or non_heap_share is not None else "python"
+        found = caps.container_caps(limit_bytes, baseline_bytes, bytes_per_entry, arrival_rate, runtime,
+                                    budget_share)
+        out["max_entries"] = found["max_entries"]
+        explain["max_entries"] = {**found["explain"]["max_entries"], runtime: found[runtime]}
+        if "ttl_s" in found:
+            out["ttl_s"] = found["ttl_s"]
+            explain["ttl_s"] = found["explain"]["ttl_s"]
     if node or non_heap_bytes is not None or non_heap_share is not None:
         kwargs: dict[str, Any] = {}
         if non_heap_share is not None:
@@ -235,8 +235,11 @@ def render_caps_lines(result: dict[str, Any]) -> list[str]:
         if "budget" in info:
             b = info["budget"]
             lines.append(f"    budget = {b['formula']} = {format_bytes(info['inputs']['budget_bytes'])}")
-        if key == "max_entries":
+        if key == "max_entries" and "python" in info:
             lines.append(f"    Python: {info['python']['lru_cache']}, {info['python']['deque']}")
+        if key == "max_entries" and "node" in info:
+            lines.append(f"    Node.js: {info['node']['lru-cache']} (npm lru-cache), or before each set:")
+            lines.append(f"      {info['node']['map']}")
         if key == "max_old_space_size_mb":
             lines.append(f"    {info['flag']}")
         if "note" in info:

@@ -43,27 +43,15 @@ def _suspect_caps(row: dict[str, Any], runtime: str, limit_bytes: int, baseline_
                   budget_share: float) -> dict[str, Any]:
     from memdoctor.analysis import caps
 
-    out: dict[str, Any] = {}
-    explain: dict[str, Any] = {}
     per_entry = _finite(row.get("bytes_per_entry"))
     if row.get("kind") != "container" or not per_entry or per_entry <= 0:
-        return out
+        return {}
+    arrivals = _finite(row.get("entries_per_min"))
     try:
-        budget = caps.collection_budget(limit_bytes, baseline_bytes, budget_share)
-        entries = caps.max_entries(budget.value, per_entry)
+        return caps.container_caps(limit_bytes, baseline_bytes, per_entry,
+                                   arrivals / 60.0 if arrivals and arrivals > 0 else None, runtime, budget_share)
     except ValueError as exc:
         return {"note": str(exc)}
-    out["max_entries"] = entries.value
-    explain["max_entries"] = {**entries.explain, "budget": budget.explain}
-    if runtime == "python":
-        out["python"] = caps.python_bounds(entries.value)
-    arrivals = _finite(row.get("entries_per_min"))
-    if arrivals and arrivals > 0:
-        life = caps.ttl(budget.value, arrivals / 60.0, per_entry)
-        out["ttl_s"] = life.value
-        explain["ttl_s"] = {**life.explain, "budget": budget.explain}
-    out["explain"] = explain
-    return out
 
 
 def build_report(*, diagnosis: Diagnosis | None, trace_info: dict[str, Any] | None = None,

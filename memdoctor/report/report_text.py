@@ -23,6 +23,8 @@ def caps_text(caps: dict[str, Any] | None) -> list[str]:
                      f"{format_bytes(e['inputs']['bytes_per_entry'])} per entry)")
     if "python" in caps:
         lines.append(f"  {caps['python']['deque']} or {caps['python']['lru_cache']}")
+    if "node" in caps:
+        lines.append(f"  {caps['node']['lru-cache']} (npm lru-cache), or before each set: {caps['node']['map']}")
     if "ttl_s" in caps:
         e = explain["ttl_s"]["inputs"]
         lines.append(f"max age {format_duration(caps['ttl_s'])} = {format_bytes(e['budget_bytes'])} / "

@@ -7,22 +7,23 @@ Rows (the diff contract, memdoctor/heap/model.py):
 - allocation sites (kind "site"): from `--allocations`, tracemalloc dumps or memray captures.
 With three snapshots only what grew in both steps is kept (steady growth, not a one-off).
 Growth per minute comes from the snapshots' capture times; `suggested_cap` for a container is
-the number of entries that fits in the headroom left below the limit at the last snapshot
-(limit from --limit, else the snapshots' metadata, else physical memory), keeping 10% spare.
+the cap of analysis.caps.container_caps, the one computation `report` and `caps` use too:
+floor((limit - baseline) x 0.25 / bytes per entry), with the limit from --limit, else the
+snapshots' metadata, else physical memory, and the baseline the RSS at the first snapshot.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
-import math
 import os
 
+from memdoctor.analysis import caps
 from memdoctor.heap.model import DiffResult, DiffRow
 from memdoctor.heap.python.native import describe_growth
 from memdoctor.heap.python.reader import Container, PySnapshot, Site, read_snapshot
 from memdoctor.heap.runtimes import HeapError
 
-CAP_MARGIN = 0.10
 KIND_ORDER = {"container": 0, "site": 1, "type": 2}
 
 
@@ -65,14 +66,15 @@ def diff_models(snaps: list[PySnapshot], *, limit_bytes: int | None = None, top:
     limit, limit_note = _limit(snaps, limit_bytes)
     if limit_note:
         notes.append(limit_note)
-    headroom = None
-    if limit is not None and snaps[-1].rss is not None:
-        headroom = max(0, limit - snaps[-1].rss)
+    baseline = snaps[0].rss  # the service's memory before the growth measured here; the caps' baseline
+    caps_at = (limit, baseline) if limit is not None and baseline is not None else None
+    if caps_at is None:
+        notes.append("no RSS in the first snapshot: no caps")
 
     rows: list[DiffRow] = []
-    rows += _rows("container", [s.containers for s in snaps], interval, headroom)
-    rows += _rows("site", [s.sites for s in snaps], interval, headroom)
-    rows += _rows("type", [{k: v for k, v in s.types.items()} for s in snaps], interval, headroom)
+    rows += _rows("container", [s.containers for s in snaps], interval, caps_at)
+    rows += _rows("site", [s.sites for s in snaps], interval, None)
+    rows += _rows("type", [{k: v for k, v in s.types.items()} for s in snaps], interval, None)
     rows.sort(key=lambda r: (-r.bytes_growth, KIND_ORDER.get(r.kind, 9), r.key))
     notes += describe_growth(snaps[0], snaps[-1])
     if len(snaps) == 3:
@@ -118,7 +120,9 @@ def _value(kind: str, item: object | None) -> tuple[int, int]:
     return int(count), int(size)
 
 
-def _rows(kind: str, tables: list[dict], interval: float | None, headroom: int | None) -> list[DiffRow]:
+def _rows(kind: str, tables: list[dict], interval: float | None,
+          caps_at: tuple[int, int] | None) -> list[DiffRow]:
+    """Rows of one kind; `caps_at` (limit, baseline) gives container rows their caps."""
     first, last = tables[0], tables[-1]
     middle = tables[1] if len(tables) == 3 else None
     rows = []
@@ -144,12 +148,12 @@ def _rows(kind: str, tables: list[dict], interval: float | None, headroom: int |
             row.extras["type"] = item.type if isinstance(item, Container) else None
             if isinstance(item, Container) and not item.exact:
                 row.extras["estimated"] = True
-            if headroom is not None and row.bytes_per_entry and row.bytes_per_entry > 0:
-                fits = math.floor(headroom * (1 - CAP_MARGIN) / row.bytes_per_entry)
-                row.suggested_cap = c2 + max(0, fits)
-                row.extras["cap_explain"] = {"formula": "entries now + floor(headroom * 0.9 / bytes per entry)",
-                                             "entries_now": c2, "headroom_bytes": headroom,
-                                             "bytes_per_entry": row.bytes_per_entry}
+            if caps_at is not None and row.bytes_per_entry and row.bytes_per_entry > 0:
+                arrivals = (c2 - c0) / interval if interval and c2 > c0 else None
+                with contextlib.suppress(ValueError):  # no budget: the baseline is at or above the limit
+                    found = caps.container_caps(caps_at[0], caps_at[1], row.bytes_per_entry, arrivals, "python")
+                    row.suggested_cap = found["max_entries"]
+                    row.extras["caps"] = found
         rows.append(row)
     return rows
 

@@ -281,7 +281,7 @@ class _Guardian:
     The watchdog in the target covers memdoctor's death once it is armed; between SIGUSR1 and arming
     (connecting, listing, opening the session: ~50 ms) nothing would. The guardian is in its own
     session (a Ctrl-C or a kill of memdoctor's process group does not reach it), holds the inspector
-    lock with memdoctor, and waits on a pipe: "done" from memdoctor ends it; end of file without
+    lock with memdoctor until the inspector's port is known, and waits on a pipe: "done" from memdoctor ends it; end of file without
     "done" means memdoctor died, or gave up on a target that stopped answering (handed over), and
     then it closes any inspector the target opened after the signal: it retries while the target
     lives, since a target blocked in a synchronous call answers the close only when the call returns.
@@ -289,6 +289,7 @@ class _Guardian:
 
     def __init__(self, pid: int, lock_fd: int) -> None:
         self.pid = pid
+        self.lock_fd = lock_fd
         read_end, self.write_end = os.pipe()
         self.child = os.fork()
         if self.child == 0:  # pragma: no cover - the guardian: never returns
@@ -326,6 +327,12 @@ class _Guardian:
             mine = insp.socket_inodes(self.pid)
             opened = [item for item in fresh if item.inode in mine]
             if opened:
+                if not seen:
+                    # The port is known: the lock (which guards the window between SIGUSR1 and knowing
+                    # it) is not needed while the target keeps us waiting, and holding it would stop
+                    # every other capture in this network namespace for as long as the target is stuck.
+                    with contextlib.suppress(OSError):
+                        os.close(self.lock_fd)
                 seen = True
                 _close_inspector(self.pid, opened[0].port, 10.0)
             elif seen:

@@ -6,10 +6,11 @@ Two views, ranked together by bytes:
    program (a hash of their retainer path; see containers.py for why not by V8 object id): with
    three snapshots only what grew in both steps A -> B and B -> C (entries or retained bytes) is kept.
    Each row has entries before/after, bytes per entry, growth per minute (from the snapshots'
-   `captured_at`), and `suggested_cap`: how many entries fit before the limit, i.e. the entries
-   now plus (90% of the limit - the memory used now) / bytes per entry. The limit is `--limit`,
-   else the snapshot's metadata, else physical RAM; "memory used now" is the RSS recorded at
-   capture, else the heap's size.
+   `captured_at`), and `suggested_cap`: the cap of analysis.caps.container_caps, the one computation
+   `report` and `caps` use too: floor((limit - baseline) x 0.25 / bytes per entry). The limit is
+   `--limit`, else the snapshot's metadata, else physical RAM; the baseline is the service's
+   normal memory, the RSS recorded just before the FIRST capture (a capture leaves the target's
+   RSS inflated for a while: the later snapshots' RSS is not the service's), else the heap's size.
 2. The memlab method, when V8's object ids are stable across the snapshots (snapshots written
    by `--heapsnapshot-signal`, `v8.writeHeapSnapshot()`, or one DevTools session; `memdoctor
    snapshot` keeps them by never enabling the heap profiler in its session, but V8 renumbers
@@ -28,13 +29,14 @@ indexed and analysed; it is kept for naming.
 
 from __future__ import annotations
 
-import math
+import contextlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 
+from memdoctor.analysis import caps
 from memdoctor.heap.model import DiffResult, DiffRow, read_meta
 from memdoctor.heap.runtimes import HeapError
 from memdoctor.heap.v8 import containers as ct
@@ -42,7 +44,6 @@ from memdoctor.heap.v8 import dominators, kernels
 from memdoctor.heap.v8.parser import HeapSnapshot, read_snapshot
 from memdoctor.heap.v8.retainers import Namer, RetainerIndex
 
-CAP_MARGIN = 0.9
 MIN_CLUSTER_BYTES = 1024
 
 
@@ -164,12 +165,13 @@ def diff_snapshots(paths: list[str], *, limit_bytes: int | None = None, top: int
     middle = summaries[1] if len(summaries) == 2 else None
 
     limit, limit_source = _limit(limit_bytes, last.meta)
-    used = last.meta.get("rss") if isinstance(last.meta.get("rss"), int) else last.heap_bytes
+    rss_known = isinstance(first.meta.get("rss"), int)
+    baseline = int(first.meta["rss"]) if rss_known else int(first.heap_bytes)
     t0, t1 = _captured_at(first.meta), _captured_at(last.meta)
     interval = (t1 - t0) if t0 is not None and t1 is not None and t1 > t0 else None
 
     namer = Namer(snap, index)
-    container_rows, owner_rows = _container_rows(first, middle, last, limit, used, interval, top)
+    container_rows, owner_rows = _container_rows(first, middle, last, limit, baseline, interval, top)
     cluster_rows: list[DiffRow] = []
     if stable:
         cluster_rows = _cluster_rows(snap, dom, first, middle, namer, owner_rows, top)
@@ -184,8 +186,8 @@ def diff_snapshots(paths: list[str], *, limit_bytes: int | None = None, top: int
             row.extras["sample_values"] = sample_values(snap, node, row.extras["container"])
     rows = [row for _, row in container_rows] + cluster_rows
     rows.sort(key=lambda r: (r.bytes_growth, r.count_growth), reverse=True)
-    notes = [f"limit {limit:,} bytes from {limit_source}; memory in use {used:,} bytes"
-             + (" (RSS at capture)" if isinstance(last.meta.get("rss"), int) else " (heap size; no RSS recorded)")]
+    where_from = "RSS before the first capture" if rss_known else "heap size of the first snapshot; no RSS recorded"
+    notes = [f"caps: limit {limit:,} bytes from {limit_source}; baseline {baseline:,} bytes ({where_from})"]
     if interval is None:
         notes.append("no capture times in the snapshots' metadata: no growth per minute")
     if not stable:
@@ -200,7 +202,7 @@ def diff_snapshots(paths: list[str], *, limit_bytes: int | None = None, top: int
                       limit_bytes=limit, notes=notes, values_shown=show_values)
 
 
-def _container_rows(first: Summary, middle: Summary | None, last: Summary, limit: int, used: int,
+def _container_rows(first: Summary, middle: Summary | None, last: Summary, limit: int, baseline: int,
                     interval: float | None, top: int) -> tuple[list[tuple[int, DiffRow]], dict[int, DiffRow]]:
     c = last.containers
     pa = first.containers.lookup(c.key)
@@ -225,7 +227,6 @@ def _container_rows(first: Summary, middle: Summary | None, last: Summary, limit
     rows: list[tuple[int, DiffRow]] = []
     by_node: dict[int, DiffRow] = {}
     minutes = interval / 60 if interval else None
-    headroom = limit * CAP_MARGIN - used
     for i in sel.tolist():
         j = int(idx[i])
         kind = int(c.kind[j])
@@ -233,9 +234,12 @@ def _container_rows(first: Summary, middle: Summary | None, last: Summary, limit
         d_bytes = int(rc[i] - ra[i])
         per_entry = (d_bytes / d_entries) if d_entries > 0 and d_bytes > 0 else (
             float(rc[i]) / float(ec[i]) if ec[i] > 0 else None)
-        cap = None
+        found = None
         if kind != ct.VARIABLE and per_entry and per_entry > 0:
-            cap = int(ec[i]) + max(0, math.floor(headroom / per_entry))
+            arrivals = d_entries / interval if interval and d_entries > 0 else None
+            with contextlib.suppress(ValueError):  # no budget: the baseline is at or above the limit
+                found = caps.container_caps(limit, baseline, per_entry, arrivals, "node")
+        cap = found["max_entries"] if found else None
         row = DiffRow(key="", count_before=int(ea[i]), count_after=int(ec[i]), bytes_before=int(ra[i]),
                       bytes_after=int(rc[i]), where="", kind="container", suggested_cap=cap,
                       bytes_per_min=d_bytes / minutes if minutes else None,
@@ -245,8 +249,7 @@ def _container_rows(first: Summary, middle: Summary | None, last: Summary, limit
                       bytes_middle=int(rb[i]) if rb is not None else None,
                       extras={"container": ct.KIND_NAMES[kind], "entries_estimated": bool(c.estimated[j]),
                               "instances": int(c.instances[j]),
-                              "cap_formula": "entries_after + floor((0.9 * limit - used) / bytes_per_entry)"
-                              if cap is not None else None})
+                              "caps": found})
         node = int(c.node[j])
         rows.append((node, row))
         by_node[node] = row
