@@ -281,10 +281,11 @@ class _Guardian:
     The watchdog in the target covers memdoctor's death once it is armed; between SIGUSR1 and arming
     (connecting, listing, opening the session: ~50 ms) nothing would. The guardian is in its own
     session (a Ctrl-C or a kill of memdoctor's process group does not reach it), holds the inspector
-    lock with memdoctor until the inspector's port is known, and waits on a pipe: "done" from memdoctor ends it; end of file without
-    "done" means memdoctor died, or gave up on a target that stopped answering (handed over), and
-    then it closes any inspector the target opened after the signal: it retries while the target
-    lives, since a target blocked in a synchronous call answers the close only when the call returns.
+    lock with memdoctor until the inspector's port is known, and waits on a pipe: "done" from
+    memdoctor ends it; end of file without "done" means memdoctor died, or gave up on a target that
+    stopped answering (handed over), and then it closes any inspector the target opened after the
+    signal: it retries while the target lives, since a target blocked in a synchronous call answers
+    the close only when the call returns.
     """
 
     def __init__(self, pid: int, lock_fd: int) -> None:
