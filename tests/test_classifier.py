@@ -407,3 +407,44 @@ def test_tied_floor_points_do_not_inflate_the_trend_variance() -> None:
     y = 4096.0 * rng.integers(0, 3, len(x))  # three page levels, no trend
     tr = mann_kendall_sen(x, y)
     assert tr.n_eff_ratio < 1.5, tr
+
+
+def test_heap_evidence_keeps_a_container_growing_in_every_interval_from_reading_no_leak() -> None:
+    """Issue 20: a report headed "no-leak (sawtooth), 0 B/h" above a session store that grew 8.2
+    MiB/min in every interval. Heap evidence is part of the one diagnosis: a container that grew in
+    every interval (two, from three snapshots) faster than the trace's floor can be growing makes
+    a no-leak inconclusive, with the reason; one interval, or a rate inside the floor's interval,
+    changes nothing."""
+    from memdoctor.analysis import HeapGrowth
+
+    t, m = _trace("sawtooth", 0)
+    alone = diagnose(t, m, limit_bytes=LIMIT)
+    assert alone.verdict == "no-leak"
+    fast = 8.2 * MiB / 60
+    assert fast > alone.growth_high_bytes_per_s
+    d = diagnose(t, m, limit_bytes=LIMIT, heap_growth=[HeapGrowth("SESSIONS", fast, 2)])
+    assert d.verdict == "inconclusive" and d.watch_more_s
+    assert any("SESSIONS grew in each of the 2 intervals" in line for line in d.evidence), d.evidence
+    assert d.extras["heap_evidence"]["name"] == "SESSIONS"
+    assert diagnose(t, m, limit_bytes=LIMIT, heap_growth=[HeapGrowth("SESSIONS", fast, 1)]).verdict == "no-leak"
+    slow = max(0.0, alone.growth_high_bytes_per_s) / 2
+    assert diagnose(t, m, limit_bytes=LIMIT, heap_growth=[HeapGrowth("SESSIONS", slow, 2)]).verdict == "no-leak"
+    # A leak stays a leak, and says what the heap shows.
+    t, m = _trace("linear", 0)
+    d = diagnose(t, m, limit_bytes=LIMIT, heap_growth=[HeapGrowth("SESSIONS", 100 * MiB, 2)])
+    assert d.verdict == "leak" and any("SESSIONS" in line for line in d.evidence)
+
+
+def test_heap_growth_from_a_diff_counts_the_intervals() -> None:
+    from memdoctor.heap.model import DiffResult, DiffRow
+    from memdoctor.report.report_data import heap_growth
+
+    rows = [DiffRow(key="SESSIONS", count_before=10, count_after=30, bytes_before=1000, bytes_after=3000,
+                    where="module global", kind="container", bytes_per_min=120.0, count_middle=20,
+                    bytes_middle=2000),
+            DiffRow(key="CACHE", count_before=10, count_after=30, bytes_before=1000, bytes_after=3000,
+                    where="module global", kind="container", bytes_per_min=60.0),
+            DiffRow(key="dict", count_before=10, count_after=30, bytes_before=1000, bytes_after=3000,
+                    where="", kind="type", bytes_per_min=600.0)]
+    found = heap_growth(DiffResult(rows=rows, runtime="python", snapshots=["a", "b", "c"], interval_s=120.0))
+    assert [(h.name, h.bytes_per_s, h.intervals) for h in found] == [("SESSIONS", 2.0, 2), ("CACHE", 1.0, 1)]

@@ -51,6 +51,17 @@ def _span(value: float) -> float:
 
 
 @dataclass(frozen=True)
+class HeapGrowth:
+    """What heap snapshots of the process say grows: one container, its rate over the snapshots,
+    and in how many of the intervals between them it grew (a diff of three snapshots keeps only
+    what grew in both, so 2)."""
+
+    name: str
+    bytes_per_s: float
+    intervals: int
+
+
+@dataclass(frozen=True)
 class Diagnosis:
     """Verdict and shape of one memory series, with the numbers behind them."""
 

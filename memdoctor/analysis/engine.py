@@ -29,6 +29,7 @@ The growth reported is always the measured floor growth with its interval, whate
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import replace
 from statistics import NormalDist
 from typing import TYPE_CHECKING, Any
@@ -37,7 +38,7 @@ import numpy as np
 
 from memdoctor.analysis import thresholds as th
 from memdoctor.analysis.classify import SegmentResult, classify
-from memdoctor.analysis.diagnosis import Diagnosis, Pattern, Verdict
+from memdoctor.analysis.diagnosis import Diagnosis, HeapGrowth, Pattern, Verdict
 from memdoctor.analysis.forecast import Forecast, Growth, time_to_limit
 from memdoctor.analysis.gate_trend import FloorJudgement, FloorTrend, floor_trend, judge_floor
 from memdoctor.analysis.prepare import Clean, clean
@@ -143,8 +144,13 @@ def diagnose(
     oom_kill_times: np.ndarray | None = None,
     warmup_s: float = 0.0,
     skipped_rows: int = 0,
+    heap_growth: Sequence[HeapGrowth] = (),
 ) -> Diagnosis:
-    """Verdict, pattern, floor growth with its interval, time to the limit with its range, evidence."""
+    """Verdict, pattern, floor growth with its interval, time to the limit with its range, evidence.
+
+    `heap_growth`: what heap snapshots of the process say grows (report, doctor); a container
+    growing in every interval faster than the trace's floor can be growing turns a no-leak into
+    inconclusive (thresholds.HEAP_MIN_INTERVALS)."""
     evidence: list[str] = []
     if skipped_rows:
         evidence.append(f"{skipped_rows} unparseable rows skipped")
@@ -231,6 +237,16 @@ def diagnose(
             evidence.append(fc.text if verdict == "leak" else f"if the growth holds: {fc.text}")
         else:
             fc = None
+    heap = _heap_contradiction(heap_growth, float(growth.slope_high))
+    if heap is not None:
+        extras["heap_evidence"] = {"name": heap.name, "bytes_per_s": heap.bytes_per_s, "intervals": heap.intervals}
+        said = (f"heap: {heap.name} grew in each of the {heap.intervals} intervals between the snapshots, "
+                f"{format_rate(heap.bytes_per_s)}, above the trace's floor growth (at most "
+                f"{format_rate(max(0.0, float(growth.slope_high)))})")
+        if verdict == "no-leak":
+            verdict, conf, watch = "inconclusive", 0.5, None
+            said += ": the floor does not show it yet, so the answer is not no-leak"
+        evidence.append(said)
     if verdict == "inconclusive":
         if watch is None or not math.isfinite(watch) or watch <= 0:
             watch = max(duration, 1.0)  # "inconclusive" always says how much longer: as long again, by default
@@ -263,6 +279,14 @@ def diagnose(
     )
 
 
+def _heap_contradiction(heap_growth: Sequence[HeapGrowth], floor_high: float) -> HeapGrowth | None:
+    """The fastest container that grew in enough intervals and faster than the floor can be growing."""
+    bound = floor_high if math.isfinite(floor_high) else math.inf
+    found = [h for h in heap_growth if h.intervals >= th.HEAP_MIN_INTERVALS and math.isfinite(h.bytes_per_s)
+             and h.bytes_per_s > max(0.0, bound)]
+    return max(found, key=lambda h: h.bytes_per_s, default=None)
+
+
 def _finite(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
 
@@ -272,7 +296,7 @@ def _unique(lines: list[str]) -> list[str]:
 
 
 def diagnose_trace(trace: Trace, *, metric: str = "rss", limit_bytes: int | None = None, warmup_s: float = 0.0,
-                   label: str | None = None) -> Diagnosis:
+                   label: str | None = None, heap_growth: Sequence[HeapGrowth] = ()) -> Diagnosis:
     """The diagnosis of one series of a Trace: its restarts and OOM kills, its limit unless one is given.
 
     Raises KeyError (unknown metric) or ValueError (no sample of that series) with a one-line message.
@@ -288,7 +312,7 @@ def diagnose_trace(trace: Trace, *, metric: str = "rss", limit_bytes: int | None
     ooms = trace.event_times("oom_kill")
     d = diagnose(t, series, limit_bytes=limit_bytes or trace.limit_bytes,
                  restart_times=restarts if len(restarts) else None, oom_kill_times=ooms if len(ooms) else None,
-                 warmup_s=warmup_s, skipped_rows=trace.skipped_rows)
+                 warmup_s=warmup_s, skipped_rows=trace.skipped_rows, heap_growth=heap_growth)
     if metric == "rss" and trace.samples_read != d.samples and not warmup_s:
         d = replace(d, samples=trace.samples_read)
     if trace.warnings:

@@ -114,3 +114,9 @@ CATCH_Z = 2.33  # ~99 % of such leaks
 SIZING_SHARE = 0.25
 SIZING_RATE = 0.9 * TARGET_RATE  # ... and only while the rate is, within one standard error, below this
 IDLE_SHARE = 0.4  # cycles that sit at their floor this long are batch jobs, not a GC heap being sized
+# Heap evidence in the diagnosis: a container that grew in at least this many intervals between
+# snapshots, faster than the upper end of the trace's floor-growth interval, contradicts a
+# "no-leak" (the two measurements disagree, so the honest verdict is inconclusive). One interval
+# is not enough: a burst or a one-off fill grows a container once; the diffs keep, with three
+# snapshots, only what grew in both steps (heap/python/diff.py, heap/v8/diff.py).
+HEAP_MIN_INTERVALS = 2

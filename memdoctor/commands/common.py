@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -17,7 +17,7 @@ import typer
 from memdoctor.errors import EXIT_JUDGEMENT_FAILED, EXIT_OK, EXIT_USAGE, MemdoctorError
 
 if TYPE_CHECKING:
-    from memdoctor.analysis import Diagnosis
+    from memdoctor.analysis import Diagnosis, HeapGrowth
     from memdoctor.traces.model import Trace
 
 __all__ = ["EXIT_JUDGEMENT_FAILED", "EXIT_OK", "EXIT_USAGE", "CommandSpec", "State", "fail", "handle_errors",
@@ -73,14 +73,15 @@ def handle_errors(func: F) -> F:
 
 
 def judge_trace(trace: Trace, metric: str, label: str, limit_bytes: int | None, warmup_s: float = 0.0,
-                several: bool = False) -> Diagnosis:
+                several: bool = False, heap_growth: Sequence[HeapGrowth] = ()) -> Diagnosis:
     """The one diagnosis of a trace's series (analysis.diagnose_trace) for every command that judges a trace,
     its input errors as one-line TraceReadErrors."""
     from memdoctor.analysis import diagnose_trace
     from memdoctor.traces.errors import TraceReadError
 
     try:
-        return diagnose_trace(trace, metric=metric, limit_bytes=limit_bytes, warmup_s=warmup_s, label=label)
+        return diagnose_trace(trace, metric=metric, limit_bytes=limit_bytes, warmup_s=warmup_s, label=label,
+                              heap_growth=heap_growth)
     except KeyError as exc:
         raise TraceReadError(f"{label}: {exc.args[0]}" if several else str(exc.args[0])) from None
     except ValueError as exc:

@@ -86,21 +86,6 @@ def build(trace_path: str | None, snapshot_paths: list[str], limit_bytes: int | 
     trace = None
     trace_info: dict[str, Any] = {}
     outside: dict[str, Any] | None = None
-    if trace_path is not None:
-        from memdoctor.commands.common import judge_trace
-        from memdoctor.traces.reader import read_trace
-
-        trace = read_trace(trace_path)
-        diagnosis = judge_trace(trace, metric, trace_path, limit_bytes, warmup_s)
-        trace_info = {"name": trace_path, "runtime": trace.header.get("runtime"), "samples": len(trace)}
-        heap = trace.series.get("heap")
-        fds = trace.series.get("fds")
-        if heap is not None or fds is not None:
-            outside = caps.growth_outside_heap(trace.t, trace.rss, heap, fds)
-            if heap is not None:
-                gap = (trace.rss - heap)[np.isfinite(heap)]
-                if gap.size:
-                    outside["non_heap_bytes"] = float(max(0.0, float(np.max(gap))))
     diff = None
     if snapshot_paths:
         from memdoctor.heap.detect import runtime_of_file
@@ -113,8 +98,27 @@ def build(trace_path: str | None, snapshot_paths: list[str], limit_bytes: int | 
         if len(runtimes) > 1:
             raise fail(f"the snapshots come from different runtimes ({', '.join(sorted(runtimes))})")
         diff = engine(runtimes.pop(), "diff").diff_snapshots(chosen, limit_bytes=limit_bytes, top=max(top, 10))
-        if trace is None:
-            trace_info, outside = _from_metas(chosen)
+    if trace_path is not None:
+        from memdoctor.commands.common import judge_trace
+        from memdoctor.report.report_data import heap_growth
+        from memdoctor.traces.reader import read_trace
+
+        trace = read_trace(trace_path)
+        # The snapshots' evidence is part of the one diagnosis: a report never heads "no-leak" above a
+        # container that grew in every interval faster than the trace's floor can be growing.
+        diagnosis = judge_trace(trace, metric, trace_path, limit_bytes, warmup_s,
+                                heap_growth=heap_growth(diff) if diff is not None else ())
+        trace_info = {"name": trace_path, "runtime": trace.header.get("runtime"), "samples": len(trace)}
+        heap = trace.series.get("heap")
+        fds = trace.series.get("fds")
+        if heap is not None or fds is not None:
+            outside = caps.growth_outside_heap(trace.t, trace.rss, heap, fds)
+            if heap is not None:
+                gap = (trace.rss - heap)[np.isfinite(heap)]
+                if gap.size:
+                    outside["non_heap_bytes"] = float(max(0.0, float(np.max(gap))))
+    elif diff is not None:
+        trace_info, outside = _from_metas(chosen)
     report = build_report(diagnosis=diagnosis, trace_info=trace_info, diff=diff, limit_bytes=limit_bytes,
                           outside_heap=outside, top=top)
     if trace_path is not None and trace_path != "-" and diff is None:

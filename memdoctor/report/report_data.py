@@ -15,7 +15,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from memdoctor.analysis import Diagnosis
+    from memdoctor.analysis import Diagnosis, HeapGrowth
     from memdoctor.heap.model import DiffResult
 
 REPORT_VERSION = 1
@@ -52,6 +52,23 @@ def _suspect_caps(row: dict[str, Any], runtime: str, limit_bytes: int, baseline_
                                    arrivals / 60.0 if arrivals and arrivals > 0 else None, runtime, budget_share)
     except ValueError as exc:
         return {"note": str(exc)}
+
+
+def heap_growth(diff: DiffResult) -> list[HeapGrowth]:
+    """What the diff says grows, as the diagnosis takes it: containers, their rate over the snapshots and
+    in how many intervals they grew (a row of a three-snapshot diff grew in both; of two, in one)."""
+    from memdoctor.analysis import HeapGrowth
+
+    out = []
+    for row in diff.rows:
+        if row.kind != "container" or row.bytes_growth <= 0:
+            continue
+        rate = _rate_per_s(row.to_dict(), diff.interval_s)
+        if rate is None:
+            continue
+        out.append(HeapGrowth(name=row.key or row.where, bytes_per_s=rate,
+                              intervals=2 if row.bytes_middle is not None else 1))
+    return out
 
 
 def build_report(*, diagnosis: Diagnosis | None, trace_info: dict[str, Any] | None = None,
