@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from .cgroup_util import make_memory_cgroup
-from .conftest import memdoctor, memdoctor_popen, python_example, read_jsonl, wait_for
+from .conftest import cli_env, memdoctor, memdoctor_popen, python_example, read_jsonl, wait_for
 
 LEAK_400KB_EVERY_50MS = (
     "import time\nkeep = []\nwhile True:\n    keep.append(bytearray(400 * 1024))\n    time.sleep(0.05)\n"
@@ -116,6 +116,20 @@ def test_watch_by_name(tmp_path, spawn):
     target = spawn([sys.executable, "-c", f"import time; time.sleep(60)  # {marker}"])
     wait_for(lambda: Path(f"/proc/{target.pid}/cmdline").read_bytes().count(marker.encode()) == 1,
              what="the target to start")
+    result = memdoctor("watch", "--name", marker, "--interval", "0.1", "--duration", "1s", "--json", check_code=0)
+    assert json.loads(result.stdout)["pid"] == target.pid
+    assert f"--name {marker!r} matched PID {target.pid}: " in result.stderr  # which process it chose
+
+
+@pytest.mark.integration
+def test_watch_by_name_never_picks_another_memdoctor(tmp_path, spawn):
+    """Issue 21: another memdoctor watching by the same pattern holds the pattern in its own command
+    line, and was counted as a second match (or picked, as the only one)."""
+    marker = f"memdoctor-other-{os.getpid()}"
+    target = spawn([sys.executable, "-c", f"import time; time.sleep(60)  # {marker}"])
+    other = spawn([sys.executable, "-m", "memdoctor", "watch", str(target.pid), "--interval", "1s", "--duration",
+                   "60s", "-o", str(tmp_path / f"{marker}.jsonl")], env=cli_env())
+    wait_for(lambda: marker.encode() in Path(f"/proc/{other.pid}/cmdline").read_bytes(), what="the other memdoctor")
     result = memdoctor("watch", "--name", marker, "--interval", "0.1", "--duration", "1s", "--json", check_code=0)
     assert json.loads(result.stdout)["pid"] == target.pid
 

@@ -77,6 +77,7 @@ def watch_command(
     if chosen != 1:
         raise fail("give exactly one target: a PID, --name PATTERN or --cgroup PATH")
     from memdoctor.pipelines.recording import RecordingPlan, attach_plan, execute
+    from memdoctor.redact import redact_command
     from memdoctor.report.console import stderr_console
     from memdoctor.sampling.cgroup import CgroupSampler
     from memdoctor.sampling.limits import MemoryLimit, physical_memory
@@ -115,7 +116,13 @@ def watch_command(
             console=stderr_console(), alert=settings.alert, extra_header=extra, warmup_s=settings.warmup_s,
         )
     else:
-        target_pid = pid if pid is not None else find_by_name(name or "")
+        if pid is not None:
+            target_pid = pid
+        else:
+            target_pid, command = find_by_name(name or "")
+            # Say which process the pattern chose (before, one match attached without a word).
+            stderr_console().print(f"memdoctor: --name {name!r} matched PID {target_pid}: "
+                                   f"{redact_command(command)[:100]}", highlight=False, markup=False)
         describe(target_pid)  # a clear error for an unknown PID before any file is created
         if pss:
             _check_smaps(target_pid)

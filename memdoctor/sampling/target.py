@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from memdoctor.errors import MemdoctorError
+from memdoctor.redact import redact_command
 from memdoctor.sampling import procfs
 
 
@@ -71,8 +72,18 @@ def _own_lineage() -> set[int]:
     return pids
 
 
-def find_by_name(pattern: str) -> int:
-    """The single process whose command line matches `pattern` (a regular expression)."""
+def _is_memdoctor(argv: list[str]) -> bool:
+    """A memdoctor process (`memdoctor ...`, `python -m memdoctor ...`, `python .../bin/memdoctor`):
+    its own command line holds the --name pattern it was given, so it would match it."""
+    program = os.path.basename(argv[0]) if argv else ""
+    script = os.path.basename(argv[1]) if len(argv) > 1 else ""
+    return program == "memdoctor" or argv[1:3] == ["-m", "memdoctor"] or (
+        program.startswith("python") and script == "memdoctor")
+
+
+def find_by_name(pattern: str) -> tuple[int, str]:
+    """The single process whose command line matches `pattern` (a regular expression): its PID and
+    command line. memdoctor's own processes (itself, its ancestors, any other memdoctor) never match."""
     try:
         regex = re.compile(pattern)
     except re.error as exc:
@@ -83,19 +94,20 @@ def find_by_name(pattern: str) -> int:
         if not entry.isdigit() or int(entry) in skip:
             continue
         try:
-            cmd = " ".join(procfs.cmdline(int(entry)))
+            argv = procfs.cmdline(int(entry))
         except (procfs.ProcessGone, procfs.ProcessAccessDenied, OSError):
             continue
-        if cmd and regex.search(cmd):
+        cmd = " ".join(argv)
+        if cmd and regex.search(cmd) and not _is_memdoctor(argv):
             matches.append((int(entry), cmd))
     if not matches:
         raise TargetError(f"no process matches --name {pattern!r}: check with `ps aux`")
     if len(matches) > 1:
-        listed = "; ".join(f"{pid}: {cmd[:60]}" for pid, cmd in matches[:5])
+        listed = "; ".join(f"{pid}: {redact_command(cmd)[:60]}" for pid, cmd in matches[:5])
         more = f" and {len(matches) - 5} more" if len(matches) > 5 else ""
         raise TargetError(f"{len(matches)} processes match --name {pattern!r} ({listed}{more}): "
                           "give a narrower pattern or the PID")
-    return matches[0][0]
+    return matches[0]
 
 
 TARGET_OUTPUT_CHOICES = "'inherit', 'quiet' or a FILE"
