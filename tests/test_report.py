@@ -68,7 +68,8 @@ def test_four_formats_on_the_bundled_samples(tmp_path: Path, name: str) -> None:
     assert max(len(line) for line in term.splitlines()) <= 100
 
     html_path = tmp_path / "r.html"
-    memdoctor("report", trace, "--limit", "512MB", "-o", str(html_path), check_code=0)
+    done = memdoctor("report", trace, "--limit", "512MB", "-o", str(html_path), check_code=0)
+    assert f"report written to {html_path}" in done.stderr and not done.stdout  # says where (issue 21)
     html = html_path.read_text()
     assert oct(html_path.stat().st_mode & 0o777) == "0o600"
     images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
@@ -146,7 +147,7 @@ def test_node_snapshots_name_the_map_with_caps_and_flag(spawn, tmp_path: Path) -
     assert "ongoingDialogues" in top["key"] and top["kind"] == "container"
     assert 95 * 1024 < top["bytes_per_entry"] < 120 * 1024
     budget = int((512 * MB - out["baseline_bytes"]) * 0.25)
-    assert top["caps"]["max_entries"] == math.floor(budget / top["bytes_per_entry"])
+    assert top["caps"]["max_entries"] == math.floor(budget / round(top["bytes_per_entry"]))  # whole bytes
     # --max-old-space-size from the measured non-heap memory (RSS - heap_total in the snapshots' metadata).
     flag = out["caps"]["explain"]["max_old_space_size_mb"]
     non_heap = flag["inputs"]["non_heap_bytes"]
@@ -268,6 +269,18 @@ def test_incident_examples_run_live(tmp_path: Path) -> None:
     _worker_pool_concurrency(str(tmp_path / "worker_pool.jsonl"))
 
 
+def test_a_trace_joined_with_another_processs_snapshots_is_said() -> None:
+    """Issue 21: `report TRACE SNAPS...` joined a trace of one PID with snapshots of another without a word."""
+    incidents = ROOT / "sample_traces" / "incidents"
+    trace = str(incidents / "subscriptions.jsonl")  # PID 24131
+    others = [str(incidents / f"dead_letter_queue.jsonl.heap.24124.00{i}.snap") for i in (1, 2)]
+    out = json.loads(memdoctor("report", trace, *others, "--format", "json", check_code=0).stdout)
+    assert any("the trace is of PID 24131, the snapshots of PID 24124" in note for note in out["notes"])
+    own = [str(incidents / f"subscriptions.jsonl.heap.24131.00{i}.snap") for i in (1, 2)]
+    out = json.loads(memdoctor("report", trace, *own, "--format", "json", check_code=0).stdout)
+    assert not any("the trace is of PID" in note for note in out["notes"])
+
+
 def test_report_after_recording_never_raises(tmp_path: Path) -> None:
     """What `run --report FILE` / `watch --report FILE` call: a file in the format of its extension, or a message."""
     from memdoctor.commands.report import report_after_recording
@@ -289,6 +302,7 @@ def test_run_report_option_writes_the_report_after_recording(tmp_path):
     proc = memdoctor("run", "--interval", "0.1", "--duration", "4s", "-o", str(trace), "--report", str(report), "--",
                      *python_example("leaky_list.py", "--rate-kb", "200", "--every", "0.02"))
     assert proc.returncode == 0, proc.stderr[-1500:]
+    assert f"memdoctor: report written to {report}" in proc.stderr  # says where (issue 21)
     text = report.read_text()
     assert "leak" in text.lower()
     assert_one_line_error(memdoctor("run", "--report", str(tmp_path / "r.md"), "--", "true"))

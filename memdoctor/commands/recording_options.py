@@ -7,6 +7,7 @@ to build the CLI, so heavy imports (numpy, rich, the sampler) wait until a comma
 from __future__ import annotations
 
 import json
+import os
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -111,12 +112,11 @@ def write_report(report: str | None, output: str | None, limit_bytes: int | None
     if not report or not output:
         return
     from memdoctor.commands.report import report_after_recording
+    from memdoctor.report.console import stderr_console
 
     problem = report_after_recording(output, report, limit_bytes)
-    if problem:
-        from memdoctor.report.console import stderr_console
-
-        stderr_console().print(f"memdoctor: {problem}", markup=False, highlight=False)
+    said = problem or f"report written to {os.path.abspath(report)}"  # before, a success said nothing of where
+    stderr_console().print(f"memdoctor: {said}", markup=False, highlight=False)
 
 
 def finish(outcome: RecordingOutcome, json_out: bool) -> int:

@@ -123,6 +123,8 @@ def build(trace_path: str | None, snapshot_paths: list[str], limit_bytes: int | 
                           outside_heap=outside, top=top)
     if trace_path is not None and trace_path != "-" and diff is None:
         _note_failed_snapshots(report, trace_path)
+    if trace is not None and diff is not None:
+        _note_other_process(report, trace, chosen)
     if diagnosis is not None and diagnosis.pattern == "step" and trace is not None and report["limit_bytes"]:
         steps = caps.step_heights(trace.t, trace.rss)
         if steps.value:
@@ -166,6 +168,19 @@ def _from_metas(snapshots: list[str]) -> tuple[dict[str, Any], dict[str, Any] | 
             if isinstance(m.get("rss"), (int, float)) and isinstance(m.get("heap_total"), (int, float))]
     outside = {"non_heap_bytes": float(max(0, max(gaps)))} if gaps else None
     return info, outside
+
+
+def _note_other_process(report: dict[str, Any], trace: Any, snapshots: list[str]) -> None:
+    """A trace of one process and snapshots of another (a restart between them, or the wrong files)
+    were joined without a word: say so, with both PIDs."""
+    from memdoctor.heap.model import read_meta
+
+    traced = trace.header.get("pid") if isinstance(trace.header, dict) else None
+    snapped = sorted({m["pid"] for m in map(read_meta, snapshots) if isinstance(m.get("pid"), int)})
+    if isinstance(traced, int) and snapped and snapped != [traced]:
+        report.setdefault("notes", []).insert(0, (
+            f"the trace is of PID {traced}, the snapshots of PID {', '.join(map(str, snapped))}: the suspects' "
+            "growth is another process's (or the same program after a restart), not measured on this trace"))
 
 
 def _note_failed_snapshots(report: dict[str, Any], trace_path: str) -> None:
@@ -309,6 +324,10 @@ def report_command(
     if output:
         # Derived from heap snapshots: private like the snapshots themselves.
         _write(output, text, private=True)
+        from memdoctor.report.console import stderr_console
+
+        stderr_console().print(f"memdoctor: report written to {os.path.abspath(output)}", markup=False,
+                               highlight=False)
     else:
         typer.echo(text, nl=False)
     raise typer.Exit(0)
