@@ -281,6 +281,20 @@ def test_a_trace_joined_with_another_processs_snapshots_is_said() -> None:
     assert not any("the trace is of PID" in note for note in out["notes"])
 
 
+def test_one_snapshot_beside_the_trace_is_said_not_refused(tmp_path: Path) -> None:
+    """Issue 21: `report TRACE` refused the trace (exit 2) when one snapshot lay beside it."""
+    import shutil
+
+    incidents = ROOT / "sample_traces" / "incidents"
+    shutil.copy(incidents / "subscriptions.jsonl", tmp_path)
+    for suffix in ("", ".meta.json"):
+        shutil.copy(incidents / f"subscriptions.jsonl.heap.24131.001.snap{suffix}", tmp_path)
+    out = json.loads(memdoctor("report", str(tmp_path / "subscriptions.jsonl"), "--format", "json",
+                               check_code=0).stdout)
+    assert out["diagnosis"]["verdict"] and out["heap"] is None
+    assert "one heap snapshot beside the trace (subscriptions.jsonl.heap.24131.001.snap)" in out["notes"][0]
+
+
 def test_report_after_recording_never_raises(tmp_path: Path) -> None:
     """What `run --report FILE` / `watch --report FILE` call: a file in the format of its extension, or a message."""
     from memdoctor.commands.report import report_after_recording

@@ -210,6 +210,16 @@ def _trace_pid(trace_path: str) -> int | None:
     return pid if isinstance(pid, int) else None
 
 
+def _usable_beside(trace_path: str) -> tuple[list[str], str | None]:
+    """The snapshots beside the trace, if they can be diffed; one alone is said, not refused: the
+    report is then the trace's (before, one snapshot beside a trace made `report TRACE` exit 2)."""
+    found = _beside_trace(trace_path)
+    if len(found) == 1:
+        return [], (f"one heap snapshot beside the trace ({os.path.basename(found[0])}): a diff needs at least two, "
+                    "so this report is the trace's alone")
+    return found, None
+
+
 def _beside_trace(trace_path: str) -> list[str]:
     """Snapshots `run --heap-every` wrote beside the trace (TRACE.heap.PID.NNN.snap) for the trace's own PID.
 
@@ -256,7 +266,10 @@ def format_for(path: str) -> str:
 def write_report(trace_path: str, report_path: str, limit_bytes: int | None = None) -> None:
     """For `run --report FILE` / `watch --report FILE`: the report of a finished recording, format from FILE."""
     fmt = format_for(report_path)
-    report, plots = build(trace_path, _beside_trace(trace_path), limit_bytes, want_plots=fmt == "html")
+    snapshots, alone = _usable_beside(trace_path)
+    report, plots = build(trace_path, snapshots, limit_bytes, want_plots=fmt == "html")
+    if alone:
+        report.setdefault("notes", []).insert(0, alone)
     _write(report_path, render(report, plots, fmt), private=True)
 
 
@@ -304,10 +317,13 @@ def report_command(
         raise fail(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     limit_bytes = parse_size(limit) if limit is not None else None
     trace_path, snapshots = _split_inputs(paths)
+    alone = None
     if trace_path is not None and not snapshots and trace_path != "-":
-        snapshots = _beside_trace(trace_path)
+        snapshots, alone = _usable_beside(trace_path)
     report, plots = build(trace_path, snapshots, limit_bytes, top=top, want_plots=fmt == "html" or bool(plots_dir),
                           warmup_s=parse_duration(warmup), metric=metric)
+    if alone:
+        report.setdefault("notes", []).insert(0, alone)
     if plots_dir:
         os.makedirs(plots_dir, exist_ok=True)
         for name, png in plots.items():
