@@ -140,3 +140,18 @@ def test_numpy_helpers_equal_plain_loops(snapshot_path):
                      if snap.edge_type[e] == internal and snap.edge_name[e] == name), -1) for v in nodes.tolist()]
     found = kernels.named_targets(nodes, snap.edge_first, snap.edge_type, snap.edge_name, snap.edge_to, internal, name)
     assert found.tolist() == targets and max(targets) >= 0
+
+
+@pytest.mark.parametrize(("script", "label"), [
+    ("/srv/app/node_modules/express-session/session/memory.js", "express-session/session/memory.js"),
+    ("file:///srv/app/node_modules/@scope/pkg/lib/store.js", "@scope/pkg/lib/store.js"),
+    ("/srv/a/node_modules/x/node_modules/y/index.js", "y/index.js"),  # the innermost package owns the file
+    ("/srv/app/server.js", "server.js"),
+    ("node:internal/timers", "node:internal/timers"),
+])
+def test_a_dependencys_script_is_named_with_its_package(script: str, label: str) -> None:
+    """Issue 21: a container was 'module index.js > closure onconnect > store (MemoryStore) > sessions'
+    without saying that index.js is express-session's."""
+    from memdoctor.heap.v8.retainers import script_label
+
+    assert script_label(script) == label

@@ -68,6 +68,20 @@ class RetainerIndex:
         return list(zip(edges.tolist(), sources.tolist(), strict=True))
 
 
+def script_label(name: str) -> str:
+    """A script as a retainer path names it: its file name, or for a dependency the package and the
+    file inside it (`/app/node_modules/express-session/session/memory.js` ->
+    `express-session/session/memory.js`): a bare `index.js` does not say whose code holds the leak."""
+    if not name.startswith(("/", "file://")):
+        return name  # node:internal/..., a URL, eval code: already says what it is
+    parts = [p for p in name.removeprefix("file://").split("/") if p]
+    if "node_modules" in parts[:-1]:
+        inner = len(parts) - 1 - parts[::-1].index("node_modules")  # the innermost package owns the file
+        scoped = inner + 1 < len(parts) and parts[inner + 1].startswith("@")
+        return "/".join(parts[inner + 1:]) if len(parts) > inner + (3 if scoped else 2) else parts[-1]
+    return os.path.basename(name.rstrip("/")) or name
+
+
 class Namer:
     """Turns nodes into human names and retainer paths (never printing heap values)."""
 
@@ -177,9 +191,7 @@ class Namer:
                 if script >= 0:
                     name = self.snap.node_name_text(script)
                     if name and not name.startswith("system /"):
-                        if name.startswith(("/", "file://")):
-                            return os.path.basename(name.rstrip("/")) or name
-                        return name
+                        return script_label(name)
         return None
 
     def context_label(self, ctx: int) -> str:
