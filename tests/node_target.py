@@ -4,9 +4,26 @@ from __future__ import annotations
 
 import os
 import select
+import shutil
 import signal
 import subprocess
 from pathlib import Path
+
+
+def private_netns(argv: list[str]) -> list[str]:
+    """argv run in a network namespace of its own with its loopback up (root only), else as is: its
+    inspector port and memdoctor's per-namespace capture lock are then its own, whatever other tests
+    capture at the same time."""
+    if os.geteuid() != 0 or not (shutil.which("unshare") and shutil.which("ip")):
+        return argv
+    return ["unshare", "--net", "sh", "-c", 'ip link set lo up && exec "$0" "$@"', *argv]
+
+
+def netns_of(pid: int, argv: list[str]) -> list[str]:
+    """argv run in the network namespace of process `pid` (root only), else as is."""
+    if os.geteuid() != 0 or not shutil.which("nsenter"):
+        return argv
+    return ["nsenter", f"--net=/proc/{pid}/ns/net", *argv]
 
 
 class Driven:

@@ -21,7 +21,7 @@ import pytest
 from .cgroup_util import make_memory_cgroup
 from .conftest import EXAMPLES, assert_one_line_error, cli_env, memdoctor, wait_for
 from .node_dist_util import node_binary
-from .node_target import Driven
+from .node_target import Driven, private_netns
 
 HEAP_EXAMPLES = EXAMPLES / "node_heap"
 PORT = 9229  # Node's default inspector port: no test listens on it in the host's network namespace
@@ -55,13 +55,6 @@ def own_listening_ports(pid: int) -> set[int]:
 
     mine = socket_inodes(pid)
     return {item.port for item in listeners(pid) if item.inode in mine}
-
-
-def private_netns(argv: list[str]) -> list[str]:
-    """argv run in a network namespace of its own with its loopback up (root only), else as is."""
-    if os.geteuid() != 0 or not (shutil.which("unshare") and shutil.which("ip")):
-        return argv
-    return ["unshare", "--net", "sh", "-c", 'ip link set lo up && exec "$0" "$@"', *argv]
 
 
 def snapshot(pid: int, path: Path, *args: str, check_code: int | None = 0) -> subprocess.CompletedProcess:

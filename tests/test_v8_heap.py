@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,7 @@ from .conftest import (  # noqa: F401
     spawn,
     wait_for,
 )
-from .node_target import Driven
+from .node_target import Driven, netns_of, private_netns
 
 NODE = shutil.which("node")
 pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed")
@@ -38,8 +39,10 @@ SECRET = "planted-secret"
 class Target(Driven):
     """A node example driven tick by tick over stdin (see examples/node_heap/harness.js)."""
 
-    def __init__(self, script: str, *args: str, node_args: tuple[str, ...] = (), cwd: Path | None = None) -> None:
-        super().__init__([NODE, *node_args, str(HEAP_EXAMPLES / script), "--manual", *args], cwd=cwd)
+    def __init__(self, script: str, *args: str, node_args: tuple[str, ...] = (), cwd: Path | None = None,
+                 wrap: Callable[[list[str]], list[str]] | None = None) -> None:
+        argv = [NODE, *node_args, str(HEAP_EXAMPLES / script), "--manual", *args]
+        super().__init__(wrap(argv) if wrap else argv, cwd=cwd)
 
     def tick(self, n: int) -> int:
         return self.command(f"tick {n}")
@@ -402,7 +405,9 @@ def test_blocked_target_with_an_open_inspector_is_given_up_at_timeout(targets, t
     synchronous call answers nothing until it returns. A call waited up to 10 s whatever --timeout
     said (a target blocked 8 s held `snapshot --timeout 2s` for 8.8 s). Now no call waits past
     --timeout: one line, exit 2, no file, the target runs on with its own inspector still open."""
-    target = targets("map_leak.js", node_args=("--inspect=127.0.0.1:0",))
+    # In a network namespace of its own (as root): the capture lock, which memdoctor waits for at most
+    # --timeout, is then not held by another test's capture.
+    target = targets("map_leak.js", node_args=("--inspect=127.0.0.1:0",), wrap=private_netns)
     wait_for(lambda: inspector_ports(target.pid), 10, "the --inspect port")
     before = inspector_ports(target.pid)
     target.send("block 3600")  # blocked for the whole test (killed at the end)
@@ -421,7 +426,7 @@ def test_target_blocking_mid_capture_has_its_inspector_closed_when_it_answers(ta
     closed once the target answers again (the watchdog, or the guardian memdoctor hands it to).
     Meanwhile another Node process in the same network namespace can be captured: the guardian does
     not keep the capture lock while it waits for the stuck target."""
-    target = targets("map_leak.js", "--kb", "4")
+    target = targets("map_leak.js", "--kb", "4", wrap=private_netns)  # its own capture lock: see above
     target.tick(20)
     out = tmp_path / "mid.heapsnapshot"
     proc = subprocess.Popen([sys.executable, "-m", "memdoctor", "snapshot", str(target.pid), "-o", str(out),
@@ -433,7 +438,7 @@ def test_target_blocking_mid_capture_has_its_inspector_closed_when_it_answers(ta
     assert_one_line_error(subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr))
     assert "did not answer its inspector within --timeout 2 s" in stderr, stderr
     assert not out.exists() and not Path(str(out) + ".partial").exists()
-    other = targets("map_leak.js", "--kb", "4")
+    other = targets("map_leak.js", "--kb", "4", wrap=lambda argv: netns_of(target.pid, argv))  # the same lock
     meta = json.loads(snapshot(other.pid, tmp_path / "other.heapsnapshot", "--timeout", "10s").stdout)
     assert meta["pid"] == other.pid and not inspector_listening(other.pid)
     assert target.answer(120) > 0  # the block ended: the target runs on
