@@ -155,3 +155,14 @@ def test_a_dependencys_script_is_named_with_its_package(script: str, label: str)
     from memdoctor.heap.v8.retainers import script_label
 
     assert script_label(script) == label
+
+
+def test_the_diff_says_how_much_the_whole_heap_changed() -> None:
+    """Issue 21: on a healthy app every row was runtime noise and nothing said that the heap did not
+    grow; the diff's notes now give the whole heap's change beside the rows."""
+    from memdoctor.heap.v8.diff import _heap_change
+
+    assert _heap_change(3_000_000, 2_990_000).startswith("the heap did not grow from the first to the last snapshot")
+    assert "nothing here is a leak" in _heap_change(3_000_000, 3_000_000)
+    grew = _heap_change(6 << 20, 20 << 20)
+    assert grew.startswith("the heap grew 14.0 MiB (+233.3%)") and "20.0 MiB now" in grew

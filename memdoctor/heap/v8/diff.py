@@ -188,6 +188,7 @@ def diff_snapshots(paths: list[str], *, limit_bytes: int | None = None, top: int
     rows.sort(key=lambda r: (r.bytes_growth, r.count_growth), reverse=True)
     where_from = "RSS before the first capture" if rss_known else "heap size of the first snapshot; no RSS recorded"
     notes = [f"caps: limit {limit:,} bytes from {limit_source}; baseline {baseline:,} bytes ({where_from})"]
+    notes.append(_heap_change(first.heap_bytes, last.heap_bytes))
     if interval is None:
         notes.append("no capture times in the snapshots' metadata: no growth per minute")
     if not stable:
@@ -200,6 +201,19 @@ def diff_snapshots(paths: list[str], *, limit_bytes: int | None = None, top: int
                      "from objects that were about to be freed")
     return DiffResult(rows=rows[:top], runtime="node", snapshots=list(paths), interval_s=interval,
                       limit_bytes=limit, notes=notes, values_shown=show_values)
+
+
+def _heap_change(first: int, last: int) -> str:
+    """The whole heap between the first and the last snapshot, so that rows of a few KiB read as what
+    they are: on a heap that did not grow, nothing listed is a leak in these snapshots."""
+    from memdoctor.units import format_bytes
+
+    change = last - first
+    share = f" ({change / first:+.1%})" if first > 0 else ""
+    if change <= 0:
+        return (f"the heap did not grow from the first to the last snapshot ({format_bytes(first)} -> "
+                f"{format_bytes(last)}): nothing here is a leak in these snapshots; the rows are what moved inside it")
+    return f"the heap grew {format_bytes(change)}{share} from the first to the last snapshot ({format_bytes(last)} now)"
 
 
 def _container_rows(first: Summary, middle: Summary | None, last: Summary, limit: int, baseline: int,
