@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -71,9 +72,30 @@ def test_node_incident_dead_letter_queue_cap_from_the_incident_arithmetic(tmp_pa
     assert 1000 <= top["caps"]["max_entries"] <= 1700
 
 
-def test_run_says_heap_options_do_not_apply_to_node(tmp_path):
+def test_run_says_heap_every_does_not_apply_to_node(tmp_path):
     node = node_example("map_leak.js")[0]
-    proc = memdoctor("run", "--duration", "1s", "--heap-every", "10s", "--snapshot-at", "50%", "--",
-                     node, "-e", "setTimeout(() => {}, 3000)", timeout=60)
+    proc = memdoctor("run", "--duration", "1s", "--heap-every", "10s", "--", node, "-e",
+                     "setTimeout(() => {}, 3000)", timeout=60)
     assert "--heap-every takes Python heap snapshots only; it does not apply to node" in proc.stderr
-    assert "--snapshot-at takes Python heap snapshots only; it does not apply to node" in proc.stderr
+
+
+def test_run_snapshot_at_takes_node_snapshots(tmp_path):
+    """Issue 21: `run --snapshot-at ... -- node server.js` crossed its shares and took no snapshot,
+    silently (the trigger knew Python only). It now snapshots the tree's largest Python or Node.js
+    process through its runtime's engine; the diff of the two names the leaking Map."""
+    node = node_example("map_leak.js")[0]  # skips when node is missing
+    script = str(ROOT / "examples" / "node_heap" / "map_leak.js")
+    trace = tmp_path / "t.jsonl"
+    probe = subprocess.run([node, "-e", "console.log(process.memoryUsage().rss)"], capture_output=True, text=True,
+                           check=True)
+    start_rss = int(probe.stdout)  # a bare Node's RSS here: the limit is set a little above it
+    limit = int(start_rss * 2.5)
+    proc = memdoctor("run", "--interval", "0.1", "--duration", "40s", "--limit", f"{limit}B", "--snapshot-at",
+                     "60%,85%", "-o", str(trace), "--json", "--", node, script, "--every", "5", "--kb", "32",
+                     timeout=180)
+    assert proc.returncode in (0, 1), proc.stderr[-1500:]
+    taken = [tmp_path / f"t.jsonl.at{share}.heapsnapshot" for share in (60, 85)]
+    assert all(path.exists() for path in taken), (proc.stderr[-1500:], list(tmp_path.iterdir()))
+    assert "of the limit: snapshot of PID" in proc.stderr
+    rows = json.loads(memdoctor("diff", *map(str, taken), "--json", check_code=0).stdout)["rows"]
+    assert "ongoingDialogues" in rows[0]["key"], rows[:3]

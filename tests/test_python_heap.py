@@ -162,12 +162,12 @@ def test_launch_mode_snapshots_without_gdb(spawn, tmp_path: Path) -> None:
 @pytest.mark.integration
 def test_snapshot_at_share_of_limit(spawn, tmp_path: Path) -> None:
     from memdoctor.heap.python.launch import heap_environment
-    from memdoctor.heap.python.triggers import SnapshotAt, parse_shares, tree_rss
+    from memdoctor.heap.triggers import SnapshotAt, parse_shares, tree_rss
 
     env, _ = heap_environment(None, None, None)
     proc = start_app(spawn, tmp_path, "dict", "--rate", "4000", env=env)  # launch agent: no gdb needed
-    rss, python_pid = tree_rss(proc.pid)
-    assert rss and python_pid == proc.pid
+    rss, largest = tree_rss(proc.pid)
+    assert rss and largest == (proc.pid, "python")
     lines: list[str] = []
     trigger = SnapshotAt(proc.pid, int(rss * 1.6), parse_shares("70%,85%"), str(tmp_path / "t.jsonl"),
                          report=lines.append, poll_s=0.1)

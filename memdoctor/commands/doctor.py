@@ -58,7 +58,7 @@ def doctor_command(
     max_time_s = parse_duration(max_time)
     shares: list[float] = []
     if snapshot_at:
-        from memdoctor.heap.python.triggers import parse_shares
+        from memdoctor.heap.triggers import parse_shares
 
         shares = parse_shares(snapshot_at)
     pid = int(cmd[0]) if len(cmd) == 1 and cmd[0].isdigit() else None

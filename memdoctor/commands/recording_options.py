@@ -42,9 +42,10 @@ MaxGrowth = Annotated[str | None, typer.Option("--max-growth",
 Warmup = Annotated[str, typer.Option("--warmup", help="Do not judge the first part of the recording (start-up, "
                                                      "cache fill): the verdict, the live view and alerts start "
                                                      "after it, as gate --warmup.")]
-SnapshotAt = Annotated[str | None, typer.Option("--snapshot-at", help="Take a heap snapshot as memory crosses "
-                                                                     "these shares of the limit (70%,85%), so the "
-                                                                     "evidence exists before an OOM kill.")]
+SnapshotAt = Annotated[str | None, typer.Option("--snapshot-at", help="Take a heap snapshot of the largest Python "
+                                                                     "or Node.js process as memory crosses these "
+                                                                     "shares of the limit (70%,85%), so the evidence "
+                                                                     "exists before an OOM kill.")]
 ReportOpt = Annotated[str | None, typer.Option("--report", help="At the end, write the ranked leak report to this "
                                                                  "file (.html, .md, .json, else text); needs -o.")]
 TargetOutputOpt = Annotated[str | None, typer.Option(

@@ -87,7 +87,7 @@ def run_command(
     grace_s = parse_duration(grace)
     heap_every_s = parse_duration(heap_every) if heap_every else None
     if snapshot_at:
-        from memdoctor.heap.python.triggers import parse_shares
+        from memdoctor.heap.triggers import parse_shares
 
         parse_shares(snapshot_at)  # a bad value fails here, before anything is launched
     check_report_option(report, output)
@@ -105,7 +105,7 @@ def run_command(
 
         on_start = None
         if snapshot_at:
-            from memdoctor.heap.python.triggers import start_snapshot_at
+            from memdoctor.heap.triggers import start_snapshot_at
 
             def on_start(child):
                 return start_snapshot_at(child.pid, snapshot_at, settings.limit_bytes, output)
@@ -134,7 +134,8 @@ def run_command(
 
 
 def _say_what_cannot_apply(cmd: list[str], heap_every: str | None, snapshot_at: str | None) -> None:
-    """No option is silently ignored: --heap-every and --snapshot-at capture Python heaps only."""
+    """No option is silently ignored: --heap-every captures Python heaps only (--snapshot-at takes
+    the largest Python or Node.js process of the tree, and says so when there is none)."""
     from memdoctor.sampling.target import detect_runtime
 
     runtime = detect_runtime(cmd)
@@ -146,9 +147,6 @@ def _say_what_cannot_apply(cmd: list[str], heap_every: str | None, snapshot_at: 
     if heap_every:
         print(f"memdoctor: --heap-every takes Python heap snapshots only; it does not apply to {what} "
               "(use `memdoctor doctor` or `memdoctor snapshot --count 3`)", file=sys.stderr)
-    if snapshot_at and runtime == "node":
-        print("memdoctor: --snapshot-at takes Python heap snapshots only; it does not apply to node "
-              "(use `memdoctor doctor --snapshot-at`)", file=sys.stderr)
 
 
 COMMAND = CommandSpec("run", run_command, HELP, order=10, context_settings={"allow_extra_args": True})

@@ -93,7 +93,7 @@ def watch_command(
     if snapshot_at:
         if cgroup is not None:
             raise fail("--snapshot-at needs a process (a PID or --name), not --cgroup")
-        from memdoctor.heap.python.triggers import parse_shares
+        from memdoctor.heap.triggers import parse_shares
 
         parse_shares(snapshot_at)
     source: Source
@@ -138,7 +138,7 @@ def watch_command(
     plan.serve_metrics = serve_metrics
     stop_snapshots = None
     if snapshot_at and plan.pid is not None:
-        from memdoctor.heap.python.triggers import start_snapshot_at
+        from memdoctor.heap.triggers import start_snapshot_at
 
         stop_snapshots = start_snapshot_at(plan.pid, snapshot_at, plan.limit.bytes, output)
     try:

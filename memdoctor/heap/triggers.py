@@ -2,8 +2,11 @@
 of the limit, so the evidence exists before the OOM kill.
 
 A daemon thread reads the RSS of the target's process tree every `poll_s`; when it first
-crosses a share, the largest Python process of the tree is snapshotted (launch-mode agent if
-present, else gdb) into `PREFIX.at70.snap` (+ .meta.json). Each share fires once.
+crosses a share, the largest Python or Node.js process of the tree is snapshotted by its
+runtime's engine (Python: the launch-mode agent if present, else gdb; Node: the inspector, as
+`memdoctor snapshot`) into `PREFIX.at70.snap` or `PREFIX.at70.heapsnapshot` (+ .meta.json).
+Each share fires once. (Before, the trigger knew Python only: a Node service crossed its shares
+and no snapshot was taken.)
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from memdoctor.heap.runtimes import CaptureOptions, HeapError
 from memdoctor.units import UnitError
 
 POLL_S = 0.5
+SUFFIX = {"python": "snap", "node": "heapsnapshot"}  # the runtimes with a capture engine, and their files
 
 
 def parse_shares(text: str) -> list[float]:
@@ -75,22 +79,31 @@ class SnapshotAt:
     def _loop(self) -> None:
         pending = list(self.shares)
         while pending and not self._stop.wait(self.poll_s):
-            rss, python_pid = tree_rss(self.root_pid)
+            rss, largest = tree_rss(self.root_pid)
             if rss is None:
                 return
             crossed = [s for s in pending if rss >= s * self.limit_bytes]
-            if not crossed or python_pid is None:
+            if not crossed:
                 continue
             share = crossed[-1]
             pending = [s for s in pending if s > share]
-            self._snapshot(python_pid, share, rss)
+            if largest is None:  # said, never silent
+                self.errors.append("no Python or Node.js process in the tree")
+                self._say(f"memdoctor: memory at {share:.0%} of the limit, but no Python or Node.js process in the "
+                          "target's tree to snapshot")
+                continue
+            self._snapshot(largest, share, rss)
 
-    def _snapshot(self, pid: int, share: float, rss: int) -> None:
-        from memdoctor.heap.python.capture import capture
+    def _snapshot(self, target: tuple[int, str], share: float, rss: int) -> None:
+        from memdoctor.heap.runtimes import engine
 
-        path = f"{self.prefix}.at{round(share * 100)}.snap"
+        pid, runtime = target
+        path = f"{self.prefix}.at{round(share * 100)}.{SUFFIX[runtime]}"
         try:
-            meta = capture(pid, path, options=CaptureOptions(timeout_s=self.timeout_s, force=True))
+            # force: near the limit is exactly when these snapshots matter; the capture's own memory check
+            # would refuse the very moment they were asked for (the user chose the shares knowing the cost).
+            meta = engine(runtime, "capture").capture(pid, path, options=CaptureOptions(timeout_s=self.timeout_s,
+                                                                                         force=True))
         except HeapError as exc:
             self.errors.append(str(exc))
             self._say(f"memdoctor: memory at {share:.0%} of the limit, snapshot of PID {pid} failed: {exc}")
@@ -108,8 +121,9 @@ class SnapshotAt:
             sys.stderr.flush()
 
 
-def tree_rss(root: int) -> tuple[int | None, int | None]:
-    """(RSS of the process tree, PID of its largest Python process) or (None, None) when gone."""
+def tree_rss(root: int) -> tuple[int | None, tuple[int, str] | None]:
+    """(RSS of the process tree, (PID, runtime) of its largest Python or Node.js process) or (None, None)
+    when gone."""
     import psutil
 
     from memdoctor.heap.detect import runtime_of_pid
@@ -120,7 +134,7 @@ def tree_rss(root: int) -> tuple[int | None, int | None]:
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return None, None
     total = 0
-    best: tuple[int, int] | None = None
+    best: tuple[int, int, str] | None = None
     for p in procs:
         try:
             rss = p.memory_info().rss
@@ -128,12 +142,12 @@ def tree_rss(root: int) -> tuple[int | None, int | None]:
             continue
         total += rss
         try:
-            is_python = runtime_of_pid(p.pid) == "python"
+            runtime = runtime_of_pid(p.pid)
         except HeapError:
-            is_python = False
-        if is_python and (best is None or rss > best[0]):
-            best = (rss, p.pid)
-    return total, best[1] if best else None
+            continue
+        if runtime in SUFFIX and (best is None or rss > best[0]):
+            best = (rss, p.pid, runtime)
+    return total, (best[1], best[2]) if best else None
 
 
 def start_snapshot_at(pid: int, shares_text: str | None, limit_bytes: int | None, trace_path: str | None,
