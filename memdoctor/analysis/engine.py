@@ -244,6 +244,7 @@ def diagnose(
                 f"{format_rate(heap.bytes_per_s)}, above the trace's floor growth (at most "
                 f"{format_rate(max(0.0, float(growth.slope_high)))})")
         if verdict == "no-leak":
+            # 0.5: the trace and the heap disagree and neither is preferred (the bottom of _confidence's range).
             verdict, conf, watch = "inconclusive", 0.5, None
             said += ": the floor does not show it yet, so the answer is not no-leak"
         evidence.append(said)
