@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import ROOT, memdoctor, node_example, python_example
+from .node_target import private_netns
 
 pytestmark = pytest.mark.integration
 
@@ -72,11 +73,43 @@ def test_node_incident_dead_letter_queue_cap_from_the_incident_arithmetic(tmp_pa
     assert 1000 <= top["caps"]["max_entries"] <= 1700
 
 
-def test_run_says_heap_every_does_not_apply_to_node(tmp_path):
+def test_run_heap_every_takes_node_snapshots_that_report_finds(tmp_path):
+    """Issue 21: `run --heap-every` took Python snapshots only and said it did not apply to Node. It now
+    snapshots the tree's largest Node.js process through the inspector every period, beside the trace
+    as TRACE.heap.PID.NNN.heapsnapshot, and `report TRACE` diffs them on its own."""
+    node = node_example("map_leak.js")[0]  # skips when node is missing
+    script = str(ROOT / "examples" / "node_heap" / "map_leak.js")
+    trace = tmp_path / "t.jsonl"
+    proc = memdoctor("run", "--interval", "0.2", "--duration", "16s", "--heap-every", "4s", "-o", str(trace),
+                     "--json", "--", *private_netns([node, script, "--every", "5", "--kb", "32"]), timeout=180)
+    assert proc.returncode in (0, 1), proc.stderr[-1500:]
+    assert "does not apply" not in proc.stderr and "took no snapshot" not in proc.stderr
+    periodic = sorted(tmp_path.glob("t.jsonl.heap.*.heapsnapshot"))
+    assert len(periodic) >= 2, (proc.stderr[-1500:], sorted(p.name for p in tmp_path.iterdir()))
+    assert len({p.name.split(".")[3] for p in periodic}) == 1  # one process: the node the command became
+    report = json.loads(memdoctor("report", str(trace), "--format", "json", check_code=0).stdout)
+    assert "ongoingDialogues" in report["suspects"][0]["key"], report["suspects"][:2]
+
+
+def test_watch_heap_every_snapshots_a_running_node_and_leaves_it_running(tmp_path, spawn):
     node = node_example("map_leak.js")[0]
-    proc = memdoctor("run", "--duration", "1s", "--heap-every", "10s", "--", node, "-e",
-                     "setTimeout(() => {}, 3000)", timeout=60)
-    assert "--heap-every takes Python heap snapshots only; it does not apply to node" in proc.stderr
+    script = str(ROOT / "examples" / "node_heap" / "map_leak.js")
+    target = spawn(private_netns([node, script, "--every", "5", "--kb", "16"]))
+    trace = tmp_path / "w.jsonl"
+    proc = memdoctor("watch", str(target.pid), "--interval", "0.2", "--duration", "12s", "--heap-every", "3s",
+                     "-o", str(trace), "--json", timeout=180)
+    assert proc.returncode in (0, 1), proc.stderr[-1500:]
+    assert len(list(tmp_path.glob(f"w.jsonl.heap.{target.pid}.*.heapsnapshot"))) >= 2, proc.stderr[-1500:]
+    assert target.poll() is None  # the patient is left as it was found: running
+    os.kill(target.pid, 0)
+
+
+def test_run_heap_every_says_when_no_process_could_be_snapshotted(tmp_path):
+    proc = memdoctor("run", "--interval", "0.2", "--duration", "3s", "--heap-every", "1s", "--json", "--",
+                     "sh", "-c", "sleep 10", timeout=60)
+    assert proc.returncode == 0, proc.stderr[-1500:]
+    out = json.loads(proc.stdout)
+    assert any("--heap-every took no snapshot: no Python or Node.js process" in w for w in out["warnings"]), out
 
 
 def test_run_snapshot_at_takes_node_snapshots(tmp_path):

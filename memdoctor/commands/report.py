@@ -17,7 +17,7 @@ HELP = """One ranked leak report: the trace's diagnosis (verdict, shape, floor g
 joined with what grows in the heap snapshots (what, where, bytes per entry, growth rate), suspects
 ranked by how soon each one would exhaust the headroom, and beside each one the caps that keep it
 within budget, with their arithmetic. Snapshots recorded beside the trace (`memdoctor run
---heap-every`) are found on their own. Heap string values are never printed.
+--heap-every`, Python or Node.js) are found on their own. Heap string values are never printed.
 
 Formats: terminal (default, fits 100 columns), markdown (a PR comment), html (one self-contained
 file with the plots embedded), json. --plots DIR also writes the plots as PNG files.
@@ -221,15 +221,17 @@ def _usable_beside(trace_path: str) -> tuple[list[str], str | None]:
 
 
 def _beside_trace(trace_path: str) -> list[str]:
-    """Snapshots `run --heap-every` wrote beside the trace (TRACE.heap.PID.NNN.snap) for the trace's own PID.
+    """Snapshots `run`/`watch --heap-every` wrote beside the trace (TRACE.heap.PID.NNN.snap or .heapsnapshot)
+    for the trace's own PID.
 
     A re-recording to the same path leaves the older process's snapshots there: those are not this
     trace's (without a PID in the header, the newest process's are taken).
     """
     groups: dict[str, list[str]] = {}
     prefix = trace_path + ".heap."
-    for path in glob.glob(glob.escape(trace_path) + ".heap.*.snap"):
-        groups.setdefault(path[len(prefix):].split(".", 1)[0], []).append(path)
+    for ext in ("snap", "heapsnapshot"):  # Python (the agent) and Node.js (`--heap-every` through the inspector)
+        for path in glob.glob(glob.escape(trace_path) + f".heap.*.{ext}"):
+            groups.setdefault(path[len(prefix):].split(".", 1)[0], []).append(path)
     if not groups:
         return []
     pid = _trace_pid(trace_path)

@@ -48,6 +48,8 @@ Examples:
   memdoctor run --alert --json -- python3 worker.py
 
   memdoctor run --heap-every 60s --snapshot-at 70%,85% -o app.jsonl -- python3 app.py
+
+  memdoctor run --heap-every 30s --duration 10m -o api.jsonl --report api.html -- node server.js
 """
 
 
@@ -67,7 +69,8 @@ def run_command(
     warmup: Warmup = "0s",
     no_children: NoChildren = False,
     heap_every: Annotated[str | None, typer.Option(
-        "--heap-every", help="Python: a heap snapshot this often (60s) beside the trace; no gdb needed.")] = None,
+        "--heap-every", help="A heap snapshot this often (60s) beside the trace: Python processes through the "
+                             "agent memdoctor starts them with (no gdb), Node.js through the inspector.")] = None,
     snapshot_at: SnapshotAt = None,
     report: ReportOpt = None,
     grace: Annotated[str, typer.Option("--grace", help="Time between SIGTERM and SIGKILL when stopping.")] = "5s",
@@ -91,8 +94,7 @@ def run_command(
 
         parse_shares(snapshot_at)  # a bad value fails here, before anything is launched
     check_report_option(report, output)
-    _say_what_cannot_apply(list(cmd), heap_every, snapshot_at)
-    from memdoctor.sampling.target import target_output
+    from memdoctor.sampling.target import detect_runtime, target_output
 
     stdio = target_output(target_out, json_out)  # a bad FILE: one line, exit 2, no trace file created
     try:
@@ -102,13 +104,24 @@ def run_command(
         raise
     try:
         from memdoctor.heap.python.launch import heap_launch_environment
+        from memdoctor.heap.triggers import HeapEvery, start_heap_every, start_snapshot_at
 
-        on_start = None
-        if snapshot_at:
-            from memdoctor.heap.triggers import start_snapshot_at
+        periodic: list[HeapEvery] = []
 
-            def on_start(child):
-                return start_snapshot_at(child.pid, snapshot_at, settings.limit_bytes, output)
+        def on_start(child):
+            stops = [start_snapshot_at(child.pid, snapshot_at, settings.limit_bytes, output)]
+            # Python processes of the tree snapshot themselves (the agent of heap_launch_environment);
+            # Node.js processes are snapshotted from here, through the inspector.
+            every = start_heap_every(child.pid, heap_every_s, output, frozenset({"node"}))
+            if every is not None:
+                periodic.append(every)
+                stops.append(every.stop)
+
+            def stop_all() -> None:
+                for stop in stops:
+                    if stop is not None:
+                        stop()
+            return stop_all
 
         started = time.time()
         with heap_launch_environment(heap_every_s, output, settings.limit_bytes) as heap:
@@ -118,9 +131,15 @@ def run_command(
         if heap is not None:
             from memdoctor.heap.python.launch import failure_line
 
-            line = failure_line(heap, started, len([p for p in heap.snapshots() if os.path.getmtime(p) >= started]))
+            written = len([p for p in heap.snapshots() if os.path.getmtime(p) >= started])
+            line = failure_line(heap, started, written)
             if line:
                 outcome.warnings.append(line)
+            elif not written and any(t.found_nothing() for t in periodic):
+                # Never silent: neither the agent (Python) nor the inspector (Node.js) had a process to snapshot.
+                what = detect_runtime(list(cmd)) or "this command"
+                outcome.warnings.append(f"--heap-every took no snapshot: no Python or Node.js process in the tree of "
+                                        f"{what} while it was recorded")
     finally:
         stdio.close()
         if writer is not None:
@@ -131,22 +150,6 @@ def run_command(
         rc = outcome.child_returncode
         code = rc if rc is not None and rc >= 0 else 128 + (-rc if rc else 0)
     raise typer.Exit(code)
-
-
-def _say_what_cannot_apply(cmd: list[str], heap_every: str | None, snapshot_at: str | None) -> None:
-    """No option is silently ignored: --heap-every captures Python heaps only (--snapshot-at takes
-    the largest Python or Node.js process of the tree, and says so when there is none)."""
-    from memdoctor.sampling.target import detect_runtime
-
-    runtime = detect_runtime(cmd)
-    if runtime == "python":
-        return
-    what = runtime or "this command"
-    import sys
-
-    if heap_every:
-        print(f"memdoctor: --heap-every takes Python heap snapshots only; it does not apply to {what} "
-              "(use `memdoctor doctor` or `memdoctor snapshot --count 3`)", file=sys.stderr)
 
 
 COMMAND = CommandSpec("run", run_command, HELP, order=10, context_settings={"allow_extra_args": True})

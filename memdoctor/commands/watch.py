@@ -43,6 +43,8 @@ Examples:
 
   memdoctor watch --name 'node .*server.js' --interval 200ms --duration 30m
 
+  memdoctor watch 4242 --heap-every 2m --duration 10m -o api.jsonl --report api.html
+
   memdoctor watch --cgroup /sys/fs/cgroup/system.slice/app.service --limit 1GiB
 
   memdoctor watch 4242 --serve-metrics 127.0.0.1:9464     # scrape it like any exporter
@@ -67,6 +69,9 @@ def watch_command(
     warmup: Warmup = "0s",
     no_children: NoChildren = False,
     snapshot_at: SnapshotAt = None,
+    heap_every: Annotated[str | None, typer.Option(
+        "--heap-every", help="A heap snapshot of the largest Python or Node.js process of the tree this often "
+                             "(60s), beside the trace (Node: the inspector; Python: gdb or the agent).")] = None,
     report: ReportOpt = None,
     serve_metrics: Annotated[str | None, typer.Option(
         "--serve-metrics", help="Serve the memory, floor growth and time to the limit for Prometheus at "
@@ -96,6 +101,15 @@ def watch_command(
         from memdoctor.heap.triggers import parse_shares
 
         parse_shares(snapshot_at)
+    heap_every_s = None
+    if heap_every is not None:
+        from memdoctor.units import parse_duration
+
+        heap_every_s = parse_duration(heap_every)
+        if heap_every_s <= 0:
+            raise fail("--heap-every must be longer than zero")
+        if cgroup is not None:
+            raise fail("--heap-every needs a process (a PID or --name), not --cgroup")
     source: Source
     if cgroup is not None:
         sampler = CgroupSampler(cgroup)
@@ -137,18 +151,24 @@ def watch_command(
         source = plan.source
     plan.serve_metrics = serve_metrics
     stop_snapshots = None
-    if snapshot_at and plan.pid is not None:
-        from memdoctor.heap.triggers import start_snapshot_at
+    periodic = None
+    if plan.pid is not None:
+        from memdoctor.heap.triggers import start_heap_every, start_snapshot_at
 
         stop_snapshots = start_snapshot_at(plan.pid, snapshot_at, plan.limit.bytes, output)
+        # A running process cannot be given the agent: both runtimes are snapshotted from outside.
+        periodic = start_heap_every(plan.pid, heap_every_s, output, frozenset({"python", "node"}))
     try:
         outcome = execute(plan)
     finally:
-        if stop_snapshots is not None:
-            stop_snapshots()
+        for stop in (stop_snapshots, periodic.stop if periodic is not None else None):
+            if stop is not None:
+                stop()
         source.close()
         if writer is not None:
             writer.close()
+    if periodic is not None and periodic.found_nothing():
+        outcome.warnings.append("--heap-every took no snapshot: no Python or Node.js process in the target's tree")
     code = finish(outcome, json_out)
     write_report(report, output, settings.limit_bytes)
     raise typer.Exit(code)

@@ -135,7 +135,8 @@ def build_report(*, diagnosis: Diagnosis | None, trace_info: dict[str, Any] | No
         report["suspects"] = suspects[:top]
     elif diagnosis is not None and diagnosis.verdict == "leak":
         report["notes"].append("no heap snapshots: the trace says memory leaks, not what holds it; take them with "
-                               "`memdoctor run --heap-every 60s` (Python) or `memdoctor snapshot PID` (Node, Python)")
+                               "`memdoctor run --heap-every 60s` or `memdoctor snapshot PID --count 3`, or let "
+                               "`memdoctor doctor` take them when it sees the leak")
     if limit and runtime == "node":
         non_heap = _finite((outside_heap or {}).get("non_heap_bytes"))
         try:
