@@ -93,6 +93,27 @@ def test_top_row_names_the_leaking_container(spawn, tmp_path: Path, kind: str) -
 
 @pytest.mark.integration
 @needs_gdb
+def test_idle_target_repeated_captures_leave_no_growing_rows_and_no_suspects(spawn, tmp_path: Path) -> None:
+    """Issue 21: each gdb capture left the agent's own classes, functions and code objects in the target
+    as cyclic garbage until the next full collection, so an idle program's diff "grew in both steps"
+    (type +4, function +11, code +13 per capture) and the report listed them as suspects."""
+    proc = spawn([sys.executable, "-c", "import time\nwhile True: time.sleep(0.2)"])
+    wait_for(lambda: os.path.exists(f"/proc/{proc.pid}"), timeout=10, what="the target")
+    paths = [tmp_path / f"idle.{i}.snap" for i in range(1, 5)]
+    for path in paths:
+        snapshot(proc.pid, path)
+    rows = {r["key"]: r for r in diff_json(paths[0], paths[-1])["rows"]}
+    for capture_made in ("type", "function", "code", "_ctypes.PyCStructType"):
+        grew = rows.get(capture_made, {}).get("count_growth", 0)
+        assert grew <= 1, (capture_made, grew, sorted(rows))
+    report = json.loads(memdoctor("report", *map(str, (paths[0], paths[2], paths[3])), "--format", "json",
+                                  check_code=0).stdout)
+    assert report["suspects"] == [], report["suspects"]
+    assert proc.poll() is None
+
+
+@pytest.mark.integration
+@needs_gdb
 def test_inline_walk_without_room_to_fork(spawn, tmp_path: Path) -> None:
     """No room for a forked copy (forced): the agent walks in a thread of the target, in slices, after gdb left."""
     leak, decoy = LEAKS["listeners"]

@@ -120,3 +120,18 @@ IDLE_SHARE = 0.4  # cycles that sit at their floor this long are batch jobs, not
 # is not enough: a burst or a one-off fill grows a container once; the diffs keep, with three
 # snapshots, only what grew in both steps (heap/python/diff.py, heap/v8/diff.py).
 HEAP_MIN_INTERVALS = 2
+
+# --- which diff rows are suspects (suspects.py) ----------------------------------------------
+# A row is a suspect only when it explains at least this share of the growth the diff found (the sum
+# over the rows that partition the heap: Python's per-type rows, else every row). Capping a container
+# that explains 5 % of the growth moves the time to the limit by about 5 %, inside the forecast's own
+# median error (6 %, docs/benchmarks.md "Time to limit"): such a row changes no decision. Issue 21's
+# runs had the right top row followed by dict/int/float/code rows each under 0.1 % of the growth.
+MIN_SUSPECT_SHARE = 0.05
+# Without a leak verdict from the trace, the rows together must have grown by at least this share of
+# the heap at the first snapshot, or nothing significant grows: the share `memdoctor doctor` spaces its
+# snapshots for (pipelines/doctor.py GROWTH_SHARE_BETWEEN_SNAPSHOTS: a leak grows the heap by 3 % per
+# interval, so >= 3 % over the series). Measured on idle healthy targets (3 snapshots 10 s apart):
+# Python examples/python/healthy_worker.py 2.0 % (101 KiB of 4.7 MiB, mostly the gdb capture's own code
+# objects awaiting the collector), Node examples/node/healthy_server.js 0 rows.
+MIN_HEAP_GROWTH_SHARE = 0.03

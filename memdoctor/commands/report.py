@@ -120,7 +120,7 @@ def build(trace_path: str | None, snapshot_paths: list[str], limit_bytes: int | 
     elif diff is not None:
         trace_info, outside = _from_metas(chosen)
     report = build_report(diagnosis=diagnosis, trace_info=trace_info, diff=diff, limit_bytes=limit_bytes,
-                          outside_heap=outside, top=top)
+                          outside_heap=outside, top=top, heap_bytes=_heap_at_first(chosen) if diff else None)
     if trace_path is not None and trace_path != "-" and diff is None:
         _note_failed_snapshots(report, trace_path)
     if trace is not None and diff is not None:
@@ -151,6 +151,18 @@ def build(trace_path: str | None, snapshot_paths: list[str], limit_bytes: int | 
         if report["suspects"]:
             plots["diff"] = plotting.diff_bars_png(report["suspects"])
     return report, plots
+
+
+def _heap_at_first(snapshots: list[str]) -> float | None:
+    """The heap at the first snapshot from its metadata: Python objects' bytes, or V8's used heap."""
+    from memdoctor.heap.model import read_meta
+
+    meta = read_meta(snapshots[0]) if snapshots else {}
+    for key in ("objects_bytes", "heap_used"):
+        value = meta.get(key)
+        if isinstance(value, (int, float)) and value > 0:
+            return float(value)
+    return None
 
 
 def _from_metas(snapshots: list[str]) -> tuple[dict[str, Any], dict[str, Any] | None]:

@@ -74,9 +74,11 @@ def heap_growth(diff: DiffResult) -> list[HeapGrowth]:
 def build_report(*, diagnosis: Diagnosis | None, trace_info: dict[str, Any] | None = None,
                  diff: DiffResult | None = None, limit_bytes: int | None = None,
                  outside_heap: dict[str, Any] | None = None, budget_share: float = 0.25,
-                 top: int = 10) -> dict[str, Any]:
-    """The report dict. `trace_info` holds the trace's name, runtime and last/peak memory."""
+                 top: int = 10, heap_bytes: float | None = None) -> dict[str, Any]:
+    """The report dict. `trace_info` holds the trace's name, runtime and last/peak memory; `heap_bytes` the
+    heap at the first snapshot (the rows must explain a meaningful share of it to be suspects)."""
     from memdoctor.analysis import caps
+    from memdoctor.analysis import suspects as suspect_rows
 
     info = dict(trace_info or {})
     runtime = info.get("runtime") or (diff.runtime if diff is not None else None)
@@ -127,6 +129,11 @@ def build_report(*, diagnosis: Diagnosis | None, trace_info: dict[str, Any] | No
                 suspect["caps"] = _suspect_caps(d, diff.runtime, int(limit), int(min(baseline, limit - 1)),
                                                 budget_share)
             suspects.append(suspect)
+        # Only rows that explain a meaningful share of the growth are suspects (analysis/suspects.py).
+        chosen = suspect_rows.select(suspects, heap_bytes=heap_bytes,
+                                     trace_says_leak=diagnosis is not None and diagnosis.verdict == "leak")
+        suspects = chosen.kept
+        report["notes"].extend(chosen.notes)
         # Soonest exhaustion first; rows without a rate after, by bytes.
         suspects.sort(key=lambda s: (s["time_to_exhaust_s"] is None, s["time_to_exhaust_s"] or 0.0,
                                      -s["bytes_growth"]))

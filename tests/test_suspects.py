@@ -1,0 +1,43 @@
+"""Which diff rows are suspects (memdoctor/analysis/suspects.py): pure rules over plain rows."""
+
+from __future__ import annotations
+
+from memdoctor.analysis import suspects
+from memdoctor.analysis import thresholds as th
+
+
+def _row(key: str, growth: int, kind: str = "type") -> dict:
+    return {"key": key, "kind": kind, "bytes_growth": growth}
+
+
+def test_rows_under_the_share_of_the_growth_are_left_out_and_said() -> None:
+    rows = [_row("app.cache", 50_000_000, "container"), _row("bytearray", 49_900_000),
+            _row("dict", 30_000), _row("int", 2_000), _row("float", 300)]
+    chosen = suspects.select(rows, heap_bytes=60_000_000, trace_says_leak=True)
+    assert [r["key"] for r in chosen.kept] == ["app.cache", "bytearray"]
+    assert [r["key"] for r in chosen.dropped] == ["dict", "int", "float"]
+    # The denominator is the per-type rows' sum (they partition the heap; the container overlaps them).
+    assert chosen.growth_bytes == 49_900_000 + 30_000 + 2_000 + 300
+    assert chosen.notes and "3 smaller growing rows left out" in chosen.notes[0]
+
+
+def test_a_row_at_exactly_the_share_is_kept() -> None:
+    total = 1_000_000
+    small = int(th.MIN_SUSPECT_SHARE * total)
+    rows = [_row("a", total - small, "container"), _row("b", small, "container")]
+    assert [r["key"] for r in suspects.select(rows, heap_bytes=None, trace_says_leak=False).kept] == ["a", "b"]
+
+
+def test_without_a_leak_verdict_small_total_growth_means_nothing_significant() -> None:
+    rows = [_row("tuple", 26_000), _row("code", 24_000), _row("str", 17_000)]
+    heap = 5_000_000  # 67 KB of 5 MB: 1.3 %, under MIN_HEAP_GROWTH_SHARE
+    chosen = suspects.select(rows, heap_bytes=heap, trace_says_leak=False)
+    assert chosen.kept == [] and len(chosen.dropped) == 3
+    assert "nothing significant grows in the heap" in chosen.notes[0]
+    # The same rows under a trace that says leak are judged on their shares only.
+    assert len(suspects.select(rows, heap_bytes=heap, trace_says_leak=True).kept) == 3
+
+
+def test_shrinking_rows_are_never_suspects() -> None:
+    chosen = suspects.select([_row("gone", -5_000_000, "container")], heap_bytes=1e6, trace_says_leak=True)
+    assert chosen.kept == [] and chosen.notes == []
