@@ -135,3 +135,28 @@ def test_run_snapshot_at_takes_node_snapshots(tmp_path):
     assert "of the limit: snapshot of PID" in proc.stderr
     rows = json.loads(memdoctor("diff", *map(str, taken), "--json", check_code=0).stdout)["rows"]
     assert "ongoingDialogues" in rows[0]["key"], rows[:3]
+
+
+def test_gate_diagnose_attaches_the_leak_report_to_a_failing_gate(tmp_path):
+    """Issue 21: `gate --diagnose` does what doctor does on a failing gate: snapshots taken while the target
+    runs once the diagnosis says leak, and the ranked report beside the trace, named in the result."""
+    trace = tmp_path / "g.jsonl"
+    junit = tmp_path / "g.xml"
+    proc = memdoctor("gate", "--duration", "25s", "--interval", "0.1", "--diagnose", "-o", str(trace), "--junit",
+                     str(junit), "--json", "--", *python_example("leaky_list.py"), timeout=180)
+    assert proc.returncode == 1, proc.stderr[-1500:]
+    result = json.loads(proc.stdout)
+    assert result["diagnosis"]["verdict"] == "leak"
+    report = result["report"]
+    assert Path(report["html"]).is_file() and Path(report["json"]).is_file()
+    assert Path(report["html"]).parent == tmp_path
+    assert "_handled_requests" in report["suspects"][0]["key"], report
+    assert len(list(tmp_path.glob("g.*.snap"))) == 3
+    assert "--diagnose: leak report" in junit.read_text()
+
+
+def test_gate_diagnose_on_a_passing_gate_writes_no_report(tmp_path):
+    trace = ROOT / "sample_traces" / "python_healthy_worker.jsonl"
+    proc = memdoctor("gate", "--trace", str(trace), "--diagnose", "--json", timeout=60)
+    assert proc.returncode == 0, proc.stderr[-1500:]
+    assert json.loads(proc.stdout)["report"] is None

@@ -112,6 +112,9 @@ class GateResult:
     checks: list[Check]
     measurements: Measurements | None
     notes: list[str] = field(default_factory=list)
+    # `gate --diagnose` on a failing gate: the ranked leak report written beside the trace
+    # ({"html": path, "json": path, "suspects": [{"key", "bytes_per_min"}...]}).
+    report: dict[str, Any] | None = None
 
     @property
     def failures(self) -> list[Check]:
@@ -129,6 +132,7 @@ class GateResult:
             "diagnosis": m.diagnosis.to_dict() if m else None,
             "floor_test": m.diagnosis.extras.get("floor_test") if m else None,
             "notes": self.notes,
+            "report": self.report,
         }
 
 

@@ -34,6 +34,8 @@ Examples:
   memdoctor gate --trace run.jsonl --baseline main.json --max-regression 10%
 
   memdoctor gate --duration 60s --update-baseline --baseline main.json -- python3 worker.py
+
+  memdoctor gate --duration 90s --diagnose -o mem.jsonl --junit mem.xml -- node server.js
 """
 
 
@@ -73,6 +75,11 @@ def gate_command(
     target_out: TargetOutputOpt = None,
     metric: Annotated[str, typer.Option("--metric", help="With --trace: the series to judge (rss, rss_root, pss, "
                                                          "uss, heap).")] = "rss",
+    diagnose: Annotated[bool, typer.Option(
+        "--diagnose", help="Take heap snapshots as `doctor` does once the diagnosis says leak, and on a failing "
+                           "gate write the ranked leak report beside the trace (-o, default memdoctor-gate.jsonl) "
+                           "and name it in the result, JUnit and summary. With --trace: the snapshots beside it.",
+    )] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     from memdoctor.analysis.gate import Baseline, Thresholds, parse_share
@@ -116,13 +123,15 @@ def gate_command(
             if os.path.isdir(path):
                 raise fail(f"cannot write {path}: it is a directory")
 
+    if diagnose and trace is None and not output:
+        output = "memdoctor-gate.jsonl"  # the report is built from a trace: --diagnose needs one on disk
     from memdoctor.pipelines.gate import run_gate
 
     result, title, memory, duration_taken = run_gate(
         cmd=list(cmd or []), pid=pid, trace=trace, duration_s=duration_s, warmup_s=warmup_s, interval_s=interval_s,
         detail_every=parse_duration(detail_every), output=output, follow_children=not no_children,
         limit_bytes=limit_bytes, load=shlex.split(load) if load else None, thresholds=thresholds, baseline=base,
-        json_out=json_out, metric=metric, target_output_spec=target_out,
+        json_out=json_out, metric=metric, target_output_spec=target_out, diagnose=diagnose,
     )
     _write_outputs(result, title, memory, duration_taken, junit, summary, baseline if update_baseline else None)
     if json_out:

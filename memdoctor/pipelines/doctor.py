@@ -50,7 +50,7 @@ class Watcher:
 
     def __init__(self, state: RecordingState, pid: int, *, limit_bytes: int | None, prefix: str,
                  shares: list[float], max_time_s: float, after_verdict_s: float,
-                 say: Callable[[str], None]) -> None:
+                 say: Callable[[str], None], stop_recording: bool = True) -> None:
         self.state = state
         self.pid = pid
         self.limit_bytes = limit_bytes
@@ -59,6 +59,7 @@ class Watcher:
         self.max_time_s = max_time_s
         self.after_verdict_s = after_verdict_s
         self.say = say
+        self.stop_recording = stop_recording  # doctor: stop once captured; gate --diagnose: the gate's duration rules
         self.run = DoctorRun()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="memdoctor-doctor", daemon=True)
@@ -89,7 +90,8 @@ class Watcher:
                 continue
             elapsed = float(t[-1])
             if elapsed >= self.max_time_s:
-                self.state.request_stop("max-time")
+                if self.stop_recording:
+                    self.state.request_stop("max-time")
                 return
             diagnosis = diagnose(np.asarray(t, dtype=float), np.asarray(rss, dtype=float),
                                  limit_bytes=self.limit_bytes)
@@ -108,7 +110,8 @@ class Watcher:
             self.say(f"doctor: {trigger} after {elapsed:.0f}s; taking {SNAPSHOTS} heap snapshots "
                      f"{spacing:.0f}s apart")
             self._capture(spacing)
-            self.state.request_stop("doctor")
+            if self.stop_recording:
+                self.state.request_stop("doctor")
             return
 
     def _capture(self, spacing: float) -> None:

@@ -132,11 +132,20 @@ def _gate_trace(path: str, warmup_s: float, limit_bytes: int | None, thresholds:
 def run_gate(*, cmd: list[str], pid: int | None, trace: str | None, duration_s: float | None, warmup_s: float,
              interval_s: float, detail_every: float, output: str | None, follow_children: bool,
              limit_bytes: int | None, load: list[str] | None, thresholds: Thresholds, baseline: Baseline | None,
-             json_out: bool, metric: str = "rss",
-             target_output_spec: str | None = None) -> tuple[GateResult, str, list[float], float]:
-    """Record or read, then judge. Returns (result, title, memory for a sparkline, seconds taken)."""
+             json_out: bool, metric: str = "rss", target_output_spec: str | None = None,
+             diagnose: bool = False) -> tuple[GateResult, str, list[float], float]:
+    """Record or read, then judge. Returns (result, title, memory for a sparkline, seconds taken).
+
+    `diagnose` (`gate --diagnose`, needs `output`): while recording, heap snapshots are taken as `doctor`
+    takes them (once the one diagnosis says leak, 3 snapshots spaced for the leak to show); a failing
+    gate then gets the ranked leak report written beside the trace and attached to its result. With
+    --trace, the snapshots already beside the trace are used.
+    """
     if trace is not None:
-        return _gate_trace(trace, warmup_s, limit_bytes, thresholds, baseline, metric)
+        gated = _gate_trace(trace, warmup_s, limit_bytes, thresholds, baseline, metric)
+        if diagnose and not gated[0].passed:
+            _attach_report(gated[0], trace, None, limit_bytes)
+        return gated
     settings = CommonSettings(interval_s, duration_s, detail_every if detail_every > 0 else None, limit_bytes, None)
     state = RecordingState()
     live = "off" if json_out else "plain"  # a gate runs in CI: plain lines, never a live panel
@@ -144,20 +153,45 @@ def run_gate(*, cmd: list[str], pid: int | None, trace: str | None, duration_s: 
     stdio = target_output(target_output_spec, json_out) if pid is None else None
     writer = open_trace_writer(output) if output else None
     title = " ".join(redact_argv(cmd)) if cmd else f"PID {pid}"  # titles go into summaries and baselines
+    watchers: list[Any] = []
+
+    def start_watcher(target_pid: int) -> Callable[[], None] | None:
+        if not diagnose or output is None:
+            return None
+        from memdoctor.pipelines.doctor import Watcher, snapshot_prefix
+
+        console = stderr_console()
+        watcher = Watcher(state, target_pid, limit_bytes=limit_bytes, prefix=snapshot_prefix(os.path.abspath(output)),
+                          shares=[], max_time_s=float("inf"), after_verdict_s=0.0,
+                          say=lambda line: console.print(line, markup=False, highlight=False), stop_recording=False)
+        watchers.append(watcher)
+        return watcher.start()
+
+    def on_command_start(child: Any) -> Callable[[], None]:
+        stops = [start_watcher(child.pid), _start_load(load, state, duration_s is None) if load else None]
+
+        def stop_all() -> None:
+            for stop in stops:  # the watcher first: its snapshots need the target still running
+                if stop is not None:
+                    stop()
+        return stop_all
+
     try:
         if pid is not None:
             plan = attach_plan(pid, settings, writer=writer, live_mode=live, console=stderr_console(),
                                follow_children=follow_children, source_name="memdoctor gate", state=state)
+            stop_watcher = start_watcher(pid)
             stop_load = _start_load(load, state, False) if load else None
             try:
                 outcome = execute(plan)
             finally:
                 plan.source.close()
-                if stop_load:
-                    stop_load()
+                for stop in (stop_watcher, stop_load):
+                    if stop:
+                        stop()
             status = None
         else:
-            on_start = (lambda _child: _start_load(load, state, duration_s is None)) if load else None
+            on_start = on_command_start if (load or diagnose) else None
             try:
                 outcome = record_command(cmd, settings, writer=writer, live_mode=live, console=stderr_console(),
                                          follow_children=follow_children, source_name="memdoctor gate",
@@ -177,5 +211,34 @@ def run_gate(*, cmd: list[str], pid: int | None, trace: str | None, duration_s: 
     result = judge(m, thresholds, command=status, baseline=baseline, oom_kill_times=list(kills))
     if outcome.result.write_error or (outcome.result.end_reason == "write-error" and outcome.result.error):
         result.notes.append(outcome.result.write_error or outcome.result.error or "")
+    if diagnose and output is not None and not result.passed:
+        _attach_report(result, output, watchers[0].run if watchers else None, outcome.limit.bytes)
     memory: list[Any] = list(outcome.rss[-2000:])
     return result, title, memory, outcome.result.duration_s
+
+
+def _attach_report(result: GateResult, trace_path: str, run: Any, limit_bytes: int | None) -> None:
+    """A failing gate's ranked leak report, beside the trace (as `doctor` writes it), named in its notes."""
+    from memdoctor.commands.report import _usable_beside
+    from memdoctor.pipelines.doctor import DoctorRun, build_outputs
+
+    if run is None:  # --trace: the snapshots `run --heap-every` (or an earlier doctor) left beside it
+        run = DoctorRun(snapshots=_usable_beside(trace_path)[0])
+    try:
+        out = build_outputs(trace_path, run, limit_bytes)
+    except Exception as exc:  # the gate's result stands whatever happens to its report
+        result.notes.append(f"--diagnose: the report could not be written: {exc}")
+        return
+    suspects = out["report"].get("suspects") or []
+    result.report = {"html": out["html"], "json": out["json"],
+                     "suspects": [{"key": s.get("key"), "bytes_per_min": s.get("bytes_per_min")} for s in suspects]}
+    if suspects:
+        top = suspects[0]
+        what = f"top suspect {top.get('key')}"
+    elif run.errors:
+        what = run.errors[0]
+    elif not run.snapshots:
+        what = "no heap snapshots (the diagnosis never said leak while the target ran)"
+    else:
+        what = "no suspect"
+    result.notes.append(f"--diagnose: leak report {out['html']} ({what})")
