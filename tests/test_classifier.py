@@ -435,6 +435,34 @@ def test_heap_evidence_keeps_a_container_growing_in_every_interval_from_reading_
     assert d.verdict == "leak" and any("SESSIONS" in line for line in d.evidence)
 
 
+def test_a_rising_heap_series_beside_a_flat_rss_keeps_the_trace_from_reading_no_leak(tmp_path) -> None:
+    """Issue 21 item 5: `run -- node` records V8's used heap beside RSS (the trace's `heap` series). When
+    the one diagnosis, run on that series, says leak while RSS reads no-leak (V8 keeps freed pages under
+    its sawtooth), the trace's diagnosis is inconclusive with the reason, in analyze and gate alike."""
+    from memdoctor.analysis import diagnose_trace
+    from memdoctor.analysis.engine import heap_series_growth
+    from memdoctor.traces.reader import read_trace
+
+    t, m = _trace("sawtooth", 0)
+    assert diagnose(t, m, limit_bytes=LIMIT).verdict == "no-leak"
+    heap = 20 * MiB + 2.0 * MiB / 60 * (t - t[0])  # +2 MiB/min, every sample
+    assert heap_series_growth(t, heap) and heap_series_growth(t, np.full(len(t), 20.0 * MiB)) == ()
+    path = tmp_path / "node.jsonl"
+    with open(path, "w") as fh:
+        fh.write(json.dumps({"memdoctor_trace": 1, "runtime": "node", "limit_bytes": LIMIT}) + "\n")
+        for ti, mi, hi in zip(t, m, heap, strict=True):
+            fh.write(json.dumps({"t": float(ti), "rss": float(mi), "heap": float(hi)}) + "\n")
+    d = diagnose_trace(read_trace(str(path)))
+    assert d.verdict == "inconclusive", d.evidence
+    assert any("the runtime heap series (heap) rises" in line for line in d.evidence), d.evidence
+    assert d.extras["heap_evidence"]["source"] == "series"
+    from .conftest import memdoctor
+
+    analyzed = json.loads(memdoctor("analyze", str(path), "--json", check_code=0).stdout)
+    gated = json.loads(memdoctor("gate", "--trace", str(path), "--json").stdout)
+    assert analyzed["verdict"] == gated["diagnosis"]["verdict"] == "inconclusive"
+
+
 def test_heap_growth_from_a_diff_counts_the_intervals() -> None:
     from memdoctor.heap.model import DiffResult, DiffRow
     from memdoctor.report.report_data import heap_growth

@@ -160,3 +160,32 @@ def test_gate_diagnose_on_a_passing_gate_writes_no_report(tmp_path):
     proc = memdoctor("gate", "--trace", str(trace), "--diagnose", "--json", timeout=60)
     assert proc.returncode == 0, proc.stderr[-1500:]
     assert json.loads(proc.stdout)["report"] is None
+
+
+def test_run_records_the_v8_heap_of_node_processes_in_the_tree(tmp_path):
+    """Issue 21 item 5: `run` starts the command with memdoctor's preload in NODE_OPTIONS; every Node.js
+    process of the tree (here a child of a shell) reports V8's used heap, written as the trace's `heap`
+    series beside RSS, which the one diagnosis can judge (`analyze --metric heap`)."""
+    node = node_example("map_leak.js")[0]
+    script = str(ROOT / "examples" / "node_heap" / "map_leak.js")
+    trace = tmp_path / "t.jsonl"
+    proc = memdoctor("run", "--interval", "0.2", "--detail-every", "0.5s", "--duration", "15s", "-o", str(trace),
+                     "--json", "--", "sh", "-c", f"'{node}' '{script}' --every 5 --kb 32; true", timeout=120)
+    assert proc.returncode in (0, 1), proc.stderr[-1500:]
+    lines = [json.loads(line) for line in trace.read_text().splitlines()[1:]]
+    heap = [line["heap"] for line in lines if "heap" in line]
+    assert len(heap) >= 20, (len(heap), proc.stderr[-800:])
+    assert heap[-1] > heap[0] + 10 * 1024**2, (heap[0], heap[-1])  # the Map keeps 32 KB every 5 ms
+    rss = [line["rss"] for line in lines if "heap" in line]
+    assert all(h < r for h, r in zip(heap, rss, strict=True))  # the heap is part of the process's memory
+    analyzed = json.loads(memdoctor("analyze", str(trace), "--metric", "heap", "--json", check_code=0).stdout)
+    assert analyzed["verdict"] == "leak", analyzed
+
+
+def test_run_leaves_a_python_command_without_the_node_preload(tmp_path):
+    seen = tmp_path / "env.txt"
+    proc = memdoctor("run", "--duration", "2s", "--json", "--", sys.executable, "-c",
+                     f"import os, time; open({str(seen)!r}, 'w').write(os.environ.get('NODE_OPTIONS', '-') + "
+                     "os.environ.get('MEMDOCTOR_NODE_HEAP_FD', '-')); time.sleep(5)", timeout=60)
+    assert proc.returncode == 0, proc.stderr[-800:]
+    assert "node_heap_preload" not in seen.read_text() and seen.read_text().endswith("-")

@@ -59,6 +59,9 @@ class HeapGrowth:
     name: str
     bytes_per_s: float
     intervals: int
+    # "snapshots": a container of a heap diff; "series": the trace's own runtime-heap series (V8's used
+    # heap recorded beside RSS) that the one diagnosis, run on it, calls a leak.
+    source: str = "snapshots"
 
 
 @dataclass(frozen=True)

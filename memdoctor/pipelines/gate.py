@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from memdoctor.analysis import diagnose
+from memdoctor.analysis.engine import heap_series_growth
 from memdoctor.analysis.gate import Baseline, CommandStatus, GateResult, Measurements, Thresholds, judge, measure
 from memdoctor.analysis.thresholds import MIN_SAMPLES
 from memdoctor.pipelines.recording import CommonSettings, RecordingOutcome, attach_plan, execute, record_command
@@ -28,12 +29,15 @@ from memdoctor.traces.writer import open_trace_writer
 
 
 def _measurements(t: np.ndarray, mem: np.ndarray, warmup_s: float, limit_bytes: int | None,
-                  restarts: np.ndarray | None = None, oom_kills: np.ndarray | None = None) -> Measurements | None:
-    """The diagnosis of the window after the warm-up (the engine cuts it), and the gate's memory numbers."""
+                  restarts: np.ndarray | None = None, oom_kills: np.ndarray | None = None,
+                  heap: tuple[Any, Any] | None = None) -> Measurements | None:
+    """The diagnosis of the window after the warm-up (the engine cuts it), and the gate's memory numbers.
+    `heap`: (times, bytes) of the runtime heap series, read as the engine's heap evidence."""
     if len(t) == 0:
         return None
+    evidence = heap_series_growth(heap[0], heap[1], warmup_s=warmup_s) if heap is not None else ()
     diagnosis = diagnose(t, mem, limit_bytes=limit_bytes, restart_times=restarts, oom_kill_times=oom_kills,
-                         warmup_s=warmup_s)
+                         warmup_s=warmup_s, heap_growth=evidence)
     start = float(t[0])
     keep = t >= start + warmup_s
     if keep.sum() < MIN_SAMPLES:  # the engine judged the whole trace: so do the memory numbers
@@ -107,8 +111,9 @@ def _gate_trace(path: str, warmup_s: float, limit_bytes: int | None, thresholds:
             raise TraceReadError(str(exc.args[0])) from None
         keep = ~np.isnan(series)
         restarts, ooms = tr.event_times("restart"), tr.event_times("oom_kill")
+        heap = (tr.t, tr.series["heap"]) if metric != "heap" and "heap" in tr.series else None
         m = _measurements(tr.t[keep], series[keep], warmup_s, limit_bytes or tr.limit_bytes,
-                          restarts if len(restarts) else None, ooms if len(ooms) else None)
+                          restarts if len(restarts) else None, ooms if len(ooms) else None, heap)
         name = str(tr.header.get("name") or path)
         judged.append((judge(m, thresholds, baseline=baseline, oom_kill_times=list(ooms)), name,
                        list(series[keep][-2000:])))
@@ -207,7 +212,9 @@ def run_gate(*, cmd: list[str], pid: int | None, trace: str | None, duration_s: 
         if writer is not None:
             writer.close()
     kills = np.asarray(outcome.oom_kill_times, dtype=float)
-    m = _measurements(outcome.t, outcome.rss, warmup_s, outcome.limit.bytes, None, kills if len(kills) else None)
+    heap = tuple(map(list, zip(*state.heap_points, strict=True))) if state.heap_points else None
+    m = _measurements(outcome.t, outcome.rss, warmup_s, outcome.limit.bytes, None, kills if len(kills) else None,
+                      heap)  # type: ignore[arg-type]
     result = judge(m, thresholds, command=status, baseline=baseline, oom_kill_times=list(kills))
     if outcome.result.write_error or (outcome.result.end_reason == "write-error" and outcome.result.error):
         result.notes.append(outcome.result.write_error or outcome.result.error or "")

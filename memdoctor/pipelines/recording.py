@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from memdoctor import __version__
-from memdoctor.analysis import Diagnosis, diagnose
+from memdoctor.analysis import Diagnosis, HeapGrowth, diagnose
 from memdoctor.analysis.alerts import Alert, AlertRule
 from memdoctor.pipelines.live import LiveMonitor
 from memdoctor.redact import redact_argv
@@ -232,8 +232,14 @@ def execute(plan: RecordingPlan) -> RecordingOutcome:
         warnings.append("file descriptors not readable for this process (needs the same user or root)")
     diagnosis = None
     if len(t):
+        heap_evidence: tuple[HeapGrowth, ...] = ()
+        if state.heap_points:  # the same heap evidence `analyze` reads from the trace's heap series
+            from memdoctor.analysis.engine import heap_series_growth
+
+            ht, hv = zip(*state.heap_points, strict=True)
+            heap_evidence = heap_series_growth(ht, hv, warmup_s=plan.warmup_s)
         diagnosis = diagnose(t, rss, limit_bytes=plan.limit.bytes, warmup_s=plan.warmup_s,
-                             oom_kill_times=np.asarray(oom_times) if oom_times else None)
+                             oom_kill_times=np.asarray(oom_times) if oom_times else None, heap_growth=heap_evidence)
         if state.series.count != diagnosis.samples and not plan.warmup_s:
             diagnosis = replace(diagnosis, samples=state.series.count)
     return RecordingOutcome(
@@ -289,12 +295,26 @@ def record_command(
     from memdoctor.sampling.sources import ProcessTreeSource
     from memdoctor.sampling.target import TargetError, detect_runtime, launch, stop_process_group
 
+    # V8's heap beside RSS for Node.js processes of the tree (sampling/node_heap.py); a Python
+    # command is left as it is (its heap is the snapshots' business).
+    heap_channel = None
+    if detect_runtime(cmd) != "python":
+        from memdoctor.sampling.node_heap import NodeHeapChannel
+
+        try:
+            heap_channel = NodeHeapChannel()
+        except OSError:
+            heap_channel = None
     run_cgroup, no_cgroup = create_run_cgroup() if own_cgroup else (None, "not asked for")
     try:
-        child = launch(cmd, run_cgroup.move_self if run_cgroup is not None else None, output)
+        child = launch(cmd, run_cgroup.move_self if run_cgroup is not None else None, output,
+                       env=heap_channel.environment() if heap_channel else None,
+                       pass_fds=(heap_channel.fd,) if heap_channel else ())
     except BaseException:
         if run_cgroup is not None:
             run_cgroup.remove()
+        if heap_channel is not None:
+            heap_channel.close()
         raise
     if run_cgroup is not None:
         run_cgroup.close_procs()
@@ -312,7 +332,8 @@ def record_command(
         limit = with_override(discover_limit_for_pid(child.pid), settings.limit_bytes)
         overridden = settings.limit_bytes is not None
         plan = RecordingPlan(
-            source=ProcessTreeSource(tree, child=child, pss_every_sample=pss),
+            source=ProcessTreeSource(tree, child=child, pss_every_sample=pss,
+                                     heap=heap_channel.latest if heap_channel else None),
             source_name=source_name,
             title=f"PID {child.pid} {' '.join(redact_argv(cmd))[:70]}",
             pid=child.pid,
@@ -348,6 +369,8 @@ def record_command(
         if cleanup is not None:
             cleanup()
         stop_process_group(child, grace_s)
+        if heap_channel is not None:
+            heap_channel.close()
         if run_cgroup is not None:
             peak = run_cgroup.peak_bytes()
             if not run_cgroup.remove():

@@ -49,6 +49,9 @@ class RecordingState:
     last_t: float = 0.0
     last_values: tuple[Any, ...] = ()
     details: dict[str, Any] = field(default_factory=dict)
+    # (elapsed, bytes) of the runtime heap at each detail line that had one (V8's used heap, `run -- node`):
+    # the final diagnosis reads it as the trace's heap series, as `analyze` does from the file.
+    heap_points: list[tuple[float, float]] = field(default_factory=list)
     stop_reason: str | None = None
     stopping: bool = False  # a plain attribute: cheaper to test at every tick than Event.is_set()
     stop_event: threading.Event = field(default_factory=threading.Event)
@@ -195,6 +198,8 @@ def record(
                 except TargetGone:
                     state.details = {}
                 next_detail = now + detail_every  # type: ignore[operator]
+                if state.details.get("heap") is not None:
+                    state.heap_points.append((elapsed, float(state.details["heap"])))
                 series.append(elapsed, values[0])
                 state.last_t, state.last_values = elapsed, values
                 if write_sample is not None:

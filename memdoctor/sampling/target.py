@@ -152,16 +152,19 @@ def target_output(spec: str | None, json_out: bool) -> TargetOutput:
 
 
 def launch(cmd: list[str], before_exec: Callable[[], None] | None = None,
-           output: TargetOutput | None = None) -> subprocess.Popen:
+           output: TargetOutput | None = None, env: dict[str, str] | None = None,
+           pass_fds: tuple[int, ...] = ()) -> subprocess.Popen:
     """Start `cmd` in a new process group, its stdio inherited unless `output` sends it elsewhere.
 
     `before_exec` runs in the child between fork and exec (it must only make system calls: it
-    moves the child into its cgroup, sampling/run_cgroup.py)."""
+    moves the child into its cgroup, sampling/run_cgroup.py). `env` and `pass_fds`: the Node.js
+    heap channel (sampling/node_heap.py)."""
     if not cmd:
         raise TargetError("no command given: use `memdoctor run [OPTIONS] -- CMD ARGS...`")
     out = output or TargetOutput()
     try:
-        return subprocess.Popen(cmd, process_group=0, stdout=out.stdout, stderr=out.stderr,
+        return subprocess.Popen(cmd, process_group=0, stdout=out.stdout, stderr=out.stderr, env=env,
+                                pass_fds=pass_fds,
                                 preexec_fn=before_exec)  # after fork: one write() (run_cgroup.move_self)
     except FileNotFoundError:
         raise TargetError(f"command not found: {cmd[0]}") from None

@@ -1,0 +1,53 @@
+// memdoctor's Node.js preload (`run -- node ...` puts `--require <this file>` in NODE_OPTIONS).
+//
+// It reports V8's heap, used and total, to memdoctor on the file descriptor named by
+// MEMDOCTOR_NODE_HEAP_FD (an unnamed file memdoctor opened with O_APPEND and passed to the command):
+// one line "PID UNIX_MS USED TOTAL" after every major GC (mark-sweep-compact: the used heap is then
+// what is alive) and once a second otherwise, so a service whose major GCs are rare still has a series.
+// It changes nothing else: a timer that does not keep the process alive, a GC observer, no globals.
+// Any failure (no such descriptor in a grandchild, a closed file) turns the reporting off silently:
+// the program must never notice it.
+'use strict';
+(() => {
+  const fd = Number(process.env.MEMDOCTOR_NODE_HEAP_FD);
+  if (!Number.isInteger(fd) || fd < 3) return;
+  let fs, v8, perf;
+  try {
+    fs = require('fs');
+    v8 = require('v8');
+    perf = require('perf_hooks');
+  } catch (_) {
+    return;
+  }
+  let observer = null;
+  let timer = null;
+  function off() {
+    try { if (observer) observer.disconnect(); } catch (_) { /* nothing to do */ }
+    if (timer) clearInterval(timer);
+    observer = null;
+    timer = null;
+  }
+  function report() {
+    try {
+      const h = v8.getHeapStatistics();
+      fs.writeSync(fd, `${process.pid} ${Date.now()} ${h.used_heap_size} ${h.total_heap_size}\n`);
+    } catch (_) {
+      off();
+    }
+  }
+  try {
+    const major = perf.constants.NODE_PERFORMANCE_GC_MAJOR;
+    observer = new perf.PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) {
+        const kind = entry.detail ? entry.detail.kind : entry.kind;
+        if (kind === major) { report(); return; }
+      }
+    });
+    observer.observe({ entryTypes: ['gc'] });
+  } catch (_) {
+    observer = null;
+  }
+  timer = setInterval(report, 1000);
+  timer.unref();
+  report();
+})();
