@@ -109,3 +109,35 @@ def test_panel_shows_every_row_as_plain_text():
     assert labels == ["target", "elapsed", "memory", "limit", "details", "verdict", "trend"]
     assert "root 40.0 MiB, 2 process(es)" in lines[3]
     assert lines[-1].split()[1][0] == "▁" and lines[-1].split()[1][-1] == "█"
+
+
+def test_a_fill_that_slows_down_is_watched_not_shown_as_a_leak():
+    """Issue 20 item 3: a warm-up or cache fill grows like a leak until it levels off. While the floor of
+    the data so far grows significantly slower in its later half than in its earlier half, a leak from
+    the diagnosis is not a candidate: the live line says watching, and why; a steady climb is shown."""
+    import numpy as np
+
+    from memdoctor.analysis import diagnose
+    from memdoctor.analysis.online import OnlineJudge, levelling_off
+    from memdoctor.report.live import verdict_text
+
+    rng = np.random.default_rng(3)
+    t = np.arange(0.0, 3600.0, 10.0)
+    noise = rng.normal(0, 0.2 * 2**20, len(t))
+    fill = 200 * 2**20 + 150 * 2**20 * (1 - np.exp(-t / 1500.0)) + noise  # still rising at the end
+    steady = 200 * 2**20 + 150 * 2**20 * t / 3600.0 + noise
+    early = t <= 1200  # a prefix on which the diagnosis alone calls both a leak
+    d_fill, d_steady = diagnose(t[early], fill[early]), diagnose(t[early], steady[early])
+    assert d_fill.verdict == "leak" and d_steady.verdict == "leak"
+    assert levelling_off(d_fill) and not levelling_off(d_steady)
+    flat = diagnose(t, 200 * 2**20 + noise)
+    assert not levelling_off(flat)
+
+    def states(series):
+        judge = OnlineJudge()
+        return [judge.update(diagnose(t[t <= end], series[t <= end]), float(end)) for end in range(600, 3601, 120)]
+
+    assert states(steady)[-1].shown == "leak"
+    watched = states(fill)
+    assert all(st.shown != "leak" for st in watched)
+    assert "slowing down" in verdict_text(watched[3])

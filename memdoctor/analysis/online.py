@@ -5,7 +5,9 @@ far every few seconds. A verdict on a prefix can flip (a cache still filling loo
 it levels off), so the verdict shown changes only on new evidence: a decided verdict (leak or
 no-leak) replaces the one shown only when the diagnosis has given it in ONLINE_PERSIST analyses in a
 row, over at least ONLINE_MIN_HOLD_S and ONLINE_HOLD_SHARE of the time watched. Until a verdict is
-shown the state is "watching", with the growth so far and how long until the evidence can decide.
+shown the state is "watching", with the growth so far and how long until the evidence can decide. A leak
+is not a candidate while the floor levels off (`levelling_off`: its later half grows significantly
+slower than its earlier half), as a cache fill or a warm-up does.
 Pure: the caller passes each diagnosis and the time it was made.
 """
 
@@ -13,8 +15,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from memdoctor.analysis import thresholds as th
 from memdoctor.analysis.diagnosis import Diagnosis
+from memdoctor.analysis.trend import mann_kendall_sen
 
 DECIDED = ("leak", "no-leak")
 
@@ -24,6 +29,7 @@ class OnlineState:
     shown: str  # "watching", "leak" or "no-leak"
     diagnosis: Diagnosis  # the latest diagnosis (its growth and time to the limit are shown)
     decide_in_s: float | None  # with "watching": how long until the evidence can decide, when known
+    note: str | None = None  # why a leak of the latest diagnosis is not shown yet (a levelling floor)
 
     @property
     def watching(self) -> bool:
@@ -45,6 +51,10 @@ class OnlineJudge:
 
     def update(self, d: Diagnosis, elapsed_s: float) -> OnlineState:
         candidate = d.verdict if d.verdict in DECIDED else None
+        note = None
+        if candidate == "leak" and levelling_off(d):
+            # A fill or warm-up that slows down is not a leak until the evidence rules that out.
+            candidate, note = None, "the growth is slowing down: a fill or warm-up may be levelling off"
         if candidate != self._candidate:
             self._candidate, self._since, self._count = candidate, elapsed_s, 0
         self._count += 1
@@ -59,4 +69,21 @@ class OnlineJudge:
             else:
                 # held >= share * elapsed, elapsed growing at the same pace: (need - held) / (1 - share) more.
                 decide_in = max(need - held, 0.0) / max(1.0 - self.hold_share, 1e-9)
-        return OnlineState(self.shown, d, decide_in)
+        return OnlineState(self.shown, d, decide_in, note)
+
+
+def levelling_off(d: Diagnosis) -> bool:
+    """Is the floor of the data so far growing significantly slower in its later half than in its earlier
+    half (the two halves' Theil-Sen bands do not overlap; thresholds.LEVELLING_MIN_POINTS)? A fill or
+    warm-up does that; a leak at a steady or rising rate does not."""
+    ft, fm = np.asarray(d.floor_t, dtype=float), np.asarray(d.floor_m, dtype=float)
+    if len(ft) < 2 * th.LEVELLING_MIN_POINTS:
+        return False
+    middle = ft[0] + (ft[-1] - ft[0]) / 2
+    early, late = ft <= middle, ft >= middle
+    if early.sum() < th.LEVELLING_MIN_POINTS or late.sum() < th.LEVELLING_MIN_POINTS:
+        return False
+    alpha = 1 - th.GROWTH_INTERVAL
+    first = mann_kendall_sen(ft[early], fm[early], alpha=alpha)
+    second = mann_kendall_sen(ft[late], fm[late], alpha=alpha)
+    return first.slope > 0 and second.slope_high < first.slope_low

@@ -44,6 +44,18 @@ ONLINE_PERSIST = 3
 ONLINE_HOLD_SHARE = 1 / 3
 # ... and at least this long (a 2 s analysis cadence: 15 analyses).
 ONLINE_MIN_HOLD_S = 30.0
+# A leak is not shown while the floor is levelling off (a fill or warm-up that slows down): the floor's
+# Theil-Sen slope over the later half of the data so far lies below the earlier half's, beyond both
+# halves' GROWTH_INTERVAL bands (their bands do not overlap): slower, and not by noise. No share of the
+# rate is asked for: any bar below "significantly slower" only lets more fills through (a half-rate bar
+# like STEADY_LATE_SHARE let through 13 of 20 cache fills against 11). Each half needs
+# LEVELLING_MIN_POINTS floor points for a band (Sen's rank band needs ~4 points to say anything).
+# Measured (benchmarks/classifier, seed 20240611, 20 traces per family, held verdict on 2-min prefixes):
+# healthy traces that ever showed leak, cache_fill 16 -> 11 of 20, warmup_flat 12 -> 6; leaks shown live
+# linear_leak 19 -> 17 (two with a warm-up before the leak; analyze of the whole trace still says leak);
+# median delay at 5 %/h 18 -> 26 min. The fills it cannot hold back climb linearly up to a cap: until the
+# cap, memory alone cannot tell them from a leak.
+LEVELLING_MIN_POINTS = 4
 
 # --- the classifier (classify.py): chosen on benchmarks/classifier (generated families, seed 20240611)
 # and the development traces of tests/data/dev_traces (docs/benchmarks.md, "Growth classifier") ---------

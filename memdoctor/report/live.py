@@ -38,6 +38,8 @@ def verdict_text(online: OnlineState | None, warmup_s: float = 0.0) -> str:
     d = online.diagnosis
     if online.watching:
         text = f"watching, floor {describe_growth(d)} so far"
+        if online.note:
+            text += f" ({online.note})"
         if online.decide_in_s is not None:
             text += f", can decide in ~{format_duration(online.decide_in_s)}"
     else:
