@@ -494,6 +494,44 @@ def report_realworld(recs: list[Recording] | None = None) -> str:
                       "same verdict from every recorder", "wrong on"], score_rows))
 
 
+LIVE_EVERY_S = 2.0  # the live view's analysis cadence (pipelines/live.py)
+
+
+def report_realworld_live(recs: list[Recording] | None = None) -> str:
+    """Each real-world recording replayed as a live watch: the one diagnosis on the data so far every
+    LIVE_EVERY_S, through the online judge (the live line and --alert), and the raw verdict alongside."""
+    recs = read_realworld() if recs is None else recs
+    rows = []
+    tally: dict[str, Counter] = {"leak": Counter(), "no-leak": Counter()}
+    for rec in [r for r in recs if "." not in r.name]:
+        judge = OnlineJudge()
+        raw_leak = first_shown = None
+        shown = "watching"
+        for end in np.arange(rec.t[0] + LIVE_EVERY_S, rec.t[-1] + 1e-9, LIVE_EVERY_S):
+            keep = rec.t <= end
+            if keep.sum() < 20:
+                continue
+            d = diagnose(rec.t[keep], rec.mem[keep], restart_times=rec.restarts)
+            at = float(end - rec.t[0])
+            if raw_leak is None and d.verdict == "leak":
+                raw_leak = at
+            shown = judge.update(d, at).shown
+            if first_shown is None and shown == "leak":
+                first_shown = at
+        tally[rec.verdict]["runs"] += 1
+        tally[rec.verdict]["raw"] += raw_leak is not None
+        tally[rec.verdict]["shown"] += first_shown is not None
+        tally[rec.verdict]["end"] += shown == "leak"
+        rows.append([rec.name, rec.verdict, "-" if raw_leak is None else f"{raw_leak:.0f} s",
+                     "-" if first_shown is None else f"{first_shown:.0f} s", str(shown)])
+    summary = "\n\n" + _table(["label", "runs", "raw verdict ever leak", "live line ever leak (= an --alert)",
+                                "live line leak at the end"],
+                               [[k, str(c["runs"]), str(c["raw"]), str(c["shown"]), str(c["end"])]
+                                for k, c in tally.items()])
+    return _table(["recording", "label", "raw verdict first leak", "live line first leak", "live line at the end"],
+                  rows) + summary
+
+
 def report_speed() -> str:
     rng = np.random.default_rng(1)
     rows = []
@@ -524,6 +562,8 @@ def main(argv: list[str] | None = None) -> int:
         print("Command: `python -m benchmarks.classifier --only real`\n")
         print("### Real-world recordings (hand-labelled, not used for tuning)\n")
         print(report_realworld())
+        print(f"\n### Real-world recordings replayed live (an analysis every {LIVE_EVERY_S:g} s)\n")
+        print(report_realworld_live())
         return 0
     per = args.per_family or (25 if args.quick else 100)
     per_rate = 8 if args.quick else 25
@@ -552,6 +592,8 @@ def main(argv: list[str] | None = None) -> int:
     print(report_real())
     print("\n### Real-world recordings (hand-labelled, not used for tuning)\n")
     print(report_realworld())
+    print(f"\n### Real-world recordings replayed live (an analysis every {LIVE_EVERY_S:g} s)\n")
+    print(report_realworld_live())
     print("\n### Speed\n")
     print(report_speed())
     md_times = [r[MD][4] for r in results]
