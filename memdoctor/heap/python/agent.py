@@ -536,10 +536,13 @@ def _consider_global(value, modname: str, name: str, path: str, consider) -> Non
 
     Only the real type is asked (type(), issubclass, vars): hasattr/isinstance/getattr on the value
     run its own code, and a werkzeug LocalProxy raises RuntimeError outside a request."""
-    from types import ModuleType
+    from types import FunctionType, ModuleType
 
     consider(value, path, "module global")
     tp = type(value)
+    if issubclass(tp, FunctionType):
+        _consider_function(value, path, consider)
+        return
     if issubclass(tp, type):
         if value.__dict__.get("__module__") != modname:
             return
@@ -547,6 +550,8 @@ def _consider_global(value, modname: str, name: str, path: str, consider) -> Non
         for aname, avalue in attrs:
             if _is_name(aname) and not aname.startswith("__"):
                 consider(avalue, path + "." + aname, "class attribute")
+                if issubclass(type(avalue), FunctionType):
+                    _consider_function(avalue, path + "." + aname, consider)
         return
     if issubclass(tp, ModuleType) or getattr(tp, "__module__", "builtins") == "builtins":
         return
@@ -558,6 +563,28 @@ def _consider_global(value, modname: str, name: str, path: str, consider) -> Non
     for aname, avalue in attrs:
         if _is_name(aname) and not aname.startswith("__"):
             consider(avalue, path + "." + aname, where)
+
+
+def _consider_function(fn, path: str, consider) -> None:
+    """Containers a function holds itself: its default arguments (`def f(_cache={})`, objgraph's classic
+    leak) and its closure's variables (a cache made by an enclosing function). Names only: the
+    parameter or variable name, never the value. Only the function's own slots are read (a real
+    function: no user code runs)."""
+    code = fn.__code__
+    defaults = fn.__defaults__ or ()
+    if defaults:
+        names = code.co_varnames[code.co_argcount - len(defaults):code.co_argcount]
+        for argname, value in zip(names, defaults):  # noqa: B905 (3.8 targets)
+            consider(value, path + "." + argname, "default argument " + argname + " of " + fn.__qualname__ + "()")
+    for argname, value in list((fn.__kwdefaults__ or {}).items()):
+        consider(value, path + "." + argname, "default argument " + argname + " of " + fn.__qualname__ + "()")
+    cells = fn.__closure__ or ()
+    for varname, cell in zip(code.co_freevars, cells):  # noqa: B905 (3.8 targets)
+        try:
+            value = cell.cell_contents
+        except ValueError:  # an empty cell (the variable is not bound yet)
+            continue
+        consider(value, path + "." + varname, "closure variable " + varname + " of " + fn.__qualname__ + "()")
 
 
 def _containers(agent_names: set, skipped: _Skipped, show_values: bool = False) -> list[dict]:
