@@ -559,6 +559,25 @@ def test_values_only_with_show_values(small_snapshots):
 
 
 @pytest.mark.integration
+def test_a_leak_through_the_global_object_is_a_counted_container(targets, tmp_path):
+    """Issue 21 item 2: properties added to the global object showed as "new objects kept by (global /)",
+    no count, no name. The global object is now a container whose properties are counted (never named:
+    its keys are data, like an object used as a map's)."""
+    target = targets("global_leak.js", "--kb", "4")
+    target.tick(50)
+    paths = three_snapshots(target, tmp_path)
+    rows = json.loads(memdoctor("diff", *map(str, paths), "--json", "--top", "20", check_code=0).stdout)["rows"]
+    top = rows[0]
+    assert top["key"] == "globalThis (global object)", [r["key"] for r in rows[:3]]
+    assert top["kind"] == "container"
+    assert top["count_before"] < top["count_middle"] < top["count_after"]
+    assert 290 <= top["count_after"] - top["count_before"] <= 310  # 300 properties were added
+    assert top["bytes_per_entry"] > 1000
+    assert not any("(global /" in r["key"] for r in rows)
+    assert not any("session_" in r["key"] + r["where"] or "secret" in r["key"] + r["where"] for r in rows)
+
+
+@pytest.mark.integration
 def test_a_series_in_one_session_keeps_object_ids(spawn, tmp_path):  # noqa: F811
     """`--count 3` takes the three snapshots in one inspector session: V8 keeps its object ids, so
     the diff also lists what was allocated between 1 and 2 and is still alive in 3 (memlab's view),

@@ -33,6 +33,9 @@ from memdoctor.heap.v8.retainers import RetainerIndex
 KIND_NAMES = ("Map", "Set", "Array", "object-map", "variable")
 MAP, SET, ARRAY, OBJECT_MAP, VARIABLE = range(5)
 MIN_OBJECT_MAP_PROPERTIES = 32
+# The global object's node name: "global / " in Node's snapshots (V8 appends the context's URL, empty
+# for Node), "global" or "Window" in others (retainers.is_global reads the same names).
+GLOBAL_NAMES = ("global / ", "global", "Window")
 MIN_VARIABLE_BYTES = 4096
 FIXED_ARRAY_HEADER = 16
 SLOT = 8
@@ -146,11 +149,17 @@ def find_containers(snap: HeapSnapshot, retained: np.ndarray, index: RetainerInd
         entries.extend(np.where(est, capacity, elements).tolist())
         estimated.extend(est.tolist())
 
-    # Plain objects used as maps.
+    # Plain objects used as maps, and the global object (a leak through `globalThis[key] = ...` adds its
+    # properties: before, it showed as "new objects kept by (global /)" with no count).
     object_name = strings.find("Object")
-    if object_name >= 0:
+    plain_or_global = snap.node_name == object_name if object_name >= 0 else np.zeros(n, dtype=np.bool_)
+    for global_name in GLOBAL_NAMES:
+        idx = strings.find(global_name)
+        if idx >= 0:
+            plain_or_global |= snap.node_name == idx
+    if plain_or_global.any():
         # Only objects with that many edges can have that many properties: count those only.
-        many = np.flatnonzero(is_object & (snap.node_name == object_name)
+        many = np.flatnonzero(is_object & plain_or_global
                               & (np.diff(snap.edge_first) >= MIN_OBJECT_MAP_PROPERTIES))
         props = kernels.count_edges_of(many, snap.edge_first, snap.edge_type, e_property)
         maps = many[props >= MIN_OBJECT_MAP_PROPERTIES]

@@ -310,6 +310,10 @@ class Namer:
             if name is None and not last:
                 prev = target
                 continue
+            if last and self.is_global(target):
+                # The global object itself grows (`globalThis[key] = ...`): the path from the GC roots to it
+                # says nothing; its properties are data, counted, never named.
+                return "globalThis (global object)"
             label = self.type_label(target, via_events)
             show_type = last or (int(snap.node_type[target]) == self.t_object and label not in ("Object", "object",
                                                                                                    "Array"))
