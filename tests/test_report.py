@@ -75,7 +75,9 @@ def test_four_formats_on_the_bundled_samples(tmp_path: Path, name: str) -> None:
     images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
     assert len(images) == 1  # the memory plot (no diff without snapshots)
     height, width = _decode_png(base64.b64decode(images[0]))
-    assert (height, width) == (400, 900)
+    # Zoomed on the data (400 px), with a forecast panel below (650 px in all) when the limit is far above
+    # the data or the OOM lies beyond the trace (issue 21: one chart squashed the data into its bottom).
+    assert width == 900 and height in (400, 650)
     assert "<script" not in html and "http://" not in html and "https://" not in html  # self-contained
 
 
@@ -117,7 +119,7 @@ def test_report_names_the_container_and_checks_its_caps(leaking_run: Path, tmp_p
     json_text = memdoctor("report", str(leaking_run), "--format", "json", check_code=0).stdout
     html = html_path.read_text()
     images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
-    assert len(images) == 2  # memory over time + the diff bars
+    assert len(images) == 3  # memory over time, each suspect's growth across the snapshots, the diff bars
     for image in images:
         _decode_png(base64.b64decode(image))
     assert f"max entries {caps['max_entries']}" in term and "__main__._sessions" in md_path.read_text()
@@ -186,6 +188,19 @@ def test_html_report_renders_in_headless_chromium(leaking_run: Path, tmp_path: P
     flat = (pixels[..., :3] * 255).astype(int).reshape(-1, 3)
     distinct = len({tuple(p) for p in flat[:: max(1, len(flat) // 200_000)]})
     assert distinct > 50 and pixels[..., :3].std() > 0.05
+    # What the browser made of the page: the verdict first, the top suspect named, every plot decoded
+    # (an <img> whose data did not decode has naturalWidth 0; the script writes what it found).
+    probe = tmp_path / "probe.html"
+    probe.write_text(html_path.read_text() + "<script>document.body.setAttribute('data-images', "
+                     "Array.from(document.images).map(i => i.naturalWidth > 0 ? i.alt : 'BROKEN').join('|'));"
+                     "</script>")
+    dom = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                          f"--user-data-dir={profile}", "--dump-dom", probe.as_uri()],
+                         capture_output=True, text=True, timeout=120).stdout
+    assert dom.index('class="verdict leak"') < dom.index("__main__._sessions"), dom[:2000]
+    images = dom.split('data-images="', 1)[1].split('"', 1)[0].split("|")
+    assert "BROKEN" not in images and len(images) >= 3, images
+    assert any("each suspect" in alt for alt in images) and any("memory over time" in alt for alt in images)
 
 
 def test_report_exit_codes(tmp_path: Path) -> None:

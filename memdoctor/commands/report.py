@@ -150,6 +150,7 @@ def build(trace_path: str | None, snapshot_paths: list[str], limit_bytes: int | 
                 plots["steps"] = plotting.steps_png(heights["heights_bytes"])
         if report["suspects"]:
             plots["diff"] = plotting.diff_bars_png(report["suspects"])
+            plots["suspects"] = plotting.suspects_png(report["suspects"])
     return report, plots
 
 

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 REPORT_VERSION = 1
 # Row fields copied from a diff row into a suspect (all names or numbers, never heap values).
 _ROW_FIELDS = ("key", "where", "kind", "count_before", "count_after", "bytes_before", "bytes_after",
-               "bytes_growth", "count_growth", "bytes_per_min", "entries_per_min", "bytes_per_entry")
+               "bytes_growth", "count_growth", "bytes_per_min", "entries_per_min", "bytes_per_entry",
+               "count_middle", "bytes_middle")
 
 
 def _finite(value: Any) -> float | None:

@@ -70,6 +70,8 @@ def render(report: dict[str, Any], plots: dict[str, bytes] | None = None) -> str
                                                                        "per_entry", "exhausts")) +
                          f'<td><ul class="caps">{caps}</ul></td></tr>')
         parts.append("</table>")
+    if "suspects" in plots:
+        parts.append(_img(plots["suspects"], "each suspect's bytes at each snapshot"))
     if "diff" in plots:
         parts.append(_img(plots["diff"], "top heap diff rows by bytes growth"))
     global_caps = global_caps_text(report.get("caps") or {})
