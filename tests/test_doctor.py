@@ -189,3 +189,20 @@ def test_run_leaves_a_python_command_without_the_node_preload(tmp_path):
                      "os.environ.get('MEMDOCTOR_NODE_HEAP_FD', '-')); time.sleep(5)", timeout=60)
     assert proc.returncode == 0, proc.stderr[-800:]
     assert "node_heap_preload" not in seen.read_text() and seen.read_text().endswith("-")
+
+
+def test_doctor_gives_waves_of_jobs_their_concurrency_even_after_a_trigger(tmp_path):
+    """Issue 21 item 3: the Node worker pool's waves read as a step leak for a while, so doctor took
+    snapshots, and its report then had no concurrency cap (only an untriggered run got one). The cap
+    follows the final diagnosis: no leak in the end, the concurrency from the step heights."""
+    import shutil
+
+    from memdoctor.pipelines.doctor import DoctorRun, build_outputs
+
+    trace = tmp_path / "worker_pool.jsonl"
+    shutil.copy(ROOT / "sample_traces" / "incidents" / "worker_pool.jsonl", trace)
+    run = DoctorRun(trigger="the diagnosis says leak (step)", trigger_at_s=10.0)
+    report = build_outputs(str(trace), run, 512 * 1024**2)["report"]
+    assert report["diagnosis"]["verdict"] != "leak"
+    assert report["caps"]["concurrency"] >= 1
+    assert report["caps"]["explain"]["concurrency"]["per_job"]["median_step_bytes"] > 30 * 1024**2

@@ -138,7 +138,9 @@ def build_outputs(trace_path: str, run: DoctorRun, limit_bytes: int | None) -> d
     report, plots = build(trace_path, run.snapshots if len(run.snapshots) >= 2 else [], limit_bytes,
                           want_plots=True)
     report.setdefault("notes", []).extend(run.errors)
-    if run.trigger is None:
+    # No leak in the end (whatever made the watcher take snapshots on the way: waves of jobs can read as
+    # steps for a while): a service of jobs in waves still gets its concurrency cap.
+    if (report.get("diagnosis") or {}).get("verdict") != "leak":
         _add_concurrency(report, trace_path)
     base = trace_path[:-6] if trace_path.endswith(".jsonl") else trace_path
     html_path, json_path = base + ".report.html", base + ".report.json"
