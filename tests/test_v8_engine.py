@@ -166,3 +166,20 @@ def test_the_diff_says_how_much_the_whole_heap_changed() -> None:
     assert "nothing here is a leak" in _heap_change(3_000_000, 3_000_000)
     grew = _heap_change(6 << 20, 20 << 20)
     assert grew.startswith("the heap grew 14.0 MiB (+233.3%)") and "20.0 MiB now" in grew
+
+
+def test_a_property_of_a_class_instance_is_named_with_its_class() -> None:
+    """Issue 21 item 4: the Node batch writer's buffer was `pending (Array)`, the SSE hub's list
+    `clients (Array)`; with their class, as the code spells them: `BatchWriter.pending (Array)`.
+    Built-in owners (Object, Map, ...) and unnamed steps add nothing."""
+    from memdoctor.heap.v8.retainers import Namer
+
+    def short(path: str) -> str:
+        return Namer.short(None, 0, path)  # type: ignore[arg-type]  # the path is given: no snapshot read
+
+    assert short("module incidents.js > writer (BatchWriter) > pending (Array)") == "BatchWriter.pending (Array)"
+    assert short("module incidents.js > SseHub > clients (Array)") == "SseHub.clients (Array)"
+    assert short("module map_leak.js > ongoingDialogues (Map)") == "ongoingDialogues (Map)"
+    assert short("priceFeed (EventEmitter) > _events > price (Array of listeners)") == "price (Array of listeners)"
+    assert short("module a.js > state (Object) > sessions (Map)") == "sessions (Map)"
+    assert short("closure loadProfile > profileCache (Object used as map)") == "profileCache (Object used as map)"

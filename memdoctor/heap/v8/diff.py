@@ -178,7 +178,7 @@ def diff_snapshots(paths: list[str], *, limit_bytes: int | None = None, top: int
     container_rows = _most_specific(container_rows, dom.idom)
     for node, row in container_rows:
         row.where = namer.describe(node)
-        row.key = row.where.rsplit(" > ", 1)[-1]
+        row.key = namer.short(node, row.where)
     if show_values:  # asked for: the only path that reads heap values (see values.py)
         from memdoctor.heap.v8.values import sample_values
 

@@ -30,6 +30,12 @@ from memdoctor.heap.v8 import kernels
 from memdoctor.heap.v8.parser import HeapSnapshot
 
 IDENTIFIER = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]{0,63}\Z")
+# A path step `name (Type)` whose Type is a class's name (a constructor: capitalised by convention).
+INSTANCE_STEP = re.compile(r"[A-Za-z_$][\w$]* \(([A-Z][\w$]{0,63})\)\Z")
+# A bare path step that is a class (a capitalised name: `module x.js > BatchWriter > pending`).
+CLASS_STEP = re.compile(r"([A-Z][\w$]{0,63})\Z")
+# Built-in types that say nothing about the code that owns a property.
+GENERIC_TYPES = frozenset({"Object", "Array", "Map", "Set", "WeakMap", "WeakSet", "Promise", "Error"})
 MAP_LIKE_MIN_PROPERTIES = 32
 SKIPPED_ROOTS = ("(Handle scope)", "(Strong roots)", "(Internalized strings)", "(External strings)",
                  "(Read-only roots)", "(Compilation cache)", "(Bootstrapper)", "(Relocatable)")
@@ -327,7 +333,14 @@ class Namer:
             prev = target
         return " > ".join(p for p in parts if p)
 
-    def short(self, node: int) -> str:
-        """The last part of the path: `ongoingDialogues (Map)`."""
-        full = self.describe(node)
-        return full.rsplit(" > ", 1)[-1]
+    def short(self, node: int, described: str | None = None) -> str:
+        """The last part of the path: `ongoingDialogues (Map)`; a property of an instance of a class is
+        named with its class, as the code spells it: `BatchWriter.pending (Array)` (the path
+        `... > writer (BatchWriter) > pending (Array)` or `... > BatchWriter > pending (Array)`; before,
+        only `pending (Array)`)."""
+        parts = (described if described is not None else self.describe(node)).split(" > ")
+        if len(parts) >= 2:
+            owner = INSTANCE_STEP.match(parts[-2]) or CLASS_STEP.match(parts[-2])
+            if owner and owner.group(1) not in GENERIC_TYPES:
+                return f"{owner.group(1)}.{parts[-1]}"
+        return parts[-1]
