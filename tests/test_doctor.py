@@ -206,3 +206,24 @@ def test_doctor_gives_waves_of_jobs_their_concurrency_even_after_a_trigger(tmp_p
     assert report["diagnosis"]["verdict"] != "leak"
     assert report["caps"]["concurrency"] >= 1
     assert report["caps"]["explain"]["concurrency"]["per_job"]["median_step_bytes"] > 30 * 1024**2
+
+
+def test_the_node_preload_never_writes_into_a_file_of_the_program(tmp_path):
+    """The patient's own files are not memdoctor's: a program that closes the inherited descriptor and opens
+    a file of its own under the same number must find nothing of memdoctor's in it (the preload checks that
+    the descriptor is still its unnamed file before every line)."""
+    node = node_example("map_leak.js")[0]
+    own = tmp_path / "own.log"
+    script = tmp_path / "closes.js"
+    script.write_text(
+        "const fs = require('fs');\n"
+        "const fd = Number(process.env.MEMDOCTOR_NODE_HEAP_FD);\n"
+        "fs.closeSync(fd);\n"
+        f"const mine = fs.openSync({str(own)!r}, 'w');\n"
+        f"fs.writeFileSync({str(own) + '.fd'!r}, `${{fd}} ${{mine}}`);\n"
+        "setInterval(() => { globalThis.junk = new Array(100000).fill(1); }, 50);\n")
+    proc = memdoctor("run", "--duration", "4s", "--json", "--", node, str(script), timeout=60)
+    assert proc.returncode == 0, proc.stderr[-800:]
+    inherited, reused = Path(str(own) + ".fd").read_text().split()
+    assert inherited == reused  # the program's file took the number memdoctor's had: the case that matters
+    assert own.read_text() == ""
