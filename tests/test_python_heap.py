@@ -447,6 +447,23 @@ def test_run_heap_every_and_snapshot_at_from_the_command_line(tmp_path: Path) ->
     assert not list(tmp_path.glob("*.at5.snap")) and not list(tmp_path.glob("*.at99.snap"))
 
 
+@pytest.mark.integration
+@needs_gdb
+def test_watch_heap_every_snapshots_a_running_python_process(spawn, tmp_path: Path) -> None:
+    """`watch --heap-every` cannot give a running process the agent: it snapshots it from outside (gdb)
+    every period, beside the trace, where `report TRACE` finds the snapshots."""
+    proc = start_app(spawn, tmp_path, "dict")
+    trace = tmp_path / "w.jsonl"
+    out = memdoctor("watch", str(proc.pid), "--interval", "0.1", "--duration", "8s", "--heap-every", "2s",
+                    "-o", str(trace), "--json", timeout=120)
+    assert out.returncode in (0, 1), out.stderr[-1500:]
+    periodic = sorted(tmp_path.glob(f"w.jsonl.heap.{proc.pid}.*.snap"))
+    assert len(periodic) >= 2, (out.stderr[-1500:], sorted(p.name for p in tmp_path.iterdir()))
+    report = json.loads(memdoctor("report", str(trace), "--format", "json", check_code=0).stdout)
+    assert report["heap"] and report["suspects"][0]["key"] == "billing._pending_by_request", report["suspects"][:2]
+    assert proc.poll() is None
+
+
 def test_bad_heap_options_fail_before_launching(tmp_path: Path) -> None:
     marker = tmp_path / "started"
     for args in (["--snapshot-at", "170%"], ["--snapshot-at", "lots"], ["--heap-every", "0s"]):
