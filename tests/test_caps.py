@@ -119,3 +119,33 @@ def test_caps_from_a_job_trace(tmp_path) -> None:
                                   ("--limit", "512MB", "--arrival-rate", "2/s")])
 def test_caps_bad_input_is_one_line_exit_2(args) -> None:
     assert_one_line_error(memdoctor("caps", *args, check_code=2))
+
+
+def test_steps_of_whole_jobs_give_the_one_job_concurrency_beside_the_safe_one():
+    """Issue 21 item 3: the worker-pool incident runs 40 MB jobs in waves of 1-3; the steps are 1, 2 and 3
+    jobs. The cap budgets the largest step as one job (safe when jobs differ in size: 3 here), and says
+    what the incident's own arithmetic gives when the steps are whole multiples of one job's (11)."""
+    import numpy as np
+
+    from memdoctor.analysis import caps
+
+    mb = 1024 * 1024
+    job = 40 * mb
+    mem = [14 * mb]
+    for jobs in [1, 2, 3] * 8:
+        mem += [14 * mb + jobs * job] * 3 + [14 * mb] * 3
+    t = np.arange(len(mem), dtype=float)
+    steps = caps.step_heights(t, np.asarray(mem, dtype=float))
+    assert steps.value == 3 * job and steps.explain["job_quantum_bytes"] == job
+    assert steps.explain["jobs_per_step"] == [1, 2, 3]
+    cap = caps.concurrency(512 * mb, steps.explain["baseline_bytes"], steps.value,
+                           job_quantum_bytes=steps.explain["job_quantum_bytes"])
+    assert cap.value == 3
+    assert cap.explain["if_steps_are_whole_jobs"]["concurrency"] == int((512 - 14) * 0.95 / 40)  # 11
+    # Jobs of different sizes (10 and 35 MB): not whole multiples of one job, so only the safe cap.
+    mem = [14 * mb]
+    for size in [10, 35] * 8:
+        mem += [14 * mb + size * mb] * 3 + [14 * mb] * 3
+    mixed = caps.step_heights(t[:len(mem)] if len(mem) <= len(t) else np.arange(len(mem), dtype=float),
+                              np.asarray(mem, dtype=float))
+    assert "job_quantum_bytes" not in mixed.explain

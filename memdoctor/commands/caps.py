@@ -65,7 +65,8 @@ def compute_caps(*, limit_bytes: int, baseline_bytes: int, per_job_bytes: int | 
     out: dict[str, Any] = {}
     explain: dict[str, Any] = {}
     if per_job_bytes is not None:
-        cap = caps.concurrency(limit_bytes, baseline_bytes, per_job_bytes, margin)
+        quantum = ((trace_notes or {}).get("per_job") or {}).get("job_quantum_bytes")
+        cap = caps.concurrency(limit_bytes, baseline_bytes, per_job_bytes, margin, job_quantum_bytes=quantum)
         out["concurrency"], explain["concurrency"] = cap.value, cap.explain
         if trace_notes and "per_job" in trace_notes:
             explain["concurrency"]["per_job_from_trace"] = trace_notes["per_job"]

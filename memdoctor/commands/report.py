@@ -129,7 +129,8 @@ def build(trace_path: str | None, snapshot_paths: list[str], limit_bytes: int | 
         steps = caps.step_heights(trace.t, trace.rss)
         if steps.value:
             try:
-                jobs = caps.concurrency(report["limit_bytes"], steps.explain["baseline_bytes"], steps.value)
+                jobs = caps.concurrency(report["limit_bytes"], steps.explain["baseline_bytes"], steps.value,
+                                        job_quantum_bytes=steps.explain.get("job_quantum_bytes"))
                 report["caps"]["concurrency"] = jobs.value
                 report["caps"].setdefault("explain", {})["concurrency"] = {**jobs.explain, "per_job": steps.explain}
             except ValueError as exc:

@@ -163,7 +163,8 @@ def _add_concurrency(report: dict[str, Any], trace_path: str) -> None:
     if not steps.value:
         return
     try:
-        jobs = caps.concurrency(report["limit_bytes"], steps.explain["baseline_bytes"], steps.value)
+        jobs = caps.concurrency(report["limit_bytes"], steps.explain["baseline_bytes"], steps.value,
+                                job_quantum_bytes=steps.explain.get("job_quantum_bytes"))
     except ValueError as exc:
         report.setdefault("notes", []).append(f"no concurrency cap: {exc}")
         return

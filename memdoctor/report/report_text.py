@@ -35,6 +35,18 @@ def caps_text(caps: dict[str, Any] | None) -> list[str]:
 
 def global_caps_text(caps: dict[str, Any]) -> list[str]:
     lines = []
+    if "concurrency" in caps:
+        e = caps["explain"]["concurrency"]
+        i = e["inputs"]
+        lines.append(f"concurrency {caps['concurrency']} = floor(({format_bytes(i['limit_bytes'])} - "
+                     f"{format_bytes(i['baseline_bytes'])}) x {1 - i['margin']:.2f} / "
+                     f"{format_bytes(i['per_job_bytes'])} per job: the largest step)")
+        alt = e.get("if_steps_are_whole_jobs")
+        if alt:
+            jobs = (e.get("per_job") or {}).get("jobs_per_step") or []
+            lines.append(f"  or {alt['concurrency']} if the steps are {'/'.join(map(str, jobs))} jobs of "
+                         f"{format_bytes(alt['per_job_bytes'])} started together (the steps are whole multiples "
+                         "of one job's)")
     if "max_old_space_size_mb" in caps:
         e = caps["explain"]["max_old_space_size_mb"]
         lines.append(f"node --max-old-space-size={caps['max_old_space_size_mb']}  = {e['formula']} with "
