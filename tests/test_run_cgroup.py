@@ -87,3 +87,21 @@ def test_without_a_cgroup_run_says_short_lived_children_may_be_missed(monkeypatc
     said = [w for w in outcome.warnings if "short-lived child processes may be missed" in w]
     assert len(said) == 1 and "cannot create a cgroup under X" in said[0]
     assert outcome.cgroup_peak_bytes is None
+
+
+def test_run_records_without_the_node_heap_channel_when_it_has_no_private_directory(monkeypatch):
+    """The heap channel lives in memdoctor's private state directory; when there is none (someone else
+    made it), `run` records the command all the same and says why there is no heap series (before, the
+    state directory's error ended `run` before the command started)."""
+    from memdoctor.heap.runtimes import HeapError
+    from memdoctor.pipelines.recording import CommonSettings, record_command
+    from memdoctor.sampling import node_heap
+
+    def refuse(self):
+        raise HeapError("no private directory for memdoctor's lock: /tmp/x exists but is not yours (test)")
+
+    monkeypatch.setattr(node_heap.NodeHeapChannel, "__init__", refuse)
+    settings = CommonSettings(interval=0.2, duration=None, detail_every=None, limit_bytes=None, alert=None)
+    outcome = record_command(["sh", "-c", "sleep 1"], settings, writer=None, live_mode="off", console=None)
+    assert outcome.result.samples >= 2
+    assert any("no V8 heap series" in w and "not yours (test)" in w for w in outcome.warnings), outcome.warnings

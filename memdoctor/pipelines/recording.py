@@ -298,13 +298,15 @@ def record_command(
     # V8's heap beside RSS for Node.js processes of the tree (sampling/node_heap.py); a Python
     # command is left as it is (its heap is the snapshots' business).
     heap_channel = None
+    no_heap_channel = None
     if detect_runtime(cmd) != "python":
+        from memdoctor.errors import MemdoctorError
         from memdoctor.sampling.node_heap import NodeHeapChannel
 
         try:
             heap_channel = NodeHeapChannel()
-        except OSError:
-            heap_channel = None
+        except (OSError, MemdoctorError) as exc:  # no private directory for it: record without, and say so
+            no_heap_channel = f"no V8 heap series for Node.js processes: {exc}"
     run_cgroup, no_cgroup = create_run_cgroup() if own_cgroup else (None, "not asked for")
     try:
         child = launch(cmd, run_cgroup.move_self if run_cgroup is not None else None, output,
@@ -375,6 +377,8 @@ def record_command(
             peak = run_cgroup.peak_bytes()
             if not run_cgroup.remove():
                 no_cgroup = f"{run_cgroup.path} still holds processes that left the command's group: kept"
+    if no_heap_channel is not None:
+        outcome.warnings.append(no_heap_channel)
     if run_cgroup is not None:
         outcome.cgroup_peak_bytes = peak
         sampled = outcome.peak_bytes or 0.0
