@@ -125,16 +125,10 @@ def build(trace_path: str | None, snapshot_paths: list[str], limit_bytes: int | 
         _note_failed_snapshots(report, trace_path)
     if trace is not None and diff is not None:
         _note_other_process(report, trace, chosen)
-    if diagnosis is not None and diagnosis.pattern == "step" and trace is not None and report["limit_bytes"]:
-        steps = caps.step_heights(trace.t, trace.rss)
-        if steps.value:
-            try:
-                jobs = caps.concurrency(report["limit_bytes"], steps.explain["baseline_bytes"], steps.value,
-                                        job_quantum_bytes=steps.explain.get("job_quantum_bytes"))
-                report["caps"]["concurrency"] = jobs.value
-                report["caps"].setdefault("explain", {})["concurrency"] = {**jobs.explain, "per_job": steps.explain}
-            except ValueError as exc:
-                report["notes"].append(f"no concurrency cap: {exc}")
+    if diagnosis is not None and diagnosis.pattern == "step" and trace is not None:
+        from memdoctor.report.report_data import add_concurrency
+
+        add_concurrency(report, trace.t, trace.rss)
     plots: dict[str, bytes] = {}
     if want_plots:
         from memdoctor.analysis.compare import floor_slope

@@ -153,20 +153,10 @@ def build_outputs(trace_path: str, run: DoctorRun, limit_bytes: int | None) -> d
 def _add_concurrency(report: dict[str, Any], trace_path: str) -> None:
     """No leak: a service of jobs in waves still gets its concurrency cap from the step heights
     (`report` adds it only for the "step" pattern; a pool's waves often read as a sawtooth)."""
-    from memdoctor.analysis import caps
+    from memdoctor.report.report_data import add_concurrency
     from memdoctor.traces.reader import read_trace
 
     if report.get("caps", {}).get("concurrency") or not report.get("limit_bytes"):
         return
     trace = read_trace(trace_path)
-    steps = caps.step_heights(trace.t, trace.rss)
-    if not steps.value:
-        return
-    try:
-        jobs = caps.concurrency(report["limit_bytes"], steps.explain["baseline_bytes"], steps.value,
-                                job_quantum_bytes=steps.explain.get("job_quantum_bytes"))
-    except ValueError as exc:
-        report.setdefault("notes", []).append(f"no concurrency cap: {exc}")
-        return
-    report.setdefault("caps", {})["concurrency"] = jobs.value
-    report["caps"].setdefault("explain", {})["concurrency"] = {**jobs.explain, "per_job": steps.explain}
+    add_concurrency(report, trace.t, trace.rss)

@@ -158,3 +158,23 @@ def build_report(*, diagnosis: Diagnosis | None, trace_info: dict[str, Any] | No
     if outside_heap and outside_heap.get("fds_growing"):
         report["notes"].append(outside_heap["advice_fds"])
     return report
+
+
+def add_concurrency(report: dict[str, Any], t: Any, rss: Any) -> None:
+    """The concurrency cap of a service of jobs, from the step heights of its trace, into the report (with
+    its arithmetic, or a note saying why there is none); nothing when it has one already or no limit."""
+    from memdoctor.analysis import caps
+
+    if report.get("caps", {}).get("concurrency") or not report.get("limit_bytes"):
+        return
+    steps = caps.step_heights(t, rss)
+    if not steps.value:
+        return
+    try:
+        jobs = caps.concurrency(report["limit_bytes"], steps.explain["baseline_bytes"], steps.value,
+                                job_quantum_bytes=steps.explain.get("job_quantum_bytes"))
+    except ValueError as exc:
+        report.setdefault("notes", []).append(f"no concurrency cap: {exc}")
+        return
+    report.setdefault("caps", {})["concurrency"] = jobs.value
+    report["caps"].setdefault("explain", {})["concurrency"] = {**jobs.explain, "per_job": steps.explain}
