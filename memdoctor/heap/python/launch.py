@@ -79,12 +79,11 @@ def control_dir() -> str:
 def heap_environment(every_s: float | None, trace_path: str | None, limit_bytes: int | None,
                      base: dict[str, str] | None = None) -> tuple[dict[str, str], LaunchHeap]:
     """The environment variables that start the agent in a child, and where its snapshots go."""
+    from memdoctor.heap.triggers import every_prefix
+
     env = dict(os.environ if base is None else base)
-    if trace_path:
-        directory = os.path.dirname(os.path.abspath(trace_path))
-        prefix = os.path.basename(trace_path) + ".heap"
-    else:
-        directory, prefix = os.getcwd(), "memdoctor-heap"
+    # The same names as the snapshots `--heap-every` takes from outside (Node.js, watch): one place says them.
+    directory, prefix = os.path.split(every_prefix(trace_path))
     # The agent stops its periodic snapshots when this process is gone (PID and start time: a reused
     # PID is another process), so a `kill -9` of memdoctor does not leave them running forever.
     owner = os.getpid()
