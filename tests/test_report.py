@@ -107,7 +107,7 @@ def test_report_names_the_container_and_checks_its_caps(leaking_run: Path, tmp_p
     # The cap's arithmetic: floor((limit - baseline) * 0.25 / bytes per entry), and Little's law for the TTL.
     caps = top["caps"]
     budget = int((out["limit_bytes"] - out["baseline_bytes"]) * 0.25)
-    assert caps["max_entries"] == math.floor(budget / top["bytes_per_entry"])
+    assert caps["max_entries"] == math.floor(budget / round(top["bytes_per_entry"]))  # whole bytes
     assert 200 * 1024 < top["bytes_per_entry"] < 260 * 1024 and 500 < caps["max_entries"] < 700
     assert caps["ttl_s"] == pytest.approx(budget / (top["entries_per_min"] / 60 * top["bytes_per_entry"]), rel=1e-3)
     assert caps["python"]["deque"] == f"collections.deque(maxlen={caps['max_entries']})"
@@ -230,7 +230,7 @@ def _check_incident(report: dict, container: str) -> None:
     assert 80 * 1024 <= top["bytes_per_entry"] < 100 * 1024
     caps = top["caps"]
     budget = int((report["limit_bytes"] - report["baseline_bytes"]) * 0.25)
-    assert caps["max_entries"] == math.floor(budget / top["bytes_per_entry"])
+    assert caps["max_entries"] == math.floor(budget / round(top["bytes_per_entry"]))  # whole bytes
     assert caps["explain"]["max_entries"]["budget"]["inputs"]["limit_bytes"] == 512 * MB == report["limit_bytes"]
     # Little's law: the TTL keeps arrival rate x TTL x entry size within the same budget.
     assert caps["ttl_s"] * top["entries_per_min"] / 60 * top["bytes_per_entry"] == pytest.approx(budget, rel=1e-3)
