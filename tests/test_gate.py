@@ -60,7 +60,14 @@ def test_healthy_python_program_passes(tmp_path):
 @pytest.mark.integration
 def test_node_programs(tmp_path):
     # Also the Node recording path end to end (trace header, analyze), without a run of its own.
+    # The healthy server gets a whole minute: its RSS floor really rises ~2 MiB in its first 20 s (the
+    # allocator and V8 sizing themselves; measured 2026-12-04: troughs 46.3 -> 48.4 MiB by 25 s, flat after),
+    # which a window of 6 or 18 s cannot tell from a leak (gates of 8 s said leak in 2 of 18 runs, of 20 s in
+    # 15 of 15). Over 58 s the floor test sees it level off. Both gates run at once.
     leak_trace = tmp_path / "leak.jsonl"
+    healthy_run = memdoctor_popen("gate", "--duration", "60s", "--warmup", "2s", "--interval", "20ms", "--max-growth",
+                                  "5MB/min", "--fail-on", "leak", "--json", "--",
+                                  *node_example("healthy_server.js", "400", "20"))
     leak = memdoctor("gate", "--duration", "8s", "--interval", "50ms", "--max-growth", "5MB/min", "--json", "-o",
                      str(leak_trace), "--",
                      *node_example("map_leak.js", "400", "20"))
@@ -69,14 +76,12 @@ def test_node_programs(tmp_path):
     header, _ = read_jsonl(leak_trace)
     assert header["runtime"] == "node"
     assert json.loads(memdoctor("analyze", str(leak_trace), "--json", check_code=0).stdout)["verdict"] == "leak"
-    # A request every 8 ms makes a GC cycle every ~0.7 s: 6 s after the warm-up hold 8 cycles, so
-    # the trend test has more than its 6 even on a loaded CI machine (at 20 ms it had 4-5, flaky).
-    healthy = memdoctor("gate", "--duration", "8s", "--warmup", "2s", "--interval", "50ms", "--max-growth", "5MB/min",
-                        "--fail-on", "leak", "--json", "--", *node_example("healthy_server.js", "400", "8"))
-    result = json.loads(healthy.stdout)
+    out, err = healthy_run.communicate(timeout=180)
+    assert out, err[-1000:]
+    result = json.loads(out)
     assert "verdict" not in result["failures"], result
-    # 6 s of a V8 heap still sizing itself: the budget is either met or, undecided, the check says how
-    # much longer to run; it never passes on a growth shown as 0 B/h beside a rising floor (issue 20).
+    # The budget is either met or, undecided, the check says how much longer to run; it never passes on a
+    # growth shown as 0 B/h beside a rising floor (issue 20).
     growth = next(c for c in result["checks"] if c["name"] == "max-growth")
     assert growth["passed"] or "longer" in growth["message"], growth
 
@@ -441,8 +446,9 @@ def _gc_cycles_20ms(seed: int, kind: str, *, period: float, swing: float, sd: fl
 def test_steady_gc_ramps_give_the_noise_and_the_floor_from_their_lines():
     """Steep V8 ramps (150 MiB every ~8 s): only a sample or two of each lies near its floor, and the steps between
     samples put the noise at 0.66 of the truth. A line through each whole ramp measures the noise (0.88) and
-    places the ramp's start: a 5 MiB/min leak is caught in 9 of these 10 windows (8 before; the 10th is called
-    levelling off)."""
+    places the ramp's start: a 5 MiB/min leak (a rise of 5 MiB under a 150 MiB swing) is caught in 7 of these 10
+    windows of 7-8 floor points (9 while the scatter's error was held to the normal 2.33 rather than Student's t
+    with 5-6 degrees of freedom; one is called levelling off, two cannot be judged)."""
     from memdoctor.analysis.gate_trend import floor_trend, judge_floor
 
     kw = {"kind": "v8", "period": 8.0, "swing": 150 * MiB, "sd": 1.4 * MiB, "phi_200ms": 0.6}
@@ -450,7 +456,7 @@ def test_steady_gc_ramps_give_the_noise_and_the_floor_from_their_lines():
     assert 0.75 <= float(np.median([ft.noise for ft in healthy])) / kw["sd"] <= 1.25
     assert not any(judge_floor(ft).rising for ft in healthy)
     assert sum(judge_floor(floor_trend(*_gc_cycles_20ms(seed, leak_mib_min=5, **kw))).rising
-               for seed in range(10)) >= 9
+               for seed in range(10)) >= 7
 
 
 def test_two_long_cycles_are_judged_when_their_swing_dwarfs_the_noise():
@@ -495,6 +501,32 @@ def test_real_healthy_node_server_at_20ms_passes(name):
     proc = memdoctor("gate", "--trace", str(trace), "--warmup", "2s", "--json")
     result = json.loads(proc.stdout)
     assert proc.returncode == 0 and result["passed"], result["checks"]
+
+
+def test_eight_floor_points_of_a_healthy_node_server_are_not_a_rising_floor():
+    """`healthy_server.js 400 8` gated for 8 s at 50 ms with --warmup 2s (2026-12-04, three gates at once on the
+    2-core machine): 8 V8 troughs on ~1 MiB levels, repeating in pairs, rose 2.4 MiB in 5 s. The floor test's
+    slope was 2.48 of its standard errors, which the normal 2.33 called rising (the gate failed it as a leak,
+    1 run in 12 here and 1 CI run in 5); the error comes from those 8 points' scatter, and Student's t with 6
+    degrees of freedom asks for 3.14."""
+    trace = ROOT / "tests" / "data" / "gate" / "node_healthy_server_8s_floor_levels.jsonl"
+    proc = memdoctor("gate", "--trace", str(trace), "--warmup", "2s", "--json")
+    result = json.loads(proc.stdout)
+    assert "verdict" not in result["failures"], result["checks"]
+    analyzed = json.loads(memdoctor("analyze", str(trace), "--warmup", "2s", "--json", check_code=0).stdout)
+    assert analyzed["verdict"] != "leak", analyzed["evidence"]
+
+
+def test_student_t_quantile_matches_scipy():
+    from scipy.stats import t as student_t
+
+    from memdoctor.analysis.trend import student_t_quantile
+
+    for p in (0.9, 0.95, 0.99):
+        for df in range(1, 300):
+            assert student_t_quantile(p, df) == pytest.approx(float(student_t.ppf(p, df)), rel=0.004), (p, df)
+    with pytest.raises(ValueError):
+        student_t_quantile(0.99, 0)
 
 
 def test_two_cycles_on_whole_pages_are_not_judged():

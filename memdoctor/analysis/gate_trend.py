@@ -46,6 +46,7 @@ from memdoctor.analysis.thresholds import (  # every threshold lives there, with
     MIN_POINTS,
     RAMP_RISE,
     RAMP_SHARE,
+    RISING_LEVEL,
     RISING_RATE,
     RISING_Z,
     SCATTER_FLOOR,
@@ -55,7 +56,7 @@ from memdoctor.analysis.thresholds import (  # every threshold lives there, with
     TRUST_SCATTER_POINTS,
     TWO_CYCLE_SWING,
 )
-from memdoctor.analysis.trend import robust_sigma
+from memdoctor.analysis.trend import robust_sigma, student_t_quantile
 
 SCATTER_POINTS = 6  # from this many floor points on, their scatter around the line also bounds the error
 NOISE_LAG_S = 0.2  # noise statistics from steps this far apart: at a finer interval, neighbouring samples
@@ -80,6 +81,9 @@ class FloorTrend:
     floor_points: tuple[float, ...] = ()
     early_slope: float | None = None  # ... and over the part before it (None: no late trend, or < 2 points here)
     early_se: float | None = None
+    # Standard errors the slope must clear to be called rising: RISING_Z for the noise model's error, and
+    # Student's t (thresholds.RISING_LEVEL, points - 2 df) where the points' scatter sets the error.
+    critical: float = RISING_Z
 
 
 def _quartile_sd(d: np.ndarray) -> float:
@@ -364,18 +368,18 @@ def floor_trend(t: np.ndarray, mem: np.ndarray, *, late_share: float = 0.4) -> F
             xs.append(float(np.median(t[sel])))
             ys.append(float(np.median(mem[sel])))
             vs.append(_band_variance(n_w, 0.0, sd, inflate, per))
-    slope, se = 0.0, math.inf
+    slope, se, critical = 0.0, math.inf, RISING_Z
     late_slope = late_se = early_slope = early_se = None
     if len(xs) >= (MIN_CYCLE_POINTS if cycles else MIN_POINTS):
         x, y, v = np.asarray(xs), np.asarray(ys), np.maximum(np.asarray(vs), 1.0)
         # Many cycles and a noise measured only from steps: their scatter is the better error.
         trust = noise_from_steps and cycles >= 2
-        slope, se = _wls(x, y, v, trust_scatter=trust)
+        slope, se, critical = _wls(x, y, v, trust_scatter=trust)
         late = x >= t[-1] - late_share * (t[-1] - t[0])
         if late.sum() >= MIN_POINTS:
-            late_slope, late_se = _wls(x[late], y[late], v[late], trust_scatter=trust)
+            late_slope, late_se, _ = _wls(x[late], y[late], v[late], trust_scatter=trust)
             if (~late).sum() >= 2:
-                early_slope, early_se = _wls(x[~late], y[~late], v[~late], trust_scatter=trust)
+                early_slope, early_se, _ = _wls(x[~late], y[~late], v[~late], trust_scatter=trust)
                 # A part with fewer than SCATTER_POINTS has no scatter of its own to widen its error.
                 widen = math.sqrt(_two_part_chi2(x, y, v, late))
                 if late.sum() < SCATTER_POINTS:
@@ -385,7 +389,8 @@ def floor_trend(t: np.ndarray, mem: np.ndarray, *, late_share: float = 0.4) -> F
     return FloorTrend(slope, se, len(xs), cycles, late_slope, late_se, sd, float(t[-1] - t[0]),
                       swing=float(np.median(swings)) if swings else 0.0,
                       idle_share=float(np.median(idle)) if idle else 0.0,
-                      t_points=tuple(xs), floor_points=tuple(ys), early_slope=early_slope, early_se=early_se)
+                      t_points=tuple(xs), floor_points=tuple(ys), early_slope=early_slope, early_se=early_se,
+                      critical=critical)
 
 
 
@@ -416,28 +421,34 @@ def _weighted_line(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, 
     return slope, y - ym - slope * (x - xm), sxx
 
 
-def _wls(x: np.ndarray, y: np.ndarray, v: np.ndarray, *, trust_scatter: bool = False) -> tuple[float, float]:
-    """Weighted least-squares slope and its standard error: the larger of the noise model's and the scatter's.
+def _wls(x: np.ndarray, y: np.ndarray, v: np.ndarray, *, trust_scatter: bool = False) -> tuple[float, float, float]:
+    """Weighted least-squares slope, its standard error (the larger of the noise model's and the scatter's),
+    and the standard errors the slope must clear to be called rising.
 
-    With trust_scatter (a noise model measured badly) and enough points, the scatter's alone,
-    widened for the residuals' lag-1 correlation: var x (1 + r1) / (1 - r1).
+    The bar is the stricter of two tests: the noise model's error (measured over the cycles' many samples)
+    at RISING_Z, and, from SCATTER_POINTS on, the scatter's error at Student's t with k - 2 degrees of freedom
+    (an error estimated from k points). With trust_scatter (a noise model measured badly) and enough
+    points, the scatter's error alone, widened for the residuals' lag-1 correlation: var x (1 + r1) / (1 - r1).
     """
     w = 1.0 / v
     slope, resid, sxx = _weighted_line(x, y, w)
     if sxx <= 0:
-        return 0.0, math.inf
+        return 0.0, math.inf, RISING_Z
     se_model = math.sqrt(1.0 / sxx)
     k = len(x)
     if k >= SCATTER_POINTS:
         chi2 = float((w * resid * resid).sum()) / (k - 2)
+        t_crit = student_t_quantile(RISING_LEVEL, k - 2)
         if trust_scatter and k >= TRUST_SCATTER_POINTS:
             r = resid * np.sqrt(w)
             r1 = min(max(float((r[:-1] * r[1:]).sum() / max(float((r * r).sum()), 1e-300)), 0.0), 0.9)
             # Never below a fifth of the model's: floors that repeat exactly (noiseless, whole pages,
             # cycles locked to the sampling) have no scatter, and an error of 0 would call any rise.
-            return slope, se_model * math.sqrt(max(chi2 * (1 + r1) / (1 - r1), SCATTER_FLOOR))
-        se_model *= math.sqrt(max(chi2, 1.0))
-    return slope, se_model
+            return slope, se_model * math.sqrt(max(chi2 * (1 + r1) / (1 - r1), SCATTER_FLOOR)), t_crit
+        se_scatter = se_model * math.sqrt(chi2)
+        se = max(se_model, se_scatter)
+        return slope, se, max(RISING_Z * se_model, t_crit * se_scatter) / se
+    return slope, se_model, RISING_Z
 
 
 
@@ -493,15 +504,16 @@ def judge_floor(ft: FloorTrend | None) -> FloorJudgement:
     if not math.isfinite(ft.se):
         return FloorJudgement("cannot-judge", ft, math.inf, None,
                               f"floor test: {ft.points} floor points at the same time: no trend to measure")
-    detectable = max(RISING_RATE, RISING_Z * ft.se) + CATCH_Z * ft.se
+    critical = ft.critical
+    detectable = max(RISING_RATE, critical * ft.se) + CATCH_Z * ft.se
     watch = None
     if detectable > TARGET_RATE:
         # The slope's error shrinks as (length)^-1.5: the length at which a 5 MB/min leak is caught.
-        needed_se = min((TARGET_RATE - RISING_RATE) / CATCH_Z, TARGET_RATE / (RISING_Z + CATCH_Z))
+        needed_se = min((TARGET_RATE - RISING_RATE) / CATCH_Z, TARGET_RATE / (critical + CATCH_Z))
         watch = ft.duration_s * ((ft.se / needed_se) ** (2 / 3) - 1)
     where = f"{ft.cycles} GC/batch cycles" if ft.cycles else f"{ft.points} points"
     shown = f"{_mib_min(ft.slope)} +/- {_mib_min(ft.se)} over {where}"
-    if ft.slope > RISING_RATE and ft.slope > RISING_Z * ft.se:
+    if ft.slope > RISING_RATE and ft.slope > critical * ft.se:
         if _levels_off(ft):
             return FloorJudgement("levelling-off", ft, detectable, watch,
                                   f"floor test: the floor rose {shown} but levels off at the end "

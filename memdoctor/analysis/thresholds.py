@@ -111,6 +111,13 @@ SCATTER_FLOOR = 0.04
 # last part of the window does not show it levelling off (a cache fill, V8 sizing its heap).
 RISING_RATE = 2.5 * 1024**2 / 60  # bytes/s: half the 5 MB/min the gate must catch
 RISING_Z = 2.33  # one-sided 99 %: a healthy floor is called rising at most ~1 % of the time
+# Where the floor points' own scatter bounds the error (SCATTER_POINTS or more of them), that scatter is an
+# estimate from k points, so the slope must also clear Student's t at this level with k - 2 degrees of
+# freedom times the scatter's error (a line through k points leaves k - 2). With the normal 2.33 alone, 8
+# floor points of a healthy Node server (V8 troughs on ~1 MiB levels, repeating in pairs; scatter and
+# noise model agreeing, chi2 1.05) were called rising in 1 of 12 8-second gates here and 1 of 5 CI runs
+# (tests/test_gate.py::test_node_programs); t with 6 degrees of freedom is 3.14.
+RISING_LEVEL = 0.99
 # Levelling off: the last part's trend under half the whole window's, and below the part before it
 # by this many standard errors. The two parts are disjoint, so their errors add as a hypotenuse;
 # the whole window's trend, which shares the last part's points, called a linear leak levelling

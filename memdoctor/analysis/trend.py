@@ -45,6 +45,27 @@ def normal_quantile(p: float) -> float:
     return _NORMAL.inv_cdf(min(max(p, 1e-12), 1 - 1e-12))
 
 
+def student_t_quantile(p: float, df: int) -> float:
+    """Inverse CDF of Student's t with `df` degrees of freedom, for 0.5 <= p < 1 (no scipy in the base install).
+
+    df 1 and 2 in closed form; from 3 on the Cornish-Fisher expansion of t around the normal quantile
+    to the fourth power of 1/df (Abramowitz & Stegun 26.7.5): within 0.4 % of scipy.stats.t.ppf at
+    p = 0.99 and 0.05 % at p = 0.95 for every df (tests/test_trend_stats.py checks it against scipy)."""
+    if df < 1:
+        raise ValueError(f"degrees of freedom must be >= 1, not {df}")
+    if df == 1:
+        return math.tan(math.pi * (p - 0.5))
+    if df == 2:
+        return (2 * p - 1) / math.sqrt(2 * p * (1 - p))
+    z = normal_quantile(p)
+    z2 = z * z
+    g1 = (z2 + 1) * z / 4
+    g2 = ((5 * z2 + 16) * z2 + 3) * z / 96
+    g3 = (((3 * z2 + 19) * z2 + 17) * z2 - 15) * z / 384
+    g4 = ((((79 * z2 + 776) * z2 + 1482) * z2 - 1920) * z2 - 945) * z / 92160
+    return z + g1 / df + g2 / df**2 + g3 / df**3 + g4 / df**4
+
+
 @dataclass(frozen=True)
 class Trend:
     """Mann-Kendall + Theil-Sen result on one series of points."""
