@@ -1,5 +1,7 @@
 """The live monitor: sparklines, the online verdict (one engine, with hysteresis) and its alerts."""
 
+from pathlib import Path
+
 from rich.console import Console
 
 from memdoctor.analysis import Diagnosis
@@ -141,3 +143,30 @@ def test_a_fill_that_slows_down_is_watched_not_shown_as_a_leak():
     watched = states(fill)
     assert all(st.shown != "leak" for st in watched)
     assert "slowing down" in verdict_text(watched[3])
+
+
+def test_a_steady_leak_is_not_read_as_levelling_off_when_its_halves_grow_alike():
+    """`run --alert` on a program keeping 400 KiB every 50 ms (tests/test_recording.py's leak), recorded with three
+    CPU hogs on the 2-core machine (2026-12-04): every floor point lies on one 7.76 MiB/s line, so both halves'
+    Theil-Sen bands collapse to a point, and at 24 s the later half's 7.7599 MiB/s counted as "slower" than the
+    earlier half's 7.7601: the hold restarted and the alert came at 58 s (CI: none within 60 s). With each band
+    as wide as the data's resolution (one sample interval, one page) it is never read as levelling off, and the
+    leak is shown as soon as the hold allows (30 s after it was first given)."""
+    import numpy as np
+
+    from memdoctor.analysis import diagnose
+    from memdoctor.analysis.online import OnlineJudge, levelling_off
+    from memdoctor.analysis.thresholds import ONLINE_MIN_HOLD_S
+    from memdoctor.traces.reader import read_traces
+
+    path = Path(__file__).parent / "data" / "live" / "python_400kb_every_50ms_under_cpu_load.jsonl"
+    trace = read_traces(str(path))[0]
+    t, m = np.asarray(trace.t), np.asarray(trace.rss)
+    judge = OnlineJudge()
+    shown_at = None
+    for end in np.arange(2.0, float(t[-1]), 2.0):
+        d = diagnose(t[t <= end], m[t <= end])
+        assert d.verdict == "leak" and not levelling_off(d), (end, d.evidence)
+        if judge.update(d, float(end)).shown == "leak" and shown_at is None:
+            shown_at = float(end)
+    assert shown_at is not None and shown_at <= 2.0 + ONLINE_MIN_HOLD_S + 2.0, shown_at

@@ -56,6 +56,8 @@ ONLINE_MIN_HOLD_S = 30.0
 # median delay at 5 %/h 18 -> 26 min. The fills it cannot hold back climb linearly up to a cap: until the
 # cap, memory alone cannot tell them from a leak.
 LEVELLING_MIN_POINTS = 4
+# The resolution of a memory value: one page (RSS is counted in whole 4 KiB pages on Linux x86-64 and arm64).
+PAGE_BYTES = 4096
 
 # --- the classifier (classify.py): chosen on benchmarks/classifier (generated families, seed 20240611)
 # and the development traces of tests/data/dev_traces (docs/benchmarks.md, "Growth classifier") ---------
