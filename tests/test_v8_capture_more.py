@@ -242,6 +242,10 @@ def test_a_session_refuses_an_inspector_that_is_not_the_targets(driven):
 BIG_HEAP_JS = """
 const big = [];
 for (let i = 0; i < %d; i++) big.push(i + 0.5);
+// The array's outgrown backing stores are garbage until a collection: without this one, the used heap the
+// test computes its margins from could drop by tens of MiB at any later (idle-time) collection, and the
+// capture's estimate (15x the used heap) with it (a 64 MiB margin failed under load, 2026-12-04).
+global.gc();
 const answer = () => `ok ${big.length} ${process.memoryUsage().heapUsed}\\n`;
 process.stdin.setEncoding('utf8');
 process.stdin.on('data', () => process.stdout.write(answer()));
@@ -291,7 +295,7 @@ def _big_heap_target(driven, cgroup, tmp_path: Path) -> Driven:
         pytest.skip("node is not installed")
     script = tmp_path / "big_heap.js"
     script.write_text(BIG_HEAP_JS % 2_500_000)  # ~20-30 MiB of used heap
-    target = driven(_in_cgroup(cgroup.procs_file, private_netns([node, str(script)])))  # netns: see above
+    target = driven(_in_cgroup(cgroup.procs_file, private_netns([node, "--expose-gc", str(script)])))  # netns: above
     assert str(target.pid) in cgroup.procs_file.read_text().split()
     return target
 
