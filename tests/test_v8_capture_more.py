@@ -358,3 +358,50 @@ def test_a_parent_cgroup_limit_shared_with_a_sibling_counts(memory_cgroups, driv
     assert f"memory limit of {_limit(parent) >> 20} MiB ({parent.path}" in proc.stderr and "OOM" in proc.stderr
     assert target.alive() and target.command("status") > 0 and hog.alive()
     assert own_listening_ports(target.pid) == set()
+
+
+# --- what memdoctor runs in the target -------------------------------------------------------------
+
+BUSY_STRETCHES_JS = r"""
+// Synchronous stretches of 1.5 s, one after another (a yield between them): memdoctor's expressions
+// arrive in the middle of them, as V8 interrupts. Counts the stretches during which memdoctor's watchdog
+// (a timer, under process[Symbol.for('memdoctor.inspector.watchdog')]) was created or cleared.
+const k = Symbol.for('memdoctor.inspector.watchdog');
+let changed = 0, stretches = 0;
+function stretch() {
+  stretches++;
+  const before = process[k];
+  const end = Date.now() + 1500;
+  let seen = false;
+  while (Date.now() < end) { if (!seen && process[k] !== before) { seen = true; changed++; } }
+  setImmediate(stretch);
+}
+process.stdin.setEncoding('utf8');
+process.stdin.on('data', () => process.stdout.write(`ok ${changed} ${stretches}\n`));
+process.stdout.write(`ready ${process.pid} 0\n`);
+setImmediate(stretch);
+"""
+
+
+@pytest.mark.integration
+def test_the_watchdog_timer_is_never_touched_in_the_middle_of_the_programs_code(driven, tmp_path):
+    """An expression memdoctor evaluates runs as a V8 interrupt, inside whatever JavaScript the target is
+    running, Node's timer code included; creating or clearing a timer there can corrupt Node's timer lists
+    (a doctor run left a worker-pool service dead: "TypeError: timer._onTimeout is not a function" in
+    listOnTimeout, mid-capture). The watchdog is armed, renewed and cleared from a microtask, between the
+    program's callbacks: a target busy in 1.5 s synchronous stretches never sees it change inside one."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    script = tmp_path / "busy.js"
+    script.write_text(BUSY_STRETCHES_JS)
+    target = driven(private_netns([node, str(script)]))
+    out = tmp_path / "busy.heapsnapshot"
+    meta = json.loads(snapshot(target.pid, out).stdout)
+    assert meta["inspector"] == "opened and closed by memdoctor" and out.stat().st_size > 100_000
+    assert target.alive()
+    target.send("status")
+    answer = target._line(30).split()
+    changed, stretches = int(answer[1]), int(answer[2])
+    assert stretches >= 2 and changed == 0, (changed, stretches)
+    wait_for(lambda: own_listening_ports(target.pid) == set(), 10, "the inspector to close")

@@ -77,24 +77,40 @@ REQUIRE = ("(typeof require === 'function' ? require : (process.getBuiltinModule
            "process.mainModule.require.bind(process.mainModule)))")
 
 
+# Runtime.evaluate runs in the target as a V8 interrupt: in the middle of whatever JavaScript the main
+# thread is running, Node's own timer code included (tests/test_v8_capture_more.py shows an evaluation
+# returning from inside a 3 s busy loop). Creating or clearing a timer there can corrupt Node's timer lists
+# (a doctor run left a worker-pool service dead of "TypeError: timer._onTimeout is not a function" in
+# listOnTimeout). So every expression that touches timers only queues a microtask: it runs at the next
+# microtask checkpoint, where a promise callback of the program could run (between timers, after a
+# callback), and on an idle target right after the evaluation. The inspector module is looked up in the
+# evaluation itself, where the console's `require` exists (it is gone by the time the microtask runs).
+def _deferred(body: str) -> str:
+    """Statements run from a microtask in the target, with the inspector module as `i` (see above); the
+    expression itself returns true."""
+    return (f"(() => {{ const i = {REQUIRE}('inspector');"
+            f" queueMicrotask(() => {{ {body} }}); return true; }})()")
+
+
 def _arm_js(deadline_ms: int, watch_pid: int | None = None) -> str:
     """The watchdog: a timer in the target (unref'd: it never keeps the process alive) that closes the
     inspector at the deadline, or as soon as memdoctor's process is gone when the target can see it
     (same PID namespace): process.kill(pid, 0) fails with ESRCH only when no such process exists."""
     gone = (f"(() => {{ try {{ process.kill({watch_pid}, 0); return false; }}"
             " catch (e) { return e.code === 'ESRCH'; } })()") if watch_pid else "false"
-    return (f"(() => {{ const k = {WATCHDOG_KEY}; if (process[k]) clearInterval(process[k]);"
-            f" const i = {REQUIRE}('inspector'); const end = Date.now() + {deadline_ms};"
-            f" const t = setInterval(() => {{ if (Date.now() < end && !{gone}) return;"
-            " clearInterval(t); delete process[k]; try { i.close(); } catch (e) {} }, "
-            f"{WATCHDOG_POLL_MS});"
-            " if (t.unref) t.unref(); process[k] = t; return true; })()")
+    return _deferred(
+        f"const k = {WATCHDOG_KEY}; if (process[k]) clearInterval(process[k]);"
+        f" const end = Date.now() + {deadline_ms};"
+        f" const t = setInterval(() => {{ if (Date.now() < end && !{gone}) return;"
+        " clearInterval(t); delete process[k]; try { i.close(); } catch (e) {} }, "
+        f"{WATCHDOG_POLL_MS});"
+        " if (t.unref) t.unref(); process[k] = t;")
 
 
-CLOSE_JS = (f"(() => {{ const k = {WATCHDOG_KEY}; if (process[k]) {{ clearInterval(process[k]); delete process[k]; }}"
-            f" const i = {REQUIRE}('inspector');"
-            " const t = setTimeout(() => { try { i.close(); } catch (e) {} }, 20);"
-            " if (t.unref) t.unref(); return true; })()")
+CLOSE_JS = _deferred(
+    f"const k = {WATCHDOG_KEY}; if (process[k]) {{ clearInterval(process[k]); delete process[k]; }}"
+    " const t = setTimeout(() => { try { i.close(); } catch (e) {} }, 20);"
+    " if (t.unref) t.unref();")
 HAS_WATCHDOG_JS = f"!!process[{WATCHDOG_KEY}]"
 INFO_JS = ("(() => { const m = process.memoryUsage(); return { version: process.version, heapUsed: m.heapUsed, "
            "heapTotal: m.heapTotal, external: m.external, rss: m.rss }; })()")
