@@ -149,3 +149,33 @@ def test_steps_of_whole_jobs_give_the_one_job_concurrency_beside_the_safe_one():
     mixed = caps.step_heights(t[:len(mem)] if len(mem) <= len(t) else np.arange(len(mem), dtype=float),
                               np.asarray(mem, dtype=float))
     assert "job_quantum_bytes" not in mixed.explain
+
+
+def test_most_steps_whole_jobs_name_one_job_and_the_incidents_concurrency():
+    """The Node worker-pool incident under `doctor` (2026-12-04): rises of 24.2 (start-up), 85.0 (two jobs),
+    41.3, 43.2, 42.0, 42.0 MB (one job each) and 51.1, 54.9 MB (a job's start merged with other memory). Five of
+    eight are whole multiples of 42.0 MB, one of them two jobs: that is one job, and the concurrency the
+    incident's own arithmetic gives, floor((512 MiB - 45.3 MB) x 0.95 / 40 MiB) = 11, is named beside the
+    safe 5 (the largest rise as one job). Before, every step had to be a multiple of the smallest, 24.2 MB."""
+    import numpy as np
+
+    from memdoctor.analysis import caps
+
+    heights = [24240128, 85000192, 41304064, 43237376, 41996288, 51134464, 41967616, 54857728]
+    baseline = 45256704
+    mem = [float(baseline)]
+    for h in heights:
+        mem += [baseline + h] * 3 + [float(baseline)] * 3
+    steps = caps.step_heights(np.arange(len(mem), dtype=float), np.asarray(mem))
+    assert steps.explain["heights_bytes"] == heights
+    assert abs(steps.explain["job_quantum_bytes"] - 40 * 2**20) < 0.01 * 40 * 2**20
+    assert steps.explain["jobs_per_step"] == [1, 2] and steps.explain["whole_job_steps"] == "5 of 8"
+    cap = caps.concurrency(512 * 2**20, baseline, steps.value, job_quantum_bytes=steps.explain["job_quantum_bytes"])
+    assert cap.value == 5
+    assert cap.explain["if_steps_are_whole_jobs"]["concurrency"] == 11
+    # Half the steps whole is not most of them: 10 MB and 35 MB jobs, eight of each, name no job.
+    mixed = [10 * 2**20, 35 * 2**20] * 8
+    mem = [float(baseline)]
+    for h in mixed:
+        mem += [baseline + h] * 3 + [float(baseline)] * 3
+    assert "job_quantum_bytes" not in caps.step_heights(np.arange(len(mem), dtype=float), np.asarray(mem)).explain

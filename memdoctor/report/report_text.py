@@ -43,10 +43,12 @@ def global_caps_text(caps: dict[str, Any]) -> list[str]:
                      f"{format_bytes(i['per_job_bytes'])} per job: the largest step)")
         alt = e.get("if_steps_are_whole_jobs")
         if alt:
-            jobs = (e.get("per_job") or {}).get("jobs_per_step") or []
+            per_job = e.get("per_job") or {}
+            jobs = per_job.get("jobs_per_step") or []
+            whole = per_job.get("whole_job_steps")
             lines.append(f"  or {alt['concurrency']} if the steps are {'/'.join(map(str, jobs))} jobs of "
-                         f"{format_bytes(alt['per_job_bytes'])} started together (the steps are whole multiples "
-                         "of one job's)")
+                         f"{format_bytes(alt['per_job_bytes'])} started together (" +
+                         (f"{whole} steps are" if whole else "the steps are") + " whole multiples of one job's)")
     if "max_old_space_size_mb" in caps:
         e = caps["explain"]["max_old_space_size_mb"]
         lines.append(f"node --max-old-space-size={caps['max_old_space_size_mb']}  = {e['formula']} with "
