@@ -34,17 +34,29 @@ def growth_found(rows: Sequence[dict[str, Any]]) -> float:
     return float(sum(r["bytes_growth"] for r in (types or growing)))
 
 
-def select(rows: Sequence[dict[str, Any]], *, heap_bytes: float | None, trace_says_leak: bool) -> Selection:
+def select(rows: Sequence[dict[str, Any]], *, heap_bytes: float | None, trace_says_leak: bool,
+           memory_growth_bytes: float | None = None) -> Selection:
     """The suspects among growing rows (largest growth first kept in their order).
 
     - A row is kept when it explains >= MIN_SUSPECT_SHARE of the growth found.
     - Unless the trace's diagnosis says leak, the rows together must have grown by >= MIN_HEAP_GROWTH_SHARE
       of the heap (`heap_bytes`, at the first snapshot); else none is a suspect and a note says so.
+    - With a leak verdict, the rows together must explain >= MIN_SUSPECT_SHARE of what the memory grew
+      between the first and the last snapshot (`memory_growth_bytes`: the trace's floor growth over their
+      span); else what grows is not in the heap the snapshots see, and no row is named for it.
     """
     growing = [r for r in rows if r.get("bytes_growth", 0) > 0]
     total = growth_found(growing)
     if not growing:
         return Selection([], [], 0.0)
+    if trace_says_leak and memory_growth_bytes and memory_growth_bytes > 0 and \
+            total < th.MIN_SUSPECT_SHARE * memory_growth_bytes:
+        share = total / memory_growth_bytes
+        note = (f"the heap's diff explains {format_bytes(total)} ({len(growing)} rows), {share:.1%} of the"
+                f" {format_bytes(memory_growth_bytes)} the memory grew between the snapshots: what grows is "
+                "not in the heap the snapshots see (native memory, or memory the runtime frees only later), so no "
+                "row is a suspect; `memdoctor diff` lists them")
+        return Selection([], growing, total, [note])
     if not trace_says_leak and heap_bytes and heap_bytes > 0 and total < th.MIN_HEAP_GROWTH_SHARE * heap_bytes:
         note = (f"nothing significant grows in the heap: {len(growing)} rows grew {format_bytes(total)} in all, "
                 f"{total / heap_bytes:.1%} of the {format_bytes(heap_bytes)} heap at the first snapshot (a suspect "

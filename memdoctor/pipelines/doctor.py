@@ -139,8 +139,11 @@ def build_outputs(trace_path: str, run: DoctorRun, limit_bytes: int | None) -> d
                           want_plots=True)
     report.setdefault("notes", []).extend(run.errors)
     # No leak in the end (whatever made the watcher take snapshots on the way: waves of jobs can read as
-    # steps for a while): a service of jobs in waves still gets its concurrency cap.
-    if (report.get("diagnosis") or {}).get("verdict") != "leak":
+    # steps for a while), or the snapshots' diff names nothing that grows (the memory's growth is no
+    # container to cap: a pool's jobs whose memory the runtime frees late climb like a leak for seconds):
+    # a service of jobs in waves still gets its concurrency cap.
+    no_container = len(run.snapshots) >= 2 and not report.get("suspects")
+    if (report.get("diagnosis") or {}).get("verdict") != "leak" or no_container:
         _add_concurrency(report, trace_path)
     base = trace_path[:-6] if trace_path.endswith(".jsonl") else trace_path
     html_path, json_path = base + ".report.html", base + ".report.json"

@@ -131,8 +131,11 @@ def build_report(*, diagnosis: Diagnosis | None, trace_info: dict[str, Any] | No
                                                 budget_share)
             suspects.append(suspect)
         # Only rows that explain a meaningful share of the growth are suspects (analysis/suspects.py).
-        chosen = suspect_rows.select(suspects, heap_bytes=heap_bytes,
-                                     trace_says_leak=diagnosis is not None and diagnosis.verdict == "leak")
+        leak = diagnosis is not None and diagnosis.verdict == "leak"
+        grown = None
+        if leak and diff.interval_s and diagnosis is not None and math.isfinite(diagnosis.growth_bytes_per_s):
+            grown = diagnosis.growth_bytes_per_s * diff.interval_s  # the memory's growth over the snapshots
+        chosen = suspect_rows.select(suspects, heap_bytes=heap_bytes, trace_says_leak=leak, memory_growth_bytes=grown)
         suspects = chosen.kept
         report["notes"].extend(chosen.notes)
         # Soonest exhaustion first; rows without a rate after, by bytes.
