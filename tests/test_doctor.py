@@ -227,3 +227,18 @@ def test_the_node_preload_never_writes_into_a_file_of_the_program(tmp_path):
     inherited, reused = Path(str(own) + ".fd").read_text().split()
     assert inherited == reused  # the program's file took the number memdoctor's had: the case that matters
     assert own.read_text() == ""
+
+
+@pytest.mark.integration
+def test_a_command_that_fails_at_once_is_bad_input_not_no_leak(tmp_path):
+    """`doctor -- incidents.py dialogues` (a kind the Python incidents do not have): the command exits 2 at
+    once. doctor printed "internal error: ValueError: a job trace needs at least 3 samples"; it says in one
+    line that the command failed before anything could be judged, exit 2, the trace and report kept."""
+    trace = tmp_path / "t.jsonl"
+    proc = memdoctor("doctor", "--max-time", "20s", "-o", str(trace), "--", sys.executable, "-c",
+                     "import sys; sys.exit(3)")
+    assert proc.returncode == 2, proc.stderr
+    assert "internal error" not in proc.stderr and "Traceback" not in proc.stderr
+    assert "exited with code 3" in proc.stderr.strip().splitlines()[-1]
+    assert "no leak found" not in proc.stdout
+    assert trace.exists() and (tmp_path / "t.report.json").exists()

@@ -115,19 +115,27 @@ def doctor_command(
     if run is None:
         raise fail("the target could not be watched")
     result = build_outputs(trace_path, run, settings.limit_bytes or outcome.limit.bytes)
+    verdict = (result["report"].get("diagnosis") or {}).get("verdict")
+    # A command that failed before the diagnosis could say anything (a wrong argument, a crash at start):
+    # bad input, not "no leak found". Exit 2 with one line, the trace and report kept.
+    failed_early = (pid is None and run.trigger is None and outcome.result.end_reason == "target-exited"
+                    and outcome.child_returncode not in (0, None) and verdict == "inconclusive")
     if json_out:
         print(json.dumps({"trace": os.path.abspath(trace_path), "html": result["html"], "json": result["json"],
                           "trigger": run.trigger, "snapshots": run.snapshots, "spacing_s": run.spacing_s,
                           "errors": run.errors, "target_alive": _alive(outcome.pid) if pid else None,
-                          "report": result["report"]}, indent=2, default=str))
+                          "target_exit": outcome.child_exit, "report": result["report"]}, indent=2, default=str))
     else:
         out = stdout_console()
         out.print(result["terminal"], markup=False, highlight=False)
-        if run.trigger is None:
+        if run.trigger is None and not failed_early:
             out.print("no leak found: the diagnosis did not call a leak in "
                       f"{outcome.result.duration_s:.0f}s (evidence above)", markup=False)
         out.print(f"trace: {os.path.abspath(trace_path)}\nHTML report: {result['html']}\nJSON: {result['json']}",
                   markup=False)
+    if failed_early:
+        raise fail(f"the command {outcome.child_exit} after {outcome.result.duration_s:.1f}s, before the "
+                   "diagnosis could decide: nothing to judge")
     raise typer.Exit(0)
 
 

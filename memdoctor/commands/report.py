@@ -126,9 +126,10 @@ def build(trace_path: str | None, snapshot_paths: list[str], limit_bytes: int | 
     if trace is not None and diff is not None:
         _note_other_process(report, trace, chosen)
     if diagnosis is not None and diagnosis.pattern == "step" and trace is not None:
-        from memdoctor.report.report_data import add_concurrency
+        from memdoctor.report.report_data import add_concurrency, concurrency_applies
 
-        add_concurrency(report, trace.t, trace.rss)
+        if concurrency_applies(report, diffed=diff is not None):
+            add_concurrency(report, trace.t, trace.rss)
     plots: dict[str, bytes] = {}
     if want_plots:
         from memdoctor.analysis.compare import floor_slope

@@ -138,12 +138,11 @@ def build_outputs(trace_path: str, run: DoctorRun, limit_bytes: int | None) -> d
     report, plots = build(trace_path, run.snapshots if len(run.snapshots) >= 2 else [], limit_bytes,
                           want_plots=True)
     report.setdefault("notes", []).extend(run.errors)
-    # No leak in the end (whatever made the watcher take snapshots on the way: waves of jobs can read as
-    # steps for a while), or the snapshots' diff names nothing that grows (the memory's growth is no
-    # container to cap: a pool's jobs whose memory the runtime frees late climb like a leak for seconds):
-    # a service of jobs in waves still gets its concurrency cap.
-    no_container = len(run.snapshots) >= 2 and not report.get("suspects")
-    if (report.get("diagnosis") or {}).get("verdict") != "leak" or no_container:
+    # A service of jobs in waves gets its concurrency cap when nothing else is to be capped
+    # (report_data.concurrency_applies), whatever made the watcher take snapshots on the way.
+    from memdoctor.report.report_data import concurrency_applies
+
+    if concurrency_applies(report, diffed=len(run.snapshots) >= 2):
         _add_concurrency(report, trace_path)
     base = trace_path[:-6] if trace_path.endswith(".jsonl") else trace_path
     html_path, json_path = base + ".report.html", base + ".report.json"

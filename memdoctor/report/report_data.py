@@ -163,12 +163,23 @@ def build_report(*, diagnosis: Diagnosis | None, trace_info: dict[str, Any] | No
     return report
 
 
+def concurrency_applies(report: dict[str, Any], diffed: bool) -> bool:
+    """Whether a concurrency cap belongs in this report: no leak in the end, or heap snapshots were diffed
+    and name nothing that grows (the growth is no container to cap: a pool's jobs whose memory the runtime
+    frees late climb like a leak for seconds). A leak held by a container gets that container's caps, not a
+    concurrency taken from its steps (memory kept per request is no job that ends)."""
+    if (report.get("diagnosis") or {}).get("verdict") != "leak":
+        return True
+    return diffed and not report.get("suspects")
+
+
 def add_concurrency(report: dict[str, Any], t: Any, rss: Any) -> None:
     """The concurrency cap of a service of jobs, from the step heights of its trace, into the report (with
-    its arithmetic, or a note saying why there is none); nothing when it has one already or no limit."""
+    its arithmetic, or a note saying why there is none); nothing when it has one already, no limit, or a
+    trace too short to have steps."""
     from memdoctor.analysis import caps
 
-    if report.get("caps", {}).get("concurrency") or not report.get("limit_bytes"):
+    if report.get("caps", {}).get("concurrency") or not report.get("limit_bytes") or len(rss) < 3:
         return
     steps = caps.step_heights(t, rss)
     if not steps.value:
