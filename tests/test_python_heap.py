@@ -81,6 +81,10 @@ def test_top_row_names_the_leaking_container(spawn, tmp_path: Path, kind: str) -
     assert top["bytes_per_min"] > 0 and top["suggested_cap"] > 0
     assert_caps_command_agrees(top)
     assert top["where"] in ("module global", "class attribute") or "functools cache" in top["where"]
+    if kind == "lru":  # the cached function and where it is made (issue 21 item 4), never a key or value
+        line = next(i for i, text in enumerate((APP.parent / "geo.py").read_text().splitlines(), 1)
+                    if "lru_cache" in text and text.startswith("@"))
+        assert f"functools cache of geo.locate (python_heap/geo.py:{line})" in top["where"], top["where"]
     if count == 3:
         assert top["count_middle"] is not None and top["count_before"] < top["count_middle"] < top["count_after"]
     # The decoy grows faster in entries but much less in bytes: bytes decide the ranking.

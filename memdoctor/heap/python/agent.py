@@ -381,6 +381,24 @@ def _lru_store(wrapper):
     return best, size
 
 
+def _cached_function(wrapper) -> str:
+    """ " of module.func (dir/file.py:LINE)" for an lru_cache wrapper: the function it caches, read from the
+    wrapper's own __dict__ (set by functools.update_wrapper) and the function's code object; no user code
+    runs. Empty when it is not a plain Python function."""
+    import types
+
+    try:
+        fn = object.__getattribute__(wrapper, "__dict__").get("__wrapped__")
+    except Exception:
+        return ""
+    if type(fn) is not types.FunctionType:
+        return ""
+    code = fn.__code__
+    parts = code.co_filename.replace("\\", "/").split("/")
+    return " of " + fn.__module__ + "." + fn.__qualname__ + " (" + "/".join(parts[-2:]) + ":" + \
+        str(code.co_firstlineno) + ")"
+
+
 def _entries(value, kind: str):
     if kind == "lru_cache":
         store, size = _lru_store(value)
@@ -602,7 +620,7 @@ def _containers(agent_names: set, skipped: _Skipped, show_values: bool = False) 
         if entries < MIN_CONTAINER_ENTRIES and size < MIN_CONTAINER_BYTES:
             continue
         if kind == "lru_cache":
-            where = "functools cache (" + where + ")"
+            where = "functools cache" + _cached_function(value) + " (" + where + ")"
         rows.append({"path": path, "type": kind if kind == "lru_cache" else _type_name(type(value)),
                      "where": where, "entries": entries, "bytes": size, "exact": complete})
         if show_values:
