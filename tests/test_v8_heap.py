@@ -595,3 +595,13 @@ def test_a_series_in_one_session_keeps_object_ids(spawn, tmp_path):  # noqa: F81
     top = result["rows"][0]
     assert top["key"] == "ongoingDialogues (Map)", [r["key"] for r in result["rows"][:3]]
     assert top["new_objects"] > 0 and top["new_objects_method"].startswith("allocated between snapshots 1 and 2")
+    # Between the first and the last snapshot V8's sampling heap profiler ran: the last metadata says where
+    # what is still alive was allocated, and `report` prints it (code locations only, never a value).
+    sites = metas[-1]["allocation_sites"]
+    assert sites and all(set(site) == {"function", "file", "line", "bytes"} for site in sites)
+    assert any(site["file"] in ("harness.js", "map_leak.js") for site in sites[:3]), sites[:5]
+    assert "allocation_sites" not in metas[0] and "allocation_sites" not in metas[1]
+    report = memdoctor("report", *map(str, paths), "--format", "json", check_code=0)
+    assert json.loads(report.stdout)["heap"]["allocation_sites"][0] == sites[0]
+    text = memdoctor("report", *map(str, paths), check_code=0).stdout
+    assert "allocated since the first snapshot and still alive" in text and "memdoctor-planted-secret" not in text

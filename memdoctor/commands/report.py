@@ -120,7 +120,8 @@ def build(trace_path: str | None, snapshot_paths: list[str], limit_bytes: int | 
     elif diff is not None:
         trace_info, outside = _from_metas(chosen)
     report = build_report(diagnosis=diagnosis, trace_info=trace_info, diff=diff, limit_bytes=limit_bytes,
-                          outside_heap=outside, top=top, heap_bytes=_heap_at_first(chosen) if diff else None)
+                          outside_heap=outside, top=top, heap_bytes=_heap_at_first(chosen) if diff else None,
+                          allocation_sites=_allocation_sites(chosen) if diff else None)
     if trace_path is not None and trace_path != "-" and diff is None:
         _note_failed_snapshots(report, trace_path)
     if trace is not None and diff is not None:
@@ -148,6 +149,14 @@ def build(trace_path: str | None, snapshot_paths: list[str], limit_bytes: int | 
             plots["diff"] = plotting.diff_bars_png(report["suspects"])
             plots["suspects"] = plotting.suspects_png(report["suspects"])
     return report, plots
+
+
+def _allocation_sites(snapshots: list[str]) -> list[dict[str, Any]] | None:
+    """Allocation sites the last snapshot's metadata holds (a Node series sampled between its snapshots)."""
+    from memdoctor.heap.model import read_meta
+
+    sites = read_meta(snapshots[-1]).get("allocation_sites") if snapshots else None
+    return [s for s in sites if isinstance(s, dict)] if isinstance(sites, list) else None
 
 
 def _heap_at_first(snapshots: list[str]) -> float | None:

@@ -75,7 +75,8 @@ def heap_growth(diff: DiffResult) -> list[HeapGrowth]:
 def build_report(*, diagnosis: Diagnosis | None, trace_info: dict[str, Any] | None = None,
                  diff: DiffResult | None = None, limit_bytes: int | None = None,
                  outside_heap: dict[str, Any] | None = None, budget_share: float = 0.25,
-                 top: int = 10, heap_bytes: float | None = None) -> dict[str, Any]:
+                 top: int = 10, heap_bytes: float | None = None,
+                 allocation_sites: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The report dict. `trace_info` holds the trace's name, runtime and last/peak memory; `heap_bytes` the
     heap at the first snapshot (the rows must explain a meaningful share of it to be suspects)."""
     from memdoctor.analysis import caps
@@ -113,6 +114,8 @@ def build_report(*, diagnosis: Diagnosis | None, trace_info: dict[str, Any] | No
     if diff is not None:
         report["heap"] = {"runtime": diff.runtime, "snapshots": [str(s) for s in diff.snapshots],
                           "interval_s": diff.interval_s, "notes": list(diff.notes)}
+        if allocation_sites:
+            report["heap"]["allocation_sites"] = [dict(site) for site in allocation_sites[:top]]
         suspects = []
         for row in diff.rows:
             d = row.to_dict()

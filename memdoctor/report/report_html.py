@@ -7,6 +7,7 @@ from html import escape
 from typing import Any
 
 from memdoctor.report.report_text import (
+    allocation_sites_text,
     caps_text,
     global_caps_text,
     memory_text,
@@ -78,6 +79,10 @@ def render(report: dict[str, Any], plots: dict[str, bytes] | None = None) -> str
     if global_caps:
         parts.append("<h2>Runtime flags</h2><ul>" + "".join(f"<li><code>{escape(x)}</code></li>"
                                                            for x in global_caps) + "</ul>")
+    sites = allocation_sites_text(report)
+    if sites:
+        parts.append(f"<h2>Allocation sites</h2><p>{escape(sites[0])}</p><ul>" +
+                     "".join(f"<li><code>{escape(x.strip())}</code></li>" for x in sites[1:]) + "</ul>")
     notes = list((report.get("heap") or {}).get("notes") or []) + list(report.get("notes") or [])
     if notes:
         parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{escape(n)}</li>" for n in notes) + "</ul>")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from memdoctor.report.report_text import (
+    allocation_sites_text,
     caps_text,
     global_caps_text,
     memory_text,
@@ -52,6 +53,10 @@ def render(report: dict[str, Any]) -> str:
             out.append("")
     for line in global_caps_text(report.get("caps") or {}):
         out += [f"- `{_cell(line)}`"]
+    sites = allocation_sites_text(report)
+    if sites:
+        out += ["", f"### {sites[0][:1].upper()}{sites[0][1:].rstrip(':')}", ""] + \
+            [f"- `{_cell(line.strip())}`" for line in sites[1:]]
     notes = list((report.get("heap") or {}).get("notes") or []) + list(report.get("notes") or [])
     if notes:
         out += ["", "### Notes", ""] + [f"- {_cell(n)}" for n in notes]

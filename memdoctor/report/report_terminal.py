@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from memdoctor.report.report_text import (
+    allocation_sites_text,
     caps_text,
     global_caps_text,
     memory_text,
@@ -54,7 +55,7 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
             per = f"\n{c['per_entry']} each" if c["per_entry"] else ""
             table.add_row(c["rank"], body, f"{c['growth']}\n{c['rate']}", f"{c['entries']}{per}", c["exhausts"])
         console.print(table)
-    for line in global_caps_text(report.get("caps") or {}):
+    for line in global_caps_text(report.get("caps") or {}) + allocation_sites_text(report):
         console.print(line, highlight=False, markup=False)
     notes = list((report.get("heap") or {}).get("notes") or []) + list(report.get("notes") or [])
     for note in notes:

@@ -639,6 +639,7 @@ def _capture_with_inspector(pid: int, port: int, opened: bool, outputs: list[str
         try:
             if not opened and session.evaluate(HAS_WATCHDOG_JS, timeout=budget.left(10.0)):
                 opened = True  # a memdoctor watchdog from an earlier, interrupted capture: ours to close
+            sampling = False
             for i, output in enumerate(outputs):
                 if i:
                     _wait_renewing(session, pid, every_s, opened, deadline_ms, min(timeout, 10.0))
@@ -652,6 +653,10 @@ def _capture_with_inspector(pid: int, port: int, opened: bool, outputs: list[str
                 if len(outputs) > 1:
                     meta["series"] = {"index": i + 1, "of": len(outputs), "every_s": every_s,
                                       "one_session": True}  # object ids are comparable across the series
+                    if i == 0:
+                        sampling = _start_series_sampling(session, budget)
+                    elif i == len(outputs) - 1 and sampling:
+                        meta.update(_series_allocation_sites(session, budget))
                 write_meta(output, meta)
                 metas.append(meta)
                 if on_written is not None:
@@ -709,6 +714,36 @@ def _one_snapshot(session: insp.Session, pid: int, output: str, options: Capture
         "estimated_capture_bytes": memory["estimated_capture_bytes"],
     })
     return meta
+
+
+# Between the first and the last snapshot of a series, V8's sampling heap profiler records where the
+# objects still alive at the end were allocated: the allocation site of what grew, at a sample per
+# SAMPLING_INTERVAL bytes allocated on average (V8's default is 32 KiB; Chrome DevTools' "allocation
+# sampling" and production profilers run it always on). The profile keeps only sampled objects still alive
+# at its end, which here is right after the last snapshot's full collection.
+SAMPLING_INTERVAL = 16384
+
+
+def _start_series_sampling(session: insp.Session, budget: _Budget) -> bool:
+    try:
+        session.call("HeapProfiler.startSampling", {"samplingInterval": SAMPLING_INTERVAL},
+                     timeout=budget.left(10.0))
+    except insp.InspectorTimeout:
+        raise
+    except HeapError:
+        return False  # no sampling: the snapshots go on without allocation sites
+    return True
+
+
+def _series_allocation_sites(session: insp.Session, budget: _Budget) -> dict[str, Any]:
+    try:
+        result = session.call("HeapProfiler.stopSampling", timeout=budget.left(60.0))
+    except insp.InspectorTimeout:
+        raise
+    except HeapError:
+        return {}
+    return {"allocation_sites": _allocation_sites(result.get("profile", {})),
+            "allocation_sites_since": "the first snapshot of the series"}
 
 
 def _sample_allocations(session: insp.Session, pid: int, seconds: float, opened: bool,
