@@ -242,3 +242,16 @@ def test_a_command_that_fails_at_once_is_bad_input_not_no_leak(tmp_path):
     assert "exited with code 3" in proc.stderr.strip().splitlines()[-1]
     assert "no leak found" not in proc.stdout
     assert trace.exists() and (tmp_path / "t.report.json").exists()
+
+
+@pytest.mark.integration
+def test_doctor_has_the_warmup_every_judging_command_has(tmp_path):
+    """Issue 20: the same --warmup on every command that judges a trace. doctor judged from the first
+    samples, so a service's start-up climb (imports, a runtime sizing its heap) could trigger its snapshots;
+    with --warmup nothing is judged until the warm-up is past, and the report's diagnosis leaves it out."""
+    out = _doctor(tmp_path, "--warmup", "6s", "--max-time", "40s", "--", *python_example("leaky_list.py"))
+    assert out["trigger"].startswith("the diagnosis says leak") and len(out["snapshots"]) == 3
+    assert out["trigger_at_s"] >= 6.0, out["trigger_at_s"]  # it said leak after 4 s without --warmup
+    evidence = out["report"]["diagnosis"]["evidence"]
+    assert any("(warm-up) are not judged" in line for line in evidence), evidence
+    assert out["report"]["suspects"][0]["key"] == "__main__._handled_requests"

@@ -10,7 +10,15 @@ from typing import Annotated
 import typer
 
 from memdoctor.commands.common import CommandSpec, fail, handle_errors
-from memdoctor.commands.recording_options import Interval, JsonOut, Limit, Output, SnapshotAt, TargetOutputOpt
+from memdoctor.commands.recording_options import (
+    Interval,
+    JsonOut,
+    Limit,
+    Output,
+    SnapshotAt,
+    TargetOutputOpt,
+    Warmup,
+)
 
 HELP = """Watch a process (by PID) or a command (after --); as soon as the diagnosis says leak, or
 memory crosses a --snapshot-at share of the limit, take three heap snapshots spaced so the leak
@@ -44,6 +52,7 @@ def doctor_command(
     max_time: Annotated[str, typer.Option("--max-time", help="Stop after this long when no leak shows.")]
     = DEFAULT_MAX_TIME,
     target_out: TargetOutputOpt = None,
+    warmup: Warmup = "0s",
     json_out: JsonOut = False,
 ) -> None:
     from memdoctor.commands.recording_options import live_mode, open_writer, parse_common
@@ -54,7 +63,7 @@ def doctor_command(
 
     if not cmd:
         raise fail("give a PID or a command: `memdoctor doctor PID` or `memdoctor doctor -- CMD ARGS...`")
-    settings = parse_common(interval, None, "5s", limit, False, None, "0s")
+    settings = parse_common(interval, None, "5s", limit, False, None, warmup)
     max_time_s = parse_duration(max_time)
     shares: list[float] = []
     if snapshot_at:
@@ -71,7 +80,8 @@ def doctor_command(
 
     def watcher_for(target_pid: int, limit_bytes: int | None) -> Watcher:
         w = Watcher(state, target_pid, limit_bytes=limit_bytes, prefix=snapshot_prefix(trace_path), shares=shares,
-                    max_time_s=max_time_s, after_verdict_s=0.0, say=lambda m: console.print(m, markup=False))
+                    max_time_s=max_time_s, say=lambda m: console.print(m, markup=False),
+                    warmup_s=settings.warmup_s)
         watchers.append(w)
         return w
 
@@ -114,7 +124,7 @@ def doctor_command(
     run = watchers[0].run if watchers else None
     if run is None:
         raise fail("the target could not be watched")
-    result = build_outputs(trace_path, run, settings.limit_bytes or outcome.limit.bytes)
+    result = build_outputs(trace_path, run, settings.limit_bytes or outcome.limit.bytes, warmup_s=settings.warmup_s)
     verdict = (result["report"].get("diagnosis") or {}).get("verdict")
     # A command that failed before the diagnosis could say anything (a wrong argument, a crash at start):
     # bad input, not "no leak found". Exit 2 with one line, the trace and report kept.
@@ -122,7 +132,8 @@ def doctor_command(
                     and outcome.child_returncode not in (0, None) and verdict == "inconclusive")
     if json_out:
         print(json.dumps({"trace": os.path.abspath(trace_path), "html": result["html"], "json": result["json"],
-                          "trigger": run.trigger, "snapshots": run.snapshots, "spacing_s": run.spacing_s,
+                          "trigger": run.trigger, "trigger_at_s": run.trigger_at_s, "snapshots": run.snapshots,
+                          "spacing_s": run.spacing_s,
                           "errors": run.errors, "target_alive": _alive(outcome.pid) if pid else None,
                           "target_exit": outcome.child_exit, "report": result["report"]}, indent=2, default=str))
     else:

@@ -49,15 +49,15 @@ class Watcher:
     """A daemon thread beside the recording: judges, captures, then stops the recording."""
 
     def __init__(self, state: RecordingState, pid: int, *, limit_bytes: int | None, prefix: str,
-                 shares: list[float], max_time_s: float, after_verdict_s: float,
-                 say: Callable[[str], None], stop_recording: bool = True) -> None:
+                 shares: list[float], max_time_s: float, say: Callable[[str], None],
+                 stop_recording: bool = True, warmup_s: float = 0.0) -> None:
         self.state = state
         self.pid = pid
         self.limit_bytes = limit_bytes
         self.prefix = prefix
         self.shares = shares
         self.max_time_s = max_time_s
-        self.after_verdict_s = after_verdict_s
+        self.warmup_s = warmup_s  # --warmup: the diagnosis does not judge the start, as everywhere else
         self.say = say
         self.stop_recording = stop_recording  # doctor: stop once captured; gate --diagnose: the gate's duration rules
         self.run = DoctorRun()
@@ -83,6 +83,7 @@ class Watcher:
         import numpy as np
 
         from memdoctor.analysis import diagnose
+        from memdoctor.analysis.thresholds import MIN_SAMPLES
 
         while not self._stop.wait(CHECK_EVERY_S):
             t, rss = self.state.series.arrays()
@@ -93,8 +94,10 @@ class Watcher:
                 if self.stop_recording:
                     self.state.request_stop("max-time")
                 return
+            if self.warmup_s > 0 and int((np.asarray(t) >= float(t[0]) + self.warmup_s).sum()) < MIN_SAMPLES:
+                continue  # nothing is judged until the warm-up is past (the engine judges too short a rest whole)
             diagnosis = diagnose(np.asarray(t, dtype=float), np.asarray(rss, dtype=float),
-                                 limit_bytes=self.limit_bytes)
+                                 limit_bytes=self.limit_bytes, warmup_s=self.warmup_s)
             trigger = None
             if diagnosis.verdict == "leak":
                 trigger = f"the diagnosis says leak ({diagnosis.pattern})"
@@ -131,12 +134,13 @@ def snapshot_prefix(trace_path: str) -> str:
     return trace_path[:-6] if trace_path.endswith(".jsonl") else trace_path
 
 
-def build_outputs(trace_path: str, run: DoctorRun, limit_bytes: int | None) -> dict[str, Any]:
+def build_outputs(trace_path: str, run: DoctorRun, limit_bytes: int | None,
+                  warmup_s: float = 0.0) -> dict[str, Any]:
     """The report (dict, terminal text) and the HTML/JSON files beside the trace."""
     from memdoctor.commands.report import _write, build, render
 
     report, plots = build(trace_path, run.snapshots if len(run.snapshots) >= 2 else [], limit_bytes,
-                          want_plots=True)
+                          want_plots=True, warmup_s=warmup_s)
     report.setdefault("notes", []).extend(run.errors)
     # A service of jobs in waves gets its concurrency cap when nothing else is to be capped
     # (report_data.concurrency_applies), whatever made the watcher take snapshots on the way.

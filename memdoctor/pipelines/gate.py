@@ -149,7 +149,7 @@ def run_gate(*, cmd: list[str], pid: int | None, trace: str | None, duration_s: 
     if trace is not None:
         gated = _gate_trace(trace, warmup_s, limit_bytes, thresholds, baseline, metric)
         if diagnose and not gated[0].passed:
-            _attach_report(gated[0], trace, None, limit_bytes)
+            _attach_report(gated[0], trace, None, limit_bytes, warmup_s)
         return gated
     settings = CommonSettings(interval_s, duration_s, detail_every if detail_every > 0 else None, limit_bytes, None)
     state = RecordingState()
@@ -167,8 +167,9 @@ def run_gate(*, cmd: list[str], pid: int | None, trace: str | None, duration_s: 
 
         console = stderr_console()
         watcher = Watcher(state, target_pid, limit_bytes=limit_bytes, prefix=snapshot_prefix(os.path.abspath(output)),
-                          shares=[], max_time_s=float("inf"), after_verdict_s=0.0,
-                          say=lambda line: console.print(line, markup=False, highlight=False), stop_recording=False)
+                          shares=[], max_time_s=float("inf"),
+                          say=lambda line: console.print(line, markup=False, highlight=False), stop_recording=False,
+                          warmup_s=warmup_s)
         watchers.append(watcher)
         return watcher.start()
 
@@ -219,12 +220,13 @@ def run_gate(*, cmd: list[str], pid: int | None, trace: str | None, duration_s: 
     if outcome.result.write_error or (outcome.result.end_reason == "write-error" and outcome.result.error):
         result.notes.append(outcome.result.write_error or outcome.result.error or "")
     if diagnose and output is not None and not result.passed:
-        _attach_report(result, output, watchers[0].run if watchers else None, outcome.limit.bytes)
+        _attach_report(result, output, watchers[0].run if watchers else None, outcome.limit.bytes, warmup_s)
     memory: list[Any] = list(outcome.rss[-2000:])
     return result, title, memory, outcome.result.duration_s
 
 
-def _attach_report(result: GateResult, trace_path: str, run: Any, limit_bytes: int | None) -> None:
+def _attach_report(result: GateResult, trace_path: str, run: Any, limit_bytes: int | None,
+                   warmup_s: float = 0.0) -> None:
     """A failing gate's ranked leak report, beside the trace (as `doctor` writes it), named in its notes."""
     from memdoctor.commands.report import _usable_beside
     from memdoctor.pipelines.doctor import DoctorRun, build_outputs
@@ -232,7 +234,7 @@ def _attach_report(result: GateResult, trace_path: str, run: Any, limit_bytes: i
     if run is None:  # --trace: the snapshots `run --heap-every` (or an earlier doctor) left beside it
         run = DoctorRun(snapshots=_usable_beside(trace_path)[0])
     try:
-        out = build_outputs(trace_path, run, limit_bytes)
+        out = build_outputs(trace_path, run, limit_bytes, warmup_s=warmup_s)
     except Exception as exc:  # the gate's result stands whatever happens to its report
         result.notes.append(f"--diagnose: the report could not be written: {exc}")
         return
