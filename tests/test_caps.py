@@ -179,3 +179,26 @@ def test_most_steps_whole_jobs_name_one_job_and_the_incidents_concurrency():
     for h in mixed:
         mem += [baseline + h] * 3 + [float(baseline)] * 3
     assert "job_quantum_bytes" not in caps.step_heights(np.arange(len(mem), dtype=float), np.asarray(mem)).explain
+
+
+def test_a_gc_sawtooth_gets_no_concurrency_but_waves_of_jobs_do():
+    """Every GC ramp is a rise: doctor gave the bundled healthy Node server (ramps of ~28 MB) "concurrency 11".
+    A concurrency is added only for steps the diagnosis saw, or rises that are whole multiples of one job's."""
+    import numpy as np
+
+    from memdoctor.report.report_data import add_concurrency
+
+    mb = 2**20
+    ramps = []
+    for _ in range(20):
+        ramps += list(np.linspace(46 * mb, 74 * mb, 12)) + [46 * mb]
+    gc = {"limit_bytes": 512 * mb, "diagnosis": {"pattern": "sawtooth", "verdict": "no-leak"}}
+    add_concurrency(gc, np.arange(len(ramps), dtype=float), np.asarray(ramps))
+    assert "concurrency" not in gc.get("caps", {})
+    waves = [45 * mb]
+    for jobs in [1, 2, 1, 1, 2, 1, 1, 1] * 3:
+        waves += [45 * mb + jobs * 40 * mb] * 3 + [45 * mb] * 3
+    pool = {"limit_bytes": 512 * mb, "diagnosis": {"pattern": "sawtooth", "verdict": "no-leak"}}
+    add_concurrency(pool, np.arange(len(waves), dtype=float), np.asarray(waves, dtype=float))
+    assert pool["caps"]["concurrency"] == 5
+    assert pool["caps"]["explain"]["concurrency"]["if_steps_are_whole_jobs"]["concurrency"] == 11

@@ -187,6 +187,11 @@ def add_concurrency(report: dict[str, Any], t: Any, rss: Any) -> None:
     steps = caps.step_heights(t, rss)
     if not steps.value:
         return
+    # Jobs, not a GC sawtooth: the diagnosis saw steps, or the rises are whole multiples of one job's (waves
+    # of 1, 2, 3 jobs). Every GC ramp is a rise too; a concurrency from them (the bundled healthy Node
+    # server got "concurrency 11") caps nothing that exists.
+    if (report.get("diagnosis") or {}).get("pattern") != "step" and steps.explain.get("job_quantum_bytes") is None:
+        return
     try:
         jobs = caps.concurrency(report["limit_bytes"], steps.explain["baseline_bytes"], steps.value,
                                 job_quantum_bytes=steps.explain.get("job_quantum_bytes"))
