@@ -191,7 +191,7 @@ def test_a_gc_sawtooth_gets_no_concurrency_but_waves_of_jobs_do():
     mb = 2**20
     ramps = []
     for _ in range(20):
-        ramps += list(np.linspace(46 * mb, 74 * mb, 12)) + [46 * mb]
+        ramps += [*np.linspace(46 * mb, 74 * mb, 12), 46 * mb]
     gc = {"limit_bytes": 512 * mb, "diagnosis": {"pattern": "sawtooth", "verdict": "no-leak"}}
     add_concurrency(gc, np.arange(len(ramps), dtype=float), np.asarray(ramps))
     assert "concurrency" not in gc.get("caps", {})
