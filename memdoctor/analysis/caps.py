@@ -227,11 +227,10 @@ def step_heights(t: np.ndarray, mem: np.ndarray, min_step_share: float = 0.05) -
     }
     quantum = _job_quantum(steps)
     if quantum is not None:
-        whole = [round(h / quantum) for h in steps
-                 if abs(h / quantum - round(h / quantum)) <= STEP_MULTIPLE_TOLERANCE and round(h / quantum) >= 1]
+        jobs = _whole_jobs(np.asarray(steps, dtype=float), quantum)
         explain["job_quantum_bytes"] = int(quantum)
-        explain["jobs_per_step"] = sorted(set(whole))
-        explain["whole_job_steps"] = f"{len(whole)} of {len(steps)}"
+        explain["jobs_per_step"] = sorted({int(n) for n in jobs if n})
+        explain["whole_job_steps"] = f"{int((jobs > 0).sum())} of {len(steps)}"
     return Cap(int(max(steps)), explain)
 
 
@@ -245,6 +244,12 @@ SINGLE_JOB_SPREAD = 1.5
 # them): a rise can also merge a job's start with a partial free of another's memory, or a start-up ramp
 # (the Node worker pool under doctor: 24.2, 51.1 and 54.9 MB beside five steps of 1 or 2 jobs of 42 MB).
 MIN_WHOLE_SHARE = 0.5
+
+
+def _whole_jobs(heights: np.ndarray, quantum: float) -> np.ndarray:
+    """How many jobs of `quantum` each step is, 0 where it is not within STEP_MULTIPLE_TOLERANCE of a whole number."""
+    jobs = np.round(heights / quantum)
+    return np.where((np.abs(heights / quantum - jobs) <= STEP_MULTIPLE_TOLERANCE) & (jobs >= 1), jobs, 0.0)
 
 
 def _job_quantum(steps: list[float]) -> float | None:
@@ -264,10 +269,9 @@ def _job_quantum(steps: list[float]) -> float | None:
         quantum = float(np.median(near))
         if quantum <= 0:
             continue
-        jobs = np.round(heights / quantum)
-        whole = (np.abs(heights / quantum - jobs) <= STEP_MULTIPLE_TOLERANCE) & (jobs >= 1)
-        count = int(whole.sum())
-        if count <= MIN_WHOLE_SHARE * len(heights) or jobs[whole].max() < 2:
+        jobs = _whole_jobs(heights, quantum)
+        count = int((jobs > 0).sum())
+        if count <= MIN_WHOLE_SHARE * len(heights) or jobs.max() < 2:
             continue
         if best is None or count > best[0]:
             best = (count, quantum)

@@ -50,7 +50,7 @@ def student_t_quantile(p: float, df: int) -> float:
 
     df 1 and 2 in closed form; from 3 on the Cornish-Fisher expansion of t around the normal quantile
     to the fourth power of 1/df (Abramowitz & Stegun 26.7.5): within 0.4 % of scipy.stats.t.ppf at
-    p = 0.99 and 0.05 % at p = 0.95 for every df (tests/test_trend_stats.py checks it against scipy)."""
+    p = 0.99 and 0.05 % at p = 0.95 for every df (tests/test_gate.py::test_student_t_quantile_matches_scipy)."""
     if df < 1:
         raise ValueError(f"degrees of freedom must be >= 1, not {df}")
     if df == 1:
