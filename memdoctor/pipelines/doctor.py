@@ -157,8 +157,9 @@ def build_outputs(trace_path: str, run: DoctorRun, limit_bytes: int | None,
 
 
 def _add_concurrency(report: dict[str, Any], trace_path: str) -> None:
-    """No leak: a service of jobs in waves still gets its concurrency cap from the step heights
-    (`report` adds it only for the "step" pattern; a pool's waves often read as a sawtooth)."""
+    """The concurrency cap from the trace's step heights when `concurrency_applies` (`report` adds it only
+    for the "step" pattern; a pool's waves often read as a sawtooth). The trace is read only when the report
+    has no cap yet and has a limit."""
     from memdoctor.report.report_data import add_concurrency
     from memdoctor.traces.reader import read_trace
 

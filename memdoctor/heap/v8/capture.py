@@ -72,6 +72,12 @@ CAPTURE_FIXED = 32 << 20
 WATCHDOG_MARGIN_S = 5.0  # the watchdog closes the inspector this long after memdoctor's own timeout
 WATCHDOG_POLL_MS = 250  # how often the watchdog looks at the deadline and at memdoctor's process
 GUARDIAN_WAIT_S = 15.0  # after memdoctor died, how long its guardian waits for a late inspector to open
+# V8's sampling heap profiler takes one sample per SAMPLING_INTERVAL bytes allocated on average (V8's default
+# is 32 KiB; Chrome DevTools' "allocation sampling" and production profilers run it always on). Its profile
+# keeps only sampled objects still alive at its end: `--allocations` samples before one snapshot, and a
+# series samples from its first snapshot to right after its last one's full collection, so the sites are
+# those of what is still alive, what grew.
+SAMPLING_INTERVAL = 16384
 WATCHDOG_KEY = "Symbol.for('memdoctor.inspector.watchdog')"
 REQUIRE = ("(typeof require === 'function' ? require : (process.getBuiltinModule ? process.getBuiltinModule : "
            "process.mainModule.require.bind(process.mainModule)))")
@@ -716,12 +722,6 @@ def _one_snapshot(session: insp.Session, pid: int, output: str, options: Capture
     return meta
 
 
-# Between the first and the last snapshot of a series, V8's sampling heap profiler records where the
-# objects still alive at the end were allocated: the allocation site of what grew, at a sample per
-# SAMPLING_INTERVAL bytes allocated on average (V8's default is 32 KiB; Chrome DevTools' "allocation
-# sampling" and production profilers run it always on). The profile keeps only sampled objects still alive
-# at its end, which here is right after the last snapshot's full collection.
-SAMPLING_INTERVAL = 16384
 
 
 def _start_series_sampling(session: insp.Session, budget: _Budget) -> bool:
@@ -748,7 +748,7 @@ def _series_allocation_sites(session: insp.Session, budget: _Budget) -> dict[str
 
 def _sample_allocations(session: insp.Session, pid: int, seconds: float, opened: bool,
                         deadline_ms: int, budget: _Budget) -> list[dict]:
-    session.call("HeapProfiler.startSampling", {"samplingInterval": 16384}, timeout=budget.left(10.0))
+    session.call("HeapProfiler.startSampling", {"samplingInterval": SAMPLING_INTERVAL}, timeout=budget.left(10.0))
     _wait_renewing(session, pid, seconds, opened, deadline_ms, budget.left(10.0))
     result = session.call("HeapProfiler.stopSampling", timeout=budget.left(60.0))
     return _allocation_sites(result.get("profile", {}))
