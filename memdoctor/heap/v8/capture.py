@@ -722,8 +722,6 @@ def _one_snapshot(session: insp.Session, pid: int, output: str, options: Capture
     return meta
 
 
-
-
 def _start_series_sampling(session: insp.Session, budget: _Budget) -> bool:
     try:
         session.call("HeapProfiler.startSampling", {"samplingInterval": SAMPLING_INTERVAL},
