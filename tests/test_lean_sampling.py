@@ -127,3 +127,20 @@ def test_python_loop_writes_the_contract_trace_on_the_grid(tmp_path, spawn):
     assert t[-1] < 2.0
     steps = sorted(round((b - a) / 0.005) for a, b in itertools.pairwise(t))
     assert steps[len(steps) // 2] == 1
+
+
+def test_the_node_heap_sums_only_processes_still_in_the_tree():
+    """A Node child that exited under its shell kept its last heap report in the sum for up to STALE_S, so the
+    trace's heap rose above the tree's RSS (test_doctor.py::test_run_records_the_v8_heap_..., CI 2026-12-04)."""
+    import os
+
+    from memdoctor.sampling.node_heap import NodeHeapChannel
+
+    channel = NodeHeapChannel()
+    try:
+        os.write(channel.fd, b"101 0 5000000 9000000\n202 0 7000000 9000000\n")
+        assert channel.latest() == 12_000_000
+        assert channel.latest({202, 303}) == 7_000_000  # 101 has left the tree
+        assert channel.latest(set()) is None
+    finally:
+        channel.close()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from collections.abc import Collection
 from pathlib import Path
 
 PRELOAD = Path(__file__).with_name("node_heap_preload.js")
@@ -57,8 +58,11 @@ class NodeHeapChannel:
         env[FD_ENV] = str(self.fd)
         return env
 
-    def latest(self) -> int | None:
-        """The sum of the newest used-heap report of each process heard from within STALE_S, or None."""
+    def latest(self, pids: Collection[int] | None = None) -> int | None:
+        """The sum of the newest used-heap report of each process heard from within STALE_S, or None; with
+        `pids` (the processes of the tree now), only theirs: a process that has left the tree reports no
+        more, and its last report must not outlive it by STALE_S (a heap above the tree's RSS after a Node
+        child exited under its shell)."""
         try:
             data = os.pread(self.fd, READ_MAX, self._offset)
         except OSError:
@@ -78,7 +82,8 @@ class NodeHeapChannel:
                     continue
                 if pid > 0 and used >= 0:
                     self._latest[pid] = (now, used)
-        fresh = [used for seen, used in self._latest.values() if now - seen <= STALE_S]
+        fresh = [used for pid, (seen, used) in self._latest.items()
+                 if now - seen <= STALE_S and (pids is None or pid in pids)]
         return sum(fresh) if fresh else None
 
     def close(self) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any, Protocol
 
 from memdoctor.sampling.cgroup import CgroupSampler
@@ -35,7 +35,7 @@ class ProcessTreeSource:
     """The target process and its descendants, read from /proc."""
 
     def __init__(self, tree: ProcessTree, *, child: subprocess.Popen | None = None, smaps: bool = True,
-                 pss_every_sample: bool = False, heap: Callable[[], int | None] | None = None) -> None:
+                 pss_every_sample: bool = False, heap: Callable[[Collection[int]], int | None] | None = None) -> None:
         self.tree = tree
         self.heap = heap  # the runtime heap of the tree (node_heap.NodeHeapChannel.latest), on detail lines
         # A launched child that exits stays a zombie until reaped, which the tree reads as
@@ -83,7 +83,7 @@ class ProcessTreeSource:
             else:
                 out.update(uss=d.uss, pss=d.pss, swap=d.swap)
         if self.heap is not None:
-            heap = self.heap()
+            heap = self.heap({self.tree.root_pid, *self.tree.members})
             if heap is not None:
                 out["heap"] = heap
         return out
