@@ -95,7 +95,22 @@ def test_run_and_gate_import_nothing_heavy(tmp_path):
     assert heavy == []
 
 
-def test_python_loop_writes_the_contract_trace_on_the_grid(tmp_path, spawn):
+@pytest.mark.parametrize("loop", ["c", "python"])
+def test_each_loop_writes_the_contract_trace_on_the_grid(tmp_path, spawn, monkeypatch, loop):
+    """The C tick loop (the default where it is built) and the Python loop write the same trace."""
+    from memdoctor.sampling import recorder
+
+    monkeypatch.setenv(recorder.NO_C_LOOP_ENV, "1" if loop == "python" else "0")
+    calls = []
+    if loop == "c":
+        from memdoctor.sampling import _ticks
+
+        def counted(*args):
+            result = _ticks.run(*args)
+            calls.append(len(result[3]))
+            return result
+        monkeypatch.setattr(recorder, "_ticks", type("Ticks", (), {"run": staticmethod(counted),
+                                                                  "UNUSUAL": _ticks.UNUSUAL, "END": _ticks.END}))
     ready = tmp_path / "ready"
     target = spawn([sys.executable, "-c", HOLDER, str(ready)])
     wait_for(ready.exists, what="the target's 24 MiB")
@@ -127,6 +142,8 @@ def test_python_loop_writes_the_contract_trace_on_the_grid(tmp_path, spawn):
     assert t[-1] < 2.0
     steps = sorted(round((b - a) / 0.005) for a, b in itertools.pairwise(t))
     assert steps[len(steps) // 2] == 1
+    if loop == "c":  # it took most ticks: all but the first after each rescan (0.25 s) and detail sample (1 s)
+        assert sum(calls) >= len(samples) * 3 // 4, (sum(calls), len(samples))
 
 
 def test_the_node_heap_sums_only_processes_still_in_the_tree():

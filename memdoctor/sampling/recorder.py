@@ -3,9 +3,10 @@
 Ticks are scheduled at start + k * interval (never "sleep(interval)" after the work, which
 drifts by the work's cost every time). A tick missed because the machine stalled is skipped,
 not caught up in a burst. The hot path is a pread per process and, every 0.1 s, one write of
-whole lines, in plain Python: a
-numba-compiled loop was tried and cost more than it saved (1.2 s of CPU and ~100 MiB of RSS to
-load the compiler, against ~70 us of Python per sample; docs/benchmarks.md). The slower numbers
+whole lines. While the target is one process and the interval short, the ticks between two
+flushes run in C (`_ticks.c`, an optional extension: half the CPU of a Python tick, nothing to
+load); otherwise in plain Python. A numba-compiled loop was tried and cost more than it saved
+(1.2 s of CPU and ~100 MiB of RSS to load the compiler; docs/benchmarks.md). The slower numbers
 (PSS/USS/swap, fds, threads) come at a lower cadence. A monitor thread (live view, online
 verdict, alerts) reads the shared state; it never touches the file.
 """
@@ -27,6 +28,11 @@ from memdoctor.sampling.series import LiveSeries
 from memdoctor.sampling.sources import Source, TargetGone
 from memdoctor.traces.writer import TraceWriteError, TraceWriter
 
+try:  # the optional C loop (setup.py builds it where a compiler is available)
+    from memdoctor.sampling import _ticks
+except ImportError:  # pragma: no cover - a build without a C compiler
+    _ticks = None  # type: ignore[assignment]
+
 # How soon a woken sampler gets the GIL back from another thread (Python's default is 5 ms).
 SWITCH_INTERVAL_S = 0.0005
 # Common lines are written together at most this far apart (see `pending` in record()).
@@ -36,6 +42,15 @@ FLUSH_EVERY_S = 0.1
 # Sleeps longer than this are cut into pieces, so that a stop asked for by a signal handler (which
 # only sets a flag) ends a recording at a long --interval within a quarter of a second.
 STOP_CHECK_S = 0.25
+
+# Set to 1 to sample every tick in Python (the benchmark's `--python-loop` row, and a way out
+# should the C loop ever misbehave on some kernel).
+NO_C_LOOP_ENV = "MEMDOCTOR_NO_FASTLOOP"
+
+
+def c_loop_available() -> bool:
+    """The C tick loop is built and not switched off."""
+    return _ticks is not None and os.environ.get(NO_C_LOOP_ENV, "") in ("", "0")
 
 
 @dataclass
@@ -169,9 +184,35 @@ def record(
     # 0.5 ms keeps the sample on its tick; the monitor's analysis pays a few more switches.
     previous_switch = sys.getswitchinterval()
     sys.setswitchinterval(min(previous_switch, SWITCH_INTERVAL_S))
+    # The C loop takes the ticks of a lone root between two flushes (where it applies: a short
+    # interval, no per-tick events); each call hands back by the next flush, detail sample or
+    # rescan, so everything below still happens at the moment it did in Python.
+    run_ticks = _ticks.run if c_loop_available() and flush_every > 0 and poll_events is None else None
+    end_at = duration if duration is not None else math.inf
     try:
         now = start
         while not state.stopping:
+            if run_ticks is not None and now < shortcut_until and now < next_detail:
+                k, now, status, taken = run_ticks(statm_fd, PAGE_SIZE, start, interval, k, now,
+                                                  min(shortcut_until, next_flush, next_detail), end_at)
+                batch.extend(taken)
+                if status != _ticks.UNUSUAL:  # else: the tick at `now` is taken below, in Python
+                    if status == _ticks.END:
+                        commit()
+                        remaining = start + end_at - now
+                        if remaining > 0:
+                            state.stop_event.wait(remaining)  # a monitor's stop (alert) cuts it short
+                        break
+                    target = start + k * interval
+                    if target >= next_flush:
+                        commit()
+                        next_flush = now + flush_every
+                    if not state.stopping:  # a signal's handler has run by now
+                        delay = target - mono()
+                        if delay > 0:
+                            sleep(delay)
+                        now = mono()
+                    continue
             data = b""
             if now < shortcut_until:
                 try:
