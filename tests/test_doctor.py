@@ -62,6 +62,18 @@ def test_healthy_python_ends_with_no_leak_and_no_suspects(tmp_path):
     assert out["report"]["diagnosis"]["verdict"] != "leak"
 
 
+def test_a_healthy_node_servers_start_up_is_not_a_leak(tmp_path):
+    """Issues 20 and 21: V8 sizing its heap takes a Node server's RSS from 0 to ~50 MiB in its first
+    seconds; the diagnosis of those 4 s says "leak (linear)" (a floor levelling off), doctor took its
+    snapshots on that ramp and ended "leak (linear)" with no suspect. It waits, as the live view does,
+    until the growth is not a fill levelling off: a healthy server ends with no leak found."""
+    out = _doctor(tmp_path, "--max-time", "20s", "--", *node_example("healthy_server.js"))
+    assert out["trigger"] is None, out["trigger"]
+    assert out["snapshots"] == []
+    assert out["report"]["diagnosis"]["verdict"] == "no-leak", out["report"]["diagnosis"]["evidence"]
+    assert out["report"]["suspects"] == []
+
+
 def test_node_incident_dead_letter_queue_cap_from_the_incident_arithmetic(tmp_path):
     node = node_example("map_leak.js")[0]  # skips when node is missing
     service = ROOT / "examples" / "incidents" / "node" / "incidents.js"

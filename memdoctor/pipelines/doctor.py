@@ -83,6 +83,7 @@ class Watcher:
         import numpy as np
 
         from memdoctor.analysis import diagnose
+        from memdoctor.analysis.online import levelling_off
         from memdoctor.analysis.thresholds import MIN_SAMPLES
 
         while not self._stop.wait(CHECK_EVERY_S):
@@ -99,7 +100,10 @@ class Watcher:
             diagnosis = diagnose(np.asarray(t, dtype=float), np.asarray(rss, dtype=float),
                                  limit_bytes=self.limit_bytes, warmup_s=self.warmup_s)
             trigger = None
-            if diagnosis.verdict == "leak":
+            # The live view's rule (analysis.online): a leak whose floor is levelling off is a fill or a
+            # start-up, not yet a leak. A healthy Node server's first 4 s (RSS 0 -> 50 MiB as V8 sizes its
+            # heap) read "leak (linear)" and took its snapshots on that ramp; from 8 s on it is no-leak.
+            if diagnosis.verdict == "leak" and not levelling_off(diagnosis):
                 trigger = f"the diagnosis says leak ({diagnosis.pattern})"
             elif self.limit_bytes and self.shares:
                 crossed = [s for s in self.shares if float(rss[-1]) >= s * self.limit_bytes]
