@@ -517,6 +517,31 @@ def test_eight_floor_points_of_a_healthy_node_server_are_not_a_rising_floor():
     assert analyzed["verdict"] != "leak", analyzed["evidence"]
 
 
+def test_five_floor_points_far_off_their_line_are_not_a_rising_floor():
+    """A Node worker pool (40 MiB jobs, `examples/incidents/node/incidents.js worker_pool`) watched by doctor for
+    19 s at 200 ms: its five "floor" points (84.7, 164.9, 125.2, 80.4, 77.5 MiB: troughs and busy plateaus) lie
+    hundreds of modelled errors off their line, and the floor test, trusting its noise model below 6 points,
+    called a slope through two of them a rise of 467 +/- 0.05 MiB/min: the report said leak (sawtooth) where the
+    classifier said no-leak. Points that falsify the model give the error themselves (MODEL_REJECT_LEVEL)."""
+    trace = ROOT / "tests" / "data" / "gate" / "node_worker_pool_doctor_19s.jsonl"
+    analyzed = json.loads(memdoctor("analyze", str(trace), "--json", check_code=0).stdout)
+    assert analyzed["verdict"] != "leak", analyzed["evidence"]
+    result = json.loads(memdoctor("gate", "--trace", str(trace), "--json").stdout)
+    assert "verdict" not in result["failures"], result["checks"]
+
+
+def test_chi_square_quantile_matches_scipy():
+    from scipy.stats import chi2
+
+    from memdoctor.analysis.trend import chi_square_quantile
+
+    for p, rel in ((0.99, 0.008), (0.999, 0.031)):
+        for df in range(1, 300):
+            assert chi_square_quantile(p, df) == pytest.approx(float(chi2.ppf(p, df)), rel=rel), (p, df)
+    with pytest.raises(ValueError):
+        chi_square_quantile(0.999, 0)
+
+
 def test_student_t_quantile_matches_scipy():
     from scipy.stats import t as student_t
 

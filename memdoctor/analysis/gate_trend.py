@@ -44,6 +44,7 @@ from memdoctor.analysis.thresholds import (  # every threshold lives there, with
     LEVELLING_Z,
     MIN_CYCLE_POINTS,
     MIN_POINTS,
+    MODEL_REJECT_LEVEL,
     RAMP_RISE,
     RAMP_SHARE,
     RISING_LEVEL,
@@ -56,7 +57,7 @@ from memdoctor.analysis.thresholds import (  # every threshold lives there, with
     TRUST_SCATTER_POINTS,
     TWO_CYCLE_SWING,
 )
-from memdoctor.analysis.trend import robust_sigma, student_t_quantile
+from memdoctor.analysis.trend import chi_square_quantile, robust_sigma, student_t_quantile
 
 SCATTER_POINTS = 6  # from this many floor points on, their scatter around the line also bounds the error
 NOISE_LAG_S = 0.2  # noise statistics from steps this far apart: at a finer interval, neighbouring samples
@@ -375,6 +376,7 @@ def floor_trend(t: np.ndarray, mem: np.ndarray, *, late_share: float = 0.4) -> F
         # Many cycles and a noise measured only from steps: their scatter is the better error.
         trust = noise_from_steps and cycles >= 2
         slope, se, critical = _wls(x, y, v, trust_scatter=trust)
+        se = _falsified_model_error(x, y, v, se)
         late = x >= t[-1] - late_share * (t[-1] - t[0])
         if late.sum() >= MIN_POINTS:
             late_slope, late_se, _ = _wls(x[late], y[late], v[late], trust_scatter=trust)
@@ -449,6 +451,21 @@ def _wls(x: np.ndarray, y: np.ndarray, v: np.ndarray, *, trust_scatter: bool = F
         se = max(se_model, se_scatter)
         return slope, se, max(RISING_Z * se_model, t_crit * se_scatter) / se
     return slope, se_model, RISING_Z
+
+
+def _falsified_model_error(x: np.ndarray, y: np.ndarray, v: np.ndarray, se_model: float) -> float:
+    """The whole window's slope error from fewer than SCATTER_POINTS floor points: the noise model's, unless
+    the points lie so far off their line that they falsify it (chi-square beyond MODEL_REJECT_LEVEL): then
+    their scatter's. (The early and late parts' errors are widened by the two parts' scatter instead.)"""
+    k = len(x)
+    if k < 3 or k >= SCATTER_POINTS:
+        return se_model
+    w = 1.0 / v
+    _, resid, _ = _weighted_line(x, y, w)
+    chi2_sum = float((w * resid * resid).sum())
+    if chi2_sum <= chi_square_quantile(MODEL_REJECT_LEVEL, k - 2):
+        return se_model
+    return se_model * math.sqrt(chi2_sum / (k - 2))
 
 
 
