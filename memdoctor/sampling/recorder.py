@@ -4,7 +4,7 @@ Ticks are scheduled at start + k * interval (never "sleep(interval)" after the w
 drifts by the work's cost every time). A tick missed because the machine stalled is skipped,
 not caught up in a burst. The hot path is a pread per process and, every 0.1 s, one write of
 whole lines. While the target is one process and the interval short, the ticks between two
-flushes run in C (`_ticks.c`, an optional extension: half the CPU of a Python tick, nothing to
+flushes run in C (`_ticks.c`, an optional extension: ~30 % less CPU than a Python tick, nothing to
 load); otherwise in plain Python. A numba-compiled loop was tried and cost more than it saved
 (1.2 s of CPU and ~100 MiB of RSS to load the compiler; docs/benchmarks.md). The slower numbers
 (PSS/USS/swap, fds, threads) come at a lower cadence. A monitor thread (live view, online
