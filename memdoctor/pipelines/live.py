@@ -24,7 +24,7 @@ from memdoctor.report.live import panel, plain_line
 from memdoctor.sampling.recorder import RecordingState
 
 # The TTY panel is redrawn once a second (its clock shows whole seconds): each redraw costs
-# ~0.5 ms of CPU, under 5 % of what sampling at 10 ms costs. Redrawing a rich Table every 0.25 s
+# ~1 ms of CPU (cold), under 10 % of what sampling at 10 ms costs. Redrawing a rich Table every 0.25 s
 # cost as much CPU as the sampling itself (benchmarks/live_view_cost.py, docs/benchmarks.md).
 REFRESH_S = 1.0
 # Without an alert rule the online verdict is only shown (panel, plain line, --serve-metrics):

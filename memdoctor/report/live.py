@@ -60,28 +60,27 @@ def panel(state: RecordingState, online: OnlineState | None, *, title: str, elap
     if duration:
         left = format_duration(max(0.0, duration - elapsed))
         timing += f" of {format_duration(duration)} ({left} left)"
-    rows: list[tuple[str, str, str]] = [("target", title, ""), ("elapsed", timing, "")]
+    rows: list[tuple[str, str]] = [("target", title), ("elapsed", timing)]
     if last:
         rss_line = f"{format_bytes(last.get('rss'))}"
         if "rss_root" in last:
             rss_line += f"  (root {format_bytes(last['rss_root'])}, {last.get('procs', 1)} process(es))"
-        rows.append(("memory", rss_line, ""))
+        rows.append(("memory", rss_line))
         if limit_bytes:
-            rows.append(("limit", f"{format_bytes(limit_bytes)}, "
-                                  f"{100.0 * last.get('rss', 0) / limit_bytes:.1f}% used", ""))
+            rows.append(("limit", f"{format_bytes(limit_bytes)}, {100.0 * last.get('rss', 0) / limit_bytes:.1f}% used"))
     extra = [f"{k} {format_bytes(details[k])}" for k in ("pss", "uss", "swap") if k in details]
     extra += [f"{k} {details[k]}" for k in ("fds", "threads") if k in details]
     if extra:
-        rows.append(("details", ", ".join(extra), ""))
-    rows.append(("verdict", verdict_text(online, warmup_s), ""))
-    values = list(state.series.rss[-400:])
-    rows.append(("trend", sparkline(values, 48), "cyan"))
+        rows.append(("details", ", ".join(extra)))
+    rows.append(("verdict", verdict_text(online, warmup_s)))
+    # Two styled spans (the title, the sparkline): every span is a segment rich lays out again at each
+    # redraw, and bold labels cost ~20 % of a redraw, which the C sampler made a visible share of its CPU
+    # (benchmarks/live_view_cost.py, docs/benchmarks.md).
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append("memdoctor", style="bold magenta")
-    for label, value, style in rows:
-        text.append("\n")
-        text.append(label.ljust(LABEL_WIDTH), style="bold")
-        text.append(value, style=style)
+    text.append("".join(f"\n{label.ljust(LABEL_WIDTH)}{value}" for label, value in rows))
+    text.append("\n" + "trend".ljust(LABEL_WIDTH))
+    text.append(sparkline(list(state.series.rss[-400:]), 48), style="cyan")
     return text
 
 
