@@ -10,7 +10,7 @@ import pytest
 
 from memdoctor.analysis import caps
 
-from .conftest import assert_one_line_error, memdoctor
+from .conftest import ROOT, assert_one_line_error, memdoctor
 
 MB = 1024 * 1024
 
@@ -103,6 +103,8 @@ def test_caps_command_json_contract() -> None:
 
 
 def test_caps_from_a_job_trace(tmp_path) -> None:
+    """Two steps, 85 and 40 MB, are 2.1 and 1 jobs of 40 MB by chance as much as by design: no evidence of
+    one job's size (caps.MIN_WHOLE_STEPS), so the largest step is the per-job peak."""
     lines = [json.dumps({"memdoctor_trace": 1, "limit_bytes": 512 * MB, "interval_s": 0.5})]
     for i in range(300):
         rss = 50 * MB + (85 * MB if 100 <= i < 160 else 0) + (40 * MB if 200 <= i < 230 else 0)
@@ -114,6 +116,15 @@ def test_caps_from_a_job_trace(tmp_path) -> None:
     assert out["explain"]["concurrency"]["inputs"]["per_job_bytes"] == 85 * MB
 
 
+def test_a_per_job_given_is_never_replaced_by_the_traces_one_job_step() -> None:
+    pool = str(ROOT / "sample_traces" / "incidents" / "worker_pool.jsonl")
+    from_trace = json.loads(memdoctor("caps", "--trace", pool, "--json", check_code=0).stdout)
+    assert from_trace["explain"]["concurrency"]["inputs"]["per_job_bytes"] < 45 * MB  # one job's step, ~40 MiB
+    given = json.loads(memdoctor("caps", "--trace", pool, "--per-job", "85MB", "--json", check_code=0).stdout)
+    assert given["explain"]["concurrency"]["inputs"]["per_job_bytes"] == 85 * MB
+    assert "if_the_largest_step_is_one_job" not in given["explain"]["concurrency"]
+
+
 @pytest.mark.parametrize("args", [("--limit", "512MB"), ("--per-job", "85MB"), ("--limit", "abc", "--node"),
                                   ("--limit", "512MB", "--baseline", "600MB", "--per-job", "85MB"),
                                   ("--limit", "512MB", "--arrival-rate", "2/s")])
@@ -121,10 +132,11 @@ def test_caps_bad_input_is_one_line_exit_2(args) -> None:
     assert_one_line_error(memdoctor("caps", *args, check_code=2))
 
 
-def test_steps_of_whole_jobs_give_the_one_job_concurrency_beside_the_safe_one():
+def test_steps_of_whole_jobs_give_the_one_job_concurrency():
     """Issue 21 item 3: the worker-pool incident runs 40 MB jobs in waves of 1-3; the steps are 1, 2 and 3
-    jobs. The cap budgets the largest step as one job (safe when jobs differ in size: 3 here), and says
-    what the incident's own arithmetic gives when the steps are whole multiples of one job's (11)."""
+    jobs. A concurrency counts jobs, so the cap divides by one job's step: the incident's own arithmetic,
+    11 (it divided by the largest step, 3 jobs started together, and proposed 3). The largest step as one
+    job stays in the explanation, the cautious figure for jobs of different sizes."""
     import numpy as np
 
     from memdoctor.analysis import caps
@@ -140,8 +152,9 @@ def test_steps_of_whole_jobs_give_the_one_job_concurrency_beside_the_safe_one():
     assert steps.explain["jobs_per_step"] == [1, 2, 3]
     cap = caps.concurrency(512 * mb, steps.explain["baseline_bytes"], steps.value,
                            job_quantum_bytes=steps.explain["job_quantum_bytes"])
-    assert cap.value == 3
-    assert cap.explain["if_steps_are_whole_jobs"]["concurrency"] == int((512 - 14) * 0.95 / 40)  # 11
+    assert cap.value == int((512 - 14) * 0.95 / 40)  # 11
+    assert cap.explain["inputs"]["per_job_bytes"] == job
+    assert cap.explain["if_the_largest_step_is_one_job"]["concurrency"] == 3
     # Jobs of different sizes (10 and 35 MB): not whole multiples of one job, so only the safe cap.
     mem = [14 * mb]
     for size in [10, 35] * 8:
@@ -155,8 +168,9 @@ def test_most_steps_whole_jobs_name_one_job_and_the_incidents_concurrency():
     """The Node worker-pool incident under `doctor` (2026-12-04): rises of 24.2 (start-up), 85.0 (two jobs),
     41.3, 43.2, 42.0, 42.0 MB (one job each) and 51.1, 54.9 MB (a job's start merged with other memory). Five of
     eight are whole multiples of 42.0 MB, one of them two jobs: that is one job, and the concurrency the
-    incident's own arithmetic gives, floor((512 MiB - 45.3 MB) x 0.95 / 40 MiB) = 11, is named beside the
-    safe 5 (the largest rise as one job). Before, every step had to be a multiple of the smallest, 24.2 MB."""
+    incident's own arithmetic gives, floor((512 MiB - 45.3 MB) x 0.95 / 40 MiB) = 11, is the cap, the
+    cautious 5 (the largest rise as one job) beside it. Before, every step had to be a multiple of the
+    smallest, 24.2 MB."""
     import numpy as np
 
     from memdoctor.analysis import caps
@@ -171,8 +185,8 @@ def test_most_steps_whole_jobs_name_one_job_and_the_incidents_concurrency():
     assert abs(steps.explain["job_quantum_bytes"] - 40 * 2**20) < 0.01 * 40 * 2**20
     assert steps.explain["jobs_per_step"] == [1, 2] and steps.explain["whole_job_steps"] == "5 of 8"
     cap = caps.concurrency(512 * 2**20, baseline, steps.value, job_quantum_bytes=steps.explain["job_quantum_bytes"])
-    assert cap.value == 5
-    assert cap.explain["if_steps_are_whole_jobs"]["concurrency"] == 11
+    assert cap.value == 11
+    assert cap.explain["if_the_largest_step_is_one_job"]["concurrency"] == 5
     # Half the steps whole is not most of them: 10 MB and 35 MB jobs, eight of each, name no job.
     mixed = [10 * 2**20, 35 * 2**20] * 8
     mem = [float(baseline)]
@@ -200,5 +214,5 @@ def test_a_gc_sawtooth_gets_no_concurrency_but_waves_of_jobs_do():
         waves += [45 * mb + jobs * 40 * mb] * 3 + [45 * mb] * 3
     pool = {"limit_bytes": 512 * mb, "diagnosis": {"pattern": "sawtooth", "verdict": "no-leak"}}
     add_concurrency(pool, np.arange(len(waves), dtype=float), np.asarray(waves, dtype=float))
-    assert pool["caps"]["concurrency"] == 5
-    assert pool["caps"]["explain"]["concurrency"]["if_steps_are_whole_jobs"]["concurrency"] == 11
+    assert pool["caps"]["concurrency"] == 11
+    assert pool["caps"]["explain"]["concurrency"]["if_the_largest_step_is_one_job"]["concurrency"] == 5

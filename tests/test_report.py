@@ -251,8 +251,10 @@ def _worker_pool_concurrency(trace: str) -> None:
     out = json.loads(memdoctor("caps", "--trace", trace, "--json", check_code=0).stdout)
     per_job = out["explain"]["concurrency"]["inputs"]["per_job_bytes"]
     steps = out["explain"]["concurrency"]["per_job_from_trace"]
-    # Jobs of 40 MiB: the median step is one job; the largest (the budget's per-job peak) at least that.
-    assert 38 * MB < steps["median_step_bytes"] < 46 * MB and per_job >= steps["median_step_bytes"]
+    # Jobs of 40 MiB in waves of 1-3: the median step is one job, and so is the cap's per-job peak (a
+    # concurrency counts jobs: a step of 2 or 3 jobs started together is not one job's peak).
+    assert 38 * MB < steps["median_step_bytes"] < 46 * MB
+    assert abs(per_job - steps["median_step_bytes"]) <= 0.05 * steps["median_step_bytes"]
     assert out["limit_bytes"] == 512 * MB
     assert out["concurrency"] == math.floor((512 * MB - out["baseline_bytes"]) * 0.95 / per_job)
 

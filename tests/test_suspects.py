@@ -56,3 +56,25 @@ def test_with_a_leak_verdict_rows_that_explain_almost_none_of_the_memorys_growth
     leak = [_row("app.cache", 90 * 2**20, "container"), _row("bytearray", 90 * 2**20), _row("dict", 30_000)]
     kept = suspects.select(leak, heap_bytes=4_000_000, trace_says_leak=True, memory_growth_bytes=105 * 2**20).kept
     assert [r["key"] for r in kept] == ["app.cache", "bytearray"]
+
+
+def test_allocation_sites_are_listed_only_beside_a_suspect() -> None:
+    """A Node worker pool under doctor: nothing significant grew in the heap (31 KiB of 3.9 MiB), and the
+    report still listed V8's sampled allocation sites, 32 KiB of http internals, as if they were a lead."""
+    from memdoctor.heap.model import DiffResult, DiffRow
+    from memdoctor.report.report_data import build_report
+
+    sites = [{"function": "_writeRaw", "file": "node:_http_outgoing", "line": 380, "bytes": 32_870}]
+
+    def report(growth: int) -> dict:
+        rows = [DiffRow(key="pending (Array)", count_before=10, count_after=10 + growth // 1000, bytes_before=10_000,
+                        bytes_after=10_000 + growth, where="module global", kind="container")]
+        diff = DiffResult(rows=rows, runtime="node", snapshots=["a", "b"], interval_s=6.0)
+        return build_report(diagnosis=None, diff=diff, limit_bytes=512 * 2**20, heap_bytes=4_000_000,
+                            allocation_sites=sites)
+
+    quiet = report(30_000)  # 0.75 % of the heap: nothing significant
+    assert quiet["suspects"] == [] and "allocation_sites" not in quiet["heap"]
+    grows = report(3_000_000)
+    assert [s["key"] for s in grows["suspects"]] == ["pending (Array)"]
+    assert grows["heap"]["allocation_sites"] == sites

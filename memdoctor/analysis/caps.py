@@ -61,26 +61,34 @@ def concurrency(limit_bytes: int, baseline_bytes: int, per_job_bytes: int, margi
     """Jobs that can run at once: floor((limit - baseline) * (1 - margin) / per_job), at least 1.
 
     512 MB, 50 MB baseline, 85 MB per job, 5% margin: floor(462 * 0.95 / 85) = floor(5.16) = 5.
-    `job_quantum_bytes` (step_heights: the steps are whole numbers of one job's step) adds the same
-    arithmetic with one job's step, for when the largest step was several jobs started together.
+    `per_job_bytes` is a job's peak as given, or a job trace's largest step. `job_quantum_bytes`
+    (step_heights: most steps are whole numbers of one job's step) is one job's peak: a step of 2 or 3
+    jobs is jobs started together, which is what a concurrency counts, so the cap divides by one job
+    (the worker-pool incident: 40 MB jobs in waves of 1-3, floor(467 MB x 0.95 / 40 MiB) = 11; the largest
+    step as one job gave 3). What the largest step as one job would allow stays in the explanation,
+    the cautious figure should the jobs differ in size after all.
     """
     _check_positive("per-job peak", per_job_bytes)
     _check_share("margin", margin)
     room = headroom(limit_bytes, baseline_bytes).value
-    exact = room * (1 - margin) / per_job_bytes
+    one_job = job_quantum_bytes is not None and 0 < job_quantum_bytes < per_job_bytes
+    per_job = int(job_quantum_bytes) if one_job and job_quantum_bytes is not None else int(per_job_bytes)
+    exact = room * (1 - margin) / per_job
     value = max(1, math.floor(exact))
     explain: dict[str, Any] = {
         "formula": "floor((limit - baseline) * (1 - margin) / per_job)",
         "inputs": {"limit_bytes": int(limit_bytes), "baseline_bytes": int(baseline_bytes),
-                   "per_job_bytes": int(per_job_bytes), "margin": margin},
+                   "per_job_bytes": per_job, "margin": margin},
         "exact": round(exact, 3),
     }
     if exact < 1:
         explain["note"] = "even one job does not fit in the headroom: raise the limit or shrink the job"
-    if job_quantum_bytes and 0 < job_quantum_bytes < per_job_bytes:
-        per_one = room * (1 - margin) / job_quantum_bytes
-        explain["if_steps_are_whole_jobs"] = {"per_job_bytes": int(job_quantum_bytes),
-                                              "concurrency": max(1, math.floor(per_one)), "exact": round(per_one, 3)}
+    if one_job:
+        explain["per_job_is"] = "one job's step: the steps are whole numbers of it"
+        cautious = room * (1 - margin) / per_job_bytes
+        explain["if_the_largest_step_is_one_job"] = {"per_job_bytes": int(per_job_bytes),
+                                                     "concurrency": max(1, math.floor(cautious)),
+                                                     "exact": round(cautious, 3)}
     return Cap(value, explain)
 
 
@@ -244,6 +252,10 @@ SINGLE_JOB_SPREAD = 1.5
 # them): a rise can also merge a job's start with a partial free of another's memory, or a start-up ramp
 # (the Node worker pool under doctor: 24.2, 51.1 and 54.9 MB beside five steps of 1 or 2 jobs of 42 MB).
 MIN_WHOLE_SHARE = 0.5
+# ... and at least this many steps are: a height falls within STEP_MULTIPLE_TOLERANCE of a whole number of
+# jobs by chance ~40 % of the time (2 x 0.2 of each job's width), five at once ~1 % (0.4^5). Two steps of 85
+# and 40 MB (2.1 and 1 jobs of 40) are no evidence that a job is 40 MB; the cap then takes the largest step.
+MIN_WHOLE_STEPS = 5
 
 
 def _whole_jobs(heights: np.ndarray, quantum: float) -> np.ndarray:
@@ -271,7 +283,7 @@ def _job_quantum(steps: list[float]) -> float | None:
             continue
         jobs = _whole_jobs(heights, quantum)
         count = int((jobs > 0).sum())
-        if count <= MIN_WHOLE_SHARE * len(heights) or jobs.max() < 2:
+        if count <= MIN_WHOLE_SHARE * len(heights) or count < MIN_WHOLE_STEPS or jobs.max() < 2:
             continue
         if best is None or count > best[0]:
             best = (count, quantum)

@@ -65,7 +65,9 @@ def compute_caps(*, limit_bytes: int, baseline_bytes: int, per_job_bytes: int | 
     out: dict[str, Any] = {}
     explain: dict[str, Any] = {}
     if per_job_bytes is not None:
-        quantum = ((trace_notes or {}).get("per_job") or {}).get("job_quantum_bytes")
+        # One job's step from the trace applies to the trace's own per-job peak, never to a --per-job given.
+        from_trace = bool(trace_notes) and per_job_bytes == (trace_notes or {}).get("per_job_bytes")
+        quantum = ((trace_notes or {}).get("per_job") or {}).get("job_quantum_bytes") if from_trace else None
         cap = caps.concurrency(limit_bytes, baseline_bytes, per_job_bytes, margin, job_quantum_bytes=quantum)
         out["concurrency"], explain["concurrency"] = cap.value, cap.explain
         if trace_notes and "per_job" in trace_notes:
@@ -243,6 +245,10 @@ def render_caps_lines(result: dict[str, Any]) -> list[str]:
             lines.append(f"      {info['node']['map']}")
         if key == "max_old_space_size_mb":
             lines.append(f"    {info['flag']}")
+        if "per_job_is" in info:
+            cautious = info["if_the_largest_step_is_one_job"]
+            lines.append(f"    per job: {info['per_job_is']}; or {cautious['concurrency']} if the largest step "
+                         f"({format_bytes(cautious['per_job_bytes'])}) is one job (jobs of different sizes)")
         if "note" in info:
             lines.append(f"    note: {info['note']}")
     return lines

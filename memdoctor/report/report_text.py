@@ -51,17 +51,22 @@ def global_caps_text(caps: dict[str, Any]) -> list[str]:
     if "concurrency" in caps:
         e = caps["explain"]["concurrency"]
         i = e["inputs"]
-        lines.append(f"concurrency {caps['concurrency']} = floor(({format_bytes(i['limit_bytes'])} - "
-                     f"{format_bytes(i['baseline_bytes'])}) x {1 - i['margin']:.2f} / "
-                     f"{format_bytes(i['per_job_bytes'])} per job: the largest step)")
-        alt = e.get("if_steps_are_whole_jobs")
-        if alt:
-            per_job = e.get("per_job") or {}
+        cautious = e.get("if_the_largest_step_is_one_job")
+        per_job = e.get("per_job") or {}
+        if cautious:
             jobs = per_job.get("jobs_per_step") or []
             whole = per_job.get("whole_job_steps")
-            lines.append(f"  or {alt['concurrency']} if the steps are {'/'.join(map(str, jobs))} jobs of "
-                         f"{format_bytes(alt['per_job_bytes'])} started together (" +
-                         (f"{whole} steps are" if whole else "the steps are") + " whole multiples of one job's)")
+            basis = (f"one job's step ({whole + ' steps are' if whole else 'the steps are'} whole multiples of it: "
+                     f"{'/'.join(map(str, jobs))} jobs started together)")
+        else:
+            basis = "the largest step" if per_job else "as given"
+        lines.append(f"concurrency {caps['concurrency']} = floor(({format_bytes(i['limit_bytes'])} - "
+                     f"{format_bytes(i['baseline_bytes'])}) x {1 - i['margin']:.2f} / "
+                     f"{format_bytes(i['per_job_bytes'])} per job: {basis})")
+        if cautious:
+            largest = format_bytes(cautious["per_job_bytes"])
+            lines.append(f"  or {cautious['concurrency']} if the largest step ({largest}) is one job "
+                         "(jobs of different sizes)")
     if "max_old_space_size_mb" in caps:
         e = caps["explain"]["max_old_space_size_mb"]
         lines.append(f"node --max-old-space-size={caps['max_old_space_size_mb']}  = {e['formula']} with "
