@@ -101,3 +101,8 @@ def test_a_signal_cuts_the_sleep_short_and_its_handler_runs(statm_fd):
     assert fired == [signal.SIGALRM]
     assert k == 1 and len(samples) == 1  # tick 1 is still to take: the recorder sleeps to it again
     assert now < start + 1.0
+
+
+def test_a_nan_interval_is_refused():
+    with pytest.raises(ValueError):
+        ticks.run(0, PAGE_SIZE, 0.0, float("nan"), 0, 0.0, 1.0, 1.0)

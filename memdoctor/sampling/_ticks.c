@@ -17,6 +17,8 @@
 #include <Python.h>
 
 #include <errno.h>
+#include <limits.h>
+#include <math.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -74,8 +76,8 @@ static PyObject *ticks_run(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "iLddLddd", &fd, &page_size, &start, &interval, &k, &now, &handback_at,
                           &duration))
         return NULL;
-    if (interval <= 0.0) {
-        PyErr_SetString(PyExc_ValueError, "interval must be positive");
+    if (!isfinite(interval) || interval <= 0.0 || !isfinite(start) || !isfinite(now)) {
+        PyErr_SetString(PyExc_ValueError, "interval must be positive and finite, start and now finite");
         return NULL;
     }
     double elapsed[MAX_BATCH];
@@ -95,6 +97,10 @@ static PyObject *ticks_run(PyObject *self, PyObject *args)
         elapsed[n] = now - start;
         rss[n] = pages * page_size;
         n++;
+        if (k >= LLONG_MAX - 1) { /* never in a recording (2^63 ticks); no overflow, whatever the caller */
+            status = TICKS_HANDBACK;
+            break;
+        }
         k++;
         double target = start + (double)k * interval;
         now = monotonic_s();
@@ -121,6 +127,10 @@ static PyObject *ticks_run(PyObject *self, PyObject *args)
         now = monotonic_s();
         if (rc == EINTR) {
             status = TICKS_SIGNAL;
+            break;
+        }
+        if (rc != 0) { /* EINVAL and the like: Python sleeps to the tick itself, and says what failed */
+            status = TICKS_HANDBACK;
             break;
         }
     }

@@ -1,0 +1,81 @@
+"""How a recording stops (memdoctor/sampling/recorder.py): a stop asked during the wait for the end of the
+duration, a second stop signal while the summary is written, detail lines on their own grid. Found by an
+adversarial review of the C tick loop (2026-12-04); each test fails on the code before it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import threading
+
+import pytest
+
+from memdoctor.sampling.recorder import RecordingState, next_on_grid, record
+
+from .conftest import ROOT, cli_env
+
+
+class _Flat:
+    """A source that always reads 1 MiB (no process needed: the loop's timing is what is tested)."""
+
+    fields = ("rss_root", "procs")
+    fast = True
+
+    def values(self, now: float) -> tuple:
+        return (1 << 20, 1 << 20, 1)
+
+    def details(self) -> dict:
+        return {}
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_stop_during_the_wait_for_the_end_of_the_duration_ends_it():
+    """`watch --interval 10s --duration 8s`: the next tick lies past the end, so the loop waits for the end;
+    Ctrl-C (its handler only sets a flag) waited the whole remaining time, up to an interval."""
+    state = RecordingState()
+
+    def ctrl_c() -> None:  # what the signal handler does
+        state.stop_reason = "interrupted"
+        state.stopping = True
+
+    timer = threading.Timer(0.3, ctrl_c)
+    timer.start()
+    try:
+        result = record(_Flat(), None, interval=60.0, duration=30.0, detail_every=None, state=state)
+    finally:
+        timer.cancel()
+    assert result.end_reason == "interrupted"
+    assert result.duration_s < 15.0  # stopped, not waited out to the 30 s end
+
+
+@pytest.mark.integration
+def test_a_second_stop_signal_while_the_summary_is_written_is_absorbed_and_a_third_acts():
+    """A SIGTERM a few ms after the first Ctrl-C came after the recording had put the previous handlers back,
+    and killed memdoctor before its summary (21 runs in 24 with the C loop, which stops within 1 ms)."""
+    code = textwrap.dedent("""
+        import os, signal, sys
+        from memdoctor.sampling.recorder import RecordingState, record
+        class Flat:
+            fields = ("rss_root", "procs"); fast = True
+            def values(self, now): return (1, 1, 1)
+            def details(self): return {}
+            def close(self): pass
+        record(Flat(), None, interval=0.01, duration=0.05, detail_every=None, state=RecordingState())
+        os.kill(os.getpid(), signal.SIGTERM)  # lands while the summary would be written
+        print("summary", flush=True)
+        os.kill(os.getpid(), signal.SIGTERM)  # someone insists: the default action
+        print("not reached", flush=True)
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=cli_env(),
+                          cwd=ROOT)
+    assert proc.stdout.split() == ["summary"], (proc.returncode, proc.stdout, proc.stderr[-500:])
+    assert proc.returncode == -15
+
+
+def test_detail_lines_stay_on_their_own_grid():
+    assert next_on_grid(1.0, 1.0, 1.004) == 2.0  # a detail line taken one tick late does not move the next
+    assert next_on_grid(1.0, 1.0, 3.5) == 4.0  # a stall skips to the next point, never bunches
+    assert next_on_grid(0.0, 0.5, 0.0) == 0.5
