@@ -43,8 +43,8 @@ FLUSH_EVERY_S = 0.1
 # only sets a flag) ends a recording at a long --interval within a quarter of a second.
 STOP_CHECK_S = 0.25
 
-# Set to 1 to sample every tick in Python (the benchmark's `--python-loop` row, and a way out
-# should the C loop ever misbehave on some kernel).
+# Set to 1 to sample every tick in Python (to compare the two loops, as docs/benchmarks.md does, and a
+# way out should the C loop ever misbehave on some kernel).
 NO_C_LOOP_ENV = "MEMDOCTOR_NO_FASTLOOP"
 
 
