@@ -58,7 +58,7 @@ def _parse_count_rate(text: str) -> float:
 def compute_caps(*, limit_bytes: int, baseline_bytes: int, per_job_bytes: int | None, margin: float,
                  bytes_per_entry: float | None, budget_share: float, arrival_rate: float | None,
                  node: bool, non_heap_bytes: int | None, non_heap_share: float | None,
-                 trace_notes: dict[str, Any] | None = None) -> dict[str, Any]:
+                 trace_notes: dict[str, Any] | None = None, per_job_from_trace: bool = False) -> dict[str, Any]:
     """The caps JSON object (docs/architecture.md contract) from already parsed numbers."""
     from memdoctor.analysis import caps
 
@@ -66,8 +66,7 @@ def compute_caps(*, limit_bytes: int, baseline_bytes: int, per_job_bytes: int | 
     explain: dict[str, Any] = {}
     if per_job_bytes is not None:
         # One job's step from the trace applies to the trace's own per-job peak, never to a --per-job given.
-        from_trace = bool(trace_notes) and per_job_bytes == (trace_notes or {}).get("per_job_bytes")
-        quantum = ((trace_notes or {}).get("per_job") or {}).get("job_quantum_bytes") if from_trace else None
+        quantum = ((trace_notes or {}).get("per_job") or {}).get("job_quantum_bytes") if per_job_from_trace else None
         cap = caps.concurrency(limit_bytes, baseline_bytes, per_job_bytes, margin, job_quantum_bytes=quantum)
         out["concurrency"], explain["concurrency"] = cap.value, cap.explain
         if trace_notes and "per_job" in trace_notes:
@@ -164,6 +163,7 @@ def caps_command(
     per_job_bytes = parse_size(per_job) if per_job is not None else None
     non_heap_bytes = parse_size(non_heap) if non_heap is not None else None
     trace_notes: dict[str, Any] = {}
+    per_job_from_trace = False
     if trace is not None:
         trace_limit, trace_notes = _from_trace(trace, parse_duration(warmup))
         limit_bytes = limit_bytes or trace_limit
@@ -171,6 +171,7 @@ def caps_command(
             baseline_bytes = trace_notes["baseline_bytes"]
         if per_job_bytes is None:
             per_job_bytes = trace_notes.get("per_job_bytes")
+            per_job_from_trace = per_job_bytes is not None
         if non_heap_bytes is None and non_heap_share is None and trace_notes.get("runtime") == "node":
             non_heap_bytes = trace_notes.get("non_heap_bytes")
             node = node or non_heap_bytes is not None
@@ -194,7 +195,7 @@ def caps_command(
                               per_job_bytes=per_job_bytes, margin=margin, bytes_per_entry=entry_bytes,
                               budget_share=budget_share, arrival_rate=rate, node=node,
                               non_heap_bytes=non_heap_bytes, non_heap_share=non_heap_share,
-                              trace_notes=trace_notes)
+                              trace_notes=trace_notes, per_job_from_trace=per_job_from_trace)
     except ValueError as exc:
         raise fail(str(exc)) from None
     if "diagnosis" in trace_notes:
@@ -218,6 +219,7 @@ def caps_command(
 
 def render_caps_lines(result: dict[str, Any]) -> list[str]:
     """Plain-text lines: each suggestion, its formula and its inputs."""
+    from memdoctor.report.report_text import cautious_concurrency_text
     from memdoctor.units import format_bytes, format_duration
 
     lines: list[str] = []
@@ -246,9 +248,7 @@ def render_caps_lines(result: dict[str, Any]) -> list[str]:
         if key == "max_old_space_size_mb":
             lines.append(f"    {info['flag']}")
         if "per_job_is" in info:
-            cautious = info["if_the_largest_step_is_one_job"]
-            lines.append(f"    per job: {info['per_job_is']}; or {cautious['concurrency']} if the largest step "
-                         f"({format_bytes(cautious['per_job_bytes'])}) is one job (jobs of different sizes)")
+            lines.append(f"    per job: {info['per_job_is']}; {cautious_concurrency_text(info)}")
         if "note" in info:
             lines.append(f"    note: {info['note']}")
     return lines

@@ -46,6 +46,13 @@ def allocation_sites_text(report: dict[str, Any], top: int = 5) -> list[str]:
     return lines
 
 
+def cautious_concurrency_text(explain: dict[str, Any]) -> str:
+    """The concurrency if the largest step were one job (caps.concurrency's explanation), for `report` and `caps`."""
+    cautious = explain["if_the_largest_step_is_one_job"]
+    return (f"or {cautious['concurrency']} if the largest step ({format_bytes(cautious['per_job_bytes'])}) is one job "
+            "(jobs of different sizes)")
+
+
 def global_caps_text(caps: dict[str, Any]) -> list[str]:
     lines = []
     if "concurrency" in caps:
@@ -64,9 +71,7 @@ def global_caps_text(caps: dict[str, Any]) -> list[str]:
                      f"{format_bytes(i['baseline_bytes'])}) x {1 - i['margin']:.2f} / "
                      f"{format_bytes(i['per_job_bytes'])} per job: {basis})")
         if cautious:
-            largest = format_bytes(cautious["per_job_bytes"])
-            lines.append(f"  or {cautious['concurrency']} if the largest step ({largest}) is one job "
-                         "(jobs of different sizes)")
+            lines.append("  " + cautious_concurrency_text(e))
     if "max_old_space_size_mb" in caps:
         e = caps["explain"]["max_old_space_size_mb"]
         lines.append(f"node --max-old-space-size={caps['max_old_space_size_mb']}  = {e['formula']} with "
