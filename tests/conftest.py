@@ -151,6 +151,13 @@ def pytest_configure(config):
     options = os.environ.get("NODE_OPTIONS", "")
     if "--inspect-port" not in options:
         os.environ["NODE_OPTIONS"] = (options + " --inspect-port=0").strip()
+    # matplotlib builds its font cache at first use by running fc-list, a child process that a unit test
+    # may not start: on a machine where no plot was ever drawn, the first unit test to draw one failed
+    # (which test that was depended on the order the workers took them). Built here, before any test.
+    try:
+        import matplotlib.font_manager  # noqa: F401  (importing it loads or builds the cache)
+    except ImportError:
+        pass
 
 
 # The unit suite (`pytest -m "not integration"`) is pure and fast: no child processes, no network.
