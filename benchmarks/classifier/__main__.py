@@ -28,7 +28,7 @@ from benchmarks.classifier.baselines import BASELINES
 from benchmarks.classifier.generator import FAMILIES, HEALTHY, Trace, make_trace, online_trace
 from benchmarks.classifier.old_engines import OLD_ENGINES
 from memdoctor.analysis import diagnose
-from memdoctor.analysis.online import OnlineJudge
+from memdoctor.analysis.online import OnlineJudge, alert_kind
 
 ROOT = Path(__file__).resolve().parents[2]
 DEV_DIRS = (ROOT / "tests" / "data" / "dev_traces", ROOT.parent / "shared" / "dev_traces")
@@ -317,6 +317,47 @@ def online_healthy(seed: int, per_family: int, workers: int) -> str:
                    "LBR: ever flagged leak"], rows)
 
 
+def _first_live_leak(job: tuple[str, int, int]) -> tuple[str, str, str | None, float | None]:
+    """The first leak a trace's live line shows (what --alert acts on): (family, truth, kind, printed confidence)."""
+    fam, seed, i = job
+    tr = make_trace(fam, seed, i)
+    judge = OnlineJudge()
+    for end in _prefix_ends(tr.duration):
+        sel = tr.t <= end
+        if sel.sum() < 5:
+            continue
+        rts = tr.restart_times[tr.restart_times <= end] if tr.restart_times is not None else None
+        st = judge.update(diagnose(tr.t[sel], tr.mem[sel], limit_bytes=tr.limit_bytes, restart_times=rts), float(end))
+        if st.shown == "leak":
+            return fam, ("no-leak" if fam in HEALTHY else "leak"), alert_kind(st.diagnosis), st.confidence
+    return fam, ("no-leak" if fam in HEALTHY else "leak"), None, None
+
+
+def alert_calibration(seed: int, per_family: int, workers: int) -> str:
+    """Is the confidence a live leak prints (thresholds.ALERT_RIGHT_SHARE, measured on seeds 7, 99, 123, 456)
+    the share of such live leaks that are right, on traces it was not measured on?"""
+    jobs = [(fam, seed, i) for fam in FAMILIES for i in range(per_family)]
+    if workers > 1:
+        with multiprocessing.Pool(workers) as pool:
+            res = pool.map(_first_live_leak, jobs, chunksize=2)
+    else:
+        res = [_first_live_leak(j) for j in jobs]
+    shown = [r for r in res if r[2] is not None]
+    rows = []
+    for kind in sorted({r[2] for r in shown}):
+        rr = [r for r in shown if r[2] == kind]
+        right = sum(r[1] == "leak" for r in rr)
+        printed = rr[0][3] or 0.0
+        wrong = sorted({r[0] for r in rr if r[1] != "leak"})
+        rows.append([kind, f"{printed:.2f}", str(len(rr)), str(right), f"{right / len(rr):.2f}",
+                     "yes" if right / len(rr) >= printed else "no", ", ".join(wrong) or "-"])
+    right = sum(r[1] == "leak" for r in shown)
+    rows.append(["all", "-", str(len(shown)), str(right), f"{right / max(len(shown), 1):.2f}", "-", "-"])
+    return (f"{len(res)} generated traces (seed {seed}), {len(shown)} showed a live leak; the first one of each:\n\n"
+            + _table(["kind (restarts, else pattern)", "confidence printed", "live leaks", "right (trace leaks)",
+                      "share right", "share >= printed", "wrong ones from"], rows))
+
+
 def _read_dev() -> list[tuple[str, np.ndarray, np.ndarray, str, str]]:
     for d in DEV_DIRS:
         lab = d / "labels.csv"
@@ -506,6 +547,7 @@ def report_realworld_live(recs: list[Recording] | None = None) -> str:
     for rec in [r for r in recs if "." not in r.name]:
         judge = OnlineJudge()
         raw_leak = first_shown = None
+        printed = ""
         shown = "watching"
         for end in np.arange(rec.t[0] + LIVE_EVERY_S, rec.t[-1] + 1e-9, LIVE_EVERY_S):
             keep = rec.t <= end
@@ -515,20 +557,23 @@ def report_realworld_live(recs: list[Recording] | None = None) -> str:
             at = float(end - rec.t[0])
             if raw_leak is None and d.verdict == "leak":
                 raw_leak = at
-            shown = judge.update(d, at).shown
+            st = judge.update(d, at)
+            shown = st.shown
             if first_shown is None and shown == "leak":
                 first_shown = at
+                printed = f"{st.confidence:.2f} ({alert_kind(d)})"
         tally[rec.verdict]["runs"] += 1
         tally[rec.verdict]["raw"] += raw_leak is not None
         tally[rec.verdict]["shown"] += first_shown is not None
         tally[rec.verdict]["end"] += shown == "leak"
         rows.append([rec.name, rec.verdict, "-" if raw_leak is None else f"{raw_leak:.0f} s",
-                     "-" if first_shown is None else f"{first_shown:.0f} s", str(shown)])
+                     "-" if first_shown is None else f"{first_shown:.0f} s", printed or "-", str(shown)])
     summary = "\n\n" + _table(["label", "runs", "raw verdict ever leak", "live line ever leak (= an --alert)",
                                 "live line leak at the end"],
                                [[k, str(c["runs"]), str(c["raw"]), str(c["shown"]), str(c["end"])]
                                 for k, c in tally.items()])
-    return _table(["recording", "label", "raw verdict first leak", "live line first leak", "live line at the end"],
+    return _table(["recording", "label", "raw verdict first leak", "live line first leak",
+                   "confidence printed (kind)", "live line at the end"],
                   rows) + summary
 
 
@@ -588,6 +633,8 @@ def main(argv: list[str] | None = None) -> int:
     print(online(args.seed, per_rate, (1.0, 2.0, 5.0, 10.0, 20.0), args.workers))
     print("\n### Live-watch false alarms (healthy traces, diagnose on every prefix as above)\n")
     print(online_healthy(args.seed, 10 if args.quick else 25, args.workers))
+    print("\n### Live leak confidence (what --alert prints), on traces it was not measured on\n")
+    print(alert_calibration(args.seed, 20 if args.quick else 40, args.workers))
     print("\n### Real traces (no limit given)\n")
     print(report_real())
     print("\n### Real-world recordings (hand-labelled, not used for tuning)\n")

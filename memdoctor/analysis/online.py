@@ -8,6 +8,11 @@ row, over at least ONLINE_MIN_HOLD_S and ONLINE_HOLD_SHARE of the time watched. 
 shown the state is "watching", with the growth so far and how long until the evidence can decide. A leak
 is not a candidate while the floor levels off (`levelling_off`: its later half grows significantly
 slower than its earlier half), as a cache fill or a warm-up does.
+
+A leak shown live carries a calibrated confidence (`alert_confidence`): the share of live leaks of its
+kind that were right in the labelled benchmark, not the trend's z score. A cache that fills linearly up
+to a cap grows exactly like a leak until the cap, so a live leak on a linear climb is right less often
+than one on a sawtooth whose troughs climb or one backed by restarts.
 Pure: the caller passes each diagnosis and the time it was made.
 """
 
@@ -30,6 +35,7 @@ class OnlineState:
     diagnosis: Diagnosis  # the latest diagnosis (its growth and time to the limit are shown)
     decide_in_s: float | None  # with "watching": how long until the evidence can decide, when known
     note: str | None = None  # why a leak of the latest diagnosis is not shown yet (a levelling floor)
+    confidence: float | None = None  # with a shown leak: how often such live leaks were right (alert_confidence)
 
     @property
     def watching(self) -> bool:
@@ -69,7 +75,21 @@ class OnlineJudge:
             else:
                 # held >= share * elapsed, elapsed growing at the same pace: (need - held) / (1 - share) more.
                 decide_in = max(need - held, 0.0) / max(1.0 - self.hold_share, 1e-9)
-        return OnlineState(self.shown, d, decide_in, note)
+        confidence = alert_confidence(d) if self.shown == "leak" else None
+        return OnlineState(self.shown, d, decide_in, note, confidence)
+
+
+def alert_kind(d: Diagnosis) -> str:
+    """The evidence class a live leak is calibrated by: restarts (a fact a fill cannot produce), else its pattern."""
+    return "restarts" if d.restarts else str(d.pattern)
+
+
+def alert_confidence(d: Diagnosis) -> float:
+    """How often a live leak of this kind was right: thresholds.ALERT_RIGHT_SHARE, measured on the labelled
+    benchmark (the first leak each trace's live line showed, against the trace's label). A kind never
+    measured gets the lowest share."""
+    shares = th.ALERT_RIGHT_SHARE
+    return shares.get(alert_kind(d), min(shares.values()))
 
 
 def levelling_off(d: Diagnosis) -> bool:

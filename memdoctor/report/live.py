@@ -44,6 +44,8 @@ def verdict_text(online: OnlineState | None, warmup_s: float = 0.0) -> str:
             text += f", can decide in ~{format_duration(online.decide_in_s)}"
     else:
         text = f"{online.shown} ({d.pattern}), floor {describe_growth(d)}"
+        if online.confidence is not None:
+            text += f", confidence {online.confidence:.2f}"  # calibrated: online.alert_confidence
         if d.verdict != online.shown:
             text += f" (latest: {d.verdict})"
     if d.time_to_limit_s is not None:
