@@ -152,6 +152,38 @@ def test_oom_restart_loop_is_the_worst_leak_not_a_sawtooth(known: str) -> None:
     assert any("restart loop" in e for e in d.evidence)
 
 
+def _climb_and_fall(cycles: int, low_mib: float, high_mib: float, period_s: float, dt: float = 5.0,
+                    seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Memory that climbs steadily from low to high, falls back at once, again: no limit, no recorded restart."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(0.0, cycles * period_s, dt)
+    m = low_mib + (high_mib - low_mib) * (t % period_s) / period_s
+    return t, (m + rng.normal(0, 1.0, len(t))) * MiB
+
+
+def test_a_restart_loop_without_a_limit_or_recorded_restarts_is_a_leak() -> None:
+    # Issue 20: "a 45-minute trace that climbs 120 -> 505 MB, falls back to 120 MB (restart) and does it six
+    # times is no-leak (sawtooth) unless --limit is given". No collector lets a heap grow 4x between two
+    # collections (V8's largest growing factor is 4), so repeated falls from above 4x are restarts.
+    t, m = _climb_and_fall(6, 120, 505, 450.0)
+    d = diagnose(t, m)
+    assert d.verdict == "leak" and d.pattern == "linear", d.evidence
+    assert d.restarts == 5 and any("restart loop" in e for e in d.evidence), d.evidence
+    assert 45 < d.growth_bytes_per_s * 60 / MiB < 58  # 385 MiB per 7.5 min = 51 MiB/min, the climb's own rate
+
+
+@pytest.mark.parametrize(("low", "high", "period", "cycles"), [
+    (150, 505, 450.0, 6),   # a swing a collector can make (3.4x): a slow major-GC sawtooth, left to the floor
+    (20, 84, 2.0, 45),      # a program's own buffers, 4x in 2 s (tests/data/dev_traces/py_sawtooth_buffers)
+    (120, 505, 450.0, 1.5),  # one fall: a deploy restart after a fill, not a loop
+])
+def test_climbs_and_falls_that_a_collector_or_a_program_makes_are_not_a_restart_loop(
+        low: float, high: float, period: float, cycles: float) -> None:
+    t, m = _climb_and_fall(cycles, low, high, period, dt=min(5.0, period / 20))  # type: ignore[arg-type]
+    d = diagnose(t, m)
+    assert d.restarts == 0 and not any("restart loop" in e for e in d.evidence), d.evidence
+
+
 def test_deploy_restart_of_a_healthy_process_is_no_leak() -> None:
     t, m = _trace("sawtooth", 3)
     cut = len(t) // 2

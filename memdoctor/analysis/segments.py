@@ -8,7 +8,10 @@ sawtooth. A restart is taken from:
 - the trace itself (`restart_times`, from `event` lines, a restart counter or a PID change);
 - a large, sudden fall to the start-up level after the peaks came near the limit (>= 90%);
 - a large, sudden fall to *below* the working floor of the process (a fresh process whose
-  runtime has not allocated its heap yet), which a garbage collection cannot do.
+  runtime has not allocated its heap yet), which a garbage collection cannot do;
+- repeated large, sudden falls to the start-up level from peaks more than GC_MAX_GROWTH times
+  that level, after climbs of a minute or more: more than any garbage collector lets its heap
+  grow between two collections, and slower than a program's own buffers swing.
 
 Without any of these a restart loop is indistinguishable from a slow major-GC cycle, and is
 left to the floor analysis.
@@ -23,11 +26,13 @@ import numpy as np
 
 from memdoctor.analysis.floor import find_drops
 from memdoctor.analysis.prepare import Buckets
+from memdoctor.analysis.thresholds import GC_MAX_GROWTH, NEAR_LIMIT, RESTART_MIN_FALLS, RESTART_MIN_LIFETIME_S
 
-NEAR_LIMIT = 0.90
 REASON_RECORDED = "recorded in the trace"
 REASON_LIMIT = "peaks reached the limit, then memory fell to the start-up level"
 REASON_STARTUP = "memory fell below its working floor, to a start-up level"
+REASON_NOT_GC = (f"memory climbed to more than {GC_MAX_GROWTH:g} times its start-up level and fell back to it, "
+                 "again and again: more than a garbage collector lets a heap grow")
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,7 @@ def split(b: Buckets, *, limit: int | None, restart_times: np.ndarray | None) ->
         work = float(np.percentile(lo, 10))
         drops, _, _ = find_drops(lo, max(float(np.median(lo)), 1.0))
         last_inferred = 0
+        not_gc: list[int] = []  # falls only a restart explains, kept when they repeat
         for i in drops:
             j = int(i) + 1
             if j in cuts:
@@ -67,9 +73,13 @@ def split(b: Buckets, *, limit: int | None, restart_times: np.ndarray | None) ->
                 cuts[j] = REASON_LIMIT
             elif lo[j] < 0.6 * work:
                 cuts[j] = REASON_STARTUP
+            elif peak > GC_MAX_GROWTH * max(float(lo[j]), 1.0) and b.t[j] - b.t[seg_start] >= RESTART_MIN_LIFETIME_S:
+                not_gc.append(j)
             else:
                 continue
             last_inferred = j
+        if len(not_gc) >= RESTART_MIN_FALLS:
+            cuts.update(dict.fromkeys(not_gc, REASON_NOT_GC))
     starts = [0, *sorted(cuts)]
     bounds = [(s, e) for s, e in zip(starts, [*starts[1:], n], strict=True) if e > s]
     return Segmentation(bounds, [cuts[s] for s in sorted(cuts)])

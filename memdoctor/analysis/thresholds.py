@@ -97,6 +97,21 @@ TAIL_FRACTION = 0.25  # the end: the last quarter of the floor
 # rate (and below half the leak bar over the tail): rw_py_lru_long_fill evicts at 0.2 % of its fill rate;
 # a linear leak after a warm-up (benchmark linear_leak #20, seed 20240611) keeps 64 % of it.
 IRRELEVANT_TAIL_SHARE = 0.05
+# A restart inferred with no recorded restart and no limit (segments.split): memory that climbs to more than
+# this many times its level after the fall, and falls back, is not a garbage collector's cycle. V8 starts its
+# next full collection when the old generation reaches at most kMaxGrowingFactor = 4.0 times what survived the
+# last (src/heap/heap-controller.h), and RSS also holds the runtime's fixed part (code, new space), so RSS
+# swings less than the heap; CPython has no such cycle (its RSS falls only when the program drops memory).
+# Repeated (RESTART_MIN_FALLS such falls) it is the issue-20 restart loop: 120 -> 505 MB and back, six times.
+# Each climb must also last at least RESTART_MIN_LIFETIME_S: a leak that fills a container takes minutes, while a
+# program's own buffers can swing 4x in seconds (tests/data/dev_traces/py_sawtooth_buffers: a batch job that
+# allocates ~60 MB over a 20 MB base and frees it every 2 s, healthy). A minute: the start-up transient the
+# classifier already allows a restarted process (RESTART_STARTUP_S).
+GC_MAX_GROWTH = 4.0
+RESTART_MIN_FALLS = 2
+RESTART_MIN_LIFETIME_S = 60.0
+# A restart is also inferred when the peaks before the fall came this near a known limit (>= 90 %): an OOM kill.
+NEAR_LIMIT = 0.90
 
 # --- the floor test (gate_trend.py): chosen on seeds 101-104 of benchmarks/gate_families.py and the
 # real Node recordings of tests/data/gate (docs/benchmarks.md, "The gate's floor test") --------------
