@@ -1,10 +1,17 @@
-"""memdoctor's pytest plugin: fail a test that leaks memory from one run to the next, or whose peak is too high.
+"""memdoctor's pytest plugin: fail a test that leaks memory from one run to the next, whose peak is too
+high, or whose server process leaks while the test drives it.
 
     @pytest.mark.memdoctor(max_growth="100KB", iterations=10)
     def test_handler(): ...
 
     @pytest.mark.memdoctor(max_peak="230MB")
     def test_batch(): ...
+
+    def test_server_soak(memdoctor_watch):
+        server = subprocess.Popen(["node", "server.js"])
+        watch = memdoctor_watch(server.pid, limit="512MB", warmup="2s")
+        drive_load()
+        watch.stop()  # optional: teardown stops a watch still running
 
 Leaks. A marked test runs `iterations` times in the same process (the first run is a warm-up:
 imports, caches, lazy initialisation). What each later run leaves behind is the memory it
@@ -18,6 +25,18 @@ Peak. `max_peak` fails a test whose peak allocated memory in one run (the most m
 by the run and alive at the same moment) exceeds it, with the allocation sites alive at that
 peak. A marker with only `max_peak` runs the test once; with `max_growth` or `iterations` too, the
 peak is the highest of the runs, and the first run over the budget fails the test at once.
+
+Processes. The `memdoctor_watch` fixture records another process (a server the test started, and its
+children) while the test runs, as `memdoctor watch PID` records it: every 20 ms (the gate's interval),
+into a trace under the test's tmp_path. When the test calls `stop()`, or at teardown, the trace is
+judged by `judge_trace`: the one diagnosis (memdoctor.analysis.diagnose_trace: verdict, pattern,
+growth, time to the limit) and the gate's checks on it, so the test fails exactly when `memdoctor gate
+--trace PATH` with the same options fails: on a leak always, on what `fail_on` adds (inconclusive), on
+growth over `max_growth`, on an OOM kill. The plugin computes no trend of its own. The failure prints
+the verdict, pattern, growth, time to the limit, the evidence and the trace's path. A watch only
+observes: it never signals the process, and one that exits before `stop()` is judged on what was
+recorded until then (the message says so). The per-run budget above is a different question: a few
+runs of one test in this process, too few points for a trend.
 
 `pytest --memdoctor` gives every test the default leak budget (`--memdoctor-max-growth`,
 `--memdoctor-iterations`), `--memdoctor-max-peak` every test a peak budget; a marker overrides
@@ -51,7 +70,8 @@ running a big leak again (a test that keeps hundreds of MiB per run is failed af
 Cost: nothing for tests that are not measured. The plugin adds no per-test hook; at collection
 it replaces `runtest` on the measured items only, and a tracker runs only while a measured
 test runs. Its import pulls in nothing beyond the standard library and pytest (memray, pympler
-and memdoctor.units are imported when a measured test runs or a size is read).
+and memdoctor.units are imported when a measured test runs or a size is read, the recorder and the
+diagnosis when a watch starts).
 """
 
 from __future__ import annotations
@@ -60,8 +80,9 @@ import gc
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -296,6 +317,326 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
                                 f"memory per iteration than allowed{peak}")
     for nodeid in settings.failed + settings.peak_failed:
         terminalreporter.write_line(f"  {nodeid}")
+
+
+# ---- watching another process: the one diagnosis ------------------------------------------------
+
+# The gate's default interval (commands/gate.py DEFAULT_INTERVAL, where the choice is measured) and
+# its --detail-every: a watch is a gate on a process the test started.
+WATCH_INTERVAL = "20ms"
+WATCH_DETAIL_EVERY_S = 5.0
+WATCH_USAGE = ('for example memdoctor_watch(server.pid, interval="20ms", limit="512MB", warmup="2s", '
+               'max_growth="5MB/min", fail_on="leak")')
+_FAIL_ON = ("leak", "inconclusive", "no-leak")  # what `gate --fail-on` accepts
+
+
+class _JudgeOptions:
+    """judge_trace's arguments, read once (ValueError with a one-line message), and as `gate` options."""
+
+    __slots__ = ("diagnosis_args", "fail_on", "gate_args", "limit_bytes", "max_growth_bytes_per_s", "warmup_s")
+
+    def __init__(self, limit: str | int | None, warmup: str | float | None, max_growth: str | float | None,
+                 fail_on: str | Iterable[str]) -> None:
+        from memdoctor.units import parse_duration, parse_rate, parse_size
+
+        self.gate_args: list[str] = []
+        self.limit_bytes = None if limit is None else _checked(parse_size, limit, "limit", "512MB")
+        self.warmup_s = 0.0 if warmup is None else _checked(parse_duration, warmup, "warmup", "2s")
+        self.max_growth_bytes_per_s: float | None = None
+        if isinstance(max_growth, str):
+            self.max_growth_bytes_per_s = _checked(parse_rate, max_growth, "max_growth", "5MB/min")
+        elif max_growth is not None:  # a number: bytes per second
+            self.max_growth_bytes_per_s = _checked(float, max_growth, "max_growth", "5MB/min")
+        names = [fail_on] if isinstance(fail_on, str) else list(fail_on)
+        if not all(isinstance(name, str) for name in names):
+            raise ValueError(f"fail_on takes verdict names such as \"leak\" or \"inconclusive\", not {fail_on!r}")
+        verdicts = {v.strip() for name in names for v in name.split(",") if v.strip()}
+        unknown = sorted(verdicts - set(_FAIL_ON))
+        if unknown:
+            raise ValueError(f"fail_on takes leak or inconclusive, not {', '.join(unknown)}")
+        # As the gate: a leak always fails, fail_on adds verdicts that fail too.
+        self.fail_on = frozenset(verdicts | {"leak"})
+        # The same diagnosis and judgement from the command line (analyze, gate --trace), for the message.
+        self.diagnosis_args = [arg for flag, value, unit in (("--limit", limit, "B"), ("--warmup", warmup, "s"))
+                               if value is not None
+                               for arg in (flag, value if isinstance(value, str) else f"{value}{unit}")]
+        self.gate_args += self.diagnosis_args
+        if max_growth is not None:
+            self.gate_args += ["--max-growth", max_growth if isinstance(max_growth, str) else f"{max_growth}B/s"]
+        for verdict in sorted(self.fail_on - {"leak"}):
+            self.gate_args += ["--fail-on", verdict]
+
+
+def _checked(parse: Callable[[Any], Any], value: Any, name: str, example: str) -> Any:
+    """`value` read by `parse`; ValueError naming the argument, in one line."""
+    from memdoctor.units import UnitError
+
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ValueError(f"{name} must be a string such as \"{example}\" or a number, not {type(value).__name__}")
+    try:
+        result = parse(value)
+    except UnitError as exc:
+        raise ValueError(f"{name}: {exc}") from None
+    if result != result or result < 0 or result == float("inf"):  # NaN, negative or infinite numbers
+        raise ValueError(f"{name} must be a finite number of at least 0, not {value!r}")
+    return result
+
+
+class WatchResult:
+    """The plugin's judgement of one trace: the one diagnosis (`diagnosis`, as `memdoctor analyze`
+    prints it) and the gate's checks on it (`gate`, a memdoctor.analysis.gate.GateResult; `passed`
+    as `memdoctor gate --trace` decides it). `notes`: what the watch adds (the process exited early)."""
+
+    __slots__ = ("diagnosis", "gate", "notes", "options", "passed", "title", "trace")
+
+    def __init__(self, trace: str, title: str, diagnosis: Any, gate: Any, options: _JudgeOptions) -> None:
+        self.trace = trace
+        self.title = title
+        self.diagnosis = diagnosis
+        self.gate = gate
+        self.passed: bool = gate.passed
+        self.options = options
+        self.notes: list[str] = []
+
+    def lines(self) -> list[str]:
+        """What a failing watch says: verdict, pattern and growth as every output prints them, time to
+        the limit, the failed checks, the evidence, and the trace with the command that judges it again."""
+        import shlex
+
+        from memdoctor.analysis.engine import describe_growth
+        from memdoctor.units import format_bytes, format_duration
+
+        d = self.diagnosis
+        outcome = "passes" if self.passed else "FAILS"
+        lines = [f"memdoctor: {self.title} {outcome} the watch: verdict {d.verdict.value} ({d.pattern.value}), "
+                 f"growth {describe_growth(d)}"]
+        if d.time_to_limit_s is not None and d.limit_bytes:
+            when = "already" if d.time_to_limit_s <= 0 else f"in {format_duration(d.time_to_limit_s)}"
+            lines.append(f"  the {format_bytes(d.limit_bytes)} limit is reached {when}")
+        lines += [f"  failed: {check.message}" for check in self.gate.failures]
+        lines += [f"  evidence: {line}" for line in d.evidence]
+        lines += [f"  {note}" for note in [*self.gate.notes, *self.notes]]
+        again = shlex.join([self.trace, *self.options.diagnosis_args])
+        lines += [f"  trace: {self.trace}",
+                  f"  this diagnosis again: memdoctor analyze {again} (the full report: memdoctor report {again})",
+                  f"  this pass/fail again: memdoctor gate --trace {shlex.join([self.trace, *self.options.gate_args])}"]
+        return lines
+
+    @property
+    def message(self) -> str:
+        return "\n".join(self.lines())
+
+    def __repr__(self) -> str:
+        d = self.diagnosis
+        return f"WatchResult(passed={self.passed}, verdict={d.verdict.value!r}, pattern={d.pattern.value!r})"
+
+
+def judge_trace(path: str | os.PathLike[str], *, limit: str | int | None = None, warmup: str | float | None = None,
+                max_growth: str | float | None = None,
+                fail_on: str | Iterable[str] = ("leak",)) -> WatchResult:
+    """A trace file -> the plugin's judgement: the one diagnosis (diagnose_trace) and pass/fail as
+    `memdoctor gate --trace PATH` decides it (analysis.gate's measure and judge): it fails on a leak,
+    on the verdicts `fail_on` adds, on growth over `max_growth` (e.g. "5MB/min"; a number is bytes/s)
+    and on an OOM kill. `limit` (e.g. "512MB") replaces the trace's own; `warmup` (e.g. "2s") is the
+    start-up not judged. ValueError (one line) on bad arguments, a trace that cannot be read, or one
+    with several series (judge those with `memdoctor gate --trace`)."""
+    return _judge(os.fspath(path), _JudgeOptions(limit, warmup, max_growth, fail_on))
+
+
+def _judge(path: str, options: _JudgeOptions) -> WatchResult:
+    from memdoctor.analysis.gate import Thresholds
+    from memdoctor.pipelines.gate import gate_trace
+    from memdoctor.traces.reader import read_traces
+
+    traces = read_traces(path)  # TraceReadError is a ValueError with one line
+    if len(traces) != 1:
+        raise ValueError(f"{path} holds {len(traces)} series: judge it with memdoctor gate --trace, which takes "
+                         "the worst one's")
+    thresholds = Thresholds(max_growth_bytes_per_s=options.max_growth_bytes_per_s, fail_on=options.fail_on)
+    # What `memdoctor gate --trace PATH` computes, by the same function: the one diagnosis of the window after
+    # the warm-up, the gate's memory numbers of that window, and its checks on them.
+    gate = gate_trace(path, options.warmup_s, options.limit_bytes, thresholds, None, "rss")[0]
+    if gate.measurements is None:
+        raise ValueError(f"{path} has no sample to judge")
+    header = traces[0].header or {}
+    title = f"PID {header['pid']}" if header.get("pid") else os.path.basename(path)
+    if header.get("cmdline"):
+        command = " ".join(" ".join(map(str, header["cmdline"])).split())  # `python -c` code holds newlines
+        title += f" ({command if len(command) <= 60 else command[:57] + '...'})"
+    return WatchResult(path, title, gate.measurements.diagnosis, gate, options)
+
+
+class Watch:
+    """One process recorded while a test runs (what `memdoctor_watch(pid)` returns). It only observes:
+    the process is never signalled, and may exit before the watch is stopped."""
+
+    __slots__ = ("_error", "_outcome", "_plan", "_reported", "_thread", "_writer", "options", "pid", "result",
+                 "trace")
+
+    def __init__(self, pid: int, trace: str, options: _JudgeOptions, interval_s: float,
+                 follow_children: bool) -> None:
+        import threading
+
+        from memdoctor.pipelines.recording import CommonSettings, attach_plan
+        from memdoctor.report.console import stderr_console
+        from memdoctor.sampling.recorder import RecordingState
+        from memdoctor.traces.writer import open_trace_writer
+
+        self.pid = pid
+        self.trace = trace
+        self.options = options
+        self.result: WatchResult | None = None
+        self._reported = False
+        self._outcome: Any = None
+        self._error: BaseException | None = None
+        settings = CommonSettings(interval_s, None, WATCH_DETAIL_EVERY_S, options.limit_bytes, None,
+                                  warmup_s=options.warmup_s)
+        self._writer = open_trace_writer(trace)
+        try:
+            # What `memdoctor watch PID` and `gate --pid` record: the process and its descendants.
+            self._plan = attach_plan(pid, settings, writer=self._writer, live_mode="off", console=stderr_console(),
+                                     follow_children=follow_children, source_name="memdoctor pytest watch",
+                                     state=RecordingState())
+        except BaseException:
+            self._writer.close()
+            raise
+        thread = threading.Thread(target=self._record, name=f"memdoctor-watch-{pid}", daemon=True)
+        self._thread: threading.Thread | None = thread
+        thread.start()
+
+    def _record(self) -> None:
+        from memdoctor.pipelines.recording import execute
+
+        try:
+            self._outcome = execute(self._plan)
+        except BaseException as exc:  # reported by stop(), in the test's thread
+            self._error = exc
+
+    def stop(self, *, check: bool = True) -> WatchResult:
+        """End the recording (the process goes on) and judge the trace with judge_trace. A failing
+        judgement fails the test here, unless check=False (the caller then judges the result)."""
+        if self.result is None:
+            self.result = self._finish()
+        if not check:
+            self._reported = True
+        elif not self.result.passed and not self._reported:
+            self._reported = True
+            pytest.fail(self.result.message, pytrace=False)
+        return self.result
+
+    def _halt(self) -> None:
+        """End the recording and close its file (once)."""
+        if self._thread is None:
+            return
+        assert self._plan.state is not None
+        self._plan.state.request_stop("stopped")
+        self._thread.join()  # the recorder checks for a stop at every tick (and every 0.25 s when idle)
+        self._thread = None
+        self._plan.source.close()
+        self._writer.close()
+
+    def _finish(self) -> WatchResult:
+        from memdoctor.units import format_duration
+
+        self._halt()
+        if self._error is not None:
+            self._reported = True
+            pytest.fail(f"memdoctor_watch: PID {self.pid}: the recording failed: {self._error}", pytrace=False)
+        try:
+            result = _judge(self.trace, self.options)
+        except ValueError as exc:  # nothing recorded: the process was gone before the first sample
+            problem = f"memdoctor_watch: PID {self.pid}: nothing to judge: {exc}"
+        else:
+            problem = None
+        if problem is not None:
+            self._reported = True
+            pytest.fail(problem, pytrace=False)
+        outcome = self._outcome
+        # The recorder sees an exit at its next tick; a stop that comes sooner (the test reaped the process
+        # and ended) is asked about the process itself.
+        if (outcome is not None and outcome.result.end_reason == "target-exited") or _exited(self.pid):
+            last = f" (its last sample at {format_duration(float(outcome.t[-1]))})" if (
+                outcome is not None and len(outcome.t)) else ""
+            result.notes.append(f"the process exited before the watch was stopped{last}: this is the diagnosis of "
+                                "what was recorded until then")
+        if outcome is not None:
+            result.notes += outcome.warnings
+        return result
+
+
+def _exited(pid: int) -> bool:
+    import psutil
+
+    try:
+        return bool(psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return True
+    except psutil.Error:  # not ours to read: it is there
+        return False
+
+
+@pytest.fixture
+def memdoctor_watch(tmp_path: Path) -> Iterator[Callable[..., Watch]]:
+    """Record another process (a server the test started, with its children) while the test runs, and
+    fail the test when the one diagnosis of that recording fails the gate's judgement (see judge_trace).
+
+        watch = memdoctor_watch(server.pid, interval="20ms", limit="512MB", warmup="2s")
+        drive_load()
+        result = watch.stop()  # optional: teardown stops and judges a watch that is still running
+    """
+    watches: list[Watch] = []
+
+    def start(pid: int, *, interval: str | float = WATCH_INTERVAL, limit: str | int | None = None,
+              warmup: str | float | None = None, max_growth: str | float | None = None,
+              fail_on: str | Iterable[str] = ("leak",), follow_children: bool = True) -> Watch:
+        import psutil
+
+        from memdoctor.errors import MemdoctorError
+        from memdoctor.units import parse_duration
+
+        # Bad arguments and a process that is not there fail the test in one line, without a traceback
+        # (raised outside the `except`, so that pytest shows no chained exception either).
+        problem = None
+        try:
+            if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0:
+                raise ValueError(f"the first argument is the PID to watch (a positive whole number), not {pid!r}")
+            if not isinstance(follow_children, bool):
+                raise ValueError(f"follow_children must be True or False, not {follow_children!r}")
+            interval_s = float(_checked(parse_duration, interval, "interval", "20ms"))
+            if interval_s < 0.001:
+                raise ValueError(f"interval {interval!r} is too small: use at least 1ms")
+            options = _JudgeOptions(limit, warmup, max_growth, fail_on)
+        except ValueError as exc:
+            problem = f"memdoctor_watch: {exc}; {WATCH_USAGE}"
+        else:
+            same_pid = sum(1 for w in watches if w.pid == pid)
+            name = f"memdoctor-watch-{pid}" + (f"-{same_pid + 1}" if same_pid else "") + ".jsonl"
+            try:
+                if not psutil.pid_exists(pid):
+                    raise ValueError(f"no process with PID {pid}: it exited before the watch began, or never ran")
+                watch = Watch(pid, str(tmp_path / name), options, interval_s, follow_children)
+            except (ValueError, MemdoctorError) as exc:  # gone, or not ours to read: as `memdoctor watch` says
+                problem = f"memdoctor_watch: {exc}"
+        if problem is not None:
+            pytest.fail(problem, pytrace=False)
+        watches.append(watch)
+        return watch
+
+    yield start
+    unseen: list[str] = []
+    for watch in watches:  # every recording ends with the test, whatever happens to the others
+        if watch._reported:  # stop() failed the test already, or its caller took the judgement
+            watch._halt()
+            continue
+        try:
+            result = watch.stop(check=False)
+        except pytest.fail.Exception as exc:
+            unseen.append(str(exc))
+            continue
+        if not result.passed:
+            unseen.append(result.message)
+    if unseen:
+        pytest.fail("\n\n".join(unseen), pytrace=False)
 
 
 # ---- trackers: what one run allocated, kept and peaked at ----------------------------------------

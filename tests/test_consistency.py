@@ -2,9 +2,11 @@
 
 For every bundled single-series trace (sample_traces/, tests/data/, the labelled benchmark's
 recordings, and the importers' files written by other recorders) the verdict and pattern printed by
-`analyze --json`, `gate --trace --json`, `report --format json`, `compare` (both sides), `caps --trace`
-and the live view's analysis of the whole recording are identical, and the gate's pass/fail follows
-from them. The CLI runs in-process (typer's CliRunner): one pass over ~40 traces takes seconds.
+`analyze --json`, `gate --trace --json`, `report --format json`, `compare` (both sides), `caps --trace`,
+the live view's analysis of the whole recording and the pytest plugin's judgement of a watched
+process (`judge_trace`, what the `memdoctor_watch` fixture runs on its recording) are identical, and
+the gate's pass/fail, and the plugin's, follow from them. The CLI runs in-process (typer's CliRunner):
+one pass over ~40 traces takes seconds.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typer.testing import CliRunner
 
 from memdoctor.cli import app
 from memdoctor.pipelines.live import LiveMonitor
+from memdoctor.pytest_plugin import judge_trace
 from memdoctor.sampling.recorder import RecordingState
 from memdoctor.traces.importers.multi import rows
 from memdoctor.traces.reader import read_traces
@@ -102,6 +105,11 @@ def test_every_command_gives_the_same_verdict(path: Path) -> None:
 
     assert _live_view(path) == want
 
+    plugin = judge_trace(path)
+    assert (plugin.diagnosis.verdict, plugin.diagnosis.pattern) == want
+    assert plugin.diagnosis.to_dict()["growth_bytes_per_s"] == analyze["growth_bytes_per_s"]
+    assert plugin.passed == gate["passed"], plugin.message  # a watched process fails as the gate does
+
 
 @pytest.mark.parametrize("warmup", ["0s", "5s"])
 def test_warmup_means_the_same_on_every_command(warmup: str) -> None:
@@ -110,7 +118,8 @@ def test_warmup_means_the_same_on_every_command(warmup: str) -> None:
     gate = _cli("gate", "--trace", path, "--warmup", warmup, "--json")
     compare = _cli("compare", path, path, "--warmup", warmup, "--json")
     report = _cli("report", path, "--warmup", warmup, "--format", "json")
-    for d in (gate["diagnosis"], compare["before"], report["diagnosis"]):
+    plugin = judge_trace(path, warmup=warmup).diagnosis.to_dict()
+    for d in (gate["diagnosis"], compare["before"], report["diagnosis"], plugin):
         assert (d["verdict"], d["pattern"], d["growth_bytes_per_s"]) == (
             analyze["verdict"], analyze["pattern"], analyze["growth_bytes_per_s"])
 

@@ -12,6 +12,8 @@ does not see.
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import subprocess
 import sys
@@ -22,7 +24,7 @@ import pytest
 
 from memdoctor.pytest_plugin import judge_growth, theil_sen_slope
 
-from .conftest import ROOT
+from .conftest import ROOT, memdoctor
 
 pytest_plugins = ["pytester"]
 integration = pytest.mark.integration
@@ -468,3 +470,191 @@ def test_keeps_every_buffer():
     assert _outcomes(result) == {"test_replaces_its_buffer": "PASSED", "test_keeps_every_buffer": "FAILED"}
     assert "each run after the warm-up: +100.1 KiB, +100.1 KiB, +100.1 KiB, +100.1 KiB, +100.1 KiB" in (
         result.stdout.str())
+
+
+# ---- memdoctor_watch: a process the test starts, judged by the one diagnosis ----------------------
+
+# The servers keep a fixed time grid (start + k * period): a loaded CI machine delays a tick but never
+# slows the rate (tests/test_recording.py LEAK_400KB_EVERY_50MS). Their rates and lengths are the
+# gate's tests' (tests/test_gate.py): a leak of 400 KiB every 50 ms judged on 6 s, healthy_worker.py's
+# 400 KiB request every 20 ms, its buffers freed, judged on 8 s with a 1 s warm-up. Each prints a line
+# once it has run that long (the test's "load is done"), then goes on until the test kills it.
+WATCHED_SERVERS = '''
+import subprocess
+import sys
+
+import pytest
+
+LEAKING = """
+import time
+kept = []
+start = time.monotonic()
+k = 0
+while time.monotonic() < start + 60:
+    kept.append(bytearray(400 * 1024))  # never freed: 8 MiB/s
+    k += 1
+    if k == 120:
+        print("6 s", flush=True)
+    time.sleep(max(0.0, start + k * 0.05 - time.monotonic()))
+"""
+
+HEALTHY = """
+import time
+start = time.monotonic()
+k = 0
+done = []
+while time.monotonic() < start + 60:
+    body = bytearray(400 * 1024)
+    done.append(len([bytes(body[i:i + 4096]) for i in range(0, len(body), 4096)]))
+    if len(done) >= 20:
+        done.clear()  # the requests' buffers are gone: nothing is kept
+    k += 1
+    if k == 400:
+        print("8 s", flush=True)
+    time.sleep(max(0.0, start + k * 0.02 - time.monotonic()))
+"""
+
+
+@pytest.fixture
+def server():
+    started = []
+
+    def start(code):
+        proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+'''
+
+
+def _sections(result: pytest.RunResult) -> dict[str, list[str]]:
+    """Test name -> the lines of its failure or error section (the lines pytest prints under its title)."""
+    found: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in result.stdout.lines:
+        if line.startswith("__") and line.endswith("__") and line.strip("_ "):
+            name = line.strip("_ ").split()[-1]  # "test_x" or "ERROR at teardown of test_x"
+            current = found.setdefault(name, [])
+        elif line.startswith("=") and line.endswith("="):
+            current = None
+        elif current is not None and line.strip():
+            current.append(line)
+    return found
+
+
+@integration
+def test_watch_fails_a_leaking_server_with_the_one_diagnosis(pytester: pytest.Pytester):
+    pytester.makepyfile(test_soak=WATCHED_SERVERS + '''
+
+def test_leaking_server(server, memdoctor_watch):
+    proc = server(LEAKING)
+    watch = memdoctor_watch(proc.pid, warmup="1s")
+    proc.stdout.readline()  # the load has run
+    watch.stop()
+
+
+def test_leaking_server_judged_at_teardown(server, memdoctor_watch):
+    proc = server(LEAKING)
+    memdoctor_watch(proc.pid, warmup="1s")
+    proc.stdout.readline()
+    proc.kill()  # the server is gone before the watch is stopped: what was recorded is judged
+    proc.wait()
+''')
+    result = _run(pytester, "-rA")
+    # The teardown's judgement fails a test whose call passed: an error at teardown.
+    result.assert_outcomes(passed=1, failed=1, errors=1)
+    sections = _sections(result)
+    for name in ("test_leaking_server", "test_leaking_server_judged_at_teardown"):
+        message = "\n".join(sections[name])
+        assert "FAILS the watch: verdict leak (" in message and "growth " in message, message
+        assert "failed: verdict leak" in message and "evidence: " in message, message
+        assert "Traceback" not in message
+        trace = re.search(r"  trace: (\S+/memdoctor-watch-\d+\.jsonl)$", message, re.MULTILINE)
+        assert trace is not None, message
+        # The trace is there for `memdoctor analyze`, which gives the same answer.
+        analyze = json.loads(memdoctor("analyze", trace.group(1), "--warmup", "1s", "--json", check_code=0).stdout)
+        assert analyze["verdict"] == "leak", analyze
+        assert f"verdict leak ({analyze['pattern']})" in message
+        assert f"memdoctor gate --trace {trace.group(1)} --warmup 1s" in message
+    assert "the process exited before the watch was stopped" in "\n".join(
+        sections["test_leaking_server_judged_at_teardown"])
+    assert "the process exited" not in "\n".join(sections["test_leaking_server"])
+
+
+@integration
+def test_watch_passes_a_healthy_server_and_leaves_it_running(pytester: pytest.Pytester):
+    pytester.makepyfile(test_soak=WATCHED_SERVERS + '''
+
+def test_healthy_server(server, memdoctor_watch):
+    proc = server(HEALTHY)
+    watch = memdoctor_watch(proc.pid, warmup="1s", max_growth="5MB/min")
+    proc.stdout.readline()
+    result = watch.stop()
+    assert result.passed and result.diagnosis.verdict != "leak", result.message
+    assert proc.poll() is None  # the watch only observed
+
+
+def test_a_server_that_exits_is_judged_on_what_was_recorded(server, memdoctor_watch):
+    proc = server("import time; print('ready', flush=True); time.sleep(1)")
+    proc.stdout.readline()  # started: its imports are not part of the recording
+    watch = memdoctor_watch(proc.pid)
+    proc.wait()
+    result = watch.stop(check=False)
+    assert result.diagnosis.verdict != "leak", result.message
+    assert any(note.startswith("the process exited before the watch was stopped") for note in result.notes), (
+        result.notes)
+''')
+    result = _run(pytester, "-rA")
+    assert _outcomes(result) == {"test_healthy_server": "PASSED",
+                                 "test_a_server_that_exits_is_judged_on_what_was_recorded": "PASSED"}, (
+        result.stdout.str()[-3000:])
+
+
+@integration
+def test_watch_bad_arguments_fail_the_test_in_one_line(pytester: pytest.Pytester):
+    pytester.makepyfile(test_bad_watch='''
+import os
+import subprocess
+import sys
+
+
+def test_interval(memdoctor_watch):
+    memdoctor_watch(os.getpid(), interval="fast")
+
+
+def test_limit(memdoctor_watch):
+    memdoctor_watch(os.getpid(), limit="lots")
+
+
+def test_fail_on(memdoctor_watch):
+    memdoctor_watch(os.getpid(), fail_on="sometimes")
+
+
+def test_pid(memdoctor_watch):
+    memdoctor_watch(str(os.getpid()))
+
+
+def test_gone(memdoctor_watch):
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    memdoctor_watch(gone.pid)
+''')
+    result = _run(pytester, "-rA")
+    result.assert_outcomes(failed=5)
+    out = result.stdout.str()
+    assert "Traceback" not in out and "During handling" not in out
+    expected = {
+        "test_interval": "memdoctor_watch: interval: cannot read duration 'fast'",
+        "test_limit": "memdoctor_watch: limit: cannot read size 'lots'",
+        "test_fail_on": "memdoctor_watch: fail_on takes leak or inconclusive, not sometimes",
+        "test_pid": "memdoctor_watch: the first argument is the PID to watch",
+        "test_gone": "memdoctor_watch: no process with PID",
+    }
+    sections = _sections(result)
+    for name, start in expected.items():
+        assert len(sections[name]) == 1 and sections[name][0].startswith(start), (name, sections.get(name))

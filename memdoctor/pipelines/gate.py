@@ -99,9 +99,10 @@ def _start_load(load: list[str], state: RecordingState, stop_when_done: bool) ->
 _VERDICT_ORDER = {"leak": 0, "inconclusive": 1, "no-leak": 2}
 
 
-def _gate_trace(path: str, warmup_s: float, limit_bytes: int | None, thresholds: Thresholds,
-                baseline: Baseline | None, metric: str) -> tuple[GateResult, str, list[float], float]:
-    """Judge every series of a recorded input; the gate's result is the worst one's (failures first)."""
+def gate_trace(path: str, warmup_s: float, limit_bytes: int | None, thresholds: Thresholds,
+               baseline: Baseline | None, metric: str) -> tuple[GateResult, str, list[float], float]:
+    """Judge every series of a recorded input; the gate's result is the worst one's (failures first). Also the
+    pytest plugin's judgement of a watch (pytest_plugin.judge_trace): one computation for both."""
     judged: list[tuple[GateResult, str, list[float]]] = []
     traces = read_traces(path)
     for tr in traces:
@@ -147,7 +148,7 @@ def run_gate(*, cmd: list[str], pid: int | None, trace: str | None, duration_s: 
     --trace, the snapshots already beside the trace are used.
     """
     if trace is not None:
-        gated = _gate_trace(trace, warmup_s, limit_bytes, thresholds, baseline, metric)
+        gated = gate_trace(trace, warmup_s, limit_bytes, thresholds, baseline, metric)
         if diagnose and not gated[0].passed:
             _attach_report(gated[0], trace, None, limit_bytes, warmup_s)
         return gated
