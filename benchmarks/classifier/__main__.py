@@ -19,8 +19,10 @@ import os
 import sys
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -73,13 +75,17 @@ def _one(job: tuple[str, int, int]) -> tuple[Trace, dict]:
     return tr, _run_all(tr)
 
 
-def synthetic(per_family: int, seed: int, workers: int) -> tuple[list[Trace], list[dict]]:
-    jobs = [(fam, seed, i) for fam in FAMILIES for i in range(per_family)]
+def _map(fn: Callable[[Any], Any], jobs: list[Any], workers: int, chunksize: int = 1) -> list[Any]:
+    """fn over jobs, in a pool of `workers` processes when more than one."""
     if workers > 1:
         with multiprocessing.Pool(workers) as pool:
-            pairs = pool.map(_one, jobs, chunksize=4)
-    else:
-        pairs = [_one(j) for j in jobs]
+            return pool.map(fn, jobs, chunksize=chunksize)
+    return [fn(j) for j in jobs]
+
+
+def synthetic(per_family: int, seed: int, workers: int) -> tuple[list[Trace], list[dict]]:
+    jobs = [(fam, seed, i) for fam in FAMILIES for i in range(per_family)]
+    pairs = _map(_one, jobs, workers, chunksize=4)
     return [p[0] for p in pairs], [p[1] for p in pairs]
 
 
@@ -238,11 +244,7 @@ def online(seed: int, per_rate: int, rates: tuple[float, ...], workers: int) -> 
         duration = min(max(6 * 3600 * 5 / rate, 4 * 3600), 24 * 3600)
         delays: dict[str, list[float]] = defaultdict(list)
         jobs = [(seed, i, rate, duration) for i in range(per_rate)]
-        if workers > 1:
-            with multiprocessing.Pool(workers) as pool:
-                founds = pool.map(_online_one, jobs)
-        else:
-            founds = [_online_one(j) for j in jobs]
+        founds = _map(_online_one, jobs, workers)
         for found in founds:
             for mth in [MD, HELD, *BASELINES]:
                 delays[mth].append(found.get(mth, np.inf))
@@ -284,11 +286,7 @@ def _online_healthy_one(job: tuple[str, int, int]) -> tuple[str, bool, bool, int
 def online_healthy(seed: int, per_family: int, workers: int) -> str:
     """A live watch calls diagnose() again and again: how many healthy traces are ever flagged?"""
     jobs = [(fam, seed, i) for fam in HEALTHY for i in range(per_family)]
-    if workers > 1:
-        with multiprocessing.Pool(workers) as pool:
-            res = pool.map(_online_healthy_one, jobs, chunksize=2)
-    else:
-        res = [_online_healthy_one(j) for j in jobs]
+    res = _map(_online_healthy_one, jobs, workers, chunksize=2)
     rows = []
     for fam in HEALTHY:
         rr = [r for r in res if r[0] == fam]
@@ -337,11 +335,7 @@ def alert_calibration(seed: int, per_family: int, workers: int) -> str:
     """Is the confidence a live leak prints (thresholds.ALERT_RIGHT_SHARE, measured on seeds 7, 99, 123, 456)
     the share of such live leaks that are right, on traces it was not measured on?"""
     jobs = [(fam, seed, i) for fam in FAMILIES for i in range(per_family)]
-    if workers > 1:
-        with multiprocessing.Pool(workers) as pool:
-            res = pool.map(_first_live_leak, jobs, chunksize=2)
-    else:
-        res = [_first_live_leak(j) for j in jobs]
+    res = _map(_first_live_leak, jobs, workers, chunksize=2)
     shown = [r for r in res if r[2] is not None]
     rows = []
     for kind in sorted({r[2] for r in shown}):
