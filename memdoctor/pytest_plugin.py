@@ -162,6 +162,9 @@ class _Settings:
 
 
 _SETTINGS = pytest.StashKey[_Settings]()
+# True while the per-run budget repeats a test: a memdoctor_watch started in its body would start again at
+# every run (another recording of the same process each time), so it is refused there.
+_REPEATING = False
 
 
 # ---- pure judgement ---------------------------------------------------------------------------
@@ -598,6 +601,10 @@ def memdoctor_watch(tmp_path: Path) -> Iterator[Callable[..., Watch]]:
         # (raised outside the `except`, so that pytest shows no chained exception either).
         problem = None
         try:
+            if _REPEATING:
+                raise ValueError("this test is run again and again by the per-run leak budget (--memdoctor or a "
+                                 "memdoctor marker), and each run would start another watch: leave it out with "
+                                 "@pytest.mark.memdoctor(enabled=False)")
             if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0:
                 raise ValueError(f"the first argument is the PID to watch (a positive whole number), not {pid!r}")
             if not isinstance(follow_children, bool):
@@ -840,8 +847,10 @@ def _open_tracker(python_allocators: bool) -> _Memray | _Tracemalloc:
 def _measured(item: pytest.Function, runtest: Callable[[], None], budget: Budget,
               settings: _Settings) -> Callable[[], None]:
     def run() -> None:
+        global _REPEATING
         settings.measured += 1
         tracker = _open_tracker(python_allocators=budget.growth)
+        _REPEATING = True
         try:
             try:
                 _measure(item, runtest, budget, settings, tracker)
@@ -850,6 +859,7 @@ def _measured(item: pytest.Function, runtest: Callable[[], None], budget: Budget
                 tracker = _Tracemalloc()
                 _measure(item, runtest, budget, settings, tracker)
         finally:
+            _REPEATING = False
             tracker.close()
 
     return run

@@ -540,7 +540,7 @@ def _sections(result: pytest.RunResult) -> dict[str, list[str]]:
         if line.startswith("__") and line.endswith("__") and line.strip("_ "):
             name = line.strip("_ ").split()[-1]  # "test_x" or "ERROR at teardown of test_x"
             current = found.setdefault(name, [])
-        elif line.startswith("=") and line.endswith("="):
+        elif line[:2] in ("==", "--") and line[-2:] in ("==", "--"):  # the next section (the plugin's summary)
             current = None
         elif current is not None and line.strip():
             current.append(line)
@@ -622,6 +622,13 @@ import os
 import subprocess
 import sys
 
+import pytest
+
+
+@pytest.mark.memdoctor(iterations=3)
+def test_repeated(memdoctor_watch):
+    memdoctor_watch(os.getpid())
+
 
 def test_interval(memdoctor_watch):
     memdoctor_watch(os.getpid(), interval="fast")
@@ -643,9 +650,10 @@ def test_gone(memdoctor_watch):
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
     memdoctor_watch(gone.pid)
+
 ''')
     result = _run(pytester, "-rA")
-    result.assert_outcomes(failed=5)
+    result.assert_outcomes(failed=6)
     out = result.stdout.str()
     assert "Traceback" not in out and "During handling" not in out
     expected = {
@@ -654,6 +662,8 @@ def test_gone(memdoctor_watch):
         "test_fail_on": "memdoctor_watch: fail_on takes leak or inconclusive, not sometimes",
         "test_pid": "memdoctor_watch: the first argument is the PID to watch",
         "test_gone": "memdoctor_watch: no process with PID",
+        # The per-run budget runs the test three times: three watches of one process. Refused, in one line.
+        "test_repeated": "memdoctor_watch: this test is run again and again by the per-run leak budget",
     }
     sections = _sections(result)
     for name, start in expected.items():
