@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import socket
+import sys
 import threading
 import time
 import urllib.error
@@ -16,8 +17,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pytest
 
-from .conftest import assert_one_line_error, memdoctor, python_example, wait_for
+from .conftest import assert_one_line_error, memdoctor, wait_for
 from .prometheus_util import fleet_dataset, free_port, require_prometheus, serve_fleet
+from .test_recording import LEAK_400KB_EVERY_50MS
 
 SECRET = "s3cr3t-t0ken-do-not-print"
 
@@ -340,6 +342,7 @@ def _scrape(url: str) -> dict[tuple[str, tuple], float]:
 def test_metrics_server_exposes_the_recording_state():
     pytest.importorskip("prometheus_client")
     from memdoctor.analysis import diagnose
+    from memdoctor.analysis.online import OnlineJudge
     from memdoctor.report.metrics_server import start_metrics_server
     from memdoctor.sampling.recorder import RecordingState
 
@@ -351,9 +354,9 @@ def test_metrics_server_exposes_the_recording_state():
     state.fields = ("rss_root", "procs")
     state.last_t, state.last_values = 59.9, (float(rss[-1]), 40e6, 2)
     state.details = {"pss": 90e6, "fds": 12, "threads": 3}
-    diagnosis = [None]
+    online = [None]
     port = free_port()
-    server = start_metrics_server(f"127.0.0.1:{port}", state, lambda: diagnosis[0], limit_bytes=512 * 1024**2,
+    server = start_metrics_server(f"127.0.0.1:{port}", state, lambda: online[0], limit_bytes=512 * 1024**2,
                                   pid=4242)
     try:
         before = _scrape(server.url)
@@ -362,10 +365,23 @@ def test_metrics_server_exposes_the_recording_state():
         assert before[("memdoctor_samples_total", (("pid", "4242"),))] == 600
         assert before[("memdoctor_open_fds", (("pid", "4242"),))] == 12
         assert not any(name == "memdoctor_leak" for name, _ in before)  # no verdict yet: no made-up numbers
-        diagnosis[0] = diagnose(t, rss, limit_bytes=512 * 1024**2)
-        after = _scrape(server.url)
+        d = diagnose(t, rss, limit_bytes=512 * 1024**2)
+        judge = OnlineJudge()
+        online[0] = judge.update(d, 2.0)
         pid = (("pid", "4242"),)
+        # One analysis that says leak is not the live verdict yet: memdoctor_leak (what an alerting rule reads)
+        # waits for the leak to hold, as the live view and --alert do; the latest analysis is exported beside it.
+        first = _scrape(server.url)
+        assert first[("memdoctor_leak", pid)] == 0.0
+        assert first[("memdoctor_live_verdict", (("pid", "4242"), ("verdict", "watching")))] == 1.0
+        assert first[("memdoctor_verdict", (("pid", "4242"), ("verdict", "leak")))] == 1.0
+        assert not any(name == "memdoctor_leak_confidence" for name, _ in first)
+        for elapsed in range(4, 62, 2):
+            online[0] = judge.update(d, float(elapsed))
+        after = _scrape(server.url)
         assert after[("memdoctor_leak", pid)] == 1.0
+        assert after[("memdoctor_live_verdict", (("pid", "4242"), ("verdict", "leak")))] == 1.0
+        assert after[("memdoctor_leak_confidence", pid)] == online[0].confidence < 1.0
         assert after[("memdoctor_memory_floor_growth_bytes_per_second", pid)] == pytest.approx(1e6, rel=0.05)
         ttl = after[("memdoctor_time_to_limit_seconds", pid)]
         assert ttl == pytest.approx((512 * 1024**2 - rss[-1]) / 1e6, rel=0.1)
@@ -402,11 +418,15 @@ def test_watch_serve_metrics_end_to_end(spawn):
     pytest.importorskip("prometheus_client")
     if "--serve-metrics" not in memdoctor("watch", "--help", check_code=0).stdout:
         pytest.skip("watch has no --serve-metrics option yet (memdoctor/report/metrics_server.py is not wired)")
-    target = spawn(python_example("leaky_list.py", "--rate-kb", "300", "--every", "0.02"))
+    # A leak on a fixed time grid: a rate that sags under a loaded CI reads, rightly, as growth slowing down,
+    # which holds the live verdict back (see test_recording's --alert test).
+    target = spawn([sys.executable, "-c", LEAK_400KB_EVERY_50MS])
     port = free_port()
     from .conftest import memdoctor_popen
 
-    watch = memdoctor_popen("watch", str(target.pid), "--interval", "50ms", "--duration", "30s",
+    # memdoctor_leak is the live verdict: shown once the leak held for 30 s (thresholds.ONLINE_MIN_HOLD_S) and a
+    # third of the watch, ~35-40 s in; the watch lasts longer than the wait below.
+    watch = memdoctor_popen("watch", str(target.pid), "--interval", "50ms", "--duration", "120s",
                             "--serve-metrics", f"127.0.0.1:{port}", "--json")
     try:
         url = f"http://127.0.0.1:{port}/metrics"
@@ -419,7 +439,7 @@ def test_watch_serve_metrics_end_to_end(spawn):
                 return False
             return seen.get(("memdoctor_leak", (("pid", str(target.pid)),))) == 1.0
 
-        wait_for(leak_reported, timeout=25, what="memdoctor_leak 1 on /metrics")
+        wait_for(leak_reported, timeout=100, what="memdoctor_leak 1 on /metrics")
         pid = (("pid", str(target.pid)),)
         assert seen[("memdoctor_memory_bytes", (("kind", "rss"), *pid))] > 10e6
         assert seen[("memdoctor_memory_floor_growth_bytes_per_second", pid)] > 1e6

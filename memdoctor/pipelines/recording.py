@@ -189,7 +189,7 @@ def execute(plan: RecordingPlan) -> RecordingOutcome:
     if plan.serve_metrics:
         from memdoctor.report.metrics_server import start_metrics_server
 
-        metrics = start_metrics_server(plan.serve_metrics, state, lambda: monitor.diagnosis,
+        metrics = start_metrics_server(plan.serve_metrics, state, lambda: monitor.online,
                                        limit_bytes=plan.limit.bytes, pid=plan.pid)
     if plan.live_mode != "off" or plan.alert is not None or metrics is not None:
         monitor.start()

@@ -12,8 +12,14 @@ Metrics (all gauges unless noted):
 - memdoctor_limit_bytes: the limit the process is judged against
 - memdoctor_memory_floor_growth_bytes_per_second: growth of the memory floor (troughs)
 - memdoctor_time_to_limit_seconds: time until the limit at that growth; +Inf when nothing grows
-- memdoctor_leak: 1 when the verdict is "leak", else 0; memdoctor_verdict{verdict=...}: 1 for
-  the current verdict (a state set); memdoctor_pattern_info{pattern=...}; memdoctor_confidence
+- memdoctor_leak: 1 when the live verdict is "leak", else 0: the verdict the live view shows and
+  `--alert` acts on, held against new evidence (analysis/online.py), so an alerting rule on it does
+  not flap with each analysis; memdoctor_live_verdict{verdict="watching"|"leak"|"no-leak"}: that
+  verdict (a state set); memdoctor_leak_confidence: with a live leak, its calibrated confidence (how
+  often such live leaks were leaks in the labelled benchmark)
+- memdoctor_verdict{verdict=...}: the latest analysis of the data so far (a state set; it can flip
+  from one analysis to the next); memdoctor_pattern_info{pattern=...}; memdoctor_confidence (the
+  latest analysis')
 - memdoctor_samples_total (counter), memdoctor_recording_seconds, memdoctor_processes,
   memdoctor_open_fds, memdoctor_threads
 """
@@ -27,11 +33,13 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from memdoctor.analysis import Diagnosis, Verdict
+from memdoctor.analysis import Verdict
+from memdoctor.analysis.online import OnlineState
 from memdoctor.sampling.recorder import RecordingState
 from memdoctor.units import UnitError
 
 VERDICTS = tuple(v.value for v in Verdict)
+LIVE_VERDICTS = ("watching", "leak", "no-leak")  # what OnlineState.shown takes
 
 
 class MetricsServerError(UnitError):
@@ -65,10 +73,10 @@ def parse_listen_address(text: str) -> tuple[str, int]:
 class WatchCollector:
     """A prometheus_client collector reading the recording's state at scrape time."""
 
-    def __init__(self, state: RecordingState, diagnosis: Callable[[], Diagnosis | None], *,
+    def __init__(self, state: RecordingState, online: Callable[[], OnlineState | None], *,
                  limit_bytes: int | None, pid: int | None) -> None:
         self.state = state
-        self.diagnosis = diagnosis
+        self.online = online
         self.limit_bytes = limit_bytes
         self.pid = pid
 
@@ -107,17 +115,27 @@ class WatchCollector:
         yield from gauge("memdoctor_processes", "Processes in the watched tree.", _number(last.get("procs")))
         yield from gauge("memdoctor_open_fds", "Open file descriptors of the tree.", _number(details.get("fds")))
         yield from gauge("memdoctor_threads", "Threads of the tree.", _number(details.get("threads")))
-        d = self.diagnosis()
-        if d is None:
+        live = self.online()
+        if live is None:
             return
+        d = live.diagnosis
         growth = d.growth_bytes_per_s if math.isfinite(d.growth_bytes_per_s) else 0.0
         yield from gauge("memdoctor_memory_floor_growth_bytes_per_second",
                          "Growth of the memory floor (the troughs after garbage collection).", growth)
         ttl = d.time_to_limit_s if d.time_to_limit_s is not None else math.inf
         yield from gauge("memdoctor_time_to_limit_seconds", "Time until the limit at the floor's growth; +Inf "
                          "when nothing grows.", ttl)
-        yield from gauge("memdoctor_leak", "1 when the verdict is leak, else 0.", 1.0 if d.verdict == "leak" else 0.0)
-        verdict = GaugeMetricFamily("memdoctor_verdict", "1 for the current verdict.", labels=[*names, "verdict"])
+        yield from gauge("memdoctor_leak", "1 when the live verdict (held against new evidence, what --alert acts "
+                         "on) is leak, else 0.", 1.0 if live.shown == "leak" else 0.0)
+        shown = GaugeMetricFamily("memdoctor_live_verdict", "1 for the live verdict, held against new evidence.",
+                                  labels=[*names, "verdict"])
+        for name in LIVE_VERDICTS:
+            shown.add_metric([*values, name], 1.0 if live.shown == name else 0.0)
+        yield shown
+        yield from gauge("memdoctor_leak_confidence", "With a live leak: how often live leaks of its kind were "
+                         "leaks in memdoctor's labelled benchmark (0 to 1).", live.confidence)
+        verdict = GaugeMetricFamily("memdoctor_verdict", "1 for the verdict of the latest analysis (it can flip "
+                                    "from one analysis to the next).", labels=[*names, "verdict"])
         for name in VERDICTS:
             verdict.add_metric([*values, name], 1.0 if d.verdict == name else 0.0)
         yield verdict
@@ -125,7 +143,7 @@ class WatchCollector:
                                     labels=[*names, "pattern"])
         pattern.add_metric([*values, d.pattern], 1.0)
         yield pattern
-        yield from gauge("memdoctor_confidence", "Confidence of the verdict (0 to 1).", d.confidence)
+        yield from gauge("memdoctor_confidence", "Confidence of the latest analysis' verdict (0 to 1).", d.confidence)
 
 
 def _number(value: Any) -> float | None:
@@ -152,7 +170,7 @@ class MetricsServer:
         self._thread.join(timeout=5)
 
 
-def start_metrics_server(address: str, state: RecordingState, diagnosis: Callable[[], Diagnosis | None], *,
+def start_metrics_server(address: str, state: RecordingState, online: Callable[[], OnlineState | None], *,
                          limit_bytes: int | None = None, pid: int | None = None) -> MetricsServer:
     """Serve the watch's metrics on `address` (HOST:PORT); raises MetricsServerError if it cannot."""
     try:
@@ -162,7 +180,7 @@ def start_metrics_server(address: str, state: RecordingState, diagnosis: Callabl
                                  "(pip install prometheus_client)") from None
     host, port = parse_listen_address(address)
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(WatchCollector(state, diagnosis, limit_bytes=limit_bytes, pid=pid))  # type: ignore[arg-type]
+    registry.register(WatchCollector(state, online, limit_bytes=limit_bytes, pid=pid))  # type: ignore[arg-type]
     try:
         server, thread = start_http_server(port, addr=host, registry=registry)
     except OSError as exc:
