@@ -150,3 +150,15 @@ def test_memory_above_the_limit_fails_max_time_to_limit() -> None:
     gate = _cli("gate", "--trace", path, "--limit", "50MB", "--max-time-to-limit", "1h", "--json")
     assert "time-to-limit" in gate["failures"]
     assert gate["diagnosis"]["time_to_limit_s"] == 0.0 and gate["diagnosis"]["verdict"] == "leak"
+
+
+def test_memory_above_the_limit_fails_max_time_to_limit_on_a_short_trace(tmp_path: Path) -> None:
+    """Below 20 samples there is no trend test, but memory above --limit is a fact: the time to the limit is 0
+    and --max-time-to-limit fails (a 17-sample climb 100 -> 500 MiB passed with "reached in never")."""
+    path = tmp_path / "steep.csv"
+    path.write_text("t,rss\n" + "".join(f"{i},{(100 + 25 * i) * 1024**2}\n" for i in range(17)))
+    gate = _cli("gate", "--trace", str(path), "--limit", "400MB", "--max-time-to-limit", "1h", "--json")
+    assert "time-to-limit" in gate["failures"] and not gate["passed"]
+    assert gate["diagnosis"]["time_to_limit_s"] == 0.0
+    analyze = _cli("analyze", str(path), "--limit", "400MB", "--json")
+    assert analyze["time_to_limit_s"] == 0.0 and any("already above the limit" in e for e in analyze["evidence"])

@@ -179,9 +179,14 @@ def diagnose(
         evidence.append(f"only {n} usable samples over {format_duration(duration)}: at least {MIN_SAMPLES} are needed")
         if oom_ev:
             evidence.append(oom_ev)
+        # A fact needs no trend: memory already above the limit has reached it, however few the samples.
+        reached = bool(oom_ev) or (limit is not None and last is not None and last > limit)
+        if reached and not oom_ev:
+            evidence.append(_above_limit(last, limit))
         return Diagnosis(verdict=Verdict.LEAK if oom_ev else Verdict.INCONCLUSIVE,
                          pattern=Pattern.LINEAR if oom_ev else Pattern.STABLE,
-                         growth_bytes_per_s=0.0, limit_bytes=limit, time_to_limit_s=0.0 if oom_ev else None,
+                         growth_bytes_per_s=0.0, limit_bytes=limit, time_to_limit_s=0.0 if reached else None,
+                         time_to_limit_range_s=(0.0, 0.0) if reached else None,
                          samples=n, duration_s=duration, confidence=0.9 if oom_ev else 0.0, evidence=evidence,
                          watch_more_s=None if oom_ev else watch, last_bytes=last, peak_bytes=peak,
                          restarts=len(ooms))
@@ -226,8 +231,7 @@ def diagnose(
     fc: Forecast | None = None
     above = limit is not None and last is not None and last > limit
     if limit is not None and above:
-        evidence.append(f"memory {format_bytes(last)} is already above the limit {format_bytes(limit)} "
-                        "(reached: time to the limit 0; check the limit's units if the process still runs)")
+        evidence.append(_above_limit(last, limit))
     elif limit is not None and growth.slope > 0:
         # Shown for any verdict whose measured growth reaches the limit soon (an undecided or healthy-looking
         # process at 93 % of its limit and still climbing must warn); for a leak, always.
@@ -283,6 +287,11 @@ def diagnose(
         floor_m=tuple(float(v) for v in floor_m) if floor_m is not None else (),
         extras=extras,
     )
+
+
+def _above_limit(last: float | None, limit: int | None) -> str:
+    return (f"memory {format_bytes(last)} is already above the limit {format_bytes(limit)} "
+            "(reached: time to the limit 0; check the limit's units if the process still runs)")
 
 
 def _heap_contradiction(heap_growth: Sequence[HeapGrowth], floor_high: float) -> HeapGrowth | None:
