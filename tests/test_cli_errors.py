@@ -134,3 +134,25 @@ def test_target_that_exits_mid_recording_keeps_its_trace(tmp_path):
     assert outcome["end_reason"] == "target-exited"
     _header, samples = read_jsonl(out)
     assert len(samples) == outcome["samples"] >= 10
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(("trace", "code"), [("node_healthy_server_20ms_a.jsonl", 0), ("node_server_leak_20ms.jsonl", 1)])
+def test_a_reader_that_stops_reading_does_not_change_the_result(trace: str, code: int) -> None:
+    """`memdoctor gate --trace T | head -1`: the reader closes the pipe before the result is printed. The exit
+    code is still the gate's (a passing gate exited 1, rich's default on a broken pipe), with nothing on stderr
+    (no "internal error: BrokenPipeError")."""
+    import subprocess
+
+    from .conftest import cli_env
+
+    path = os.path.join(os.path.dirname(__file__), "data", "gate", trace)
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before memdoctor writes its first byte
+    try:
+        proc = subprocess.run([sys.executable, "-m", "memdoctor", "gate", "--trace", path], stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, timeout=120, env=cli_env())
+    finally:
+        os.close(write_end)
+    assert proc.returncode == code, proc.stderr
+    assert proc.stderr == ""

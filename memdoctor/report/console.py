@@ -12,9 +12,21 @@ def _color_allowed(stream) -> bool:
     return "NO_COLOR" not in os.environ and hasattr(stream, "isatty") and stream.isatty()
 
 
+class _PipedConsole(Console):
+    """A reader that stops reading (`memdoctor gate ... | head`) is its own business: what is still to print goes
+    to /dev/null and the command ends with its own exit code. rich's default exits 1 there, which turned a
+    passing gate into a failure."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
 def stdout_console() -> Console:
     """Results: stdout; rich itself also honours NO_COLOR and TERM=dumb."""
-    return Console(file=sys.stdout, no_color=not _color_allowed(sys.stdout), highlight=False, soft_wrap=False,
+    return _PipedConsole(file=sys.stdout, no_color=not _color_allowed(sys.stdout), highlight=False, soft_wrap=False,
                    width=None if sys.stdout.isatty() else 120)
 
 
