@@ -137,7 +137,8 @@ def test_target_that_exits_mid_recording_keeps_its_trace(tmp_path):
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize(("trace", "code"), [("node_healthy_server_20ms_a.jsonl", 0), ("node_server_leak_20ms.jsonl", 1)])
+@pytest.mark.parametrize(("trace", "code"), [("node_healthy_server_20ms_a.jsonl", 0),
+                                             ("node_server_leak_20ms.jsonl", 1)])
 def test_a_reader_that_stops_reading_does_not_change_the_result(trace: str, code: int) -> None:
     """`memdoctor gate --trace T | head -1`: the reader closes the pipe before the result is printed. The exit
     code is still the gate's (a passing gate exited 1, rich's default on a broken pipe), with nothing on stderr
