@@ -162,3 +162,20 @@ def test_memory_above_the_limit_fails_max_time_to_limit_on_a_short_trace(tmp_pat
     assert gate["diagnosis"]["time_to_limit_s"] == 0.0
     analyze = _cli("analyze", str(path), "--limit", "400MB", "--json")
     assert analyze["time_to_limit_s"] == 0.0 and any("already above the limit" in e for e in analyze["evidence"])
+
+
+def test_an_input_with_several_series_is_judged_on_the_same_series_everywhere() -> None:
+    """Issue 20: on an input with several series (a Prometheus range of three containers) the gate judged the
+    worst and compare, report and caps the first, silently: "neither leaks" beside a failed gate. Each now judges
+    the gate's series and names it."""
+    path = str(ROOT / "tests" / "data" / "importers" / "fleet.prometheus.json")
+    gate = _cli("gate", "--trace", path, "--json")
+    verdict = gate["diagnosis"]["verdict"]
+    assert verdict == "leak" and not gate["passed"]
+    compared = _cli("compare", path, path, "--json")
+    assert compared["before"]["verdict"] == compared["after"]["verdict"] == verdict
+    assert any("judged the worst one, shop/cart-7d9f-0/app" in e for e in compared["evidence"])
+    report = _cli("report", path, "--format", "json")
+    assert report["diagnosis"]["verdict"] == verdict
+    assert any("judged the worst one, shop/cart-7d9f-0/app" in e for e in report["diagnosis"]["evidence"])
+    assert _cli("caps", "--trace", path, "--limit", "1GiB", "--json")["diagnosis"]["verdict"] == verdict

@@ -132,3 +132,13 @@ class Diagnosis:
         }
         out.update(self.extras)
         return out
+
+
+_SEVERITY = {"leak": 0, "inconclusive": 1, "no-leak": 2}
+
+
+def severity(d: Diagnosis) -> tuple[int, float]:
+    """Sort key, worst first: leak, then inconclusive, then no-leak; within one verdict the faster growth.
+    Which series of a multi-series input every command judges (the gate and the commands that take one)."""
+    growth = d.growth_bytes_per_s if math.isfinite(d.growth_bytes_per_s) else 0.0
+    return _SEVERITY.get(str(d.verdict), 3), -growth

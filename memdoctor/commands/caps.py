@@ -98,15 +98,13 @@ def _from_trace(path: str, warmup_s: float = 0.0) -> tuple[int | None, dict[str,
     import numpy as np
 
     from memdoctor.analysis import caps
-    from memdoctor.commands.common import judge_trace
-    from memdoctor.traces.reader import read_trace
+    from memdoctor.commands.common import judge_worst_series
 
-    trace = read_trace(path)
+    trace, d, _ = judge_worst_series(path, "rss", None, warmup_s)
     if len(trace) < 3:
         from memdoctor.traces.errors import TraceReadError
 
         raise TraceReadError(f"{path}: a trace for caps needs at least 3 samples")
-    d = judge_trace(trace, "rss", path, None, warmup_s)
     t, rss = trace.t, trace.rss
     keep = t >= t[0] + warmup_s
     if keep.sum() >= 3:

@@ -80,6 +80,33 @@ def handle_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def judge_worst_series(path: str, metric: str, limit_bytes: int | None, warmup_s: float = 0.0,
+                       heap_growth: Sequence[HeapGrowth] = ()) -> tuple[Trace, Diagnosis, str | None]:
+    """The series of an input that a command judging one series judges, and its diagnosis: the only one, or
+    of several (a Prometheus range, docker stats of many containers) the worst, as `gate --trace` takes it
+    (analysis.diagnosis.severity), named in the evidence with the others' verdicts (and returned: the note)."""
+    from dataclasses import replace
+
+    from memdoctor.analysis.diagnosis import severity
+    from memdoctor.traces.reader import read_traces
+
+    traces = read_traces(path)
+    judged = [(tr, judge_trace(tr, metric, path, limit_bytes, warmup_s, several=len(traces) > 1,
+                               heap_growth=heap_growth)) for tr in traces]
+    if len(judged) == 1:
+        return judged[0][0], judged[0][1], None
+    order = sorted(range(len(judged)), key=lambda k: severity(judged[k][1]))
+    trace, d = judged[order[0]]
+
+    def name(k: int) -> str:
+        return str(judged[k][0].header.get("name") or f"series {k + 1}")
+
+    others = ", ".join(f"{name(k)}: {judged[k][1].verdict}" for k in order[1:])
+    note = (f"{len(judged)} series in {path}: judged the worst one, {name(order[0])} "
+            f"(as gate --trace does); the others: {others}")
+    return trace, replace(d, evidence=[*d.evidence, note]), note
+
+
 def judge_trace(trace: Trace, metric: str, label: str, limit_bytes: int | None, warmup_s: float = 0.0,
                 several: bool = False, heap_growth: Sequence[HeapGrowth] = ()) -> Diagnosis:
     """The one diagnosis of a trace's series (analysis.diagnose_trace) for every command that judges a trace,

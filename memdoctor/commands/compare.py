@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from memdoctor.commands.common import EXIT_JUDGEMENT_FAILED, CommandSpec, handle_errors, judge_trace
+from memdoctor.commands.common import EXIT_JUDGEMENT_FAILED, CommandSpec, handle_errors, judge_worst_series
 from memdoctor.units import parse_duration, parse_size
 
 HELP = """Compare two traces of the same program, before and after a fix: the growth of the memory floor
@@ -29,12 +29,12 @@ def compare_traces(before_path: str, after_path: str, limit_bytes: int | None, m
                    warmup_s: float = 0.0) -> dict[str, Any]:
     """Read, diagnose and compare two traces (the I/O edge around analysis.compare)."""
     from memdoctor.analysis.compare import compare
-    from memdoctor.traces.reader import read_trace
 
-    before, after = (judge_trace(read_trace(path), metric, path, limit_bytes, warmup_s)
-                     for path in (before_path, after_path))
+    (_, before, before_note), (_, after, after_note) = (judge_worst_series(path, metric, limit_bytes, warmup_s)
+                                                        for path in (before_path, after_path))
     result = compare(before, after)
     result["before"]["input"], result["after"]["input"] = before_path, after_path
+    result["evidence"] += [note for note in (before_note, after_note) if note]
     return result
 
 

@@ -99,15 +99,13 @@ def build(trace_path: str | None, snapshot_paths: list[str], limit_bytes: int | 
             raise fail(f"the snapshots come from different runtimes ({', '.join(sorted(runtimes))})")
         diff = engine(runtimes.pop(), "diff").diff_snapshots(chosen, limit_bytes=limit_bytes, top=max(top, 10))
     if trace_path is not None:
-        from memdoctor.commands.common import judge_trace
+        from memdoctor.commands.common import judge_worst_series
         from memdoctor.report.report_data import heap_growth
-        from memdoctor.traces.reader import read_trace
 
-        trace = read_trace(trace_path)
         # The snapshots' evidence is part of the one diagnosis: a report never heads "no-leak" above a
         # container that grew in every interval faster than the trace's floor can be growing.
-        diagnosis = judge_trace(trace, metric, trace_path, limit_bytes, warmup_s,
-                                heap_growth=heap_growth(diff) if diff is not None else ())
+        trace, diagnosis, _ = judge_worst_series(trace_path, metric, limit_bytes, warmup_s,
+                                                 heap_growth=heap_growth(diff) if diff is not None else ())
         trace_info = {"name": trace_path, "runtime": trace.header.get("runtime"), "samples": len(trace)}
         heap = trace.series.get("heap")
         fds = trace.series.get("fds")

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from memdoctor.analysis import diagnose
+from memdoctor.analysis.diagnosis import severity
 from memdoctor.analysis.engine import heap_series_growth
 from memdoctor.analysis.gate import Baseline, CommandStatus, GateResult, Measurements, Thresholds, judge, measure
 from memdoctor.analysis.thresholds import MIN_SAMPLES
@@ -96,9 +97,6 @@ def _start_load(load: list[str], state: RecordingState, stop_when_done: bool) ->
     return stop
 
 
-_VERDICT_ORDER = {"leak": 0, "inconclusive": 1, "no-leak": 2}
-
-
 def gate_trace(path: str, warmup_s: float, limit_bytes: int | None, thresholds: Thresholds,
                baseline: Baseline | None, metric: str) -> tuple[GateResult, str, list[float], float]:
     """Judge every series of a recorded input; the gate's result is the worst one's (failures first). Also the
@@ -124,7 +122,7 @@ def gate_trace(path: str, warmup_s: float, limit_bytes: int | None, thresholds: 
     def worst(item: tuple[GateResult, str, list[float]]) -> tuple[bool, int, float]:
         m = item[0].measurements
         d = m.diagnosis if m else None
-        return (item[0].passed, _VERDICT_ORDER.get(d.verdict, 3) if d else 3, -(d.growth_bytes_per_s if d else 0.0))
+        return (item[0].passed, *(severity(d) if d else (3, 0.0)))
 
     judged.sort(key=worst)
     result, name, memory = judged[0]
