@@ -115,3 +115,20 @@ def test_unreadable_input_is_exit_2(tmp_path) -> None:
     sample = Path(__file__).resolve().parents[1] / "sample_traces" / "python_healthy_worker.jsonl"
     assert_one_line_error(memdoctor("compare", str(bad), str(sample), check_code=2))
     assert_one_line_error(memdoctor("compare", str(sample), str(tmp_path / "missing.jsonl"), check_code=2))
+
+
+def test_a_short_after_that_cannot_tell_its_growth_from_befores_is_not_fixed(tmp_path: Path) -> None:
+    """Issue 20: compare said "fixed" when AFTER was an undecided trace. Here AFTER is the first 90 s of the same
+    leaking app (express-session's MemoryStore): it reads no-leak at low confidence, but its growth interval
+    still holds BEFORE's rate (difference p = 0.83), so the outcome is unchanged, with how long to record."""
+    before = Path(__file__).resolve().parents[1] / "benchmarks" / "classifier" / "recordings" / \
+        "rw_node_session_memorystore.jsonl"
+    lines = before.read_text().splitlines()
+    after = tmp_path / "after_90s.jsonl"
+    after.write_text("\n".join([lines[0], *[x for x in lines[1:] if '"t"' in x and json.loads(x).get("t", 0) <= 90]])
+                     + "\n")
+    result = json.loads(memdoctor("compare", str(before), str(after), "--json").stdout)
+    assert result["before"]["verdict"] == "leak"
+    assert result["outcome"] != "fixed", result["evidence"]
+    if result["after"]["verdict"] == "no-leak":
+        assert any("cannot be told from BEFORE's" in e and "record AFTER longer" in e for e in result["evidence"])

@@ -5,9 +5,9 @@ the limit); the comparison adds only a test on the difference of the two growth 
 z = (after - before) / sqrt(se_before^2 + se_after^2), each standard error taken from its
 diagnosis' interval. The outcome:
 
-- `fixed`: BEFORE leaked, AFTER does not leak (no-leak, or inconclusive with a growth significantly
-  below BEFORE's); an undecided AFTER that cannot be told apart from BEFORE is `unchanged`, with how
-  much longer to record it;
+- `fixed`: BEFORE leaked, AFTER does not leak and its growth is significantly below BEFORE's (a no-leak
+  AFTER whose growth cannot be told apart from BEFORE's, a short or noisy one, is `unchanged`, with
+  how much longer to record it, as is an undecided AFTER);
 - `improved`: both leak, AFTER's floor grows significantly slower;
 - `worse`: AFTER leaks and BEFORE did not, or AFTER grows significantly faster than a leaking BEFORE;
 - `unchanged`: anything else.
@@ -51,6 +51,13 @@ def _judge(before: Diagnosis, after: Diagnosis, test: dict[str, Any]) -> tuple[s
              + (f" (difference p = {test['p']:.3g})" if test["p"] is not None else ""))
     why: list[str] = []
     if b_leak and after.verdict == "no-leak":
+        if test["p"] is not None and not slower:
+            # AFTER reads no-leak, but its growth interval still holds BEFORE's rate (a short or noisy AFTER):
+            # "fixed" would claim what the data cannot tell.
+            why.append(f"BEFORE leaks; AFTER reads no-leak ({after.pattern}) but its growth cannot be told from "
+                       f"BEFORE's; {rates}: record AFTER longer (about {format_duration(max(after.duration_s, 1.0))} "
+                       "more)")
+            return "unchanged", why
         why.append(f"BEFORE leaks; AFTER does not ({after.pattern}); {rates}")
         return "fixed", why
     if b_leak and after.verdict == "inconclusive":
