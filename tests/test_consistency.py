@@ -124,6 +124,22 @@ def test_warmup_means_the_same_on_every_command(warmup: str) -> None:
             analyze["verdict"], analyze["pattern"], analyze["growth_bytes_per_s"])
 
 
+@pytest.mark.parametrize("metric", ["rss", "uss"])
+def test_metric_means_the_same_on_every_command(metric: str) -> None:
+    """Issue 20: "the same options (--warmup, --limit, --metric) exist on every command that judges a trace";
+    caps --trace printed its verdict on RSS only. On this Node recording RSS says leak and the few USS detail
+    samples cannot decide: each command says the same for the series asked for."""
+    path = str(ROOT / "tests" / "data" / "importers" / "leak.node.memdoctor.jsonl")
+    analyze = _cli("analyze", path, "--metric", metric, "--json")
+    gate = _cli("gate", "--trace", path, "--metric", metric, "--json")["diagnosis"]
+    compare = _cli("compare", path, path, "--metric", metric, "--json")["before"]
+    report = _cli("report", path, "--metric", metric, "--format", "json")["diagnosis"]
+    caps = _cli("caps", "--trace", path, "--metric", metric, "--limit", "1GiB", "--json")["diagnosis"]
+    for d in (gate, compare, report, caps):
+        assert (d["verdict"], d["pattern"]) == (analyze["verdict"], analyze["pattern"]), d
+    assert analyze["verdict"] == ("leak" if metric == "rss" else "inconclusive")
+
+
 def test_the_node_server_leak_is_one_leak_everywhere() -> None:
     """Issue 20's first example: analyze said no-leak (plateau, 0 B/h), the gate failed it, compare said
     neither leaks, --max-growth passed at 0 B/h."""

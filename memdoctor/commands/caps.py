@@ -93,14 +93,14 @@ def compute_caps(*, limit_bytes: int, baseline_bytes: int, per_job_bytes: int | 
     return out
 
 
-def _from_trace(path: str, warmup_s: float = 0.0) -> tuple[int | None, dict[str, Any]]:
+def _from_trace(path: str, warmup_s: float = 0.0, metric: str = "rss") -> tuple[int | None, dict[str, Any]]:
     """Limit, baseline, per-job peak and non-heap memory measured in a trace, and its one diagnosis."""
     import numpy as np
 
     from memdoctor.analysis import caps
     from memdoctor.commands.common import judge_worst_series
 
-    trace, d, _ = judge_worst_series(path, "rss", None, warmup_s)
+    trace, d, _ = judge_worst_series(path, metric, None, warmup_s)  # the verdict: as `analyze --metric` judges it
     if len(trace) < 3:
         from memdoctor.traces.errors import TraceReadError
 
@@ -154,6 +154,10 @@ def caps_command(
                                                               "its minimum the baseline.")] = None,
     warmup: Annotated[str, typer.Option("--warmup", help="With --trace: do not take the first part (start-up) as "
                                                          "jobs, and judge the trace after it.")] = "0s",
+    metric: Annotated[str, typer.Option("--metric", help="With --trace: the series whose verdict is printed beside "
+                                                         "the caps, as analyze --metric judges it (rss, rss_root, "
+                                                         "pss, uss, heap); the per-job steps are the trace's "
+                                                         "RSS.")] = "rss",
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     limit_bytes = parse_size(limit) if limit is not None else None
@@ -163,7 +167,7 @@ def caps_command(
     trace_notes: dict[str, Any] = {}
     per_job_from_trace = False
     if trace is not None:
-        trace_limit, trace_notes = _from_trace(trace, parse_duration(warmup))
+        trace_limit, trace_notes = _from_trace(trace, parse_duration(warmup), metric)
         limit_bytes = limit_bytes or trace_limit
         if baseline_bytes is None:
             baseline_bytes = trace_notes["baseline_bytes"]
