@@ -7,7 +7,6 @@ exit 2, never a traceback; the traceback only with --debug.
 from __future__ import annotations
 
 import functools
-import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -65,11 +64,10 @@ def handle_errors(func: F) -> F:
         except KeyboardInterrupt:
             raise fail("interrupted", 130) from None
         except BrokenPipeError:
-            # The reader of stdout went away mid-result (`| head`): nothing is wrong with the input or with
-            # memdoctor; the rest goes to /dev/null (so that the interpreter's own flush at exit is quiet).
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            os.close(devnull)
+            # The reader of stdout went away mid-result (`| head`): nothing is wrong with the input or memdoctor.
+            from memdoctor.report.console import silence_stdout
+
+            silence_stdout()
             raise typer.Exit(1) from None
         except Exception as exc:
             if State.debug:

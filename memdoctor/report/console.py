@@ -12,22 +12,27 @@ def _color_allowed(stream) -> bool:
     return "NO_COLOR" not in os.environ and hasattr(stream, "isatty") and stream.isatty()
 
 
+def silence_stdout() -> None:
+    """The reader of stdout went away (`memdoctor gate ... | head`): what is still to print, the interpreter's
+    own flush at exit included, goes to /dev/null."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
 class _PipedConsole(Console):
-    """A reader that stops reading (`memdoctor gate ... | head`) is its own business: what is still to print goes
-    to /dev/null and the command ends with its own exit code. rich's default exits 1 there, which turned a
-    passing gate into a failure."""
+    """A reader that stops reading is its own business: the command ends with its own exit code. rich's
+    default exits 1 there, which turned a passing gate into a failure."""
 
     def on_broken_pipe(self) -> None:
         self.quiet = True
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
+        silence_stdout()
 
 
 def stdout_console() -> Console:
     """Results: stdout; rich itself also honours NO_COLOR and TERM=dumb."""
-    return _PipedConsole(file=sys.stdout, no_color=not _color_allowed(sys.stdout), highlight=False, soft_wrap=False,
-                   width=None if sys.stdout.isatty() else 120)
+    return _PipedConsole(file=sys.stdout, no_color=not _color_allowed(sys.stdout), highlight=False,
+                         soft_wrap=False, width=None if sys.stdout.isatty() else 120)
 
 
 def stderr_console() -> Console:
