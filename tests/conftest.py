@@ -72,8 +72,15 @@ def _memdoctor_in_process(args: tuple[str, ...], *, extra_env: dict[str, str] | 
 
 
 def memdoctor_popen(*args: str, **kwargs) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "memdoctor", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=cli_env(), **kwargs)
+    """Start the memdoctor CLI with ARGS; stdout and stderr are pipes unless KWARGS name other files.
+
+    A launched target inherits memdoctor's stderr: a target that logs every request (Flask,
+    Django, uvicorn) fills a pipe nobody reads yet (64 KiB, ~1,000 requests) and then blocks in
+    its next write, so such a test passes `stderr=` an open file instead.
+    """
+    kwargs.setdefault("stdout", subprocess.PIPE)
+    kwargs.setdefault("stderr", subprocess.PIPE)
+    return subprocess.Popen([sys.executable, "-m", "memdoctor", *args], text=True, env=cli_env(), **kwargs)
 
 
 def read_jsonl(path: Path) -> tuple[dict, list[dict]]:

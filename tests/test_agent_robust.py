@@ -86,21 +86,37 @@ def test_web_app_under_load_names_its_leaking_container(tmp_path: Path, name: st
         pytest.skip(f"{module} is not installed (pip install -e '.[test]')")
     port = free_port()
     trace = tmp_path / "app.jsonl"
+    # The app logs every request to the stderr it inherits from memdoctor: a file, not a pipe that
+    # fills after ~1,000 requests and stops the server before the snapshots see its leak grow.
+    stderr = (tmp_path / "stderr.txt").open("w+")
     run = memdoctor_popen("run", "--interval", "0.2", "--heap-every", "1.5s", "--duration", "60s", "-o", str(trace),
-                          "--json", "--", sys.executable, str(APPS / script), str(port))
+                          "--json", "--", sys.executable, str(APPS / script), str(port), stderr=stderr)
     stop = threading.Event()
     hits = [0]
     loader = threading.Thread(target=_load, args=(port, stop, hits), daemon=True)
     loader.start()
     try:
         pattern = "app.jsonl.heap.*.snap"
-        wait_for(lambda: len(list(tmp_path.glob(pattern))) >= 3 and hits[0] > 300, timeout=90,
+
+        def snapshots() -> int:
+            return len(list(tmp_path.glob(pattern)))
+
+        # The last snapshot must come after 300 more requests than the first saw, however fast
+        # the machine serves them.
+        wait_for(lambda: snapshots() >= 1, timeout=90, what=f"a first snapshot of the {name} app")
+        served = hits[0]
+        wait_for(lambda: hits[0] > served + 300, timeout=90, what=f"300 requests to the {name} app")
+        taken = snapshots()
+        wait_for(lambda: snapshots() >= max(3, taken + 1), timeout=90,
                  what=f"three snapshots of the {name} app under load")
     finally:
         stop.set()
         loader.join(timeout=10)
         run.send_signal(signal.SIGTERM)
-        _out, err = run.communicate(timeout=60)
+        run.communicate(timeout=60)
+        stderr.seek(0)
+        err = stderr.read()
+        stderr.close()
     failed = [p for p in tmp_path.glob("*.meta.json") if '"ok": false' in p.read_text()]
     assert not failed, [p.read_text() for p in failed]
     snaps = sorted(tmp_path.glob(pattern))
