@@ -14,6 +14,7 @@ from memdoctor.commands.recording_options import (
     Interval,
     JsonOut,
     Limit,
+    Metric,
     Output,
     SnapshotAt,
     TargetOutputOpt,
@@ -34,6 +35,8 @@ Examples:
   memdoctor doctor --limit 512MB -o api.jsonl -- node server.js
 
   memdoctor doctor --max-time 2m -- python3 worker.py
+
+  memdoctor doctor --metric heap -- node server.js      # trigger on V8's heap, not RSS
 """
 
 # Default --max-time: long enough for the diagnosis to call a steady leak of a few MiB/min and
@@ -53,6 +56,7 @@ def doctor_command(
     = DEFAULT_MAX_TIME,
     target_out: TargetOutputOpt = None,
     warmup: Warmup = "0s",
+    metric: Metric = "rss",
     json_out: JsonOut = False,
 ) -> None:
     from memdoctor.commands.recording_options import live_mode, open_writer, parse_common
@@ -63,7 +67,7 @@ def doctor_command(
 
     if not cmd:
         raise fail("give a PID or a command: `memdoctor doctor PID` or `memdoctor doctor -- CMD ARGS...`")
-    settings = parse_common(interval, None, "5s", limit, False, None, warmup)
+    settings = parse_common(interval, None, "5s", limit, False, None, warmup, metric)
     max_time_s = parse_duration(max_time)
     shares: list[float] = []
     if snapshot_at:
@@ -124,7 +128,8 @@ def doctor_command(
     run = watchers[0].run if watchers else None
     if run is None:
         raise fail("the target could not be watched")
-    result = build_outputs(trace_path, run, settings.limit_bytes or outcome.limit.bytes, warmup_s=settings.warmup_s)
+    result = build_outputs(trace_path, run, settings.limit_bytes or outcome.limit.bytes, warmup_s=settings.warmup_s,
+                           metric=settings.metric)
     verdict = (result["report"].get("diagnosis") or {}).get("verdict")
     # A command that failed before the diagnosis could say anything (a wrong argument, a crash at start):
     # bad input, not "no leak found". Exit 2 with one line, the trace and report kept.

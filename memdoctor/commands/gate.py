@@ -73,8 +73,10 @@ def gate_command(
     output: Output = None,
     no_children: NoChildren = False,
     target_out: TargetOutputOpt = None,
-    metric: Annotated[str, typer.Option("--metric", help="With --trace: the series to judge (rss, rss_root, pss, "
-                                                         "uss, heap).")] = "rss",
+    metric: Annotated[str, typer.Option("--metric", help="The series to judge, as `analyze --metric`: rss (the "
+                                                         "tree's total), rss_root; pss, uss, swap, heap (V8's used "
+                                                         "heap) every --detail-every; with --trace, any series of "
+                                                         "the trace.")] = "rss",
     diagnose: Annotated[bool, typer.Option(
         "--diagnose", help="Take heap snapshots as `doctor` does once the diagnosis says leak, and on a failing "
                            "gate write the ranked leak report beside the trace (-o, default memdoctor-gate.jsonl) "
@@ -115,9 +117,13 @@ def gate_command(
     limit_bytes = parse_size(limit) if limit else None
     if update_baseline and not baseline:
         raise fail("--update-baseline needs --baseline FILE to write")
+    if trace is None:
+        from memdoctor.commands.recording_options import check_metric
+
+        check_metric(metric, detail=parse_duration(detail_every) > 0)  # a series the recording will have
     base = None
     if baseline and not update_baseline:
-        base = _load_baseline(baseline, Baseline)
+        base = _load_baseline(baseline, Baseline, metric)
     if (junit or output) and trace is None:
         for path in filter(None, (junit, output)):
             if os.path.isdir(path):
@@ -144,7 +150,7 @@ def gate_command(
     raise typer.Exit(0 if result.passed else EXIT_JUDGEMENT_FAILED)
 
 
-def _load_baseline(path: str, baseline_cls):
+def _load_baseline(path: str, baseline_cls, metric: str = "rss"):
     from memdoctor.pipelines.gate import baseline_from_trace
 
     if not os.path.exists(path):
@@ -160,7 +166,7 @@ def _load_baseline(path: str, baseline_cls):
                 return baseline_cls.from_dict(json.load(fh), path)
         except ValueError as exc:
             raise fail(str(exc).splitlines()[0]) from None
-    return baseline_from_trace(path)
+    return baseline_from_trace(path, metric)
 
 
 def _write_outputs(result, title, memory, duration_taken, junit, summary, baseline_out) -> None:

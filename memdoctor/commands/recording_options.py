@@ -42,6 +42,10 @@ MaxGrowth = Annotated[str | None, typer.Option("--max-growth",
 Warmup = Annotated[str, typer.Option("--warmup", help="Do not judge the first part of the recording (start-up, "
                                                      "cache fill): the verdict, the live view and alerts start "
                                                      "after it, as gate --warmup.")]
+Metric = Annotated[str, typer.Option(
+    "--metric", help="The series the live verdict, the alerts and the final verdict judge, as `analyze --metric` "
+                     "judges it in the trace: rss (the tree's total), rss_root; pss, uss, swap, fds, threads, heap "
+                     "(V8's used heap of Node.js) every --detail-every; with --cgroup: usage, anon, cache, kernel.")]
 SnapshotAt = Annotated[str | None, typer.Option("--snapshot-at", help="Take a heap snapshot of the largest Python "
                                                                      "or Node.js process as memory crosses these "
                                                                      "shares of the limit (70%,85%), so the evidence "
@@ -58,7 +62,8 @@ NoChildren = Annotated[bool, typer.Option("--no-children", help="Sample the targ
 
 
 def parse_common(interval: str, duration: str | None, detail_every: str, limit: str | None, alert: bool,
-                 max_growth: str | None, warmup: str) -> CommonSettings:
+                 max_growth: str | None, warmup: str, metric: str = "rss", *, cgroup: bool = False,
+                 pss: bool = False) -> CommonSettings:
     interval_s = parse_duration(interval)
     if interval_s < MIN_INTERVAL:
         raise UnitError(f"--interval {interval!r} is too small: use at least 1ms")
@@ -70,6 +75,7 @@ def parse_common(interval: str, duration: str | None, detail_every: str, limit: 
     if limit_bytes is not None and limit_bytes <= 0:
         raise UnitError("--limit must be larger than zero")
     warmup_s = parse_duration(warmup)
+    check_metric(metric, cgroup=cgroup, detail=detail_s > 0, pss=pss)
     rule = None
     if alert or max_growth is not None:
         from memdoctor.analysis.alerts import AlertRule
@@ -78,7 +84,24 @@ def parse_common(interval: str, duration: str | None, detail_every: str, limit: 
                          min_time_s=warmup_s)
     from memdoctor.pipelines.recording import CommonSettings
 
-    return CommonSettings(interval_s, duration_s, detail_s if detail_s > 0 else None, limit_bytes, rule, warmup_s)
+    return CommonSettings(interval_s, duration_s, detail_s if detail_s > 0 else None, limit_bytes, rule, warmup_s,
+                          metric)
+
+
+def check_metric(metric: str, *, cgroup: bool = False, detail: bool = True, pss: bool = False) -> None:
+    """A --metric the recording will have: a sample's series, or a detail line's while they are read."""
+    from memdoctor.sampling.sources import CgroupSource, ProcessTreeSource
+
+    source = CgroupSource if cgroup else ProcessTreeSource
+    every_sample = (*source.SAMPLE_METRICS, *(("pss",) if pss else ()))
+    if metric in every_sample:
+        return
+    if metric not in source.DETAIL_METRICS:
+        names = ", ".join((*source.SAMPLE_METRICS, *source.DETAIL_METRICS))
+        raise UnitError(f"--metric {metric!r}: {'a cgroup' if cgroup else 'a process tree'} is recorded as "
+                        f"{names}")
+    if not detail:
+        raise UnitError(f"--metric {metric}: it is read on the detail lines, which --detail-every 0 turns off")
 
 
 def live_mode(json_out: bool) -> str:

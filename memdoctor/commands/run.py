@@ -17,6 +17,7 @@ from memdoctor.commands.recording_options import (
     JsonOut,
     Limit,
     MaxGrowth,
+    Metric,
     NoChildren,
     Output,
     Pss,
@@ -47,6 +48,8 @@ Examples:
 
   memdoctor run --alert --json -- python3 worker.py
 
+  memdoctor run --metric pss -o t.jsonl -- gunicorn -w 4 app:app      # judge PSS: shared pages once
+
   memdoctor run --heap-every 60s --snapshot-at 70%,85% -o app.jsonl -- python3 app.py
 
   memdoctor run --heap-every 30s --duration 10m -o api.jsonl --report api.html -- node server.js
@@ -67,6 +70,7 @@ def run_command(
     alert: AlertOpt = False,
     max_growth: MaxGrowth = None,
     warmup: Warmup = "0s",
+    metric: Metric = "rss",
     no_children: NoChildren = False,
     heap_every: Annotated[str | None, typer.Option(
         "--heap-every", help="A heap snapshot this often (60s) beside the trace: Python processes through the "
@@ -86,7 +90,7 @@ def run_command(
     from memdoctor.pipelines.recording import record_command
     from memdoctor.report.console import stderr_console
 
-    settings = parse_common(interval, duration, detail_every, limit, alert, max_growth, warmup)
+    settings = parse_common(interval, duration, detail_every, limit, alert, max_growth, warmup, metric, pss=pss)
     grace_s = parse_duration(grace)
     heap_every_s = parse_duration(heap_every) if heap_every else None
     if snapshot_at:

@@ -15,6 +15,7 @@ from memdoctor.commands.recording_options import (
     JsonOut,
     Limit,
     MaxGrowth,
+    Metric,
     NoChildren,
     Output,
     Pss,
@@ -47,6 +48,8 @@ Examples:
 
   memdoctor watch --cgroup /sys/fs/cgroup/system.slice/app.service --limit 1GiB
 
+  memdoctor watch --cgroup /sys/fs/cgroup/system.slice/app.service --metric anon   # judge anonymous memory
+
   memdoctor watch 4242 --serve-metrics 127.0.0.1:9464     # scrape it like any exporter
 """
 
@@ -67,6 +70,7 @@ def watch_command(
     alert: AlertOpt = False,
     max_growth: MaxGrowth = None,
     warmup: Warmup = "0s",
+    metric: Metric = "rss",
     no_children: NoChildren = False,
     snapshot_at: SnapshotAt = None,
     heap_every: Annotated[str | None, typer.Option(
@@ -89,7 +93,8 @@ def watch_command(
     from memdoctor.sampling.sources import CgroupSource, Source
     from memdoctor.sampling.target import describe, find_by_name
 
-    settings = parse_common(interval, duration, detail_every, limit, alert, max_growth, warmup)
+    settings = parse_common(interval, duration, detail_every, limit, alert, max_growth, warmup, metric,
+                            cgroup=cgroup is not None, pss=pss)
     check_report_option(report, output)
     if serve_metrics is not None:
         from memdoctor.report.metrics_server import parse_listen_address
@@ -128,6 +133,7 @@ def watch_command(
             interval=settings.interval, duration=settings.duration, detail_every=settings.detail_every,
             limit=limit_info, limit_overridden=overridden, writer=writer, live_mode=live_mode(json_out),
             console=stderr_console(), alert=settings.alert, extra_header=extra, warmup_s=settings.warmup_s,
+            metric=settings.metric,
         )
     else:
         if pid is not None:

@@ -88,16 +88,17 @@ class Watcher:
 
         while not self._stop.wait(CHECK_EVERY_S):
             t, rss = self.state.series.arrays()
-            if len(t) < 3:
+            jt, judged = self.state.judged_arrays()  # --metric's series: RSS unless another was asked for
+            if len(t) < 3 or len(jt) < 3:
                 continue
             elapsed = float(t[-1])
             if elapsed >= self.max_time_s:
                 if self.stop_recording:
                     self.state.request_stop("max-time")
                 return
-            if self.warmup_s > 0 and int((np.asarray(t) >= float(t[0]) + self.warmup_s).sum()) < MIN_SAMPLES:
+            if self.warmup_s > 0 and int((np.asarray(jt) >= float(jt[0]) + self.warmup_s).sum()) < MIN_SAMPLES:
                 continue  # nothing is judged until the warm-up is past (the engine judges too short a rest whole)
-            diagnosis = diagnose(np.asarray(t, dtype=float), np.asarray(rss, dtype=float),
+            diagnosis = diagnose(np.asarray(jt, dtype=float), np.asarray(judged, dtype=float),
                                  limit_bytes=self.limit_bytes, warmup_s=self.warmup_s)
             trigger = None
             # The live view's rule (analysis.online): a leak whose floor is levelling off is a fill or a
@@ -112,7 +113,7 @@ class Watcher:
             if trigger is None:
                 continue
             self.run.trigger, self.run.trigger_at_s = trigger, elapsed
-            spacing = snapshot_spacing(diagnosis.growth_bytes_per_s, float(rss[-1]))
+            spacing = snapshot_spacing(diagnosis.growth_bytes_per_s, float(judged[-1]))
             self.run.spacing_s = spacing
             self.say(f"doctor: {trigger} after {elapsed:.0f}s; taking {SNAPSHOTS} heap snapshots "
                      f"{spacing:.0f}s apart")
@@ -139,12 +140,12 @@ def snapshot_prefix(trace_path: str) -> str:
 
 
 def build_outputs(trace_path: str, run: DoctorRun, limit_bytes: int | None,
-                  warmup_s: float = 0.0) -> dict[str, Any]:
+                  warmup_s: float = 0.0, metric: str = "rss") -> dict[str, Any]:
     """The report (dict, terminal text) and the HTML/JSON files beside the trace."""
     from memdoctor.commands.report import _write, build, render
 
     report, plots = build(trace_path, run.snapshots if len(run.snapshots) >= 2 else [], limit_bytes,
-                          want_plots=True, warmup_s=warmup_s)
+                          want_plots=True, warmup_s=warmup_s, metric=metric)
     report.setdefault("notes", []).extend(run.errors)
     # A service of jobs in waves gets its concurrency cap when nothing else is to be capped
     # (report_data.concurrency_applies), whatever made the watcher take snapshots on the way.

@@ -47,10 +47,17 @@ def _measurements(t: np.ndarray, mem: np.ndarray, warmup_s: float, limit_bytes: 
     return measure(t, mem, diagnosis, judged_from_s=float(t[0] - start))
 
 
-def baseline_from_trace(path: str) -> Baseline:
-    """A baseline computed from a recorded trace of the main branch."""
+def baseline_from_trace(path: str, metric: str = "rss") -> Baseline:
+    """A baseline computed from a recorded trace of the main branch, of the series the gate judges."""
     trace = read_trace(path)
-    m = _measurements(trace.t, trace.rss, 0.0, trace.limit_bytes)
+    try:
+        series = trace.metric(metric)
+    except KeyError as exc:
+        raise TraceReadError(f"baseline {path}: {exc.args[0]}") from None
+    keep = ~np.isnan(series)
+    if not keep.any():
+        raise TraceReadError(f"baseline {path} has no sample of the {metric!r} series")
+    m = _measurements(trace.t[keep], series[keep], 0.0, trace.limit_bytes)
     assert m is not None  # read_trace refuses inputs with no sample
     return Baseline(m.diagnosis.growth_bytes_per_s, m.growth_noise_bytes_per_s, m.p95_bytes, m.p95_noise_bytes,
                     source=path)
@@ -150,7 +157,8 @@ def run_gate(*, cmd: list[str], pid: int | None, trace: str | None, duration_s: 
         if diagnose and not gated[0].passed:
             _attach_report(gated[0], trace, None, limit_bytes, warmup_s)
         return gated
-    settings = CommonSettings(interval_s, duration_s, detail_every if detail_every > 0 else None, limit_bytes, None)
+    settings = CommonSettings(interval_s, duration_s, detail_every if detail_every > 0 else None, limit_bytes, None,
+                              metric=metric)
     state = RecordingState()
     live = "off" if json_out else "plain"  # a gate runs in CI: plain lines, never a live panel
     # A bad --target-output FILE is one line and exit 2 before any file is created or anything started.
@@ -212,15 +220,16 @@ def run_gate(*, cmd: list[str], pid: int | None, trace: str | None, duration_s: 
         if writer is not None:
             writer.close()
     kills = np.asarray(outcome.oom_kill_times, dtype=float)
-    heap = tuple(map(list, zip(*state.heap_points, strict=True))) if state.heap_points else None
-    m = _measurements(outcome.t, outcome.rss, warmup_s, outcome.limit.bytes, None, kills if len(kills) else None,
-                      heap)  # type: ignore[arg-type]
+    heap = tuple(map(list, zip(*state.heap_points, strict=True))) if state.heap_points and metric != "heap" else None
+    # --metric's series as recorded (RSS unless another was asked for): what `gate --trace --metric` judges.
+    m = _measurements(outcome.judged_t, outcome.judged, warmup_s, outcome.limit.bytes, None,
+                      kills if len(kills) else None, heap)  # type: ignore[arg-type]
     result = judge(m, thresholds, command=status, baseline=baseline, oom_kill_times=list(kills))
     if outcome.result.write_error or (outcome.result.end_reason == "write-error" and outcome.result.error):
         result.notes.append(outcome.result.write_error or outcome.result.error or "")
     if diagnose and output is not None and not result.passed:
         _attach_report(result, output, watchers[0].run if watchers else None, outcome.limit.bytes, warmup_s)
-    memory: list[Any] = list(outcome.rss[-2000:])
+    memory: list[Any] = list(outcome.judged[-2000:])
     return result, title, memory, outcome.result.duration_s
 
 

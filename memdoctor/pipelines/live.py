@@ -61,14 +61,13 @@ class LiveMonitor(threading.Thread):
 
     # -- analysis -------------------------------------------------------------------------
     def _analyze(self) -> None:
-        series = self.state.series
-        if len(series) < 20:
+        t, values = self.state.judged_arrays()  # --metric's series: RSS unless another was asked for
+        if len(t) < 20:
             return
-        t, rss = series.arrays()
         if float(t[-1] - t[0]) < self.warmup_s:
             return
         try:
-            diagnosis = diagnose(t, rss, limit_bytes=self.limit_bytes, warmup_s=self.warmup_s)
+            diagnosis = diagnose(t, values, limit_bytes=self.limit_bytes, warmup_s=self.warmup_s)
         except Exception:
             return
         self.observe(diagnosis, float(t[-1] - t[0]))

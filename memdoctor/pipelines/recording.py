@@ -49,6 +49,7 @@ class CommonSettings:
     limit_bytes: int | None
     alert: AlertRule | None
     warmup_s: float = 0.0  # --warmup: the start-up not judged (live verdict, alerts, final diagnosis)
+    metric: str = "rss"  # --metric: the series judged (live verdict, alerts, final diagnosis)
 
 
 @dataclass
@@ -74,6 +75,7 @@ class RecordingPlan:
     state: RecordingState | None = None
     serve_metrics: str | None = None  # HOST:PORT: watch --serve-metrics
     warmup_s: float = 0.0  # --warmup: the start-up the diagnosis does not judge
+    metric: str = "rss"  # --metric: the series the live verdict, alerts and the diagnosis judge
 
 
 @dataclass
@@ -95,6 +97,10 @@ class RecordingOutcome:
     # The recorded series (thinned past a few hundred thousand samples), for judgements.
     t: np.ndarray = field(default_factory=lambda: np.empty(0))
     rss: np.ndarray = field(default_factory=lambda: np.empty(0))
+    # --metric and its series (t, values) as recorded: what the diagnosis judged (RSS: t and rss above).
+    metric: str = "rss"
+    judged_t: np.ndarray = field(default_factory=lambda: np.empty(0))
+    judged: np.ndarray = field(default_factory=lambda: np.empty(0))
     # memdoctor's own CPU time while recording (user + sys, all its threads), in seconds.
     own_cpu_s: float = 0.0
     # When the target (or a process of its cgroup) was OOM-killed, seconds since the start; also
@@ -129,6 +135,7 @@ class RecordingOutcome:
                                                       "detected_after_s": round(self.alert.detected_after_s, 3),
                                                       "confidence": self.alert.confidence},
             "warnings": self.warnings,
+            "metric": self.metric,
             "own_cpu_s": round(self.own_cpu_s, 3),
             "own_cpu_share": round(self.own_cpu_share, 5),
             "diagnosis": self.diagnosis.to_dict() if self.diagnosis else None,
@@ -178,6 +185,7 @@ def _oom_killed(plan: RecordingPlan, returncode: int | None, oom_before: int | N
 def execute(plan: RecordingPlan) -> RecordingOutcome:
     """Record until the plan's end, then diagnose what was recorded."""
     state = plan.state or RecordingState()
+    state.metric = plan.metric
     warnings: list[str] = []
     oom_before = oom_kill_count(plan.limit.cgroup_dir, plan.limit.version)
     if plan.writer is not None:
@@ -232,16 +240,20 @@ def execute(plan: RecordingPlan) -> RecordingOutcome:
     if "fds" in denied:
         warnings.append("file descriptors not readable for this process (needs the same user or root)")
     diagnosis = None
-    if len(t):
+    jt, judged = state.judged_arrays()
+    if len(t) and not len(jt):
+        warnings.append(f"--metric {plan.metric}: no sample of that series was recorded, nothing to judge"
+                        + (" (heap is V8's, of Node.js processes)" if plan.metric == "heap" else ""))
+    if len(jt):
         heap_evidence: tuple[HeapGrowth, ...] = ()
-        if state.heap_points:  # the same heap evidence `analyze` reads from the trace's heap series
+        if state.heap_points and plan.metric != "heap":  # the heap evidence `analyze` reads from the trace
             from memdoctor.analysis.engine import heap_series_growth
 
             ht, hv = zip(*state.heap_points, strict=True)
             heap_evidence = heap_series_growth(ht, hv, warmup_s=plan.warmup_s)
-        diagnosis = diagnose(t, rss, limit_bytes=plan.limit.bytes, warmup_s=plan.warmup_s,
+        diagnosis = diagnose(jt, judged, limit_bytes=plan.limit.bytes, warmup_s=plan.warmup_s,
                              oom_kill_times=np.asarray(oom_times) if oom_times else None, heap_growth=heap_evidence)
-        if state.series.count != diagnosis.samples and not plan.warmup_s:
+        if plan.metric == "rss" and state.series.count != diagnosis.samples and not plan.warmup_s:
             diagnosis = replace(diagnosis, samples=state.series.count)
     return RecordingOutcome(
         result=result,
@@ -259,6 +271,9 @@ def execute(plan: RecordingPlan) -> RecordingOutcome:
         cmdline=plan.cmdline,
         t=t,
         rss=rss,
+        metric=plan.metric,
+        judged_t=jt,
+        judged=judged,
         own_cpu_s=own_cpu,
         oom_kill_times=oom_times,
     )
@@ -354,6 +369,7 @@ def record_command(
             alert=settings.alert,
             state=state,
             warmup_s=settings.warmup_s,
+            metric=settings.metric,
         )
         if run_cgroup is not None:
             # Kills of any process of the command's own cgroup are events as they happen.
@@ -434,5 +450,5 @@ def attach_plan(
         runtime=info.runtime,
         interval=settings.interval, duration=settings.duration, detail_every=settings.detail_every, limit=limit,
         limit_overridden=settings.limit_bytes is not None, writer=writer, live_mode=live_mode, console=console,
-        alert=settings.alert, state=state, warmup_s=settings.warmup_s,
+        alert=settings.alert, state=state, warmup_s=settings.warmup_s, metric=settings.metric,
     )

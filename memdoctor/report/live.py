@@ -74,7 +74,7 @@ def panel(state: RecordingState, online: OnlineState | None, *, title: str, elap
     extra += [f"{k} {details[k]}" for k in ("fds", "threads") if k in details]
     if extra:
         rows.append(("details", ", ".join(extra)))
-    rows.append(("verdict", verdict_text(online, warmup_s)))
+    rows.append(("verdict", _judged(state) + verdict_text(online, warmup_s)))
     # Two styled spans (the title, the sparkline): every span is a segment rich lays out again at each
     # redraw, and bold labels cost ~20 % of a redraw, which the C sampler made a visible share of its CPU
     # (benchmarks/live_view_cost.py, docs/benchmarks.md).
@@ -94,5 +94,10 @@ def plain_line(state: RecordingState, online: OnlineState | None, *, elapsed: fl
         parts.append(f"rss {format_bytes(last.get('rss'))}")
         if last.get("procs", 1) != 1:
             parts.append(f"{last.get('procs')} procs")
-    parts.append(verdict_text(online, warmup_s))
+    parts.append(_judged(state) + verdict_text(online, warmup_s))
     return " | ".join(parts)
+
+
+def _judged(state: RecordingState) -> str:
+    """Which series the verdict is of, when --metric chose another than RSS (the memory shown)."""
+    return "" if state.metric == "rss" else f"of {state.metric}: "

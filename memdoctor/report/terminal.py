@@ -73,6 +73,9 @@ def print_outcome(console: Console, outcome: RecordingOutcome) -> None:
         head.add_row("cgroup peak", f"{format_bytes(outcome.cgroup_peak_bytes)} (the command's own cgroup: every "
                                     "process it started, and the page cache it used)")
     head.add_row("limit", f"{format_bytes(outcome.limit.bytes)} ({outcome.limit.source})")
+    if outcome.metric != "rss":
+        head.add_row("judged", f"the {outcome.metric} series (--metric {outcome.metric}), as `analyze TRACE --metric "
+                               f"{outcome.metric}` judges it")
     head.add_row("overhead", f"memdoctor used {100 * outcome.own_cpu_share:.2f}% of one core while recording")
     if outcome.alert:
         head.add_row("alert", Text(f"{outcome.alert.reason} after {format_duration(outcome.alert.detected_after_s)}",

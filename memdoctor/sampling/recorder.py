@@ -21,12 +21,15 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from memdoctor.sampling.procfs import PAGE_SIZE
 from memdoctor.sampling.series import LiveSeries
 from memdoctor.sampling.sources import Source, TargetGone
 from memdoctor.traces.writer import TraceWriteError, TraceWriter
+
+if TYPE_CHECKING:
+    import numpy as np
 
 try:  # the optional C loop (setup.py builds it where a compiler is available)
     from memdoctor.sampling import _ticks
@@ -67,6 +70,12 @@ class RecordingState:
     # (elapsed, bytes) of the runtime heap at each detail line that had one (V8's used heap, `run -- node`):
     # the final diagnosis reads it as the trace's heap series, as `analyze` does from the file.
     heap_points: list[tuple[float, float]] = field(default_factory=list)
+    # --metric: the series the live verdict, alerts and the final diagnosis judge. RSS is `series`
+    # itself; another one (rss_root, a cgroup's anon, or a detail line's pss, uss, heap...) is kept
+    # in `judged` beside it, so that `run --metric pss` judges what `analyze --metric pss` of its
+    # trace judges. The live view, the peak and the OOM facts stay RSS's.
+    metric: str = "rss"
+    judged: LiveSeries | None = None
     stop_reason: str | None = None
     stopping: bool = False  # a plain attribute: cheaper to test at every tick than Event.is_set()
     stop_event: threading.Event = field(default_factory=threading.Event)
@@ -81,6 +90,12 @@ class RecordingState:
         sample.update(zip(self.fields, values[1:], strict=False))
         sample.update(self.details)
         return sample
+
+    def judged_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """(t, values) of the series --metric judges: RSS unless another one was asked for."""
+        if self.metric == "rss":
+            return self.series.arrays()
+        return (self.judged or LiveSeries()).arrays()  # none before the recording starts
 
     def request_stop(self, reason: str) -> None:
         if self.stop_reason is None:
@@ -119,6 +134,12 @@ def record(
     series = state.series
     fields = source.fields
     state.fields = fields
+    # A judged series other than RSS: its position in the per-tick values, else a detail line's key.
+    judged = state.judged
+    if state.metric != "rss" and judged is None:
+        judged = state.judged = LiveSeries()
+    judged_at = fields.index(state.metric) + 1 if judged is not None and state.metric in fields else None
+    judged_detail = state.metric if judged is not None and judged_at is None else None
     sample_values = source.values
     write_sample = writer.write_sample if writer is not None else None
     # The common sample goes out through one precomputed bytes template: at 100 Hz, building a
@@ -166,6 +187,8 @@ def record(
         taken = batch[:]
         batch.clear()
         series.extend_pairs(taken)
+        if judged is not None and judged_at is not None:
+            judged.extend_pairs([(e, (v[judged_at],)) for e, v in taken if v[judged_at] is not None])
         state.last_t, state.last_values = taken[-1]
         if write_bytes is None:
             return
@@ -240,6 +263,10 @@ def record(
                 if state.details.get("heap") is not None:
                     state.heap_points.append((elapsed, float(state.details["heap"])))
                 series.append(elapsed, values[0])
+                if judged is not None:
+                    value = values[judged_at] if judged_at is not None else state.details.get(judged_detail or "")
+                    if value is not None:
+                        judged.append(elapsed, float(value))
                 state.last_t, state.last_values = elapsed, values
                 if write_sample is not None:
                     sample = _sample_dict(elapsed, values, fields)

@@ -34,6 +34,11 @@ class Source(Protocol):
 class ProcessTreeSource:
     """The target process and its descendants, read from /proc."""
 
+    # The series --metric may judge: those of every sample, then those of the detail lines (every
+    # --detail-every; pss at every sample with --pss; heap: V8's used heap of Node.js processes).
+    SAMPLE_METRICS = ("rss", "rss_root")
+    DETAIL_METRICS = ("pss", "uss", "swap", "heap", "fds", "threads")
+
     def __init__(self, tree: ProcessTree, *, child: subprocess.Popen | None = None, smaps: bool = True,
                  pss_every_sample: bool = False, heap: Callable[[Collection[int]], int | None] | None = None) -> None:
         self.tree = tree
@@ -96,6 +101,8 @@ class CgroupSource:
     """A whole memory cgroup (a container)."""
 
     fields = ("usage", "cache", "anon", "kernel")
+    SAMPLE_METRICS = ("rss", *fields)
+    DETAIL_METRICS = ("procs",)
     fast = False  # some of these may be missing, depending on the kernel
 
     def __init__(self, sampler: CgroupSampler) -> None:

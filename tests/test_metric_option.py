@@ -1,0 +1,87 @@
+"""Issue 20: --metric on every command that judges memory, recording ones included (run, watch, doctor,
+gate): the live verdict, the alerts and the final verdict judge the series asked for, and say what
+`analyze TRACE --metric` says of the trace they wrote.
+
+The target (tests/data/shared_warmup.py) is a healthy prefork server whose workers read data the
+parent loaded into a shared mapping: the tree's RSS sum climbs ~80 MiB/s (a leak, read as RSS) while
+its PSS and the parent's own RSS stay flat."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import DATA, memdoctor
+
+TARGET = [sys.executable, str(DATA / "shared_warmup.py")]
+# Fast enough for 20+ PSS points in the ~9 s the workers take to read the 200 MiB mapping.
+RECORDING = ["--interval", "100ms", "--detail-every", "0.25s"]
+
+
+def analyze(trace: Path, metric: str) -> dict:
+    return json.loads(memdoctor("analyze", str(trace), "--metric", metric, "--json", check_code=0).stdout)
+
+
+def same_reading(final: dict, offline: dict) -> None:
+    assert (final["verdict"], final["pattern"]) == (offline["verdict"], offline["pattern"]), (final, offline)
+
+
+@pytest.mark.integration
+def test_run_metric_pss_judges_pss_as_analyze_does(tmp_path: Path) -> None:
+    trace = tmp_path / "t.jsonl"
+    out = json.loads(memdoctor("run", *RECORDING, "--duration", "9s", "--metric", "pss", "-o", str(trace), "--json",
+                               "--", *TARGET, check_code=0).stdout)
+    assert out["metric"] == "pss"
+    assert analyze(trace, "rss")["verdict"] == "leak"  # the tree's RSS sum: every worker counts the pages again
+    pss = analyze(trace, "pss")
+    assert pss["verdict"] == "no-leak", pss["evidence"]
+    same_reading(out["diagnosis"], pss)
+
+
+@pytest.mark.integration
+def test_watch_metric_rss_root_judges_the_root_process(tmp_path: Path, spawn) -> None:
+    target = spawn(TARGET)
+    trace = tmp_path / "w.jsonl"
+    out = json.loads(memdoctor("watch", str(target.pid), *RECORDING, "--duration", "8s", "--metric", "rss_root",
+                               "-o", str(trace), "--json", check_code=0).stdout)
+    assert out["metric"] == "rss_root"
+    assert analyze(trace, "rss")["verdict"] == "leak"
+    root = analyze(trace, "rss_root")
+    assert root["verdict"] == "no-leak", root["evidence"]
+    same_reading(out["diagnosis"], root)
+
+
+@pytest.mark.integration
+def test_gate_metric_pss_passes_what_gate_trace_metric_pss_passes(tmp_path: Path) -> None:
+    trace = tmp_path / "g.jsonl"
+    live = memdoctor("gate", *RECORDING, "--duration", "9s", "--metric", "pss", "-o", str(trace), "--json", "--",
+                     *TARGET)
+    assert live.returncode == 0, live.stdout[-3000:]
+    offline = memdoctor("gate", "--trace", str(trace), "--metric", "pss", "--json", check_code=0)
+    assert json.loads(offline.stdout)["checks"][0]["message"] == json.loads(live.stdout)["checks"][1]["message"]
+    # The same recording judged on RSS fails: the option changed what was judged, not the judgement.
+    rss = json.loads(memdoctor("gate", "--trace", str(trace), "--json", check_code=1).stdout)
+    assert rss["checks"][0]["value"] == "leak"
+
+
+@pytest.mark.integration
+def test_doctor_metric_pss_takes_no_snapshots_of_a_healthy_prefork(tmp_path: Path) -> None:
+    trace = tmp_path / "d.jsonl"
+    out = json.loads(memdoctor("doctor", "--interval", "100ms", "--max-time", "9s", "--metric", "pss",
+                               "-o", str(trace), "--json", "--", *TARGET, check_code=0).stdout)
+    assert out["trigger"] is None and out["snapshots"] == [], out["trigger"]
+    same_reading(out["report"]["diagnosis"], analyze(trace, "pss"))
+
+
+@pytest.mark.parametrize("command", [["run", "--duration", "1s", "--", "true"], ["watch", "1", "--duration", "1s"],
+                                     ["doctor", "--", "true"], ["gate", "--duration", "1s", "--", "true"]])
+def test_a_metric_the_recording_will_not_have_is_one_line_and_exit_2(command: list[str]) -> None:
+    proc = memdoctor(*command[:1], "--metric", "bogus", *command[1:], check_code=2)
+    assert proc.stderr.count("\n") == 1 and "--metric 'bogus'" in proc.stderr and "pss" in proc.stderr, proc.stderr
+    off = memdoctor(*command[:1], "--metric", "pss", "--detail-every", "0", *command[1:]) if command[0] != "doctor" \
+        else None
+    if off is not None:
+        assert off.returncode == 2 and "--detail-every 0" in off.stderr, off.stderr
