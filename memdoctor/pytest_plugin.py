@@ -336,10 +336,11 @@ _FAIL_ON = ("leak", "inconclusive", "no-leak")  # what `gate --fail-on` accepts
 class _JudgeOptions:
     """judge_trace's arguments, read once (ValueError with a one-line message), and as `gate` options."""
 
-    __slots__ = ("diagnosis_args", "fail_on", "gate_args", "limit_bytes", "max_growth_bytes_per_s", "warmup_s")
+    __slots__ = ("diagnosis_args", "fail_on", "gate_args", "limit_bytes", "max_growth_bytes_per_s", "metric",
+                 "warmup_s")
 
     def __init__(self, limit: str | int | None, warmup: str | float | None, max_growth: str | float | None,
-                 fail_on: str | Iterable[str]) -> None:
+                 fail_on: str | Iterable[str], metric: str = "rss") -> None:
         from memdoctor.units import parse_duration, parse_rate, parse_size
 
         self.gate_args: list[str] = []
@@ -359,10 +360,15 @@ class _JudgeOptions:
             raise ValueError(f"fail_on takes leak or inconclusive, not {', '.join(unknown)}")
         # As the gate: a leak always fails, fail_on adds verdicts that fail too.
         self.fail_on = frozenset(verdicts | {"leak"})
+        if not isinstance(metric, str) or not metric:
+            raise ValueError(f"metric is the name of a series such as \"rss\" or \"pss\", not {metric!r}")
+        self.metric = metric
         # The same diagnosis and judgement from the command line (analyze, gate --trace), for the message.
         self.diagnosis_args = [arg for flag, value, unit in (("--limit", limit, "B"), ("--warmup", warmup, "s"))
                                if value is not None
                                for arg in (flag, value if isinstance(value, str) else f"{value}{unit}")]
+        if metric != "rss":
+            self.diagnosis_args += ["--metric", metric]
         self.gate_args += self.diagnosis_args
         if max_growth is not None:
             self.gate_args += ["--max-growth", max_growth if isinstance(max_growth, str) else f"{max_growth}B/s"]
@@ -436,14 +442,15 @@ class WatchResult:
 
 def judge_trace(path: str | os.PathLike[str], *, limit: str | int | None = None, warmup: str | float | None = None,
                 max_growth: str | float | None = None,
-                fail_on: str | Iterable[str] = ("leak",)) -> WatchResult:
+                fail_on: str | Iterable[str] = ("leak",), metric: str = "rss") -> WatchResult:
     """A trace file -> the plugin's judgement: the one diagnosis (diagnose_trace) and pass/fail as
     `memdoctor gate --trace PATH` decides it (analysis.gate's measure and judge): it fails on a leak,
     on the verdicts `fail_on` adds, on growth over `max_growth` (e.g. "5MB/min"; a number is bytes/s)
     and on an OOM kill. `limit` (e.g. "512MB") replaces the trace's own; `warmup` (e.g. "2s") is the
-    start-up not judged. ValueError (one line) on bad arguments, a trace that cannot be read, or one
-    with several series (judge those with `memdoctor gate --trace`)."""
-    return _judge(os.fspath(path), _JudgeOptions(limit, warmup, max_growth, fail_on))
+    start-up not judged; `metric` the series judged (as `--metric`: "pss", "heap"...). ValueError (one
+    line) on bad arguments, a trace that cannot be read, or one with several series (judge those with
+    `memdoctor gate --trace`)."""
+    return _judge(os.fspath(path), _JudgeOptions(limit, warmup, max_growth, fail_on, metric))
 
 
 def _judge(path: str, options: _JudgeOptions) -> WatchResult:
@@ -458,7 +465,7 @@ def _judge(path: str, options: _JudgeOptions) -> WatchResult:
     thresholds = Thresholds(max_growth_bytes_per_s=options.max_growth_bytes_per_s, fail_on=options.fail_on)
     # What `memdoctor gate --trace PATH` computes, by the same function: the one diagnosis of the window after
     # the warm-up, the gate's memory numbers of that window, and its checks on them.
-    gate = gate_trace(path, options.warmup_s, options.limit_bytes, thresholds, None, "rss")[0]
+    gate = gate_trace(path, options.warmup_s, options.limit_bytes, thresholds, None, options.metric)[0]
     if gate.measurements is None:
         raise ValueError(f"{path} has no sample to judge")
     header = traces[0].header or {}
@@ -477,7 +484,7 @@ class Watch:
                  "trace")
 
     def __init__(self, pid: int, trace: str, options: _JudgeOptions, interval_s: float,
-                 follow_children: bool) -> None:
+                 follow_children: bool, detail_every_s: float = WATCH_DETAIL_EVERY_S) -> None:
         import threading
 
         from memdoctor.pipelines.recording import CommonSettings, attach_plan
@@ -492,8 +499,8 @@ class Watch:
         self._reported = False
         self._outcome: Any = None
         self._error: BaseException | None = None
-        settings = CommonSettings(interval_s, None, WATCH_DETAIL_EVERY_S, options.limit_bytes, None,
-                                  warmup_s=options.warmup_s)
+        settings = CommonSettings(interval_s, None, detail_every_s, options.limit_bytes, None,
+                                  warmup_s=options.warmup_s, metric=options.metric)
         self._writer = open_trace_writer(trace)
         try:
             # What `memdoctor watch PID` and `gate --pid` record: the process and its descendants.
@@ -586,12 +593,16 @@ def memdoctor_watch(tmp_path: Path) -> Iterator[Callable[..., Watch]]:
         watch = memdoctor_watch(server.pid, interval="20ms", limit="512MB", warmup="2s")
         drive_load()
         result = watch.stop()  # optional: teardown stops and judges a watch that is still running
+
+    `metric="pss"` (or uss, heap, rss_root...) judges that series, as `gate --metric` does; the ones
+    read on detail lines are read every `detail_every` (default 5 s: shorten it for a short watch).
     """
     watches: list[Watch] = []
 
     def start(pid: int, *, interval: str | float = WATCH_INTERVAL, limit: str | int | None = None,
               warmup: str | float | None = None, max_growth: str | float | None = None,
-              fail_on: str | Iterable[str] = ("leak",), follow_children: bool = True) -> Watch:
+              fail_on: str | Iterable[str] = ("leak",), follow_children: bool = True,
+              metric: str = "rss", detail_every: str | float = WATCH_DETAIL_EVERY_S) -> Watch:
         import psutil
 
         from memdoctor.errors import MemdoctorError
@@ -612,7 +623,14 @@ def memdoctor_watch(tmp_path: Path) -> Iterator[Callable[..., Watch]]:
             interval_s = float(_checked(parse_duration, interval, "interval", "20ms"))
             if interval_s < 0.001:
                 raise ValueError(f"interval {interval!r} is too small: use at least 1ms")
-            options = _JudgeOptions(limit, warmup, max_growth, fail_on)
+            options = _JudgeOptions(limit, warmup, max_growth, fail_on, metric)
+            from memdoctor.commands.recording_options import check_metric
+
+            check_metric(metric)  # a series the recording will have (UnitError is a ValueError)
+            # pss, uss, heap... are read on the detail lines: judging one, read them often enough.
+            detail_every_s = float(_checked(parse_duration, detail_every, "detail_every", "0.5s"))
+            if detail_every_s < interval_s:
+                raise ValueError(f"detail_every {detail_every!r} is shorter than the interval {interval!r}")
         except ValueError as exc:
             problem = f"memdoctor_watch: {exc}; {WATCH_USAGE}"
         else:
@@ -621,7 +639,7 @@ def memdoctor_watch(tmp_path: Path) -> Iterator[Callable[..., Watch]]:
             try:
                 if not psutil.pid_exists(pid):
                     raise ValueError(f"no process with PID {pid}: it exited before the watch began, or never ran")
-                watch = Watch(pid, str(tmp_path / name), options, interval_s, follow_children)
+                watch = Watch(pid, str(tmp_path / name), options, interval_s, follow_children, detail_every_s)
             except (ValueError, MemdoctorError) as exc:  # gone, or not ours to read: as `memdoctor watch` says
                 problem = f"memdoctor_watch: {exc}"
         if problem is not None:

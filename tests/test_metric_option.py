@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import DATA, memdoctor
+from .conftest import DATA, ROOT, memdoctor
+
+pytest_plugins = ["pytester"]
 
 TARGET = [sys.executable, str(DATA / "shared_warmup.py")]
 # Fast enough for 20+ PSS points in the ~9 s the workers take to read the 200 MiB mapping.
@@ -85,3 +87,43 @@ def test_a_metric_the_recording_will_not_have_is_one_line_and_exit_2(command: li
         else None
     if off is not None:
         assert off.returncode == 2 and "--detail-every 0" in off.stderr, off.stderr
+
+
+@pytest.mark.integration
+def test_pytest_plugin_watch_judges_the_metric_asked_for(pytester: pytest.Pytester) -> None:
+    """The memdoctor_watch fixture takes metric= as gate takes --metric: on RSS the prefork fails, on PSS it
+    passes, and the message gives the commands that repeat the answer with --metric."""
+    pytester.makepyfile(test_prefork=f'''
+import os
+import signal
+import subprocess
+import time
+
+TARGET = {TARGET!r}
+
+
+def watched(memdoctor_watch, **options):
+    proc = subprocess.Popen(TARGET, start_new_session=True)
+    try:
+        watch = memdoctor_watch(proc.pid, interval="100ms", **options)
+        time.sleep(8)  # the recording's length: the workers read the shared mapping meanwhile
+        return watch.stop(check=False)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def test_rss(memdoctor_watch):
+    result = watched(memdoctor_watch)
+    assert not result.passed and result.diagnosis.verdict == "leak", result.message
+
+
+def test_pss(memdoctor_watch):
+    result = watched(memdoctor_watch, metric="pss", detail_every="0.25s")
+    assert result.passed and result.diagnosis.verdict == "no-leak", result.message
+    assert "--metric pss" in result.message
+''')
+    pytester._monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    pytester._monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    result = pytester.runpytest_subprocess("-p", "memdoctor.pytest_plugin", "-p", "no:cacheprovider", "-rA")
+    result.assert_outcomes(passed=2)
