@@ -91,3 +91,21 @@ def test_report_works_without_the_old_engines(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(bench, "OLD_ENGINES", {})
     text = bench.report_realworld(read_realworld()[:3])
     assert "old:" not in text and "| memdoctor |" in text
+
+
+@pytest.mark.parametrize("seconds", [45, 90])
+def test_a_short_plateau_the_floor_test_cannot_confirm_is_not_no_leak(seconds: int) -> None:
+    """The first 45 s and 90 s of express-session's MemoryStore leaking ~9 MiB/min: a fill, then a floor that
+    looks flat for half a minute, too few GC cycles for the floor test to see a slower leak. Read "no-leak
+    (plateau)" before (a longer watch says leak from 105 s on); now inconclusive, with how much longer."""
+    from memdoctor.analysis import diagnose
+    from memdoctor.traces.reader import read_trace
+
+    trace = read_trace(str(RECORDINGS / "rw_node_session_memorystore.jsonl"))
+    kept = trace.t <= trace.t[0] + seconds
+    d = diagnose(trace.t[kept], trace.rss[kept])
+    assert (d.verdict, d.pattern) == ("inconclusive", "plateau"), d.evidence
+    assert d.watch_more_s is not None and d.watch_more_s >= 30
+    assert not any("not a leak" in line for line in d.evidence), d.evidence
+    whole = diagnose(trace.t, trace.rss)
+    assert whole.verdict == "leak"

@@ -66,6 +66,9 @@ from memdoctor.analysis.trend import (
 )
 from memdoctor.units import format_bytes, format_duration, format_rate
 
+# What a floor that rose and then held flat is read as (the engine amends it when the plateau is not yet shown).
+PLATEAU_READING = "warm-up or cache fill, not a leak"
+
 
 @dataclass
 class SegmentResult:
@@ -331,7 +334,7 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool) -> SegmentRes
         res.evidence.append(
             f"floor rose {format_bytes(tail_level - level0)} in the first {format_duration(tail_start)}, then held "
             f"flat for {format_duration(span - tail_start)} (Sen slope {format_rate(tail_tr.slope)}, "
-            f"Mann-Kendall {_p_text(tail_tr.p_up)}): warm-up or cache fill, not a leak"
+            f"Mann-Kendall {_p_text(tail_tr.p_up)}): {PLATEAU_READING}"
         )
         res.confidence = float(min(0.95, 0.55 + 0.4 * min(1.0, (span - tail_start) / span / 0.6)))
         res.floor_now = tail_level

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from memdoctor.analysis import thresholds as th
-from memdoctor.analysis.classify import SegmentResult, classify
+from memdoctor.analysis.classify import PLATEAU_READING, SegmentResult, classify
 from memdoctor.analysis.diagnosis import Diagnosis, HeapGrowth, Pattern, Verdict
 from memdoctor.analysis.forecast import Forecast, Growth, time_to_limit
 from memdoctor.analysis.gate_trend import FloorJudgement, FloorTrend, floor_trend, judge_floor
@@ -123,6 +123,16 @@ def _reconcile(res: SegmentResult, fj: FloorJudgement, evidence: list[str]) -> t
             evidence.append("the classifier alone said leak; the floor test finds the floor flat in this short window")
         pattern = "sawtooth" if ft.cycles >= 3 else ("plateau" if pattern == "plateau" else "stable")
         return "no-leak", pattern, _confidence(-z_rise), None
+    if fj.state == "cannot-judge" and verdict == "no-leak" and short and pattern == "plateau":
+        # A plateau says the floor rose and then stopped. In a short window the floor test cannot tell that
+        # stop from a leak going on at a slower rate (too few cycles, or too noisy for 5 MiB/min): a longer
+        # watch can change the answer. The first 90 s of express-session's MemoryStore leaking 9 MiB/min
+        # read "no-leak (plateau)" here (rw_node_session_memorystore; leak at 120 s).
+        more = fj.watch_more_s if fj.watch_more_s is not None else ft.duration_s
+        evidence[:] = [line.replace(PLATEAU_READING, "a warm-up or cache fill if the floor stays flat")
+                       for line in evidence]
+        evidence.append("the floor test (below) cannot yet tell this plateau from a leak going on more slowly")
+        return "inconclusive", "plateau", 0.3, more
     if fj.state == "cannot-judge" and verdict == "no-leak" and short:
         # Too noisy to catch 5 MiB/min here, but the classifier saw enough cycles and no trend: its no-leak
         # stands at low confidence, with how much longer to run in the evidence (making it inconclusive
@@ -206,7 +216,7 @@ def diagnose(
         verdict, pattern, conf, watch = _reconcile(res, fj, evidence)
         evidence.append(fj.message)
         extras["floor_test"] = fj.to_dict()
-        if verdict == "no-leak" and pattern == "plateau" and res.pattern == "plateau" and res.verdict == "no-leak":
+        if verdict != "leak" and pattern == "plateau" and res.pattern == "plateau" and res.verdict == "no-leak":
             pass  # a fill that levelled off: the growth that matters is the plateau's own (the classifier's tail)
         elif (pattern == "plateau" and verdict != "leak" and ft.late_slope is not None
               and ft.late_se is not None and math.isfinite(ft.late_se)):
