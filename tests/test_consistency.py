@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -82,6 +83,10 @@ def test_every_command_gives_the_same_verdict(path: Path) -> None:
     p = str(path)
     analyze = _cli("analyze", p, "--json")
     want = (analyze["verdict"], analyze["pattern"])
+    # One answer in the output too: no evidence line shows an overruled reading as a verdict of its own
+    # ("the classifier alone said no-leak" under a leak).
+    for line in analyze["evidence"]:
+        assert set(re.findall(r"\bsaid (no-leak|leak|inconclusive)\b", line)) <= {want[0]}, line
 
     gate = _cli("gate", "--trace", p, "--json")
     assert (gate["diagnosis"]["verdict"], gate["diagnosis"]["pattern"]) == want

@@ -105,14 +105,15 @@ def _reconcile(res: SegmentResult, fj: FloorJudgement, evidence: list[str]) -> t
     z_rise = (ft.slope - th.RISING_RATE) / ft.se if math.isfinite(ft.se) and ft.se > 0 else 0.0
     if fj.rising:
         if verdict != "leak":
-            evidence.append(f"the classifier alone said {verdict} ({pattern}); the floor test decides a short window")
+            evidence.append("decided by the floor test (one floor point per GC or batch cycle), which sees the rise "
+                            "in this short window where the trend over window minima does not yet")
             cyclic = ft.cycles >= 3 and ft.swing >= th.SAWTOOTH_AMPLITUDE * max(float(np.median(ft.floor_points)), 1.0)
             pattern = pattern if pattern in LEAK_PATTERNS else ("sawtooth" if cyclic else "linear")
         return "leak", pattern, max(conf if verdict == "leak" else 0.0, _confidence(z_rise)), None
     if verdict != "leak" and _steady_rise(ft):
         evidence.append(f"the floor rose steadily for {format_duration(ft.duration_s)} at {format_rate(ft.slope)}, "
                         f"{ft.slope / ft.se:.0f} standard errors, as fast in the last part of the window: a leak, "
-                        f"not heap sizing or a fill (the classifier alone said {verdict})")
+                        "not heap sizing or a fill")
         cyclic = ft.cycles >= 3
         pattern = pattern if pattern in LEAK_PATTERNS else ("sawtooth" if cyclic else "linear")
         return "leak", pattern, _confidence(ft.slope / ft.se - th.STEADY_Z), None
@@ -120,7 +121,8 @@ def _reconcile(res: SegmentResult, fj: FloorJudgement, evidence: list[str]) -> t
         return "inconclusive", "plateau", 0.3, fj.watch_more_s or ft.duration_s
     if fj.state == "flat" and short and verdict in ("leak", "inconclusive"):
         if verdict == "leak":
-            evidence.append("the classifier alone said leak; the floor test finds the floor flat in this short window")
+            evidence.append("decided by the floor test (one floor point per GC or batch cycle), which finds the floor "
+                            "flat in this short window")
         pattern = "sawtooth" if ft.cycles >= 3 else ("plateau" if pattern == "plateau" else "stable")
         return "no-leak", pattern, _confidence(-z_rise), None
     if fj.state == "cannot-judge" and verdict == "no-leak" and short and pattern == "plateau":
