@@ -158,6 +158,19 @@ def test_the_node_server_leak_is_one_leak_everywhere() -> None:
     assert _cli("compare", healthy, path, "--json")["outcome"] == "worse"
 
 
+def test_no_leak_is_never_shown_beside_a_leak_rate_the_window_cannot_resolve() -> None:
+    """From the review of issue 20: a healthy Node worker pool's 19 s read "no-leak (sawtooth), floor growth
+    7.8 MiB/s, limit in 41s" beside a failed --max-growth (the floor test: 467 +/- 355 MiB/min, catches only
+    leaks >= 1656 MiB/min). A longer watch can change that answer: inconclusive, with how much longer."""
+    path = str(ROOT / "tests" / "data" / "gate" / "node_worker_pool_doctor_19s.jsonl")
+    analyze = _cli("analyze", path, "--json")
+    assert analyze["verdict"] == "inconclusive", analyze["evidence"]
+    assert analyze["watch_more_s"] >= 60
+    gate = _cli("gate", "--trace", path, "--max-growth", "5MB/min", "--json")
+    assert gate["diagnosis"]["verdict"] == "inconclusive" and "max-growth" in gate["failures"]
+    assert "undecided" in next(c for c in gate["checks"] if c["name"] == "max-growth")["message"]
+
+
 def test_fail_on_inconclusive_adds_to_leak() -> None:
     """Issue 20: --fail-on inconclusive replaced leak, and passed a leak."""
     path = str(ROOT / "sample_traces" / "python_leaky_list.jsonl")

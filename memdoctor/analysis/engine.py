@@ -135,10 +135,20 @@ def _reconcile(res: SegmentResult, fj: FloorJudgement, evidence: list[str]) -> t
                        for line in evidence]
         evidence.append("the floor test (below) cannot yet tell this plateau from a leak going on more slowly")
         return "inconclusive", "plateau", 0.3, more
+    if fj.state == "cannot-judge" and verdict == "no-leak" and short and ft.slope > th.RISING_RATE:
+        # The growth shown is the floor test's, and it is a leak's rate (it would fail the gate were it
+        # measured well enough): a no-leak beside it says two things at once. Undecided, with how much longer
+        # (a healthy Node worker pool's 19 s: troughs falling, floor test 467 +/- 355 MiB/min, read
+        # "no-leak, 7.8 MiB/s, limit in 41s": tests/data/gate/node_worker_pool_doctor_19s.jsonl).
+        more = fj.watch_more_s if fj.watch_more_s is not None else ft.duration_s
+        evidence.append(f"the floor test measures {format_rate(ft.slope)}, a leak's rate, too roughly to tell "
+                        "from no growth, and the floor's trend over the window shows no significant rise: undecided")
+        return "inconclusive", pattern, 0.3, more
     if fj.state == "cannot-judge" and verdict == "no-leak" and short:
-        # Too noisy to catch 5 MiB/min here, but the classifier saw enough cycles and no trend: its no-leak
-        # stands at low confidence, with how much longer to run in the evidence (making it inconclusive
-        # failed --max-growth on 5 % of healthy 60 s gates, benchmarks/gate_families.py seed 2027).
+        # Too noisy to catch 5 MiB/min here, but the classifier saw enough cycles and no trend, and the floor
+        # test's estimate is below a leak's rate: the no-leak stands at low confidence, with how much longer
+        # to run in the evidence (making it inconclusive failed --max-growth on 5 % of healthy 60 s gates,
+        # benchmarks/gate_families.py seed 2027).
         return verdict, pattern, min(conf, 0.5), None
     if fj.state == "heap-sizing" and verdict == "no-leak":
         # V8 sizing its heap, or a slow leak: a longer watch tells (the message says how much longer); the
