@@ -12,6 +12,15 @@ Two formats read the same file:
   MEM is at least the sum of the children at nearly every sample, MEM is taken as the total
   (-C); otherwise the children are added to it. The evidence says which.
 - `mprof-children`: one series per process ("main", "child PID"), to see which one grows.
+
+The MEM lines of 0 MiB that end a file are not memory: mprof samples the process until it is
+gone (`mprof run` polls its child only after each sample; `--attach` samples until the pid
+disappears) and reads the exited process, a zombie until it is reaped, as 0.000000: psutil's
+memory_info() of a zombie is 0 (its /proc/PID/statm is all zeros; checked with psutil on Linux).
+A running process always maps some memory, so they are left out, with a warning. Read as
+samples, they were a restart to 0 B at the very end
+(benchmarks/classifier/recordings/rw_py_lru_unbounded.mprof.dat: restarts 1, last 0 B, and a
+floor 15 KB above the peak, the fitted line of the lifetime "before the restart").
 """
 
 from __future__ import annotations
@@ -48,10 +57,24 @@ def _read(stream: BinaryIO, source: str, max_points: int, per_child: bool
     warnings: list[str] = []
     seen = 0
     tick: list[float] | None = None  # [t, mem, children sum, procs]
+    # MEM lines of 0 MiB held back until a later sample shows the process still ran: those that end
+    # the file are mprof's reading of the exited process (module docstring), left out.
+    gone: list[tuple[float, float, float]] = []  # (t, children sum, procs) of each
+
+    def add(name: str, t: float, mem: float, extra: dict[str, float] | None = None) -> None:
+        # A tree whose children still hold memory has not exited (mprof -M: MEM is the main process alone).
+        if name in ("main", "tree") and mem == 0 and not (extra or {}).get("children"):
+            gone.append((t, (extra or {}).get("children", 0.0), (extra or {}).get("procs", 1.0)))
+            return
+        if name in ("main", "tree"):
+            for t_gone, children, procs in gone:  # a 0 followed by memory: a sample after all
+                series.add(name, t_gone, 0.0, None if per_child else {"children": children, "procs": procs})
+            gone.clear()
+        series.add(name, t, mem, extra)
 
     def emit() -> None:
         if tick is not None:
-            series.add("tree", tick[0], tick[1], {"children": tick[2], "procs": tick[3]})
+            add("tree", tick[0], tick[1], {"children": tick[2], "procs": tick[3]})
 
     for raw in stream:
         text = raw.decode("utf-8", "replace").strip()
@@ -67,7 +90,7 @@ def _read(stream: BinaryIO, source: str, max_points: int, per_child: bool
             if kind == "MEM":
                 mem, stamp = (float(x) for x in rest.split()[:2])
                 if per_child:
-                    series.add("main", stamp, mem * MIB)
+                    add("main", stamp, mem * MIB)
                 else:
                     emit()
                     tick = [stamp, mem * MIB, 0.0, 1.0]
@@ -88,6 +111,12 @@ def _read(stream: BinaryIO, source: str, max_points: int, per_child: bool
     emit()
     if seen == 0:
         raise TraceReadError(f"{source or 'input'} is empty")
+    if gone and not len(series):
+        raise TraceReadError(f"{source or 'input'}: every MEM line reads 0 MiB (the process had exited): no memory "
+                             "was recorded")
+    if gone:
+        which = "the last sample reads" if len(gone) == 1 else f"the last {len(gone)} samples read"
+        warnings.append(f"{which} 0 MiB: mprof's reading of the process after it exited, not memory; left out")
     return series, meta, skipped, warnings
 
 
