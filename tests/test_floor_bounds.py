@@ -9,11 +9,13 @@ rw_py_lru_unbounded reported a floor 15 KB above its peak: mprof's reading of th
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from memdoctor.analysis.engine import diagnose
 from memdoctor.commands.common import judge_trace
 from memdoctor.traces.reader import read_trace, read_traces
 
@@ -94,3 +96,23 @@ def test_mprof_zeros_followed_by_memory_stay_and_a_file_of_zeros_is_an_error(tmp
     with pytest.raises(TraceReadError, match="every MEM line reads 0 MiB"):
         read_trace(str(path))
 
+
+def test_a_steady_leak_restarted_at_the_end_keeps_its_floor_under_its_peak(tmp_path: Path) -> None:
+    """The same climb with a recorded restart at its last sample (memdoctor's own trace of a process restarted
+    by its supervisor): the classifier's floor is its fitted line at the end of the lifetime before the restart,
+    which lay 15 KB above every sample there (no sawtooth: the floor is the memory itself)."""
+    rows = np.array([ln.split()[1:3] for ln in LRU_MPROF.read_text().splitlines() if ln.startswith("MEM ")],
+                    dtype=float)
+    rows = rows[rows[:, 0] > 0]  # the climb alone, whatever the importer makes of mprof's last line
+    t, rss = rows[:, 1] - rows[0, 1], rows[:, 0] * 2**20
+    lines = [json.dumps({"memdoctor_trace": 1, "interval_s": 0.1})]
+    lines += [json.dumps({"t": float(a), "rss": float(b)}) for a, b in zip(t, rss, strict=True)]
+    lines.append(json.dumps({"t": float(t[-1]) + 0.1, "rss": 31e6, "event": "restart"}))
+    path = tmp_path / "restarted.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    d = judge_trace(read_trace(str(path)), "rss", str(path), None)
+    assert d.restarts == 1 and d.verdict == "leak"
+    assert d.floor_end_bytes is not None and d.floor_end_bytes <= float(rss.max())
+    # The same bound straight from the one diagnosis, without a restart: a floor is never above the memory.
+    plain = diagnose(t, rss)
+    assert plain.floor_end_bytes is not None and plain.floor_end_bytes <= plain.peak_bytes

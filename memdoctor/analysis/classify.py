@@ -313,7 +313,7 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool) -> SegmentRes
     res.start_t, res.end_t, res.peak = float(b.t[i0]), float(b.t[i1 - 1]), peak
     res.floor_start = float(level0)
     x_end = float(b.t[i1 - 1] - fl.t[0])
-    res.floor_now = float(tr.at(x_end))
+    res.floor_now = _floor_at_end(tr.at(x_end), b, i0, i1)
     # Peaks above the floor line in the recent half: what is added on top of the floor.
     rec = b.t[i0:i1] >= fl.t[0] + 0.5 * span
     if rec.any():
@@ -429,7 +429,7 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool) -> SegmentRes
 
     res.verdict = "leak"
     res.slope, res.slope_low, res.slope_high = recent.slope, recent.slope_low, recent.slope_high
-    res.floor_now = float(recent.at(x_end))
+    res.floor_now = _floor_at_end(recent.at(x_end), b, i0, i1)
     res.evidence.insert(0, base_ev)
     res.confidence = float(min(0.99, 0.6 + 0.08 * max(tr.z - 2.33, 0) + 0.1 * math.log2(max(rise / min_rise, 1))))
 
@@ -464,6 +464,16 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool) -> SegmentRes
                 )
     res.pattern = pattern
     return res
+
+
+def _floor_at_end(line_value: float, b: Buckets, i0: int, i1: int) -> float:
+    """The floor line's value at the lifetime's last sample, kept within what a floor can be there: no
+    higher than the lowest memory of the last bucket (a floor lies under every sample) and no lower
+    than the lowest memory of the lifetime. Where memory has no sawtooth the floor is the memory itself
+    and a line fitted through it lies above the last samples about half the time: a leak climbing
+    steadily to a restart at the end of the recording got a floor 15 KB above its peak (rw_py_lru_unbounded
+    recorded by mprof, whose exit it read as a restart; any JSONL trace with a restart event there too)."""
+    return float(min(max(float(line_value), float(b.lo[i0:i1].min())), float(b.lo[i1 - 1])))
 
 
 def _flat_tail(x: np.ndarray, y: np.ndarray, min_rise: float, sigma: float) -> tuple[float, Trend] | None:
