@@ -125,6 +125,47 @@ def test_a_per_job_given_is_never_replaced_by_the_traces_one_job_step() -> None:
     assert "if_the_largest_step_is_one_job" not in given["explain"]["concurrency"]
 
 
+@pytest.mark.parametrize("name", ["python_healthy_worker.jsonl", "python_forking_tree.jsonl"])
+def test_a_trace_without_job_steps_still_gives_its_verdict_and_says_what_the_concurrency_needs(name: str) -> None:
+    """A server's recording has no job steps (these two hold level). caps --trace exited 2, "nothing to
+    compute", without the verdict it had judged: it prints it as analyze does, the caps the trace allows,
+    and that the concurrency needs job steps and how to record them; exit 0."""
+    trace = str(ROOT / "sample_traces" / name)
+    analyze = json.loads(memdoctor("analyze", trace, "--json", check_code=0).stdout)
+    out = json.loads(memdoctor("caps", "--trace", trace, "--json", check_code=0).stdout)
+    assert {k: out["diagnosis"][k] for k in ("verdict", "pattern", "growth_bytes_per_s", "time_to_limit_s")} == \
+        {k: analyze[k] for k in ("verdict", "pattern", "growth_bytes_per_s", "time_to_limit_s")}
+    assert out["concurrency"] is None and out["limit_bytes"] == analyze["limit_bytes"]
+    need = out["explain"]["concurrency"]
+    assert need["missing"] == "per_job_bytes" and "needs job steps" in need["note"]
+    assert "memdoctor run" in need["note"] and "--per-job" in need["note"]
+    assert need["inputs"]["baseline_bytes"] == out["baseline_bytes"] > 0
+
+    from memdoctor.report.report_text import verdict_text
+
+    text = memdoctor("caps", "--trace", trace, check_code=0).stdout
+    assert text.splitlines()[0] == f"trace: {verdict_text(analyze)}"
+    assert "concurrency: not computed: needs job steps" in " ".join(text.split())
+    # What the trace does allow is still computed beside it; a --per-job given needs no steps.
+    entries = json.loads(memdoctor("caps", "--trace", trace, "--bytes-per-entry", "24KB", "--json",
+                                   check_code=0).stdout)
+    assert entries["max_entries"] > 0 and entries["concurrency"] is None
+    given = json.loads(memdoctor("caps", "--trace", trace, "--per-job", "85MB", "--json", check_code=0).stdout)
+    assert given["concurrency"] >= 1 and "missing" not in given["explain"]["concurrency"]
+
+
+def test_caps_judges_the_trace_at_the_limit_given_as_analyze_does() -> None:
+    """--limit is the diagnosis' limit too: the healthy Node server's memory is above 40 MB, which analyze
+    --limit 40MB judges as reached (time to the limit 0); caps --limit 40MB judged it without a limit."""
+    trace = str(ROOT / "sample_traces" / "node_healthy_server.jsonl")
+    analyze = json.loads(memdoctor("analyze", trace, "--limit", "40MB", "--json", check_code=0).stdout)
+    out = json.loads(memdoctor("caps", "--trace", trace, "--limit", "40MB", "--per-job", "1MB", "--baseline", "1MB",
+                               "--json", check_code=0).stdout)
+    assert analyze["time_to_limit_s"] == 0
+    for key in ("verdict", "pattern", "growth_bytes_per_s", "time_to_limit_s"):
+        assert out["diagnosis"][key] == analyze[key], key
+
+
 @pytest.mark.parametrize("args", [("--limit", "512MB"), ("--per-job", "85MB"), ("--limit", "abc", "--node"),
                                   ("--limit", "512MB", "--baseline", "600MB", "--per-job", "85MB"),
                                   ("--limit", "512MB", "--arrival-rate", "2/s")])

@@ -224,8 +224,11 @@ def step_heights(t: np.ndarray, mem: np.ndarray, min_step_share: float = 0.05) -
     steps = [r for r in rises if r > threshold and r > 0]
     baseline = float(np.nanpercentile(mem, 5))
     if not steps:
+        # The bar a rise missed, for a caller that says why there is no per-job peak.
         return Cap(None, {"formula": "max(upward step heights)", "inputs": {"samples": int(mem.shape[0])},
-                          "baseline_bytes": int(baseline), "note": "no job-sized step in the trace"})
+                          "baseline_bytes": int(baseline), "note": "no job-sized step in the trace",
+                          "range_bytes": int(span), "min_step_share": min_step_share,
+                          "min_step_bytes": int(threshold)})
     explain: dict[str, Any] = {
         "formula": "max(upward step heights above min_step_share * range)",
         "inputs": {"samples": int(mem.shape[0]), "min_step_share": min_step_share},

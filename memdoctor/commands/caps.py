@@ -21,7 +21,13 @@ Suggestions computed (one key each in --json, beside an "explain" object):
   ttl_s                   with --arrival-rate and --bytes-per-entry: budget / (rate * bytes_per_entry)
   max_old_space_size_mb   with --node, --non-heap or --non-heap-share: floor((limit - non_heap) / MiB)
 
-Exit code 0; 2 on bad input or when nothing can be computed.
+With --trace, the trace's verdict comes first (as analyze gives it for the same --metric, --warmup and
+--limit). A trace without job steps (a server's recording: memory level, a GC sawtooth too small to be
+jobs, or one climb) still prints it, with the caps its limit and baseline allow and a line saying that
+the concurrency needs job steps: record the trace while jobs run, or give --per-job.
+
+Exit code 0 (with --trace, also when it has no job steps); 2 on bad input, or when no question is asked
+(no --trace and nothing to compute).
 
 Examples:
 
@@ -93,14 +99,17 @@ def compute_caps(*, limit_bytes: int, baseline_bytes: int, per_job_bytes: int | 
     return out
 
 
-def _from_trace(path: str, warmup_s: float = 0.0, metric: str = "rss") -> tuple[int | None, dict[str, Any]]:
+def _from_trace(path: str, warmup_s: float = 0.0, metric: str = "rss",
+                limit_bytes: int | None = None) -> tuple[int | None, dict[str, Any]]:
     """Limit, baseline, per-job peak and non-heap memory measured in a trace, and its one diagnosis."""
     import numpy as np
 
     from memdoctor.analysis import caps
     from memdoctor.commands.common import judge_worst_series
 
-    trace, d, _ = judge_worst_series(path, metric, None, warmup_s)  # the verdict: as `analyze --metric` judges it
+    # The verdict as `analyze --metric --warmup --limit` gives it: the limit given is the diagnosis' too (memory
+    # above it has reached it; a restart near it is one), not only the caps'.
+    trace, d, _ = judge_worst_series(path, metric, limit_bytes, warmup_s)
     if len(trace) < 3:
         from memdoctor.traces.errors import TraceReadError
 
@@ -117,10 +126,13 @@ def _from_trace(path: str, warmup_s: float = 0.0, metric: str = "rss") -> tuple[
     steps = caps.step_heights(t, rss)
     found: dict[str, Any] = {"baseline_bytes": steps.explain["baseline_bytes"],
                              "diagnosis": {"verdict": d.verdict, "pattern": d.pattern,
-                                           "growth_bytes_per_s": d.growth_bytes_per_s}}
+                                           "growth_bytes_per_s": d.growth_bytes_per_s,
+                                           "time_to_limit_s": d.time_to_limit_s}}
     if steps.value is not None:
         found["per_job_bytes"] = steps.value
         found["per_job"] = {"source": path, **steps.explain}
+    else:
+        found["no_steps"] = {"source": path, **steps.explain}
     if "heap" in trace.series:
         gap = trace.rss - trace.series["heap"]
         gap = gap[np.isfinite(gap)]
@@ -167,7 +179,7 @@ def caps_command(
     trace_notes: dict[str, Any] = {}
     per_job_from_trace = False
     if trace is not None:
-        trace_limit, trace_notes = _from_trace(trace, parse_duration(warmup), metric)
+        trace_limit, trace_notes = _from_trace(trace, parse_duration(warmup), metric, limit_bytes)
         limit_bytes = limit_bytes or trace_limit
         if baseline_bytes is None:
             baseline_bytes = trace_notes["baseline_bytes"]
@@ -188,7 +200,7 @@ def caps_command(
     if rate is not None and entry_bytes is None:
         raise fail("--arrival-rate needs --bytes-per-entry (the TTL depends on the size of an entry)")
     if per_job_bytes is None and entry_bytes is None and not node and non_heap_bytes is None \
-            and non_heap_share is None:
+            and non_heap_share is None and trace is None:
         raise fail("nothing to compute: give --per-job, --bytes-per-entry, --node/--non-heap, or a job --trace")
     if (entry_bytes is not None and entry_bytes <= 0) or per_job_bytes == 0:
         raise fail("--per-job and --bytes-per-entry must be larger than zero")
@@ -200,6 +212,11 @@ def caps_command(
                               trace_notes=trace_notes, per_job_from_trace=per_job_from_trace)
     except ValueError as exc:
         raise fail(str(exc)) from None
+    if per_job_bytes is None and "no_steps" in trace_notes:
+        # A job --trace asks for the concurrency: say it was not computed, and why, rather than leave it out.
+        result = {"concurrency": None, **result}
+        result["explain"]["concurrency"] = _concurrency_needs_steps(result, margin, trace_notes["no_steps"],
+                                                                    trace_notes["diagnosis"]["pattern"])
     if "diagnosis" in trace_notes:
         result["diagnosis"] = trace_notes["diagnosis"]  # the trace's one diagnosis, as analyze prints it
     if json_out:
@@ -209,14 +226,41 @@ def caps_command(
 
     console = stdout_console()
     if "diagnosis" in result:
-        from memdoctor.units import format_rate
+        from memdoctor.report.report_text import verdict_text
 
-        d = result["diagnosis"]
-        console.print(f"trace: {d['verdict']} ({d['pattern']}), floor growth {format_rate(d['growth_bytes_per_s'])}",
-                      highlight=False, markup=False)
+        console.print(f"trace: {verdict_text(result['diagnosis'])}", highlight=False, markup=False)
     for line in render_caps_lines(result):
         console.print(line, highlight=False, markup=False)
+    if result.get("concurrency", 0) is None and not {"max_entries", "max_old_space_size_mb"} & result.keys():
+        console.print("other caps from this limit and baseline: --bytes-per-entry SIZE (max entries; with "
+                      "--arrival-rate N/s, a TTL), --node (Node's --max-old-space-size)", highlight=False, markup=False)
     raise typer.Exit(0)
+
+
+HOW_TO_RECORD_JOBS = ("record the trace while jobs run and finish (memdoctor run -o jobs.jsonl -- CMD, or "
+                      "memdoctor watch PID -o jobs.jsonl during a batch), or give --per-job (one job's peak, "
+                      "e.g. 85MB)")
+
+
+def _concurrency_needs_steps(result: dict[str, Any], margin: float, no_steps: dict[str, Any],
+                             pattern: str) -> dict[str, Any]:
+    """The explain of a concurrency a job --trace could not give: its formula, the inputs it has, what it lacks."""
+    from memdoctor.units import format_bytes
+
+    if not no_steps["range_bytes"]:
+        why = f"its memory held at {format_bytes(no_steps['baseline_bytes'])}"
+    else:
+        why = (f"no rise above {format_bytes(no_steps['min_step_bytes'])}, {no_steps['min_step_share']:.0%} of its "
+               f"{format_bytes(no_steps['range_bytes'])} range")
+        if pattern == "step":
+            # The verdict line above says "step": the floor's steps, memory kept per job, many and each under the bar.
+            why += "; the steps of the diagnosis are memory kept per job or batch, each under that bar"
+    return {"formula": "floor((limit - baseline) * (1 - margin) / per_job)",
+            "inputs": {"limit_bytes": result["limit_bytes"], "baseline_bytes": result["baseline_bytes"],
+                       "margin": margin},
+            "missing": "per_job_bytes",
+            "note": f"needs job steps, and {no_steps['source']} has none ({why}): {HOW_TO_RECORD_JOBS}",
+            "per_job_from_trace": no_steps}
 
 
 def render_caps_lines(result: dict[str, Any]) -> list[str]:
@@ -232,9 +276,15 @@ def render_caps_lines(result: dict[str, Any]) -> list[str]:
         if key not in result:
             continue
         value = result[key]
+        info = explain.get(key, {})
+        if value is None:  # asked for (a job --trace) but not computed: what it needs, and how to get it
+            lines.append(f"{label}: not computed: {info.get('note', 'missing input')}")
+            inputs = ", ".join(f"{name}={format_bytes(v) if name.endswith('_bytes') else v}"
+                               for name, v in info.get("inputs", {}).items())
+            lines.append(f"  = {info.get('formula', '')}, with {inputs}, {info.get('missing', '')}=?")
+            continue
         shown = format_duration(value) if key == "ttl_s" else str(value)
         lines.append(f"{label}: {shown}")
-        info = explain.get(key, {})
         lines.append(f"  = {info.get('formula', '')}")
         inputs = ", ".join(f"{name}={format_bytes(v) if name.endswith('_bytes') else v}"
                            for name, v in info.get("inputs", {}).items())
