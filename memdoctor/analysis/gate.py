@@ -162,7 +162,8 @@ def measure(t: np.ndarray, mem: np.ndarray, diagnosis: Diagnosis, judged_from_s:
 
 
 def judge(m: Measurements | None, thresholds: Thresholds, *, command: CommandStatus | None = None,
-          baseline: Baseline | None = None, oom_kill_times: list[float] | None = None) -> GateResult:
+          baseline: Baseline | None = None, oom_kill_times: list[float] | None = None,
+          nothing_judged: str = "no memory sample was recorded: nothing to judge") -> GateResult:
     """Every check of the gate, and whether it passes.
 
     `oom_kill_times`: when the target was OOM-killed (seconds since the start; from the trace's
@@ -181,7 +182,7 @@ def judge(m: Measurements | None, thresholds: Thresholds, *, command: CommandSta
                             f"the target was OOM-killed {times} (first at {format_duration(first)}): killed at its "
                             "memory limit, whatever the trend before", value=len(oom_kill_times), threshold=0))
     if m is None:
-        checks.append(Check("samples", False, "no memory sample was recorded: nothing to judge"))
+        checks.append(Check("samples", False, nothing_judged))
         return GateResult(False, checks, None, notes)
     d = m.diagnosis
     # The diagnosis' verdict, as analyze prints it: the gate computes none of its own.

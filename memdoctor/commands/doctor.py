@@ -11,6 +11,7 @@ import typer
 
 from memdoctor.commands.common import CommandSpec, fail, handle_errors
 from memdoctor.commands.recording_options import (
+    DetailEvery,
     Interval,
     JsonOut,
     Limit,
@@ -36,7 +37,7 @@ Examples:
 
   memdoctor doctor --max-time 2m -- python3 worker.py
 
-  memdoctor doctor --metric heap -- node server.js      # trigger on V8's heap, not RSS
+  memdoctor doctor --metric heap --detail-every 1s -- node server.js   # trigger on V8's heap, not RSS
 """
 
 # Default --max-time: long enough for the diagnosis to call a steady leak of a few MiB/min and
@@ -57,6 +58,7 @@ def doctor_command(
     target_out: TargetOutputOpt = None,
     warmup: Warmup = "0s",
     metric: Metric = "rss",
+    detail_every: DetailEvery = "5s",
     json_out: JsonOut = False,
 ) -> None:
     from memdoctor.commands.recording_options import live_mode, open_writer, parse_common
@@ -67,7 +69,11 @@ def doctor_command(
 
     if not cmd:
         raise fail("give a PID or a command: `memdoctor doctor PID` or `memdoctor doctor -- CMD ARGS...`")
-    settings = parse_common(interval, None, "5s", limit, False, None, warmup, metric)
+    from memdoctor.sampling.target import detect_runtime
+
+    launched = not (len(cmd) == 1 and cmd[0].isdigit())
+    settings = parse_common(interval, None, detail_every, limit, False, None, warmup, metric,
+                            heap=launched and detect_runtime(list(cmd)) != "python")
     max_time_s = parse_duration(max_time)
     shares: list[float] = []
     if snapshot_at:

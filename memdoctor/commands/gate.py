@@ -119,8 +119,11 @@ def gate_command(
         raise fail("--update-baseline needs --baseline FILE to write")
     if trace is None:
         from memdoctor.commands.recording_options import check_metric
+        from memdoctor.sampling.target import detect_runtime
 
-        check_metric(metric, detail=parse_duration(detail_every) > 0)  # a series the recording will have
+        # A series the recording will have (V8's heap: a Node.js command the gate launches).
+        check_metric(metric, detail=parse_duration(detail_every) > 0,
+                     heap=bool(cmd) and detect_runtime(list(cmd or [])) != "python")
     base = None
     if baseline and not update_baseline:
         base = _load_baseline(baseline, Baseline, metric)

@@ -44,8 +44,9 @@ Warmup = Annotated[str, typer.Option("--warmup", help="Do not judge the first pa
                                                      "after it, as gate --warmup.")]
 Metric = Annotated[str, typer.Option(
     "--metric", help="The series the live verdict, the alerts and the final verdict judge, as `analyze --metric` "
-                     "judges it in the trace: rss (the tree's total), rss_root; pss, uss, swap, fds, threads, heap "
-                     "(V8's used heap of Node.js) every --detail-every; with --cgroup: usage, anon, cache, kernel.")]
+                     "judges it in the trace: rss (the tree's total), rss_root; pss, uss, swap every --detail-every; "
+                     "heap (V8's used heap of a Node.js command memdoctor launches); with --cgroup: usage, anon, "
+                     "cache, kernel.")]
 SnapshotAt = Annotated[str | None, typer.Option("--snapshot-at", help="Take a heap snapshot of the largest Python "
                                                                      "or Node.js process as memory crosses these "
                                                                      "shares of the limit (70%,85%), so the evidence "
@@ -63,7 +64,7 @@ NoChildren = Annotated[bool, typer.Option("--no-children", help="Sample the targ
 
 def parse_common(interval: str, duration: str | None, detail_every: str, limit: str | None, alert: bool,
                  max_growth: str | None, warmup: str, metric: str = "rss", *, cgroup: bool = False,
-                 pss: bool = False) -> CommonSettings:
+                 pss: bool = False, heap: bool = False) -> CommonSettings:
     interval_s = parse_duration(interval)
     if interval_s < MIN_INTERVAL:
         raise UnitError(f"--interval {interval!r} is too small: use at least 1ms")
@@ -75,7 +76,7 @@ def parse_common(interval: str, duration: str | None, detail_every: str, limit: 
     if limit_bytes is not None and limit_bytes <= 0:
         raise UnitError("--limit must be larger than zero")
     warmup_s = parse_duration(warmup)
-    check_metric(metric, cgroup=cgroup, detail=detail_s > 0, pss=pss)
+    check_metric(metric, cgroup=cgroup, detail=detail_s > 0, pss=pss, heap=heap)
     rule = None
     if alert or max_growth is not None:
         from memdoctor.analysis.alerts import AlertRule
@@ -88,8 +89,10 @@ def parse_common(interval: str, duration: str | None, detail_every: str, limit: 
                           metric)
 
 
-def check_metric(metric: str, *, cgroup: bool = False, detail: bool = True, pss: bool = False) -> None:
-    """A --metric the recording will have: a sample's series, or a detail line's while they are read."""
+def check_metric(metric: str, *, cgroup: bool = False, detail: bool = True, pss: bool = False,
+                 heap: bool = False) -> None:
+    """A --metric the recording will have: a sample's series, or a detail line's while they are read.
+    `heap`: the recording gets V8's heap series (a command memdoctor launches that is not a Python one)."""
     from memdoctor.sampling.sources import CgroupSource, ProcessTreeSource
 
     source = CgroupSource if cgroup else ProcessTreeSource
@@ -102,6 +105,10 @@ def check_metric(metric: str, *, cgroup: bool = False, detail: bool = True, pss:
                         f"{names}")
     if not detail:
         raise UnitError(f"--metric {metric}: it is read on the detail lines, which --detail-every 0 turns off")
+    if metric in source.HEAP_METRICS and not heap:
+        raise UnitError(f"--metric {metric}: V8's heap is recorded for a Node.js command memdoctor launches "
+                        "(run/gate/doctor -- node ...), not for a running PID or a Python command; "
+                        "analyze --metric heap reads it from such a trace")
 
 
 def live_mode(json_out: bool) -> str:
@@ -131,14 +138,15 @@ def check_report_option(report: str | None, output: str | None) -> None:
         raise fail("--report needs -o TRACE: the report is built from the trace and the snapshots beside it")
 
 
-def write_report(report: str | None, output: str | None, limit_bytes: int | None) -> None:
+def write_report(report: str | None, output: str | None, limit_bytes: int | None, warmup_s: float = 0.0,
+                 metric: str = "rss") -> None:
     """The ranked report after a recording; a failure is one line and never changes the exit code."""
     if not report or not output:
         return
     from memdoctor.commands.report import report_after_recording
     from memdoctor.report.console import stderr_console
 
-    problem = report_after_recording(output, report, limit_bytes)
+    problem = report_after_recording(output, report, limit_bytes, warmup_s, metric)
     said = problem or f"report written to {os.path.abspath(report)}"  # before, a success said nothing of where
     stderr_console().print(f"memdoctor: {said}", markup=False, highlight=False)
 

@@ -281,17 +281,21 @@ def format_for(path: str) -> str:
     return {".html": "html", ".htm": "html", ".md": "markdown", ".json": "json"}.get(ext, "terminal")
 
 
-def write_report(trace_path: str, report_path: str, limit_bytes: int | None = None) -> None:
-    """For `run --report FILE` / `watch --report FILE`: the report of a finished recording, format from FILE."""
+def write_report(trace_path: str, report_path: str, limit_bytes: int | None = None, warmup_s: float = 0.0,
+                 metric: str = "rss") -> None:
+    """For `run --report FILE` / `watch --report FILE`: the report of a finished recording, format from FILE,
+    judged as the recording judged it (its --warmup and --metric)."""
     fmt = format_for(report_path)
     snapshots, alone = _usable_beside(trace_path)
-    report, plots = build(trace_path, snapshots, limit_bytes, want_plots=fmt == "html")
+    report, plots = build(trace_path, snapshots, limit_bytes, want_plots=fmt == "html", warmup_s=warmup_s,
+                          metric=metric)
     if alone:
         report.setdefault("notes", []).insert(0, alone)
     _write(report_path, render(report, plots, fmt), private=True)
 
 
-def report_after_recording(trace_path: str | None, report_path: str, limit_bytes: int | None = None) -> str | None:
+def report_after_recording(trace_path: str | None, report_path: str, limit_bytes: int | None = None,
+                           warmup_s: float = 0.0, metric: str = "rss") -> str | None:
     """`run --report FILE` / `watch --report FILE`: write the report; a failure is a message, never an exit.
 
     The recording already succeeded, so its exit code must not change because the report could not
@@ -300,7 +304,7 @@ def report_after_recording(trace_path: str | None, report_path: str, limit_bytes
     if not trace_path:
         return "--report needs -o TRACE: the report is built from the trace file and the snapshots beside it"
     try:
-        write_report(trace_path, report_path, limit_bytes)
+        write_report(trace_path, report_path, limit_bytes, warmup_s, metric)
     except typer.Exit:
         return f"no report written to {report_path}"
     except Exception as exc:  # any failure here is reported; the recording stands

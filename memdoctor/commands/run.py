@@ -89,8 +89,10 @@ def run_command(
         raise fail(f"--exit-code must be 'memdoctor' or 'child', not {exit_code!r}")
     from memdoctor.pipelines.recording import record_command
     from memdoctor.report.console import stderr_console
+    from memdoctor.sampling.target import detect_runtime
 
-    settings = parse_common(interval, duration, detail_every, limit, alert, max_growth, warmup, metric, pss=pss)
+    settings = parse_common(interval, duration, detail_every, limit, alert, max_growth, warmup, metric, pss=pss,
+                            heap=detect_runtime(list(cmd)) != "python")
     grace_s = parse_duration(grace)
     heap_every_s = parse_duration(heap_every) if heap_every else None
     if snapshot_at:
@@ -98,7 +100,7 @@ def run_command(
 
         parse_shares(snapshot_at)  # a bad value fails here, before anything is launched
     check_report_option(report, output)
-    from memdoctor.sampling.target import detect_runtime, target_output
+    from memdoctor.sampling.target import target_output
 
     stdio = target_output(target_out, json_out)  # a bad FILE: one line, exit 2, no trace file created
     try:
@@ -149,7 +151,7 @@ def run_command(
         if writer is not None:
             writer.close()
     code = finish(outcome, json_out)
-    write_report(report, output, settings.limit_bytes)
+    write_report(report, output, settings.limit_bytes, settings.warmup_s, settings.metric)
     if exit_code == "child" and code != 2:
         rc = outcome.child_returncode
         code = rc if rc is not None and rc >= 0 else 128 + (-rc if rc else 0)

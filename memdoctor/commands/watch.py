@@ -176,7 +176,7 @@ def watch_command(
     if periodic is not None and periodic.found_nothing():
         outcome.warnings.append("--heap-every took no snapshot: no Python or Node.js process in the target's tree")
     code = finish(outcome, json_out)
-    write_report(report, output, settings.limit_bytes)
+    write_report(report, output, settings.limit_bytes, settings.warmup_s, settings.metric)
     raise typer.Exit(code)
 
 

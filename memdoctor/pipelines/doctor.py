@@ -88,14 +88,16 @@ class Watcher:
 
         while not self._stop.wait(CHECK_EVERY_S):
             t, rss = self.state.series.arrays()
-            jt, judged = self.state.judged_arrays()  # --metric's series: RSS unless another was asked for
-            if len(t) < 3 or len(jt) < 3:
+            if len(t) < 3:
                 continue
             elapsed = float(t[-1])
-            if elapsed >= self.max_time_s:
+            if elapsed >= self.max_time_s:  # whatever the judged series holds (none yet, or none ever)
                 if self.stop_recording:
                     self.state.request_stop("max-time")
                 return
+            jt, judged = self.state.judged_arrays()  # --metric's series: RSS unless another was asked for
+            if len(jt) < 3:
+                continue
             if self.warmup_s > 0 and int((np.asarray(jt) >= float(jt[0]) + self.warmup_s).sum()) < MIN_SAMPLES:
                 continue  # nothing is judged until the warm-up is past (the engine judges too short a rest whole)
             diagnosis = diagnose(np.asarray(jt, dtype=float), np.asarray(judged, dtype=float),

@@ -155,7 +155,7 @@ def run_gate(*, cmd: list[str], pid: int | None, trace: str | None, duration_s: 
     if trace is not None:
         gated = gate_trace(trace, warmup_s, limit_bytes, thresholds, baseline, metric)
         if diagnose and not gated[0].passed:
-            _attach_report(gated[0], trace, None, limit_bytes, warmup_s)
+            _attach_report(gated[0], trace, None, limit_bytes, warmup_s, metric)
         return gated
     settings = CommonSettings(interval_s, duration_s, detail_every if detail_every > 0 else None, limit_bytes, None,
                               metric=metric)
@@ -224,17 +224,21 @@ def run_gate(*, cmd: list[str], pid: int | None, trace: str | None, duration_s: 
     # --metric's series as recorded (RSS unless another was asked for): what `gate --trace --metric` judges.
     m = _measurements(outcome.judged_t, outcome.judged, warmup_s, outcome.limit.bytes, None,
                       kills if len(kills) else None, heap)  # type: ignore[arg-type]
-    result = judge(m, thresholds, command=status, baseline=baseline, oom_kill_times=list(kills))
+    nothing = (f"no sample of the {metric} series was recorded (memory was sampled): nothing to judge"
+               if len(outcome.t) and not len(outcome.judged) else "no memory sample was recorded: nothing to judge")
+    result = judge(m, thresholds, command=status, baseline=baseline, oom_kill_times=list(kills),
+                   nothing_judged=nothing)
     if outcome.result.write_error or (outcome.result.end_reason == "write-error" and outcome.result.error):
         result.notes.append(outcome.result.write_error or outcome.result.error or "")
     if diagnose and output is not None and not result.passed:
-        _attach_report(result, output, watchers[0].run if watchers else None, outcome.limit.bytes, warmup_s)
+        _attach_report(result, output, watchers[0].run if watchers else None, outcome.limit.bytes, warmup_s,
+                       metric)
     memory: list[Any] = list(outcome.judged[-2000:])
     return result, title, memory, outcome.result.duration_s
 
 
 def _attach_report(result: GateResult, trace_path: str, run: Any, limit_bytes: int | None,
-                   warmup_s: float = 0.0) -> None:
+                   warmup_s: float = 0.0, metric: str = "rss") -> None:
     """A failing gate's ranked leak report, beside the trace (as `doctor` writes it), named in its notes."""
     from memdoctor.commands.report import _usable_beside
     from memdoctor.pipelines.doctor import DoctorRun, build_outputs
@@ -242,7 +246,7 @@ def _attach_report(result: GateResult, trace_path: str, run: Any, limit_bytes: i
     if run is None:  # --trace: the snapshots `run --heap-every` (or an earlier doctor) left beside it
         run = DoctorRun(snapshots=_usable_beside(trace_path)[0])
     try:
-        out = build_outputs(trace_path, run, limit_bytes, warmup_s=warmup_s)
+        out = build_outputs(trace_path, run, limit_bytes, warmup_s=warmup_s, metric=metric)
     except Exception as exc:  # the gate's result stands whatever happens to its report
         result.notes.append(f"--diagnose: the report could not be written: {exc}")
         return

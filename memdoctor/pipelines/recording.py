@@ -253,8 +253,10 @@ def execute(plan: RecordingPlan) -> RecordingOutcome:
             heap_evidence = heap_series_growth(ht, hv, warmup_s=plan.warmup_s)
         diagnosis = diagnose(jt, judged, limit_bytes=plan.limit.bytes, warmup_s=plan.warmup_s,
                              oom_kill_times=np.asarray(oom_times) if oom_times else None, heap_growth=heap_evidence)
-        if plan.metric == "rss" and state.series.count != diagnosis.samples and not plan.warmup_s:
-            diagnosis = replace(diagnosis, samples=state.series.count)
+        # The samples ever recorded, not those the live series kept (it thins past ~50,000).
+        count = state.series.count if plan.metric == "rss" or state.judged is None else state.judged.count
+        if count != diagnosis.samples and not plan.warmup_s:
+            diagnosis = replace(diagnosis, samples=count)
     return RecordingOutcome(
         result=result,
         diagnosis=diagnosis,

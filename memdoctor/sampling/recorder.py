@@ -134,12 +134,11 @@ def record(
     series = state.series
     fields = source.fields
     state.fields = fields
-    # A judged series other than RSS: its position in the per-tick values, else a detail line's key.
+    # A judged series other than RSS: its position in the per-tick values (else it is a detail line's key).
     judged = state.judged
     if state.metric != "rss" and judged is None:
         judged = state.judged = LiveSeries()
     judged_at = fields.index(state.metric) + 1 if judged is not None and state.metric in fields else None
-    judged_detail = state.metric if judged is not None and judged_at is None else None
     sample_values = source.values
     write_sample = writer.write_sample if writer is not None else None
     # The common sample goes out through one precomputed bytes template: at 100 Hz, building a
@@ -264,7 +263,10 @@ def record(
                     state.heap_points.append((elapsed, float(state.details["heap"])))
                 series.append(elapsed, values[0])
                 if judged is not None:
-                    value = values[judged_at] if judged_at is not None else state.details.get(judged_detail or "")
+                    # The value this trace line holds: the detail reading replaces the sample's (pss with --pss).
+                    value = state.details.get(state.metric)
+                    if value is None and judged_at is not None:
+                        value = values[judged_at]
                     if value is not None:
                         judged.append(elapsed, float(value))
                 state.last_t, state.last_values = elapsed, values

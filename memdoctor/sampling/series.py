@@ -68,9 +68,14 @@ class LiveSeries:
         lo = np.argmin(mb, axis=1)
         hi = np.argmax(mb, axis=1)
         base = np.arange(mb.shape[0]) * bucket
+        first, second = np.minimum(lo, hi), np.maximum(lo, hi)
+        # A bucket of equal values has one index for both: keep two different samples of it, else the
+        # series holds one sample twice (a repeated timestamp, which the diagnosis drops and counts).
+        same = first == second
+        first[same], second[same] = 0, bucket - 1
         keep = np.empty(2 * mb.shape[0], dtype=np.int64)
-        keep[0::2] = base + np.minimum(lo, hi)
-        keep[1::2] = base + np.maximum(lo, hi)
+        keep[0::2] = base + first
+        keep[1::2] = base + second
         keep = np.concatenate([keep, np.arange(full, len(t))])
         self.t = array("d", t[keep].tobytes())
         self.rss = array("d", m[keep].tobytes())

@@ -35,9 +35,12 @@ class ProcessTreeSource:
     """The target process and its descendants, read from /proc."""
 
     # The series --metric may judge: those of every sample, then those of the detail lines (every
-    # --detail-every; pss at every sample with --pss; heap: V8's used heap of Node.js processes).
+    # --detail-every; pss at every sample with --pss; heap: V8's used heap of Node.js processes that
+    # memdoctor launched, HEAP_METRICS). Memory only: the engine's thresholds are bytes (fds and threads
+    # are counts, which its 128 KiB minimum rise would never call a leak).
     SAMPLE_METRICS = ("rss", "rss_root")
-    DETAIL_METRICS = ("pss", "uss", "swap", "heap", "fds", "threads")
+    DETAIL_METRICS = ("pss", "uss", "swap", "heap")
+    HEAP_METRICS = ("heap",)
 
     def __init__(self, tree: ProcessTree, *, child: subprocess.Popen | None = None, smaps: bool = True,
                  pss_every_sample: bool = False, heap: Callable[[Collection[int]], int | None] | None = None) -> None:
@@ -102,7 +105,8 @@ class CgroupSource:
 
     fields = ("usage", "cache", "anon", "kernel")
     SAMPLE_METRICS = ("rss", *fields)
-    DETAIL_METRICS = ("procs",)
+    DETAIL_METRICS: tuple[str, ...] = ()
+    HEAP_METRICS: tuple[str, ...] = ()
     fast = False  # some of these may be missing, depending on the kernel
 
     def __init__(self, sampler: CgroupSampler) -> None:

@@ -41,10 +41,13 @@ MEMORY_NAMES = ("rss", "rss_total", "memory_rss", "resident", "working_set", "me
                 "mem", "memory_usage", "mem_usage", "usage", "used", "real", "value", "bytes")
 # Optional series: sizes (with a unit) and counts (without).
 SIZE_SERIES = {"rss_root": "rss_root", "uss": "uss", "pss": "pss", "swap": "swap", "heap": "heap",
-               "heap_used": "heap", "heapused": "heap"}
+               "heap_used": "heap", "heapused": "heap",
+               # a cgroup's series (watch --cgroup): "usage" is also a memory column's name, taken as such
+               # when no better one is there (map_columns skips the memory column here)
+               "usage": "usage", "cache": "cache", "anon": "anon", "kernel": "kernel"}
 COUNT_SERIES = {"fds": "fds", "num_fds": "fds", "open_fds": "fds", "open_files": "fds", "threads": "threads",
                 "num_threads": "threads", "nthreads": "threads", "procs": "procs", "processes": "procs"}
-SERIES_KEYS = ("rss_root", "uss", "pss", "swap", "heap", "fds", "threads", "procs")
+SERIES_KEYS = ("rss_root", "uss", "pss", "swap", "heap", "fds", "threads", "procs", "usage", "cache", "anon", "kernel")
 
 _UNIT_SUFFIX = re.compile(r"^(?P<base>.*?)[\s_\-]*(?:\((?P<paren>[a-z]+)\)|(?P<suffix>bytes|b|kb|kib|mb|mib|gb|gib))$")
 _TIME_SUFFIX = re.compile(r"^(?P<base>[a-z_]+?)_*(?:\((?P<p>ms|s|sec|secs|seconds)\)|(?P<s>ms|s|sec|secs|seconds))$")

@@ -13,7 +13,9 @@ from typing import Any
 import numpy as np
 
 # Sample keys that hold sizes in bytes or counts; anything else in a sample is ignored.
-SERIES_KEYS = ("rss", "rss_root", "uss", "pss", "swap", "fds", "threads", "procs", "heap")
+# usage, cache, anon, kernel: a cgroup's (watch --cgroup), judged with --metric as the others.
+SERIES_KEYS = ("rss", "rss_root", "uss", "pss", "swap", "fds", "threads", "procs", "heap", "usage", "cache", "anon",
+               "kernel")
 
 
 @dataclass

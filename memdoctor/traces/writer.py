@@ -115,9 +115,10 @@ class JsonlTraceWriter(_LineWriter):
 class CsvTraceWriter(_LineWriter):
     """CSV in the generic import format: t, rss_bytes, then the other keys."""
 
-    COLUMNS = ("t", "rss", "rss_root", "procs", "uss", "pss", "swap", "fds", "threads", "heap", "event")
+    COLUMNS = ("t", "rss", "rss_root", "procs", "uss", "pss", "swap", "fds", "threads", "heap", "usage", "cache",
+               "anon", "kernel", "event")
     HEADER = ("t", "rss_bytes", "rss_root_bytes", "procs", "uss_bytes", "pss_bytes", "swap_bytes", "fds", "threads",
-              "heap_bytes", "event")
+              "heap_bytes", "usage_bytes", "cache_bytes", "anon_bytes", "kernel_bytes", "event")
 
     def write_header(self, header: dict[str, Any]) -> None:
         # CSV has no place for metadata: keep it in a comment line the reader skips.
