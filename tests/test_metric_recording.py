@@ -144,3 +144,13 @@ def test_gate_diagnose_report_judges_the_gate_s_metric(tmp_path: Path) -> None:
     assert gate["diagnosis"]["verdict"] == "leak"
     report = json.loads((tmp_path / "g.report.json").read_text())
     assert report["diagnosis"]["verdict"] == "leak", report["diagnosis"]
+
+
+@pytest.mark.parametrize("command", [["analyze"], ["gate", "--trace"], ["report"], ["caps", "--trace"]])
+def test_a_count_series_is_refused_by_every_command_that_judges_a_trace(command: list[str]) -> None:
+    """fds, threads and procs count things: judged with byte thresholds they always read no-leak."""
+    from .conftest import ROOT
+
+    trace = str(ROOT / "sample_traces" / "python_leaky_list.jsonl")
+    proc = memdoctor(*command, trace, "--metric", "fds", check_code=2)
+    assert proc.stderr.count("\n") == 1 and "a count, not memory" in proc.stderr, proc.stderr

@@ -332,12 +332,26 @@ def _unique(lines: list[str]) -> list[str]:
     return list(dict.fromkeys(x for x in lines if x))  # first occurrences, in order
 
 
+# Series of a trace that count things, not bytes: the diagnosis' thresholds are bytes (a floor must rise by
+# >= MIN_RISE_BYTES), so 3 -> 297 open files would read "no-leak". Refused rather than judged wrongly.
+COUNT_SERIES = ("fds", "threads", "procs")
+
+
+def check_judgeable(metric: str) -> None:
+    """ValueError (one line) for a series the diagnosis cannot judge: a count, not memory."""
+    if metric in COUNT_SERIES:
+        raise ValueError(f"--metric {metric}: a count, not memory; the diagnosis judges memory series "
+                         "(rss, rss_root, pss, uss, swap, heap, a cgroup's usage/anon/cache/kernel)")
+
+
 def diagnose_trace(trace: Trace, *, metric: str = "rss", limit_bytes: int | None = None, warmup_s: float = 0.0,
                    label: str | None = None, heap_growth: Sequence[HeapGrowth] = ()) -> Diagnosis:
     """The diagnosis of one series of a Trace: its restarts and OOM kills, its limit unless one is given.
 
-    Raises KeyError (unknown metric) or ValueError (no sample of that series) with a one-line message.
+    Raises KeyError (unknown metric) or ValueError (no sample of that series, or a count) with a one-line
+    message.
     """
+    check_judgeable(metric)
     series = trace.metric(metric)
     t = trace.t
     keep = ~np.isnan(np.asarray(series, dtype=float))  # samples where an optional series was not read

@@ -16,7 +16,7 @@ import numpy as np
 
 from memdoctor.analysis import diagnose
 from memdoctor.analysis.diagnosis import severity
-from memdoctor.analysis.engine import heap_series_growth
+from memdoctor.analysis.engine import check_judgeable, heap_series_growth
 from memdoctor.analysis.gate import Baseline, CommandStatus, GateResult, Measurements, Thresholds, judge, measure
 from memdoctor.analysis.thresholds import MIN_SAMPLES
 from memdoctor.pipelines.recording import CommonSettings, RecordingOutcome, attach_plan, execute, record_command
@@ -109,6 +109,10 @@ def gate_trace(path: str, warmup_s: float, limit_bytes: int | None, thresholds: 
     """Judge every series of a recorded input; the gate's result is the worst one's (failures first). Also the
     pytest plugin's judgement of a watch (pytest_plugin.judge_trace): one computation for both."""
     judged: list[tuple[GateResult, str, list[float]]] = []
+    try:
+        check_judgeable(metric)
+    except ValueError as exc:
+        raise TraceReadError(str(exc)) from None
     traces = read_traces(path)
     for tr in traces:
         try:
