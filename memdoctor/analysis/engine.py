@@ -125,12 +125,13 @@ def _reconcile(res: SegmentResult, fj: FloorJudgement, evidence: list[str]) -> t
                             "flat in this short window")
         pattern = "sawtooth" if ft.cycles >= 3 else ("plateau" if pattern == "plateau" else "stable")
         return "no-leak", pattern, _confidence(-z_rise), None
+    # How much longer a window the floor test cannot judge needs: its own estimate, else as long again.
+    more = fj.watch_more_s if fj.watch_more_s is not None else ft.duration_s
     if fj.state == "cannot-judge" and verdict == "no-leak" and short and pattern == "plateau":
         # A plateau says the floor rose and then stopped. In a short window the floor test cannot tell that
         # stop from a leak going on at a slower rate (too few cycles, or too noisy for 5 MiB/min): a longer
         # watch can change the answer. The first 90 s of express-session's MemoryStore leaking 9 MiB/min
         # read "no-leak (plateau)" here (rw_node_session_memorystore; leak at 120 s).
-        more = fj.watch_more_s if fj.watch_more_s is not None else ft.duration_s
         evidence[:] = [line.replace(PLATEAU_READING, "a warm-up or cache fill if the floor stays flat")
                        for line in evidence]
         evidence.append("the floor test (below) cannot yet tell this plateau from a leak going on more slowly")
@@ -140,7 +141,6 @@ def _reconcile(res: SegmentResult, fj: FloorJudgement, evidence: list[str]) -> t
         # measured well enough): a no-leak beside it says two things at once. Undecided, with how much longer
         # (a healthy Node worker pool's 19 s: troughs falling, floor test 467 +/- 355 MiB/min, read
         # "no-leak, 7.8 MiB/s, limit in 41s": tests/data/gate/node_worker_pool_doctor_19s.jsonl).
-        more = fj.watch_more_s if fj.watch_more_s is not None else ft.duration_s
         evidence.append(f"the floor test measures {format_rate(ft.slope)}, a leak's rate, too roughly to tell "
                         "from no growth, and the floor's trend over the window shows no significant rise: undecided")
         return "inconclusive", pattern, 0.3, more
