@@ -25,6 +25,7 @@ from memdoctor.report.console import stderr_console
 from memdoctor.sampling.recorder import RecordingState
 from memdoctor.sampling.target import TargetError, target_output
 from memdoctor.traces.errors import TraceReadError
+from memdoctor.traces.model import Trace
 from memdoctor.traces.reader import read_trace, read_traces
 from memdoctor.traces.writer import open_trace_writer
 
@@ -47,17 +48,25 @@ def _measurements(t: np.ndarray, mem: np.ndarray, warmup_s: float, limit_bytes: 
     return measure(t, mem, diagnosis, judged_from_s=float(t[0] - start))
 
 
+def _series(trace: Trace, metric: str, what: str = "") -> tuple[np.ndarray, np.ndarray]:
+    """(t, values) of the series --metric names, where it was read; TraceReadError (one line) for a series the
+    trace does not have or the diagnosis cannot judge (a count)."""
+    try:
+        check_judgeable(metric)
+        series = trace.metric(metric)
+    except (KeyError, ValueError) as exc:
+        raise TraceReadError(f"{what}: {exc.args[0]}" if what else str(exc.args[0])) from None
+    keep = ~np.isnan(series)
+    return trace.t[keep], series[keep]
+
+
 def baseline_from_trace(path: str, metric: str = "rss") -> Baseline:
     """A baseline computed from a recorded trace of the main branch, of the series the gate judges."""
     trace = read_trace(path)
-    try:
-        series = trace.metric(metric)
-    except KeyError as exc:
-        raise TraceReadError(f"baseline {path}: {exc.args[0]}") from None
-    keep = ~np.isnan(series)
-    if not keep.any():
+    t, series = _series(trace, metric, f"baseline {path}")
+    if not len(t):
         raise TraceReadError(f"baseline {path} has no sample of the {metric!r} series")
-    m = _measurements(trace.t[keep], series[keep], 0.0, trace.limit_bytes)
+    m = _measurements(t, series, 0.0, trace.limit_bytes)
     assert m is not None  # read_trace refuses inputs with no sample
     return Baseline(m.diagnosis.growth_bytes_per_s, m.growth_noise_bytes_per_s, m.p95_bytes, m.p95_noise_bytes,
                     source=path)
@@ -109,24 +118,16 @@ def gate_trace(path: str, warmup_s: float, limit_bytes: int | None, thresholds: 
     """Judge every series of a recorded input; the gate's result is the worst one's (failures first). Also the
     pytest plugin's judgement of a watch (pytest_plugin.judge_trace): one computation for both."""
     judged: list[tuple[GateResult, str, list[float]]] = []
-    try:
-        check_judgeable(metric)
-    except ValueError as exc:
-        raise TraceReadError(str(exc)) from None
     traces = read_traces(path)
     for tr in traces:
-        try:
-            series = tr.metric(metric)
-        except KeyError as exc:
-            raise TraceReadError(str(exc.args[0])) from None
-        keep = ~np.isnan(series)
+        t, series = _series(tr, metric)
         restarts, ooms = tr.event_times("restart"), tr.event_times("oom_kill")
         heap = (tr.t, tr.series["heap"]) if metric != "heap" and "heap" in tr.series else None
-        m = _measurements(tr.t[keep], series[keep], warmup_s, limit_bytes or tr.limit_bytes,
+        m = _measurements(t, series, warmup_s, limit_bytes or tr.limit_bytes,
                           restarts if len(restarts) else None, ooms if len(ooms) else None, heap)
         name = str(tr.header.get("name") or path)
         judged.append((judge(m, thresholds, baseline=baseline, oom_kill_times=list(ooms)), name,
-                       list(series[keep][-2000:])))
+                       list(series[-2000:])))
     if len(judged) == 1:
         return judged[0][0], path, judged[0][2], 0.0
 
