@@ -277,17 +277,15 @@ def render_caps_lines(result: dict[str, Any]) -> list[str]:
             continue
         value = result[key]
         info = explain.get(key, {})
+        inputs = ", ".join(f"{name}={format_bytes(v) if name.endswith('_bytes') else v}"
+                           for name, v in info.get("inputs", {}).items())
         if value is None:  # asked for (a job --trace) but not computed: what it needs, and how to get it
             lines.append(f"{label}: not computed: {info.get('note', 'missing input')}")
-            inputs = ", ".join(f"{name}={format_bytes(v) if name.endswith('_bytes') else v}"
-                               for name, v in info.get("inputs", {}).items())
             lines.append(f"  = {info.get('formula', '')}, with {inputs}, {info.get('missing', '')}=?")
             continue
         shown = format_duration(value) if key == "ttl_s" else str(value)
         lines.append(f"{label}: {shown}")
         lines.append(f"  = {info.get('formula', '')}")
-        inputs = ", ".join(f"{name}={format_bytes(v) if name.endswith('_bytes') else v}"
-                           for name, v in info.get("inputs", {}).items())
         lines.append(f"    with {inputs}")
         if "budget" in info:
             b = info["budget"]
