@@ -248,12 +248,66 @@ def test_a_gc_sawtooth_gets_no_concurrency_but_waves_of_jobs_do():
     for _ in range(20):
         ramps += [*np.linspace(46 * mb, 74 * mb, 12), 46 * mb]
     gc = {"limit_bytes": 512 * mb, "diagnosis": {"pattern": "sawtooth", "verdict": "no-leak"}}
-    add_concurrency(gc, np.arange(len(ramps), dtype=float), np.asarray(ramps))
+    add_concurrency(gc, np.arange(len(ramps), dtype=float), np.asarray(ramps), diffed=False)
     assert "concurrency" not in gc.get("caps", {})
     waves = [45 * mb]
     for jobs in [1, 2, 1, 1, 2, 1, 1, 1] * 3:
         waves += [45 * mb + jobs * 40 * mb] * 3 + [45 * mb] * 3
     pool = {"limit_bytes": 512 * mb, "diagnosis": {"pattern": "sawtooth", "verdict": "no-leak"}}
-    add_concurrency(pool, np.arange(len(waves), dtype=float), np.asarray(waves, dtype=float))
+    add_concurrency(pool, np.arange(len(waves), dtype=float), np.asarray(waves, dtype=float), diffed=False)
     assert pool["caps"]["concurrency"] == 11
     assert pool["caps"]["explain"]["concurrency"]["if_the_largest_step_is_one_job"]["concurrency"] == 5
+
+
+def _caps_json(*args: str) -> dict:
+    return json.loads(memdoctor("caps", *args, "--json", check_code=0).stdout)
+
+
+def test_a_leaks_rises_are_no_jobs_to_count() -> None:
+    """caps --trace took "concurrency 6" from the bundled Node Map leak's climb (report gave none): memory a
+    leak keeps is no job that ends. It says so, with the trace's verdict."""
+    out = _caps_json("--trace", str(ROOT / "sample_traces" / "node_map_leak.jsonl"), "--limit", "512MB")
+    assert out["diagnosis"]["verdict"] == "leak" and out["concurrency"] is None
+    why = out["explain"]["concurrency"]
+    assert why["why"] == "leak" and "leaks" in why["note"] and "if_the_rises_are_jobs" not in why
+
+
+@pytest.mark.parametrize("trace", ["sample_traces/node_healthy_server.jsonl",
+                                   "tests/data/dev_traces/node_healthy_requests.csv"])
+def test_gc_ramps_and_allocator_pages_are_no_jobs(trace: str) -> None:
+    """A healthy Node server's GC ramps (caps --trace: 27) and its RSS rising in V8's pages of 1.25, 2.3 and
+    3.6 MiB ("1, 2, 3 jobs": 340) are no jobs: none of them holds its memory as a job does while it runs.
+    What they would give were they jobs is printed beside the reason."""
+    out = _caps_json("--trace", str(ROOT / trace), "--limit", "512MB")
+    assert out["concurrency"] is None
+    why = out["explain"]["concurrency"]
+    assert why["why"] == "not_jobs" and why["if_the_rises_are_jobs"] >= 1
+    assert why["per_job"]["held_steps"] * 2 <= why["per_job"]["steps"]
+    text = " ".join(memdoctor("caps", "--trace", str(ROOT / trace), "--limit", "512MB", check_code=0).stdout.split())
+    assert "concurrency: not computed" in text and f"the cap would be {why['if_the_rises_are_jobs']}" in text
+
+
+def test_a_trace_without_a_limit_gives_its_verdict_and_what_the_caps_need() -> None:
+    """caps --trace on a trace that records no limit exited 2 ("give --limit") without the verdict it had
+    judged: it prints the verdict as analyze does, and that every cap needs a limit; exit 0."""
+    trace = str(ROOT / "tests" / "data" / "dev_traces" / "node_map_leak.csv")
+    analyze = json.loads(memdoctor("analyze", trace, "--json", check_code=0).stdout)
+    assert analyze["limit_bytes"] is None
+    proc = memdoctor("caps", "--trace", trace, "--per-job", "80MB", check_code=0)
+    from memdoctor.report.report_text import verdict_text
+
+    lines = proc.stdout.splitlines()
+    assert lines[0] == f"trace: {verdict_text(analyze)}"
+    assert "caps: not computed" in lines[1] and "--limit" in " ".join(lines[1:])
+    out = _caps_json("--trace", trace)
+    assert out["limit_bytes"] is None and out["concurrency"] is None
+    assert out["explain"]["concurrency"]["missing"] == "limit_bytes"
+    assert out["diagnosis"]["verdict"] == analyze["verdict"]
+
+
+def test_rises_under_a_page_are_no_jobs() -> None:
+    """RSS moves in pages: a fuzzed trace's rises of 2 and 4 bytes gave "concurrency 255013678"."""
+    mem = np.array([10, 14, 14, 14, 12, 14, 14, 14, 10] * 6, dtype=float)
+    got = caps.concurrency_from_trace(np.arange(len(mem), dtype=float), mem, 512 * MB, verdict="no-leak",
+                                      pattern="step")
+    assert got.value is None and got.explain["why"] == "no_steps"

@@ -217,3 +217,17 @@ def test_an_input_with_several_series_is_judged_on_the_same_series_everywhere() 
     assert report["diagnosis"]["verdict"] == verdict
     assert any("judged the worst one, shop/cart-7d9f-0/app" in e for e in report["diagnosis"]["evidence"])
     assert _cli("caps", "--trace", path, "--limit", "1GiB", "--json")["diagnosis"]["verdict"] == verdict
+
+
+@pytest.mark.parametrize("path", TRACES, ids=[str(p.relative_to(ROOT)) for p in TRACES])
+def test_caps_and_report_give_one_concurrency(path: Path) -> None:
+    """One computation of a trace's concurrency (analysis.caps.concurrency_from_trace), whichever command prints
+    it: `caps --trace` took one from any rise after the start-up (node_map_leak, a leak: 6; the healthy Node
+    server's GC ramps: 27), `report` only for the "step" pattern (the worker-pool incident: none; caps: 11), and
+    doctor by a third rule. `doctor` builds its report with `report`'s code, so it is covered here too."""
+    p = str(path)
+    caps = _cli("caps", "--trace", p, "--limit", "512MB", "--json")
+    report = _cli("report", p, "--limit", "512MB", "--format", "json")
+    assert caps["concurrency"] == report["caps"].get("concurrency")
+    if caps["concurrency"] is not None:
+        assert caps["explain"]["concurrency"] == report["caps"]["explain"]["concurrency"]

@@ -250,7 +250,7 @@ def test_bundled_incident_traces(kind: str) -> None:
 def _worker_pool_concurrency(trace: str) -> None:
     out = json.loads(memdoctor("caps", "--trace", trace, "--json", check_code=0).stdout)
     per_job = out["explain"]["concurrency"]["inputs"]["per_job_bytes"]
-    steps = out["explain"]["concurrency"]["per_job_from_trace"]
+    steps = out["explain"]["concurrency"]["per_job"]
     # Jobs of 40 MiB in waves of 1-3: the median step is one job, and so is the cap's per-job peak (a
     # concurrency counts jobs: a step of 2 or 3 jobs started together is not one job's peak).
     assert 38 * MB < steps["median_step_bytes"] < 46 * MB

@@ -206,22 +206,24 @@ def step_heights(t: np.ndarray, mem: np.ndarray, min_step_share: float = 0.05) -
     mem = np.asarray(mem, dtype=float)
     if mem.shape[0] < 3:
         raise ValueError("a job trace needs at least 3 samples")
-    del t  # heights do not depend on timing; kept in the signature for callers that have it
     span = float(np.nanmax(mem) - np.nanmin(mem))
     diffs = np.diff(mem)
-    rises: list[float] = []
-    run = 0.0
-    for d in diffs:
+    rises: list[tuple[float, int, int]] = []  # (height, index of its start, index of its top)
+    run, start = 0.0, 0
+    for i, d in enumerate(diffs):
         if d > 0:
+            if run == 0:
+                start = i
             run += float(d)
         else:
             if run > 0:
-                rises.append(run)
+                rises.append((run, start, i))
             run = 0.0
     if run > 0:
-        rises.append(run)
+        rises.append((run, start, len(diffs)))
     threshold = span * min_step_share
-    steps = [r for r in rises if r > threshold and r > 0]
+    kept = [rise for rise in rises if rise[0] > threshold and rise[0] > 0]
+    steps = [height for height, _, _ in kept]
     baseline = float(np.nanpercentile(mem, 5))
     if not steps:
         # The bar a rise missed, for a caller that says why there is no per-job peak.
@@ -235,6 +237,7 @@ def step_heights(t: np.ndarray, mem: np.ndarray, min_step_share: float = 0.05) -
         "steps": len(steps), "median_step_bytes": int(float(np.median(steps))),
         "heights_bytes": [int(h) for h in steps[:100]],
         "baseline_bytes": int(baseline),
+        "held_steps": sum(_held(np.asarray(t, dtype=float), mem, begin, top, threshold) for _, begin, top in kept),
     }
     quantum = _job_quantum(steps)
     if quantum is not None:
@@ -259,6 +262,23 @@ MIN_WHOLE_SHARE = 0.5
 # jobs by chance ~40 % of the time (2 x 0.2 of each job's width), five at once ~1 % (0.4^5). Two steps of 85
 # and 40 MB (2.1 and 1 jobs of 40) are no evidence that a job is 40 MB; the cap then takes the largest step.
 MIN_WHOLE_STEPS = 5
+# ... and one job's step recurs: at least this many steps are exactly one job. A quantum seen once is a
+# partial rise (a GC ramp cut by a sample, a start-up's last piece), and every step of the same height
+# is then "two jobs" of half of it: the bundled healthy Node server's 29 GC ramps of ~31 MB read as
+# 2 x 16.8 MB from one 16.8 MB rise, "concurrency 27". Waves of 1, 2, 3 jobs have many of one.
+MIN_SINGLE_JOB_STEPS = 2
+
+
+def _held(t: np.ndarray, mem: np.ndarray, start: int, top: int, bar: float) -> bool:
+    """Whether a rise is a job's: its memory is held at the top. A job keeps its working set while it runs:
+    the memory stays within `bar` of the top (the bar a rise must clear) for at least two samples and at
+    least as long as it took to climb there, until the job ends (a fall) or another starts (a rise). A GC
+    ramp is freed at its top: it climbs for its whole cycle and falls at once."""
+    level = mem[top]
+    for k in range(top + 1, len(mem)):
+        if abs(mem[k] - level) > bar:
+            return bool(k - 1 > top and t[k - 1] - t[top] >= max(t[top] - t[start], 0.0))
+    return False
 
 
 def _whole_jobs(heights: np.ndarray, quantum: float) -> np.ndarray:
@@ -286,11 +306,82 @@ def _job_quantum(steps: list[float]) -> float | None:
             continue
         jobs = _whole_jobs(heights, quantum)
         count = int((jobs > 0).sum())
-        if count <= MIN_WHOLE_SHARE * len(heights) or count < MIN_WHOLE_STEPS or jobs.max() < 2:
+        if count <= MIN_WHOLE_SHARE * len(heights) or count < MIN_WHOLE_STEPS or jobs.max() < 2 \
+                or int((jobs == 1).sum()) < MIN_SINGLE_JOB_STEPS:
             continue
         if best is None or count > best[0]:
             best = (count, quantum)
     return best[1] if best else None
+
+
+# RSS moves in whole pages (4 KiB on x86-64 and most arm64 kernels): a rise under one is a recorder's rounding,
+# no memory a job was given (a fuzzed trace of 2- and 4-byte rises read "concurrency 255013678").
+PAGE_BYTES = 4096
+
+
+def concurrency_from_trace(t: np.ndarray, mem: np.ndarray, limit_bytes: int | None, *, verdict: str, pattern: str,
+                           warmup_s: float = 0.0, heap_named_nothing: bool = False,
+                           margin: float = DEFAULT_MARGIN, baseline_bytes: int | None = None) -> Cap:
+    """The one concurrency a trace gives, whichever command prints it (`caps --trace`, `report`, `doctor`).
+
+    The value is None when the trace gives none; then `explain` says why ("why": no_limit, leak, no_steps,
+    not_jobs), holds the formula and the inputs it has, and what the rises would give were they jobs.
+    The baseline is `baseline_bytes` when given, else the trace's (step_heights: its 5th percentile after
+    the start-up).
+    Rules, in order:
+    - a limit is needed (every cap divides the memory left under one);
+    - a leak's rises are memory kept, no job that ends: no concurrency, unless heap snapshots were diffed
+      and named nothing that grows (`heap_named_nothing`: a pool whose freed jobs the runtime returns late
+      climbs like a leak for seconds);
+    - the start-up (the warm-up given, else the first rise from the first sample: a process loading its
+      code is no job) is left out, so neither its height nor its level is a job's;
+    - the rises are jobs when the diagnosis saw steps, or when most are held at their top (`_held`: a job
+      keeps its working set while it runs; a GC ramp is freed at its top: every GC ramp is a rise, and the
+      bundled healthy Node server's read "concurrency 11"). Whole multiples of one size are no such
+      evidence (an allocator's pages are too: a healthy Node server's RSS rises of 1.25, 2.3 and 3.6 MiB
+      read "1, 2, 3 jobs", concurrency 340); they say only which step is one job (`_job_quantum`).
+    """
+    t = np.asarray(t, dtype=float)
+    mem = np.asarray(mem, dtype=float)
+    keep = np.isfinite(mem)
+    t, mem = t[keep], mem[keep]
+    if warmup_s > 0 and len(t):
+        rest = t >= t[0] + warmup_s
+        if int(rest.sum()) >= 3:
+            t, mem = t[rest], mem[rest]
+    elif len(mem) >= 3:
+        falls = np.flatnonzero(np.diff(mem) <= 0)
+        if len(falls) and len(mem) - falls[0] >= 3:
+            t, mem = t[falls[0]:], mem[falls[0]:]
+    formula = "floor((limit - baseline) * (1 - margin) / per_job)"
+    if len(mem) < 3:
+        return Cap(None, {"formula": formula, "why": "no_steps", "missing": "per_job_bytes",
+                          "inputs": {"samples": len(mem)}, "per_job": {"note": "fewer than 3 samples"}})
+    steps = step_heights(t, mem)
+    baseline = int(steps.explain["baseline_bytes"] if baseline_bytes is None else baseline_bytes)
+    inputs: dict[str, Any] = {"baseline_bytes": baseline, "margin": margin}
+    if limit_bytes:
+        inputs = {"limit_bytes": int(limit_bytes), **inputs}
+
+    def none(why: str) -> Cap:
+        missing = "limit_bytes" if why == "no_limit" else "per_job_bytes"
+        explain: dict[str, Any] = {"formula": formula, "inputs": inputs, "why": why, "missing": missing,
+                                   "per_job": steps.explain}
+        if why == "not_jobs" and steps.value and limit_bytes and baseline < limit_bytes:
+            explain["if_the_rises_are_jobs"] = concurrency(limit_bytes, baseline, steps.value, margin,
+                                                           steps.explain.get("job_quantum_bytes")).value
+        return Cap(None, explain)
+
+    if not limit_bytes:
+        return none("no_limit")
+    if verdict == "leak" and not heap_named_nothing:
+        return none("leak")
+    if steps.value is None or steps.value < PAGE_BYTES:
+        return none("no_steps")
+    if pattern != "step" and 2 * steps.explain["held_steps"] <= steps.explain["steps"]:
+        return none("not_jobs")
+    cap = concurrency(limit_bytes, baseline, steps.value, margin, steps.explain.get("job_quantum_bytes"))
+    return Cap(cap.value, {**cap.explain, "per_job": steps.explain})
 
 
 def _slope_per_s(t: np.ndarray, y: np.ndarray) -> float:

@@ -16,18 +16,22 @@ law), and Node's --max-old-space-size. Give the numbers, or a trace (--trace) wh
 taken as per-job peaks and whose minimum is the baseline. Sizes: 512MB, 1.5GiB (1024-based).
 
 Suggestions computed (one key each in --json, beside an "explain" object):
+
+\b
   concurrency             with --per-job (or a job --trace): floor((limit - baseline) * (1 - margin) / per_job)
   max_entries             with --bytes-per-entry: floor((limit - baseline) * budget_share / bytes_per_entry)
   ttl_s                   with --arrival-rate and --bytes-per-entry: budget / (rate * bytes_per_entry)
   max_old_space_size_mb   with --node, --non-heap or --non-heap-share: floor((limit - non_heap) / MiB)
 
 With --trace, the trace's verdict comes first (as analyze gives it for the same --metric, --warmup and
---limit). A trace without job steps (a server's recording: memory level, a GC sawtooth too small to be
-jobs, or one climb) still prints it, with the caps its limit and baseline allow and a line saying that
-the concurrency needs job steps: record the trace while jobs run, or give --per-job.
+--limit), then its concurrency: the one `report` and `doctor` print for that trace. The trace gives one
+when its rises are jobs (the diagnosis saw steps, or most rises hold their memory as a job does while it
+runs), not when it leaks (memory kept is no job that ends) or its rises are a GC sawtooth's ramps; then a
+line says why, what the rises would give were they jobs, and how to record jobs (or give --per-job).
 
-Exit code 0 (with --trace, also when it has no job steps); 2 on bad input, or when no question is asked
-(no --trace and nothing to compute).
+Exit code 0 (with --trace, also when it gives no concurrency or records no limit: the verdict is printed
+and the caps say what they need); 2 on bad input, or when no question is asked (no --trace and nothing to
+compute).
 
 Examples:
 
@@ -63,20 +67,15 @@ def _parse_count_rate(text: str) -> float:
 
 def compute_caps(*, limit_bytes: int, baseline_bytes: int, per_job_bytes: int | None, margin: float,
                  bytes_per_entry: float | None, budget_share: float, arrival_rate: float | None,
-                 node: bool, non_heap_bytes: int | None, non_heap_share: float | None,
-                 trace_notes: dict[str, Any] | None = None, per_job_from_trace: bool = False) -> dict[str, Any]:
+                 node: bool, non_heap_bytes: int | None, non_heap_share: float | None) -> dict[str, Any]:
     """The caps JSON object (docs/architecture.md contract) from already parsed numbers."""
     from memdoctor.analysis import caps
 
     out: dict[str, Any] = {}
     explain: dict[str, Any] = {}
     if per_job_bytes is not None:
-        # One job's step from the trace applies to the trace's own per-job peak, never to a --per-job given.
-        quantum = ((trace_notes or {}).get("per_job") or {}).get("job_quantum_bytes") if per_job_from_trace else None
-        cap = caps.concurrency(limit_bytes, baseline_bytes, per_job_bytes, margin, job_quantum_bytes=quantum)
+        cap = caps.concurrency(limit_bytes, baseline_bytes, per_job_bytes, margin)
         out["concurrency"], explain["concurrency"] = cap.value, cap.explain
-        if trace_notes and "per_job" in trace_notes:
-            explain["concurrency"]["per_job_from_trace"] = trace_notes["per_job"]
     if bytes_per_entry is not None:
         # The same computation as a diff row's and a report suspect's cap (analysis.caps.container_caps).
         runtime = "node" if node or non_heap_bytes is not None or non_heap_share is not None else "python"
@@ -99,47 +98,42 @@ def compute_caps(*, limit_bytes: int, baseline_bytes: int, per_job_bytes: int | 
     return out
 
 
-def _from_trace(path: str, warmup_s: float = 0.0, metric: str = "rss",
-                limit_bytes: int | None = None) -> tuple[int | None, dict[str, Any]]:
-    """Limit, baseline, per-job peak and non-heap memory measured in a trace, and its one diagnosis."""
-    import numpy as np
+class _TraceFacts:
+    """What `caps --trace` takes from a trace: its one diagnosis (as analyze --metric --warmup --limit gives
+    it: the limit given is the diagnosis' too), its limit, and the non-heap memory of a Node trace."""
 
-    from memdoctor.analysis import caps
-    from memdoctor.commands.common import judge_worst_series
+    def __init__(self, path: str, warmup_s: float, metric: str, limit_bytes: int | None) -> None:
+        import numpy as np
 
-    # The verdict as `analyze --metric --warmup --limit` gives it: the limit given is the diagnosis' too (memory
-    # above it has reached it; a restart near it is one), not only the caps'.
-    trace, d, _ = judge_worst_series(path, metric, limit_bytes, warmup_s)
-    if len(trace) < 3:
-        from memdoctor.traces.errors import TraceReadError
+        from memdoctor.commands.common import judge_worst_series
 
-        raise TraceReadError(f"{path}: a trace for caps needs at least 3 samples")
-    t, rss = trace.t, trace.rss
-    keep = t >= t[0] + warmup_s
-    if keep.sum() >= 3:
-        t, rss = t[keep], rss[keep]
-    if not warmup_s:
-        # The process's start-up ramp (the first rise, from the first sample) is not a job's working set.
-        falls = np.flatnonzero(np.diff(rss) <= 0)
-        if len(falls) and len(rss) - falls[0] >= 3:
-            t, rss = t[falls[0]:], rss[falls[0]:]
-    steps = caps.step_heights(t, rss)
-    found: dict[str, Any] = {"baseline_bytes": steps.explain["baseline_bytes"],
-                             "diagnosis": {"verdict": d.verdict, "pattern": d.pattern,
-                                           "growth_bytes_per_s": d.growth_bytes_per_s,
-                                           "time_to_limit_s": d.time_to_limit_s}}
-    if steps.value is not None:
-        found["per_job_bytes"] = steps.value
-        found["per_job"] = {"source": path, **steps.explain}
-    else:
-        found["no_steps"] = {"source": path, **steps.explain}
-    if "heap" in trace.series:
-        gap = trace.rss - trace.series["heap"]
-        gap = gap[np.isfinite(gap)]
-        if gap.size:
-            found["non_heap_bytes"] = int(max(0.0, float(np.max(gap))))
-    found["runtime"] = trace.header.get("runtime")
-    return trace.limit_bytes, found
+        self.path, self.warmup_s = path, warmup_s
+        self.trace, self.diagnosis, _ = judge_worst_series(path, metric, limit_bytes, warmup_s)
+        if len(self.trace) < 3:
+            from memdoctor.traces.errors import TraceReadError
+
+            raise TraceReadError(f"{path}: a trace for caps needs at least 3 samples")
+        self.limit_bytes: int | None = self.trace.limit_bytes
+        self.runtime = self.trace.header.get("runtime")
+        self.non_heap_bytes: int | None = None
+        if "heap" in self.trace.series:
+            gap = self.trace.rss - self.trace.series["heap"]
+            gap = gap[np.isfinite(gap)]
+            if gap.size:
+                self.non_heap_bytes = int(max(0.0, float(np.max(gap))))
+
+    def summary(self) -> dict[str, Any]:
+        d = self.diagnosis
+        return {"verdict": d.verdict, "pattern": d.pattern, "growth_bytes_per_s": d.growth_bytes_per_s,
+                "time_to_limit_s": d.time_to_limit_s}
+
+    def concurrency(self, limit_bytes: int | None, baseline_bytes: int | None, margin: float) -> Any:
+        """The trace's concurrency: the one computation report and doctor print (caps.concurrency_from_trace)."""
+        from memdoctor.analysis import caps
+
+        return caps.concurrency_from_trace(self.trace.t, self.trace.rss, limit_bytes, verdict=self.diagnosis.verdict,
+                                           pattern=self.diagnosis.pattern, warmup_s=self.warmup_s,
+                                           margin=margin, baseline_bytes=baseline_bytes)
 
 
 @handle_errors
@@ -176,21 +170,6 @@ def caps_command(
     baseline_bytes = parse_size(baseline) if baseline is not None else None
     per_job_bytes = parse_size(per_job) if per_job is not None else None
     non_heap_bytes = parse_size(non_heap) if non_heap is not None else None
-    trace_notes: dict[str, Any] = {}
-    per_job_from_trace = False
-    if trace is not None:
-        trace_limit, trace_notes = _from_trace(trace, parse_duration(warmup), metric, limit_bytes)
-        limit_bytes = limit_bytes or trace_limit
-        if baseline_bytes is None:
-            baseline_bytes = trace_notes["baseline_bytes"]
-        if per_job_bytes is None:
-            per_job_bytes = trace_notes.get("per_job_bytes")
-            per_job_from_trace = per_job_bytes is not None
-        if non_heap_bytes is None and non_heap_share is None and trace_notes.get("runtime") == "node":
-            non_heap_bytes = trace_notes.get("non_heap_bytes")
-            node = node or non_heap_bytes is not None
-    if limit_bytes is None:
-        raise fail("give --limit (or a --trace that knows its limit)")
     if not 0 <= margin < 1 or not 0 < budget_share < 1:
         raise fail("--margin must be in [0, 1) and --budget-share in (0, 1)")
     if non_heap_share is not None and not 0 <= non_heap_share < 1:
@@ -199,26 +178,47 @@ def caps_command(
     rate = _parse_count_rate(arrival_rate) if arrival_rate is not None else None
     if rate is not None and entry_bytes is None:
         raise fail("--arrival-rate needs --bytes-per-entry (the TTL depends on the size of an entry)")
-    if per_job_bytes is None and entry_bytes is None and not node and non_heap_bytes is None \
-            and non_heap_share is None and trace is None:
-        raise fail("nothing to compute: give --per-job, --bytes-per-entry, --node/--non-heap, or a job --trace")
     if (entry_bytes is not None and entry_bytes <= 0) or per_job_bytes == 0:
         raise fail("--per-job and --bytes-per-entry must be larger than zero")
-    try:
-        result = compute_caps(limit_bytes=limit_bytes, baseline_bytes=baseline_bytes or 0,
-                              per_job_bytes=per_job_bytes, margin=margin, bytes_per_entry=entry_bytes,
-                              budget_share=budget_share, arrival_rate=rate, node=node,
-                              non_heap_bytes=non_heap_bytes, non_heap_share=non_heap_share,
-                              trace_notes=trace_notes, per_job_from_trace=per_job_from_trace)
-    except ValueError as exc:
-        raise fail(str(exc)) from None
-    if per_job_bytes is None and "no_steps" in trace_notes:
-        # A job --trace asks for the concurrency: say it was not computed, and why, rather than leave it out.
-        result = {"concurrency": None, **result}
-        result["explain"]["concurrency"] = _concurrency_needs_steps(result, margin, trace_notes["no_steps"],
-                                                                    trace_notes["diagnosis"]["pattern"])
-    if "diagnosis" in trace_notes:
-        result["diagnosis"] = trace_notes["diagnosis"]  # the trace's one diagnosis, as analyze prints it
+    facts = _TraceFacts(trace, parse_duration(warmup), metric, limit_bytes) if trace is not None else None
+    if facts is not None:
+        limit_bytes = limit_bytes or facts.limit_bytes
+        if non_heap_bytes is None and non_heap_share is None and facts.runtime == "node":
+            non_heap_bytes = facts.non_heap_bytes
+            node = node or non_heap_bytes is not None
+    elif limit_bytes is None:
+        raise fail("give --limit (or a --trace that knows its limit)")
+    elif per_job_bytes is None and entry_bytes is None and not node and non_heap_bytes is None \
+            and non_heap_share is None:
+        raise fail("nothing to compute: give --per-job, --bytes-per-entry, --node/--non-heap, or a job --trace")
+    # The trace's concurrency is asked for unless --per-job is given; its baseline is the default either way.
+    from_trace = facts.concurrency(limit_bytes, baseline_bytes, margin) if facts is not None else None
+    if from_trace is not None and baseline_bytes is None:
+        baseline_bytes = int(from_trace.explain["inputs"]["baseline_bytes"])
+    jobs = from_trace if per_job_bytes is None else None
+    if limit_bytes is None:
+        # A trace without a limit: its verdict, and that every cap divides the memory left under one.
+        assert trace is not None and from_trace is not None
+        explain = {**from_trace.explain, "note": _not_computed_note(from_trace.explain, trace)}
+        result: dict[str, Any] = {"concurrency": None, "limit_bytes": None, "baseline_bytes": baseline_bytes,
+                                  "explain": {"concurrency": explain}}
+    else:
+        try:
+            result = compute_caps(limit_bytes=limit_bytes, baseline_bytes=baseline_bytes or 0,
+                                  per_job_bytes=per_job_bytes, margin=margin, bytes_per_entry=entry_bytes,
+                                  budget_share=budget_share, arrival_rate=rate, node=node,
+                                  non_heap_bytes=non_heap_bytes, non_heap_share=non_heap_share)
+        except ValueError as exc:
+            raise fail(str(exc)) from None
+        if jobs is not None:
+            # A job --trace asks for the concurrency: the trace's one, or why there is none (never left out).
+            explain = dict(jobs.explain)
+            if jobs.value is None:
+                explain["note"] = _not_computed_note(explain, trace or "")
+            result = {"concurrency": jobs.value, **result}
+            result["explain"] = {"concurrency": explain, **result["explain"]}
+    if facts is not None:
+        result["diagnosis"] = facts.summary()  # the trace's one diagnosis, as analyze prints it
     if json_out:
         print(json.dumps(result, indent=2))
         raise typer.Exit(0)
@@ -231,7 +231,8 @@ def caps_command(
         console.print(f"trace: {verdict_text(result['diagnosis'])}", highlight=False, markup=False)
     for line in render_caps_lines(result):
         console.print(line, highlight=False, markup=False)
-    if result.get("concurrency", 0) is None and not {"max_entries", "max_old_space_size_mb"} & result.keys():
+    if result.get("limit_bytes") and result.get("concurrency", 0) is None \
+            and not {"max_entries", "max_old_space_size_mb"} & result.keys():
         console.print("other caps from this limit and baseline: --bytes-per-entry SIZE (max entries; with "
                       "--arrival-rate N/s, a TTL), --node (Node's --max-old-space-size)", highlight=False, markup=False)
     raise typer.Exit(0)
@@ -242,25 +243,31 @@ HOW_TO_RECORD_JOBS = ("record the trace while jobs run and finish (memdoctor run
                       "e.g. 85MB)")
 
 
-def _concurrency_needs_steps(result: dict[str, Any], margin: float, no_steps: dict[str, Any],
-                             pattern: str) -> dict[str, Any]:
-    """The explain of a concurrency a job --trace could not give: its formula, the inputs it has, what it lacks."""
+def _not_computed_note(explain: dict[str, Any], source: str) -> str:
+    """Why a --trace gave no concurrency (caps.concurrency_from_trace's "why"), and how to get one."""
     from memdoctor.units import format_bytes
 
-    if not no_steps["range_bytes"]:
-        why = f"its memory held at {format_bytes(no_steps['baseline_bytes'])}"
+    steps = explain.get("per_job") or {}
+    would = explain.get("if_the_rises_are_jobs")
+    largest = max(steps.get("heights_bytes") or [0])
+    if_jobs = f"; were each rise one job (largest {format_bytes(largest)}), the cap would be {would}" if would else ""
+    why = explain["why"]
+    if why == "no_limit":
+        return (f"every cap divides the memory left under a limit, and {source} records none: give --limit (the "
+                f"container's memory limit, e.g. 512MB)")
+    if why == "leak":
+        return (f"{source} leaks: its rises are memory kept, not jobs that end, and a concurrency caps nothing "
+                f"that frees; cap the container that grows (memdoctor report TRACE SNAPSHOTS names it){if_jobs}")
+    if why == "not_jobs":
+        return (f"needs job steps, and the rises of {source} are not known to be jobs: the diagnosis saw no steps, "
+                f"and most are not held at their top as a job's memory is while it runs (a GC sawtooth's ramps "
+                f"are rises too, freed at their top){if_jobs}; or {HOW_TO_RECORD_JOBS}")
+    if not steps.get("range_bytes"):
+        lack = f"its memory held at {format_bytes(steps.get('baseline_bytes', 0))}"
     else:
-        why = (f"no rise above {format_bytes(no_steps['min_step_bytes'])}, {no_steps['min_step_share']:.0%} of its "
-               f"{format_bytes(no_steps['range_bytes'])} range")
-        if pattern == "step":
-            # The verdict line above says "step": the floor's steps, memory kept per job, many and each under the bar.
-            why += "; the steps of the diagnosis are memory kept per job or batch, each under that bar"
-    return {"formula": "floor((limit - baseline) * (1 - margin) / per_job)",
-            "inputs": {"limit_bytes": result["limit_bytes"], "baseline_bytes": result["baseline_bytes"],
-                       "margin": margin},
-            "missing": "per_job_bytes",
-            "note": f"needs job steps, and {no_steps['source']} has none ({why}): {HOW_TO_RECORD_JOBS}",
-            "per_job_from_trace": no_steps}
+        lack = (f"no rise above {format_bytes(steps['min_step_bytes'])}, {steps['min_step_share']:.0%} of its "
+                f"{format_bytes(steps['range_bytes'])} range")
+    return f"needs job steps, and {source} has none ({lack}): {HOW_TO_RECORD_JOBS}"
 
 
 def render_caps_lines(result: dict[str, Any]) -> list[str]:
@@ -270,6 +277,9 @@ def render_caps_lines(result: dict[str, Any]) -> list[str]:
 
     lines: list[str] = []
     explain = result.get("explain", {})
+    if result.get("limit_bytes") is None and "concurrency" in explain:
+        # A --trace without a limit: no cap can be computed, whichever was asked for.
+        return [f"caps: not computed: {explain['concurrency'].get('note', 'needs a limit')}"]
     labels = {"concurrency": "concurrency", "max_entries": "max entries", "ttl_s": "TTL / max age",
               "max_old_space_size_mb": "--max-old-space-size"}
     for key, label in labels.items():

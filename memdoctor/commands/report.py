@@ -124,11 +124,10 @@ def build(trace_path: str | None, snapshot_paths: list[str], limit_bytes: int | 
         _note_failed_snapshots(report, trace_path)
     if trace is not None and diff is not None:
         _note_other_process(report, trace, chosen)
-    if diagnosis is not None and diagnosis.pattern == "step" and trace is not None:
-        from memdoctor.report.report_data import add_concurrency, concurrency_applies
+    if trace is not None and len(trace) >= 3:
+        from memdoctor.report.report_data import add_concurrency
 
-        if concurrency_applies(report, diffed=diff is not None):
-            add_concurrency(report, trace.t, trace.rss)
+        add_concurrency(report, trace.t, trace.rss, diffed=diff is not None, warmup_s=warmup_s)
     plots: dict[str, bytes] = {}
     if want_plots:
         from memdoctor.analysis.compare import floor_slope

@@ -149,12 +149,6 @@ def build_outputs(trace_path: str, run: DoctorRun, limit_bytes: int | None,
     report, plots = build(trace_path, run.snapshots if len(run.snapshots) >= 2 else [], limit_bytes,
                           want_plots=True, warmup_s=warmup_s, metric=metric)
     report.setdefault("notes", []).extend(run.errors)
-    # A service of jobs in waves gets its concurrency cap when nothing else is to be capped
-    # (report_data.concurrency_applies), whatever made the watcher take snapshots on the way.
-    from memdoctor.report.report_data import concurrency_applies
-
-    if concurrency_applies(report, diffed=len(run.snapshots) >= 2):
-        _add_concurrency(report, trace_path)
     base = trace_path[:-6] if trace_path.endswith(".jsonl") else trace_path
     html_path, json_path = base + ".report.html", base + ".report.json"
     _write(html_path, render(report, plots, "html"), private=True)
@@ -163,14 +157,3 @@ def build_outputs(trace_path: str, run: DoctorRun, limit_bytes: int | None,
             "html": os.path.abspath(html_path), "json": os.path.abspath(json_path)}
 
 
-def _add_concurrency(report: dict[str, Any], trace_path: str) -> None:
-    """The concurrency cap from the trace's step heights when `concurrency_applies` (`report` adds it only
-    for the "step" pattern; a pool's waves often read as a sawtooth). The trace is read only when the report
-    has no cap yet and has a limit."""
-    from memdoctor.report.report_data import add_concurrency
-    from memdoctor.traces.reader import read_trace
-
-    if report.get("caps", {}).get("concurrency") or not report.get("limit_bytes"):
-        return
-    trace = read_trace(trace_path)
-    add_concurrency(report, trace.t, trace.rss)

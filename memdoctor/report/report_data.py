@@ -169,37 +169,18 @@ def build_report(*, diagnosis: Diagnosis | None, trace_info: dict[str, Any] | No
     return report
 
 
-def concurrency_applies(report: dict[str, Any], diffed: bool) -> bool:
-    """Whether a concurrency cap belongs in this report: no leak in the end, or heap snapshots were diffed
-    and name nothing that grows (the growth is no container to cap: a pool's jobs whose memory the runtime
-    frees late climb like a leak for seconds). A leak held by a container gets that container's caps, not a
-    concurrency taken from its steps (memory kept per request is no job that ends)."""
-    if (report.get("diagnosis") or {}).get("verdict") != "leak":
-        return True
-    return diffed and not report.get("suspects")
-
-
-def add_concurrency(report: dict[str, Any], t: Any, rss: Any) -> None:
-    """The concurrency cap of a service of jobs, from the step heights of its trace, into the report (with
-    its arithmetic, or a note saying why there is none); nothing when it has one already, no limit, or a
-    trace too short to have steps."""
+def add_concurrency(report: dict[str, Any], t: Any, rss: Any, *, diffed: bool, warmup_s: float = 0.0) -> None:
+    """The trace's concurrency cap into the report, with its arithmetic: the one computation `caps --trace`
+    prints too (analysis.caps.concurrency_from_trace). Nothing when the trace gives none (no limit, a leak
+    whose heap snapshots were not diffed or name what grows, no job steps, rises not known to be jobs):
+    `caps --trace` says why; a report of a server would only repeat that it runs no jobs."""
     from memdoctor.analysis import caps
 
-    if report.get("caps", {}).get("concurrency") or not report.get("limit_bytes") or len(rss) < 3:
-        return
-    steps = caps.step_heights(t, rss)
-    if not steps.value:
-        return
-    # Jobs, not a GC sawtooth: the diagnosis saw steps, or the rises are whole multiples of one job's (waves
-    # of 1, 2, 3 jobs). Every GC ramp is a rise too; a concurrency from them (the bundled healthy Node
-    # server got "concurrency 11") caps nothing that exists.
-    if (report.get("diagnosis") or {}).get("pattern") != "step" and steps.explain.get("job_quantum_bytes") is None:
-        return
-    try:
-        jobs = caps.concurrency(report["limit_bytes"], steps.explain["baseline_bytes"], steps.value,
-                                job_quantum_bytes=steps.explain.get("job_quantum_bytes"))
-    except ValueError as exc:
-        report.setdefault("notes", []).append(f"no concurrency cap: {exc}")
+    diagnosis = report.get("diagnosis") or {}
+    jobs = caps.concurrency_from_trace(t, rss, report.get("limit_bytes"), verdict=diagnosis.get("verdict", ""),
+                                      pattern=diagnosis.get("pattern", ""), warmup_s=warmup_s,
+                                      heap_named_nothing=diffed and not report.get("suspects"))
+    if jobs.value is None:
         return
     report.setdefault("caps", {})["concurrency"] = jobs.value
-    report["caps"].setdefault("explain", {})["concurrency"] = {**jobs.explain, "per_job": steps.explain}
+    report["caps"].setdefault("explain", {})["concurrency"] = jobs.explain
