@@ -16,7 +16,7 @@ high, or whose server process leaks while the test drives it.
 Leaks. A marked test runs `iterations` times in the same process (the first run is a warm-up:
 imports, caches, lazy initialisation). What each later run leaves behind is the memory it
 allocated and that is still alive after it and after `gc.collect()`; the test fails when that
-memory, summed over the runs, grows by more than `max_growth` per run (see `judge_growth`). The
+memory, summed over the runs, grows by more than `max_growth` per run (see memdoctor.analysis.per_run). The
 failure names the allocation sites (file:line, with the Python stack for native allocations) and
 the types whose object counts grew (a pympler summary diff): type names and code locations only,
 never the values of strings or objects.
@@ -83,9 +83,12 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from memdoctor.analysis.per_run import PerRunVerdict
 
 MARKER = "memdoctor"
 DEFAULT_ITERATIONS = 6
@@ -139,16 +142,6 @@ class Budget:
                 f"max_peak_bytes={self.max_peak_bytes}, growth={self.growth})")
 
 
-class GrowthVerdict:
-    __slots__ = ("failed", "rising", "slope_bytes", "steps")
-
-    def __init__(self, slope_bytes: float, rising: int, steps: int, failed: bool) -> None:
-        self.slope_bytes = slope_bytes  # Theil-Sen slope of retained memory per iteration
-        self.rising = rising  # iterations in which retained memory rose by more than half the budget
-        self.steps = steps  # iterations judged (after the warm-up)
-        self.failed = failed
-
-
 class _Settings:
     __slots__ = ("default", "failed", "measured", "peak_failed", "suite_wide", "trackers")
 
@@ -165,31 +158,6 @@ _SETTINGS = pytest.StashKey[_Settings]()
 # True while the per-run budget repeats a test: a memdoctor_watch started in its body would start again at
 # every run (another recording of the same process each time), so it is refused there.
 _REPEATING = False
-
-
-# ---- pure judgement ---------------------------------------------------------------------------
-
-def theil_sen_slope(values: list[float]) -> float:
-    """Median of the slopes between every pair of points (x = iteration index): the Sen slope of
-    the one trend module (memdoctor.analysis.trend), imported here so that an unmarked test never
-    loads numpy."""
-    if len(values) < 2:
-        return 0.0
-    import numpy as np
-
-    from memdoctor.analysis.trend import mann_kendall_sen
-
-    return mann_kendall_sen(np.arange(len(values), dtype=float), np.asarray(values, dtype=float),
-                            correct=False).slope
-
-
-def judge_growth(retained: list[float], max_growth_bytes: float) -> GrowthVerdict:
-    """Retained bytes after each run (the first entry right after the warm-up run) against a budget."""
-    slope = theil_sen_slope(retained)
-    steps = len(retained) - 1
-    rising = sum(1 for a, b in pairwise(retained) if b - a > max_growth_bytes / 2)
-    failed = steps > 0 and slope > max_growth_bytes and 2 * rising >= steps
-    return GrowthVerdict(slope, rising, steps, failed)
 
 
 def _size_argument(kwargs: dict[str, Any], key: str) -> int:
@@ -946,8 +914,10 @@ def _measure(item: pytest.Function, runtest: Callable[[], None], budget: Budget,
         item.user_properties.append(("memdoctor_peak_bytes", peak))
     if not budget.growth:
         return
-    verdict = judge_growth(retained, budget.max_growth_bytes)
-    rss_verdict = judge_growth(resident, budget.max_growth_bytes) if budget.rss else None
+    from memdoctor.analysis.per_run import judge_runs
+
+    verdict = judge_runs(retained, budget.max_growth_bytes)
+    rss_verdict = judge_runs(resident, budget.max_growth_bytes) if budget.rss else None
     item.user_properties.append(("memdoctor_growth_bytes_per_iteration", round(verdict.slope_bytes)))
     if rss_verdict is not None:
         item.user_properties.append(("memdoctor_rss_growth_bytes_per_iteration", round(rss_verdict.slope_bytes)))
@@ -1161,7 +1131,7 @@ def _rss_bytes() -> int | None:
     return rss_once(os.getpid())
 
 
-def _message(verdict: GrowthVerdict, per_run: list[int], budget: Budget, what: str) -> list[str]:
+def _message(verdict: PerRunVerdict, per_run: list[int], budget: Budget, what: str) -> list[str]:
     shown = ", ".join(("+" if v >= 0 else "-") + _fmt(abs(v)) for v in per_run[1:])
     grew = "grew" if verdict.failed else "stayed within budget:"
     return [

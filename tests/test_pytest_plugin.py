@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from memdoctor.pytest_plugin import judge_growth, theil_sen_slope
+from memdoctor.analysis.per_run import judge_runs, sen_slope_per_run
 
 from .conftest import ROOT, memdoctor
 
@@ -175,13 +175,13 @@ def test_bad_option_is_a_usage_error(pytester: pytest.Pytester):
 
 def test_judgement_needs_a_sustained_slope():
     budget = 1000.0
-    assert judge_growth([0, 2000, 4000, 6000, 8000], budget).failed
+    assert judge_runs([0, 2000, 4000, 6000, 8000], budget).failed
     # One step (a cache filled once, anywhere in the run) is not growth per iteration.
     for at in range(1, 5):
         values = [0.0 if i < at else 50_000.0 for i in range(5)]
-        assert not judge_growth(values, budget).failed, values
-    assert not judge_growth([100, 90, 120, 80, 110], budget).failed
-    assert theil_sen_slope([0, 10, 20, 1000, 40]) == pytest.approx(10.0)
+        assert not judge_runs(values, budget).failed, values
+    assert not judge_runs([100, 90, 120, 80, 110], budget).failed
+    assert sen_slope_per_run([0, 10, 20, 1000, 40]) == pytest.approx(10.0)
 
 
 def test_entry_point_when_installed():

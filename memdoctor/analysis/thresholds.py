@@ -191,3 +191,13 @@ MIN_SUSPECT_SHARE = 0.05
 # Python examples/python/healthy_worker.py 2.0 % (101 KiB of 4.7 MiB, mostly the gdb capture's own code
 # objects awaiting the collector), Node examples/node/healthy_server.js 0 rows.
 MIN_HEAP_GROWTH_SHARE = 0.03
+
+# --- the pytest plugin's per-run budget (per_run.py) ------------------------------------------
+# A run "rose" when it left more than this share of the budget behind: half, so that a test within
+# budget (each run under it) whose runs scatter around the budget's middle is not counted rising, and
+# a test over budget (each run above it) always is.
+PER_RUN_RISE_SHARE = 0.5
+# ... and a test fails only when at least this share of its runs after the warm-up rose: a cache filled
+# once, a lazy import in the second run, is one jump, not memory kept per run (pytest-memray's
+# limit_leaks fails on one run's leftovers; the plugin's own tests have both cases).
+PER_RUN_MIN_RISING_SHARE = 0.5
