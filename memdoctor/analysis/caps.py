@@ -314,6 +314,12 @@ def _job_quantum(steps: list[float]) -> float | None:
     return best[1] if best else None
 
 
+# Rises held as a job's are the evidence of jobs when at least this share of them are, and at least
+# MIN_SINGLE_JOB_STEPS (a job recurs). Whether a GC ramp's top looks held depends on where the samples
+# fall, about as often as not at coarse sampling (a Node LRU fill sampled at 200 ms under a V8 sawtooth:
+# 12 of 23), so a bare majority is chance; two in three is not (the worker-pool incident: 19 of 28, a live
+# run of it at 50 ms: 6 of 9; a fill that stays up: one rise).
+MIN_HELD_SHARE = 2 / 3
 # RSS moves in whole pages (4 KiB on x86-64 and most arm64 kernels): a rise under one is a recorder's rounding,
 # no memory a job was given (a fuzzed trace of 2- and 4-byte rises read "concurrency 255013678").
 PAGE_BYTES = 4096
@@ -335,7 +341,7 @@ def concurrency_from_trace(t: np.ndarray, mem: np.ndarray, limit_bytes: int | No
       climbs like a leak for seconds);
     - the start-up (the warm-up given, else the first rise from the first sample: a process loading its
       code is no job) is left out, so neither its height nor its level is a job's;
-    - the rises are jobs when the diagnosis saw steps, or when most are held at their top (`_held`: a job
+    - the rises are jobs when the diagnosis saw steps, or when MIN_HELD_SHARE are held at their top (`_held`: a job
       keeps its working set while it runs; a GC ramp is freed at its top: every GC ramp is a rise, and the
       bundled healthy Node server's read "concurrency 11"). Whole multiples of one size are no such
       evidence (an allocator's pages are too: a healthy Node server's RSS rises of 1.25, 2.3 and 3.6 MiB
@@ -378,7 +384,8 @@ def concurrency_from_trace(t: np.ndarray, mem: np.ndarray, limit_bytes: int | No
         return none("leak")
     if steps.value is None or steps.value < PAGE_BYTES:
         return none("no_steps")
-    if pattern != "step" and 2 * steps.explain["held_steps"] <= steps.explain["steps"]:
+    held = steps.explain["held_steps"]
+    if pattern != "step" and (held < MIN_SINGLE_JOB_STEPS or held < MIN_HELD_SHARE * steps.explain["steps"]):
         return none("not_jobs")
     cap = concurrency(limit_bytes, baseline, steps.value, margin, steps.explain.get("job_quantum_bytes"))
     return Cap(cap.value, {**cap.explain, "per_job": steps.explain})
