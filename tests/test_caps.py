@@ -321,3 +321,62 @@ def test_a_cache_fill_is_no_job(name: str) -> None:
     out = _caps_json("--trace", str(ROOT / "benchmarks" / "classifier" / "recordings" / f"{name}.jsonl"),
                      "--limit", "512MB")
     assert out["concurrency"] is None and out["explain"]["concurrency"]["why"] == "not_jobs"
+
+
+def _jobs_trace(path, levels: list[float], interval_s: float = 0.1, limit: int = 512 * MB) -> str:
+    lines = [json.dumps({"memdoctor_trace": 1, "limit_bytes": limit, "interval_s": interval_s})]
+    lines += [json.dumps({"t": round(i * interval_s, 3), "rss": int(level)}) for i, level in enumerate(levels)]
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def test_a_baseline_above_the_limit_is_said_not_a_crash(tmp_path) -> None:
+    """From a review: a trace whose idle memory is above --limit made report, doctor and caps --trace end in
+    "internal error: ValueError: baseline ... must be below the limit" (the report was not written)."""
+    levels = [14 * MB] * 5
+    for _ in range(6):
+        levels += [54 * MB] * 15 + [14 * MB] * 8
+    trace = _jobs_trace(tmp_path / "pool.jsonl", levels)
+    report = json.loads(memdoctor("report", trace, "--limit", "12MB", "--format", "json", check_code=0).stdout)
+    assert "concurrency" not in report["caps"]
+    assert any("at or above the limit" in note for note in report["notes"])
+    out = _caps_json("--trace", trace, "--limit", "12MB")
+    assert out["concurrency"] is None and out["explain"]["concurrency"]["why"] == "no_headroom"
+    assert_one_line_error(memdoctor("caps", "--trace", trace, "--limit", "12MB", "--per-job", "40MB"))
+
+
+def test_a_cache_filling_in_steps_is_held_but_never_freed(tmp_path) -> None:
+    """From a review: an OrderedDict of at most 5 entries of 20 MB, one added every 2 s, then full: every
+    rise was counted held (the next rise ended its hold), "concurrency 23". A job's memory comes back."""
+    levels = [14 * MB] * 5
+    for k in range(1, 6):
+        levels += [14 * MB + k * 20 * MB] * 20
+    levels += [114 * MB] * 60
+    out = _caps_json("--trace", _jobs_trace(tmp_path / "fill.jsonl", levels), "--limit", "512MB")
+    assert out["concurrency"] is None and out["explain"]["concurrency"]["why"] in ("not_jobs", "no_steps")
+
+
+def test_a_job_still_running_when_the_trace_ends_does_not_count_against_jobs(tmp_path) -> None:
+    """From a review: the last job, still holding its memory when --duration stopped the recording, counted
+    as not held, and 3 of 6 held read "not jobs". A rise still up at the end is left out of the count."""
+    levels = [14 * MB] * 5
+    for _ in range(2):
+        levels += [54 * MB] * 15 + [14 * MB] * 8
+    levels += [54 * MB] * 15  # the third job, running at the end
+    out = _caps_json("--trace", _jobs_trace(tmp_path / "end.jsonl", levels), "--limit", "512MB")
+    assert out["concurrency"] is not None
+    per_job = out["explain"]["concurrency"]["per_job"]
+    assert (per_job["held_steps"], per_job["decided_steps"], per_job["steps"]) == (2, 2, 3)
+
+
+def test_what_the_rises_would_give_names_its_per_job_size() -> None:
+    """From a review: "were each rise one job (largest 120.0 MiB), the cap would be 11" computed 11 from one
+    job's 40 MiB step, not from 120 MiB. The size used is named, in the text and the JSON."""
+    trace = str(ROOT / "sample_traces" / "node_healthy_server.jsonl")
+    out = _caps_json("--trace", trace, "--limit", "512MB")
+    info = out["explain"]["concurrency"]
+    from memdoctor.units import format_bytes
+
+    text = " ".join(memdoctor("caps", "--trace", trace, "--limit", "512MB", check_code=0).stdout.split())
+    assert (f"({format_bytes(info['if_the_rises_are_jobs_per_job_bytes'])} per job), the cap would be "
+            f"{info['if_the_rises_are_jobs']}") in text

@@ -231,7 +231,8 @@ def caps_command(
         console.print(f"trace: {verdict_text(result['diagnosis'])}", highlight=False, markup=False)
     for line in render_caps_lines(result):
         console.print(line, highlight=False, markup=False)
-    if result.get("limit_bytes") and result.get("concurrency", 0) is None \
+    no_room = (result["explain"].get("concurrency") or {}).get("why") == "no_headroom"
+    if result.get("limit_bytes") and result.get("concurrency", 0) is None and not no_room \
             and not {"max_entries", "max_old_space_size_mb"} & result.keys():
         console.print("other caps from this limit and baseline: --bytes-per-entry SIZE (max entries; with "
                       "--arrival-rate N/s, a TTL), --node (Node's --max-old-space-size)", highlight=False, markup=False)
@@ -249,19 +250,25 @@ def _not_computed_note(explain: dict[str, Any], source: str) -> str:
 
     steps = explain.get("per_job") or {}
     would = explain.get("if_the_rises_are_jobs")
-    largest = max(steps.get("heights_bytes") or [0])
-    if_jobs = f"; were each rise one job (largest {format_bytes(largest)}), the cap would be {would}" if would else ""
+    per_job = explain.get("if_the_rises_are_jobs_per_job_bytes")
+    if_jobs = f"; were the rises jobs ({format_bytes(per_job)} per job), the cap would be {would}" if would else ""
+    interval = steps.get("interval_s")
     why = explain["why"]
     if why == "no_limit":
         return (f"every cap divides the memory left under a limit, and {source} records none: give --limit (the "
                 f"container's memory limit, e.g. 512MB)")
+    if why == "no_headroom":
+        return (f"the baseline ({format_bytes(explain['inputs']['baseline_bytes'])}) is at or above the limit "
+                f"({format_bytes(explain['inputs']['limit_bytes'])}): no memory is left for a job")
     if why == "leak":
         return (f"{source} leaks: its rises are memory kept, not jobs that end, and a concurrency caps nothing "
                 f"that frees; cap the container that grows (memdoctor report TRACE SNAPSHOTS names it){if_jobs}")
     if why == "not_jobs":
         return (f"needs job steps, and the rises of {source} are not known to be jobs: the diagnosis saw no steps, "
                 f"and fewer than two in three are held at their top as a job's memory is while it runs (a GC "
-                f"sawtooth's ramps are rises too, freed at their top){if_jobs}; or {HOW_TO_RECORD_JOBS}")
+                f"sawtooth's ramps are rises too, freed at their top){if_jobs}; or {HOW_TO_RECORD_JOBS}"
+                + (f"; a job is seen held only over two samples: at this trace's {interval:g} s interval, jobs "
+                   f"shorter than {2 * interval:g} s need a shorter --interval" if interval else ""))
     if not steps.get("range_bytes"):
         lack = f"its memory held at {format_bytes(steps.get('baseline_bytes', 0))}"
     else:

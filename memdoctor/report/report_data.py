@@ -181,6 +181,13 @@ def add_concurrency(report: dict[str, Any], t: Any, rss: Any, *, diffed: bool, w
                                       pattern=diagnosis.get("pattern", ""), warmup_s=warmup_s,
                                       heap_named_nothing=diffed and not report.get("suspects"))
     if jobs.value is None:
+        if jobs.explain["why"] == "no_headroom":
+            from memdoctor.units import format_bytes
+
+            inputs = jobs.explain["inputs"]
+            report.setdefault("notes", []).append(
+                f"no concurrency cap: the baseline ({format_bytes(inputs['baseline_bytes'])}) is at or above the "
+                f"limit ({format_bytes(inputs['limit_bytes'])})")
         return
     report.setdefault("caps", {})["concurrency"] = jobs.value
     report["caps"].setdefault("explain", {})["concurrency"] = jobs.explain
