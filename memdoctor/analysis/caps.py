@@ -327,8 +327,8 @@ def _job_quantum(steps: list[float]) -> float | None:
 # decided (not still up at its end) are, and at least MIN_SINGLE_JOB_STEPS (a job recurs). Whether a GC
 # ramp's top looks held depends on where the samples fall, about as often as not at coarse sampling (a Node
 # LRU fill sampled at 200 ms under a V8 sawtooth: 12 of 23 before the freed condition), so a bare majority
-# is chance; two in three is not. Measured (held and freed / decided): real job pools 6/8-9/9 at 20 ms-1 s
-# with 3 s jobs, the worker-pool incident 19/28; GC sawtooths and fills at most 19/70 (a Node server at
+# is chance; two in three is not. Measured (held and freed / decided): real job pools 8/8-9/9 at 20 ms-1 s
+# with 1.5-3 s jobs, the worker-pool incident 19/28; GC sawtooths and fills at most 19/70 (a Node server at
 # 800 req/s, 10 ms) and 10/23 (that LRU fill); a cache filling in 20 MB steps 0/7.
 MIN_HELD_SHARE = 2 / 3
 # RSS moves in whole pages (4 KiB on x86-64 and most arm64 kernels): a rise under one is a recorder's rounding,
@@ -353,11 +353,12 @@ def concurrency_from_trace(t: np.ndarray, mem: np.ndarray, limit_bytes: int | No
       climbs like a leak for seconds);
     - the start-up (the warm-up given, else the first rise from the first sample: a process loading its
       code is no job) is left out, so neither its height nor its level is a job's;
-    - the rises are jobs when the diagnosis saw steps, or when MIN_HELD_SHARE are held at their top (`_held`: a job
-      keeps its working set while it runs; a GC ramp is freed at its top: every GC ramp is a rise, and the
-      bundled healthy Node server's read "concurrency 11"). Whole multiples of one size are no such
-      evidence (an allocator's pages are too: a healthy Node server's RSS rises of 1.25, 2.3 and 3.6 MiB
-      read "1, 2, 3 jobs", concurrency 340); they say only which step is one job (`_job_quantum`).
+    - the rises are jobs when the diagnosis saw steps, or when MIN_HELD_SHARE are held at their top and then
+      freed (`_held`: a job keeps its working set while it runs, then ends; a GC ramp is freed at its top:
+      every GC ramp is a rise, and the bundled healthy Node server's read "concurrency 11"). Whole
+      multiples of one size are no such evidence (an allocator's pages are too: a healthy Node server's
+      RSS rises of 1.25, 2.3 and 3.6 MiB read "1, 2, 3 jobs", concurrency 340); they say only which step
+      is one job (`_job_quantum`).
     """
     t = np.asarray(t, dtype=float)
     mem = np.asarray(mem, dtype=float)

@@ -25,8 +25,8 @@ Suggestions computed (one key each in --json, beside an "explain" object):
 
 With --trace, the trace's verdict comes first (as analyze gives it for the same --metric, --warmup and
 --limit), then its concurrency: the one `report` and `doctor` print for that trace. The trace gives one
-when its rises are jobs (the diagnosis saw steps, or two in three rises hold their memory as a job does
-while it runs), not when it leaks (memory kept is no job that ends) or its rises are a GC sawtooth's ramps; then a
+when its rises are jobs (the diagnosis saw steps, or two in three rises hold their memory and then free
+it, as a job does), not when it leaks (memory kept is no job that ends) or its rises are a GC sawtooth's ramps; then a
 line says why, what the rises would give were they jobs, and how to record jobs (or give --per-job).
 
 Exit code 0 (with --trace, also when it gives no concurrency or records no limit: the verdict is printed
@@ -265,7 +265,7 @@ def _not_computed_note(explain: dict[str, Any], source: str) -> str:
                 f"that frees; cap the container that grows (memdoctor report TRACE SNAPSHOTS names it){if_jobs}")
     if why == "not_jobs":
         return (f"needs job steps, and the rises of {source} are not known to be jobs: the diagnosis saw no steps, "
-                f"and fewer than two in three are held at their top as a job's memory is while it runs (a GC "
+                f"and fewer than two in three are held at their top and then freed, as a job's memory is (a GC "
                 f"sawtooth's ramps are rises too, freed at their top){if_jobs}; or {HOW_TO_RECORD_JOBS}"
                 + (f"; a job is seen held only over two samples: at this trace's {interval:g} s interval, jobs "
                    f"shorter than {2 * interval:g} s need a shorter --interval" if interval else ""))
