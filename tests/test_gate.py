@@ -578,3 +578,25 @@ def test_real_node_server_leaking_under_garbage_fails():
     proc = memdoctor("gate", "--trace", str(trace), "--warmup", "2s", "--json")
     result = json.loads(proc.stdout)
     assert proc.returncode == 1 and result["floor_test"]["state"] == "rising", result["checks"]
+
+
+def test_one_step_of_the_floor_then_level_is_not_yet_a_leak():
+    """A real recording (`memdoctor run --interval 100ms` of a Python job runner, jobs of 30/60/90 MB one at a
+    time): glibc kept one freed 30 MB block, so the floor stepped 13 -> 43 MiB once and held level for the five
+    cycles after. The floor test's line through that one jump read "leak (sawtooth), 0.99" beside the
+    classifier's "watch about 17s more to decide". One step then level is memory kept once until a longer
+    watch shows another: inconclusive, with how much longer."""
+    from memdoctor.analysis import diagnose_trace
+    from memdoctor.analysis.gate_trend import floor_trend, judge_floor
+    from memdoctor.traces.reader import read_trace
+
+    trace = read_trace(str(ROOT / "tests" / "data" / "gate" / "python_sequential_jobs_one_step_100ms.jsonl"))
+    judged = judge_floor(floor_trend(trace.t, trace.rss))
+    assert judged.state == "levelling-off" and "in one step" in judged.message
+    d = diagnose_trace(trace)
+    assert d.verdict == "inconclusive" and d.watch_more_s and d.growth_bytes_per_s > 0
+    # The step alone: a floor that keeps stepping is still rising (a second step, 3 cycles later).
+    t, mem = np.asarray(trace.t), np.asarray(trace.rss, dtype=float)
+    later = t >= t[0] + 14.0
+    two = judge_floor(floor_trend(t, np.where(later & (mem > 40 * MiB), mem + 30 * MiB, mem)))
+    assert two.state == "rising", two.message

@@ -45,6 +45,8 @@ from memdoctor.analysis.thresholds import (  # every threshold lives there, with
     MIN_CYCLE_POINTS,
     MIN_POINTS,
     MODEL_REJECT_LEVEL,
+    ONE_STEP_LEVEL_SD,
+    ONE_STEP_SHARE,
     RAMP_RISE,
     RAMP_SHARE,
     RISING_LEVEL,
@@ -57,7 +59,7 @@ from memdoctor.analysis.thresholds import (  # every threshold lives there, with
     TRUST_SCATTER_POINTS,
     TWO_CYCLE_SWING,
 )
-from memdoctor.analysis.trend import chi_square_quantile, robust_sigma, student_t_quantile
+from memdoctor.analysis.trend import chi_square_quantile, mann_kendall_sen, robust_sigma, student_t_quantile
 
 SCATTER_POINTS = 6  # from this many floor points on, their scatter around the line also bounds the error
 NOISE_LAG_S = 0.2  # noise statistics from steps this far apart: at a finer interval, neighbouring samples
@@ -506,6 +508,28 @@ def _levels_off(ft: FloorTrend) -> bool:
     return ft.early_slope - ft.late_slope > LEVELLING_Z * math.hypot(ft.early_se, ft.late_se)
 
 
+def _one_step_then_level(ft: FloorTrend) -> tuple[float, float, int] | None:
+    """(the step's height, its time, the level points after it) when the floor rose mostly in one step between
+    two floor points and held level after it (thresholds.ONE_STEP_SHARE, ONE_STEP_LEVEL_SD), else None."""
+    y = np.asarray(ft.floor_points, dtype=float)
+    if len(y) < MIN_POINTS + 1:
+        return None
+    d = np.diff(y)
+    k = int(np.argmax(d))
+    after = y[k + 1:]
+    rise = float(y[-1] - y[0])
+    if len(after) < MIN_POINTS or d[k] <= 0 or rise <= 0 or d[k] < ONE_STEP_SHARE * rise:
+        return None
+    if d[k] < 2 * ONE_STEP_LEVEL_SD * ft.noise:
+        return None  # a jump within the noise's range: a noisy line's largest difference, not a step
+    if float(after.max() - after.min()) > ONE_STEP_LEVEL_SD * ft.noise:
+        return None
+    x_after = np.asarray(ft.t_points[k + 1:], dtype=float)
+    if mann_kendall_sen(x_after, after, correct=False).slope > RISING_RATE:
+        return None  # the floor after the step still climbs at a leak's rate: a warm-up, then a leak
+    return float(d[k]), float(ft.t_points[k + 1]), len(after)
+
+
 def _mib_min(rate: float | None) -> str:
     return "? MiB/min" if rate is None else f"{rate * 60 / 1024**2:.1f} MiB/min"
 
@@ -531,6 +555,13 @@ def judge_floor(ft: FloorTrend | None) -> FloorJudgement:
     where = f"{ft.cycles} GC/batch cycles" if ft.cycles else f"{ft.points} points"
     shown = f"{_mib_min(ft.slope)} +/- {_mib_min(ft.se)} over {where}"
     if ft.slope > RISING_RATE and ft.slope > critical * ft.se:
+        step = _one_step_then_level(ft)
+        if step is not None:
+            height, at, level = step
+            return FloorJudgement("levelling-off", ft, detectable, ft.duration_s,
+                                  f"floor test: the floor rose {height / 1024**2:.1f} MiB in one step (at "
+                                  f"{at - ft.t_points[0]:.0f}s of the floor points) and held level over the {level} "
+                                  f"floor points since: memory kept once, not yet growth that goes on")
         if _levels_off(ft):
             return FloorJudgement("levelling-off", ft, detectable, watch,
                                   f"floor test: the floor rose {shown} but levels off at the end "

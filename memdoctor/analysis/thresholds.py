@@ -160,6 +160,19 @@ MODEL_REJECT_LEVEL = 0.999
 # the whole window's trend, which shares the last part's points, called a linear leak levelling
 # off more often and a cache fill less (seeds 101-104: false failures 0.53 -> 0.38 %).
 LEVELLING_Z = 2.5
+# One step, then level: the floor rose mostly (at least ONE_STEP_SHARE of its rise from the first floor point
+# to the last) between two consecutive floor points and held level for at least MIN_POINTS floor points after
+# (their range within ONE_STEP_LEVEL_SD noise sds: the range of 3-5 draws of one noise stays under 4 sd ~95 %
+# of the time), the step itself at least twice that range (a step, not the largest difference of a noisy
+# line: a 5 MiB/min leak's 0.7 MiB per 8 s cycle under 1.4 MiB of noise), and the points after it not
+# climbing at the gate's RISING_RATE by their Theil-Sen slope (a warm-up step, then a 5 MiB/min leak under
+# 1 MiB of noise: gate_families --seed 8 lost 2 such leaks without this). A line through such points is a
+# steep slope fitted to one jump: memory kept once (a cache warmed, an allocator keeping a freed block: a
+# sequential job runner's floor 13 -> 43 MiB once, then level for 5 cycles, read "leak, 0.99" beside "watch
+# about 17s more to decide"). A second step, or a rise after the level, is what makes it growth that goes
+# on: not judged rising until a longer watch shows one.
+ONE_STEP_SHARE = 0.5
+ONE_STEP_LEVEL_SD = 4.0
 TARGET_RATE = 5 * 1024**2 / 60  # the smallest leak a gate of this length should catch
 CATCH_Z = 2.33  # ~99 % of such leaks
 # V8 sizes its heap during a service's first minutes: real healthy Node servers here show troughs
