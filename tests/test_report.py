@@ -271,7 +271,9 @@ def test_incident_examples_run_live(tmp_path: Path) -> None:
     runs = {}
     for kind in [*sorted(INCIDENTS), "worker_pool"]:
         heap = [] if kind == "worker_pool" else ["--heap-every", "1.5s"]
-        runs[kind] = memdoctor_popen("run", "--interval", "50ms", "--duration", "5s", "--limit", "512MB", *heap,
+        # The pool's waves of 1-3 jobs (0.6-1.2 s each) take ~6 s per round: 8 s holds more than one.
+        duration = "8s" if kind == "worker_pool" else "5s"
+        runs[kind] = memdoctor_popen("run", "--interval", "50ms", "--duration", duration, "--limit", "512MB", *heap,
                                      "-o", str(tmp_path / f"{kind}.jsonl"), "--json", "--", sys.executable,
                                      str(INCIDENT_DIR / "incidents.py"), kind)
     for kind, proc in runs.items():

@@ -81,10 +81,13 @@ def worker_pool(stop_at):
         for concurrency in (1, 2, 3):
             threads = []
             for _ in range(concurrency):
-                thread = threading.Thread(target=_job, args=(40, 0.6 - 0.15 * len(threads)))
+                # Jobs start 0.5 s apart and end together; each holds its 40 MB for at least 0.5 s alone, longer
+                # than its pages take to fault in on a busy machine (0.35 s under two CPU hogs), so the trace
+                # shows every job held, as a job's working set is, before the next one starts on top of it.
+                thread = threading.Thread(target=_job, args=(40, 1.5 - 0.5 * len(threads)))
                 thread.start()
                 threads.append(thread)
-                time.sleep(0.15)
+                time.sleep(0.5)
             for thread in threads:
                 thread.join()
             time.sleep(0.3)
