@@ -407,6 +407,14 @@ def concurrency_from_trace(t: np.ndarray, mem: np.ndarray, limit_bytes: int | No
     return Cap(cap.value, {**cap.explain, "per_job": steps.explain})
 
 
+def non_heap_peak(rss: np.ndarray, heap: np.ndarray) -> float | None:
+    """The most memory a Node trace held outside the V8 heap (RSS minus heap, never below 0): the non-heap
+    share `max_old_space_size_mb` leaves room for. None when no sample has both."""
+    gap = np.asarray(rss, dtype=float) - np.asarray(heap, dtype=float)
+    gap = gap[np.isfinite(gap)]
+    return float(max(0.0, float(np.max(gap)))) if gap.size else None
+
+
 def _slope_per_s(t: np.ndarray, y: np.ndarray) -> float:
     """The growth of a series as the one diagnosis measures it (its floor, not an OLS line through peaks)."""
     from memdoctor.analysis.engine import diagnose

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from memdoctor.commands.common import CommandSpec, fail, handle_errors
 from memdoctor.units import parse_duration, parse_size
+
+if TYPE_CHECKING:
+    from memdoctor.analysis.caps import Cap
 
 HELP = """Compute caps from the memory budget, each with the formula and the inputs used: how many jobs
 may run at once, how many entries a Map/dict/queue may hold, how long an entry may live (Little's
@@ -103,11 +106,10 @@ class _TraceFacts:
     it: the limit given is the diagnosis' too), its limit, and the non-heap memory of a Node trace."""
 
     def __init__(self, path: str, warmup_s: float, metric: str, limit_bytes: int | None) -> None:
-        import numpy as np
-
+        from memdoctor.analysis import caps
         from memdoctor.commands.common import judge_worst_series
 
-        self.path, self.warmup_s = path, warmup_s
+        self.warmup_s = warmup_s
         self.trace, self.diagnosis, _ = judge_worst_series(path, metric, limit_bytes, warmup_s)
         if len(self.trace) < 3:
             from memdoctor.traces.errors import TraceReadError
@@ -117,17 +119,15 @@ class _TraceFacts:
         self.runtime = self.trace.header.get("runtime")
         self.non_heap_bytes: int | None = None
         if "heap" in self.trace.series:
-            gap = self.trace.rss - self.trace.series["heap"]
-            gap = gap[np.isfinite(gap)]
-            if gap.size:
-                self.non_heap_bytes = int(max(0.0, float(np.max(gap))))
+            non_heap = caps.non_heap_peak(self.trace.rss, self.trace.series["heap"])
+            self.non_heap_bytes = int(non_heap) if non_heap is not None else None
 
     def summary(self) -> dict[str, Any]:
         d = self.diagnosis
         return {"verdict": d.verdict, "pattern": d.pattern, "growth_bytes_per_s": d.growth_bytes_per_s,
                 "time_to_limit_s": d.time_to_limit_s}
 
-    def concurrency(self, limit_bytes: int | None, baseline_bytes: int | None, margin: float) -> Any:
+    def concurrency(self, limit_bytes: int | None, baseline_bytes: int | None, margin: float) -> Cap:
         """The trace's concurrency: the one computation report and doctor print (caps.concurrency_from_trace)."""
         from memdoctor.analysis import caps
 

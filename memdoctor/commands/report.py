@@ -112,9 +112,9 @@ def build(trace_path: str | None, snapshot_paths: list[str], limit_bytes: int | 
         if heap is not None or fds is not None:
             outside = caps.growth_outside_heap(trace.t, trace.rss, heap, fds)
             if heap is not None:
-                gap = (trace.rss - heap)[np.isfinite(heap)]
-                if gap.size:
-                    outside["non_heap_bytes"] = float(max(0.0, float(np.max(gap))))
+                non_heap = caps.non_heap_peak(trace.rss, heap)
+                if non_heap is not None:
+                    outside["non_heap_bytes"] = non_heap
     elif diff is not None:
         trace_info, outside = _from_metas(chosen)
     report = build_report(diagnosis=diagnosis, trace_info=trace_info, diff=diff, limit_bytes=limit_bytes,
