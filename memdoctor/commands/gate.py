@@ -180,25 +180,27 @@ def _write_outputs(result, title, memory, duration_taken, junit, summary, baseli
         try:
             write_junit(junit, gate_junit(result, duration_s=duration_taken))
         except OSError as exc:
-            raise fail(f"cannot write JUnit XML to {junit}: {exc.strerror}") from None
+            reason = getattr(exc, "reason", None) or exc.strerror
+            raise fail(f"cannot write JUnit XML to {junit}: {reason}") from None
     summary_path = summary or os.environ.get("GITHUB_STEP_SUMMARY")
     if summary_path:
         try:
             append_summary(summary_path, gate_markdown(result, title=title, memory=memory))
         except OSError as exc:
-            raise fail(f"cannot append the summary to {summary_path}: {exc.strerror}") from None
+            reason = getattr(exc, "reason", None) or exc.strerror
+            raise fail(f"cannot append the summary to {summary_path}: {reason}") from None
     if baseline_out and result.measurements is not None:
         try:
+            from memdoctor.output_files import open_output
             from memdoctor.redact import redact_command
 
             # 0600: a baseline names the command it measured (redacted, but still the user's business).
-            fd = os.open(baseline_out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            with os.fdopen(open_output(baseline_out), "w", encoding="utf-8") as fh:
                 json.dump(result.measurements.to_baseline(redact_command(title)), fh, indent=2)
                 fh.write("\n")
         except OSError as exc:
-            raise fail(f"cannot write baseline {baseline_out}: {exc.strerror}") from None
+            reason = getattr(exc, "reason", None) or exc.strerror
+            raise fail(f"cannot write baseline {baseline_out}: {reason}") from None
 
 
 COMMAND = CommandSpec("gate", gate_command, HELP, order=60, context_settings={"allow_extra_args": True})

@@ -66,11 +66,11 @@ def _pick(snapshots: list[str]) -> list[str]:
 
 
 def _write(path: str, data: str | bytes, private: bool) -> None:
-    mode = 0o600 if private else 0o644
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data.encode("utf-8") if isinstance(data, str) else data)
-    os.chmod(path, mode)
+    from memdoctor.output_files import replace_output
+
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    # Whole or not at all, and never through a link another user could plant (memdoctor/output_files.py).
+    replace_output(path, lambda fh: fh.write(payload), mode=0o600 if private else 0o644)
 
 
 def build(trace_path: str | None, snapshot_paths: list[str], limit_bytes: int | None, top: int = 10,
@@ -346,7 +346,12 @@ def report_command(
     if alone:
         report.setdefault("notes", []).insert(0, alone)
     if plots_dir:
-        os.makedirs(plots_dir, exist_ok=True)
+        if os.path.exists(plots_dir) and not os.path.isdir(plots_dir):
+            raise fail(f"--plots {plots_dir}: it is a file; give a directory (made if missing)")
+        try:
+            os.makedirs(plots_dir, exist_ok=True)
+        except OSError as exc:
+            raise fail(f"--plots {plots_dir}: cannot make the directory: {exc.strerror}") from None
         for name, png in plots.items():
             _write(os.path.join(plots_dir, f"{name}.png"), png, private=False)
     if fmt == "terminal" and output is None:

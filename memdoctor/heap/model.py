@@ -86,9 +86,9 @@ def meta_path(snapshot_path: str) -> str:
 def write_meta(snapshot_path: str, meta: dict[str, Any]) -> str:
     """Write FILE.meta.json beside a snapshot (mode 0600) and return its path."""
     path = meta_path(snapshot_path)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-    os.fchmod(fd, 0o600)  # an older file of that name keeps its mode through O_TRUNC
-    with os.fdopen(fd, "w") as fh:
+    from memdoctor.output_files import open_output
+
+    with os.fdopen(open_output(path), "w") as fh:  # no planted link followed (memdoctor/output_files.py)
         json.dump(meta, fh, indent=2)
         fh.write("\n")
     return path

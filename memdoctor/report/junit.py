@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
@@ -33,7 +32,7 @@ def gate_junit(result: GateResult, *, suite: str = "memdoctor gate", duration_s:
 
 
 def write_junit(path: str, data: bytes) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
+    """The whole file at once, never through a link another user could plant (memdoctor/output_files.py)."""
+    from memdoctor.output_files import replace_output
+
+    replace_output(path, lambda fh: fh.write(data), mode=0o644)

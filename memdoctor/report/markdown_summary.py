@@ -43,5 +43,8 @@ def gate_markdown(result: GateResult, *, title: str, memory: list[float] | None 
 
 
 def append_summary(path: str, text: str) -> None:
-    with open(path, "a", encoding="utf-8") as fh:
+    """Append to the CI's step summary file, never through a link another user could plant."""
+    from memdoctor.output_files import open_output
+
+    with open(open_output(path, mode=0o644, truncate=False, append=True), "a", encoding="utf-8") as fh:
         fh.write(text + "\n")

@@ -136,18 +136,19 @@ def target_output(spec: str | None, json_out: bool) -> TargetOutput:
       stdout goes to memdoctor's stderr, so that memdoctor's stdout holds exactly one JSON document;
     - 'quiet': both are discarded;
     - a FILE: both are appended to it, created 0600 (what a service prints may hold secrets). As for
-      -o, the name is the user's choice; O_NOFOLLOW refuses a symlink planted in its place."""
+      -o, the name is the user's choice, opened as every output is (memdoctor/output_files.py)."""
     if spec is None or spec == "inherit":
         return TargetOutput(stdout=2 if json_out else None)
     if spec == "quiet":
         return TargetOutput(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     if not spec.strip():
         raise TargetError(f"--target-output: use {TARGET_OUTPUT_CHOICES}")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
+    from memdoctor.output_files import OutputPathError, open_output
+
     try:
-        fd = os.open(spec, flags, 0o600)
-    except OSError as exc:
-        raise TargetError(f"--target-output {spec}: {exc.strerror or exc}") from None
+        fd = open_output(spec, truncate=False, append=True)
+    except OutputPathError as exc:
+        raise TargetError(f"--target-output {spec}: {exc.reason}") from None
     return TargetOutput(stdout=fd, stderr=fd, path=spec, _fd=fd)
 
 

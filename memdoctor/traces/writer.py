@@ -11,9 +11,11 @@ from __future__ import annotations
 import errno
 import json
 import os
+import stat
 from typing import Any, Protocol
 
 from memdoctor.errors import MemdoctorError
+from memdoctor.output_files import OutputPathError, open_output
 from memdoctor.redact import redact_header
 
 
@@ -25,12 +27,12 @@ class TraceWriteError(MemdoctorError, OSError):
 
 
 def _open_for_write(path: str) -> int:
-    if os.path.isdir(path):
-        raise TraceWriteError(errno.EISDIR, f"cannot write trace to {path}: it is a directory; give a file name")
+    """The checked descriptor (memdoctor/output_files.py), not truncated yet: an older trace of that name
+    is kept until this recording writes its first line (a command that cannot start records nothing)."""
     try:
-        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-    except OSError as exc:
-        raise TraceWriteError(exc.errno, f"cannot write trace to {path}: {exc.strerror}") from None
+        return open_output(path, truncate=False)
+    except OutputPathError as exc:
+        raise TraceWriteError(exc.errno, f"cannot write trace to {exc.path}: {exc.reason}") from None
 
 
 def _format_value(value: Any) -> str:
@@ -73,6 +75,8 @@ class _LineWriter:
         if self._fd is None or self.failed is not None:
             return
         try:
+            if not self._offset and not self.lines and stat.S_ISREG(os.fstat(self._fd).st_mode):
+                os.ftruncate(self._fd, 0)  # the first line: only now is an older file of this name replaced
             written = os.write(self._fd, data)
             while written < len(data):
                 written += os.write(self._fd, data[written:])

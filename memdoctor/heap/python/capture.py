@@ -17,7 +17,6 @@ snapshot to the output path (mode 0600) and writes FILE.meta.json beside it.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -297,18 +296,18 @@ def _await_result(target: TargetProcess, staging: Staging, options: CaptureOptio
 def _move_out(staging: Staging, name: str, output: str) -> None:
     """Copy the snapshot from the target's filesystem into `output`, created with mode 0600.
 
-    Root opens only `output` (in the directory the user chose); the target's user copies into that descriptor."""
-    fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
+    Root opens only `output` (in the directory the user chose, never through a link another user could
+    plant: memdoctor/output_files.py); the target's user copies into that descriptor."""
+    from memdoctor.output_files import output_file
+
+    with output_file(output) as out:
+        fd = out.open()
         try:
             staging.copy_out(name, fd)
         except HeapError as exc:
-            os.close(fd)
-            fd = -1
-            with contextlib.suppress(OSError):
-                os.unlink(output)
+            out.discard(fd)
             raise HeapError(f"the agent wrote no snapshot file ({exc})") from None
-    finally:
-        if fd >= 0:
+        except BaseException:
             os.close(fd)
+            raise
+        os.close(fd)

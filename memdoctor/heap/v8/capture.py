@@ -34,7 +34,7 @@ Steps, and what each one guards against:
    the same object gets another id in a snapshot taken by the next session, even without
    `HeapProfiler.enable`). `diff`'s "allocated between 1 and 2, alive in 3" view needs one
    numbering, so `--count N --every D` takes a series in ONE session, renewing the watchdog
-   while it waits. Chunks are written straight to FILE.partial (mode 0600) and renamed when
+   while it waits. Chunks are written straight to FILE.partial (mode 0600, memdoctor/output_files.py), renamed when
    complete, so the snapshot is never held in memory and a failed capture leaves no half file.
 8. The inspector is closed again (when we opened it), and we wait until the port is gone.
 9. FILE.meta.json: pid, runtime, captured_at, rss, limit_bytes, and what `diff` needs to refuse
@@ -50,7 +50,7 @@ import socket
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, BinaryIO
 
 from memdoctor.heap.model import write_meta
 from memdoctor.heap.patient import refuse_stopped_or_traced
@@ -519,41 +519,36 @@ class _Progress:
 
 
 def _take_snapshot(session: insp.Session, output: str, timeout: float) -> int:
-    partial = output + ".partial"
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(partial)
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    """Stream the inspector's snapshot into a private file beside `output`, renamed over it when whole
+    (never through a link another user could plant: memdoctor/output_files.py)."""
+    from memdoctor.output_files import replace_output
+
     written = 0
     progress = _Progress()
-    ok = False
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            def chunk(params: dict) -> None:
-                nonlocal written
-                data = params.get("chunk", "").encode("utf-8")
-                fh.write(data)
-                written += len(data)
-                progress.update(1, 1, f"writing {written >> 20} MiB")
 
-            def step(params: dict) -> None:
-                progress.update(int(params.get("done", 0)), int(params.get("total", 1)), "building snapshot")
+    def write(fh: BinaryIO) -> None:
+        def chunk(params: dict) -> None:
+            nonlocal written
+            data = params.get("chunk", "").encode("utf-8")
+            fh.write(data)
+            written += len(data)
+            progress.update(1, 1, f"writing {written >> 20} MiB")
 
-            session.handlers["HeapProfiler.addHeapSnapshotChunk"] = chunk
-            session.handlers["HeapProfiler.reportHeapSnapshotProgress"] = step
-            session.call("HeapProfiler.takeHeapSnapshot", {"reportProgress": True, "captureNumericValue": False,
-                                                           "exposeInternals": False}, timeout=timeout)
-            fh.flush()
-            os.fsync(fh.fileno())
+        def step(params: dict) -> None:
+            progress.update(int(params.get("done", 0)), int(params.get("total", 1)), "building snapshot")
+
+        session.handlers["HeapProfiler.addHeapSnapshotChunk"] = chunk
+        session.handlers["HeapProfiler.reportHeapSnapshotProgress"] = step
+        session.call("HeapProfiler.takeHeapSnapshot", {"reportProgress": True, "captureNumericValue": False,
+                                                       "exposeInternals": False}, timeout=timeout)
         if written == 0:
             raise HeapError("the inspector sent an empty snapshot")
-        os.replace(partial, output)
-        ok = True
+
+    try:
+        replace_output(output, write)
     finally:
         progress.stop()
         session.handlers.clear()
-        if not ok:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(partial)
     return written
 
 
