@@ -13,6 +13,8 @@ from memdoctor.analysis import Diagnosis, diagnose
 from memdoctor.analysis.prepare import MAX_BUCKETS, clean, decimate
 from memdoctor.analysis.trend import mann_kendall_sen, normal_quantile, normal_sf
 
+from .conftest import DATA
+
 MiB = 1024**2
 LIMIT = 512 * MiB
 
@@ -175,6 +177,7 @@ def test_a_restart_loop_without_a_limit_or_recorded_restarts_is_a_leak() -> None
 @pytest.mark.parametrize(("low", "high", "period", "cycles"), [
     (150, 505, 450.0, 6),   # a swing a collector can make (3.4x): a slow major-GC sawtooth, left to the floor
     (20, 84, 2.0, 45),      # a program's own buffers, 4x in 2 s (tests/data/dev_traces/py_sawtooth_buffers)
+    (20, 84, 2.0, 300),     # the same for 10 min: each swing is still a 2 s climb, not a minute's
     (120, 505, 450.0, 1.5),  # one fall: a deploy restart after a fill, not a loop
 ])
 def test_climbs_and_falls_that_a_collector_or_a_program_makes_are_not_a_restart_loop(
@@ -182,6 +185,21 @@ def test_climbs_and_falls_that_a_collector_or_a_program_makes_are_not_a_restart_
     t, m = _climb_and_fall(cycles, low, high, period, dt=min(5.0, period / 20))  # type: ignore[arg-type]
     d = diagnose(t, m)
     assert d.restarts == 0 and not any("restart loop" in e for e in d.evidence), d.evidence
+
+
+def test_a_batch_job_swinging_4x_every_second_for_minutes_is_one_lifetime() -> None:
+    """A real recording (tests/data/segments/py_batch_sawtooth.py leak, 100 ms, 11 min): each batch maps 60 MiB
+    and frees it, 1 s apart, and keeps 34 KiB (2 MiB/min). Its first sample (4.4 MB, before Python had
+    imported anything) made every fall "to the start-up level from 4x above it", and the climb was timed from
+    the last cut, not from the trough before it: 3 restarts, the 7 min since the last judged alone,
+    "no-leak, shorter than 10 min". One process (`procs` 1 throughout) never restarted."""
+    from memdoctor.traces.reader import read_trace
+
+    tr = read_trace(str(DATA / "segments" / "py_batch_sawtooth_slow_leak_11min_100ms.jsonl"))
+    d = diagnose(tr.t, tr.rss)
+    assert d.restarts == 0, d.evidence
+    assert d.verdict == "leak" and d.pattern == "sawtooth", d.evidence
+    assert 1.5 < d.growth_bytes_per_s * 60 / MiB < 2.5, d.growth_bytes_per_s  # 34 KiB x ~58 batches a minute
 
 
 def test_deploy_restart_of_a_healthy_process_is_no_leak() -> None:

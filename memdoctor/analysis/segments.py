@@ -35,6 +35,14 @@ REASON_NOT_GC = (f"memory climbed to more than {GC_MAX_GROWTH:g} times its start
                  "again and again: more than a garbage collector lets a heap grow")
 
 
+def _climb_s(b: Buckets, lo: np.ndarray, start: int, top: int, low: float) -> float:
+    """How long memory climbed before the fall at `top`: since it was last down at `low` (the level it falls
+    back to), or since `start`. Measured from the segment's start instead, a batch job that swings 4x every
+    second "climbed for a minute" once a minute of its cycles had passed, and each fall read as a restart."""
+    down = np.flatnonzero(lo[start:top] <= low)
+    return float(b.t[top] - b.t[start + int(down[-1]) if len(down) else start])
+
+
 @dataclass(frozen=True)
 class Segmentation:
     bounds: list[tuple[int, int]]  # [start, stop) bucket ranges, one per lifetime
@@ -73,7 +81,8 @@ def split(b: Buckets, *, limit: int | None, restart_times: np.ndarray | None) ->
                 cuts[j] = REASON_LIMIT
             elif lo[j] < 0.6 * work:
                 cuts[j] = REASON_STARTUP
-            elif peak > GC_MAX_GROWTH * max(float(lo[j]), 1.0) and b.t[j] - b.t[seg_start] >= RESTART_MIN_LIFETIME_S:
+            elif (peak > GC_MAX_GROWTH * max(float(lo[j]), 1.0)
+                  and _climb_s(b, lo, seg_start, i, lo[j] + 0.25 * height) >= RESTART_MIN_LIFETIME_S):
                 not_gc.append(j)
             else:
                 continue
