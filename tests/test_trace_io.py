@@ -194,11 +194,29 @@ def test_csv_integer_columns_read_fast_and_a_later_fraction_still_counts(tmp_pat
     same block (or a value past int64) makes that block read again as floats, nothing lost."""
     rows = ["timestamp,rss_bytes,fds"] + [f"{1795433693 + i},{1000 + i},{i % 7}" for i in range(500)]
     rows[300] = "1795433993.25,1299.5,6"
-    rows[400] = f"1795434093,{2**64},3"  # wider than int64
+    rows[400] = f"1795434093,1400,{2**64}"  # wider than int64 (in a count: memory that large is no sample)
     path = tmp_path / "ints.csv"
     path.write_text("\n".join(rows) + "\n")
     trace = read_trace(str(path))
     assert trace.samples_read == 500 and trace.skipped_rows == 0
-    assert trace.rss[298] == 1298 and trace.rss[299] == 1299.5 and trace.rss[399] == float(2**64)
+    assert trace.rss[298] == 1298 and trace.rss[299] == 1299.5 and trace.rss[399] == 1400
+    assert trace.series["fds"][399] == float(2**64)
     assert trace.t[299] == 300.25 and trace.t[-1] == 499.0
     assert list(trace.series["fds"][:8]) == [0, 1, 2, 3, 4, 5, 6, 0]
+
+
+def test_memory_readings_no_process_can_have_are_not_samples(tmp_path):
+    """1e30 bytes is no measurement (traces.model.MAX_MEMORY_BYTES, 2**57): a trace of them read "leak,
+    909494701772928256.0 TiB/s" and `compare` exited 0 on it. Such samples are skipped and counted; a file
+    of nothing else is one line and exit 2."""
+    from .conftest import assert_one_line_error, memdoctor
+
+    mixed = tmp_path / "mixed.jsonl"
+    lines = ['{"memdoctor_trace":1}'] + [f'{{"t":{i},"rss":{(1e30 if i % 10 == 3 else 50e6 + i)}}}' for i in range(60)]
+    mixed.write_text("\n".join(lines) + "\n")
+    trace = read_trace(str(mixed))
+    assert len(trace.t) == 54 and trace.skipped_rows == 6 and trace.rss.max() < 1e9
+    huge = tmp_path / "huge.csv"
+    huge.write_text("t,rss\n" + "".join(f"{i},{1e30 * (1 + i)}\n" for i in range(40)))
+    assert_one_line_error(memdoctor("analyze", str(huge)))
+    assert_one_line_error(memdoctor("compare", str(mixed), str(huge)))

@@ -29,7 +29,7 @@ import numpy as np
 
 from memdoctor.traces.accumulate import DEFAULT_MAX_POINTS, SampleAccumulator
 from memdoctor.traces.errors import TraceReadError
-from memdoctor.traces.model import Trace
+from memdoctor.traces.model import MAX_MEMORY_BYTES, Trace
 from memdoctor.units import UnitError, parse_size
 
 BLOCK_BYTES = 4 << 20
@@ -173,7 +173,7 @@ def _slow_chunk(lines: list[str], delimiter: str, cols: list[Column]) -> tuple[n
         except ValueError:
             skipped += 1
             continue
-        if not (math.isfinite(values[0]) and math.isfinite(values[1])) or values[1] < 0:
+        if not (math.isfinite(values[0]) and 0 <= values[1] <= MAX_MEMORY_BYTES):
             skipped += 1
             continue
         out.append(values)
@@ -236,7 +236,8 @@ def _fast_block(block: bytes, delimiter: str, cols: list[Column]) -> np.ndarray 
             if col.factor != 1.0:
                 data[i] *= col.factor
     # Checked after the unit factor: a value finite in its unit can be infinite in bytes.
-    if not (np.isfinite(data[0]).all() and np.isfinite(data[1]).all()) or (data[1] < 0).any():
+    if not (np.isfinite(data[0]).all() and np.isfinite(data[1]).all()) or (data[1] < 0).any() \
+            or (data[1] > MAX_MEMORY_BYTES).any():
         return None
     return data
 

@@ -13,7 +13,7 @@ from typing import Any, BinaryIO
 
 from memdoctor.traces.accumulate import DEFAULT_MAX_POINTS, SampleAccumulator
 from memdoctor.traces.errors import TraceReadError
-from memdoctor.traces.model import SERIES_KEYS, Trace
+from memdoctor.traces.model import MAX_MEMORY_BYTES, SERIES_KEYS, Trace
 
 CHUNK = 50_000
 # The longest line a trace may hold. A sample line is ~100 bytes; the header holds the command
@@ -88,7 +88,7 @@ def read_jsonl_trace(stream: BinaryIO, source: str = "", max_points: int = DEFAU
         event = obj.get("event")
         if isinstance(event, str) and t_at is not None:
             events.append((t_at, event))
-        if t_at is None or rss_at is None or rss_at < 0:
+        if t_at is None or rss_at is None or not 0 <= rss_at <= MAX_MEMORY_BYTES:
             if not (isinstance(event, str) and rss_at is None):
                 skipped += 1
             continue

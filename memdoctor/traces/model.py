@@ -14,6 +14,12 @@ import numpy as np
 
 # Sample keys that hold sizes in bytes or counts; anything else in a sample is ignored.
 # usage, cache, anon, kernel: a cgroup's (watch --cgroup), judged with --metric as the others.
+# The largest memory reading a trace can hold: 2**57 bytes (128 PiB), the largest virtual address space
+# Linux gives one process (57-bit addresses, five-level paging on x86-64; arm64 has at most 52 bits). No
+# reading of a process's, a tree's or a container's memory exceeds it: a sample above it is not a
+# measurement (a review's 1e30-byte trace read "leak, 909494701772928256.0 TiB/s" and compare exited 0
+# on it). Such samples are skipped like unreadable lines, and counted.
+MAX_MEMORY_BYTES = float(2**57)
 SERIES_KEYS = ("rss", "rss_root", "uss", "pss", "swap", "fds", "threads", "procs", "heap", "usage", "cache", "anon",
                "kernel")
 
