@@ -157,3 +157,84 @@ def test_a_reader_that_stops_reading_does_not_change_the_result(trace: str, code
         os.close(write_end)
     assert proc.returncode == code, proc.stderr
     assert proc.stderr == ""
+
+
+# --- a review of every command's bad input (2026-12-04); each failed on 15d3601 -------------------------
+
+SAMPLE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "sample_traces",
+                      "python_healthy_worker.jsonl")
+
+
+@pytest.mark.parametrize("args", [
+    ["analyze", SAMPLE, "--limit", "0"],          # was exit 0, judged against the machine's RAM
+    ["gate", "--trace", SAMPLE, "--limit", "0"],
+    ["report", SAMPLE, "--limit", "0"],
+    ["compare", SAMPLE, SAMPLE, "--limit", "0"],
+    ["gate", "--trace", SAMPLE, "--fail-on", "no-leak"],  # was FAILED, exit 1, although "takes leak or inconclusive"
+    ["gate", "--trace", SAMPLE, "--baseline", sys.executable],  # was "internal error: UnicodeDecodeError"
+    ["fleet", "--prometheus", "http://127.0.0.1:9", "--basic-auth-file", sys.executable],  # the same
+    ["gate", "--duration", "2s", "--load", "/no/such/load-generator", "--", "sleep", "5"],  # FileNotFoundError
+    ["report", SAMPLE, "--format", "md", "-o", "/"],  # IsADirectoryError
+    ["report", SAMPLE, "--format", "md", "-o", "/no/such/dir/r.md"],  # FileNotFoundError
+    ["report", SAMPLE, "--plots", SAMPLE],  # FileExistsError
+])
+def test_bad_input_found_by_review_is_one_line(args):
+    proc = memdoctor(*args)
+    assert_one_line_error(proc)
+    assert "internal error" not in proc.stderr, proc.stderr
+
+
+@pytest.mark.integration
+def test_a_zombie_is_not_watched(tmp_path):
+    """A zombie has no memory: `watch` said "recorded 0 samples over 0ms (target exited)", exit 0, and doctor
+    left a trace file of no sample in the working directory."""
+    import subprocess
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        from memdoctor.sampling.procfs import stat_fields
+
+        while stat_fields(child.pid)[0] != "Z":
+            os.sched_yield()  # exits at once; not reaped until wait() below
+        for args in (["watch", str(child.pid), "--duration", "2s"], ["doctor", str(child.pid), "--max-time", "5s"]):
+            proc = memdoctor(*args, cwd=str(tmp_path))
+            assert_one_line_error(proc)
+            assert "zombie" in proc.stderr
+        assert list(tmp_path.iterdir()) == []
+    finally:
+        child.wait()
+
+
+@pytest.mark.integration
+def test_a_command_that_exits_before_its_first_sample_is_one_answer(tmp_path):
+    """`run -- false` gave exit 2 "exited before it could be sampled" on a busy machine and exit 0 "recorded
+    0 samples" on an idle one: which of two paths a quick exit took. Both are the one line now."""
+    for _ in range(3):
+        proc = memdoctor("run", "--", "false")
+        assert_one_line_error(proc)
+        assert "exited before it could be sampled" in proc.stderr
+
+
+@pytest.mark.integration
+def test_an_interrupted_gate_does_not_pass(tmp_path):
+    """Ctrl-C (or a cancelled CI job's SIGTERM) 2 s into a 60 s gate printed "gate PASSED ... the command ran
+    for the whole gate and was stopped by memdoctor", exit 0."""
+    import signal
+
+    from .conftest import memdoctor_popen, wait_for
+
+    out = tmp_path / "g.jsonl"
+    proc = memdoctor_popen("gate", "--interval", "100ms", "--duration", "60s", "-o", str(out), "--",
+                           sys.executable, "-c", "import time; time.sleep(120)", start_new_session=True)
+    try:
+        # 40 samples: enough for a verdict of their own (20 are needed), so only the interruption can fail it.
+        wait_for(lambda: out.exists() and len(out.read_text().splitlines()) >= 40, 60, "40 samples")
+        os.killpg(proc.pid, signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 1, (stdout[-2000:], stderr[-2000:])
+    said = " ".join((stdout + stderr).split())  # rich wraps long lines
+    assert "PASSED" not in said and "an interrupted gate is no verdict" in said, said

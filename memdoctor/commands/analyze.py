@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 
-from memdoctor.commands.common import CommandSpec, handle_errors, judge_trace
+from memdoctor.commands.common import CommandSpec, handle_errors, judge_trace, parse_limit
 from memdoctor.traces.errors import TraceReadError
-from memdoctor.units import parse_duration, parse_size
+from memdoctor.units import parse_duration
 
 FORMATS = "jsonl, csv, mprof, mprof-children, psrecord, memray, docker-stats, node-memory, prometheus"
 
@@ -63,7 +63,7 @@ def analyze_command(
     from memdoctor.traces.importers.multi import rows as make_rows
     from memdoctor.traces.reader import read_traces
 
-    limit_bytes = parse_size(limit) if limit is not None else None
+    limit_bytes = parse_limit(limit)
     warmup_s = parse_duration(warmup)
     interval_s = parse_duration(interval) if interval is not None else None
     if interval_s is not None and interval_s <= 0:

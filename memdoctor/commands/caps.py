@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from memdoctor.commands.common import CommandSpec, fail, handle_errors
+from memdoctor.commands.common import CommandSpec, fail, handle_errors, parse_limit
 from memdoctor.units import parse_duration, parse_size
 
 if TYPE_CHECKING:
@@ -166,7 +166,7 @@ def caps_command(
                                                          "RSS.")] = "rss",
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
-    limit_bytes = parse_size(limit) if limit is not None else None
+    limit_bytes = parse_limit(limit)
     baseline_bytes = parse_size(baseline) if baseline is not None else None
     per_job_bytes = parse_size(per_job) if per_job is not None else None
     non_heap_bytes = parse_size(non_heap) if non_heap is not None else None

@@ -48,6 +48,19 @@ def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
     return typer.Exit(code)
 
 
+def parse_limit(limit: str | None, option: str = "--limit") -> int | None:
+    """The memory limit a command judges against: a size larger than zero, or None when not given.
+    (0 read as "no limit" silently judged against the trace's own or the machine's.)"""
+    from memdoctor.units import UnitError, parse_size
+
+    if limit is None:
+        return None
+    value = parse_size(limit)
+    if value <= 0:
+        raise UnitError(f"{option} must be larger than zero")
+    return value
+
+
 def handle_errors(func: F) -> F:
     """Wrap a command so that known errors become one line and exit 2."""
 

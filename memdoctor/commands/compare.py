@@ -7,8 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from memdoctor.commands.common import EXIT_JUDGEMENT_FAILED, CommandSpec, handle_errors, judge_worst_series
-from memdoctor.units import parse_duration, parse_size
+from memdoctor.commands.common import EXIT_JUDGEMENT_FAILED, CommandSpec, handle_errors, judge_worst_series, parse_limit
+from memdoctor.units import parse_duration
 
 HELP = """Compare two traces of the same program, before and after a fix: the growth of the memory floor
 in each, with its 90% confidence interval (the diagnosis' own), whether the leak is gone, and the new time to the limit.
@@ -81,7 +81,7 @@ def compare_command(
                                                          "cache fill), as gate --warmup.")] = "0s",
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
-    limit_bytes = parse_size(limit) if limit is not None else None
+    limit_bytes = parse_limit(limit)
     result = compare_traces(before, after, limit_bytes, metric, parse_duration(warmup))
     if json_out:
         print(json.dumps(result, indent=2))

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from memdoctor.commands.common import CommandSpec, handle_errors
+from memdoctor.commands.common import CommandSpec, handle_errors, parse_limit
 
 HELP = """Compare two or three heap snapshots of one process and rank what grows by bytes:
 named containers (module globals, class attributes, caches, Maps), types, allocation sites.
@@ -44,13 +44,12 @@ def diff_command(
     from memdoctor.commands.common import fail
     from memdoctor.heap.detect import runtime_of_file
     from memdoctor.heap.runtimes import engine
-    from memdoctor.units import parse_size
 
     if not 2 <= len(snapshots) <= 3:
         raise fail("give two or three snapshots: OLD NEW [NEWER]")
     if top < 1:
         raise fail("--top must be at least 1")
-    limit_bytes = parse_size(limit) if limit is not None else None
+    limit_bytes = parse_limit(limit)
     runtimes = {runtime_of_file(path) for path in snapshots}
     if len(runtimes) > 1:
         raise fail(f"the snapshots come from different runtimes ({', '.join(sorted(runtimes))}): diff one process")

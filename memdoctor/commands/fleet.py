@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from memdoctor.commands.common import CommandSpec, fail, handle_errors
-from memdoctor.units import UnitError, parse_duration, parse_size
+from memdoctor.commands.common import CommandSpec, fail, handle_errors, parse_limit
+from memdoctor.units import UnitError, parse_duration
 
 HELP = """Query a Prometheus server (or Thanos, Mimir, VictoriaMetrics: anything with its HTTP API)
 for the memory of every container, analyse each series with memdoctor's classifier, and print a
@@ -97,7 +97,7 @@ def fleet_command(
         raise fail("--since, --step and --timeout must be longer than zero")
     if since_s / step_s > 1_000_000:
         raise fail(f"--since {since} at --step {step} is over a million points per series: use a larger --step")
-    fallback_limit = parse_size(limit) if limit is not None else None
+    fallback_limit = parse_limit(limit)
     end_s = _parse_time(end) if end is not None else time.time()
 
     from memdoctor.analysis import diagnose

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 from typing import Annotated
 
 import typer
 
-from memdoctor.commands.common import EXIT_JUDGEMENT_FAILED, CommandSpec, fail, handle_errors
+from memdoctor.commands.common import EXIT_JUDGEMENT_FAILED, CommandSpec, fail, handle_errors, parse_limit
 from memdoctor.commands.recording_options import DetailEvery, Interval, NoChildren, Output, TargetOutputOpt
 
 # The gate samples finely: a GC ramp's floor is only known to within what the ramp climbs in one
@@ -95,7 +96,7 @@ def gate_command(
     if pid is not None and duration is None:
         raise fail("--pid needs --duration: a running process has no end of its own")
     verdicts = {v.strip() for item in (fail_on or ["leak"]) for v in item.split(",") if v.strip()}
-    unknown = verdicts - {"leak", "inconclusive", "no-leak"}
+    unknown = verdicts - {"leak", "inconclusive"}
     if unknown:
         raise fail(f"--fail-on takes leak or inconclusive, not {', '.join(sorted(unknown))}")
     try:
@@ -114,7 +115,7 @@ def gate_command(
     interval_s = parse_duration(interval)
     if interval_s < 0.001:
         raise fail(f"--interval {interval!r} is too small: use at least 1ms")
-    limit_bytes = parse_size(limit) if limit else None
+    limit_bytes = parse_limit(limit)
     if update_baseline and not baseline:
         raise fail("--update-baseline needs --baseline FILE to write")
     if trace is None:
@@ -132,6 +133,10 @@ def gate_command(
             if os.path.isdir(path):
                 raise fail(f"cannot write {path}: it is a directory")
 
+    load_argv = shlex.split(load) if load else None
+    if load_argv and trace is None and shutil.which(load_argv[0]) is None:
+        # Checked before the target starts: a load generator that cannot run would leave an unloaded gate.
+        raise fail(f"--load: command not found or not executable: {load_argv[0]}")
     if diagnose and trace is None and not output:
         output = "memdoctor-gate.jsonl"  # the report is built from a trace: --diagnose needs one on disk
     from memdoctor.pipelines.gate import run_gate
@@ -139,7 +144,7 @@ def gate_command(
     result, title, memory, duration_taken = run_gate(
         cmd=list(cmd or []), pid=pid, trace=trace, duration_s=duration_s, warmup_s=warmup_s, interval_s=interval_s,
         detail_every=parse_duration(detail_every), output=output, follow_children=not no_children,
-        limit_bytes=limit_bytes, load=shlex.split(load) if load else None, thresholds=thresholds, baseline=base,
+        limit_bytes=limit_bytes, load=load_argv, thresholds=thresholds, baseline=base,
         json_out=json_out, metric=metric, target_output_spec=target_out, diagnose=diagnose,
     )
     _write_outputs(result, title, memory, duration_taken, junit, summary, baseline if update_baseline else None)
@@ -159,11 +164,11 @@ def _load_baseline(path: str, baseline_cls, metric: str = "rss"):
     if not os.path.exists(path):
         raise fail(f"baseline {path} does not exist: create it on the main branch with --update-baseline")
     try:
-        with open(path, encoding="utf-8") as fh:
-            head = fh.read(256)
+        with open(path, "rb") as fh:
+            head = fh.read(256)  # bytes: a binary file given by mistake is the trace reader's to refuse, in one line
     except OSError as exc:
         raise fail(f"cannot read baseline {path}: {exc.strerror}") from None
-    if '"memdoctor_gate_baseline"' in head:
+    if b'"memdoctor_gate_baseline"' in head:
         try:
             with open(path, encoding="utf-8") as fh:
                 return baseline_cls.from_dict(json.load(fh), path)

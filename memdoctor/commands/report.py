@@ -8,8 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
-from memdoctor.commands.common import CommandSpec, fail, handle_errors
-from memdoctor.units import parse_duration, parse_size
+from memdoctor.commands.common import CommandSpec, fail, handle_errors, parse_limit
+from memdoctor.units import parse_duration
 
 FORMATS = ("terminal", "markdown", "html", "json")
 
@@ -336,7 +336,7 @@ def report_command(
     fmt = fmt.lower()
     if fmt not in FORMATS:
         raise fail(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
-    limit_bytes = parse_size(limit) if limit is not None else None
+    limit_bytes = parse_limit(limit)
     trace_path, snapshots = _split_inputs(paths)
     alone = None
     if trace_path is not None and not snapshots and trace_path != "-":

@@ -77,6 +77,8 @@ def _read_secret(path: str, what: str) -> str:
             value = fh.read().strip()
     except OSError as exc:
         raise PrometheusError(f"cannot read the {what} file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise PrometheusError(f"the {what} file {path} is not UTF-8 text") from None
     if not value:
         raise PrometheusError(f"the {what} file {path} is empty")
     return value

@@ -77,6 +77,14 @@ def _command_status(outcome: RecordingOutcome, duration_s: float | None) -> Comm
     description = outcome.child_exit or "ended"
     if outcome.oom_killed:
         return CommandStatus(description, True, "it was OOM-killed at its memory limit")
+    if outcome.result.end_reason in ("interrupted", "terminated"):
+        # Ctrl-C or SIGTERM to memdoctor (a CI job cancelled, a timeout): the gate did not run its course,
+        # and a pass would be a verdict on part of it ("ran for the whole gate" was printed for 3 s of 60).
+        how = "Ctrl-C" if outcome.result.end_reason == "interrupted" else "SIGTERM"
+        planned = f" of {duration_s:.1f}s" if duration_s is not None else ""
+        return CommandStatus("was stopped by memdoctor", True,
+                             f"the gate was stopped by {how} after {outcome.result.duration_s:.1f}s{planned}: "
+                             "an interrupted gate is no verdict")
     if outcome.stopped_by_memdoctor:
         return CommandStatus("ran for the whole gate and was stopped by memdoctor", False)
     if rc is not None and rc < 0:

@@ -53,6 +53,14 @@ def describe(pid: int) -> TargetInfo:
     except procfs.ProcessAccessDenied:
         raise TargetError(f"cannot read process {pid}: permission denied; run memdoctor as its user or root") from None
     try:
+        gone = procfs.exiting(pid)
+    except (procfs.ProcessGone, procfs.ProcessAccessDenied, ValueError, IndexError):
+        gone = False  # the samplers say what is wrong with it, if anything
+    if gone:
+        # A zombie has no memory left to watch: it exited and waits for its parent to reap it. Recording it
+        # gave "recorded 0 samples over 0ms (target exited)" and exit 0.
+        raise TargetError(f"process {pid} has exited (a zombie its parent has not reaped): nothing to watch")
+    try:
         exe = os.readlink(f"/proc/{pid}/exe")
     except OSError:
         exe = None
