@@ -20,6 +20,17 @@ from memdoctor.commands.common import CommandSpec, State
 app = typer.Typer(
     name="memdoctor",
     help="Measure memory growth of processes, classify leaks, and say what to cap.",
+    epilog="""Examples:
+
+\b
+  memdoctor doctor -- python3 app.py          # watch, and on a leak: snapshots, ranked report
+  memdoctor run -o app.jsonl -- node server.js
+  memdoctor watch 4242 --duration 10m -o app.jsonl
+  memdoctor analyze app.jsonl                 # leak / no-leak / not yet knowable, growth, time to limit
+  memdoctor gate --duration 2m -- python3 service.py   # CI: exit 1 on a leak
+  memdoctor snapshot 4242 -o a.snap            # a heap snapshot of a running process, no restart
+
+Each command's --help has its own examples; every command has --json.""",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,

@@ -149,13 +149,31 @@ def format_duration(seconds: float | None) -> str:
     return f"{days}d{hours:02d}h"
 
 
-def format_rate(bytes_per_s: float | None) -> str:
-    """Format a growth rate in the unit a person reads best (per s, min or h)."""
-    if bytes_per_s is None or not math.isfinite(bytes_per_s):
-        return "n/a"
+def rate_period(bytes_per_s: float) -> str:
+    """The time unit a person reads a rate best in: "s" from 1 MiB/s, "min" from 10 KiB/min, else "h"."""
     magnitude = abs(bytes_per_s)
     if magnitude >= 1024**2:
-        return f"{format_bytes(bytes_per_s)}/s"
-    if magnitude * 60 >= 10 * 1024:
-        return f"{format_bytes(bytes_per_s * 60)}/min"
-    return f"{format_bytes(bytes_per_s * 3600)}/h"
+        return "s"
+    return "min" if magnitude * 60 >= 10 * 1024 else "h"
+
+
+_PERIOD_S = {"s": 1.0, "min": 60.0, "h": 3600.0}
+
+
+def format_rate(bytes_per_s: float | None, period: str | None = None) -> str:
+    """Format a growth rate in the unit a person reads best (per s, min or h), or per `period`."""
+    if bytes_per_s is None or not math.isfinite(bytes_per_s):
+        return "n/a"
+    period = period or rate_period(bytes_per_s)
+    return f"{format_bytes(bytes_per_s * _PERIOD_S[period])}/{period}"
+
+
+def format_rate_range(value: float | None, low: float | None, high: float | None) -> str:
+    """A rate and its interval in one time unit, the one the largest of them reads best in
+    ("1.1 MiB/s (-15.4 MiB/min to 1.7 MiB/s)" made the reader convert to compare)."""
+    finite = [abs(v) for v in (value, low, high) if v is not None and math.isfinite(v)]
+    period = rate_period(max(finite)) if finite else None
+    text = format_rate(value, period)
+    if low is not None and high is not None and low != high:
+        text += f" ({format_rate(low, period)} to {format_rate(high, period)})"
+    return text

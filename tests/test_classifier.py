@@ -526,3 +526,23 @@ def test_heap_growth_from_a_diff_counts_the_intervals() -> None:
                     where="", kind="type", bytes_per_min=600.0)]
     found = heap_growth(DiffResult(rows=rows, runtime="python", snapshots=["a", "b", "c"], interval_s=120.0))
     assert [(h.name, h.bytes_per_s, h.intervals) for h in found] == [("SESSIONS", 2.0, 2), ("CACHE", 1.0, 1)]
+
+
+def test_too_few_samples_for_a_trend_still_measure_the_growth() -> None:
+    """Issue 20: "the growth shown is always the measured floor growth with its interval, whatever the
+    verdict". Below 20 samples there is no trend test, and the growth was 0: a Node heap series read every
+    5 s (18 samples rising 7 -> 28 MB) then made the report say the growth was "outside the runtime heap"."""
+    from memdoctor.analysis.caps import growth_outside_heap
+
+    t = np.arange(18) * 5.0
+    heap = 7e6 + 250e3 * t
+    d = diagnose(t, heap)
+    assert d.verdict == "inconclusive" and d.watch_more_s
+    assert d.growth_bytes_per_s == pytest.approx(250e3, rel=0.01)
+    assert d.growth_low_bytes_per_s is not None and d.growth_high_bytes_per_s is not None
+    tt = np.arange(0, 90, 0.5)
+    rss = 60e6 + 260e3 * tt
+    heap_read = np.full(tt.size, np.nan)
+    heap_read[::10] = 7e6 + 250e3 * tt[::10]  # read every 5 s beside RSS every 0.5 s: 18 values
+    where = growth_outside_heap(tt, rss, heap_read)
+    assert where["outside_heap"] is False and "advice" not in where, where

@@ -238,3 +238,37 @@ def test_an_interrupted_gate_does_not_pass(tmp_path):
     assert proc.returncode == 1, (stdout[-2000:], stderr[-2000:])
     said = " ".join((stdout + stderr).split())  # rich wraps long lines
     assert "PASSED" not in said and "an interrupted gate is no verdict" in said, said
+
+
+def test_report_has_the_json_option_every_command_has():
+    """`report --json TRACE` was a usage error (only --format json existed)."""
+    as_json = memdoctor("report", SAMPLE, "--json")
+    assert as_json.returncode == 0, as_json.stderr
+    assert json.loads(as_json.stdout) == json.loads(memdoctor("report", SAMPLE, "--format", "json").stdout)
+    assert_one_line_error(memdoctor("report", SAMPLE, "--json", "--format", "html"))
+
+
+def test_every_help_has_examples_and_every_command_json():
+    """The conventions every command follows (typer/rich): --help with examples (the top level had none),
+    and --json."""
+    top = memdoctor("--help")
+    assert top.returncode == 0 and "Examples:" in top.stdout, top.stdout
+    commands = [line.split()[0] for line in top.stdout.split("Commands:")[1].split("Examples:")[0].splitlines()
+                if line.strip()]
+    assert len(commands) >= 10, commands
+    for name in commands:
+        text = memdoctor(name, "--help").stdout
+        assert "Examples" in text and "--json" in text, name
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["snapshot", "1", "-o", "x.snap", "--count", "2", "--every", "0"], "--every"),  # was accepted
+    (["snapshot", "1", "-o", "x.snap", "--timeout", "0"], "--timeout"),
+    (["snapshot", "1", "-o", "x.snap", "--allocations", "0"], "--allocations"),
+    (["doctor", "--max-time", "0", "--", "sleep", "5"], "--max-time"),
+    (["doctor", "123", "--", "sleep", "5"], "a PID or a command, not both"),  # was "command not found: 123"
+])
+def test_options_that_cannot_be_met_say_which(args, says, tmp_path):
+    proc = memdoctor(*args, cwd=str(tmp_path))
+    assert_one_line_error(proc)
+    assert says in proc.stderr, proc.stderr

@@ -49,6 +49,8 @@ def test_node_pid_leak_is_named_and_target_survives(tmp_path, spawn):
     top = out["report"]["suspects"][0]
     assert "ongoingDialogues" in top["key"]
     assert top["caps"]["max_entries"] > 0
+    # No --limit was given: the caps say where their limit came from (they said "from --limit").
+    assert "from --limit" not in json.dumps(out["report"]), out["report"].get("notes")
     assert out["target_alive"] is True
     assert target.poll() is None
     os.kill(target.pid, 0)

@@ -61,3 +61,13 @@ def test_formatting():
     assert format_rate(1024**2 / 60) == "1.0 MiB/min"
     assert format_rate(2 * 1024**2) == "2.0 MiB/s"
     assert format_rate(1024 / 3600) == "1.0 KiB/h"
+
+
+def test_a_rate_and_its_interval_share_one_time_unit():
+    """A review read "floor 1.1 MiB/s (-15.4 MiB/min to 1.7 MiB/s)": three rates, two time units."""
+    from memdoctor.units import format_rate_range
+
+    MiB = 1024**2
+    assert format_rate_range(1.1 * MiB, -15.4 * MiB / 60, 1.7 * MiB) == "1.1 MiB/s (-262.8 KiB/s to 1.7 MiB/s)"
+    assert format_rate_range(5.1 * MiB / 60, 0.0, 9.2 * MiB / 60) == "5.1 MiB/min (0 B/min to 9.2 MiB/min)"
+    assert format_rate_range(100 / 3600, None, None) == "100 B/h"

@@ -36,6 +36,11 @@ def growth_difference(before: Diagnosis, after: Diagnosis) -> dict[str, Any]:
                            "p": None, "method": "z test on the difference of the two floor growths"}
     if se_b is None or se_a is None or math.hypot(se_a, se_b) <= 0:
         return out
+    if min(before.samples, after.samples) < th.MIN_SAMPLES:
+        # Below MIN_SAMPLES a growth is the raw samples' slope over seconds, not a floor's trend (a GC ramp
+        # would do): shown, not tested. (An AFTER of 17 samples read "improved".)
+        out["method"] += f": not tested, fewer than {th.MIN_SAMPLES} samples on a side"
+        return out
     se = math.hypot(se_a, se_b)
     z = diff / se
     out.update(standard_error_bytes_per_s=se, z=z, p=2 * (1 - NormalDist().cdf(abs(z))))

@@ -43,7 +43,8 @@ from memdoctor.analysis.forecast import Forecast, Growth, time_to_limit
 from memdoctor.analysis.gate_trend import FloorJudgement, FloorTrend, floor_trend, judge_floor
 from memdoctor.analysis.prepare import Clean, clean
 from memdoctor.analysis.thresholds import MIN_SAMPLES
-from memdoctor.units import format_bytes, format_duration, format_rate
+from memdoctor.analysis.trend import mann_kendall_sen
+from memdoctor.units import format_bytes, format_duration, format_rate, format_rate_range
 
 if TYPE_CHECKING:
     from memdoctor.traces.model import Trace
@@ -226,6 +227,15 @@ def diagnose(
         dt = duration / (n - 1) if n > 1 and duration > 0 else None
         watch = (MIN_SAMPLES - n) * dt if dt and n < MIN_SAMPLES else None
         evidence.append(f"only {n} usable samples over {format_duration(duration)}: at least {MIN_SAMPLES} are needed")
+        # Too few for a trend test, not for a measurement: the growth shown is the samples' own Theil-Sen slope
+        # with its band, never "0 B/h" beside memory that rose (a Node heap series read 5 s apart, 18 samples
+        # rising 7 -> 29 MB, gave 0 and the report said the growth was "outside the runtime heap").
+        rate, low, high = 0.0, None, None
+        if n >= 3 and duration > 0:
+            sen = mann_kendall_sen(cl.t, cl.m, alpha=1 - th.GROWTH_INTERVAL)
+            rate, low, high = float(sen.slope), float(sen.slope_low), float(sen.slope_high)
+            evidence.append(f"the samples so far change {format_rate_range(rate, low, high)} (Theil-Sen, "
+                            f"{th.GROWTH_INTERVAL:.0%} band): a measurement, not yet a trend test")
         if oom_ev:
             evidence.append(oom_ev)
         # A fact needs no trend: memory already above the limit has reached it, however few the samples.
@@ -234,7 +244,8 @@ def diagnose(
             evidence.append(_above_limit(last, limit))
         return Diagnosis(verdict=Verdict.LEAK if oom_ev else Verdict.INCONCLUSIVE,
                          pattern=Pattern.LINEAR if oom_ev else Pattern.STABLE,
-                         growth_bytes_per_s=0.0, limit_bytes=limit, time_to_limit_s=0.0 if reached else None,
+                         growth_bytes_per_s=rate, growth_low_bytes_per_s=low, growth_high_bytes_per_s=high,
+                         limit_bytes=limit, time_to_limit_s=0.0 if reached else None,
                          time_to_limit_range_s=(0.0, 0.0) if reached else None,
                          samples=n, duration_s=duration, confidence=0.9 if oom_ev else 0.0, evidence=evidence,
                          watch_more_s=None if oom_ev else watch, last_bytes=last, peak_bytes=peak,
@@ -431,8 +442,4 @@ def growth_standard_error(d: Diagnosis) -> float | None:
 
 def describe_growth(d: Diagnosis) -> str:
     """The growth as every output prints it: the measured floor growth and its interval."""
-    text = format_rate(d.growth_bytes_per_s)
-    if d.growth_low_bytes_per_s is not None and d.growth_high_bytes_per_s is not None and \
-            d.growth_low_bytes_per_s != d.growth_high_bytes_per_s:
-        text += f" ({format_rate(d.growth_low_bytes_per_s)} to {format_rate(d.growth_high_bytes_per_s)})"
-    return text
+    return format_rate_range(d.growth_bytes_per_s, d.growth_low_bytes_per_s, d.growth_high_bytes_per_s)

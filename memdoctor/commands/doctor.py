@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from typing import Annotated
 
@@ -71,10 +72,17 @@ def doctor_command(
         raise fail("give a PID or a command: `memdoctor doctor PID` or `memdoctor doctor -- CMD ARGS...`")
     from memdoctor.sampling.target import detect_runtime
 
+    if len(cmd) > 1 and cmd[0].isdigit() and shutil.which(cmd[0]) is None:
+        # `doctor 123 -- sleep 5`: the PID and the command arrive as one argument list (it said "command not
+        # found: 123").
+        raise fail(f"give a PID or a command, not both: `memdoctor doctor {cmd[0]}` or `memdoctor doctor -- "
+                   f"{' '.join(cmd[1:])}`")
     launched = not (len(cmd) == 1 and cmd[0].isdigit())
     settings = parse_common(interval, None, detail_every, limit, False, None, warmup, metric,
                             heap=launched and detect_runtime(list(cmd)) != "python")
     max_time_s = parse_duration(max_time)
+    if max_time_s <= 0:
+        raise fail("--max-time must be longer than zero")
     shares: list[float] = []
     if snapshot_at:
         from memdoctor.heap.triggers import parse_shares
@@ -134,8 +142,10 @@ def doctor_command(
     run = watchers[0].run if watchers else None
     if run is None:
         raise fail("the target could not be watched")
-    result = build_outputs(trace_path, run, settings.limit_bytes or outcome.limit.bytes, warmup_s=settings.warmup_s,
-                           metric=settings.metric)
+    # The limit the user gave, else none: the report then reads the trace's and the snapshots' own (the one this
+    # recording found), exactly as `report TRACE SNAPSHOTS` does on these files, and names where it came from
+    # (passing the found limit here printed "caps: limit ... from --limit" when no --limit was given).
+    result = build_outputs(trace_path, run, settings.limit_bytes, warmup_s=settings.warmup_s, metric=settings.metric)
     verdict = (result["report"].get("diagnosis") or {}).get("verdict")
     # A command that failed before the diagnosis could say anything (a wrong argument, a crash at start):
     # bad input, not "no leak found". Exit 2 with one line, the trace and report kept.

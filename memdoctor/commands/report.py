@@ -326,9 +326,15 @@ def report_command(
     warmup: Annotated[str, typer.Option("--warmup", help="Do not judge the first part of the trace (start-up, "
                                                          "cache fill), as gate --warmup.")] = "0s",
     metric: Annotated[str, typer.Option("--metric", help="Series to judge: rss, rss_root, pss, uss, heap.")] = "rss",
+    json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON (--format json), as every "
+                                                          "command's --json.")] = False,
 ) -> None:
     if not paths:
         raise fail("give a trace and/or heap snapshots: memdoctor report [TRACE] [SNAPSHOTS...]")
+    if json_out:
+        if fmt and fmt.lower() != "json":
+            raise fail(f"--json and --format {fmt} ask for two formats: give one")
+        fmt = "json"
     if top < 1:
         raise fail("--top must be at least 1")
     if not fmt:

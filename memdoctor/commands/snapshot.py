@@ -64,6 +64,12 @@ def snapshot_command(
     if not 1 <= count <= 100:
         raise fail("--count must be between 1 and 100")
     every_s = parse_duration(every)
+    if count > 1 and every_s <= 0:
+        raise fail("--every must be longer than zero: a series of snapshots needs time between them")
+    if options.timeout_s <= 0:
+        raise fail("--timeout must be longer than zero")
+    if options.allocations_s is not None and options.allocations_s <= 0:
+        raise fail("--allocations must be longer than zero")
     runtime = runtime_of_pid(pid)
     paths = numbered_paths(output, count)
     console = stdout_console()
@@ -81,6 +87,8 @@ def snapshot_command(
 
     metas = capture_series(runtime, pid, paths, every_s=every_s, options=options, on_written=written)
     if json_out:
+        # Where each snapshot went, whatever the runtime's metadata holds (Node's had no file name).
+        metas = [{**meta, "snapshot": meta.get("snapshot") or path} for meta, path in zip(metas, paths, strict=False)]
         print(json.dumps(metas[0] if count == 1 else metas, indent=2))
     else:
         if count > 1:
