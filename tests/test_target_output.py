@@ -64,11 +64,18 @@ def test_a_file_gets_both_streams_private(tmp_path: Path):
     assert (fresh.stat().st_mode & 0o777) == 0o600  # what a service prints may hold secrets
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root: the planted link belongs to nobody")
 def test_a_symlink_in_place_of_the_file_is_refused_before_anything_starts(tmp_path: Path):
+    """A link another user planted where the log goes (a directory everyone can write): refused, as every
+    output path is (memdoctor/output_files.py; one's own links in one's own directories are followed)."""
     victim = tmp_path / "victim"
     victim.write_text("keep me\n")
-    link = tmp_path / "service.log"
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    link = shared / "service.log"
     link.symlink_to(victim)
+    os.lchown(link, 65534, 65534)  # nobody's link
     trace = tmp_path / "t.jsonl"
     marker = tmp_path / "started"
     proc = memdoctor("run", "-o", str(trace), "--target-output", str(link), "--", sys.executable, "-c",

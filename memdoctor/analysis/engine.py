@@ -231,9 +231,13 @@ def diagnose(
         # with its band, never "0 B/h" beside memory that rose (a Node heap series read 5 s apart, 18 samples
         # rising 7 -> 29 MB, gave 0 and the report said the growth was "outside the runtime heap").
         rate, low, high = 0.0, None, None
+        band: dict[str, Any] = {}
         if n >= 3 and duration > 0:
             sen = mann_kendall_sen(cl.t, cl.m, alpha=1 - th.GROWTH_INTERVAL)
             rate, low, high = float(sen.slope), float(sen.slope_low), float(sen.slope_high)
+            if low != high:
+                band = {"growth_interval_bytes_per_s": [_finite(low), _finite(high)],
+                        "growth_interval_level": th.GROWTH_INTERVAL}
             evidence.append(f"the samples so far change {format_rate_range(rate, low, high)} (Theil-Sen, "
                             f"{th.GROWTH_INTERVAL:.0%} band): a measurement, not yet a trend test")
         if oom_ev:
@@ -249,7 +253,7 @@ def diagnose(
                          time_to_limit_range_s=(0.0, 0.0) if reached else None,
                          samples=n, duration_s=duration, confidence=0.9 if oom_ev else 0.0, evidence=evidence,
                          watch_more_s=None if oom_ev else watch, last_bytes=last, peak_bytes=peak,
-                         restarts=len(ooms))
+                         restarts=len(ooms), extras=band)
 
     cuts = np.union1d(_times(restart_times), ooms)
     c = classify(cl, limit=limit, restart_times=cuts if len(cuts) else None)

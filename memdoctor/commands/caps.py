@@ -125,7 +125,8 @@ class _TraceFacts:
     def summary(self) -> dict[str, Any]:
         d = self.diagnosis
         return {"verdict": d.verdict, "pattern": d.pattern, "growth_bytes_per_s": d.growth_bytes_per_s,
-                "time_to_limit_s": d.time_to_limit_s}
+                "time_to_limit_s": d.time_to_limit_s, "watch_more_s": d.watch_more_s,
+                **{k: d.extras[k] for k in ("growth_interval_bytes_per_s",) if k in d.extras}}
 
     def concurrency(self, limit_bytes: int | None, baseline_bytes: int | None, margin: float) -> Cap:
         """The trace's concurrency: the one computation report and doctor print (caps.concurrency_from_trace)."""

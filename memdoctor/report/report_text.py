@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from memdoctor.units import format_bytes, format_duration, format_rate
+from memdoctor.units import format_bytes, format_duration, format_rate, format_rate_range
 
 
 def caps_text(caps: dict[str, Any] | None) -> list[str]:
@@ -83,9 +83,13 @@ def global_caps_text(caps: dict[str, Any]) -> list[str]:
 def verdict_text(d: dict[str, Any] | None) -> str:
     if not d:
         return "no trace"
-    text = f"{d['verdict']} ({d['pattern']}), floor growth {format_rate(d['growth_bytes_per_s'])}"
+    low, high = d.get("growth_interval_bytes_per_s") or (None, None)
+    growth = format_rate_range(d["growth_bytes_per_s"], low, high)
+    text = f"{d['verdict']} ({d['pattern']}), floor growth {growth}"
     if d.get("time_to_limit_s") is not None:
         text += f", limit in {format_duration(d['time_to_limit_s'])}"
+    if d.get("verdict") == "inconclusive" and d.get("watch_more_s"):
+        text += f"; watch about {format_duration(d['watch_more_s'])} more to decide"
     return text
 
 
