@@ -56,9 +56,8 @@ def _refuse(code: int, path: str, reason: str) -> OutputPathError:
 
 def others_can_write(st: os.stat_result) -> bool:
     """Whether a user other than memdoctor's own (and root) can create or swap names in this directory."""
-    euid = os.geteuid()
-    if st.st_uid not in (euid, 0) and st.st_mode & stat.S_IWUSR:
-        return True
+    if st.st_uid not in (os.geteuid(), 0):
+        return True  # whatever its mode says now: its owner can chmod it back to writable at any moment
     return bool(st.st_mode & (stat.S_IWGRP | stat.S_IWOTH))
 
 
@@ -74,6 +73,7 @@ class OutputFile:
     dir_fd: int
     name: str
     shared: bool  # the directory is one another user can write: the strict checks apply
+    kernel_link: bool = False  # a link of /proc's (/dev/stdout -> /proc/self/fd/1): opened as the kernel has it
 
     def close(self) -> None:
         if self.dir_fd >= 0:
@@ -86,10 +86,12 @@ class OutputFile:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _check_opened(self, fd: int) -> os.stat_result:
+    def _check_opened(self, fd: int, *, theirs_ok: bool = False) -> os.stat_result:
         st = os.fstat(fd)
         problem = None
-        if self.shared and st.st_uid != os.geteuid():
+        if self.shared and theirs_ok and not stat.S_ISREG(st.st_mode):
+            problem = "it is not a regular file"
+        elif self.shared and st.st_uid != os.geteuid() and not theirs_ok:
             problem = (f"it belongs to another user (uid {st.st_uid}) in a directory other users can write; "
                        "give a new name or another directory")
         elif self.shared and st.st_nlink > 1:
@@ -100,28 +102,39 @@ class OutputFile:
             raise _refuse(errno.EPERM, self.path, f"{problem}")
         return st
 
-    def open(self, *, mode: int = 0o600, truncate: bool = True, append: bool = False) -> int:
-        """A write descriptor on the file (created with `mode`), checked before anything is truncated."""
-        flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    def open(self, *, mode: int = 0o600, truncate: bool = True, append: bool = False,
+             theirs_ok: bool = False) -> int:
+        """A write descriptor on the file (created with `mode`), checked before anything is truncated.
+        `theirs_ok`: an append to a file another user owns and is meant to read (a CI runner's step summary
+        under sudo), still never through a link and never one with other hard links."""
+        flags = os.O_WRONLY | os.O_CREAT | os.O_NONBLOCK | os.O_CLOEXEC
+        if not self.kernel_link:
+            flags |= os.O_NOFOLLOW
         if append:
             flags |= os.O_APPEND
         try:
             fd = os.open(self.name, flags, mode, dir_fd=self.dir_fd)
         except OSError as exc:
             raise self._error(exc) from None
-        st = self._check_opened(fd)
+        st = self._check_opened(fd, theirs_ok=theirs_ok and append and not truncate)
         fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
         if not stat.S_ISREG(st.st_mode):
             return fd  # /dev/null, /dev/stdout, a FIFO of one's own: the user's choice, nothing to truncate
         if truncate:
             os.ftruncate(fd, 0)
-        if st.st_uid == os.geteuid():
-            os.fchmod(fd, mode)  # an older file of that name would keep its mode through O_CREAT
+            if st.st_uid == os.geteuid():
+                # A private output replacing an older file of that name: not readable by more than `mode` lets
+                # (the old file kept its mode through O_CREAT); never made more readable than it was.
+                os.fchmod(fd, stat.S_IMODE(st.st_mode) & mode)
         return fd
 
     def replace_with(self, write: Callable[[BinaryIO], None], *, mode: int = 0o600) -> None:
         """Write a new file under a private temporary name beside it, then rename it over the name:
         readers never see half a file. The rename replaces the directory entry (never a link's target)."""
+        if self.kernel_link:  # /dev/stdout and its kin: there is no directory of its own to rename in
+            with os.fdopen(self.open(mode=mode), "wb") as fh:
+                write(fh)
+            return
         self._check_existing()
         tmp = f"{self.name}.partial"
         self._remove_stale(tmp)
@@ -190,56 +203,117 @@ def _open_root(absolute: bool) -> int:
     return os.open("/" if absolute else ".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
 
 
-def output_file(path: str) -> OutputFile:
-    """Resolve `path` for writing, link by link, refusing links another user could have planted."""
-    if not path or path.endswith("/"):
-        raise _refuse(errno.EISDIR, path or "(empty name)", "give a file name")
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+
+
+def _on_procfs(st: os.stat_result) -> bool:
+    """/proc's links (/proc/self/fd/1, /proc/PID/root) are the kernel's, not text: "pipe:[N]", or "/" of another
+    mount namespace. They are opened as the kernel resolves them; /proc is no directory another user can write."""
+    try:
+        return st.st_dev == os.stat("/proc").st_dev
+    except OSError:
+        return False
+
+
+def _walk(path: str, *, make_dirs: bool) -> tuple[int, str | None, bool]:
+    """(directory fd, last name or None, follow the last name as the kernel does) for `path`, resolved link by
+    link; with `make_dirs`, missing directories are made (0755, through the fd of their parent) and the whole
+    path is a directory (the name is None)."""
     dir_fd = _open_root(path.startswith("/"))
     pending = _components(path)
     hops = 0
     try:
-        while True:
-            if not pending:
-                raise _refuse(errno.EISDIR, path, "it is a directory; give a file name")
+        while pending:
             name = pending.pop(0)
+            last = not pending and not make_dirs
             try:
                 st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
             except FileNotFoundError:
-                if pending:
+                if last:
+                    return dir_fd, name, False
+                if not make_dirs:
                     raise _refuse(errno.ENOENT, path, f"no directory {name!r} on the way") from None
-                return OutputFile(path, dir_fd, name, others_can_write(os.fstat(dir_fd)))
+                os.mkdir(name, 0o755, dir_fd=dir_fd)  # never follows a link planted in its place: EEXIST
+                st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+            parent = os.fstat(dir_fd)
+            if stat.S_ISLNK(st.st_mode) and _on_procfs(parent):
+                if last:
+                    return dir_fd, name, True
+                child = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)  # the kernel's own link: /proc/PID/root
+                os.close(dir_fd)
+                dir_fd = child
+                continue
             if stat.S_ISLNK(st.st_mode):
-                parent = os.fstat(dir_fd)
-                if others_can_write(parent) and st.st_uid != os.geteuid():
-                    raise _refuse(errno.ELOOP, path, f"{name!r} is a symbolic link another user "
-                                               "made in a directory other users can write")
                 hops += 1
                 if hops > MAX_SYMLINKS:
                     raise _refuse(errno.ELOOP, path, "too many levels of symbolic links")
-                target = os.readlink(name, dir_fd=dir_fd)
+                # Read the link through a descriptor on it, checked on that descriptor: a name checked and then
+                # read again could be swapped in between (renameat2 RENAME_EXCHANGE, in a directory others write).
+                link_fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+                try:
+                    lst = os.fstat(link_fd)
+                    if not stat.S_ISLNK(lst.st_mode):
+                        pending.insert(0, name)  # swapped for a file or directory since: look again
+                        continue
+                    if others_can_write(parent) and (lst.st_uid != os.geteuid() or lst.st_nlink > 1):
+                        why = ("another user made" if lst.st_uid != os.geteuid() else
+                               "with another hard link (another user can link one of root's links)")
+                        raise _refuse(errno.ELOOP, path, f"{name!r} is a symbolic link {why} in a directory "
+                                                         "other users can write")
+                    target = os.readlink("", dir_fd=link_fd)
+                finally:
+                    os.close(link_fd)
                 if target.startswith("/"):
                     os.close(dir_fd)
                     dir_fd = _open_root(True)
                 pending = _components(target) + pending
                 continue
-            if not pending:
-                return OutputFile(path, dir_fd, name, others_can_write(os.fstat(dir_fd)))
+            if last:
+                return dir_fd, name, False
             try:
-                child = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+                child = os.open(name, _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=dir_fd)
             except OSError as exc:
                 what = "is not a directory" if exc.errno == errno.ENOTDIR else (exc.strerror or str(exc))
                 raise _refuse(exc.errno or errno.EIO, path, f"{name!r} {what}") from None
             os.close(dir_fd)
             dir_fd = child
+        if not make_dirs:
+            raise _refuse(errno.EISDIR, path, "it is a directory; give a file name")
+        return dir_fd, None, False
     except BaseException:
         os.close(dir_fd)
         raise
 
 
-def open_output(path: str, *, mode: int = 0o600, truncate: bool = True, append: bool = False) -> int:
+def output_file(path: str) -> OutputFile:
+    """Resolve `path` for writing, link by link, refusing links another user could have planted."""
+    if not path or path.endswith("/"):
+        raise _refuse(errno.EISDIR, path or "(empty name)", "give a file name")
+    dir_fd, name, kernel_link = _walk(path, make_dirs=False)
+    assert name is not None
+    return OutputFile(path, dir_fd, name, others_can_write(os.fstat(dir_fd)), kernel_link=kernel_link)
+
+
+def output_dir(path: str) -> str:
+    """Make the directory `path` (and the missing ones above it) as every output is reached: never through a
+    link another user could plant. Returns `path`; the files written in it go through output_file again."""
+    if not path:
+        raise _refuse(errno.ENOENT, "(empty name)", "give a directory")
+    try:
+        dir_fd, _, _ = _walk(path, make_dirs=True)
+    except OutputPathError:
+        raise
+    except OSError as exc:
+        raise _refuse(exc.errno or errno.EIO, path, exc.strerror or str(exc)) from None
+    os.close(dir_fd)
+    return path
+
+
+def open_output(path: str, *, mode: int = 0o600, truncate: bool = True, append: bool = False,
+                theirs_ok: bool = False) -> int:
     """`output_file(path).open(...)`: a checked write descriptor on the user's output path."""
     with output_file(path) as out:
-        return out.open(mode=mode, truncate=truncate, append=append)
+        return out.open(mode=mode, truncate=truncate, append=append, theirs_ok=theirs_ok)
 
 
 def replace_output(path: str, write: Callable[[BinaryIO], None], *, mode: int = 0o600) -> None:

@@ -166,3 +166,82 @@ def test_a_command_that_cannot_start_keeps_the_older_trace(tmp_path, argv):
     assert proc.returncode in (1, 2), proc.stderr  # gate's own code for a target it cannot judge is 1
     assert "Traceback" not in proc.stderr
     assert out.read_text() == earlier
+
+
+# --- a second, adversarial review (2026-12-04): each of these failed on the first version of output_files.py
+
+
+@root_only
+def test_a_directory_of_another_user_is_theirs_whatever_its_mode(shared):
+    """nobody's own directory, chmod 0555: its owner can make it writable again at any moment, so its links
+    are nobody's to plant (the first version followed them: root's file overwritten, for every output)."""
+    from memdoctor.output_files import OutputPathError, open_output
+
+    public, victim = shared
+    theirs = public / "ro"
+    theirs.mkdir()
+    plant_symlink(theirs / "out", victim)
+    os.chown(theirs, NOBODY, NOBODY)
+    theirs.chmod(0o555)
+    with pytest.raises(OutputPathError, match="symbolic link"):
+        open_output(str(theirs / "out"))
+    assert untouched(victim)
+
+
+@root_only
+def test_a_hard_link_to_a_link_of_roots_is_not_followed(shared, tmp_path):
+    """A hard link (fs.protected_hardlinks=0) to one of root's own symbolic links, made in a directory
+    others can write, is root's link by owner: its link count says another name was made for it."""
+    from memdoctor.output_files import OutputPathError, open_output
+
+    public, victim = shared
+    own = tmp_path / "root_only" / "cfg"
+    os.symlink(str(victim), own)
+    os.link(own, public / "hl", follow_symlinks=False)
+    with pytest.raises(OutputPathError, match="hard link"):
+        open_output(str(public / "hl"))
+    assert untouched(victim)
+
+
+@root_only
+def test_plots_directories_are_not_made_through_a_planted_link(shared):
+    """`report --plots` made its directories with os.makedirs, through nobody's link into a root directory."""
+    from memdoctor.output_files import OutputPathError, output_dir
+
+    public, victim = shared
+    plant_symlink(public / "plink", victim.parent)
+    with pytest.raises(OutputPathError, match="symbolic link"):
+        output_dir(str(public / "plink" / "newdir" / "sub"))
+    assert not (victim.parent / "newdir").exists()
+    made = output_dir(str(public / "mine" / "a"))
+    assert os.path.isdir(made)
+
+
+def test_kernel_links_and_modes_are_kept(tmp_path):
+    """/dev/stdout on a pipe is the pipe (its /proc link reads "pipe:[N]", not a file name); an append never
+    changes the mode of the file it appends to, and a private output never makes an older file readable."""
+    from memdoctor.output_files import open_output
+
+    read_end, write_end = os.pipe()
+    saved = os.dup(1)
+    os.dup2(write_end, 1)
+    try:
+        fd = open_output("/dev/stdout")
+        os.write(fd, b"through the pipe\n")
+        os.close(fd)
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(write_end)
+    with os.fdopen(read_end, "rb") as fh:
+        assert fh.read() == b"through the pipe\n"
+    summary = tmp_path / "summary.md"
+    summary.write_text("# earlier\n")
+    summary.chmod(0o600)
+    os.close(open_output(str(summary), mode=0o644, truncate=False, append=True))
+    assert stat.S_IMODE(summary.stat().st_mode) == 0o600
+    report = tmp_path / "report.json"
+    report.write_text("{}")
+    report.chmod(0o644)
+    os.close(open_output(str(report), mode=0o600))
+    assert stat.S_IMODE(report.stat().st_mode) == 0o600

@@ -352,12 +352,12 @@ def report_command(
     if alone:
         report.setdefault("notes", []).insert(0, alone)
     if plots_dir:
-        if os.path.exists(plots_dir) and not os.path.isdir(plots_dir):
-            raise fail(f"--plots {plots_dir}: it is a file; give a directory (made if missing)")
+        from memdoctor.output_files import OutputPathError, output_dir
+
         try:
-            os.makedirs(plots_dir, exist_ok=True)
-        except OSError as exc:
-            raise fail(f"--plots {plots_dir}: cannot make the directory: {exc.strerror}") from None
+            output_dir(plots_dir)  # made (with the missing ones above it) never through a planted link
+        except OutputPathError as exc:
+            raise fail(f"--plots {plots_dir}: {exc.reason}") from None
         for name, png in plots.items():
             _write(os.path.join(plots_dir, f"{name}.png"), png, private=False)
     if fmt == "terminal" and output is None:

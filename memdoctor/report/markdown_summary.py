@@ -46,5 +46,7 @@ def append_summary(path: str, text: str) -> None:
     """Append to the CI's step summary file, never through a link another user could plant."""
     from memdoctor.output_files import open_output
 
-    with open(open_output(path, mode=0o644, truncate=False, append=True), "a", encoding="utf-8") as fh:
+    # theirs_ok: under `sudo -E`, $GITHUB_STEP_SUMMARY is the runner's own file, written for the runner to read.
+    with open(open_output(path, mode=0o644, truncate=False, append=True, theirs_ok=True), "a",
+              encoding="utf-8") as fh:
         fh.write(text + "\n")
