@@ -194,3 +194,27 @@ def test_a_live_leak_prints_how_often_such_leaks_were_right_not_the_trends_z():
     # No kind prints a share it was not measured at: every one is below 1, and an unmeasured kind gets the lowest.
     assert max(th.ALERT_RIGHT_SHARE.values()) < 1.0
     assert alert_confidence(replace(_diagnosis("leak"), pattern="plateau")) == min(th.ALERT_RIGHT_SHARE.values())
+
+
+def test_a_held_leak_keeps_its_own_pattern_and_growth_while_the_latest_says_otherwise():
+    """A live line read "leak (plateau), floor 0 B/h ... (latest: no-leak)": the shown leak with the pattern and
+    growth of the latest diagnosis, a no-leak's. The shown verdict keeps the numbers of the diagnosis that gave
+    it; the latest is named beside it with its own."""
+    import numpy as np
+
+    from memdoctor.analysis import diagnose
+    from memdoctor.analysis.online import OnlineJudge
+    from memdoctor.report.live import verdict_text
+
+    t = np.arange(0, 600, 1.0)
+    leak = diagnose(t, 100e6 + 50e3 * t)
+    flat = diagnose(t, np.full(t.size, 100e6) + np.random.default_rng(1).normal(0, 1e4, t.size))
+    assert leak.verdict == "leak" and flat.verdict == "no-leak"
+    judge = OnlineJudge(persist=2, min_hold_s=0.0, hold_share=0.0)
+    judge.update(leak, 10.0)
+    assert judge.update(leak, 11.0).shown == "leak"
+    state = judge.update(flat, 12.0)  # one no-leak: not yet new evidence enough
+    assert state.shown == "leak"
+    text = verdict_text(state)
+    assert text.startswith(f"leak ({leak.pattern}), floor ") and "0 B/h," not in text.split("(latest")[0], text
+    assert "(latest: no-leak" in text, text

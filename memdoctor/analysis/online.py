@@ -36,6 +36,9 @@ class OnlineState:
     decide_in_s: float | None  # with "watching": how long until the evidence can decide, when known
     note: str | None = None  # why a leak of the latest diagnosis is not shown yet (a levelling floor)
     confidence: float | None = None  # with a shown leak: how often such live leaks were right (alert_confidence)
+    # The latest diagnosis that gave the verdict shown (its pattern and growth go with it): while a shown leak
+    # waits for new evidence, the latest diagnosis may say no-leak (plateau, 0 B/h), which is not the leak's.
+    shown_diagnosis: Diagnosis | None = None
 
     @property
     def watching(self) -> bool:
@@ -54,6 +57,7 @@ class OnlineJudge:
         self._candidate: str | None = None
         self._since = 0.0
         self._count = 0
+        self._shown_d: Diagnosis | None = None
 
     def update(self, d: Diagnosis, elapsed_s: float) -> OnlineState:
         candidate = d.verdict if d.verdict in DECIDED else None
@@ -68,6 +72,8 @@ class OnlineJudge:
         held = elapsed_s - self._since
         if candidate is not None and candidate != self.shown and self._count >= self.persist and held >= need:
             self.shown = candidate
+        if self.shown != "watching" and d.verdict == self.shown:
+            self._shown_d = d
         decide_in = None
         if self.shown == "watching" or (candidate is not None and candidate != self.shown):
             if candidate is None:
@@ -75,8 +81,9 @@ class OnlineJudge:
             else:
                 # held >= share * elapsed, elapsed growing at the same pace: (need - held) / (1 - share) more.
                 decide_in = max(need - held, 0.0) / max(1.0 - self.hold_share, 1e-9)
-        confidence = alert_confidence(d) if self.shown == "leak" else None
-        return OnlineState(self.shown, d, decide_in, note, confidence)
+        confidence = alert_confidence(self._shown_d or d) if self.shown == "leak" else None
+        return OnlineState(self.shown, d, decide_in, note, confidence,
+                           self._shown_d if self.shown != "watching" else None)
 
 
 def alert_kind(d: Diagnosis) -> str:

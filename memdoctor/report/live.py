@@ -43,11 +43,12 @@ def verdict_text(online: OnlineState | None, warmup_s: float = 0.0) -> str:
         if online.decide_in_s is not None:
             text += f", can decide in ~{format_duration(online.decide_in_s)}"
     else:
-        text = f"{online.shown} ({d.pattern}), floor {describe_growth(d)}"
+        shown = online.shown_diagnosis or d
+        text = f"{online.shown} ({shown.pattern}), floor {describe_growth(shown)}"
         if online.confidence is not None:
             text += f", confidence {online.confidence:.2f}"  # calibrated: online.alert_confidence
         if d.verdict != online.shown:
-            text += f" (latest: {d.verdict})"
+            text += f" (latest: {d.verdict} ({d.pattern}), {describe_growth(d)})"
     if d.time_to_limit_s is not None:
         text += f", limit in ~{format_duration(d.time_to_limit_s)}"
     return text
