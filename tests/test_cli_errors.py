@@ -272,3 +272,14 @@ def test_options_that_cannot_be_met_say_which(args, says, tmp_path):
     proc = memdoctor(*args, cwd=str(tmp_path))
     assert_one_line_error(proc)
     assert says in proc.stderr, proc.stderr
+
+
+def test_one_snapshot_and_a_file_that_is_none_says_which_is_which(tmp_path):
+    """`report A.snap garbage.bin` said only "give at least two heap snapshots": the garbage had been taken
+    for the trace, and the message did not say so."""
+    snap = os.path.join(os.path.dirname(SAMPLE), "incidents", "sse_clients.jsonl.heap.24126.001.snap")
+    garbage = tmp_path / "garbage.bin"
+    garbage.write_bytes(b"\x00\x01 not a snapshot")
+    proc = memdoctor("report", snap, str(garbage))
+    assert_one_line_error(proc)
+    assert "garbage.bin is not a heap snapshot" in proc.stderr, proc.stderr

@@ -93,7 +93,9 @@ def build(trace_path: str | None, snapshot_paths: list[str], limit_bytes: int | 
 
         chosen = _pick(snapshot_paths)
         if len(chosen) < 2:
-            raise fail("give at least two heap snapshots (OLD NEW [NEWER]) or none")
+            other = (f"; {trace_path} is not a heap snapshot memdoctor can read (it was taken for the trace)"
+                     if trace_path else "")
+            raise fail(f"give at least two heap snapshots (OLD NEW [NEWER]) or none: one given{other}")
         runtimes = {runtime_of_file(p) for p in chosen}
         if len(runtimes) > 1:
             raise fail(f"the snapshots come from different runtimes ({', '.join(sorted(runtimes))})")
