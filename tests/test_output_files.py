@@ -245,3 +245,34 @@ def test_kernel_links_and_modes_are_kept(tmp_path):
     report.chmod(0o644)
     os.close(open_output(str(report), mode=0o600))
     assert stat.S_IMODE(report.stat().st_mode) == 0o600
+
+
+@root_only
+def test_a_link_swapped_between_its_check_and_its_reading_is_not_followed(shared, tmp_path, monkeypatch):
+    """The review's race, made deterministic: root's own link in a directory others can write is checked,
+    then nobody exchanges it for a link of its own (renameat2 RENAME_EXCHANGE won 567 of 30,000 tries).
+    The link is read through a descriptor opened on it and checked there, so the swapped-in one is refused."""
+    from memdoctor.output_files import OutputPathError, open_output
+
+    public, victim = shared
+    open_dir = public / "nd"
+    open_dir.mkdir()
+    open_dir.chmod(0o777)  # not sticky: anyone can rename here
+    safe = tmp_path / "root_only" / "out"
+    os.symlink(str(safe), open_dir / "link")
+    plant_symlink(open_dir / "evil", victim)
+    real_stat = os.stat
+    swapped = []
+
+    def stat_then_swap(path, *args, **kwargs):
+        result = real_stat(path, *args, **kwargs)
+        if path == "link" and not swapped:
+            swapped.append(True)
+            os.rename(open_dir / "evil", open_dir / "link")  # nobody's move, between check and read
+        return result
+
+    monkeypatch.setattr(os, "stat", stat_then_swap)
+    with pytest.raises(OutputPathError, match="symbolic link"):
+        open_output(str(open_dir / "link"))
+    monkeypatch.undo()
+    assert swapped and untouched(victim)
