@@ -50,10 +50,6 @@ class OutputPathError(MemdoctorError, OSError):
         return str(self.strerror)
 
 
-def _refuse(code: int, path: str, reason: str) -> OutputPathError:
-    return OutputPathError(code, path, reason)
-
-
 def others_can_write(st: os.stat_result) -> bool:
     """Whether a user other than memdoctor's own (and root) can create or swap names in this directory."""
     if st.st_uid not in (os.geteuid(), 0):
@@ -99,7 +95,7 @@ class OutputFile:
                        "write them); give a new name or another directory")
         if problem:
             os.close(fd)
-            raise _refuse(errno.EPERM, self.path, f"{problem}")
+            raise OutputPathError(errno.EPERM, self.path, f"{problem}")
         return st
 
     def open(self, *, mode: int = 0o600, truncate: bool = True, append: bool = False,
@@ -142,7 +138,7 @@ class OutputFile:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode,
                          dir_fd=self.dir_fd)
         except OSError as exc:
-            raise _refuse(exc.errno or errno.EIO, f"{self.path}.partial", exc.strerror or str(exc)) from None
+            raise OutputPathError(exc.errno or errno.EIO, f"{self.path}.partial", exc.strerror or str(exc)) from None
         done = False
         try:
             with os.fdopen(fd, "wb") as fh:
@@ -183,20 +179,20 @@ class OutputFile:
         except FileNotFoundError:
             return
         if stat.S_ISDIR(st.st_mode):
-            raise _refuse(errno.EISDIR, self.path, "it is a directory; give a file name")
+            raise OutputPathError(errno.EISDIR, self.path, "it is a directory; give a file name")
         if self.shared and (not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid()):
-            raise _refuse(errno.EPERM, self.path, "it is not a file of memdoctor's user, in a "
+            raise OutputPathError(errno.EPERM, self.path, "it is not a file of memdoctor's user, in a "
                                        "directory other users can write; give a new name or another directory")
 
     def _error(self, exc: OSError) -> OutputPathError:
         if exc.errno == errno.ELOOP:
-            return _refuse(exc.errno, self.path, "it is a symbolic link in a directory other "
+            return OutputPathError(exc.errno, self.path, "it is a symbolic link in a directory other "
                                       "users can write (or a loop of links)")
         if exc.errno == errno.EISDIR:
-            return _refuse(exc.errno, self.path, "it is a directory; give a file name")
+            return OutputPathError(exc.errno, self.path, "it is a directory; give a file name")
         if exc.errno == errno.ENXIO:
-            return _refuse(exc.errno, self.path, "it is not a regular file")
-        return _refuse(exc.errno or errno.EIO, self.path, f"{exc.strerror or exc}")
+            return OutputPathError(exc.errno, self.path, "it is not a regular file")
+        return OutputPathError(exc.errno or errno.EIO, self.path, f"{exc.strerror or exc}")
 
 
 def _open_root(absolute: bool) -> int:
@@ -232,7 +228,7 @@ def _walk(path: str, *, make_dirs: bool) -> tuple[int, str | None, bool]:
                 if last:
                     return dir_fd, name, False
                 if not make_dirs:
-                    raise _refuse(errno.ENOENT, path, f"no directory {name!r} on the way") from None
+                    raise OutputPathError(errno.ENOENT, path, f"no directory {name!r} on the way") from None
                 os.mkdir(name, 0o755, dir_fd=dir_fd)  # never follows a link planted in its place: EEXIST
                 st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
             parent = os.fstat(dir_fd)
@@ -246,7 +242,7 @@ def _walk(path: str, *, make_dirs: bool) -> tuple[int, str | None, bool]:
             if stat.S_ISLNK(st.st_mode):
                 hops += 1
                 if hops > MAX_SYMLINKS:
-                    raise _refuse(errno.ELOOP, path, "too many levels of symbolic links")
+                    raise OutputPathError(errno.ELOOP, path, "too many levels of symbolic links")
                 # Read the link through a descriptor on it, checked on that descriptor: a name checked and then
                 # read again could be swapped in between (renameat2 RENAME_EXCHANGE, in a directory others write).
                 link_fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
@@ -258,7 +254,7 @@ def _walk(path: str, *, make_dirs: bool) -> tuple[int, str | None, bool]:
                     if others_can_write(parent) and (lst.st_uid != os.geteuid() or lst.st_nlink > 1):
                         why = ("another user made" if lst.st_uid != os.geteuid() else
                                "with another hard link (another user can link one of root's links)")
-                        raise _refuse(errno.ELOOP, path, f"{name!r} is a symbolic link {why} in a directory "
+                        raise OutputPathError(errno.ELOOP, path, f"{name!r} is a symbolic link {why} in a directory "
                                                          "other users can write")
                     target = os.readlink("", dir_fd=link_fd)
                 finally:
@@ -274,21 +270,24 @@ def _walk(path: str, *, make_dirs: bool) -> tuple[int, str | None, bool]:
                 child = os.open(name, _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=dir_fd)
             except OSError as exc:
                 what = "is not a directory" if exc.errno == errno.ENOTDIR else (exc.strerror or str(exc))
-                raise _refuse(exc.errno or errno.EIO, path, f"{name!r} {what}") from None
+                raise OutputPathError(exc.errno or errno.EIO, path, f"{name!r} {what}") from None
             os.close(dir_fd)
             dir_fd = child
         if not make_dirs:
-            raise _refuse(errno.EISDIR, path, "it is a directory; give a file name")
+            raise OutputPathError(errno.EISDIR, path, "it is a directory; give a file name")
         return dir_fd, None, False
-    except BaseException:
+    except BaseException as exc:
         os.close(dir_fd)
+        if isinstance(exc, OSError) and not isinstance(exc, OutputPathError):
+            # A directory on the way memdoctor's user cannot search, one it cannot make, a loop the kernel saw.
+            raise OutputPathError(exc.errno or errno.EIO, path, exc.strerror or str(exc)) from None
         raise
 
 
 def output_file(path: str) -> OutputFile:
     """Resolve `path` for writing, link by link, refusing links another user could have planted."""
     if not path or path.endswith("/"):
-        raise _refuse(errno.EISDIR, path or "(empty name)", "give a file name")
+        raise OutputPathError(errno.EISDIR, path or "(empty name)", "give a file name")
     dir_fd, name, kernel_link = _walk(path, make_dirs=False)
     assert name is not None
     return OutputFile(path, dir_fd, name, others_can_write(os.fstat(dir_fd)), kernel_link=kernel_link)
@@ -298,13 +297,8 @@ def output_dir(path: str) -> str:
     """Make the directory `path` (and the missing ones above it) as every output is reached: never through a
     link another user could plant. Returns `path`; the files written in it go through output_file again."""
     if not path:
-        raise _refuse(errno.ENOENT, "(empty name)", "give a directory")
-    try:
-        dir_fd, _, _ = _walk(path, make_dirs=True)
-    except OutputPathError:
-        raise
-    except OSError as exc:
-        raise _refuse(exc.errno or errno.EIO, path, exc.strerror or str(exc)) from None
+        raise OutputPathError(errno.ENOENT, "(empty name)", "give a directory")
+    dir_fd, _, _ = _walk(path, make_dirs=True)
     os.close(dir_fd)
     return path
 

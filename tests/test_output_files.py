@@ -276,3 +276,15 @@ def test_a_link_swapped_between_its_check_and_its_reading_is_not_followed(shared
         open_output(str(open_dir / "link"))
     monkeypatch.undo()
     assert swapped and untouched(victim)
+
+
+def test_a_path_the_system_refuses_is_one_line(tmp_path):
+    """Any error on the way (a name too long, a directory that cannot be searched or made) is the one-line
+    OutputPathError, not an OSError that the commands print as "internal error"."""
+    from memdoctor.output_files import OutputPathError, open_output, output_dir
+
+    too_long = tmp_path / ("a" * 300) / "trace.jsonl"
+    with pytest.raises(OutputPathError, match="too long"):
+        open_output(str(too_long))
+    with pytest.raises(OutputPathError, match="too long"):
+        output_dir(str(too_long))
