@@ -50,6 +50,11 @@ class OutputPathError(MemdoctorError, OSError):
         return str(self.strerror)
 
 
+def reason_of(exc: OSError) -> str:
+    """Why an output could not be written, for a one-line message that names the path itself."""
+    return getattr(exc, "reason", None) or exc.strerror or str(exc)
+
+
 def others_can_write(st: os.stat_result) -> bool:
     """Whether a user other than memdoctor's own (and root) can create or swap names in this directory."""
     if st.st_uid not in (os.geteuid(), 0):

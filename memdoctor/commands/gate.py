@@ -178,6 +178,7 @@ def _load_baseline(path: str, baseline_cls, metric: str = "rss"):
 
 
 def _write_outputs(result, title, memory, duration_taken, junit, summary, baseline_out) -> None:
+    from memdoctor.output_files import reason_of
     from memdoctor.report.junit import gate_junit, write_junit
     from memdoctor.report.markdown_summary import append_summary, gate_markdown
 
@@ -185,15 +186,13 @@ def _write_outputs(result, title, memory, duration_taken, junit, summary, baseli
         try:
             write_junit(junit, gate_junit(result, duration_s=duration_taken))
         except OSError as exc:
-            reason = getattr(exc, "reason", None) or exc.strerror
-            raise fail(f"cannot write JUnit XML to {junit}: {reason}") from None
+            raise fail(f"cannot write JUnit XML to {junit}: {reason_of(exc)}") from None
     summary_path = summary or os.environ.get("GITHUB_STEP_SUMMARY")
     if summary_path:
         try:
             append_summary(summary_path, gate_markdown(result, title=title, memory=memory))
         except OSError as exc:
-            reason = getattr(exc, "reason", None) or exc.strerror
-            raise fail(f"cannot append the summary to {summary_path}: {reason}") from None
+            raise fail(f"cannot append the summary to {summary_path}: {reason_of(exc)}") from None
     if baseline_out and result.measurements is not None:
         try:
             from memdoctor.output_files import open_output
@@ -204,8 +203,7 @@ def _write_outputs(result, title, memory, duration_taken, junit, summary, baseli
                 json.dump(result.measurements.to_baseline(redact_command(title)), fh, indent=2)
                 fh.write("\n")
         except OSError as exc:
-            reason = getattr(exc, "reason", None) or exc.strerror
-            raise fail(f"cannot write baseline {baseline_out}: {reason}") from None
+            raise fail(f"cannot write baseline {baseline_out}: {reason_of(exc)}") from None
 
 
 COMMAND = CommandSpec("gate", gate_command, HELP, order=60, context_settings={"allow_extra_args": True})

@@ -153,7 +153,9 @@ def run_command(
     if outcome.result.samples == 0 and outcome.result.end_reason == "target-exited" and exit_code != "child":
         # Exited between its start and the first sample: the same one line as exiting before its process tree
         # could be opened (which of the two happened was the machine's load: exit 2, or exit 0 with "0 samples").
-        raise fail(f"{cmd[0]} exited before it could be sampled ({outcome.child_exit or 'exited'})")
+        from memdoctor.pipelines.recording import exited_unsampled
+
+        raise exited_unsampled(list(cmd), outcome.child_exit or "exited")
     code = finish(outcome, json_out)
     write_report(report, output, settings.limit_bytes, settings.warmup_s, settings.metric)
     if exit_code == "child" and code != 2:

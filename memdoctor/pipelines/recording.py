@@ -26,7 +26,7 @@ from memdoctor.sampling.limits import MemoryLimit, oom_kill_count, with_override
 from memdoctor.sampling.oom import died_of_v8_heap
 from memdoctor.sampling.recorder import RecordingResult, RecordingState, record
 from memdoctor.sampling.sources import Source
-from memdoctor.sampling.target import TargetOutput, describe_exit
+from memdoctor.sampling.target import TargetError, TargetOutput, describe_exit
 from memdoctor.traces.writer import TraceWriteError, TraceWriter
 from memdoctor.units import format_bytes, format_duration
 
@@ -145,6 +145,11 @@ class RecordingOutcome:
 def _own_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
+
+
+def exited_unsampled(cmd: list[str], ended: str) -> TargetError:
+    """The one line for a command that exited before its first sample, however that was noticed."""
+    return TargetError(f"{cmd[0]} exited before it could be sampled ({ended})")
 
 
 def build_header(plan: RecordingPlan) -> dict[str, Any]:
@@ -311,7 +316,7 @@ def record_command(
     from memdoctor.sampling.procfs import ProcessAccessDenied, ProcessGone
     from memdoctor.sampling.run_cgroup import create_run_cgroup
     from memdoctor.sampling.sources import ProcessTreeSource
-    from memdoctor.sampling.target import TargetError, detect_runtime, launch, stop_process_group
+    from memdoctor.sampling.target import detect_runtime, launch, stop_process_group
 
     # V8's heap beside RSS for Node.js processes of the tree (sampling/node_heap.py); a Python
     # command is left as it is (its heap is the snapshots' business).
@@ -348,7 +353,7 @@ def record_command(
         except (ProcessGone, ProcessAccessDenied):
             child.wait()
             ended = describe_exit(child.returncode)
-            raise TargetError(f"{cmd[0]} exited before it could be sampled ({ended})") from None
+            raise exited_unsampled(cmd, ended) from None
         limit = with_override(discover_limit_for_pid(child.pid), settings.limit_bytes)
         overridden = settings.limit_bytes is not None
         plan = RecordingPlan(
@@ -436,7 +441,7 @@ def attach_plan(
     from memdoctor.sampling.limits import discover_limit_for_pid
     from memdoctor.sampling.procfs import ProcessAccessDenied, ProcessGone
     from memdoctor.sampling.sources import ProcessTreeSource
-    from memdoctor.sampling.target import TargetError, describe
+    from memdoctor.sampling.target import describe
 
     info = describe(pid)
     try:
