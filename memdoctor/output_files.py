@@ -34,6 +34,8 @@ from typing import BinaryIO
 
 from memdoctor.errors import MemdoctorError
 
+IS_A_DIRECTORY = "it is a directory; give a file name"
+
 # The most symbolic links one path may pass through: Linux's own limit for one lookup (MAXSYMLINKS,
 # path_resolution(7)); a loop of links ends here with the error the kernel would give.
 MAX_SYMLINKS = 40
@@ -100,7 +102,7 @@ class OutputFile:
                        "write them); give a new name or another directory")
         if problem:
             os.close(fd)
-            raise OutputPathError(errno.EPERM, self.path, f"{problem}")
+            raise OutputPathError(errno.EPERM, self.path, problem)
         return st
 
     def open(self, *, mode: int = 0o600, truncate: bool = True, append: bool = False,
@@ -184,20 +186,20 @@ class OutputFile:
         except FileNotFoundError:
             return
         if stat.S_ISDIR(st.st_mode):
-            raise OutputPathError(errno.EISDIR, self.path, "it is a directory; give a file name")
+            raise OutputPathError(errno.EISDIR, self.path, IS_A_DIRECTORY)
         if self.shared and (not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid()):
-            raise OutputPathError(errno.EPERM, self.path, "it is not a file of memdoctor's user, in a "
-                                       "directory other users can write; give a new name or another directory")
+            raise OutputPathError(errno.EPERM, self.path, "it is not a file of memdoctor's user, in a directory "
+                                  "other users can write; give a new name or another directory")
 
     def _error(self, exc: OSError) -> OutputPathError:
         if exc.errno == errno.ELOOP:
-            return OutputPathError(exc.errno, self.path, "it is a symbolic link in a directory other "
-                                      "users can write (or a loop of links)")
+            return OutputPathError(exc.errno, self.path, "it is a symbolic link in a directory other users can "
+                                   "write (or a loop of links)")
         if exc.errno == errno.EISDIR:
-            return OutputPathError(exc.errno, self.path, "it is a directory; give a file name")
+            return OutputPathError(exc.errno, self.path, IS_A_DIRECTORY)
         if exc.errno == errno.ENXIO:
             return OutputPathError(exc.errno, self.path, "it is not a regular file")
-        return OutputPathError(exc.errno or errno.EIO, self.path, f"{exc.strerror or exc}")
+        return OutputPathError(exc.errno or errno.EIO, self.path, exc.strerror or str(exc))
 
 
 def _open_root(absolute: bool) -> int:
@@ -259,8 +261,8 @@ def _walk(path: str, *, make_dirs: bool) -> tuple[int, str | None, bool]:
                     if others_can_write(parent) and (lst.st_uid != os.geteuid() or lst.st_nlink > 1):
                         why = ("another user made" if lst.st_uid != os.geteuid() else
                                "with another hard link (another user can link one of root's links)")
-                        raise OutputPathError(errno.ELOOP, path, f"{name!r} is a symbolic link {why} in a directory "
-                                                         "other users can write")
+                        raise OutputPathError(errno.ELOOP, path, f"{name!r} is a symbolic link {why} in a "
+                                              "directory other users can write")
                     target = os.readlink("", dir_fd=link_fd)
                 finally:
                     os.close(link_fd)
@@ -279,7 +281,7 @@ def _walk(path: str, *, make_dirs: bool) -> tuple[int, str | None, bool]:
             os.close(dir_fd)
             dir_fd = child
         if not make_dirs:
-            raise OutputPathError(errno.EISDIR, path, "it is a directory; give a file name")
+            raise OutputPathError(errno.EISDIR, path, IS_A_DIRECTORY)
         return dir_fd, None, False
     except BaseException as exc:
         os.close(dir_fd)
