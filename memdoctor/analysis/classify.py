@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from memdoctor.analysis.floor import Floor, compute_floor
+from memdoctor.analysis.floor import Floor, compute_floor, window_minima
 from memdoctor.analysis.prepare import Buckets, Clean, decimate
 from memdoctor.analysis.segments import split
 from memdoctor.analysis.thresholds import (  # every threshold lives there, with where its value came from
@@ -190,6 +190,32 @@ def _is_step(x: np.ndarray, y: np.ndarray, rise: float) -> tuple[bool, int, floa
     return ok, n_sharp, float(np.median(jumps[up]))
 
 
+def _steps_text(n_jumps: int, jump: float) -> str:
+    return (f"the floor rose in {n_jumps} steps of about {format_bytes(jump)} each, flat in between "
+            "(memory kept per job or per batch)")
+
+
+def staircase(cl: Clean) -> str | None:
+    """The evidence line when the window minima of a whole series climb as a staircase (`_is_step`), else None.
+
+    For a rise the floor test found where the classifier had too few GC cycles to name its shape: a Node job
+    runner keeping ~10 MB per job every 7 s showed two compaction drops in 90 s (3 troughs, "too few"), and the
+    leak the floor test found was called linear where the plot shows 12 steps. The minima of windows (not the
+    troughs) are the floor here because there are too few troughs to have a shape; the start-up transient is
+    left out as in `_analyse_segment`."""
+    b = decimate(cl.t, cl.m)
+    skip = int(STARTUP_FRACTION * len(b.t)) if len(b.t) > 50 else 0
+    t, lo = b.t[skip:], b.lo[skip:]
+    if len(t) < MIN_FLOOR_POINTS:
+        return None
+    fl = compute_floor(t, lo, max(float(np.median(lo)), 1.0))
+    if fl.from_troughs and len(fl.t) >= MIN_FLOOR_POINTS:
+        return None  # enough troughs: the classifier named the shape from them
+    ft, fm = window_minima(t, lo)
+    is_step, n_jumps, jump = _is_step(ft - ft[0], fm, float(fm[-1] - fm.min()))
+    return _steps_text(n_jumps, jump) if is_step else None
+
+
 def _floor_period(fl: Floor) -> float | None:
     """Period of a window floor that goes up *and back down* by >= 15% of its level, repeatedly."""
     if len(fl.m) < 12:
@@ -214,17 +240,23 @@ def _floor_period(fl: Floor) -> float | None:
     return float(fl.t[-1] - fl.t[0]) / (changes / 2)
 
 
-def _too_few(fl: Floor, what: str, span: float, level: float, cyclic: bool = False) -> SegmentResult:
-    """Too few troughs for a trend test: flat ones are a (weak) no-leak, rising ones undecided."""
+def _too_few(fl: Floor, what: str, span: float, level: float, swing: float) -> SegmentResult:
+    """Too few troughs for a trend test: flat ones are a (weak) no-leak, rising ones undecided.
+
+    `swing`: how far memory climbs above the floor (`_oscillation`). A level floor under two or more large
+    drops is a sawtooth on any plot (a Node batch of 60 MB of Buffers every 4 s, freed only when V8 collects
+    their wrappers: two drops in 90 s of 110 -> 165 MiB climbs was called "stable")."""
     n_points = len(fl.t)
     need = max(MIN_FLOOR_POINTS - n_points, 2)
     per_point = fl.cycle_s if fl.cycle_s else (span / max(n_points, 1) if span > 0 else None)
     watch = need * per_point * 1.5 if per_point else None
-    pattern = "sawtooth" if cyclic or (fl.from_troughs and len(fl.drops) >= 3) else "stable"
+    pattern = "sawtooth" if fl.from_troughs and len(fl.drops) >= 3 else "stable"
     if n_points >= 2:
         y = fl.m[1:] if n_points >= 3 else fl.m  # the first interval may start mid-cycle
         rise = float(y[-1] - y.min())
         if rise < max(MIN_RISE_FRACTION * level, MIN_RISE_BYTES) and float(np.ptp(y)) < 0.1 * level:
+            if len(fl.drops) >= 2 and swing >= SAWTOOTH_AMPLITUDE * level:
+                pattern = "sawtooth"
             ev = [
                 f"only {n_points} {what}, and the floor between them held level within "
                 f"{format_bytes(float(np.ptp(y)))}: no sign of a leak, but {MIN_FLOOR_POINTS}+ are "
@@ -266,7 +298,7 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool) -> SegmentRes
     fl = compute_floor(t, lo, level_guess)
     if len(fl.t) < MIN_FLOOR_POINTS:
         what = "GC cycles" if fl.from_troughs else "floor points"
-        res = _too_few(fl, what, span_all, level_guess)
+        res = _too_few(fl, what, span_all, level_guess, _oscillation(b, i0 + skip, i1, fl)[0])
         res.start_t, res.end_t, res.peak = float(b.t[i0]), float(b.t[i1 - 1]), peak
         return res
     cyclic = False
@@ -458,10 +490,7 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool) -> SegmentRes
             if is_step:
                 pattern = "step"
                 res.floor_now = float(np.median(y[-3:]))
-                res.evidence.append(
-                    f"the floor rose in {n_jumps} steps of about {format_bytes(jump)} each, flat in between "
-                    "(memory kept per job or per batch)"
-                )
+                res.evidence.append(_steps_text(n_jumps, jump))
     res.pattern = pattern
     return res
 

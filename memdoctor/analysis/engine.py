@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from memdoctor.analysis import thresholds as th
-from memdoctor.analysis.classify import PLATEAU_READING, SegmentResult, classify
+from memdoctor.analysis.classify import PLATEAU_READING, SegmentResult, classify, staircase
 from memdoctor.analysis.diagnosis import Diagnosis, HeapGrowth, Pattern, Verdict
 from memdoctor.analysis.forecast import Forecast, Growth, time_to_limit
 from memdoctor.analysis.gate_trend import FloorJudgement, FloorTrend, floor_trend, judge_floor
@@ -98,11 +98,11 @@ def _still_rising(ft: FloorTrend) -> bool:
     return ft.late_slope >= th.STEADY_LATE_SHARE * ft.slope and ft.late_slope > th.RISING_Z * ft.late_se
 
 
-def _stopped(ft: FloorTrend) -> bool:
-    """The floor test's last part is too short to judge, or climbs significantly slower than
-    STEADY_LATE_SHARE of the whole window's rate (its RISING_Z band below that)."""
+def _stopped(ft: FloorTrend, *, unknown: bool = True) -> bool:
+    """The floor test's last part climbs significantly slower than STEADY_LATE_SHARE of the whole window's
+    rate (its RISING_Z band below that); a last part too short to judge counts as `unknown` says."""
     if ft.late_slope is None or ft.late_se is None or not math.isfinite(ft.late_se):
-        return True
+        return unknown
     return ft.late_slope + th.RISING_Z * ft.late_se < th.STEADY_LATE_SHARE * ft.slope
 
 
@@ -111,7 +111,23 @@ def _confidence(z: float) -> float:
     return float(min(0.99, max(0.5, NormalDist().cdf(z))))
 
 
-def _reconcile(res: SegmentResult, fj: FloorJudgement, evidence: list[str]) -> tuple[str, str, float, float | None]:
+def _rise_shape(pattern: str, cyclic: bool, cl: Clean, evidence: list[str]) -> str:
+    """The shape of a rise the floor test found where the classifier named none (too few cycles, or no
+    significant trend): its own pattern when it is a leak's, else a sawtooth under GC cycles, a staircase
+    (classify.staircase), or a line."""
+    if pattern in LEAK_PATTERNS:
+        return pattern
+    if cyclic:
+        return "sawtooth"
+    steps = staircase(cl)
+    if steps is None:
+        return "linear"
+    evidence.append(steps)
+    return "step"
+
+
+def _reconcile(res: SegmentResult, fj: FloorJudgement, cl: Clean,
+               evidence: list[str]) -> tuple[str, str, float, float | None]:
     """One verdict from the classifier's and the floor test's: (verdict, pattern, confidence, watch more)."""
     ft = fj.trend
     assert ft is not None
@@ -136,14 +152,13 @@ def _reconcile(res: SegmentResult, fj: FloorJudgement, evidence: list[str]) -> t
             evidence.append("decided by the floor test (one floor point per GC or batch cycle), which sees the rise "
                             "in this short window where the trend over window minima does not yet")
             cyclic = ft.cycles >= 3 and ft.swing >= th.SAWTOOTH_AMPLITUDE * max(float(np.median(ft.floor_points)), 1.0)
-            pattern = pattern if pattern in LEAK_PATTERNS else ("sawtooth" if cyclic else "linear")
+            pattern = _rise_shape(pattern, cyclic, cl, evidence)
         return "leak", pattern, max(conf if verdict == "leak" else 0.0, _confidence(z_rise)), None
     if verdict != "leak" and _steady_rise(ft):
         evidence.append(f"the floor rose steadily for {format_duration(ft.duration_s)} at {format_rate(ft.slope)}, "
                         f"{ft.slope / ft.se:.0f} standard errors, as fast in the last part of the window: a leak, "
                         "not heap sizing or a fill")
-        cyclic = ft.cycles >= 3
-        pattern = pattern if pattern in LEAK_PATTERNS else ("sawtooth" if cyclic else "linear")
+        pattern = _rise_shape(pattern, ft.cycles >= 3, cl, evidence)
         return "leak", pattern, _confidence(ft.slope / ft.se - th.STEADY_Z), None
     if fj.state == "levelling-off" and verdict == "leak" and short:
         return "inconclusive", "plateau", 0.3, fj.watch_more_s or ft.duration_s
@@ -164,6 +179,14 @@ def _reconcile(res: SegmentResult, fj: FloorJudgement, evidence: list[str]) -> t
                        for line in evidence]
         evidence.append("the floor test (below) cannot yet tell this plateau from a leak going on more slowly")
         return "inconclusive", "plateau", 0.3, more
+    if (fj.state == "cannot-judge" and verdict == "no-leak" and short and ft.slope > th.RISING_RATE
+            and _stopped(ft, unknown=False)):
+        # The floor test's leak's rate is its first part's: its own last part is flat. A start-up fill the
+        # classifier's start-up cut left out (an lru_cache filling to 42 MiB in 4 s, then flat for 86 s, read
+        # "inconclusive, 2.8 MiB/min": the line through the fill). The growth shown is the last part's.
+        evidence.append(f"the floor test's {format_rate(ft.slope)} is the rise before its last part, which is "
+                        f"flat ({format_rate(float(ft.late_slope or 0.0))}): a fill at the start, not growth")
+        return "no-leak", "plateau", min(conf, 0.5), None
     if fj.state == "cannot-judge" and verdict == "no-leak" and short and ft.slope > th.RISING_RATE:
         # The growth shown is the floor test's, and it is a leak's rate (it would fail the gate were it
         # measured well enough): a no-leak beside it says two things at once. Undecided, with how much longer
@@ -267,7 +290,7 @@ def diagnose(
     extras: dict[str, Any] = {}
     if fj is not None and fj.trend is not None and math.isfinite(fj.trend.se):
         ft = fj.trend
-        verdict, pattern, conf, watch = _reconcile(res, fj, evidence)
+        verdict, pattern, conf, watch = _reconcile(res, fj, cl, evidence)
         evidence.append(fj.message)
         extras["floor_test"] = fj.to_dict()
         if verdict != "leak" and pattern == "plateau" and res.pattern == "plateau" and res.verdict == "no-leak":

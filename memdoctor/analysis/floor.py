@@ -49,7 +49,8 @@ def find_drops(lo: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray, fl
     return idx, -d[idx], sigma
 
 
-def _window_min(t: np.ndarray, lo: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def window_minima(t: np.ndarray, lo: np.ndarray, k: int = MAX_FLOOR_POINTS) -> tuple[np.ndarray, np.ndarray]:
+    """The minima of at most k equal time windows, with the time of each minimum's first occurrence."""
     n = len(t)
     if n <= k:
         return t.copy(), lo.copy()
@@ -86,7 +87,7 @@ def compute_floor(t: np.ndarray, lo: np.ndarray, level: float, max_points: int =
             # The first interval starts mid-cycle: its minimum is not a trough.
             ft, fm = ft[1:], fm[1:]
         if len(ft) > max_points:
-            ft, fm = _window_min(ft, fm, max_points)
+            ft, fm = window_minima(ft, fm, max_points)
         return Floor(ft, fm, drops, sizes, True, cycle)
-    ft, fm = _window_min(t, lo, max_points)
+    ft, fm = window_minima(t, lo, max_points)
     return Floor(ft, fm, drops, sizes, False, cycle)

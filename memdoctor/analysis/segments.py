@@ -8,7 +8,8 @@ sawtooth. A restart is taken from:
 - the trace itself (`restart_times`, from `event` lines, a restart counter or a PID change);
 - a large, sudden fall to the start-up level after the peaks came near the limit (>= 90%);
 - a large, sudden fall to *below* the working floor of the process (a fresh process whose
-  runtime has not allocated its heap yet), which a garbage collection cannot do;
+  runtime has not allocated its heap yet), which a garbage collection cannot do, after a lifetime
+  of at least RESTART_MIN_LIFETIME_S;
 - repeated large, sudden falls to the start-up level from peaks more than GC_MAX_GROWTH times
   that level, after climbs of a minute or more: more than any garbage collector lets its heap
   grow between two collections, and slower than a program's own buffers swing.
@@ -26,7 +27,13 @@ import numpy as np
 
 from memdoctor.analysis.floor import find_drops
 from memdoctor.analysis.prepare import Buckets
-from memdoctor.analysis.thresholds import GC_MAX_GROWTH, NEAR_LIMIT, RESTART_MIN_FALLS, RESTART_MIN_LIFETIME_S
+from memdoctor.analysis.thresholds import (
+    BIRTH_LEVEL,
+    GC_MAX_GROWTH,
+    NEAR_LIMIT,
+    RESTART_MIN_FALLS,
+    RESTART_MIN_LIFETIME_S,
+)
 
 REASON_RECORDED = "recorded in the trace"
 REASON_LIMIT = "peaks reached the limit, then memory fell to the start-up level"
@@ -79,7 +86,11 @@ def split(b: Buckets, *, limit: int | None, restart_times: np.ndarray | None) ->
                 continue
             if limit is not None and peak >= NEAR_LIMIT * limit:
                 cuts[j] = REASON_LIMIT
-            elif lo[j] < 0.6 * work:
+            elif lo[j] < BIRTH_LEVEL * work and float(b.t[j] - b.t[seg_start]) >= RESTART_MIN_LIFETIME_S:
+                # A lifetime, not a first batch: a program's first batch can climb and fall below the working
+                # floor its later batches settle at (a Python job whose glibc heap keeps its first 40 MB; a
+                # Node batch of Buffers freed before V8 sized its heap). Two seconds in, that fall read as a
+                # restart, and the start-up before it as a completed lifetime that climbed: "restart loop".
                 cuts[j] = REASON_STARTUP
             elif (peak > GC_MAX_GROWTH * max(float(lo[j]), 1.0)
                   and _climb_s(b, lo, seg_start, i, lo[j] + 0.25 * height) >= RESTART_MIN_LIFETIME_S):

@@ -86,6 +86,10 @@ MIN_RISE_BYTES = 128 * 1024  # ... and by at least this much
 # 500 MiB, and the significance test (p < ALPHA) and the noise term still guard the short ones.
 MIN_RISE_RATE = 1024 * 1024 / 60.0
 STARTUP_FRACTION = 0.01  # the first 1% of a segment is start-up transient
+# A restart inferred from a fall (segments.split): memory below this share of the working floor (the 10th
+# percentile of the bucket minima) is a process still loading its runtime and first data, a fresh process; a
+# garbage collection does not fall that far below the floor it keeps coming back to.
+BIRTH_LEVEL = 0.6
 SAWTOOTH_AMPLITUDE = 0.15  # a GC sawtooth swings >= 15% of the floor level
 RESTART_STARTUP_S = 60.0  # start-up transient after a restart
 MAX_STEPS = 50  # more jumps than this in the floor is a continuous climb
@@ -106,7 +110,8 @@ IRRELEVANT_TAIL_SHARE = 0.05
 # Each climb must also last at least RESTART_MIN_LIFETIME_S: a leak that fills a container takes minutes, while a
 # program's own buffers can swing 4x in seconds (tests/data/dev_traces/py_sawtooth_buffers: a batch job that
 # allocates ~60 MB over a 20 MB base and frees it every 2 s, healthy). A minute: the start-up transient the
-# classifier already allows a restarted process (RESTART_STARTUP_S).
+# classifier already allows a restarted process (RESTART_STARTUP_S). A fall below the working floor (BIRTH_LEVEL)
+# needs the same lifetime before it: two seconds into a recording, a first batch's fall is no restart.
 GC_MAX_GROWTH = 4.0
 RESTART_MIN_FALLS = 2
 RESTART_MIN_LIFETIME_S = 60.0

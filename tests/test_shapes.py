@@ -1,0 +1,35 @@
+"""Fresh recordings whose shape the one diagnosis named wrongly (tests/data/shapes, its labels.csv).
+
+- node_step_jobs: a staircase the floor test found rising, where the classifier had too few GC cycles
+  (two compactions in 90 s) to name a shape: it was called linear.
+- node_buffer_sawtooth: a level floor under two large drops was called stable, and its first batch's
+  fall at 4 s (below the floor later batches settle at) an inferred restart.
+- py_cache_fill_fast: a fill in the first 4 s then 86 s flat read "inconclusive, 2.8 MiB/min" (the floor
+  test's line through the fill; its own last part is flat).
+- py_sawtooth_slow_leak: a first batch's climb and fall in the first 3 s read as a restart, and the
+  start-up before it as a completed lifetime that climbed: "leak, restart loop, 20.1 MiB/s".
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import memdoctor
+
+SHAPES = Path(__file__).resolve().parent / "data" / "shapes"
+with (SHAPES / "labels.csv").open() as fh:
+    LABELS = list(csv.DictReader(fh))
+
+
+@pytest.mark.parametrize("label", LABELS, ids=[row["trace"] for row in LABELS])
+def test_fresh_recording_reads_as_its_plot(label: dict[str, str]) -> None:
+    d = json.loads(memdoctor("analyze", str(SHAPES / f"{label['trace']}.csv"), "--json", check_code=None).stdout)
+    assert d["restarts"] == int(label["restarts"]), d["evidence"]
+    assert not any("restart loop" in line for line in d["evidence"]), d["evidence"]
+    if label["leak"]:
+        assert d["verdict"] == ("leak" if label["leak"] == "yes" else "no-leak"), d["evidence"]
+        assert d["pattern"] == label["pattern"], d["evidence"]
