@@ -8,6 +8,8 @@
   test's line through the fill; its own last part is flat).
 - py_sawtooth_slow_leak: a first batch's climb and fall in the first 3 s read as a restart, and the
   start-up before it as a completed lifetime that climbed: "leak, restart loop, 20.1 MiB/s".
+- py_one_spike: one spike falling over three samples made "3 GC cycles" whose troughs "moved -2.2 GiB/s":
+  inconclusive, watch 9 min more, on a process flat for 4 minutes.
 """
 
 from __future__ import annotations
