@@ -35,3 +35,12 @@ def test_fresh_recording_reads_as_its_plot(label: dict[str, str]) -> None:
     if label["leak"]:
         assert d["verdict"] == ("leak" if label["leak"] == "yes" else "no-leak"), d["evidence"]
         assert d["pattern"] == label["pattern"], d["evidence"]
+
+
+def test_a_start_up_is_not_the_growth_of_a_flat_floor() -> None:
+    """py_sawtooth_slow_leak: after its first 8 s (a batch that climbed to 53 MiB and fell to 14 MiB, then the
+    climb back) it held 54-56 MiB for 82 s; the floor test's line through the start-up measured 5.4 MiB/min, a
+    leak's rate, and the answer was "inconclusive, 5.4 MiB/min". Without the start-up: 0.9 MiB/min."""
+    d = json.loads(memdoctor("analyze", str(SHAPES / "py_sawtooth_slow_leak.csv"), "--json", check_code=None).stdout)
+    assert d["verdict"] != "inconclusive", d["evidence"]
+    assert d["growth_bytes_per_s"] < 2.5 * 1024**2 / 60, d

@@ -33,6 +33,7 @@ from memdoctor.analysis.thresholds import (
     NEAR_LIMIT,
     RESTART_MIN_FALLS,
     RESTART_MIN_LIFETIME_S,
+    RESTART_STARTUP_S,
 )
 
 REASON_RECORDED = "recorded in the trace"
@@ -40,6 +41,20 @@ REASON_LIMIT = "peaks reached the limit, then memory fell to the start-up level"
 REASON_STARTUP = "memory fell below its working floor, to a start-up level"
 REASON_NOT_GC = (f"memory climbed to more than {GC_MAX_GROWTH:g} times its start-up level and fell back to it, "
                  "again and again: more than a garbage collector lets a heap grow")
+
+
+def birth_s(t: np.ndarray, lo: np.ndarray) -> float:
+    """How long a series that starts at its process's birth takes to first reach its working floor (the 10th
+    percentile of `lo`), at most the start-up a restarted process is allowed (RESTART_STARTUP_S, and a tenth
+    of the span); 0 when the first value is already near that floor (a process attached to while running)."""
+    if len(t) < 2:
+        return 0.0
+    work = float(np.percentile(lo, 10))
+    if not float(lo[0]) < BIRTH_LEVEL * work:
+        return 0.0
+    most = min(RESTART_STARTUP_S, 0.1 * float(t[-1] - t[0]))
+    reached = np.flatnonzero(lo >= work)
+    return min(most, float(t[reached[0]] - t[0])) if len(reached) else most
 
 
 def _climb_s(b: Buckets, lo: np.ndarray, start: int, top: int, low: float) -> float:
