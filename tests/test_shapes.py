@@ -44,3 +44,16 @@ def test_a_start_up_is_not_the_growth_of_a_flat_floor() -> None:
     d = json.loads(memdoctor("analyze", str(SHAPES / "py_sawtooth_slow_leak.csv"), "--json", check_code=None).stdout)
     assert d["verdict"] != "inconclusive", d["evidence"]
     assert d["growth_bytes_per_s"] < 2.5 * 1024**2 / 60, d
+
+
+def test_a_slow_leak_that_reaches_the_limit_within_a_day_is_a_leak() -> None:
+    """py_slow_leak_7min.csv (programs/py_slow_leak_7min.py: a 165 MB process keeping a ~690 B audit string per
+    lookup, 10 lookups/s, 417 KiB/min, Mann-Kendall p < 0.001): its 2.9 MiB rise in 7 min is under 2 % of the level
+    and under 1 MiB/min, so with a 512 MB limit it read "no-leak" beside its own "limit in 14h05m". A rise at a
+    rate reaching the limit within a day matters; with no limit (the machine's 23.5 GiB, 57 days) it does not."""
+    path = str(SHAPES / "py_slow_leak_7min.csv")
+    d = json.loads(memdoctor("analyze", path, "--limit", "512MB", "--json", check_code=None).stdout)
+    assert d["verdict"] == "leak", d["evidence"]
+    assert d["time_to_limit_s"] is not None and d["time_to_limit_s"] < 24 * 3600, d
+    gate = json.loads(memdoctor("gate", "--trace", path, "--limit", "512MB", "--json", check_code=None).stdout)
+    assert "verdict" in gate["failures"], gate["checks"]

@@ -85,6 +85,8 @@ MIN_RISE_BYTES = 128 * 1024  # ... and by at least this much
 # is 1.4 GiB a day). It is smaller than the 2% share only in traces shorter than ~20 min at
 # 500 MiB, and the significance test (p < ALPHA) and the noise term still guard the short ones.
 MIN_RISE_RATE = 1024 * 1024 / 60.0
+# With a known limit, a slower rise also matters when it would take the floor to the limit within TTL_WARN_S
+# (classify._relevant_rate): the horizon at which an undecided trace already warns of its limit.
 STARTUP_FRACTION = 0.01  # the first 1% of a segment is start-up transient
 # A restart inferred from a fall (segments.split): memory below this share of the working floor (the 10th
 # percentile of the bucket minima) is a process still loading its runtime and first data, a fresh process; a
