@@ -177,3 +177,8 @@ def format_rate_range(value: float | None, low: float | None, high: float | None
     if low is not None and high is not None and low != high:
         text += f" ({format_rate(low, period)} to {format_rate(high, period)})"
     return text
+
+
+def format_p(p: float) -> str:
+    """A p-value as the evidence prints it: three decimals, or "p < 0.001" (a normal tail below 1e-16 is 0.0)."""
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"

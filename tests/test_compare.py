@@ -132,3 +132,18 @@ def test_a_short_after_that_cannot_tell_its_growth_from_befores_is_not_fixed(tmp
     assert result["outcome"] != "fixed", result["evidence"]
     if result["after"]["verdict"] == "no-leak":
         assert any("cannot be told from BEFORE's" in e and "record AFTER longer" in e for e in result["evidence"])
+
+
+def test_a_significant_difference_between_two_healthy_traces_is_named() -> None:
+    """Two no-leak traces whose floors differ significantly (a 7-minute Python job: flat against 200 KiB/min,
+    under 2 % of its 500 MB level) read "unchanged ... (difference p = 0)" with nothing about the difference: the
+    outcome follows the two verdicts (neither leaks), and the difference is said in words, its p never 0."""
+    rng = np.random.default_rng(7)
+    t = np.arange(0, 420, 0.2)
+    flat = 500e6 + 4096 * np.round(rng.normal(0, 1, len(t)))
+    slow = flat + 200 * 1024 / 60 * t
+    result = compare(diagnose(t, flat), diagnose(t, slow))
+    assert result["before"]["verdict"] == result["after"]["verdict"] == "no-leak", result["after"]["evidence"]
+    assert result["outcome"] == "unchanged"
+    line = result["evidence"][0]
+    assert "significantly faster" in line and "p = 0)" not in line and "p < 0.001" in line, line

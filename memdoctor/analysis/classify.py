@@ -65,7 +65,7 @@ from memdoctor.analysis.trend import (
     mann_kendall_sen,
     robust_sigma,
 )
-from memdoctor.units import format_bytes, format_duration, format_rate
+from memdoctor.units import format_bytes, format_duration, format_p, format_rate
 
 # What a floor that rose and then held flat is read as (the engine amends it when the plateau is not yet shown).
 PLATEAU_READING = "warm-up or cache fill, not a leak"
@@ -90,12 +90,6 @@ class SegmentResult:
     peak: float = 0.0
     floor_t: np.ndarray | None = None  # the floor points the trend was measured on (for plots)
     floor_m: np.ndarray | None = None
-
-
-def _p_text(p: float) -> str:
-    if p < 0.001:
-        return "p < 0.001"
-    return f"p = {p:.3f}"
 
 
 def _oscillation(b: Buckets, i0: int, i1: int, fl: Floor) -> tuple[float, int]:
@@ -348,7 +342,7 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool, limit: int | 
     what = "troughs" if fl.from_troughs else "floor"
     base_ev = (
         f"{what} rose {format_bytes(rise)} over {format_duration(span)} "
-        f"({len(y)} points, Mann-Kendall {_p_text(tr.p_up)}, Sen slope {format_rate(tr.slope)})"
+        f"({len(y)} points, Mann-Kendall {format_p(tr.p_up)}, Sen slope {format_rate(tr.slope)})"
     )
     res = SegmentResult("no-leak", "stable", slope=tr.slope, slope_low=tr.slope_low, slope_high=tr.slope_high,
                         floor_t=fl.t, floor_m=fl.m)
@@ -376,7 +370,7 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool, limit: int | 
         res.evidence.append(
             f"floor rose {format_bytes(tail_level - level0)} in the first {format_duration(tail_start)}, then held "
             f"flat for {format_duration(span - tail_start)} (Sen slope {format_rate(tail_tr.slope)}, "
-            f"Mann-Kendall {_p_text(tail_tr.p_up)}): {PLATEAU_READING}"
+            f"Mann-Kendall {format_p(tail_tr.p_up)}): {PLATEAU_READING}"
         )
         res.confidence = float(min(0.95, 0.55 + 0.4 * min(1.0, (span - tail_start) / span / 0.6)))
         res.floor_now = tail_level
@@ -449,7 +443,7 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool, limit: int | 
         recent = bt
         res.evidence.append(
             f"fast warm-up ({format_rate(a.slope)}) then steady growth of {format_rate(bt.slope)} "
-            f"(Mann-Kendall {_p_text(bt.p_up)})"
+            f"(Mann-Kendall {format_p(bt.p_up)})"
         )
 
     if span_all < SHORT_TRACE_S and not decel:

@@ -22,7 +22,7 @@ from typing import Any
 from memdoctor.analysis import thresholds as th
 from memdoctor.analysis.diagnosis import Diagnosis
 from memdoctor.analysis.engine import growth_standard_error
-from memdoctor.units import format_duration, format_rate
+from memdoctor.units import format_duration, format_p, format_rate
 
 # Two-sided 95 % for the difference of two growth rates: the usual level for "the fix changed it".
 DIFFERENCE_ALPHA = 0.05
@@ -53,7 +53,7 @@ def _judge(before: Diagnosis, after: Diagnosis, test: dict[str, Any]) -> tuple[s
     faster = significant and test["difference_bytes_per_s"] > 0
     slower = significant and test["difference_bytes_per_s"] < 0
     rates = (f"floor growth {format_rate(before.growth_bytes_per_s)} -> {format_rate(after.growth_bytes_per_s)}"
-             + (f" (difference p = {test['p']:.3g})" if test["p"] is not None else ""))
+             + (f" (difference {format_p(test['p'])})" if test["p"] is not None else ""))
     why: list[str] = []
     if b_leak and after.verdict == "no-leak":
         if test["p"] is not None and not slower:
@@ -88,7 +88,9 @@ def _judge(before: Diagnosis, after: Diagnosis, test: dict[str, Any]) -> tuple[s
             return "improved", why
         why.append(f"both leak at rates the data cannot tell apart; {rates}")
         return "unchanged", why
-    why.append(f"neither leaks (BEFORE {before.verdict}, AFTER {after.verdict}); {rates}")
+    differs = (f"; AFTER's floor grows significantly {'faster' if faster else 'slower'}, below what the diagnosis "
+               "counts as a leak" if faster or slower else "")
+    why.append(f"neither leaks (BEFORE {before.verdict}, AFTER {after.verdict}); {rates}{differs}")
     return "unchanged", why
 
 
