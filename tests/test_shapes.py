@@ -57,3 +57,14 @@ def test_a_slow_leak_that_reaches_the_limit_within_a_day_is_a_leak() -> None:
     assert d["time_to_limit_s"] is not None and d["time_to_limit_s"] < 24 * 3600, d
     gate = json.loads(memdoctor("gate", "--trace", path, "--limit", "512MB", "--json", check_code=None).stdout)
     assert "verdict" in gate["failures"], gate["checks"]
+
+
+def test_no_floor_point_is_known_better_than_a_page() -> None:
+    """node_interval_ok_gate_2min.csv (an Express app clearing its per-request timers, a 2-minute `gate`
+    recording; its troughs rose 54 -> 68 MiB while V8 sized its heap): two floor points of a band with no
+    measured noise weighed 1 byte^2 and carried the whole line, "7.7 MiB/min +/- 0.0", limit "2d04h (2d04h to
+    2d04h)". With a page's variance as the least, the interval is the points' own scatter."""
+    d = json.loads(memdoctor("analyze", str(SHAPES / "node_interval_ok_gate_2min.csv"), "--json",
+                             check_code=None).stdout)
+    low, high = d["growth_interval_bytes_per_s"]
+    assert high - low > 0.5 * 1024**2 / 60, d

@@ -47,6 +47,7 @@ from memdoctor.analysis.thresholds import (  # every threshold lives there, with
     MODEL_REJECT_LEVEL,
     ONE_STEP_LEVEL_SD,
     ONE_STEP_SHARE,
+    PAGE_VARIANCE,
     RAMP_RISE,
     RAMP_SHARE,
     RISING_LEVEL,
@@ -374,7 +375,7 @@ def floor_trend(t: np.ndarray, mem: np.ndarray, *, late_share: float = 0.4) -> F
     slope, se, critical = 0.0, math.inf, RISING_Z
     late_slope = late_se = early_slope = early_se = None
     if len(xs) >= (MIN_CYCLE_POINTS if cycles else MIN_POINTS):
-        x, y, v = np.asarray(xs), np.asarray(ys), np.maximum(np.asarray(vs), 1.0)
+        x, y, v = np.asarray(xs), np.asarray(ys), np.maximum(np.asarray(vs), PAGE_VARIANCE)
         # Many cycles and a noise measured only from steps: their scatter is the better error.
         trust = noise_from_steps and cycles >= 2
         slope, se, critical = _wls(x, y, v, trust_scatter=trust)

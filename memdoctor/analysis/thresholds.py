@@ -69,6 +69,10 @@ LEVELLING_MIN_POINTS = 4
 ALERT_RIGHT_SHARE = {"linear": 0.72, "step": 0.84, "sawtooth": 0.97, "exponential": 0.86, "restarts": 0.91}
 # The resolution of a memory value: one page (RSS is counted in whole 4 KiB pages on Linux x86-64 and arm64).
 PAGE_BYTES = 4096
+# No floor point is known better than that resolution: the variance of a uniform error over one page. The
+# floor test's weights had a floor of 1 byte^2, and two points of a zero-noise band (whole pages, no climb)
+# carried the whole line: a healthy Node server's 2-minute gate read "7.7 MiB/min +/- 0.0", leak at 0.99.
+PAGE_VARIANCE = PAGE_BYTES**2 / 12
 
 # --- the classifier (classify.py): chosen on benchmarks/classifier (generated families, seed 20240611)
 # and the development traces of tests/data/dev_traces (docs/benchmarks.md, "Growth classifier") ---------
