@@ -68,3 +68,11 @@ def test_no_floor_point_is_known_better_than_a_page() -> None:
                              check_code=None).stdout)
     low, high = d["growth_interval_bytes_per_s"]
     assert high - low > 0.5 * 1024**2 / 60, d
+
+
+def test_a_leak_decided_by_the_floor_test_does_not_say_watch_more() -> None:
+    """node_step_jobs: the classifier's "only 3 GC cycles ...; watch about 3m20s more" stood above the floor
+    test's leak at 0.99: how much longer to watch is said only for an answer that stays undecided."""
+    d = json.loads(memdoctor("analyze", str(SHAPES / "node_step_jobs.csv"), "--json", check_code=None).stdout)
+    assert d["verdict"] == "leak"
+    assert not any("watch about" in line for line in d["evidence"]), d["evidence"]

@@ -258,10 +258,9 @@ def _too_few(fl: Floor, what: str, span: float, level: float, swing: float) -> S
                 "needed for a trend test"
             ]
             return SegmentResult("no-leak", pattern, confidence=0.4, evidence=ev)
-    ev = [
-        f"only {n_points} {what} in the trace: at least {MIN_FLOOR_POINTS} are needed to judge a trend; "
-        f"watch about {format_duration(watch)} more"
-    ]
+    # How much longer goes in watch_more_s, not in this line: the engine says it when the answer stays undecided
+    # (a leak the floor test found here read "leak, 0.99" above "... watch about 1m47s more").
+    ev = [f"only {n_points} {what} in the trace: at least {MIN_FLOOR_POINTS} are needed to judge a trend"]
     res = SegmentResult("inconclusive", pattern, confidence=0.1, evidence=ev, watch_more_s=watch)
     if n_points >= 3:
         # Too few points for a significance test, but their slope is still the best estimate of the
