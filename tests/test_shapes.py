@@ -76,3 +76,14 @@ def test_a_leak_decided_by_the_floor_test_does_not_say_watch_more() -> None:
     d = json.loads(memdoctor("analyze", str(SHAPES / "node_step_jobs.csv"), "--json", check_code=None).stdout)
     assert d["verdict"] == "leak"
     assert not any("watch about" in line for line in d["evidence"]), d["evidence"]
+
+
+def test_no_advice_on_where_a_growth_is_when_there_is_no_leak() -> None:
+    """node_churn_slow_leak_7min.jsonl (programs/node_churn_slow_leak_7min.js: a 2 MB JSON body parsed per
+    request at 20 req/s, ~420 B kept per request: 0.5 MiB/min, invisible under the churn): `report` printed
+    "memory grows outside the runtime heap ... a heap cap will not stop it" beside its own "no-leak"."""
+    path = str(SHAPES / "node_churn_slow_leak_7min.jsonl")
+    report = json.loads(memdoctor("report", path, "--format", "json", check_code=None).stdout)
+    assert report["diagnosis"]["verdict"] != "leak"
+    assert not report["outside_heap"].get("outside_heap"), report["outside_heap"]
+    assert "advice" not in report["outside_heap"], report["outside_heap"]

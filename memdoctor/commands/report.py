@@ -112,7 +112,7 @@ def build(trace_path: str | None, snapshot_paths: list[str], limit_bytes: int | 
         heap = trace.series.get("heap")
         fds = trace.series.get("fds")
         if heap is not None or fds is not None:
-            outside = caps.growth_outside_heap(trace.t, trace.rss, heap, fds)
+            outside = caps.growth_outside_heap(trace.t, trace.rss, heap, fds, leaking=diagnosis.verdict == "leak")
             if heap is not None:
                 non_heap = caps.non_heap_peak(trace.rss, heap)
                 if non_heap is not None:
