@@ -218,3 +218,26 @@ def test_a_held_leak_keeps_its_own_pattern_and_growth_while_the_latest_says_othe
     text = verdict_text(state)
     assert text.startswith(f"leak ({leak.pattern}), floor ") and "0 B/h," not in text.split("(latest")[0], text
     assert "(latest: no-leak" in text, text
+
+
+def test_a_held_verdict_and_the_latest_each_carry_their_own_time_to_the_limit() -> None:
+    """A held "leak (linear), floor 41.4 MiB/min" was followed by "limit in ~23h34m", the latest diagnosis'
+    time at its own growth: each time to the limit goes with the growth printed before it."""
+    import numpy as np
+
+    from memdoctor.analysis import diagnose
+    from memdoctor.analysis.online import OnlineJudge
+    from memdoctor.report.live import verdict_text
+
+    t = np.arange(0, 600, 1.0)
+    limit = int(2e9)
+    leak = diagnose(t, 100e6 + 500e3 * t, limit_bytes=limit)
+    above = diagnose(t, np.full(t.size, 2.1e9), limit_bytes=limit)  # flat, already above the limit: 0
+    assert leak.verdict == "leak" and leak.time_to_limit_s and leak.time_to_limit_s > 600
+    assert above.verdict != "leak" and above.time_to_limit_s == 0.0
+    judge = OnlineJudge(persist=2, min_hold_s=0.0, hold_share=0.0)
+    judge.update(leak, 10.0)
+    assert judge.update(leak, 11.0).shown == "leak"
+    held, _, latest = verdict_text(judge.update(above, 12.0)).partition("(latest")
+    assert latest.endswith("limit in ~0ms)"), latest
+    assert "limit in ~0ms" not in held, held

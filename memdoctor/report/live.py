@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
+from memdoctor.analysis.diagnosis import Diagnosis
 from memdoctor.analysis.engine import describe_growth
 from memdoctor.analysis.online import OnlineState
 from memdoctor.sampling.recorder import RecordingState
@@ -42,16 +43,20 @@ def verdict_text(online: OnlineState | None, warmup_s: float = 0.0) -> str:
             text += f" ({online.note})"
         if online.decide_in_s is not None:
             text += f", can decide in ~{format_duration(online.decide_in_s)}"
-    else:
-        shown = online.shown_diagnosis or d
-        text = f"{online.shown} ({shown.pattern}), floor {describe_growth(shown)}"
-        if online.confidence is not None:
-            text += f", confidence {online.confidence:.2f}"  # calibrated: online.alert_confidence
-        if d.verdict != online.shown:
-            text += f" (latest: {d.verdict} ({d.pattern}), {describe_growth(d)})"
-    if d.time_to_limit_s is not None:
-        text += f", limit in ~{format_duration(d.time_to_limit_s)}"
-    return text
+        return text + _limit_text(d)
+    # A held verdict is shown with its own growth and time to the limit; the latest diagnosis, when it differs,
+    # with its own (a held "leak, floor 41.4 MiB/min" was followed by the latest's "limit in ~23h34m").
+    shown = online.shown_diagnosis or d
+    text = f"{online.shown} ({shown.pattern}), floor {describe_growth(shown)}"
+    if online.confidence is not None:
+        text += f", confidence {online.confidence:.2f}"  # calibrated: online.alert_confidence
+    if d.verdict != online.shown:
+        return text + f" (latest: {d.verdict} ({d.pattern}), {describe_growth(d)}{_limit_text(d)})"
+    return text + _limit_text(d)
+
+
+def _limit_text(d: Diagnosis) -> str:
+    return f", limit in ~{format_duration(d.time_to_limit_s)}" if d.time_to_limit_s is not None else ""
 
 
 def panel(state: RecordingState, online: OnlineState | None, *, title: str, elapsed: float,
