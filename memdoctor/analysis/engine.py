@@ -15,9 +15,11 @@ How the answer is made, in order:
 3. On a window short enough for a CI gate (<= FLOOR_TEST_MAX_S, one lifetime) the floor test
    (gate_trend.floor_trend) measures the floor's growth from one point per GC or batch cycle with
    a noise model: it needs 2-3 cycles where the classifier needs 6, and was tuned on 60 s gates
-   (benchmarks/gate_families.py). There its growth is the one shown, and its judgement corrects
-   the classifier's verdict (a rising floor is a leak; a flat or levelling floor in a short window
-   is not). Longer traces keep the classifier's Theil-Sen growth.
+   (benchmarks/gate_families.py). There its growth is the one shown (unless the classifier's agrees
+   with it and is the more precise, `_more_precise`), and its judgement corrects the classifier's
+   verdict (a rising floor is a leak; a flat or levelling floor in a short window is not; a rise
+   only the process's birth makes is measured again without it, `_without_birth`). Longer traces
+   keep the classifier's Theil-Sen growth.
 4. Facts beat trends: a target OOM-killed at its limit leaks, whatever its curve looked like;
    memory already above the limit has reached it (time to the limit 0).
 5. The time to the limit (forecast.time_to_limit) from the growth shown and its band, for a leak,
