@@ -8,6 +8,9 @@
   test's line through the fill; its own last part is flat).
 - py_sawtooth_slow_leak: a first batch's climb and fall in the first 3 s read as a restart, and the
   start-up before it as a completed lifetime that climbed: "leak, restart loop, 20.1 MiB/s".
+- py_slow_leak_7min: a 165 MB process keeping 417 KiB/min (15 % of its level an hour, p < 0.001) read "no-leak,
+  significant but too small to matter" (under 1 MiB/min and under 2 % of its level in 7 minutes); its healthy
+  twin py_slow_ok_7min stays no-leak.
 - py_one_spike: one spike falling over three samples made "3 GC cycles" whose troughs "moved -2.2 GiB/s":
   inconclusive, watch 9 min more, on a process flat for 4 minutes.
 """
@@ -50,7 +53,8 @@ def test_a_slow_leak_that_reaches_the_limit_within_a_day_is_a_leak() -> None:
     """py_slow_leak_7min.csv (programs/py_slow_leak_7min.py: a 165 MB process keeping a ~690 B audit string per
     lookup, 10 lookups/s, 417 KiB/min, Mann-Kendall p < 0.001): its 2.9 MiB rise in 7 min is under 2 % of the level
     and under 1 MiB/min, so with a 512 MB limit it read "no-leak" beside its own "limit in 14h05m". A rise at a
-    rate reaching the limit within a day matters; with no limit (the machine's 23.5 GiB, 57 days) it does not."""
+    rate reaching the limit within a day matters. (Without a limit it is a leak too now, by its rate of 15 % of its
+    level an hour over 7 minutes: labels.csv, thresholds.STEADY_LEVEL_RATE.)"""
     path = str(SHAPES / "py_slow_leak_7min.csv")
     d = json.loads(memdoctor("analyze", path, "--limit", "512MB", "--json", check_code=None).stdout)
     assert d["verdict"] == "leak", d["evidence"]

@@ -107,12 +107,18 @@ def _without_birth(cl: Clean, fj: FloorJudgement, evidence: list[str]) -> FloorJ
     return judge_floor(after)
 
 
-def _steady_rise(ft: FloorTrend) -> bool:
-    """Evidence over rules: a floor rising many standard errors over minutes, still at its rate at the end."""
+def _steady_rise(ft: FloorTrend, classifier_slope: float) -> bool:
+    """Evidence over rules: a floor rising many standard errors over minutes, still at its rate at the end, at a
+    rate that matters: STEADY_MIN_RATE, or STEADY_LEVEL_RATE of the floor's level when the classifier's own
+    trend over the window's minima measures that rate too (two measurements of one floor agreeing)."""
     if ft.duration_s < th.STEADY_MIN_S or not (math.isfinite(ft.se) and ft.se > 0):
         return False
-    if ft.slope < th.STEADY_MIN_RATE or ft.slope / ft.se < th.STEADY_Z:
+    if ft.slope / ft.se < th.STEADY_Z:
         return False
+    if ft.slope < th.STEADY_MIN_RATE:
+        level = max(float(np.median(ft.floor_points)), 1.0) if ft.floor_points else 1.0
+        if min(ft.slope, classifier_slope) < th.STEADY_LEVEL_RATE * level:
+            return False
     return _still_rising(ft)
 
 
@@ -180,7 +186,7 @@ def _reconcile(res: SegmentResult, fj: FloorJudgement, cl: Clean,
             cyclic = ft.cycles >= 3 and ft.swing >= th.SAWTOOTH_AMPLITUDE * max(float(np.median(ft.floor_points)), 1.0)
             pattern = _rise_shape(pattern, cyclic, cl, evidence)
         return "leak", pattern, max(conf if verdict == "leak" else 0.0, _confidence(z_rise)), None
-    if verdict != "leak" and _steady_rise(ft):
+    if verdict != "leak" and _steady_rise(ft, res.slope):
         evidence.append(f"the floor rose steadily for {format_duration(ft.duration_s)} at {format_rate(ft.slope)}, "
                         f"{ft.slope / ft.se:.0f} standard errors, as fast in the last part of the window: a leak, "
                         "not heap sizing or a fill")

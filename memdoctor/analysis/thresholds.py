@@ -27,6 +27,14 @@ SHORT_WINDOW_S = 120.0
 # sawtooth, 6 min: the classifier's heap-sizing rule called it no-leak).
 STEADY_Z = 5.0
 STEADY_MIN_RATE = 1024**2 / 60
+# A slower steady rise also matters when it is at least STEADY_LEVEL_RATE of the floor's level (per second):
+# 10 % an hour, the growth at which Coroot alarms (../shared/FIELD_NOTES.md), and a floor doubling in ten hours.
+# Below STEADY_MIN_RATE both measurements of the floor (the floor test's line and the classifier's Theil-Sen over
+# window minima) must see it: on a batch runner whose first jobs raised the high-water mark, the floor test's
+# line measured 157 KiB/min at 5 standard errors where the window minima rose 18 KiB in 5 minutes (the real
+# recording rw_py_batch_drop, healthy). A 165 MB process keeping 417 KiB/min (tests/data/shapes
+# py_slow_leak_7min, 15 %/h, p < 0.001 by both) read "significant but too small to matter" for 7 minutes.
+STEADY_LEVEL_RATE = 0.10 / 3600.0
 STEADY_MIN_S = 120.0
 STEADY_LATE_SHARE = 0.5
 # The growth interval shown beside every growth: 90 %, the level of the classifier's Theil-Sen band
