@@ -90,6 +90,8 @@ def test_every_command_gives_the_same_verdict(path: Path) -> None:
     # ... and no leak beside "watch more to decide" (a sequential job runner's one step read "leak, 0.99" with it).
     if want[0] == "leak":
         assert not any("more to decide" in line for line in analyze["evidence"]), analyze["evidence"]
+        # ... nor beside "too small to matter" (a steady 417 KiB/min rise, decided by its rate, had both).
+        assert not any("too small to matter" in line for line in analyze["evidence"]), analyze["evidence"]
 
     gate = _cli("gate", "--trace", p, "--json")
     assert (gate["diagnosis"]["verdict"], gate["diagnosis"]["pattern"]) == want

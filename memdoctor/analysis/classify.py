@@ -69,6 +69,9 @@ from memdoctor.units import format_bytes, format_duration, format_p, format_rate
 
 # What a floor that rose and then held flat is read as (the engine amends it when the plateau is not yet shown).
 PLATEAU_READING = "warm-up or cache fill, not a leak"
+# The reading of a significant rise below the relevance bar; the engine drops it where a steady rise's rate
+# (engine._steady_rise) makes the verdict a leak.
+TOO_SMALL_READING = "the rise is significant but too small to matter"
 
 
 @dataclass
@@ -406,7 +409,7 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool, limit: int | 
             res.evidence.append(f"weak upward trend of the floor: watch about {format_duration(span)} more to decide")
             return res
         res.evidence.append(
-            (f"the rise is significant but too small to matter: a leak would need the floor to rise by >= "
+            (f"{TOO_SMALL_READING}: a leak would need the floor to rise by >= "
              f"{format_bytes(min_rise)} ({MIN_RISE_FRACTION:.0%} of its level, or {format_rate(MIN_RISE_RATE)} over "
              f"the span, or a rate reaching the limit within {format_duration(TTL_WARN_S)})")
             if significant and rise > 0 else

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from memdoctor.analysis import thresholds as th
-from memdoctor.analysis.classify import PLATEAU_READING, SegmentResult, classify, staircase
+from memdoctor.analysis.classify import PLATEAU_READING, TOO_SMALL_READING, SegmentResult, classify, staircase
 from memdoctor.analysis.diagnosis import Diagnosis, HeapGrowth, Pattern, Verdict
 from memdoctor.analysis.forecast import Forecast, Growth, time_to_limit
 from memdoctor.analysis.gate_trend import FloorJudgement, FloorTrend, floor_trend, judge_floor
@@ -187,9 +187,12 @@ def _reconcile(res: SegmentResult, fj: FloorJudgement, cl: Clean,
             pattern = _rise_shape(pattern, cyclic, cl, evidence)
         return "leak", pattern, max(conf if verdict == "leak" else 0.0, _confidence(z_rise)), None
     if verdict != "leak" and _steady_rise(ft, res.slope):
-        evidence.append(f"the floor rose steadily for {format_duration(ft.duration_s)} at {format_rate(ft.slope)}, "
-                        f"{ft.slope / ft.se:.0f} standard errors, as fast in the last part of the window: a leak, "
-                        "not heap sizing or a fill")
+        # The classifier's "too small to matter" is overruled by the rate: not printed beside the leak.
+        evidence[:] = [line for line in evidence if not line.startswith(TOO_SMALL_READING)]
+        share = ft.slope * 3600 / max(float(np.median(ft.floor_points)), 1.0) if ft.floor_points else 0.0
+        evidence.append(f"the floor rose steadily for {format_duration(ft.duration_s)} at {format_rate(ft.slope)} "
+                        f"({share:.0%} of its level an hour), {ft.slope / ft.se:.0f} standard errors, as fast in the "
+                        "last part of the window: a leak, not heap sizing or a fill")
         pattern = _rise_shape(pattern, ft.cycles >= 3, cl, evidence)
         return "leak", pattern, _confidence(ft.slope / ft.se - th.STEADY_Z), None
     if fj.state == "levelling-off" and verdict == "leak" and short:
