@@ -364,14 +364,17 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool, limit: int | 
     significant = tr.p_up < ALPHA
     plateau = _flat_tail(x, y, min_rise, sigma) if rise >= min_rise or not significant else None
     if plateau is not None and not sawtooth:
-        tail_start, tail_tr = plateau
+        tail_start, tail_tr, head_rise = plateau
         res.verdict, res.pattern = "no-leak", "plateau"
         # The growth shown is the measured one (the plateau's own slope and band), never a rounded 0.
         res.slope, res.slope_low, res.slope_high = tail_tr.slope, tail_tr.slope_low, tail_tr.slope_high
         tail_level = float(np.median(y[x >= tail_start]))
+        # When the floor first came within half the leak bar of the tail's level: where the rise ended (the tail's
+        # start is only where flatness was tested from; a job runner up in its first 10 s "rose in the first 1m11s").
+        reached = float(x[np.flatnonzero(y >= tail_level - 0.5 * min_rise)[0]])
         res.evidence.append(
-            f"floor rose {format_bytes(tail_level - level0)} in the first {format_duration(tail_start)}, then held "
-            f"flat for {format_duration(span - tail_start)} (Sen slope {format_rate(tail_tr.slope)}, "
+            f"floor rose {format_bytes(head_rise)} in the first {format_duration(reached)}, then held "
+            f"flat (the last {format_duration(span - tail_start)}: Sen slope {format_rate(tail_tr.slope)}, "
             f"Mann-Kendall {format_p(tail_tr.p_up)}): {PLATEAU_READING}"
         )
         res.confidence = float(min(0.95, 0.55 + 0.4 * min(1.0, (span - tail_start) / span / 0.6)))
@@ -515,8 +518,9 @@ def _floor_at_end(line_value: float, b: Buckets, i0: int, i1: int) -> float:
     return float(min(max(float(line_value), float(b.lo[i0:i1].min())), float(b.lo[i1 - 1])))
 
 
-def _flat_tail(x: np.ndarray, y: np.ndarray, min_rise: float, sigma: float) -> tuple[float, Trend] | None:
-    """The floor rose and then stopped: a tail whose slope is clearly below the slope before it."""
+def _flat_tail(x: np.ndarray, y: np.ndarray, min_rise: float, sigma: float) -> tuple[float, Trend, float] | None:
+    """The floor rose and then stopped: a tail whose slope is clearly below the slope before it. Returns where the
+    tail starts, its trend, and how far the floor rose before it (from the head's first points to the tail's level)."""
     span = float(x[-1])
     for q in (0.6, 0.5, 0.4, 0.3):
         cut = span * (1 - q)
@@ -540,7 +544,7 @@ def _flat_tail(x: np.ndarray, y: np.ndarray, min_rise: float, sigma: float) -> t
         # 13 MiB/min fill, rw_py_lru_long_fill) is still a plateau: its rise is below the leak bar.
         irrelevant = tail_growth < 0.5 * min_rise and tt.slope < IRRELEVANT_TAIL_SHARE * head_slope
         if flat_enough and (tt.p_up >= ALPHA or irrelevant):
-            return cut, tt
+            return cut, tt, head_rise
     return None
 
 

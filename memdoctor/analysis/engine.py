@@ -42,7 +42,7 @@ from memdoctor.analysis import thresholds as th
 from memdoctor.analysis.classify import PLATEAU_READING, TOO_SMALL_READING, SegmentResult, classify, staircase
 from memdoctor.analysis.diagnosis import Diagnosis, HeapGrowth, Pattern, Verdict
 from memdoctor.analysis.forecast import Forecast, Growth, time_to_limit
-from memdoctor.analysis.gate_trend import FloorJudgement, FloorTrend, floor_trend, judge_floor
+from memdoctor.analysis.gate_trend import FloorJudgement, FloorTrend, decelerates, floor_trend, judge_floor
 from memdoctor.analysis.prepare import Clean, clean
 from memdoctor.analysis.segments import birth_s
 from memdoctor.analysis.thresholds import MIN_SAMPLES
@@ -113,7 +113,7 @@ def _steady_rise(ft: FloorTrend, classifier_slope: float) -> bool:
     trend over the window's minima measures that rate too (two measurements of one floor agreeing)."""
     if ft.duration_s < th.STEADY_MIN_S or not (math.isfinite(ft.se) and ft.se > 0):
         return False
-    if ft.slope / ft.se < th.STEADY_Z:
+    if ft.slope / ft.se < th.STEADY_Z or decelerates(ft, th.STEADY_RATE_KEPT):
         return False
     if ft.slope < th.STEADY_MIN_RATE:
         level = max(float(np.median(ft.floor_points)), 1.0) if ft.floor_points else 1.0
@@ -186,7 +186,10 @@ def _reconcile(res: SegmentResult, fj: FloorJudgement, cl: Clean,
             cyclic = ft.cycles >= 3 and ft.swing >= th.SAWTOOTH_AMPLITUDE * max(float(np.median(ft.floor_points)), 1.0)
             pattern = _rise_shape(pattern, cyclic, cl, evidence)
         return "leak", pattern, max(conf if verdict == "leak" else 0.0, _confidence(z_rise)), None
-    if verdict != "leak" and _steady_rise(ft, res.slope):
+    # Not where the classifier's own halves show the rise slowing (its undecided plateau): the two measurements
+    # disagree on steadiness, and "rose steadily" stood beside "growth is decelerating".
+    decelerating = res.verdict == "inconclusive" and res.pattern == "plateau"
+    if verdict != "leak" and not decelerating and _steady_rise(ft, res.slope):
         # The classifier's "too small to matter" is overruled by the rate: not printed beside the leak.
         evidence[:] = [line for line in evidence if not line.startswith(TOO_SMALL_READING)]
         share = ft.slope * 3600 / max(float(np.median(ft.floor_points)), 1.0) if ft.floor_points else 0.0
@@ -197,6 +200,11 @@ def _reconcile(res: SegmentResult, fj: FloorJudgement, cl: Clean,
         return "leak", pattern, _confidence(ft.slope / ft.se - th.STEADY_Z), None
     if fj.state == "levelling-off" and verdict == "leak" and short:
         return "inconclusive", "plateau", 0.3, fj.watch_more_s or ft.duration_s
+    if fj.state == "levelling-off" and verdict == "no-leak" and pattern == "stable":
+        # The floor test saw the floor rise and level off where the classifier, leaving the rise out as the
+        # process's start-up, saw a level floor: a session store filling 21 -> 43 MiB in its first 30 s, then flat,
+        # read "stable". The shape is the rise and the level.
+        return verdict, "plateau", conf, watch
     if fj.state == "flat" and short and verdict in ("leak", "inconclusive"):
         if verdict == "leak":
             evidence.append("decided by the floor test (one floor point per GC or batch cycle), which finds the floor "
@@ -332,9 +340,11 @@ def diagnose(
         extras["floor_test"] = fj.to_dict()
         if verdict != "leak" and pattern == "plateau" and res.pattern == "plateau" and res.verdict == "no-leak":
             pass  # a fill that levelled off: the growth that matters is the plateau's own (the classifier's tail)
-        elif (pattern == "plateau" and verdict != "leak" and ft.late_slope is not None
-              and ft.late_se is not None and math.isfinite(ft.late_se)):
-            # A fill levelling off: its growth now is the late part's (the fill itself is not the growth).
+        elif (((pattern == "plateau" and verdict != "leak") or (fj.state == "levelling-off" and verdict == "no-leak"))
+              and ft.late_slope is not None and ft.late_se is not None and math.isfinite(ft.late_se)):
+            # A fill levelling off: its growth now is the late part's (the fill itself is not the growth). Also where
+            # the classifier left the fill out as the process's start-up and saw a stable floor: a session store
+            # filling 21 -> 43 MiB in its first 30 s, then flat, read "stable" beside the floor test's 3.6 MiB/min.
             half = _Z_BAND * ft.late_se
             growth = Growth(ft.late_slope, ft.late_slope - half, ft.late_slope + half,
                              float(ft.floor_points[-1]) if ft.floor_points else res.floor_now, res.excursion, None)

@@ -502,11 +502,17 @@ class FloorJudgement:
 
 def _levels_off(ft: FloorTrend) -> bool:
     """The floor's rise slows down at the end of the window: a warm-up or a cache filling up."""
+    return ft.late_slope is not None and ft.late_slope < ft.slope / 2 and decelerates(ft)
+
+
+def decelerates(ft: FloorTrend, kept: float = 1.0) -> bool:
+    """The window's last part climbs significantly slower (by LEVELLING_Z standard errors of the difference) than
+    `kept` times the part before it: the shape of a fill settling, not of a leak going on at its rate."""
     if ft.late_slope is None or ft.late_se is None or ft.early_slope is None or ft.early_se is None:
         return False
-    if not math.isfinite(ft.early_se) or ft.late_slope >= ft.slope / 2:
+    if not (math.isfinite(ft.early_se) and math.isfinite(ft.late_se)):
         return False
-    return ft.early_slope - ft.late_slope > LEVELLING_Z * math.hypot(ft.early_se, ft.late_se)
+    return kept * ft.early_slope - ft.late_slope > LEVELLING_Z * math.hypot(kept * ft.early_se, ft.late_se)
 
 
 def _one_step_then_level(ft: FloorTrend) -> tuple[float, float, int] | None:
