@@ -371,7 +371,8 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool, limit: int | 
         tail_level = float(np.median(y[x >= tail_start]))
         # When the floor first came within half the leak bar of the tail's level: where the rise ended (the tail's
         # start is only where flatness was tested from; a job runner up in its first 10 s "rose in the first 1m11s").
-        reached = float(x[np.flatnonzero(y >= tail_level - 0.5 * min_rise)[0]])
+        near = np.flatnonzero(y >= tail_level - 0.5 * min_rise)
+        reached = float(x[near[0]]) if len(near) else tail_start
         res.evidence.append(
             f"floor rose {format_bytes(head_rise)} in the first {format_duration(reached)}, then held "
             f"flat (the last {format_duration(span - tail_start)}: Sen slope {format_rate(tail_tr.slope)}, "
