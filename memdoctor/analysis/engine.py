@@ -336,6 +336,14 @@ def diagnose(
     if fj is not None and fj.trend is not None and math.isfinite(fj.trend.se):
         ft = fj.trend
         verdict, pattern, conf, watch = _reconcile(res, fj, cl, evidence)
+        if verdict == "leak" and fj.state == "flat":
+            # A leak by the floor's steadiness over minutes (_steady_rise), below the rate a short gate fails on:
+            # the floor test's own reading ("no rise above 2.5 MiB/min") stood in the gate's failing verdict line
+            # as if it said no.
+            where = f"{ft.cycles} GC/batch cycles" if ft.cycles else f"{ft.points} points"
+            fj = replace(fj, message=f"floor test: {format_rate(ft.slope)} (standard error {format_rate(ft.se)}) over "
+                                     f"{where}, under the {format_rate(th.RISING_RATE)} a short window fails on by its "
+                                     "rate alone; a leak by its steady rise (above)")
         evidence.append(fj.message)
         extras["floor_test"] = fj.to_dict()
         if verdict != "leak" and pattern == "plateau" and res.pattern == "plateau" and res.verdict == "no-leak":
