@@ -92,6 +92,8 @@ def test_every_command_gives_the_same_verdict(path: Path) -> None:
         assert not any("more to decide" in line for line in analyze["evidence"]), analyze["evidence"]
         # ... nor beside "too small to matter" (a steady 417 KiB/min rise, decided by its rate, had both).
         assert not any("too small to matter" in line for line in analyze["evidence"]), analyze["evidence"]
+        # ... nor beside "heap sizing, not yet evidence of a leak" (rw_py_sawtooth_slow_leak: a steady rise).
+        assert not any("not yet evidence of a leak" in line for line in analyze["evidence"]), analyze["evidence"]
 
     gate = _cli("gate", "--trace", p, "--json")
     assert (gate["diagnosis"]["verdict"], gate["diagnosis"]["pattern"]) == want

@@ -72,6 +72,9 @@ PLATEAU_READING = "warm-up or cache fill, not a leak"
 # The reading of a significant rise below the relevance bar; the engine drops it where a steady rise's rate
 # (engine._steady_rise) makes the verdict a leak.
 TOO_SMALL_READING = "the rise is significant but too small to matter"
+# The reading of troughs that rose less than a quarter of the GC swing in a short trace (heap sizing); the engine
+# drops it too where a steady rise decides a leak.
+HEAP_SIZING_READING = "the troughs moved less than a quarter of the GC swing"
 
 
 @dataclass
@@ -402,7 +405,7 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool, limit: int | 
             # --max-growth budget judges it.
             res.confidence = 0.5
             res.evidence.append(
-                f"the troughs moved less than a quarter of the GC swing in a trace shorter than "
+                f"{HEAP_SIZING_READING} in a trace shorter than "
                 f"{format_duration(SHORT_GC_S)}: heap sizing, not yet evidence of a leak (watch longer to be sure)"
             )
             return res

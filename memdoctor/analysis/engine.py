@@ -39,7 +39,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from memdoctor.analysis import thresholds as th
-from memdoctor.analysis.classify import PLATEAU_READING, TOO_SMALL_READING, SegmentResult, classify, staircase
+from memdoctor.analysis.classify import (
+    HEAP_SIZING_READING,
+    PLATEAU_READING,
+    TOO_SMALL_READING,
+    SegmentResult,
+    classify,
+    staircase,
+)
 from memdoctor.analysis.diagnosis import Diagnosis, HeapGrowth, Pattern, Verdict
 from memdoctor.analysis.forecast import Forecast, Growth, time_to_limit
 from memdoctor.analysis.gate_trend import FloorJudgement, FloorTrend, decelerates, floor_trend, judge_floor
@@ -190,8 +197,8 @@ def _reconcile(res: SegmentResult, fj: FloorJudgement, cl: Clean,
     # disagree on steadiness, and "rose steadily" stood beside "growth is decelerating".
     decelerating = res.verdict == "inconclusive" and res.pattern == "plateau"
     if verdict != "leak" and not decelerating and _steady_rise(ft, res.slope):
-        # The classifier's "too small to matter" is overruled by the rate: not printed beside the leak.
-        evidence[:] = [line for line in evidence if not line.startswith(TOO_SMALL_READING)]
+        # The classifier's "too small to matter" or "heap sizing" is overruled: not printed beside the leak.
+        evidence[:] = [line for line in evidence if not line.startswith((TOO_SMALL_READING, HEAP_SIZING_READING))]
         share = ft.slope * 3600 / max(float(np.median(ft.floor_points)), 1.0) if ft.floor_points else 0.0
         evidence.append(f"the floor rose steadily for {format_duration(ft.duration_s)} at {format_rate(ft.slope)} "
                         f"({share:.0%} of its level an hour), {ft.slope / ft.se:.0f} standard errors, as fast in the "
