@@ -114,6 +114,12 @@ def _without_birth(cl: Clean, fj: FloorJudgement, evidence: list[str]) -> FloorJ
     return judge_floor(after)
 
 
+def _floor_level(ft: FloorTrend) -> float:
+    """The floor's level in bytes: the median of the floor test's points (one per GC or batch cycle), at least
+    one byte so that rates can be divided by it (an empty or all-zero floor has no level to speak of)."""
+    return max(float(np.median(ft.floor_points)), 1.0) if ft.floor_points else 1.0
+
+
 def _steady_rise(ft: FloorTrend, classifier_slope: float) -> bool:
     """Evidence over rules: a floor rising many standard errors over minutes, still at its rate at the end, at a
     rate that matters: STEADY_MIN_RATE, or STEADY_LEVEL_RATE of the floor's level when the classifier's own
@@ -122,10 +128,9 @@ def _steady_rise(ft: FloorTrend, classifier_slope: float) -> bool:
         return False
     if ft.slope / ft.se < th.STEADY_Z or decelerates(ft, th.STEADY_RATE_KEPT):
         return False
-    if ft.slope < th.STEADY_MIN_RATE:
-        level = max(float(np.median(ft.floor_points)), 1.0) if ft.floor_points else 1.0
-        if min(ft.slope, classifier_slope) < th.STEADY_LEVEL_RATE * level:
-            return False
+    below_level_rate = min(ft.slope, classifier_slope) < th.STEADY_LEVEL_RATE * _floor_level(ft)
+    if ft.slope < th.STEADY_MIN_RATE and below_level_rate:
+        return False
     return _still_rising(ft)
 
 
@@ -190,7 +195,7 @@ def _reconcile(res: SegmentResult, fj: FloorJudgement, cl: Clean,
         if verdict != "leak":
             evidence.append("decided by the floor test (one floor point per GC or batch cycle), which sees the rise "
                             "in this short window where the trend over window minima does not yet")
-            cyclic = ft.cycles >= 3 and ft.swing >= th.SAWTOOTH_AMPLITUDE * max(float(np.median(ft.floor_points)), 1.0)
+            cyclic = ft.cycles >= 3 and ft.swing >= th.SAWTOOTH_AMPLITUDE * _floor_level(ft)
             pattern = _rise_shape(pattern, cyclic, cl, evidence)
         return "leak", pattern, max(conf if verdict == "leak" else 0.0, _confidence(z_rise)), None
     # Not where the classifier's own halves show the rise slowing (its undecided plateau): the two measurements
@@ -199,7 +204,7 @@ def _reconcile(res: SegmentResult, fj: FloorJudgement, cl: Clean,
     if verdict != "leak" and not decelerating and _steady_rise(ft, res.slope):
         # The classifier's "too small to matter" or "heap sizing" is overruled: not printed beside the leak.
         evidence[:] = [line for line in evidence if not line.startswith((TOO_SMALL_READING, HEAP_SIZING_READING))]
-        share = ft.slope * 3600 / max(float(np.median(ft.floor_points)), 1.0) if ft.floor_points else 0.0
+        share = ft.slope * 3600 / _floor_level(ft)
         evidence.append(f"the floor rose steadily for {format_duration(ft.duration_s)} at {format_rate(ft.slope)} "
                         f"({share:.0%} of its level an hour), {ft.slope / ft.se:.0f} standard errors, as fast in the "
                         "last part of the window: a leak, not heap sizing or a fill")
