@@ -1,12 +1,12 @@
 # healthy: a read-only lookup service over an 8 MB mmap'd index file (MADV_RANDOM, cold page cache, so
 # each lookup faults in one 4 KB page); random lookups touch pages, so RSS (file-backed) grows as
 # 1-exp(-t/tau), tau ~ 240 s, bounded by the file size. 100 MB heap ballast.
-import mmap, os, random, time
-path = "/tmp/memdoctor_index8.bin"
+import mmap, os, random, tempfile, time
+# A private directory (mode 0700) of our own: a fixed name under /tmp would follow a symlink another user planted.
+path = os.path.join(tempfile.mkdtemp(prefix="memdoctor_"), "memdoctor_index8.bin")
 size = 8 * 1024 * 1024
-if not os.path.exists(path) or os.path.getsize(path) != size:
-    with open(path, "wb") as f:
-        f.write(os.urandom(size))
+with open(path, "xb") as f:
+    f.write(os.urandom(size))
 os.system("sync")
 fd = os.open(path, os.O_RDONLY)
 os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
