@@ -15,6 +15,8 @@
   test's 3.6 MiB/min through the fill as its growth (the classifier had left the fill out as the start-up).
 - py_batch_drop_3min (not labelled: start-up then flat, stable or plateau by taste): its plateau line said "floor
   rose 0 B in the first 1m11s" of a rise of 53 MiB in 5 s.
+- node_lru_fill_4min (not labelled: healthy by its code, "unclear" on its plot): "leak, 0.99" above the floor test's
+  "levels off at the end: a warm-up or cache fill, not judged a leak".
 - py_one_spike: one spike falling over three samples made "3 GC cycles" whose troughs "moved -2.2 GiB/s":
   inconclusive, watch 9 min more, on a process flat for 4 minutes.
 """
@@ -130,3 +132,14 @@ def test_a_fill_settling_over_minutes_is_not_a_steady_leak(name: str) -> None:
     d = json.loads(memdoctor("analyze", str(SHAPES / f"{name}.csv"), "--json", check_code=None).stdout)
     assert d["verdict"] != "leak", d["evidence"]
     assert not any("rose steadily" in line for line in d["evidence"]), d["evidence"]
+
+
+def test_a_leak_line_over_a_floor_that_levels_off_at_the_end_is_undecided() -> None:
+    """node_lru_fill_4min.csv (programs/node_lru_fill_4min.js: lru-cache max 6000 pages at 50 unique requests/s):
+    RSS climbs 55 -> 119 MiB, holds for 40 s, climbs again. The classifier's line over the window's minima said
+    leak (0.99) while the floor test's last part said the rise levels off: one answer, undecided, with how much
+    longer to watch, and the growth now (the last part's), not the whole window's line."""
+    d = json.loads(memdoctor("analyze", str(SHAPES / "node_lru_fill_4min.csv"), "--json", check_code=None).stdout)
+    assert d["verdict"] == "inconclusive", d["evidence"]
+    assert d["watch_more_s"] and d["watch_more_s"] > 0, d
+    assert d["growth_bytes_per_s"] < 10 * 1024**2 / 60, d
