@@ -105,6 +105,13 @@ def test_every_command_gives_the_same_verdict(path: Path) -> None:
         # A failing verdict line does not carry a reading that says no (a steady 417 KiB/min leak failed with the
         # floor test's "no rise above 2.5 MiB/min" in its message).
         assert "no rise above" not in verdict_check["message"], verdict_check["message"]
+        assert "a leak must exceed" not in verdict_check["message"], verdict_check["message"]
+    # A plateau is a floor that stopped: not beside a floor test that finds its end still at a leak's rate.
+    if want[1] == "plateau":
+        assert not any("still above" in line for line in analyze["evidence"]), analyze["evidence"]
+    # "held flat" is not said of a significant trend (an evicting LRU's small rise, p < 0.001).
+    for line in analyze["evidence"]:
+        assert not re.search(r"held flat \([^)]*p < 0\.0", line), line
     # The gate's pass/fail follows from the verdict (default thresholds: fail on leak only).
     assert gate["passed"] == (want[0] != "leak"), gate["checks"]
     assert gate["diagnosis"]["growth_bytes_per_s"] == analyze["growth_bytes_per_s"]

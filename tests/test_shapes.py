@@ -17,6 +17,11 @@
   rose 0 B in the first 1m11s" of a rise of 53 MiB in 5 s.
 - node_lru_fill_4min (not labelled: healthy by its code, "unclear" on its plot): "leak, 0.99" above the floor test's
   "levels off at the end: a warm-up or cache fill, not judged a leak".
+- py_lru_fill_170s (an OrderedDict capped at 3000 entries, fills for 76 s): "then held flat (... p < 0.001)" beside a
+  significant small rise, and the floor test's "2.4 MiB/min, no rise above 2.5 MiB/min" beside a growth of
+  246.5 KiB/min, with nothing saying the 2.4 was the fill's.
+- node_map_nosweep_105s (a Map never evicted, not plain at 105 s): "plateau" and "levels off at the end
+  (4.2 MiB/min): ... not judged a leak" beside the classifier's "steady growth of 4.4 MiB/min".
 - py_one_spike: one spike falling over three samples made "3 GC cycles" whose troughs "moved -2.2 GiB/s":
   inconclusive, watch 9 min more, on a process flat for 4 minutes.
 """
@@ -143,3 +148,25 @@ def test_a_leak_line_over_a_floor_that_levels_off_at_the_end_is_undecided() -> N
     assert d["verdict"] == "inconclusive", d["evidence"]
     assert d["watch_more_s"] and d["watch_more_s"] > 0, d
     assert d["growth_bytes_per_s"] < 10 * 1024**2 / 60, d
+
+
+def test_a_rise_slowing_down_but_still_at_a_leaks_rate_is_not_called_levelled_off() -> None:
+    """node_map_nosweep_105s.csv (programs/node_http_map.js nosweep, 40 unique requests/s): a fast warm-up, then
+    4.2 MiB/min to the end. Undecided at 105 s is honest (its healthy twin's first minute looks the same), but
+    "plateau" and "levels off at the end: ... not judged a leak" stood beside "steady growth of 4.4 MiB/min"."""
+    d = json.loads(memdoctor("analyze", str(SHAPES / "node_map_nosweep_105s.csv"), "--json", check_code=None).stdout)
+    assert d["verdict"] in ("inconclusive", "leak"), d["evidence"]
+    assert d["pattern"] != "plateau", d["evidence"]
+    assert not any("levels off" in line or "not judged a leak" in line for line in d["evidence"]), d["evidence"]
+    assert 2.5 * 1024**2 / 60 < d["growth_bytes_per_s"] < 6 * 1024**2 / 60, d  # the rate now, not the warm-up's
+
+
+def test_a_significant_rise_is_not_called_held_flat_and_the_fills_rate_is_named() -> None:
+    """py_lru_fill_170s.csv: the plateau's tail rose 0.4 MiB (one 0.3 MiB step at 138 s), p < 0.001, and was "held
+    flat"; the floor test's whole-window 2.4 MiB/min (the fill) stood unexplained beside a growth of 246.5 KiB/min."""
+    d = json.loads(memdoctor("analyze", str(SHAPES / "py_lru_fill_170s.csv"), "--json", check_code=None).stdout)
+    assert (d["verdict"], d["pattern"]) == ("no-leak", "plateau"), d["evidence"]
+    plateau = next(line for line in d["evidence"] if line.startswith("floor rose"))
+    assert not ("held flat" in plateau and "p < 0.0" in plateau), plateau
+    floor_test = next(line for line in d["evidence"] if line.startswith("floor test"))
+    assert "fill" in floor_test, floor_test

@@ -376,9 +376,14 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool, limit: int | 
         # start is only where flatness was tested from; a job runner up in its first 10 s "rose in the first 1m11s").
         near = np.flatnonzero(y >= tail_level - 0.5 * min_rise)
         reached = float(x[near[0]]) if len(near) else tail_start
+        # A tail whose small rise is significant (_flat_tail's "irrelevant") is not "held flat" beside p < 0.001
+        # (a full LRU cache evicting); it is said with its size against the leak bar.
+        tail_rise = max(tail_tr.slope, 0.0) * (span - tail_start)
+        held = ("held flat" if tail_tr.p_up >= ALPHA else
+                f"rose only {format_bytes(tail_rise)}, under half the {format_bytes(min_rise)} a leak must show")
         res.evidence.append(
-            f"floor rose {format_bytes(head_rise)} in the first {format_duration(reached)}, then held "
-            f"flat (the last {format_duration(span - tail_start)}: Sen slope {format_rate(tail_tr.slope)}, "
+            f"floor rose {format_bytes(head_rise)} in the first {format_duration(reached)}, then {held} "
+            f"(the last {format_duration(span - tail_start)}: Sen slope {format_rate(tail_tr.slope)}, "
             f"Mann-Kendall {format_p(tail_tr.p_up)}): {PLATEAU_READING}"
         )
         res.confidence = float(min(0.95, 0.55 + 0.4 * min(1.0, (span - tail_start) / span / 0.6)))

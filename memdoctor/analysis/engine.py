@@ -49,7 +49,14 @@ from memdoctor.analysis.classify import (
 )
 from memdoctor.analysis.diagnosis import Diagnosis, HeapGrowth, Pattern, Verdict
 from memdoctor.analysis.forecast import Forecast, Growth, time_to_limit
-from memdoctor.analysis.gate_trend import FloorJudgement, FloorTrend, decelerates, floor_trend, judge_floor
+from memdoctor.analysis.gate_trend import (
+    FloorJudgement,
+    FloorTrend,
+    decelerates,
+    floor_trend,
+    judge_floor,
+    still_rising_at_end,
+)
 from memdoctor.analysis.prepare import Clean, clean
 from memdoctor.analysis.segments import birth_s
 from memdoctor.analysis.thresholds import MIN_SAMPLES
@@ -216,7 +223,11 @@ def _reconcile(res: SegmentResult, fj: FloorJudgement, cl: Clean,
         # stood above "levels off at the end: a warm-up or cache fill, not judged a leak" on a 4-minute lru-cache
         # fill (tests/data/shapes/node_lru_fill_4min.csv). Measured: no generated trace of benchmarks/classifier.py
         # --quick or gate_families.py --quick --seed 2027 changes; of the 93 labelled real recordings, only that one.
-        return "inconclusive", "plateau", 0.3, fj.watch_more_s or ft.duration_s
+        # The shape is a plateau only where the last part could have stopped; a last part still above a leak's rate
+        # keeps the classifier's shape ("plateau" stood beside "steady growth of 4.4 MiB/min" on a Node Map with no
+        # eviction, 105 s: tests/data/shapes/node_map_nosweep_105s.jsonl).
+        shape = pattern if still_rising_at_end(ft) else "plateau"
+        return "inconclusive", shape, 0.3, fj.watch_more_s or ft.duration_s
     if fj.state == "levelling-off" and verdict == "no-leak" and pattern == "stable":
         # The floor test saw the floor rise and level off where the classifier, leaving the rise out as the
         # process's start-up, saw a level floor: a session store filling 21 -> 43 MiB in its first 30 s, then flat,
@@ -365,11 +376,13 @@ def diagnose(
         extras["floor_test"] = fj.to_dict()
         if verdict != "leak" and pattern == "plateau" and res.pattern == "plateau" and res.verdict == "no-leak":
             pass  # a fill that levelled off: the growth that matters is the plateau's own (the classifier's tail)
-        elif (((pattern == "plateau" and verdict != "leak") or (fj.state == "levelling-off" and verdict == "no-leak"))
+        elif (((pattern == "plateau" and verdict != "leak")
+               or (fj.state == "levelling-off" and (verdict == "no-leak" or still_rising_at_end(ft))))
               and ft.late_slope is not None and ft.late_se is not None and math.isfinite(ft.late_se)):
             # A fill levelling off: its growth now is the late part's (the fill itself is not the growth). Also where
             # the classifier left the fill out as the process's start-up and saw a stable floor: a session store
             # filling 21 -> 43 MiB in its first 30 s, then flat, read "stable" beside the floor test's 3.6 MiB/min.
+            # And where a rise slowing down is undecided (a fill settling or a leak after its warm-up): its rate now.
             half = _Z_BAND * ft.late_se
             growth = Growth(ft.late_slope, ft.late_slope - half, ft.late_slope + half,
                              float(ft.floor_points[-1]) if ft.floor_points else res.floor_now, res.excursion, None)
