@@ -105,3 +105,27 @@ def test_run_records_without_the_node_heap_channel_when_it_has_no_private_direct
     outcome = record_command(["sh", "-c", "sleep 1"], settings, writer=None, live_mode="off", console=None)
     assert outcome.result.samples >= 2
     assert any("no V8 heap series" in w and "not yours (test)" in w for w in outcome.warnings), outcome.warnings
+
+
+def test_a_cgroup_peak_below_the_rss_peak_says_why(tmp_path: Path):
+    """`run` of a 35 MiB Python server printed "cgroup peak 25.8 MiB" under "peak 34.8 MiB" with nothing saying
+    why: RSS counts the interpreter's shared library pages, charged to the cgroup that first read them."""
+    import io
+
+    from rich.console import Console
+
+    from memdoctor.pipelines.recording import CommonSettings, record_command
+    from memdoctor.report.terminal import print_outcome
+
+    settings = CommonSettings(interval=0.2, duration=None, detail_every=None, limit_bytes=None, alert=None)
+    outcome = record_command([sys.executable, "-c", "import time; time.sleep(1)"], settings, writer=None,
+                             live_mode="off", console=None)
+    assert outcome.peak_bytes
+    outcome.cgroup_peak_bytes = int(outcome.peak_bytes * 0.7)  # as measured: 25.8 of 34.8 MiB
+    out = io.StringIO()
+    print_outcome(Console(file=out, width=200), outcome)
+    assert "below the RSS peak: RSS counts shared library pages" in out.getvalue(), out.getvalue()
+    outcome.cgroup_peak_bytes = int(outcome.peak_bytes * 1.5)
+    out = io.StringIO()
+    print_outcome(Console(file=out, width=200), outcome)
+    assert "below the RSS peak" not in out.getvalue()

@@ -70,8 +70,14 @@ def print_outcome(console: Console, outcome: RecordingOutcome) -> None:
     if outcome.oom_killed:
         head.add_row("OOM", Text("the target was OOM-killed at its memory limit", style="bold red"))
     if outcome.cgroup_peak_bytes is not None:
+        below = ""
+        if outcome.peak_bytes and outcome.cgroup_peak_bytes < outcome.peak_bytes:
+            # "cgroup peak 25.8 MiB" under an RSS peak of 34.8 MiB read as a measuring error: RSS counts the
+            # shared library pages the process maps, which the kernel charges to the cgroup that read them first.
+            below = ("; below the RSS peak: RSS counts shared library pages, charged to whichever cgroup read them "
+                     "first")
         head.add_row("cgroup peak", f"{format_bytes(outcome.cgroup_peak_bytes)} (the command's own cgroup: every "
-                                    "process it started, and the page cache it used)")
+                                    f"process it started, and the page cache it used{below})")
     head.add_row("limit", f"{format_bytes(outcome.limit.bytes)} ({outcome.limit.source})")
     if outcome.metric != "rss":
         head.add_row("judged", f"the {outcome.metric} series (--metric {outcome.metric}), as `analyze TRACE --metric "
