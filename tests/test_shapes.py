@@ -22,6 +22,10 @@
   246.5 KiB/min, with nothing saying the 2.4 was the fill's.
 - node_map_nosweep_105s (a Map never evicted, not plain at 105 s): "plateau" and "levels off at the end
   (4.2 MiB/min): ... not judged a leak" beside the classifier's "steady growth of 4.4 MiB/min".
+- node_batch_flush_ok_6min / node_batch_flush_closure_leak_6min (a 96 KiB Buffer per request batched for 15 s;
+  the leak also keeps a closure per request): the floor test's line through the start-up (12 -> 170 MiB in 25 s)
+  read "leak, 4.2 MiB/min" on the flat one, failing its gate, and "levels off at the end: a warm-up" on the leak,
+  passing its gate; the leak's start-up also made "5 steps of about 16.4 MiB each" of a floor that rose 11 MiB.
 - py_one_spike: one spike falling over three samples made "3 GC cycles" whose troughs "moved -2.2 GiB/s":
   inconclusive, watch 9 min more, on a process flat for 4 minutes.
 """
@@ -170,3 +174,32 @@ def test_a_significant_rise_is_not_called_held_flat_and_the_fills_rate_is_named(
     assert not ("held flat" in plateau and "p < 0.0" in plateau), plateau
     floor_test = next(line for line in d["evidence"] if line.startswith("floor test"))
     assert "fill" in floor_test, floor_test
+
+
+def test_a_start_up_ramp_does_not_make_the_floor_test_disagree_with_the_classifier() -> None:
+    """node_batch_flush_*_6min.csv: where the whole window's floor test disagrees with the classifier (rising under a
+    no-leak, levelling off under a leak) only because its line runs through the process's start-up, it is measured
+    again without the start-up (segments.birth_s), as it already was where it could not judge."""
+    ok = str(SHAPES / "node_batch_flush_ok_6min.csv")
+    leak = str(SHAPES / "node_batch_flush_closure_leak_6min.csv")
+    d_ok = json.loads(memdoctor("analyze", ok, "--json", check_code=None).stdout)
+    assert d_ok["verdict"] == "no-leak", d_ok["evidence"]
+    assert abs(d_ok["growth_bytes_per_s"]) < 0.5 * 1024**2 / 60, d_ok
+    d_leak = json.loads(memdoctor("analyze", leak, "--json", check_code=None).stdout)
+    assert d_leak["verdict"] == "leak", d_leak["evidence"]
+    assert 1.0 * 1024**2 / 60 < d_leak["growth_bytes_per_s"] < 2.5 * 1024**2 / 60, d_leak
+    for d in (d_ok, d_leak):
+        assert any("left out of the floor test" in line for line in d["evidence"]), d["evidence"]
+    assert json.loads(memdoctor("gate", "--trace", ok, "--json", check_code=None).stdout)["passed"]
+    assert not json.loads(memdoctor("gate", "--trace", leak, "--json", check_code=None).stdout)["passed"]
+    compared = json.loads(memdoctor("compare", leak, ok, "--json", check_code=None).stdout)
+    assert compared["outcome"] == "fixed", compared["evidence"]
+
+
+def test_jumps_adding_to_many_times_the_rise_are_not_a_staircase() -> None:
+    """node_batch_flush_closure_leak_6min.csv: the start-up's jumps (12 -> 170 MiB) made "the floor rose in 5 steps
+    of about 16.4 MiB each" (82 MiB) of a floor whose trend rose 11 MiB in a line."""
+    d = json.loads(memdoctor("analyze", str(SHAPES / "node_batch_flush_closure_leak_6min.csv"), "--json",
+                             check_code=None).stdout)
+    assert d["pattern"] == "linear", d["evidence"]
+    assert not any("steps of about" in line for line in d["evidence"]), d["evidence"]

@@ -18,7 +18,8 @@ How the answer is made, in order:
    (benchmarks/gate_families.py). There its growth is the one shown (unless the classifier's agrees
    with it and is the more precise, `_more_precise`), and its judgement corrects the classifier's
    verdict (a rising floor is a leak; a flat or levelling floor in a short window is not; a rise
-   only the process's birth makes is measured again without it, `_without_birth`). Longer traces
+   only the process's birth makes, against the classifier's reading, is measured again without it,
+   `_without_birth`). Longer traces
    keep the classifier's Theil-Sen growth.
 4. Facts beat trends: a target OOM-killed at its limit leaks, whatever its curve looked like;
    memory already above the limit has reached it (time to the limit 0).
@@ -98,16 +99,24 @@ def _floor_test(cl: Clean, restarts: int) -> FloorJudgement | None:
     return judge_floor(ft) if ft is not None else None
 
 
-def _without_birth(cl: Clean, fj: FloorJudgement, evidence: list[str]) -> FloorJudgement:
+def _without_birth(cl: Clean, fj: FloorJudgement, classifier_verdict: str, evidence: list[str]) -> FloorJudgement:
     """The floor test without the process's birth, where only the birth made its leak's rate.
 
     A recording launched with its program starts at the runtime loading; a line through that climb measures
-    the start-up. When the whole window's floor test cannot judge but measures a leak's rate (RISING_RATE),
-    above a classifier that saw no growth, the same test on the samples after the birth (segments.birth_s)
-    decides whether the rate was the start-up's: a Python job whose first batch climbed to 53 MiB and fell to
-    14 MiB in its first 3 s, then held 54-56 MiB for 85 s, read "inconclusive, 5.4 MiB/min" (0.9 after)."""
+    the start-up. When the whole window's floor test measures a leak's rate (RISING_RATE) and disagrees with the
+    classifier (rising or cannot judge under its no-leak, levelling off under its leak), the same test on the
+    samples after the birth (segments.birth_s) decides whether the disagreement was the start-up's: a Python job
+    whose first batch climbed to 53 MiB and fell to 14 MiB in its first 3 s, then held 54-56 MiB for 85 s, read
+    "inconclusive, 5.4 MiB/min" (0.9 after); a Node server's start-up to 170 MiB in 25 s read "leak, 4.2 MiB/min"
+    on a floor flat for 5 minutes, and "levels off at the end: a warm-up" on its twin leaking 1.8 MiB/min in a line
+    (tests/data/shapes/node_batch_flush_*_6min.csv). Where the two agree, the start-up is left in: it can be a fill
+    (a session store filling 21 -> 43 MiB, a plateau the floor test's levelling shows)."""
     ft = fj.trend
-    if ft is None or fj.state != "cannot-judge" or not ft.slope > th.RISING_RATE or _stopped(ft, unknown=False):
+    disagree = ((classifier_verdict == "no-leak" and fj.state in ("cannot-judge", "rising"))
+                or (classifier_verdict == "leak" and fj.state == "levelling-off"))
+    if ft is None or not disagree or not ft.slope > th.RISING_RATE:
+        return fj
+    if fj.state == "cannot-judge" and _stopped(ft, unknown=False):
         return fj  # (a rise that its own last part shows stopped is a fill: _reconcile reads it so)
     born = birth_s(cl.t, cl.m)
     keep = cl.t >= cl.t[0] + born
@@ -358,8 +367,8 @@ def diagnose(
                      res.exp_model if res.pattern == "exponential" else None)
     floor_t, floor_m = res.floor_t, res.floor_m
     fj = _floor_test(cl, c.restarts)
-    if fj is not None and res.verdict == "no-leak":
-        fj = _without_birth(cl, fj, evidence)
+    if fj is not None:
+        fj = _without_birth(cl, fj, res.verdict, evidence)
     extras: dict[str, Any] = {}
     if fj is not None and fj.trend is not None and math.isfinite(fj.trend.se):
         ft = fj.trend
