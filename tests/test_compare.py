@@ -164,3 +164,15 @@ def test_an_undecided_side_is_not_called_not_leaking() -> None:
     assert back["outcome"] == "unchanged", back["evidence"]
     line = back["evidence"][0]
     assert "AFTER is undecided" in line and "significantly faster" in line and "record AFTER about" in line, line
+
+
+def test_a_worse_after_an_undecided_before_does_not_say_before_did_not_leak() -> None:
+    """`compare` read "AFTER leaks (sawtooth); BEFORE did not (inconclusive)": an undecided BEFORE is not one that
+    did not leak. (Two bundled recordings: an undecided 4.2 MiB/min rise, a job runner leaking 150 MiB/min.)"""
+    shapes = Path(__file__).parent / "data" / "shapes"
+    result = json.loads(memdoctor("compare", str(shapes / "node_map_nosweep_105s.csv"),
+                                  str(shapes / "node_step_jobs.csv"), "--json", check_code=None).stdout)
+    assert (result["before"]["verdict"], result["after"]["verdict"]) == ("inconclusive", "leak")
+    assert result["outcome"] == "worse", result["evidence"]
+    assert "BEFORE did not" not in result["evidence"][0], result["evidence"]
+    assert "BEFORE was undecided" in result["evidence"][0], result["evidence"]

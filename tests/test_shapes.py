@@ -203,3 +203,16 @@ def test_jumps_adding_to_many_times_the_rise_are_not_a_staircase() -> None:
                              check_code=None).stdout)
     assert d["pattern"] == "linear", d["evidence"]
     assert not any("steps of about" in line for line in d["evidence"]), d["evidence"]
+
+
+def test_the_time_to_the_limit_leaves_room_for_the_peaks_above_the_floor_it_measured() -> None:
+    """node_emitter_listener_leak_4min.csv: a leak decided by the floor test (the classifier saw 5 GC cycles, too
+    few) under a 20-35 MiB sawtooth printed "floor 69.3 MiB + peaks 0 B above it": the classifier, giving up, had
+    measured no peaks, and the floor test's line took its excursion. The limit is hit at the peaks."""
+    d = json.loads(memdoctor("analyze", str(SHAPES / "node_emitter_listener_leak_4min.csv"), "--limit", "512MB",
+                             "--json", check_code=None).stdout)
+    assert d["verdict"] == "leak", d["evidence"]
+    line = next(x for x in d["evidence"] if "peaks" in x and "above it" in x)
+    peaks = re.search(r"peaks ([\d.]+) (B|KiB|MiB) above it", line)
+    assert peaks is not None, line
+    assert peaks.group(2) == "MiB" and float(peaks.group(1)) >= 10, line

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from memdoctor.analysis.floor import Floor, compute_floor, window_minima
+from memdoctor.analysis.floor import Floor, compute_floor, peaks_above, window_minima
 from memdoctor.analysis.prepare import Buckets, Clean, decimate
 from memdoctor.analysis.segments import split
 from memdoctor.analysis.thresholds import (  # every threshold lives there, with where its value came from
@@ -360,10 +360,7 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool, limit: int | 
     x_end = float(b.t[i1 - 1] - fl.t[0])
     res.floor_now = _floor_at_end(tr.at(x_end), b, i0, i1)
     # Peaks above the floor line in the recent half: what is added on top of the floor.
-    rec = b.t[i0:i1] >= fl.t[0] + 0.5 * span
-    if rec.any():
-        line = tr.intercept + tr.slope * (b.t[i0:i1][rec] - fl.t[0])
-        res.excursion = float(max(np.quantile(b.hi[i0:i1][rec] - line, 0.98), 0.0))
+    res.excursion = peaks_above(b.t[i0:i1], b.hi[i0:i1], fl.t[0] + 0.5 * span, fl.t[0], tr.intercept, tr.slope)
     saw_ev = f"sawtooth: memory swings {format_bytes(swing)} above its floor" + (
         f", {len(fl.drops)} GC drops" if fl.from_troughs else f", {cycles} cycles"
     )

@@ -78,7 +78,11 @@ def _judge(before: Diagnosis, after: Diagnosis, test: dict[str, Any]) -> tuple[s
             why.append(f"AFTER leaks ({after.pattern}); BEFORE was undecided at a growth the data cannot tell "
                        f"apart; {rates}")
             return "unchanged", why
-        why.append(f"AFTER leaks ({after.pattern}); BEFORE did not ({before.verdict}); {rates}")
+        # An undecided BEFORE is not "did not leak" (it read "BEFORE did not (inconclusive)").
+        was = "was undecided, at a growth" if before.verdict == "inconclusive" else "did not leak, at a growth"
+        why.append(f"AFTER leaks ({after.pattern}); BEFORE {was} significantly slower"
+                   if faster else f"AFTER leaks ({after.pattern}); BEFORE did not ({before.pattern})")
+        why[-1] += f"; {rates}"
         return "worse", why
     if a_leak and b_leak:
         if faster:

@@ -19,8 +19,7 @@ How the answer is made, in order:
    with it and is the more precise, `_more_precise`), and its judgement corrects the classifier's
    verdict (a rising floor is a leak; a flat or levelling floor in a short window is not; a rise
    only the process's birth makes, against the classifier's reading, is measured again without it,
-   `_without_birth`). Longer traces
-   keep the classifier's Theil-Sen growth.
+   `_without_birth`). Longer traces keep the classifier's Theil-Sen growth.
 4. Facts beat trends: a target OOM-killed at its limit leaks, whatever its curve looked like;
    memory already above the limit has reached it (time to the limit 0).
 5. The time to the limit (forecast.time_to_limit) from the growth shown and its band, for a leak,
@@ -49,6 +48,7 @@ from memdoctor.analysis.classify import (
     staircase,
 )
 from memdoctor.analysis.diagnosis import Diagnosis, HeapGrowth, Pattern, Verdict
+from memdoctor.analysis.floor import peaks_above
 from memdoctor.analysis.forecast import Forecast, Growth, time_to_limit
 from memdoctor.analysis.gate_trend import (
     FloorJudgement,
@@ -128,6 +128,16 @@ def _without_birth(cl: Clean, fj: FloorJudgement, classifier_verdict: str, evide
     evidence.append(f"the first {format_duration(born)} (the process starting, up to its working floor) left out of "
                     f"the floor test: with them its line measured {format_rate(ft.slope)}")
     return judge_floor(after)
+
+
+def _peaks_over(cl: Clean, ft: FloorTrend, slope: float, otherwise: float) -> float:
+    """The peaks above the floor test's line (through its last floor point, at the growth shown), over the recent
+    half of the window: with the floor test's growth, the classifier's excursion is above another line, or none
+    (it read too few GC cycles: "floor 69.3 MiB + peaks 0 B above it" under a 20-35 MiB Node sawtooth)."""
+    if not ft.floor_points:
+        return otherwise
+    since = float(cl.t[0] + 0.5 * (cl.t[-1] - cl.t[0]))
+    return peaks_above(cl.t, cl.m, since, float(ft.t_points[-1]), float(ft.floor_points[-1]), slope)
 
 
 def _floor_level(ft: FloorTrend) -> float:
@@ -394,13 +404,15 @@ def diagnose(
             # And where a rise slowing down is undecided (a fill settling or a leak after its warm-up): its rate now.
             half = _Z_BAND * ft.late_se
             growth = Growth(ft.late_slope, ft.late_slope - half, ft.late_slope + half,
-                             float(ft.floor_points[-1]) if ft.floor_points else res.floor_now, res.excursion, None)
+                             float(ft.floor_points[-1]) if ft.floor_points else res.floor_now,
+                             _peaks_over(cl, ft, ft.late_slope, res.excursion), None)
         elif verdict != "leak" and _more_precise(growth, ft):
             pass  # two measurements of the floor's growth that agree: the narrower one is shown (_more_precise)
         elif not (verdict == "leak" and ft.slope <= 0 < res.slope):
             half = _Z_BAND * ft.se
             floor_now = float(ft.floor_points[-1]) if ft.floor_points else res.floor_now
-            growth = Growth(ft.slope, ft.slope - half, ft.slope + half, floor_now, res.excursion,
+            growth = Growth(ft.slope, ft.slope - half, ft.slope + half, floor_now,
+                             _peaks_over(cl, ft, ft.slope, res.excursion),
                              growth.exp_model if pattern == "exponential" else None)
             floor_t, floor_m = np.asarray(ft.t_points), np.asarray(ft.floor_points)
     elif fj is not None:

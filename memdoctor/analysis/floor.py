@@ -98,3 +98,14 @@ def compute_floor(t: np.ndarray, lo: np.ndarray, level: float, max_points: int =
         return Floor(ft, fm, drops, sizes, True, cycle)
     ft, fm = window_minima(t, lo, max_points)
     return Floor(ft, fm, drops, sizes, False, cycle)
+
+
+def peaks_above(t: np.ndarray, hi: np.ndarray, since: float, t0: float, m0: float, slope: float) -> float:
+    """What memory adds on top of its floor: the 98th percentile of the peaks `hi` above the floor line
+    m0 + slope * (t - t0) from `since` on (the recent part of the window), at least 0. The time to the limit
+    leaves this much room under the limit (forecast.time_to_limit): a limit is hit at the peaks, not the floor."""
+    rec = t >= since
+    if not rec.any():
+        return 0.0
+    line = m0 + slope * (t[rec] - t0)
+    return float(max(np.quantile(hi[rec] - line, 0.98), 0.0))
