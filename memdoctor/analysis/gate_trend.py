@@ -41,6 +41,7 @@ from memdoctor.analysis.thresholds import (  # every threshold lives there, with
     CATCH_Z,
     IDLE_SHARE,
     JUMP_SHARE,
+    LATE_SHARE,
     LEVELLING_Z,
     MIN_CYCLE_POINTS,
     MIN_POINTS,
@@ -282,7 +283,7 @@ def _ramp_variance(r: _Ramp, sd: float, inflate: float, per: int) -> float:
     return 4 * sd * sd * inflate / max(r.samples / per, 1) + r.climb * r.climb / 12
 
 
-def floor_trend(t: np.ndarray, mem: np.ndarray, *, late_share: float = 0.4) -> FloorTrend | None:
+def floor_trend(t: np.ndarray, mem: np.ndarray, *, late_share: float = LATE_SHARE) -> FloorTrend | None:
     """The floor's trend over the window, with its standard error; None when there are too few samples."""
     t = np.asarray(t, dtype=float)
     mem = np.asarray(mem, dtype=float)
@@ -583,11 +584,13 @@ def judge_floor(ft: FloorTrend | None) -> FloorJudgement:
                 # (a Node Map with no eviction, 105 s: a warm-up, then its leak, slower than the warm-up).
                 return FloorJudgement("levelling-off", ft, detectable, watch or ft.duration_s,
                                       f"floor test: the floor rose {shown}, slower at the end "
-                                      f"({_mib_min(ft.late_slope)}, still above the {_mib_min(RISING_RATE)} a leak "
-                                      "must exceed): a fill settling or a leak after its warm-up, not judged yet")
+                                      f"({_mib_min(ft.late_slope)} over the window's last {LATE_SHARE:.0%}, still "
+                                      f"above the {_mib_min(RISING_RATE)} a leak must exceed): a fill settling or a "
+                                      "leak after its warm-up, not judged yet")
             return FloorJudgement("levelling-off", ft, detectable, watch,
                                   f"floor test: the floor rose {shown} but levels off at the end "
-                                  f"({_mib_min(ft.late_slope)}): a warm-up or cache fill, not judged a leak")
+                                  f"({_mib_min(ft.late_slope)} over the window's last {LATE_SHARE:.0%}): a warm-up "
+                                  "or cache fill, not judged a leak")
         rise = ft.slope * ft.duration_s
         gc_ramps = ft.cycles >= 2 and ft.idle_share < IDLE_SHARE
         if gc_ramps and ft.slope + ft.se < SIZING_RATE and rise < SIZING_SHARE * ft.swing:
@@ -605,7 +608,7 @@ def judge_floor(ft: FloorTrend | None) -> FloorJudgement:
     # The window's line can be significant and still under the bar: say so, and where its last part is slower (a
     # fill at the start), say that too. "2.4 MiB/min, no rise above 2.5 MiB/min" beside a floor growth of
     # 246.5 KiB/min read as two measurements of one floor (a Python LRU server filling for 76 s, then flat).
-    slower = (f", {_mib_min(ft.late_slope)} in its last part: the rise was a fill's"
+    slower = (f", {_mib_min(ft.late_slope)} over its last {LATE_SHARE:.0%}: the rise was a fill's"
               if ft.slope > critical * ft.se and _levels_off(ft) else "")
     return FloorJudgement("flat", ft, detectable, None,
                           f"floor test: {shown}, below the {_mib_min(RISING_RATE)} a leak must exceed{slower} "

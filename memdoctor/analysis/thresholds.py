@@ -188,6 +188,10 @@ MODEL_REJECT_LEVEL = 0.999
 # the whole window's trend, which shares the last part's points, called a linear leak levelling
 # off more often and a cache fill less (seeds 101-104: false failures 0.53 -> 0.38 %).
 LEVELLING_Z = 2.5
+# The floor test's "last part" is the window's last 40 %, compared with the first 60 % (docs/benchmarks.md,
+# "Ramps, recentred floors and the early/late levelling test": comparing the late slope with the whole
+# window's, which shares its points, called linear leaks levelling off).
+LATE_SHARE = 0.4
 # One step, then level: the floor rose mostly (at least ONE_STEP_SHARE of its rise from the first floor point
 # to the last) between two consecutive floor points and held level for at least MIN_POINTS floor points after
 # (their range within ONE_STEP_LEVEL_SD noise sds: the range of 3-5 draws of one noise stays under 4 sd ~95 %
