@@ -216,3 +216,14 @@ def test_the_time_to_the_limit_leaves_room_for_the_peaks_above_the_floor_it_meas
     peaks = re.search(r"peaks ([\d.]+) (B|KiB|MiB) above it", line)
     assert peaks is not None, line
     assert peaks.group(2) == "MiB" and float(peaks.group(1)) >= 10, line
+
+
+def test_a_sawtooth_of_the_floor_itself_is_described_by_its_own_swing() -> None:
+    """node_emitter_listener_leak_4min_v8heap.csv (the same run's V8 heap series, one sample every 5 s): too few
+    samples per GC cycle for a floor under the cycles, so the floor itself is the sawtooth; the evidence read
+    "sawtooth: memory swings 0 B above its floor, 0 cycles" under the pattern sawtooth."""
+    d = json.loads(memdoctor("analyze", str(SHAPES / "node_emitter_listener_leak_4min_v8heap.csv"), "--json",
+                             check_code=None).stdout)
+    assert d["pattern"] == "sawtooth", d["evidence"]
+    line = next(x for x in d["evidence"] if x.startswith("sawtooth"))
+    assert "0 B above" not in line and "0 cycles" not in line, line

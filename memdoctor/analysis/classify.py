@@ -221,8 +221,9 @@ def staircase(cl: Clean) -> str | None:
     return _steps_text(n_jumps, jump) if is_step else None
 
 
-def _floor_period(fl: Floor) -> float | None:
-    """Period of a window floor that goes up *and back down* by >= 15% of its level, repeatedly."""
+def _floor_period(fl: Floor) -> tuple[float, float] | None:
+    """Period and swing (p5 to p95 around its trend) of a window floor that goes up *and back down* by >= 15% of
+    its level, repeatedly."""
     if len(fl.m) < 12:
         return None
     level = max(float(np.median(fl.m)), 1.0)
@@ -242,7 +243,7 @@ def _floor_period(fl: Floor) -> float | None:
     changes = int(np.count_nonzero(state[1:] != state[:-1]))
     if changes < 4:  # at least two rises and two falls
         return None
-    return float(fl.t[-1] - fl.t[0]) / (changes / 2)
+    return float(fl.t[-1] - fl.t[0]) / (changes / 2), swing
 
 
 def _too_few(fl: Floor, what: str, span: float, level: float, swing: float) -> SegmentResult:
@@ -315,9 +316,11 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool, limit: int | 
         res.start_t, res.end_t, res.peak = float(b.t[i0]), float(b.t[i1 - 1]), peak
         return res
     cyclic = False
+    floor_cycle = None
     if not fl.from_troughs:
-        period = _floor_period(fl)
-        if period is not None:
+        floor_cycle = _floor_period(fl)
+        if floor_cycle is not None:
+            period = floor_cycle[0]
             # The "floor" itself rises and falls (batch jobs, slow cycles): windows shorter than
             # a cycle catch the busy phase. Windows of 1.5 cycles reach the idle level.
             k = max(int(span_all / (1.5 * period)), 2)
@@ -364,6 +367,11 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool, limit: int | 
     saw_ev = f"sawtooth: memory swings {format_bytes(swing)} above its floor" + (
         f", {len(fl.drops)} GC drops" if fl.from_troughs else f", {cycles} cycles"
     )
+    if cyclic and floor_cycle is not None:
+        # The floor itself is the cycle (too few samples per cycle for a floor under it): "memory swings 0 B above
+        # its floor, 0 cycles" stood under "sawtooth" for a V8 heap series sampled every 5 s.
+        saw_ev = (f"sawtooth: the floor itself rises and falls by about {format_bytes(floor_cycle[1])} every "
+                  f"{format_duration(floor_cycle[0])}")
 
     significant = tr.p_up < ALPHA
     plateau = _flat_tail(x, y, min_rise, sigma) if rise >= min_rise or not significant else None
