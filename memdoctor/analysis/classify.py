@@ -52,6 +52,7 @@ from memdoctor.analysis.thresholds import (  # every threshold lives there, with
     SHORT_GC_S,
     SHORT_TRACE_S,
     STARTUP_FRACTION,
+    STEP_RISE_SHARE,
     TAIL_FRACTION,
     TTL_WARN_S,
     WEAK_ALPHA,
@@ -176,11 +177,9 @@ def _is_step(x: np.ndarray, y: np.ndarray, rise: float) -> tuple[bool, int, floa
     levels = np.array([float(np.median(y[bounds[k] : bounds[k + 1]])) for k in range(n_seg)])
     jumps = np.diff(levels)
     up = jumps > 0
-    # The jumps carry the rise, no less than 0.7 of it and no more than 1 / 0.7 of it: jumps adding up to many
-    # times the trend's rise are not what the trend measures (a 6-minute Node server's start-up, 12 -> 170 MiB
-    # in its first 25 s, read "5 steps of about 16.4 MiB each" on a floor that then rose 11 MiB in a line).
-    if (jumps[up].sum() < 0.8 * np.abs(jumps).sum() or jumps[up].sum() < 0.7 * rise
-            or jumps[up].sum() > rise / 0.7):
+    # The jumps carry the rise, no less and no more than it within STEP_RISE_SHARE.
+    if (jumps[up].sum() < 0.8 * np.abs(jumps).sum() or jumps[up].sum() < STEP_RISE_SHARE * rise
+            or jumps[up].sum() > rise / STEP_RISE_SHARE):
         return False, int(up.sum()), 0.0
     sharp = 0.0
     n_sharp = 0

@@ -244,7 +244,7 @@ def _reconcile(res: SegmentResult, fj: FloorJudgement, cl: Clean,
         # --quick or gate_families.py --quick --seed 2027 changes; of the 93 labelled real recordings, only that one.
         # The shape is a plateau only where the last part could have stopped; a last part still above a leak's rate
         # keeps the classifier's shape ("plateau" stood beside "steady growth of 4.4 MiB/min" on a Node Map with no
-        # eviction, 105 s: tests/data/shapes/node_map_nosweep_105s.jsonl).
+        # eviction, 105 s: tests/data/shapes/node_map_nosweep_105s.csv).
         shape = pattern if still_rising_at_end(ft) else "plateau"
         return "inconclusive", shape, 0.3, fj.watch_more_s or ft.duration_s
     if fj.state == "levelling-off" and verdict == "no-leak" and pattern == "stable":

@@ -116,6 +116,12 @@ BIRTH_LEVEL = 0.6
 SAWTOOTH_AMPLITUDE = 0.15  # a GC sawtooth swings >= 15% of the floor level
 RESTART_STARTUP_S = 60.0  # start-up transient after a restart
 MAX_STEPS = 50  # more jumps than this in the floor is a continuous climb
+# A staircase's jumps carry the floor's rise: at least this share of the trend's rise, and at most its inverse
+# (jumps adding up to many times the rise are a start-up or a level the trend discounts: a Node server's start-up
+# jumps, 82 MiB, read "5 steps" of a floor rising 11 MiB in a line, tests/data/shapes/node_batch_flush_*).
+# The lower bound is the classifier's original; the upper one mirrors it (benchmarks/classifier --quick: linear
+# traces read as step 3 -> 1 of 62, the step family unchanged).
+STEP_RISE_SHARE = 0.7
 SHORT_GC_S = 600.0  # in a sawtooth trace shorter than this ...
 GC_DRIFT_FRACTION = 0.25  # ... troughs rising by less than this part of the swing are heap sizing
 SHORT_TRACE_S = 600.0  # shorter than this: a leak verdict also needs a floor still rising at the end
