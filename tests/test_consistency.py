@@ -26,6 +26,7 @@ from memdoctor.pytest_plugin import judge_trace
 from memdoctor.sampling.recorder import RecordingState
 from memdoctor.traces.importers.multi import rows
 from memdoctor.traces.reader import read_traces
+from memdoctor.units import format_rate
 
 ROOT = Path(__file__).resolve().parents[1]
 TRACE_SUFFIXES = (".jsonl", ".csv", ".dat", ".txt")
@@ -109,6 +110,15 @@ def test_every_command_gives_the_same_verdict(path: Path) -> None:
     # A plateau is a floor that stopped: not beside a floor test that finds its end still at a leak's rate.
     if want[1] == "plateau":
         assert not any("still above" in line for line in analyze["evidence"]), analyze["evidence"]
+    # The growth shown, when it is the floor test's, reads in its line as it does in the diagnosis ("floor growth
+    # 7.8 MiB/s" stood above "the floor rises 468.7 MiB/min +/- 0.4 MiB/min").
+    floor_test = analyze.get("floor_test") or {}
+    # (Where the rate is at least its error, the rate sets the unit of both; a rate within its error is shown in
+    # the error's unit, "0 B/min +/- 17.6 KiB/min".)
+    growth = analyze["growth_bytes_per_s"]
+    if (floor_test.get("floor_growth_bytes_per_s") == growth and "+/-" in floor_test.get("message", "")
+            and abs(growth) >= (floor_test.get("standard_error_bytes_per_s") or 0.0)):
+        assert format_rate(growth) in floor_test["message"], floor_test["message"]
     # "held flat" is not said of a significant trend (an evicting LRU's small rise, p < 0.001).
     for line in analyze["evidence"]:
         assert not re.search(r"held flat \([^)]*p < 0\.0", line), line

@@ -62,6 +62,7 @@ from memdoctor.analysis.thresholds import (  # every threshold lives there, with
     TWO_CYCLE_SWING,
 )
 from memdoctor.analysis.trend import chi_square_quantile, mann_kendall_sen, robust_sigma, student_t_quantile
+from memdoctor.units import format_rate, rate_period
 
 SCATTER_POINTS = 6  # from this many floor points on, their scatter around the line also bounds the error
 NOISE_LAG_S = 0.2  # noise statistics from steps this far apart: at a finer interval, neighbouring samples
@@ -569,7 +570,15 @@ def judge_floor(ft: FloorTrend | None) -> FloorJudgement:
         needed_se = min((TARGET_RATE - RISING_RATE) / CATCH_Z, TARGET_RATE / (critical + CATCH_Z))
         watch = ft.duration_s * ((ft.se / needed_se) ** (2 / 3) - 1)
     where = f"{ft.cycles} GC/batch cycles" if ft.cycles else f"{ft.points} points"
-    shown = f"{_mib_min(ft.slope)} +/- {_mib_min(ft.se)} over {where}"
+    # What was measured is said in one time unit, the one the window's rate reads best in, as the diagnosis' own
+    # growth is ("floor growth 7.8 MiB/s" stood above "the floor rises 468.7 MiB/min +/- 0.4 MiB/min"); the fixed
+    # bars (RISING_RATE, what the window catches) keep the MiB/min they are set in.
+    period = rate_period(max(abs(ft.slope), ft.se))
+
+    def measured(rate: float | None) -> str:
+        return "n/a" if rate is None else format_rate(rate, period)
+
+    shown = f"{measured(ft.slope)} +/- {measured(ft.se)} over {where}"
     if ft.slope > RISING_RATE and ft.slope > critical * ft.se:
         step = _one_step_then_level(ft)
         if step is not None:
@@ -584,12 +593,12 @@ def judge_floor(ft: FloorTrend | None) -> FloorJudgement:
                 # (a Node Map with no eviction, 105 s: a warm-up, then its leak, slower than the warm-up).
                 return FloorJudgement("levelling-off", ft, detectable, watch or ft.duration_s,
                                       f"floor test: the floor rose {shown}, slower at the end "
-                                      f"({_mib_min(ft.late_slope)} over the window's last {LATE_SHARE:.0%}, still "
+                                      f"({measured(ft.late_slope)} over the window's last {LATE_SHARE:.0%}, still "
                                       f"above the {_mib_min(RISING_RATE)} a leak must exceed): a fill settling or a "
                                       "leak after its warm-up, not judged yet")
             return FloorJudgement("levelling-off", ft, detectable, watch,
                                   f"floor test: the floor rose {shown} but levels off at the end "
-                                  f"({_mib_min(ft.late_slope)} over the window's last {LATE_SHARE:.0%}): a warm-up "
+                                  f"({measured(ft.late_slope)} over the window's last {LATE_SHARE:.0%}): a warm-up "
                                   "or cache fill, not judged a leak")
         rise = ft.slope * ft.duration_s
         gc_ramps = ft.cycles >= 2 and ft.idle_share < IDLE_SHARE
@@ -608,7 +617,7 @@ def judge_floor(ft: FloorTrend | None) -> FloorJudgement:
     # The window's line can be significant and still under the bar: say so, and where its last part is slower (a
     # fill at the start), say that too. "2.4 MiB/min, no rise above 2.5 MiB/min" beside a floor growth of
     # 246.5 KiB/min read as two measurements of one floor (a Python LRU server filling for 76 s, then flat).
-    slower = (f", {_mib_min(ft.late_slope)} over its last {LATE_SHARE:.0%}: the rise was a fill's"
+    slower = (f", {measured(ft.late_slope)} over its last {LATE_SHARE:.0%}: the rise was a fill's"
               if ft.slope > critical * ft.se and _levels_off(ft) else "")
     return FloorJudgement("flat", ft, detectable, None,
                           f"floor test: {shown}, below the {_mib_min(RISING_RATE)} a leak must exceed{slower} "
