@@ -271,3 +271,28 @@ def test_a_held_verdict_and_the_latest_each_carry_their_own_time_to_the_limit() 
     held, _, latest = verdict_text(judge.update(above, 12.0)).partition("(latest")
     assert latest.endswith("limit in ~0ms)"), latest
     assert "limit in ~0ms" not in held, held
+
+
+def test_a_live_verdict_the_whole_recording_does_not_give_is_explained_at_the_end():
+    """rw_py_lru_long_fill (an lru cache filling for 5 minutes, then flat): the live line holds the leak its fill
+    showed to the end, and the final diagnosis below it reads no-leak (plateau); nothing said which one to believe.
+    Replayed as the live view does (an analysis every 2 s), the end says both, and which is the answer."""
+    import numpy as np
+
+    from memdoctor.analysis import diagnose
+    from memdoctor.analysis.online import OnlineJudge, final_disagreement
+    from memdoctor.traces.reader import read_traces
+
+    path = Path(__file__).parents[1] / "benchmarks" / "classifier" / "recordings" / "rw_py_lru_long_fill.jsonl"
+    trace = read_traces(str(path))[0]
+    t, m = np.asarray(trace.t) - trace.t[0], np.asarray(trace.rss)
+    judge = OnlineJudge()
+    state = None
+    for end in np.arange(2.0, float(t[-1]), 2.0):
+        state = judge.update(diagnose(t[t <= end], m[t <= end]), float(end))
+    final = diagnose(t, m)
+    assert state is not None and state.shown == "leak" and final.verdict == "no-leak"
+    note = final_disagreement(state, final)
+    assert note is not None and "ended on leak" in note and "reads no-leak" in note and "the answer" in note
+    assert state.shown_diagnosis is not None
+    assert final_disagreement(state, state.shown_diagnosis) is None  # the same verdict: nothing to explain

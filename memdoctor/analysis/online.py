@@ -93,6 +93,15 @@ class OnlineJudge:
                            self._shown_d if self.shown != "watching" else None)
 
 
+def final_disagreement(state: OnlineState | None, final: Diagnosis) -> str | None:
+    """What to say when the live line ended on a held verdict that the whole recording's diagnosis does not give
+    (a TTL cache filling for 3 minutes showed "leak (linear)" live to its end, then "no-leak (plateau)" below it)."""
+    if state is None or state.shown not in DECIDED or state.shown == final.verdict:
+        return None
+    return (f"the live line ended on {state.shown}, a verdict it holds until the opposite one has held for a while; "
+            f"the whole recording reads {final.verdict} ({final.pattern}), and that is the answer")
+
+
 def alert_kind(d: Diagnosis) -> str:
     """The evidence class a live leak is calibrated by: restarts (a fact a fill cannot produce), else its pattern."""
     return "restarts" if d.restarts else str(d.pattern)

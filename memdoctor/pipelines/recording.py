@@ -20,6 +20,7 @@ import numpy as np
 from memdoctor import __version__
 from memdoctor.analysis import Diagnosis, HeapGrowth, diagnose
 from memdoctor.analysis.alerts import Alert, AlertRule
+from memdoctor.analysis.online import final_disagreement
 from memdoctor.pipelines.live import LiveMonitor
 from memdoctor.redact import redact_argv
 from memdoctor.sampling.limits import MemoryLimit, oom_kill_count, with_override
@@ -262,6 +263,9 @@ def execute(plan: RecordingPlan) -> RecordingOutcome:
         count = state.series.count if plan.metric == "rss" or state.judged is None else state.judged.count
         if count != diagnosis.samples and not plan.warmup_s:
             diagnosis = replace(diagnosis, samples=count)
+        disagreement = final_disagreement(monitor.online, diagnosis)
+        if disagreement:
+            warnings.append(disagreement)
     return RecordingOutcome(
         result=result,
         diagnosis=diagnosis,
