@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import stat
@@ -337,10 +338,19 @@ def test_symlinks_swapped_into_the_staging_directory_are_never_followed_by_root(
     assert victim.read_text() == "root's precious data\n"
 
 
+def _live_capture_staging(name: str) -> bool:
+    """A capture's working directory (.memdoctor-PID-XXXXXXXX, heap/python/target.Staging) whose memdoctor still
+    runs: another test's capture in progress on the other xdist worker, not something the capture under test left
+    (that one has exited when the scan runs, and its directory must be gone). Seen in CI: a Python capture of a
+    nobody target running beside the Node one made /tmp/.memdoctor-6031-e72a0ab0 between the two scans."""
+    match = re.fullmatch(r"\.memdoctor-(\d+)-[0-9a-f]{8}", name)
+    return bool(match) and os.path.exists(f"/proc/{match.group(1)}")
+
+
 def _owned_or_writable_by(uid: int, shared: list[str], private: list[str]) -> set[str]:
     """Entries that `uid` owns or anyone may write: the top level of the shared directories (where a
     capture makes its working directory; deeper trees belong to other processes) and all of `private`."""
-    paths = [os.path.join(d, name) for d in shared for name in os.listdir(d)]
+    paths = [os.path.join(d, name) for d in shared for name in os.listdir(d) if not _live_capture_staging(name)]
     for root in private:
         for dirpath, dirnames, filenames in os.walk(root):
             paths += [os.path.join(dirpath, name) for name in dirnames + filenames]
