@@ -57,7 +57,7 @@ from memdoctor.analysis.gate_trend import (
     decelerates,
     floor_trend,
     judge_floor,
-    still_rising_at_end,
+    late_part_at_leak_rate,
 )
 from memdoctor.analysis.prepare import Clean, clean
 from memdoctor.analysis.segments import birth_s
@@ -246,7 +246,7 @@ def _reconcile(res: SegmentResult, fj: FloorJudgement, cl: Clean,
         # The shape is a plateau only where the last part could have stopped; a last part still above a leak's rate
         # keeps the classifier's shape ("plateau" stood beside "steady growth of 4.4 MiB/min" on a Node Map with no
         # eviction, 105 s: tests/data/shapes/node_map_nosweep_105s.csv).
-        shape = pattern if still_rising_at_end(ft) else "plateau"
+        shape = pattern if late_part_at_leak_rate(ft) else "plateau"
         return "inconclusive", shape, 0.3, fj.watch_more_s or ft.duration_s
     if fj.state == "levelling-off" and verdict == "no-leak" and pattern == "stable":
         # The floor test saw the floor rise and level off where the classifier, leaving the rise out as the
@@ -406,7 +406,7 @@ def diagnose(
         if verdict != "leak" and pattern == "plateau" and res.pattern == "plateau" and res.verdict == "no-leak":
             pass  # a fill that levelled off: the growth that matters is the plateau's own (the classifier's tail)
         elif (((pattern == "plateau" and verdict != "leak")
-               or (fj.state == "levelling-off" and (verdict == "no-leak" or still_rising_at_end(ft))))
+               or (fj.state == "levelling-off" and (verdict == "no-leak" or late_part_at_leak_rate(ft))))
               and ft.late_slope is not None and ft.late_se is not None and math.isfinite(ft.late_se)):
             # A fill levelling off: its growth now is the late part's (the fill itself is not the growth). Also where
             # the classifier left the fill out as the process's start-up and saw a stable floor: a session store

@@ -507,7 +507,7 @@ def _levels_off(ft: FloorTrend) -> bool:
     return ft.late_slope is not None and ft.late_slope < ft.slope / 2 and decelerates(ft)
 
 
-def still_rising_at_end(ft: FloorTrend) -> bool:
+def late_part_at_leak_rate(ft: FloorTrend) -> bool:
     """The window's last part alone still climbs faster than a leak's rate (RISING_RATE, by RISING_Z of its own
     standard errors): a rise that slows down there has not levelled off (a warm-up, then a leak going on)."""
     if ft.late_slope is None or ft.late_se is None or not math.isfinite(ft.late_se):
@@ -588,7 +588,7 @@ def judge_floor(ft: FloorTrend | None) -> FloorJudgement:
                                   f"{at - ft.t_points[0]:.0f}s of the floor points) and held level over the {level} "
                                   f"floor points since: memory kept once, not yet growth that goes on")
         if _levels_off(ft):
-            if still_rising_at_end(ft):
+            if late_part_at_leak_rate(ft):
                 # "levels off at the end (4.2 MiB/min)" beside "steady growth of 4.4 MiB/min" said two things
                 # (a Node Map with no eviction, 105 s: a warm-up, then its leak, slower than the warm-up).
                 return FloorJudgement("levelling-off", ft, detectable, watch or ft.duration_s,
