@@ -79,10 +79,9 @@ def _judge(before: Diagnosis, after: Diagnosis, test: dict[str, Any]) -> tuple[s
                        f"apart; {rates}")
             return "unchanged", why
         # An undecided BEFORE is not "did not leak" (it read "BEFORE did not (inconclusive)").
-        was = "was undecided, at a growth" if before.verdict == "inconclusive" else "did not leak, at a growth"
-        why.append(f"AFTER leaks ({after.pattern}); BEFORE {was} significantly slower"
-                   if faster else f"AFTER leaks ({after.pattern}); BEFORE did not ({before.pattern})")
-        why[-1] += f"; {rates}"
+        was = "was undecided" if before.verdict == "inconclusive" else f"did not leak ({before.pattern})"
+        slower_then = ", at a growth significantly slower" if faster else ""
+        why.append(f"AFTER leaks ({after.pattern}); BEFORE {was}{slower_then}; {rates}")
         return "worse", why
     if a_leak and b_leak:
         if faster:
