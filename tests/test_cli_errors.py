@@ -283,3 +283,16 @@ def test_one_snapshot_and_a_file_that_is_none_says_which_is_which(tmp_path):
     proc = memdoctor("report", snap, str(garbage))
     assert_one_line_error(proc)
     assert "garbage.bin is not a heap snapshot" in proc.stderr, proc.stderr
+
+
+@pytest.mark.integration
+def test_a_command_that_exits_after_one_sample_is_the_same_one_answer(tmp_path):
+    """`run -- false` in CI was sampled once before it exited, and read exit 0 "only 1 usable samples over 0ms"
+    where its other runs read exit 2 "exited before it could be sampled". One sample is no series either: the
+    same one line (a 60 s interval over a 0.5 s program gets exactly one, however busy the machine), and the trace
+    keeps the sample."""
+    out = tmp_path / "t.jsonl"
+    proc = memdoctor("run", "-i", "60s", "-o", str(out), "--", sys.executable, "-c", "import time; time.sleep(0.5)")
+    assert_one_line_error(proc)
+    assert "exited before it could be sampled twice" in proc.stderr
+    assert len(out.read_text().splitlines()) == 2  # the header and the one sample

@@ -79,3 +79,29 @@ def test_detail_lines_stay_on_their_own_grid():
     assert next_on_grid(1.0, 1.0, 1.004) == 2.0  # a detail line taken one tick late does not move the next
     assert next_on_grid(1.0, 1.0, 3.5) == 4.0  # a stall skips to the next point, never bunches
     assert next_on_grid(0.0, 0.5, 0.0) == 0.5
+
+
+def test_a_target_that_exits_during_a_long_interval_ends_the_recording_then(monkeypatch):
+    """`run -i 60s` of a program living 0.5 s waited the whole 60 s for its next tick to notice the exit (a
+    deterministic clock here: the sleep advances it, no wall time is measured)."""
+    from memdoctor.sampling import recorder
+    from memdoctor.sampling.sources import TargetGone
+
+    clock = [1000.0]
+    monkeypatch.setattr(recorder.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(recorder.time, "sleep", lambda s: clock.__setitem__(0, clock[0] + s))
+    exits_at = clock[0] + 0.5
+
+    class _Exits(_Flat):
+        def gone(self) -> bool:
+            return clock[0] >= exits_at
+
+        def values(self, now: float) -> tuple:
+            if now >= exits_at:
+                raise TargetGone()
+            return super().values(now)
+
+    result = record(_Exits(), None, interval=60.0, duration=None, detail_every=None, state=RecordingState())
+    assert result.end_reason == "target-exited"
+    assert result.samples == 1
+    assert result.duration_s < 1.0, result.duration_s  # noticed within a piece of the sleep, not at 60 s

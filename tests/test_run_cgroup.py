@@ -69,7 +69,9 @@ def test_a_cgroup_left_by_a_killed_memdoctor_is_swept_by_the_next_run(tmp_path: 
     Path(cg.path).rmdir()
     stale.mkdir()
     try:
-        memdoctor("run", "--interval", "0.2s", "--json", "--", sys.executable, "-c", "pass", check_code=0)
+        # a program that lives through several samples: one sample is no series (exit 2, not this test's point)
+        live_1s = "import time; time.sleep(1)"
+        memdoctor("run", "--interval", "0.2s", "--json", "--", sys.executable, "-c", live_1s, check_code=0)
         assert not stale.exists()
     finally:
         if stale.exists():

@@ -148,9 +148,11 @@ def _own_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def exited_unsampled(cmd: list[str], ended: str) -> TargetError:
-    """The one line for a command that exited before its first sample, however that was noticed."""
-    return TargetError(f"{cmd[0]} exited before it could be sampled ({ended})")
+def exited_unsampled(cmd: list[str], ended: str, samples: int = 0) -> TargetError:
+    """The one line for a command that exited before a series could be sampled, however that was noticed: before
+    its first sample, or after only one (which of the three a quick exit took is the machine's load)."""
+    twice = " twice" if samples else ""  # one sample is no series to judge either
+    return TargetError(f"{cmd[0]} exited before it could be sampled{twice} ({ended})")
 
 
 def build_header(plan: RecordingPlan) -> dict[str, Any]:

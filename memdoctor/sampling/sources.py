@@ -29,6 +29,7 @@ class Source(Protocol):
     def values(self, now: float) -> tuple[Any, ...]: ...  # (rss, *fields); raises TargetGone
     def details(self) -> dict[str, Any]: ...
     def close(self) -> None: ...
+    # Optional: `gone() -> bool`, whether the target has exited, cheap enough to ask every STOP_CHECK_S.
 
 
 class ProcessTreeSource:
@@ -54,6 +55,16 @@ class ProcessTreeSource:
         self.fields: tuple[str, ...] = ("rss_root", "procs", "pss") if pss_every_sample else ("rss_root", "procs")
         self.fast = not pss_every_sample
         self.denied: set[str] = set()
+
+    def gone(self) -> bool:
+        """Whether the root has exited (one pread): the recorder asks it between the pieces of a long sleep, so
+        that a command that exits is recorded as ended then, not a whole --interval later (`run -i 60s` of a
+        program living 0.5 s waited 60 s for its next tick to notice)."""
+        try:
+            self.tree.root.rss()
+        except ProcessGone:
+            return True
+        return False
 
     def values(self, now: float) -> tuple[Any, ...]:
         try:
