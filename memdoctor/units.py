@@ -129,6 +129,14 @@ def format_bytes(value: float | int | None, precision: int = 1) -> str:
     raise AssertionError("unreachable")
 
 
+def format_until(seconds: float | None) -> str:
+    """A time until something happens: "never" where it does not (the far end of a time to the limit whose growth
+    interval reaches zero). The table read "range 15s to n/a" beside the evidence's "15s to never"."""
+    if seconds is None or seconds == math.inf:
+        return "never"
+    return format_duration(seconds)
+
+
 def format_duration(seconds: float | None) -> str:
     """Format seconds compactly: 75 -> "1m15s", 5400 -> "1h30m"."""
     if seconds is None or not math.isfinite(seconds):

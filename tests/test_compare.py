@@ -176,3 +176,19 @@ def test_a_worse_after_an_undecided_before_does_not_say_before_did_not_leak() ->
     assert result["outcome"] == "worse", result["evidence"]
     assert "BEFORE did not" not in result["evidence"][0], result["evidence"]
     assert "BEFORE was undecided" in result["evidence"][0], result["evidence"]
+
+
+def test_leak_gone_follows_the_outcome() -> None:
+    """A no-leak AFTER whose growth cannot be told from a leaking BEFORE's is "unchanged": its JSON said
+    "leak_gone": true beside it (an adversarial review, 2026-12-05)."""
+    from dataclasses import replace
+
+    from memdoctor.analysis.diagnosis import Verdict
+
+    rng = np.random.default_rng(5)
+    t = np.arange(0, 600, 0.5)
+    before = diagnose(t, 100 * MB + 20_000.0 * t + rng.normal(0, 0.2 * MB, t.size))
+    assert before.verdict == "leak"
+    after = replace(before, verdict=Verdict("no-leak"))  # the same growth, read no-leak
+    out = compare(before, after)
+    assert out["outcome"] == "unchanged" and out["leak_gone"] is False

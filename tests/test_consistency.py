@@ -261,3 +261,54 @@ def test_caps_and_report_give_one_concurrency(path: Path) -> None:
     assert caps["concurrency"] == report["caps"].get("concurrency")
     if caps["concurrency"] is not None:
         assert caps["explain"]["concurrency"] == report["caps"]["explain"]["concurrency"]
+
+
+# A growth interval as the text prints it: "(LOW UNIT/PERIOD to HIGH UNIT/PERIOD)".
+_INTERVAL = re.compile(r"\((-?[\d.]+ \w+/(s|min|h)) to (-?[\d.]+ \w+/(s|min|h))\)")
+# A duration the evidence asks to watch or run longer: "run the gate >= 60s longer", "watch about 3m18s more".
+_LONGER = re.compile(r">= \d[\w.]* longer|about \d[\w.]* more to decide")
+# The classifier's trend line: "floor rose 3.1 MiB over 58s (29 points, Mann-Kendall p = 0.009, ...)".
+_TREND_P = re.compile(r"^(floor|troughs) (rose|fell) .*Mann-Kendall (p < 0\.001|p = 0\.00\d)")
+
+
+@pytest.mark.parametrize("warmup", ["0s", "30s"])
+@pytest.mark.parametrize("path", TRACES, ids=[str(p.relative_to(ROOT)) for p in TRACES])
+def test_one_output_never_says_two_things(path: Path, warmup: str) -> None:
+    """Inside one output, no line contradicts the answer or another line: found by an adversarial review of
+    every bundled trace with and without --warmup 30s (2026-12-05), each rule failing on 700b04a."""
+    p = str(path)
+    analyze = _cli("analyze", p, "--warmup", warmup, "--json")
+    evidence = analyze["evidence"]
+    if analyze["verdict"] == "leak":
+        # "leak" above the classifier's "then held flat ...: warm-up or cache fill, not a leak"
+        # (node_server_leak_20ms), or above its "no significant growth" (rw_node_session_memorystore).
+        assert not any("not a leak" in line for line in evidence), evidence
+        assert not any(line.startswith("no significant growth") for line in evidence), evidence
+        assert not any("more to decide" in line for line in evidence), evidence
+    # "no significant growth" beside the same trend's "Mann-Kendall p = 0.009" (py_one_spike --warmup 30s).
+    if any(line.startswith("no significant growth") for line in evidence):
+        assert not any(_TREND_P.match(line) for line in evidence), evidence
+    # "run the gate >= 60s longer to tell" beside "watch_more_s": null (node_healthy_server). (Beside a leak the
+    # floor test's advice is for its own test: the leak is decided.)
+    if analyze["verdict"] != "leak" and any(_LONGER.search(line) for line in evidence):
+        assert analyze["watch_more_s"] is not None, evidence
+    # compare's growth column printed each bound in its own unit ("(-3.1 KiB/min to 1.7 MiB/s)").
+    text = runner.invoke(app, ["compare", p, p, "--warmup", warmup], catch_exceptions=False).stdout
+    for match in _INTERVAL.finditer(text):
+        assert match.group(2) == match.group(4), match.group(0)
+
+
+def test_a_precise_flat_floor_is_not_undecided_by_a_rough_one() -> None:
+    """A Python pool's 126 troughs rose 10.8 KiB in 58 s (0 to 18.7 KiB/min), while the floor test, one point per
+    cycle, measured 3.8 +/- 9.5 MiB/min: the diagnosis was undecided and `--max-growth 5MB/min` "cannot judge"
+    an interval far under its budget. The more precise measurement stands."""
+    path = str(ROOT / "tests" / "data" / "gate" / "py_pool_batches_90s.jsonl")
+    gate = _cli("gate", "--trace", path, "--warmup", "30s", "--max-growth", "5MB/min", "--json")
+    assert gate["diagnosis"]["verdict"] == "no-leak" and gate["passed"], gate["checks"]
+
+
+def test_a_time_to_the_limit_that_may_never_come_says_never_everywhere() -> None:
+    """The table read "range 15s to n/a" beside the evidence's "(15s to never)"."""
+    path = str(ROOT / "tests" / "data" / "gate" / "node_worker_pool_doctor_19s.jsonl")
+    text = runner.invoke(app, ["analyze", path], catch_exceptions=False).stdout
+    assert "to n/a" not in text and "15s to never" in " ".join(text.split()), text

@@ -76,6 +76,10 @@ TOO_SMALL_READING = "the rise is significant but too small to matter"
 # The reading of troughs that rose less than a quarter of the GC swing in a short trace (heap sizing); the engine
 # drops it too where a steady rise decides a leak.
 HEAP_SIZING_READING = "the troughs moved less than a quarter of the GC swing"
+# The reading of a floor without a significant rise; the engine drops it where the floor test decides a leak.
+NO_GROWTH_READING = "no significant growth"
+# The reading of a large rise only weakly significant (inconclusive); dropped too where the floor test decides.
+WEAK_TREND_READING = "weak upward trend of the floor"
 
 
 @dataclass
@@ -352,7 +356,7 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool, limit: int | 
     min_rise = max(min(MIN_RISE_FRACTION * level0, _relevant_rate(level0, limit) * span), noise_floor, MIN_RISE_BYTES)
     what = "troughs" if fl.from_troughs else "floor"
     base_ev = (
-        f"{what} rose {format_bytes(rise)} over {format_duration(span)} "
+        f"{what} {'rose' if rise >= 0 else 'fell'} {format_bytes(abs(rise))} over {format_duration(span)} "
         f"({len(y)} points, Mann-Kendall {format_p(tr.p_up)}, Sen slope {format_rate(tr.slope)})"
     )
     res = SegmentResult("no-leak", "stable", slope=tr.slope, slope_low=tr.slope_low, slope_high=tr.slope_high,
@@ -384,18 +388,33 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool, limit: int | 
         # start is only where flatness was tested from; a job runner up in its first 10 s "rose in the first 1m11s").
         near = np.flatnonzero(y >= tail_level - 0.5 * min_rise)
         reached = float(x[near[0]]) if len(near) else tail_start
+        tail_rise = max(tail_tr.slope, 0.0) * (span - tail_start)
+        tail_s = span - tail_start
+        tail_ev = (f"(the last {format_duration(tail_s)}: Sen slope {format_rate(tail_tr.slope)}, "
+                   f"Mann-Kendall {format_p(tail_tr.p_up)})")
+        res.floor_now = tail_level
+        if tail_tr.p_up >= ALPHA and tail_rise >= min_rise:
+            # Slower than the rise by 4x, but the tail alone rose by what a leak must show over the whole window,
+            # only not significantly: not "held flat ... not a leak" (a Node server's 4.8 MiB/min tail, p = 0.031,
+            # 2.8 MiB in 35 s after a 22.7 MiB rise in 20 s: tests/data/gate/node_server_leak_20ms.jsonl). A
+            # longer watch tells a fill from a slower leak.
+            res.verdict = "inconclusive"
+            res.confidence = 0.3
+            res.watch_more_s = max(tail_s, 0.5 * span)
+            res.evidence.append(
+                f"floor rose {format_bytes(head_rise)} in the first {format_duration(reached)}, then slowed to a "
+                f"quarter of that pace or less {tail_ev}, still {format_bytes(tail_rise)}, as much as a leak must "
+                "show: a warm-up or cache fill if the floor stops, else a leak")
+            return res
         # A tail whose small rise is significant (_flat_tail's "irrelevant") is not "held flat" beside p < 0.001
         # (a full LRU cache evicting); it is said with its size against the leak bar.
-        tail_rise = max(tail_tr.slope, 0.0) * (span - tail_start)
         held = ("held flat" if tail_tr.p_up >= ALPHA else
                 f"rose only {format_bytes(tail_rise)}, under half the {format_bytes(min_rise)} a leak must show")
         res.evidence.append(
             f"floor rose {format_bytes(head_rise)} in the first {format_duration(reached)}, then {held} "
-            f"(the last {format_duration(span - tail_start)}: Sen slope {format_rate(tail_tr.slope)}, "
-            f"Mann-Kendall {format_p(tail_tr.p_up)}): {PLATEAU_READING}"
+            f"{tail_ev}: {PLATEAU_READING}"
         )
-        res.confidence = float(min(0.95, 0.55 + 0.4 * min(1.0, (span - tail_start) / span / 0.6)))
-        res.floor_now = tail_level
+        res.confidence = float(min(0.95, 0.55 + 0.4 * min(1.0, tail_s / span / 0.6)))
         return res
 
     grew = significant and rise >= min_rise
@@ -426,14 +445,19 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool, limit: int | 
             res.verdict = "inconclusive"
             res.confidence = 0.3
             res.watch_more_s = span
-            res.evidence.append(f"weak upward trend of the floor: watch about {format_duration(span)} more to decide")
+            res.evidence.append(f"{WEAK_TREND_READING}: watch about {format_duration(span)} more to decide")
             return res
         res.evidence.append(
             (f"{TOO_SMALL_READING}: a leak would need the floor to rise by >= "
              f"{format_bytes(min_rise)} ({MIN_RISE_FRACTION:.0%} of its level, or {format_rate(MIN_RISE_RATE)} over "
              f"the span, or a rate reaching the limit within {format_duration(TTL_WARN_S)})")
             if significant and rise > 0 else
-            f"no significant growth: a leak would need the floor to rise by >= {format_bytes(min_rise)}"
+            # Significant and no rise: the trend test's p beside a Sen slope of 0 (a page-quantized floor, most
+            # pairs tied): "no significant growth" stood beside "Mann-Kendall p = 0.009".
+            f"no measurable growth (Sen slope {format_rate(tr.slope)}): a leak would need the floor to rise by >= "
+            f"{format_bytes(min_rise)}"
+            if significant else
+            f"{NO_GROWTH_READING}: a leak would need the floor to rise by >= {format_bytes(min_rise)}"
         )
         res.confidence = float(min(0.95, 0.6 + 0.35 * min(1.0, len(y) / 60) * (1 - max(rise, 0) / min_rise)))
         return res

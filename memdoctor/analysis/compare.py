@@ -131,7 +131,9 @@ def compare(before: Diagnosis, after: Diagnosis) -> dict[str, Any]:
     return {
         "outcome": outcome,
         "worse": outcome == "worse",
-        "leak_gone": before.verdict == "leak" and after.verdict == "no-leak",
+        # The outcome's, not the two verdicts': a no-leak AFTER whose growth cannot be told from a leaking BEFORE's
+        # is "unchanged", and read "leak_gone": true beside it.
+        "leak_gone": outcome == "fixed",
         "still_leaks": after.verdict == "leak",
         "growth_ratio": ratio,
         "growth_difference": test,

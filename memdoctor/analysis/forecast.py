@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from memdoctor.units import format_bytes, format_duration
+from memdoctor.units import format_bytes, format_duration, format_until
 
 
 @dataclass
@@ -58,7 +58,7 @@ def time_to_limit(g: Growth, limit: int, *, last_t: float, last: float) -> Forec
         low = sec
     if high is not None and high < sec:
         high = sec
-    band = f"{format_duration(low)} to {format_duration(high) if high is not None else 'never'}"
+    band = f"{format_duration(low)} to {format_until(high)}"
     text = (
         f"{format_bytes(limit)} limit reached in about {format_duration(sec)} ({band}): floor "
         f"{format_bytes(floor_now)} + peaks {format_bytes(g.excursion)} above it"

@@ -91,6 +91,12 @@ class FloorTrend:
     # Student's t (thresholds.RISING_LEVEL, points - 2 df) where the points' scatter sets the error.
     critical: float = RISING_Z
 
+    @property
+    def late_known(self) -> bool:
+        """Whether the last part of the window has a trend to judge (enough points, a finite error): the one guard
+        of every question asked of that part (late_part_at_leak_rate here, the engine's _still_rising, _stopped)."""
+        return self.late_slope is not None and self.late_se is not None and math.isfinite(self.late_se)
+
 
 def _quartile_sd(d: np.ndarray) -> float:
     """The sd of centred steps from the lower quartile of their size: jumps in the upper ones do not count."""
@@ -510,8 +516,9 @@ def _levels_off(ft: FloorTrend) -> bool:
 def late_part_at_leak_rate(ft: FloorTrend) -> bool:
     """The window's last part alone still climbs faster than a leak's rate (RISING_RATE, by RISING_Z of its own
     standard errors): a rise that slows down there has not levelled off (a warm-up, then a leak going on)."""
-    if ft.late_slope is None or ft.late_se is None or not math.isfinite(ft.late_se):
+    if not ft.late_known:
         return False
+    assert ft.late_slope is not None and ft.late_se is not None
     return ft.late_slope - RISING_Z * ft.late_se > RISING_RATE
 
 

@@ -41,11 +41,11 @@ def compare_traces(before_path: str, after_path: str, limit_bytes: int | None, m
 
 
 def _ci_text(ci: dict[str, Any]) -> str:
-    from memdoctor.units import format_rate
+    """The growth and its interval in one time unit, as analyze and gate print them (each bound in its own unit
+    read "51.2 KiB/min (90% CI -3.1 KiB/min to 1.7 MiB/s)")."""
+    from memdoctor.units import format_rate_range
 
-    if ci.get("low") is None:
-        return format_rate(ci.get("slope_bytes_per_s"))
-    return f"{format_rate(ci['slope_bytes_per_s'])} (90% CI {format_rate(ci['low'])} to {format_rate(ci['high'])})"
+    return format_rate_range(ci.get("slope_bytes_per_s"), ci.get("low"), ci.get("high"))
 
 
 def print_comparison(result: dict[str, Any]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from memdoctor.units import format_bytes, format_duration, format_rate, format_rate_range
+from memdoctor.units import format_bytes, format_duration, format_rate, format_rate_range, format_until
 
 
 def caps_text(caps: dict[str, Any] | None) -> list[str]:
@@ -102,11 +102,12 @@ def memory_text(report: dict[str, Any]) -> str | None:
 
 
 def time_to_limit_text(d: dict[str, Any] | None) -> str | None:
-    """"TIME (LOW to HIGH)", when the diagnosis has a time to the limit with its range."""
-    if not (d and d.get("time_to_limit_range_s") and all(v is not None for v in d["time_to_limit_range_s"])):
+    """"TIME (LOW to HIGH)", when the diagnosis has a time to the limit with its range (HIGH null: never)."""
+    if not (d and d.get("time_to_limit_s") is not None and d.get("time_to_limit_range_s")
+            and d["time_to_limit_range_s"][0] is not None):
         return None
     low, high = d["time_to_limit_range_s"]
-    return f"{format_duration(d['time_to_limit_s'])} ({format_duration(low)} to {format_duration(high)})"
+    return f"{format_duration(d['time_to_limit_s'])} ({format_duration(low)} to {format_until(high)})"
 
 
 def suspect_cells(s: dict[str, Any]) -> dict[str, str]:

@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from memdoctor.analysis import Diagnosis
-from memdoctor.units import format_bytes, format_duration, format_rate
+from memdoctor.units import format_bytes, format_duration, format_rate, format_until
 
 if TYPE_CHECKING:  # the type of what it formats only: a renderer never runs a pipeline
     from memdoctor.pipelines.recording import RecordingOutcome
@@ -32,7 +32,7 @@ def diagnosis_table(d: Diagnosis, title: str | None = None) -> Table:
         band = ""
         if d.time_to_limit_range_s and all(v is not None for v in d.time_to_limit_range_s):
             low, high = d.time_to_limit_range_s
-            band = f" (range {format_duration(low)} to {format_duration(high)})"
+            band = f" (range {format_duration(low)} to {format_until(high)})"
         table.add_row("time to limit", f"{format_duration(d.time_to_limit_s)}{band}")
     if d.watch_more_s:
         table.add_row("watch longer", format_duration(d.watch_more_s))
