@@ -312,3 +312,21 @@ def test_a_time_to_the_limit_that_may_never_come_says_never_everywhere() -> None
     path = str(ROOT / "tests" / "data" / "gate" / "node_worker_pool_doctor_19s.jsonl")
     text = runner.invoke(app, ["analyze", path], catch_exceptions=False).stdout
     assert "to n/a" not in text and "15s to never" in " ".join(text.split()), text
+
+
+@pytest.mark.parametrize("span_s", [60, 120, 300])
+def test_a_fill_still_rising_at_a_leaks_rate_is_not_a_plateau(span_s: int) -> None:
+    """A saturating fill (60 MiB, time constant 0.4 of the window) read "inconclusive (plateau)" beside the floor
+    test's "slower at the end (10.4 MiB/min ..., still above the 2.5 MiB/min a leak must exceed)": a plateau is a
+    floor that stopped. Undecided, with the rise's shape (an adversarial review, 2026-12-05)."""
+    import numpy as np
+
+    from memdoctor.analysis import diagnose
+
+    rng = np.random.default_rng(1)
+    t = np.arange(0, span_s, 0.2)
+    mem = 50 * 2**20 + 60 * 2**20 * (1 - np.exp(-t / (0.4 * span_s))) + rng.normal(0, 0.1 * 2**20, t.size)
+    d = diagnose(t, mem)
+    assert d.verdict == "inconclusive", d.evidence
+    assert any("still above" in line for line in d.evidence), d.evidence
+    assert d.pattern != "plateau", d.evidence

@@ -263,6 +263,13 @@ def _reconcile(res: SegmentResult, fj: FloorJudgement, cl: Clean,
         # eviction, 105 s: tests/data/shapes/node_map_nosweep_105s.csv).
         shape = pattern if late_part_at_leak_rate(ft) else "plateau"
         return "inconclusive", shape, 0.3, fj.watch_more_s or ft.duration_s
+    if (fj.state == "levelling-off" and verdict == "inconclusive" and pattern == "plateau"
+            and late_part_at_leak_rate(ft)):
+        # The classifier's undecided "plateau" (its halves decelerate) where the floor test's last part still climbs
+        # at a leak's rate: the floor has not stopped, so the shape is the rise's ("plateau" stood beside "still
+        # above the 2.5 MiB/min a leak must exceed" on exponential fills of 1-5 minutes, an adversarial review).
+        cyclic = ft.cycles >= 3 and ft.swing >= th.SAWTOOTH_AMPLITUDE * _floor_level(ft)
+        return verdict, _rise_shape(pattern, cyclic, cl, evidence), conf, watch
     if fj.state == "levelling-off" and verdict == "no-leak" and pattern == "stable":
         # The floor test saw the floor rise and level off where the classifier, leaving the rise out as the
         # process's start-up, saw a level floor: a session store filling 21 -> 43 MiB in its first 30 s, then flat,
