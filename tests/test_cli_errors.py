@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
+import time
 
 import pytest
 
-from .conftest import assert_one_line_error, memdoctor, read_jsonl
+from .conftest import assert_one_line_error, memdoctor, memdoctor_popen, read_jsonl
 
 
 @pytest.mark.parametrize("args", [
@@ -295,4 +297,30 @@ def test_a_command_that_exits_after_one_sample_is_the_same_one_answer(tmp_path):
     proc = memdoctor("run", "-i", "60s", "-o", str(out), "--", sys.executable, "-c", "import time; time.sleep(0.5)")
     assert_one_line_error(proc)
     assert "exited before it could be sampled twice" in proc.stderr
+    assert len(out.read_text().splitlines()) == 2  # the header and the one sample
+
+
+@pytest.mark.integration
+def test_a_watched_process_that_exits_after_one_sample_is_the_same_one_answer(tmp_path):
+    """`watch PID` of a process that ended after its first sample printed a table ("inconclusive, stable, 0 B/h,
+    confidence 0.00") and exit 0, where `run` of the same program says in one line that it exited before it could
+    be sampled twice. The target ends once the first sample is in the trace (60 s interval: no second one)."""
+    target = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    out = tmp_path / "t.jsonl"
+    watcher = memdoctor_popen("watch", str(target.pid), "-i", "60s", "-o", str(out))
+    try:
+        deadline = time.monotonic() + 60
+        while not (out.exists() and len(out.read_text().splitlines()) >= 2) and time.monotonic() < deadline:
+            time.sleep(0.05)  # waiting for the first sample to be written, not an assertion
+        target.kill()
+        target.wait()
+        _, stderr = watcher.communicate(timeout=60)
+    finally:
+        for proc in (target, watcher):
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert watcher.returncode == 2, stderr
+    lines = [ln for ln in stderr.splitlines() if ln.strip() and "collecting samples" not in ln]
+    assert lines == [f"memdoctor: PID {target.pid} exited before it could be sampled twice (its process ended)"], stderr
     assert len(out.read_text().splitlines()) == 2  # the header and the one sample

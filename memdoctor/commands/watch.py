@@ -175,6 +175,12 @@ def watch_command(
             writer.close()
     if periodic is not None and periodic.found_nothing():
         outcome.warnings.append("--heap-every took no snapshot: no Python or Node.js process in the target's tree")
+    if plan.pid is not None and outcome.result.samples < 2 and outcome.result.end_reason == "target-exited":
+        # One sample is no series: the same one line as `run` of a command that exits so soon (watch printed a
+        # table of "inconclusive, stable, 0 B/h, confidence 0.00" and exit 0). The trace keeps the sample.
+        from memdoctor.pipelines.recording import exited_unsampled
+
+        raise exited_unsampled([f"PID {plan.pid}"], "its process ended", outcome.result.samples)
     code = finish(outcome, json_out)
     write_report(report, output, settings.limit_bytes, settings.warmup_s, settings.metric)
     raise typer.Exit(code)
