@@ -81,16 +81,15 @@ def test_detail_lines_stay_on_their_own_grid():
     assert next_on_grid(0.0, 0.5, 0.0) == 0.5
 
 
-def test_a_target_that_exits_during_a_long_interval_ends_the_recording_then(monkeypatch):
-    """`run -i 60s` of a program living 0.5 s waited the whole 60 s for its next tick to notice the exit (a
-    deterministic clock here: the sleep advances it, no wall time is measured)."""
+def _exiting_source(monkeypatch, lives_s: float):
+    """A source whose target exits `lives_s` into the recording, on a deterministic clock (the sleeps advance it)."""
     from memdoctor.sampling import recorder
     from memdoctor.sampling.sources import TargetGone
 
     clock = [1000.0]
     monkeypatch.setattr(recorder.time, "monotonic", lambda: clock[0])
     monkeypatch.setattr(recorder.time, "sleep", lambda s: clock.__setitem__(0, clock[0] + s))
-    exits_at = clock[0] + 0.5
+    exits_at = clock[0] + lives_s
 
     class _Exits(_Flat):
         def gone(self) -> bool:
@@ -101,7 +100,30 @@ def test_a_target_that_exits_during_a_long_interval_ends_the_recording_then(monk
                 raise TargetGone()
             return super().values(now)
 
-    result = record(_Exits(), None, interval=60.0, duration=None, detail_every=None, state=RecordingState())
+    class _Event:  # the wait for the end of the duration, on the same clock
+        def wait(self, s: float) -> bool:
+            clock[0] += s
+            return False
+
+    state = RecordingState()
+    state.stop_event = _Event()  # type: ignore[assignment]
+    return _Exits(), state
+
+
+def test_a_target_that_exits_before_the_end_of_the_duration_is_recorded_as_exited(monkeypatch):
+    """`gate --duration 5s -i 60s` of a command living 0.5 s: the next tick lay past the end, so the loop waited
+    for the end of the duration and read "ran for the whole gate and was stopped by memdoctor"."""
+    source, state = _exiting_source(monkeypatch, 0.5)
+    result = record(source, None, interval=60.0, duration=5.0, detail_every=None, state=state)
+    assert result.end_reason == "target-exited"
+    assert result.duration_s < 1.0, result.duration_s
+
+
+def test_a_target_that_exits_during_a_long_interval_ends_the_recording_then(monkeypatch):
+    """`run -i 60s` of a program living 0.5 s waited the whole 60 s for its next tick to notice the exit (a
+    deterministic clock here: the sleep advances it, no wall time is measured)."""
+    source, state = _exiting_source(monkeypatch, 0.5)
+    result = record(source, None, interval=60.0, duration=None, detail_every=None, state=state)
     assert result.end_reason == "target-exited"
     assert result.samples == 1
     assert result.duration_s < 1.0, result.duration_s  # noticed within a piece of the sleep, not at 60 s

@@ -143,6 +143,7 @@ def record(
     # Sources that can tell cheaply that their target has exited (a process tree; a container's cgroup cannot)
     # are asked between the pieces of a long sleep: the next tick is then taken at once, and ends the recording.
     target_gone: Callable[[], bool] | None = getattr(source, "gone", None)
+    exit_ticked = False
     write_sample = writer.write_sample if writer is not None else None
     # The common sample goes out through one precomputed bytes template: at 100 Hz, building a
     # dict and formatting it generically costs several times the /proc read itself.
@@ -303,7 +304,13 @@ def record(
                 target = start + k * interval
             if duration is not None and target - start >= duration - 1e-9:
                 commit()
-                _wait_until(start + duration, state)
+                if _wait_until(start + duration, state, target_gone) and not exit_ticked:
+                    # The target ended during the wait for the end: one tick now records its exit (`gate -i 60s
+                    # --duration 5s` of a command living 0.5 s read "ran for the whole gate and was stopped by
+                    # memdoctor"). Once only: a source whose tick still reads the target ends at the duration.
+                    exit_ticked = True
+                    now = mono()
+                    continue
                 break
             delay = target - now
             while delay > STOP_CHECK_S and not state.stopping:
@@ -376,15 +383,18 @@ def _install_stop_handlers(state: RecordingState) -> dict[int, Any]:
     return previous
 
 
-def _wait_until(end: float, state: RecordingState) -> None:
+def _wait_until(end: float, state: RecordingState, target_gone: Callable[[], bool] | None = None) -> bool:
     """Wait for the end of the duration; a monitor's stop (alert, Event) or a signal's (a plain flag, see
     _install_stop_handlers) cuts it short, the latter within STOP_CHECK_S (at --interval 10s Ctrl-C waited up
-    to a whole interval for the end)."""
+    to a whole interval for the end), and so does the target's exit, where the source can tell it (True)."""
     while not state.stopping:
         remaining = end - time.monotonic()
         if remaining <= 0:
-            return
+            return False
         state.stop_event.wait(min(remaining, STOP_CHECK_S))
+        if target_gone is not None and target_gone():
+            return True
+    return False
 
 
 class _LateStop:
