@@ -176,14 +176,15 @@ def format_rate(bytes_per_s: float | None, period: str | None = None) -> str:
     return f"{format_bytes(bytes_per_s * _PERIOD_S[period])}/{period}"
 
 
-def format_rate_range(value: float | None, low: float | None, high: float | None) -> str:
+def format_rate_range(value: float | None, low: float | None, high: float | None, label: str = "") -> str:
     """A rate and its interval in one time unit, the one the largest of them reads best in
-    ("1.1 MiB/s (-15.4 MiB/min to 1.7 MiB/s)" made the reader convert to compare)."""
+    ("1.1 MiB/s (-15.4 MiB/min to 1.7 MiB/s)" made the reader convert to compare); `label` names the
+    interval inside its brackets ("90% CI")."""
     finite = [abs(v) for v in (value, low, high) if v is not None and math.isfinite(v)]
     period = rate_period(max(finite)) if finite else None
     text = format_rate(value, period)
     if low is not None and high is not None and low != high:
-        text += f" ({format_rate(low, period)} to {format_rate(high, period)})"
+        text += f" ({label + ' ' if label else ''}{format_rate(low, period)} to {format_rate(high, period)})"
     return text
 
 

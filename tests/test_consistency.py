@@ -264,7 +264,7 @@ def test_caps_and_report_give_one_concurrency(path: Path) -> None:
 
 
 # A growth interval as the text prints it: "(LOW UNIT/PERIOD to HIGH UNIT/PERIOD)".
-_INTERVAL = re.compile(r"\((-?[\d.]+ \w+/(s|min|h)) to (-?[\d.]+ \w+/(s|min|h))\)")
+_INTERVAL = re.compile(r"\((?:\d+% CI )?(-?[\d.]+ \w+/(s|min|h)) to (-?[\d.]+ \w+/(s|min|h))\)")
 # A duration the evidence asks to watch or run longer: "run the gate >= 60s longer", "watch about 3m18s more".
 _LONGER = re.compile(r">= \d[\w.]* longer|about \d[\w.]* more to decide")
 # The classifier's trend line: "floor rose 3.1 MiB over 58s (29 points, Mann-Kendall p = 0.009, ...)".
@@ -292,10 +292,15 @@ def test_one_output_never_says_two_things(path: Path, warmup: str) -> None:
     # floor test's advice is for its own test: the leak is decided.)
     if analyze["verdict"] != "leak" and any(_LONGER.search(line) for line in evidence):
         assert analyze["watch_more_s"] is not None, evidence
-    # compare's growth column printed each bound in its own unit ("(-3.1 KiB/min to 1.7 MiB/s)").
-    text = runner.invoke(app, ["compare", p, p, "--warmup", warmup], catch_exceptions=False).stdout
-    for match in _INTERVAL.finditer(text):
-        assert match.group(2) == match.group(4), match.group(0)
+    # compare's growth column printed each bound in its own unit ("(90% CI -3.1 KiB/min to 1.7 MiB/s)"): the
+    # column's text for this trace's growth and interval, as compare renders it.
+    from memdoctor.commands.compare import _ci_text
+
+    compared = _cli("compare", p, p, "--warmup", warmup, "--json")
+    for side in ("before", "after"):
+        cell = _ci_text(compared[side]["floor_slope"])
+        for match in _INTERVAL.finditer(cell):
+            assert match.group(2) == match.group(4), cell
 
 
 def test_a_precise_flat_floor_is_not_undecided_by_a_rough_one() -> None:

@@ -377,7 +377,8 @@ def diagnose(
     if n < MIN_SAMPLES or duration <= 0:
         dt = duration / (n - 1) if n > 1 and duration > 0 else None
         watch = (MIN_SAMPLES - n) * dt if dt and n < MIN_SAMPLES else None
-        evidence.append(f"only {n} usable samples over {format_duration(duration)}: at least {MIN_SAMPLES} are needed")
+        evidence.append(f"only {n} usable sample{'' if n == 1 else 's'} over {format_duration(duration)}: at least "
+                        f"{MIN_SAMPLES} are needed")
         # Too few for a trend test, not for a measurement: the growth shown is the samples' own Theil-Sen slope
         # with its band, never "0 B/h" beside memory that rose (a Node heap series read 5 s apart, 18 samples
         # rising 7 -> 29 MB, gave 0 and the report said the growth was "outside the runtime heap").

@@ -43,9 +43,11 @@ def compare_traces(before_path: str, after_path: str, limit_bytes: int | None, m
 def _ci_text(ci: dict[str, Any]) -> str:
     """The growth and its interval in one time unit, as analyze and gate print them (each bound in its own unit
     read "51.2 KiB/min (90% CI -3.1 KiB/min to 1.7 MiB/s)")."""
+    from memdoctor.analysis.thresholds import GROWTH_INTERVAL
     from memdoctor.units import format_rate_range
 
-    return format_rate_range(ci.get("slope_bytes_per_s"), ci.get("low"), ci.get("high"))
+    return format_rate_range(ci.get("slope_bytes_per_s"), ci.get("low"), ci.get("high"),
+                             label=f"{GROWTH_INTERVAL:.0%} CI")
 
 
 def print_comparison(result: dict[str, Any]) -> None:

@@ -62,7 +62,8 @@ def print_outcome(console: Console, outcome: RecordingOutcome) -> None:
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold", no_wrap=True)
     head.add_column()
-    head.add_row("recorded", f"{r.samples} samples over {format_duration(r.duration_s)} ({ending})")
+    samples = f"{r.samples} sample{'' if r.samples == 1 else 's'}"
+    head.add_row("recorded", f"{samples} over {format_duration(r.duration_s)} ({ending})")
     if outcome.trace_path:
         head.add_row("trace", outcome.trace_path)
     if outcome.child_exit:
