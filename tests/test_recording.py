@@ -365,3 +365,27 @@ def test_other_users_process(tmp_path, spawn):
                          capture_output=True, text=True, env=env, timeout=60)
     assert pss.returncode == 2 and "Traceback" not in pss.stderr
     assert "--pss needs" in pss.stderr and len(pss.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("sampler", ["procfs", "psutil"])
+def test_each_backend_tells_when_its_root_has_exited(sampler):
+    """The recorder asks `root_gone()` between the pieces of a long sleep (a target's exit was noticed a whole
+    --interval late); the psutil backend had no such method and `run` under MEMDOCTOR_SAMPLER=psutil failed with
+    "internal error: 'Process' object has no attribute 'rss'". A zombie counts as gone, as in sample()."""
+    from memdoctor.sampling.psutil_tree import PsutilProcessTree
+    from memdoctor.sampling.tree import ProcessTree
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        tree = (ProcessTree if sampler == "procfs" else PsutilProcessTree)(child.pid)
+        assert not tree.root_gone()
+        child.kill()
+        wait_for(tree.root_gone, timeout=30, what="the killed root read as gone")  # a zombie until reaped
+        child.wait()
+        assert tree.root_gone()
+        tree.close()
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()

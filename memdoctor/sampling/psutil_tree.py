@@ -41,6 +41,15 @@ class PsutilProcessTree:
 
         self.members = {child.pid: child for child in children if not is_own_helper(child.pid)}
 
+    def root_gone(self) -> bool:
+        """Whether the root has exited (a zombie counts, as in sample())."""
+        try:
+            return bool(self.root.status() == psutil.STATUS_ZOMBIE)
+        except psutil.NoSuchProcess:
+            return True
+        except psutil.AccessDenied:
+            return False
+
     def sample(self, now: float | None = None) -> tuple[int, int, int]:
         if self.follow_children:
             now = time.monotonic() if now is None else now

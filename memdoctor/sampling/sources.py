@@ -57,14 +57,10 @@ class ProcessTreeSource:
         self.denied: set[str] = set()
 
     def gone(self) -> bool:
-        """Whether the root has exited (one pread): the recorder asks it between the pieces of a long sleep, so
-        that a command that exits is recorded as ended then, not a whole --interval later (`run -i 60s` of a
-        program living 0.5 s waited 60 s for its next tick to notice)."""
-        try:
-            self.tree.root.rss()
-        except ProcessGone:
-            return True
-        return False
+        """Whether the root has exited (the tree backend's root_gone): the recorder asks it between the pieces
+        of a long sleep, so that a command that exits is recorded as ended then, not a whole --interval later
+        (`run -i 60s` of a program living 0.5 s waited 60 s for its next tick to notice)."""
+        return self.tree.root_gone()
 
     def values(self, now: float) -> tuple[Any, ...]:
         try:

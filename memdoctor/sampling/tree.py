@@ -80,6 +80,14 @@ class ProcessTree:
             self.members.pop(pid).close()
         self._sighted = seen
 
+    def root_gone(self) -> bool:
+        """Whether the root has exited (one pread of its statm; a zombie counts, as in sample())."""
+        try:
+            self.root.rss()
+        except ProcessGone:
+            return True
+        return False
+
     def sample(self, now: float | None = None) -> tuple[int, int, int]:
         """(tree RSS, root RSS, processes). Raises ProcessGone when the root has exited.
 
