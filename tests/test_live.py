@@ -55,6 +55,27 @@ def test_shown_verdict_changes_only_on_new_evidence():
     assert shown[:30] == ["watching"] * 30 and set(shown[30:]) == {"no-leak"}
 
 
+def test_the_shown_pattern_changes_only_when_the_new_one_holds():
+    """A Node stream leak's live line flipped between "leak (step)" and "leak (linear)" from one analysis to the
+    next, its printed confidence (calibrated by kind) 0.84 <-> 0.72 with it. A new pattern of the verdict shown
+    is shown once it held for as many analyses in a row as a verdict must; the growth shown is the latest."""
+    from dataclasses import replace
+
+    from memdoctor.analysis.online import OnlineJudge
+
+    judge = OnlineJudge()
+    leak = _diagnosis("leak")
+    step = replace(leak, pattern="step", growth_bytes_per_s=2e6)
+    for e in range(0, 60, 2):
+        state = judge.update(leak, float(e))
+    assert state.shown == "leak" and state.shown_diagnosis.pattern == "linear"
+    seen = [judge.update(d, float(60 + 2 * i)) for i, d in enumerate([step, leak, step, leak, step, step, step])]
+    patterns = [s.shown_diagnosis.pattern for s in seen]
+    assert patterns == ["linear"] * 6 + ["step"], patterns
+    assert {s.confidence for s in seen[:6]} == {seen[0].confidence}
+    assert seen[0].shown_diagnosis.growth_bytes_per_s == 2e6  # the latest growth, under the held pattern
+
+
 def test_alert_ignores_the_warmup():
     monitor = _monitor(AlertRule(on_leak=True, min_time_s=100.0))
     for elapsed in range(0, 100, 2):
