@@ -319,6 +319,22 @@ def test_a_time_to_the_limit_that_may_never_come_says_never_everywhere() -> None
     assert "to n/a" not in text and "15s to never" in " ".join(text.split()), text
 
 
+def test_a_short_fill_read_no_leak_is_not_also_told_apart_from_a_leak_only_later() -> None:
+    """A 2 MiB fill in 60 s: "no-leak (plateau)" beside the classifier's "growth is decelerating: warm-up or cache
+    fill cannot be told from a leak until it levels off; watch about 33s more", where the floor test found the floor
+    flat in the short window and decided (an adversarial scan, 2026-12-05; fails on f26ca18)."""
+    import numpy as np
+
+    from memdoctor.analysis import diagnose
+
+    rng = np.random.default_rng(2)
+    t = np.arange(0, 60, 0.2)
+    d = diagnose(t, 50 * 2**20 + 2 * 2**20 * (1 - np.exp(-t / 18.0)) + rng.normal(0, 0.01 * 2**20, t.size))
+    assert d.verdict == "no-leak", d.evidence
+    assert not any("cannot be told from a leak" in line or "more" in line.split(":")[-1] for line in d.evidence), \
+        d.evidence
+
+
 @pytest.mark.parametrize("span_s", [60, 120, 300])
 def test_a_fill_still_rising_at_a_leaks_rate_is_not_a_plateau(span_s: int) -> None:
     """A saturating fill (60 MiB, time constant 0.4 of the window) read "inconclusive (plateau)" beside the floor

@@ -80,6 +80,8 @@ HEAP_SIZING_READING = "the troughs moved less than a quarter of the GC swing"
 NO_GROWTH_READING = "no significant growth"
 # The reading of a large rise only weakly significant (inconclusive); dropped too where the floor test decides.
 WEAK_TREND_READING = "weak upward trend of the floor"
+# The reading of a rise that decelerates (inconclusive); the engine replaces it where the floor test decides.
+DECELERATING_READING = "warm-up or cache fill cannot be told from a leak until it levels off"
 
 
 @dataclass
@@ -482,8 +484,8 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool, limit: int | 
             res.evidence.append(base_ev)
             res.evidence.append(
                 f"growth is decelerating (Sen slope {format_rate(a.slope)} in the first half, "
-                f"{format_rate(bt.slope)} in the second): warm-up or cache fill cannot be told from a leak "
-                f"until it levels off; watch about {format_duration(res.watch_more_s)} more"
+                f"{format_rate(bt.slope)} in the second): {DECELERATING_READING}; "
+                f"watch about {format_duration(res.watch_more_s)} more"
             )
             return res
         recent = bt
