@@ -87,7 +87,7 @@ def run_command(
         raise fail("no command given: use `memdoctor run [OPTIONS] -- CMD ARGS...`")
     if exit_code not in ("memdoctor", "child"):
         raise fail(f"--exit-code must be 'memdoctor' or 'child', not {exit_code!r}")
-    from memdoctor.pipelines.recording import record_command
+    from memdoctor.pipelines.recording import ended_unsampled, exited_unsampled, record_command
     from memdoctor.report.console import stderr_console
     from memdoctor.sampling.target import detect_runtime
 
@@ -150,12 +150,10 @@ def run_command(
         stdio.close()
         if writer is not None:
             writer.close()
-    if outcome.result.samples < 2 and outcome.result.end_reason == "target-exited" and exit_code != "child":
+    if ended_unsampled(outcome) and exit_code != "child":
         # Exited between its start and the first sample, or right after it: the same one line as exiting before
         # its process tree could be opened (which of the three happened was the machine's load: exit 2, or exit 0
         # with "0 samples", or with "only 1 usable samples": `run -- false` in CI). The trace keeps what was read.
-        from memdoctor.pipelines.recording import exited_unsampled
-
         raise exited_unsampled(list(cmd), outcome.child_exit or "exited", outcome.result.samples)
     code = finish(outcome, json_out)
     write_report(report, output, settings.limit_bytes, settings.warmup_s, settings.metric)

@@ -85,7 +85,13 @@ def watch_command(
     chosen = sum(x is not None for x in (pid, name, cgroup))
     if chosen != 1:
         raise fail("give exactly one target: a PID, --name PATTERN or --cgroup PATH")
-    from memdoctor.pipelines.recording import RecordingPlan, attach_plan, execute
+    from memdoctor.pipelines.recording import (
+        RecordingPlan,
+        attach_plan,
+        ended_unsampled,
+        execute,
+        exited_unsampled,
+    )
     from memdoctor.redact import redact_command
     from memdoctor.report.console import stderr_console
     from memdoctor.sampling.cgroup import CgroupSampler
@@ -175,11 +181,9 @@ def watch_command(
             writer.close()
     if periodic is not None and periodic.found_nothing():
         outcome.warnings.append("--heap-every took no snapshot: no Python or Node.js process in the target's tree")
-    if plan.pid is not None and outcome.result.samples < 2 and outcome.result.end_reason == "target-exited":
+    if plan.pid is not None and ended_unsampled(outcome):
         # One sample is no series: the same one line as `run` of a command that exits so soon (watch printed a
         # table of "inconclusive, stable, 0 B/h, confidence 0.00" and exit 0). The trace keeps the sample.
-        from memdoctor.pipelines.recording import exited_unsampled
-
         raise exited_unsampled([f"PID {plan.pid}"], "its process ended", outcome.result.samples)
     code = finish(outcome, json_out)
     write_report(report, output, settings.limit_bytes, settings.warmup_s, settings.metric)

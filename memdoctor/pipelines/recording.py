@@ -155,6 +155,12 @@ def exited_unsampled(cmd: list[str], ended: str, samples: int = 0) -> TargetErro
     return TargetError(f"{cmd[0]} exited before it could be sampled{twice} ({ended})")
 
 
+def ended_unsampled(outcome: RecordingOutcome) -> bool:
+    """Whether the target ended before it could be sampled twice: one sample is no series to judge (run and watch
+    then say so in one line, exit 2, where they had printed "only 1 usable samples" and exit 0)."""
+    return outcome.result.samples < 2 and outcome.result.end_reason == "target-exited"
+
+
 def build_header(plan: RecordingPlan) -> dict[str, Any]:
     header: dict[str, Any] = {
         "pid": plan.pid,
