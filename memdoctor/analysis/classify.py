@@ -390,8 +390,8 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool, limit: int | 
         # start is only where flatness was tested from; a job runner up in its first 10 s "rose in the first 1m11s").
         near = np.flatnonzero(y >= tail_level - 0.5 * min_rise)
         reached = float(x[near[0]]) if len(near) else tail_start
-        tail_rise = max(tail_tr.slope, 0.0) * (span - tail_start)
         tail_s = span - tail_start
+        tail_rise = max(tail_tr.slope, 0.0) * tail_s
         tail_ev = (f"(the last {format_duration(tail_s)}: Sen slope {format_rate(tail_tr.slope)}, "
                    f"Mann-Kendall {format_p(tail_tr.p_up)})")
         res.floor_now = tail_level

@@ -202,6 +202,11 @@ def _rise_shape(pattern: str, cyclic: bool, cl: Clean, evidence: list[str]) -> s
     return "step"
 
 
+def _cyclic(ft: FloorTrend) -> bool:
+    """The floor test's cycles are a sawtooth's: at least 3, swinging by SAWTOOTH_AMPLITUDE of the floor's level."""
+    return ft.cycles >= 3 and ft.swing >= th.SAWTOOTH_AMPLITUDE * _floor_level(ft)
+
+
 def _overruled_to_leak(evidence: list[str]) -> None:
     """The floor test decides a leak where the classifier did not: its readings that say no are not printed beside
     the leak as readings of their own ("leak" stood above "then held flat: warm-up or cache fill, not a leak" and
@@ -238,8 +243,7 @@ def _reconcile(res: SegmentResult, fj: FloorJudgement, cl: Clean,
             _overruled_to_leak(evidence)
             evidence.append("decided by the floor test (one floor point per GC or batch cycle), which sees the rise "
                             "in this short window where the trend over window minima does not yet")
-            cyclic = ft.cycles >= 3 and ft.swing >= th.SAWTOOTH_AMPLITUDE * _floor_level(ft)
-            pattern = _rise_shape(pattern, cyclic, cl, evidence)
+            pattern = _rise_shape(pattern, _cyclic(ft), cl, evidence)
         return "leak", pattern, max(conf if verdict == "leak" else 0.0, _confidence(z_rise)), None
     # Not where the classifier's own halves show the rise slowing (its undecided plateau): the two measurements
     # disagree on steadiness, and "rose steadily" stood beside "growth is decelerating".
@@ -269,8 +273,7 @@ def _reconcile(res: SegmentResult, fj: FloorJudgement, cl: Clean,
         # The classifier's undecided "plateau" (its halves decelerate) where the floor test's last part still climbs
         # at a leak's rate: the floor has not stopped, so the shape is the rise's ("plateau" stood beside "still
         # above the 2.5 MiB/min a leak must exceed" on exponential fills of 1-5 minutes, an adversarial review).
-        cyclic = ft.cycles >= 3 and ft.swing >= th.SAWTOOTH_AMPLITUDE * _floor_level(ft)
-        return verdict, _rise_shape(pattern, cyclic, cl, evidence), conf, watch
+        return verdict, _rise_shape(pattern, _cyclic(ft), cl, evidence), conf, watch
     if fj.state == "levelling-off" and verdict == "no-leak" and pattern == "stable":
         # The floor test saw the floor rise and level off where the classifier, leaving the rise out as the
         # process's start-up, saw a level floor: a session store filling 21 -> 43 MiB in its first 30 s, then flat,
