@@ -9,6 +9,7 @@ import sys
 import textwrap
 import threading
 
+import numpy as np
 import pytest
 
 from memdoctor.sampling.recorder import RecordingState, next_on_grid, record
@@ -127,3 +128,43 @@ def test_a_target_that_exits_during_a_long_interval_ends_the_recording_then(monk
     assert result.end_reason == "target-exited"
     assert result.samples == 1
     assert result.duration_s < 1.0, result.duration_s  # noticed within a piece of the sleep, not at 60 s
+
+
+class _Detailed(_Flat):
+    """A source whose detail lines carry a PSS reading that changes, as a process tree's does."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    def details(self) -> dict:
+        self.reads += 1
+        return {"pss": (300 << 20) + 4096 * self.reads}
+
+
+@pytest.mark.parametrize("metric", ["rss", "pss"])
+def test_the_live_series_holds_the_times_the_trace_holds(tmp_path, metric):
+    """A live verdict and `analyze` of the trace it wrote judge the same numbers to the last bit: the trace
+    holds times in microseconds, and the live series held the clock's full float. A floor test's slope of two
+    equal floor points then came out +6e-21 from the trace and -8e-21 live, and `gate --metric pss` printed
+    floor growth 3.9 MiB/min live and 0 B/min from `gate --trace` of its own recording (a CI flake)."""
+    from memdoctor.traces import read_trace
+    from memdoctor.traces.writer import open_trace_writer
+
+    path = str(tmp_path / "t.jsonl")
+    writer = open_trace_writer(path)
+    state = RecordingState()
+    state.metric = metric
+    try:
+        # 7 ms ticks, detail lines every 23 ms: times with many more than 6 decimals, on both paths of the loop.
+        record(_Detailed(), writer, interval=0.007, duration=0.4, detail_every=0.023, state=state)
+    finally:
+        writer.close()
+    trace = read_trace(path)
+    live_t, live_v = state.judged_arrays()
+    if metric == "rss":
+        written_t, written_v = trace.t, trace.rss
+    else:
+        has = ~np.isnan(trace.series["pss"])
+        written_t, written_v = trace.t[has], trace.series["pss"][has]
+    assert len(live_t) >= 5 and list(live_t) == list(written_t)
+    assert list(live_v) == list(written_v)

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from memdoctor.sampling.procfs import PAGE_SIZE
 from memdoctor.sampling.series import LiveSeries
 from memdoctor.sampling.sources import Source, TargetGone
-from memdoctor.traces.writer import TraceWriteError, TraceWriter
+from memdoctor.traces.writer import TraceWriteError, TraceWriter, as_written
 
 if TYPE_CHECKING:
     import numpy as np
@@ -187,7 +187,7 @@ def record(
         """The batch into the live series and, as whole lines, into the trace (one write)."""
         if not batch:
             return
-        taken = batch[:]
+        taken = [(as_written(e), v) for e, v in batch]  # judged as the trace holds them (as_written)
         batch.clear()
         series.extend_pairs(taken)
         if judged is not None and judged_at is not None:
@@ -256,6 +256,7 @@ def record(
                 statm_fd, shortcut_until = shortcut if shortcut is not None else (-1, -math.inf)
             elapsed = now - start
             if now >= next_detail:
+                elapsed = as_written(elapsed)  # the detail line's time as written, for every series it joins
                 # The slower numbers ride on a full line of their own, after the batch before it.
                 commit()
                 try:
@@ -289,10 +290,10 @@ def record(
             if poll_events is not None:
                 for name in poll_events():
                     commit()  # the event line follows the samples before it
-                    events.append((elapsed, name))
+                    events.append((as_written(elapsed), name))
                     if write_sample is not None:
                         try:
-                            write_sample({"t": round(elapsed, 6), "event": name})
+                            write_sample({"t": as_written(elapsed), "event": name})
                         except TraceWriteError as exc:
                             stop_writing(exc)
             k += 1
@@ -351,7 +352,7 @@ def next_on_grid(due: float, every: float, now: float) -> float:
 
 
 def _sample_dict(elapsed: float, values: tuple[Any, ...], fields: tuple[str, ...]) -> dict[str, Any]:
-    sample = {"t": round(elapsed, 6), "rss": values[0]}
+    sample = {"t": as_written(elapsed), "rss": values[0]}
     sample.update((k, v) for k, v in zip(fields, values[1:], strict=False) if v is not None)
     return sample
 
