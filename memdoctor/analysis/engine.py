@@ -457,7 +457,7 @@ def diagnose(
                              _peaks_over(cl, ft, ft.late_slope, res.excursion), None)
         elif verdict != "leak" and _more_precise(growth, ft):
             pass  # two measurements of the floor's growth that agree: the narrower one is shown (_more_precise)
-        elif not (verdict == "leak" and ft.slope <= 0 < res.slope):
+        elif verdict != "leak" or _measures_the_rise(fj):
             half = _Z_BAND * ft.se
             growth = Growth(ft.slope, ft.slope - half, ft.slope + half, floor_now,
                              _peaks_over(cl, ft, ft.slope, res.excursion),
@@ -533,6 +533,17 @@ def diagnose(
         floor_m=tuple(float(v) for v in floor_m) if floor_m is not None else (),
         extras=extras,
     )
+
+
+def _measures_the_rise(fj: FloorJudgement) -> bool:
+    """Is the floor test's line a measurement of a leak's growth: enough floor points by its own rule, and a rise
+    its own error does not explain (the `critical` standard errors it is called rising at)? Else the leak was
+    decided by the classifier's trend, and that number is shown with it: "leak (linear), floor growth 0 B/min
+    (-4.8 MiB/min to 4.8 MiB/min)" stood beside "Mann-Kendall p < 0.001, Sen slope 3.9 MiB/min" where the floor
+    test had 2 equal floor points, "at least 3 are needed" (a tree's PSS, 9 s; tests/data/gate/py_prefork_pss_9s.
+    jsonl). A floor test that fell (slope <= 0) never measured a leak either, as before."""
+    ft = fj.trend
+    return ft is not None and fj.measured and ft.slope > ft.critical * ft.se
 
 
 def _more_precise(growth: Growth, ft: FloorTrend) -> bool:

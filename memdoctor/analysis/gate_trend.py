@@ -488,6 +488,9 @@ class FloorJudgement:
     detectable_bytes_per_s: float  # the smallest rate this window catches ~99 % of the time
     watch_more_s: float | None  # with "cannot-judge" or "flat" when a 5 MB/min leak could hide: run this much longer
     message: str
+    # False where the line is no measurement by the test's own rule (too few floor points, or all at one time):
+    # its slope is then not shown as a growth (two equal floor points gave +/-6e-21 by the rounding of their times).
+    measured: bool = True
 
     @property
     def rising(self) -> bool:
@@ -565,10 +568,12 @@ def judge_floor(ft: FloorTrend | None) -> FloorJudgement:
         pts = ft.points if ft else 0
         return FloorJudgement("cannot-judge", ft, math.inf, None,
                               f"floor test: {pts} floor points (GC/batch cycles), at least {MIN_POINTS} are needed "
-                              f"({MIN_CYCLE_POINTS} when the cycles swing {TWO_CYCLE_SWING:.0f}x the noise)")
+                              f"({MIN_CYCLE_POINTS} when the cycles swing {TWO_CYCLE_SWING:.0f}x the noise)",
+                              measured=False)
     if not math.isfinite(ft.se):
         return FloorJudgement("cannot-judge", ft, math.inf, None,
-                              f"floor test: {ft.points} floor points at the same time: no trend to measure")
+                              f"floor test: {ft.points} floor points at the same time: no trend to measure",
+                              measured=False)
     critical = ft.critical
     detectable = max(RISING_RATE, critical * ft.se) + CATCH_Z * ft.se
     watch = None
