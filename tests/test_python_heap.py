@@ -390,24 +390,58 @@ def _uid_of(pid: int) -> int | None:
         return None
 
 
+# A thread busy in C code, holding the GIL, until the test lets it go: glibc's pthread_spin_lock called through
+# ctypes.PyDLL (which keeps the GIL during the call) on a lock the target has already taken spins in user space;
+# the lock lies in a file both processes map, and the test frees it after the snapshot has given up. (A sum over
+# 2e8 numbers held the GIL ~2.5 s of CPU: under load the debugger's own start-up outlasted it, the target reached
+# a safe point, and the snapshot that had to time out succeeded: a CI flake. A call blocked in a system call is
+# another case: the debugger's stop interrupts it, and the snapshot goes ahead.)
 BUSY = """
-import os, sys, time
-open(sys.argv[1], 'w').close()
-total = sum(range(2 * 10**8))  # C code that never releases the GIL
+import ctypes, mmap, os, sys, time
+fd = os.open(sys.argv[3], os.O_RDWR)
+lock = ctypes.c_int.from_buffer(mmap.mmap(fd, 4096))
+libc = ctypes.PyDLL(None)
+libc.pthread_spin_init(ctypes.byref(lock), 0)
+free = lock.value  # the platform's "unlocked" (x86-64: 1, elsewhere 0)
+libc.pthread_spin_lock(ctypes.byref(lock))  # taken: the next call spins
+with open(sys.argv[1], 'w') as fh:
+    fh.write(str(free))  # what the test writes into the lock's page to free it
+got = libc.pthread_spin_lock(ctypes.byref(lock))  # spins, holding the GIL, until the test frees it
 with open(sys.argv[2] + '.tmp', 'w') as fh:
-    fh.write(str(total))
+    fh.write(str(got))
 os.replace(sys.argv[2] + '.tmp', sys.argv[2])  # the test waits for the name: it must appear whole
 time.sleep(60)
 """
+
+
+def start_busy(started: Path, done: Path, err: Path) -> subprocess.Popen:
+    """The BUSY target, once it is about to spin on its lock (freed by release_busy)."""
+    lock = started.with_name("busy.lock")
+    lock.write_bytes(bytes(4096))
+    with open(err, "wb") as stderr:
+        proc = subprocess.Popen([sys.executable, "-c", BUSY, str(started), str(done), str(lock)], stderr=stderr,
+                                start_new_session=True)
+    wait_for(lambda: started.exists() and started.read_text() != "", timeout=20, what="busy target")
+    return proc
+
+
+def release_busy(proc: subprocess.Popen, started: Path, done: Path) -> None:
+    """Free the lock the BUSY target spins on: its call must return as if nobody had been there (0: taken)."""
+    fd = os.open(started.with_name("busy.lock"), os.O_WRONLY)
+    try:
+        free = int(started.read_text()).to_bytes(4, sys.byteorder, signed=True)
+        os.pwrite(fd, free, 0)  # the page the target maps: it sees the lock free
+    finally:
+        os.close(fd)
+    wait_for(done.exists, timeout=60, what="busy target to finish its call")
+    assert done.read_text() == "0"
 
 
 @pytest.mark.integration
 @needs_gdb
 def test_target_busy_holding_the_gil_times_out_untouched(tmp_path: Path) -> None:
     started, done, err = tmp_path / "started", tmp_path / "done", tmp_path / "stderr"
-    with open(err, "wb") as stderr:
-        proc = subprocess.Popen([sys.executable, "-c", BUSY, str(started), str(done)], stderr=stderr,
-                                start_new_session=True)
+    proc = start_busy(started, done, err)
     try:
         _busy_checks(proc, tmp_path, started, done, err)
     finally:
@@ -416,17 +450,14 @@ def test_target_busy_holding_the_gil_times_out_untouched(tmp_path: Path) -> None
 
 
 def _busy_checks(proc: subprocess.Popen, tmp_path: Path, started: Path, done: Path, err: Path) -> None:
-    wait_for(started.exists, timeout=20, what="busy target")
     out = memdoctor("snapshot", str(proc.pid), "-o", str(tmp_path / "x.snap"), "--timeout", "1.5s")
     assert_one_line_error(out)
     assert "no safe point" in out.stderr and "not changed" in out.stderr
     assert not (tmp_path / "x.snap").exists()
     assert not list(Path("/tmp").glob(f".memdoctor-{os.getpid()}-*"))  # no staging left behind
     assert proc.poll() is None
-    # The computation finishes normally; the pending call left behind fires as a no-op.
-    wait_for(done.exists, timeout=60, what="busy target to finish its computation")
-    n = 2 * 10**8
-    assert done.read_text() == str(n * (n - 1) // 2)
+    # The call returns normally, with its result; the pending call left behind fires as a no-op.
+    release_busy(proc, started, done)
     meta = snapshot(proc.pid, tmp_path / "after.snap")  # and it can be snapshotted once idle
     assert meta["method"] == "gdb"
     assert proc.poll() is None and err.read_text() == ""
