@@ -376,3 +376,20 @@ def test_a_leak_shows_the_growth_that_decided_it_not_a_floor_test_too_short_to_m
         assert d.growth_low_bytes_per_s is not None and d.growth_low_bytes_per_s > 0, (d.growth_bytes_per_s, d.evidence)
         growths.append(d.growth_bytes_per_s)
     assert max(growths) - min(growths) < 0.01 * max(growths), growths
+
+
+@pytest.mark.parametrize("swing_mib", [2.0, 5.0, 10.0])
+def test_a_steady_rise_under_small_cycles_is_not_called_a_sawtooth(swing_mib: float) -> None:
+    """A 165 MiB process keeping 417 KiB/min for 7 minutes under cycles every 30 s: with 10 MiB cycles the classifier
+    reads "leak (linear)"; with 2 or 5 MiB ones the floor test's steady rise decided it and called it a "sawtooth"
+    for its 3+ cycles alone, where a sawtooth swings SAWTOOTH_AMPLITUDE (15 %) of its level (the rule of the floor
+    test's other two shapes, engine._cyclic; an adversarial review, 2026-12-05). Fails on cd165d0."""
+    import numpy as np
+
+    from memdoctor.analysis import diagnose
+
+    rng = np.random.default_rng(0)
+    t = np.arange(0, 420, 0.5)
+    cycles = swing_mib * 2**20 * ((t % 30) / 30)
+    d = diagnose(t, 165 * 2**20 + (417 * 1024 / 60) * t + cycles + rng.normal(0, 0.05 * 2**20, t.size))
+    assert (d.verdict, d.pattern) == ("leak", "linear"), d.evidence

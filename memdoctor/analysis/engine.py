@@ -255,7 +255,7 @@ def _reconcile(res: SegmentResult, fj: FloorJudgement, cl: Clean,
         evidence.append(f"the floor rose steadily for {format_duration(ft.duration_s)} at {format_rate(ft.slope)} "
                         f"({share:.0%} of its level an hour), {ft.slope / ft.se:.0f} standard errors, as fast in the "
                         "last part of the window: a leak, not heap sizing or a fill")
-        pattern = _rise_shape(pattern, ft.cycles >= 3, cl, evidence)
+        pattern = _rise_shape(pattern, _cyclic(ft), cl, evidence)
         return "leak", pattern, _confidence(ft.slope / ft.se - th.STEADY_Z), None
     if fj.state == "levelling-off" and verdict == "leak":
         # The classifier's line over the window's minima says leak; the floor test's own last part says the rise
