@@ -287,6 +287,12 @@ def test_one_output_never_says_two_things(path: Path, warmup: str) -> None:
         assert not any("more to decide" in line for line in evidence), evidence
         # "leak, floor growth 0 B/min (-4.8 MiB/min to 4.8 MiB/min)": a leak's growth is one that rules out none.
         assert (analyze["growth_interval_bytes_per_s"] or [analyze["growth_bytes_per_s"]])[0] > 0, evidence
+    # "inconclusive" above the classifier's "then held flat: warm-up or cache fill, not a leak" (py_lru_server_first_
+    # 13s), and its growth "0 B/h" beside "floor test: the floor rises 8.5 MiB/min" (py_prefork_pss_plateau_9s).
+    if analyze["verdict"] != "no-leak":
+        assert not any("not a leak" in line for line in evidence), evidence
+    if (analyze.get("floor_test") or {}).get("state") == "rising":
+        assert (analyze["growth_interval_bytes_per_s"] or [analyze["growth_bytes_per_s"]])[0] > 0, evidence
     # "no significant growth" beside the same trend's "Mann-Kendall p = 0.009" (py_one_spike --warmup 30s).
     if any(line.startswith("no significant growth") for line in evidence):
         assert not any(_TREND_P.match(line) for line in evidence), evidence
@@ -393,3 +399,18 @@ def test_a_steady_rise_under_small_cycles_is_not_called_a_sawtooth(swing_mib: fl
     cycles = swing_mib * 2**20 * ((t % 30) / 30)
     d = diagnose(t, 165 * 2**20 + (417 * 1024 / 60) * t + cycles + rng.normal(0, 0.05 * 2**20, t.size))
     assert (d.verdict, d.pattern) == ("leak", "linear"), d.evidence
+
+
+def test_an_undecided_rise_shows_the_rise_not_the_flat_tail() -> None:
+    """A prefork's PSS (7 s after a 2 s warm-up) rose 682 KiB, then held flat for 4 s: undecided between a fill and a
+    leak, it read "inconclusive (plateau), floor growth 0 B/h" beside "floor test: the floor rises 8.5 MiB/min", and
+    the classifier's "warm-up or cache fill, not a leak" above it. The growth shown is the rise in question, so that
+    a time to the limit can warn (issue 20: never 0 B/h beside a rising floor). Fails on e1acf1d."""
+    path = str(ROOT / "tests" / "data" / "gate" / "py_prefork_pss_plateau_9s.jsonl")
+    d = _cli("analyze", path, "--metric", "pss", "--warmup", "2s", "--json")
+    assert (d["verdict"], d["pattern"]) == ("inconclusive", "plateau"), d["evidence"]
+    assert d["floor_test"]["state"] == "rising", d["evidence"]
+    assert d["growth_bytes_per_s"] == pytest.approx(d["floor_test"]["floor_growth_bytes_per_s"]), d["evidence"]
+    assert not any("not a leak" in line for line in d["evidence"]), d["evidence"]
+    gate = _cli("gate", "--trace", path, "--metric", "pss", "--warmup", "2s", "--json")
+    assert "floor growth 8.5 MiB/min" in gate["checks"][0]["message"], gate["checks"]

@@ -235,6 +235,10 @@ def _reconcile(res: SegmentResult, fj: FloorJudgement, cl: Clean,
         # that the classifier read "held flat for 34 s". The classifier's inconclusive plateau (a flat last
         # quarter) is not taken over the floor test's rise either: on periodic batches that leak, the last
         # quarter can fall between two batches (benchmarks/gate_families.py --seed 8: 11 leaks missed).
+        # The classifier's "not a leak" is its reading, not the answer: undecided ("warm-up or cache fill, not a leak"
+        # stood above "inconclusive").
+        evidence[:] = [line.replace(PLATEAU_READING, "a warm-up or cache fill if the floor stays flat")
+                       for line in evidence]
         evidence.append(f"the floor test measures {format_rate(ft.slope)} over the window, the rise before the "
                         "floor held flat: a fill or warm-up cannot be told from a leak yet")
         return "inconclusive", "plateau", 0.3, watch or ft.duration_s
@@ -442,7 +446,17 @@ def diagnose(
         extras["floor_test"] = fj.to_dict()
         # Where the floor test's line ends: the floor "now" of a growth taken from it (its last floor point).
         floor_now = float(ft.floor_points[-1]) if ft.floor_points else res.floor_now
-        if verdict != "leak" and pattern == "plateau" and res.pattern == "plateau" and res.verdict == "no-leak":
+        if verdict == "inconclusive" and fj.rising:
+            # Undecided between a fill that stopped and a leak (the classifier's tail held flat, the floor test's line
+            # over the window rises): the growth shown is the rise in question, the floor test's, so that the time to
+            # the limit warns when it is soon. "inconclusive (plateau), floor growth 0 B/h" stood beside "floor test:
+            # the floor rises 8.5 MiB/min" (a prefork's PSS, 7 s), where issue 20 asks that a rising floor never be
+            # shown as 0 B/h.
+            half = _Z_BAND * ft.se
+            growth = Growth(ft.slope, ft.slope - half, ft.slope + half, floor_now,
+                             _peaks_over(cl, ft, ft.slope, res.excursion), None)
+            floor_t, floor_m = np.asarray(ft.t_points), np.asarray(ft.floor_points)
+        elif verdict != "leak" and pattern == "plateau" and res.pattern == "plateau" and res.verdict == "no-leak":
             pass  # a fill that levelled off: the growth that matters is the plateau's own (the classifier's tail)
         elif (((pattern == "plateau" and verdict != "leak")
                or (fj.state == "levelling-off" and (verdict == "no-leak" or late_part_at_leak_rate(ft))))
