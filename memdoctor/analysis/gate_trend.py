@@ -489,7 +489,8 @@ class FloorJudgement:
     watch_more_s: float | None  # with "cannot-judge" or "flat" when a 5 MB/min leak could hide: run this much longer
     message: str
     # False where the line is no measurement by the test's own rule (too few floor points, or all at one time):
-    # its slope is then not shown as a growth (two equal floor points gave +/-6e-21 by the rounding of their times).
+    # its slope is then not shown as a leak's growth (engine._measures_the_rise; two equal floor points gave +/-6e-21
+    # by the rounding of their times). Beside other verdicts it still can be (not measured what changing that does).
     measured: bool = True
 
     @property

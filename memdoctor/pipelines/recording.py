@@ -28,7 +28,7 @@ from memdoctor.sampling.oom import died_of_v8_heap
 from memdoctor.sampling.recorder import RecordingResult, RecordingState, record
 from memdoctor.sampling.sources import Source
 from memdoctor.sampling.target import TargetError, TargetOutput, describe_exit
-from memdoctor.traces.writer import TraceWriteError, TraceWriter
+from memdoctor.traces.writer import TraceWriteError, TraceWriter, as_written
 from memdoctor.units import format_bytes, format_duration
 
 # Memory at or above this share of the limit when the target dies by SIGKILL means OOM.
@@ -239,7 +239,7 @@ def execute(plan: RecordingPlan) -> RecordingOutcome:
         if oom and plan.writer is not None and not seen_during:
             elapsed = float(t[-1]) if len(t) else 0.0
             try:
-                plan.writer.write_sample({"t": round(elapsed, 6), "event": "oom_kill"})
+                plan.writer.write_sample({"t": as_written(elapsed), "event": "oom_kill"})
             except TraceWriteError as exc:
                 warnings.append(str(exc))
     oom_times = [at for at, name in result.events if name == "oom_kill"]

