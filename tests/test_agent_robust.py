@@ -150,6 +150,22 @@ def test_run_heap_every_says_when_a_snapshot_failed(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- item 9: memdoctor killed, walks at once
 
 
+def _walkers(pid: int) -> list[int]:
+    """The forked copies of `pid` walking its heap for a snapshot (the agent names them memdoctor-walk)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        comm, rest = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
+        if comm == "memdoctor-walk" and int(rest[1]) == pid and rest[0] != "Z":
+            found.append(int(entry.name))
+    return found
+
+
 def test_periodic_snapshots_stop_when_memdoctor_is_killed(tmp_path: Path) -> None:
     """`kill -9` of `run --heap-every`: the target keeps running, its agent takes no more snapshots."""
     beat = tmp_path / "beats"
@@ -170,7 +186,13 @@ def test_periodic_snapshots_stop_when_memdoctor_is_killed(tmp_path: Path) -> Non
         child = read_jsonl(trace)[0]["pid"]
         os.kill(run.pid, signal.SIGKILL)
         run.wait(timeout=10)
-        # Let one more walk that may have started finish, then count.
+        # Let the walks begun before the kill finish, then count. Each is a forked copy of the target, named
+        # memdoctor-walk, that writes its files only at its end: counting when no *.part file was left found one
+        # more snapshot later under load (its copy was still walking). The target first runs 10 beats (its main
+        # thread gives the GIL away at each), so that a period begun before the kill has forked its copy.
+        beats = beat.stat().st_size
+        wait_for(lambda: beat.stat().st_size >= beats + 10, timeout=60, what="the target to run on")
+        wait_for(lambda: not _walkers(child), timeout=60, what="the walks begun before the kill")
         wait_for(lambda: not list(tmp_path.glob("*.part")), timeout=30, what="no snapshot in progress")
         before = len(list(tmp_path.glob("t.jsonl.heap.*.snap.meta.json")))
         beats = beat.stat().st_size
