@@ -490,7 +490,9 @@ class FloorJudgement:
     message: str
     # False where the line is no measurement by the test's own rule (too few floor points, or all at one time):
     # its slope is then not shown as a leak's growth (engine._measures_the_rise; two equal floor points gave +/-6e-21
-    # by the rounding of their times). Beside other verdicts it still can be (not measured what changing that does).
+    # by the rounding of their times). Beside other verdicts it still is: measured (3,000 short fuzzed sawtooths,
+    # 2026-12-05), showing the classifier's instead there changed 186 growths, 136 of them to "0 B/h" with no band
+    # (its few-troughs no-leak measures nothing), and the true slope fell inside the band 122 times against 156.
     measured: bool = True
 
     @property

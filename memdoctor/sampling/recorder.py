@@ -290,10 +290,11 @@ def record(
             if poll_events is not None:
                 for name in poll_events():
                     commit()  # the event line follows the samples before it
-                    events.append((as_written(elapsed), name))
+                    at = as_written(elapsed)
+                    events.append((at, name))
                     if write_sample is not None:
                         try:
-                            write_sample({"t": as_written(elapsed), "event": name})
+                            write_sample({"t": at, "event": name})
                         except TraceWriteError as exc:
                             stop_writing(exc)
             k += 1
@@ -351,8 +352,9 @@ def next_on_grid(due: float, every: float, now: float) -> float:
     return nxt
 
 
-def _sample_dict(elapsed: float, values: tuple[Any, ...], fields: tuple[str, ...]) -> dict[str, Any]:
-    sample = {"t": as_written(elapsed), "rss": values[0]}
+def _sample_dict(at: float, values: tuple[Any, ...], fields: tuple[str, ...]) -> dict[str, Any]:
+    """One trace line; `at` is already the time as written (every caller rounds it once, as_written)."""
+    sample = {"t": at, "rss": values[0]}
     sample.update((k, v) for k, v in zip(fields, values[1:], strict=False) if v is not None)
     return sample
 
