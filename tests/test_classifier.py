@@ -459,6 +459,50 @@ def test_tied_floor_points_do_not_inflate_the_trend_variance() -> None:
     assert tr.n_eff_ratio < 1.5, tr
 
 
+def test_a_sen_band_on_page_tied_data_is_never_narrower_than_a_page_over_its_span() -> None:
+    """A page-quantized plateau ties most pairs, and the rank band collapsed to the slope itself: the plateau
+    of tests/data/dev_traces/py_cache_fill_plateau.csv read "0 B/h (0 B/h to 0 B/h)", a certainty the data
+    cannot give (a line rising less than one page over the span can leave every value on one page)."""
+    x = np.arange(60.0)
+    y = np.full(60, 30 * 2**20)
+    y[[7, 31, 50]] += 4096  # three samples one page up, no trend
+    tr = mann_kendall_sen(x, y)
+    assert tr.slope == 0.0
+    assert tr.slope_low <= -4096 / 59 and tr.slope_high >= 4096 / 59, tr
+    # A floor returning to one of two page counts 2 MiB apart (tests/data/dev_traces/py_sawtooth_buffers.csv):
+    # the ranks fall inside the tied group of zero slopes; the band is the least-squares one at least.
+    rng = np.random.default_rng(11)
+    t = np.arange(48.0) * 1.9
+    two = 13.4 * 2**20 + 2 * 2**20 * rng.integers(0, 2, 48)
+    tied = mann_kendall_sen(t, two)
+    spread = float(np.std(two, ddof=2) / np.sqrt(np.sum((t - t.mean()) ** 2)))
+    assert tied.slope_low <= tied.slope - spread and tied.slope_high >= tied.slope + spread, (tied, spread)
+    # A band the ranks make wider than that is kept as it is.
+    noisy = 1000.0 * x + np.random.default_rng(3).normal(0, 2e5, 60)
+    wide = mann_kendall_sen(x, noisy)
+    assert wide.slope_high - wide.slope_low > 2 * 4096 / 59
+    assert wide.slope_low < wide.slope - 4096 / 59 and wide.slope_high > wide.slope + 4096 / 59
+
+
+def test_a_plateau_s_growth_has_an_interval_and_the_table_prints_it() -> None:
+    """Issue 20: "the growth shown is always the measured floor growth with its interval". The table of
+    analyze, run and watch printed the rate alone ("floor growth 0 B/h")."""
+    from rich.console import Console
+
+    from memdoctor.analysis import diagnose_trace
+    from memdoctor.report.terminal import diagnosis_table
+    from memdoctor.traces.reader import read_trace
+
+    d = diagnose_trace(read_trace(str(DATA / "dev_traces" / "py_cache_fill_plateau.csv")))
+    assert d.verdict == "no-leak" and d.pattern == "plateau"
+    low, high = d.growth_low_bytes_per_s, d.growth_high_bytes_per_s
+    assert low is not None and high is not None and low < d.growth_bytes_per_s < high, (low, high)
+    console = Console(width=200, record=True, color_system=None)
+    console.print(diagnosis_table(d))
+    row = next(line for line in console.export_text().splitlines() if line.startswith("floor growth"))
+    assert " to " in row, row
+
+
 def test_heap_evidence_keeps_a_container_growing_in_every_interval_from_reading_no_leak() -> None:
     """Issue 20: a report headed "no-leak (sawtooth), 0 B/h" above a session store that grew 8.2
     MiB/min in every interval. Heap evidence is part of the one diagnosis: a container that grew in

@@ -156,16 +156,7 @@ def slowdown(d: Diagnosis) -> tuple[float, float] | None:
     alpha = 1 - th.GROWTH_INTERVAL
     first = mann_kendall_sen(ft[early], fm[early], alpha=alpha)
     second = mann_kendall_sen(ft[late], fm[late], alpha=alpha)
-    # A rank band collapses to a point when every floor point lies on one line (a program keeping the same
-    # bytes at every step): then a difference in the last digits would count as slower. Each band is at
-    # least as wide as the data's resolution, one page over the half's span (a steady 7.8 MiB/s leak under
-    # CPU load read as levelling off at 24 s, 7.7599 against 7.7601 MiB/s, and its alert came at 58 s).
-    first_low = first.slope_low - _resolution(ft[early])
-    second_high = second.slope_high + _resolution(ft[late])
-    return (first.slope, second.slope) if first.slope > 0 and second_high < first_low else None
-
-
-def _resolution(t: np.ndarray) -> float:
-    """The smallest slope a half of span t can show: one page of memory over its span."""
-    span = float(t[-1] - t[0])
-    return th.PAGE_BYTES / span if span > 0 else float("inf")
+    # Each band is at least the data's resolution wide, one page over the half's span (mann_kendall_sen): a rank
+    # band collapses to a point when every floor point lies on one line (a program keeping the same bytes at every
+    # step), and a steady 7.8 MiB/s leak under CPU load read as levelling off at 24 s, 7.7599 against 7.7601 MiB/s.
+    return (first.slope, second.slope) if first.slope > 0 and second.slope_high < first.slope_low else None

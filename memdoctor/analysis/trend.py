@@ -23,6 +23,8 @@ from statistics import NormalDist
 
 import numpy as np
 
+from memdoctor.analysis.thresholds import PAGE_BYTES
+
 
 @lru_cache(maxsize=64)
 def _pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -143,16 +145,20 @@ def _hamed_rao_factor(y: np.ndarray, x: np.ndarray, slope: float) -> float:
     return max(1.0, factor)
 
 
-def mann_kendall_sen(x: np.ndarray, y: np.ndarray, *, alpha: float = 0.10, correct: bool = True) -> Trend:
+def mann_kendall_sen(x: np.ndarray, y: np.ndarray, *, alpha: float = 0.10, correct: bool = True,
+                     resolution: float = PAGE_BYTES) -> Trend:
     """Mann-Kendall (Hamed-Rao corrected when `correct`) and Theil-Sen slope of y over x.
 
     x must be increasing. O(n^2) in time and memory: call it on at most a few hundred points.
+    `resolution`: the smallest change y can show (one page of memory); the band is never narrower than
+    that change over x's span (_tied_band says why).
     """
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
     n = len(y)
     if n < 3:
         if n == 2 and x[1] > x[0]:
+            # One slope and no band: its error is unknown (not the resolution's), and callers treat low == high so.
             s = (y[1] - y[0]) / (x[1] - x[0])
             return Trend(2, s, float(y[0] - s * x[0]), s, s, 0.0, 0.0, 1.0, 1.0)
         return EMPTY_TREND
@@ -182,7 +188,30 @@ def mann_kendall_sen(x: np.ndarray, y: np.ndarray, *, alpha: float = 0.10, corre
     hi_rank = math.ceil((m + c) / 2)
     slope_low = float(slopes[min(max(lo_rank, 0), m - 1)])
     slope_high = float(slopes[min(max(hi_rank, 0), m - 1)])
+    if slope_low == slope or slope_high == slope:
+        slope_low, slope_high = _tied_band(x, y, slope, intercept, slope_low, slope_high, factor, alpha)
+    half = resolution / float(x[-1] - x[0]) if x[-1] > x[0] else math.inf
+    slope_low, slope_high = min(slope_low, slope - half), max(slope_high, slope + half)
     return Trend(n, slope, intercept, slope_low, slope_high, s_stat, z, normal_sf(z), factor)
+
+
+def _tied_band(x: np.ndarray, y: np.ndarray, slope: float, intercept: float, low: float, high: float,
+               factor: float, alpha: float) -> tuple[float, float]:
+    """The band where the slope's own tied group reaches an edge of the rank band: page-quantized floors tie most
+    pairs (a floor returning to the same two page counts, a plateau), the ranks then fall inside one tied group,
+    and the band collapses onto the slope ("0 B/h (0 B/h to 0 B/h)" on a plateau's tail, tests/data/dev_traces/
+    py_cache_fill_plateau.csv), a certainty the scatter does not give. There the band is at least the least-squares
+    one of the Sen line: the residuals' spread over the spread of x (inflated by the same Hamed-Rao factor as S).
+    And, whatever the ties, at least one `resolution` (a page) over the span: a line rising less than that can
+    leave every value on one page, so the data cannot tell it from 0 (mann_kendall_sen)."""
+    n = len(x)
+    sxx = float(np.sum((x - x.mean()) ** 2))
+    if n < 3 or sxx <= 0:
+        return low, high
+    resid = y - (intercept + slope * x)
+    se = math.sqrt(float(np.sum(resid**2)) / (n - 2) / sxx * max(factor, 1.0))
+    half = normal_quantile(1 - alpha / 2) * se
+    return min(low, slope - half), max(high, slope + half)
 
 
 def robust_sigma(values: np.ndarray) -> float:

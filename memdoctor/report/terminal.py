@@ -9,7 +9,8 @@ from rich.table import Table
 from rich.text import Text
 
 from memdoctor.analysis import Diagnosis
-from memdoctor.units import format_bytes, format_duration, format_rate, format_until
+from memdoctor.analysis.engine import describe_growth
+from memdoctor.units import format_bytes, format_duration, format_until
 
 if TYPE_CHECKING:  # the type of what it formats only: a renderer never runs a pipeline
     from memdoctor.pipelines.recording import RecordingOutcome
@@ -25,7 +26,8 @@ def diagnosis_table(d: Diagnosis, title: str | None = None) -> Table:
         table.add_row("input", title)
     table.add_row("verdict", Text(f"{d.verdict}", style=VERDICT_STYLE.get(d.verdict, "")))
     table.add_row("pattern", d.pattern)
-    table.add_row("floor growth", f"{format_rate(d.growth_bytes_per_s)}")
+    # With its interval, as every output prints it: "floor growth 0 B/h" alone read as a measured zero.
+    table.add_row("floor growth", describe_growth(d))
     if d.limit_bytes:
         table.add_row("limit", format_bytes(d.limit_bytes))
     if d.time_to_limit_s is not None:
