@@ -477,11 +477,33 @@ def test_a_sen_band_on_page_tied_data_is_never_narrower_than_a_page_over_its_spa
     tied = mann_kendall_sen(t, two)
     spread = float(np.std(two, ddof=2) / np.sqrt(np.sum((t - t.mean()) ** 2)))
     assert tied.slope_low <= tied.slope - spread and tied.slope_high >= tied.slope + spread, (tied, spread)
+    # One sample reading low on such a tail is an odd value, not spread (a review: with the residuals' standard
+    # deviation, one of 60 samples at 0.45 of the level undid the plateau of 22 fill-then-flat traces of 40).
+    dip = y.astype(float)
+    dip[20] *= 0.45
+    odd = mann_kendall_sen(x, dip)
+    assert odd.slope == 0.0 and odd.slope_high - odd.slope_low < 4 * 4096 / 59, odd
     # A band the ranks make wider than that is kept as it is.
     noisy = 1000.0 * x + np.random.default_rng(3).normal(0, 2e5, 60)
     wide = mann_kendall_sen(x, noisy)
     assert wide.slope_high - wide.slope_low > 2 * 4096 / 59
     assert wide.slope_low < wide.slope - 4096 / 59 and wide.slope_high > wide.slope + 4096 / 59
+
+
+def test_one_low_sample_on_a_plateau_does_not_change_its_reading() -> None:
+    """A review of 7795ac1: a 7.3 MiB fill in 22 s, then flat (page-quantized, one page of noise); one of its 60
+    samples reading low (a worker recycled, a buffer freed and taken again) turned "no-leak (plateau)" into
+    "inconclusive, 6.2 MiB/min" in 22 of 40 seeds, through a tied band built from the residuals' standard
+    deviation, and failed `gate --max-growth 5MB/min`."""
+    t = np.arange(60.0)
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        m = 84e6 + 351.5e3 * np.minimum(t, 21.7)
+        m = 4096 * np.round((m + rng.normal(0, 4096, 60)) / 4096)
+        clean = diagnose(t, m)
+        m[56] *= 0.45
+        odd = diagnose(t, m)
+        assert (odd.verdict, odd.pattern) == (clean.verdict, clean.pattern), (seed, clean.evidence, odd.evidence)
 
 
 def test_a_plateau_s_growth_has_an_interval_and_the_table_prints_it() -> None:

@@ -8,7 +8,8 @@ milliseconds whatever the length of the original trace.
   series: floor points of a memory trace are strongly autocorrelated, and the uncorrected test
   then finds "trends" in plain noise (a known weakness in the software-aging literature).
 - Theil-Sen slope (median of pairwise slopes) with its rank-based confidence band
-  (Gilbert 1987), which the forecast turns into a time-to-limit range.
+  (Gilbert 1987), which the forecast turns into a time-to-limit range; where ties collapse
+  it, a robust least-squares band, and never narrower than one page over the span.
 - Small least-squares helpers (lines, a hinge, an exponential) for the shape tests.
 
 No scipy: the normal tail is `math.erfc`, the quantile `statistics.NormalDist`.
@@ -35,6 +36,8 @@ def _pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 _NORMAL = NormalDist()
+# The interquartile range of a normal sample is 1.349 standard deviations (2 x 0.6745, its quartiles).
+IQR_PER_SIGMA = 1.349
 
 
 def normal_sf(z: float) -> float:
@@ -87,7 +90,7 @@ class Trend:
     n: int
     slope: float  # Theil-Sen, units of y per unit of x
     intercept: float  # y at x = 0 of the Sen line (median of y - slope * x)
-    slope_low: float  # rank-based confidence band of the slope
+    slope_low: float  # confidence band of the slope: rank-based, at least one resolution wide (mann_kendall_sen)
     slope_high: float
     s: float  # Mann-Kendall S
     z: float  # corrected z score
@@ -146,12 +149,13 @@ def _hamed_rao_factor(y: np.ndarray, x: np.ndarray, slope: float) -> float:
 
 
 def mann_kendall_sen(x: np.ndarray, y: np.ndarray, *, alpha: float = 0.10, correct: bool = True,
-                     resolution: float = PAGE_BYTES) -> Trend:
+                     resolution: float = PAGE_BYTES, ties: bool = True) -> Trend:
     """Mann-Kendall (Hamed-Rao corrected when `correct`) and Theil-Sen slope of y over x.
 
     x must be increasing. O(n^2) in time and memory: call it on at most a few hundred points.
     `resolution`: the smallest change y can show (one page of memory); the band is never narrower than
-    that change over x's span (_tied_band says why).
+    that change over x's span (_tied_band says why). `ties=False` with `resolution=0`: the plain rank band
+    (the live judge's slow-down check, whose margins were measured on it: online.slowdown).
     """
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
@@ -188,7 +192,7 @@ def mann_kendall_sen(x: np.ndarray, y: np.ndarray, *, alpha: float = 0.10, corre
     hi_rank = math.ceil((m + c) / 2)
     slope_low = float(slopes[min(max(lo_rank, 0), m - 1)])
     slope_high = float(slopes[min(max(hi_rank, 0), m - 1)])
-    if slope_low == slope or slope_high == slope:
+    if ties and slope_low == slope_high:
         slope_low, slope_high = _tied_band(x, y, slope, intercept, slope_low, slope_high, factor, alpha)
     half = resolution / float(x[-1] - x[0]) if x[-1] > x[0] else math.inf
     slope_low, slope_high = min(slope_low, slope - half), max(slope_high, slope + half)
@@ -197,20 +201,26 @@ def mann_kendall_sen(x: np.ndarray, y: np.ndarray, *, alpha: float = 0.10, corre
 
 def _tied_band(x: np.ndarray, y: np.ndarray, slope: float, intercept: float, low: float, high: float,
                factor: float, alpha: float) -> tuple[float, float]:
-    """The band where the slope's own tied group reaches an edge of the rank band: page-quantized floors tie most
+    """The band where the slope's own tied group holds both edges of the rank band: page-quantized floors tie most
     pairs (a floor returning to the same two page counts, a plateau), the ranks then fall inside one tied group,
     and the band collapses onto the slope ("0 B/h (0 B/h to 0 B/h)" on a plateau's tail, tests/data/dev_traces/
-    py_cache_fill_plateau.csv), a certainty the scatter does not give. There the band is at least the least-squares
-    one of the Sen line: the residuals' spread over the spread of x (inflated by the same Hamed-Rao factor as S).
-    And, whatever the ties, at least one `resolution` (a page) over the span: a line rising less than that can
-    leave every value on one page, so the data cannot tell it from 0 (mann_kendall_sen)."""
+    py_cache_fill_plateau.csv), a certainty the scatter does not give. Only where it collapses wholly: a band the
+    ranks give a width on one side is a measurement, and widening its other side too moved a healthy batch job's
+    30 s prefix from "held flat" to "leak" (rw_py_batch_drop, benchmarks.classifier's live replay). There the band
+    is at least a least-squares one around the Sen line: Student's t (n - 2 degrees of freedom) times the
+    residuals' spread over the spread of x, inflated by the Hamed-Rao factor as the test's variance is. The spread
+    is the residuals' interquartile range over 1.349 (the normal's), not their standard deviation: like the Sen
+    slope itself it ignores a few odd values (up to a quarter), and one sample reading low on a flat tail widened
+    the band 2,000-fold, enough to undo a plateau (a review's fuzzing: 22 of 40 such tails read "inconclusive, 6.2
+    MiB/min"). Two levels each holding a quarter of the points or more are spread, not odd values, and widen it.
+    The one-page floor of every band is applied after this, in mann_kendall_sen."""
     n = len(x)
     sxx = float(np.sum((x - x.mean()) ** 2))
-    if n < 3 or sxx <= 0:
+    if sxx <= 0:
         return low, high
-    resid = y - (intercept + slope * x)
-    se = math.sqrt(float(np.sum(resid**2)) / (n - 2) / sxx * max(factor, 1.0))
-    half = normal_quantile(1 - alpha / 2) * se
+    q1, q3 = np.percentile(y - (intercept + slope * x), [25, 75])
+    spread = float(q3 - q1) / IQR_PER_SIGMA
+    half = student_t_quantile(1 - alpha / 2, n - 2) * spread * math.sqrt(factor / sxx)
     return min(low, slope - half), max(high, slope + half)
 
 

@@ -50,6 +50,10 @@ def _ci_text(ci: dict[str, Any]) -> str:
                              label=f"{GROWTH_INTERVAL:.0%} CI")
 
 
+# The comparison's width in columns: its table's and its reasons' (every terminal rendering fits 100 columns).
+WIDTH = 100
+
+
 def print_comparison(result: dict[str, Any]) -> None:
     from rich.table import Table
     from rich.text import Text
@@ -58,7 +62,7 @@ def print_comparison(result: dict[str, Any]) -> None:
     from memdoctor.units import format_duration
 
     style = {"fixed": "bold green", "improved": "bold yellow", "unchanged": "bold", "worse": "bold red"}
-    table = Table(title="memdoctor compare", width=100)
+    table = Table(title="memdoctor compare", width=WIDTH)
     table.add_column("", style="bold", no_wrap=True)
     table.add_column("BEFORE", overflow="fold")
     table.add_column("AFTER", overflow="fold")
@@ -71,7 +75,8 @@ def print_comparison(result: dict[str, Any]) -> None:
     console.print(table)
     console.print(Text(f"outcome: {result['outcome']}", style=style.get(result["outcome"], "")))
     for line in result["evidence"]:
-        console.print(f"  {line}", highlight=False, markup=False)
+        # Within the table's width: a reason with a difference's p-value ran to 120 columns, the piped width.
+        console.print(Text(f"  {line}"), highlight=False, width=min(console.width, WIDTH))
 
 
 @handle_errors
