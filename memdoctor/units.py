@@ -184,9 +184,7 @@ def format_rate_range(value: float | None, low: float | None, high: float | None
     period = rate_period(max(finite)) if finite else None
     text = format_rate(value, period)
     if low is not None and high is not None and low != high:
-        ends = format_rate(low, period), format_rate(high, period)
-        if ends[0] != ends[1]:  # a band narrower than the printed digits adds nothing ("3.9 MiB/s (3.9 to 3.9)")
-            text += f" ({label + ' ' if label else ''}{ends[0]} to {ends[1]})"
+        text += f" ({label + ' ' if label else ''}{format_rate(low, period)} to {format_rate(high, period)})"
     return text
 
 

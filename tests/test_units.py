@@ -71,12 +71,3 @@ def test_a_rate_and_its_interval_share_one_time_unit():
     assert format_rate_range(1.1 * MiB, -15.4 * MiB / 60, 1.7 * MiB) == "1.1 MiB/s (-262.8 KiB/s to 1.7 MiB/s)"
     assert format_rate_range(5.1 * MiB / 60, 0.0, 9.2 * MiB / 60) == "5.1 MiB/min (0 B/min to 9.2 MiB/min)"
     assert format_rate_range(100 / 3600, None, None) == "100 B/h"
-
-
-def test_a_band_narrower_than_the_printed_digits_is_not_printed():
-    """The analyze table read "floor growth 3.9 MiB/s (3.9 MiB/s to 3.9 MiB/s)" for a steady leak."""
-    from memdoctor.units import format_rate_range
-
-    MiB = 1024**2
-    assert format_rate_range(3.9 * MiB, 3.89 * MiB, 3.91 * MiB) == "3.9 MiB/s"
-    assert format_rate_range(3.9 * MiB, 3.8 * MiB, 4.0 * MiB) == "3.9 MiB/s (3.8 MiB/s to 4.0 MiB/s)"
