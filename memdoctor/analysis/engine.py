@@ -144,6 +144,14 @@ def _peaks_over(cl: Clean, ft: FloorTrend, slope: float, otherwise: float) -> fl
     return peaks_above(cl.t, cl.m, since, float(ft.t_points[-1]), float(ft.floor_points[-1]), slope)
 
 
+def _floor_test_growth(cl: Clean, ft: FloorTrend, slope: float, se: float, floor_now: float | None,
+                       excursion: float, exp_model: tuple[float, float, float, float] | None = None) -> Growth:
+    """A growth the floor test measured (its line's slope, or its last part's), with its _Z_BAND band, the floor
+    now at its last point and the peaks above its line."""
+    half = _Z_BAND * se
+    return Growth(slope, slope - half, slope + half, floor_now, _peaks_over(cl, ft, slope, excursion), exp_model)
+
+
 def _floor_level(ft: FloorTrend) -> float:
     """The floor's level in bytes: the median of the floor test's points (one per GC or batch cycle), at least
     one byte so that rates can be divided by it (an empty or all-zero floor has no level to speak of)."""
@@ -452,9 +460,7 @@ def diagnose(
             # the limit warns when it is soon. "inconclusive (plateau), floor growth 0 B/h" stood beside "floor test:
             # the floor rises 8.5 MiB/min" (a prefork's PSS, 7 s), where issue 20 asks that a rising floor never be
             # shown as 0 B/h.
-            half = _Z_BAND * ft.se
-            growth = Growth(ft.slope, ft.slope - half, ft.slope + half, floor_now,
-                             _peaks_over(cl, ft, ft.slope, res.excursion), None)
+            growth = _floor_test_growth(cl, ft, ft.slope, ft.se, floor_now, res.excursion)
             floor_t, floor_m = np.asarray(ft.t_points), np.asarray(ft.floor_points)
         elif verdict != "leak" and pattern == "plateau" and res.pattern == "plateau" and res.verdict == "no-leak":
             pass  # a fill that levelled off: the growth that matters is the plateau's own (the classifier's tail)
@@ -466,16 +472,12 @@ def diagnose(
             # filling 21 -> 43 MiB in its first 30 s, then flat, read "stable" beside the floor test's 3.6 MiB/min.
             # And where a rise slowing down is undecided (a fill settling or a leak after its warm-up): its rate now.
             assert ft.late_slope is not None and ft.late_se is not None  # late_known
-            half = _Z_BAND * ft.late_se
-            growth = Growth(ft.late_slope, ft.late_slope - half, ft.late_slope + half, floor_now,
-                             _peaks_over(cl, ft, ft.late_slope, res.excursion), None)
+            growth = _floor_test_growth(cl, ft, ft.late_slope, ft.late_se, floor_now, res.excursion)
         elif verdict != "leak" and _more_precise(growth, ft):
             pass  # two measurements of the floor's growth that agree: the narrower one is shown (_more_precise)
         elif verdict != "leak" or _measures_the_rise(fj):
-            half = _Z_BAND * ft.se
-            growth = Growth(ft.slope, ft.slope - half, ft.slope + half, floor_now,
-                             _peaks_over(cl, ft, ft.slope, res.excursion),
-                             growth.exp_model if pattern == "exponential" else None)
+            growth = _floor_test_growth(cl, ft, ft.slope, ft.se, floor_now, res.excursion,
+                                        growth.exp_model if pattern == "exponential" else None)
             floor_t, floor_m = np.asarray(ft.t_points), np.asarray(ft.floor_points)
     elif fj is not None:
         extras["floor_test"] = fj.to_dict()
