@@ -168,12 +168,17 @@ def rate_period(bytes_per_s: float) -> str:
 _PERIOD_S = {"s": 1.0, "min": 60.0, "h": 3600.0}
 
 
-def format_rate(bytes_per_s: float | None, period: str | None = None) -> str:
+def format_rate(bytes_per_s: float | None, period: str | None = None, precision: int = 1) -> str:
     """Format a growth rate in the unit a person reads best (per s, min or h), or per `period`."""
     if bytes_per_s is None or not math.isfinite(bytes_per_s):
         return "n/a"
     period = period or rate_period(bytes_per_s)
-    return f"{format_bytes(bytes_per_s * _PERIOD_S[period])}/{period}"
+    return f"{format_bytes(bytes_per_s * _PERIOD_S[period], precision)}/{period}"
+
+
+# The most decimals a rate's interval is printed with to tell its ends apart: three decimals of a MiB is one KiB,
+# finer than any page-quantized memory measurement this tool reads (a page is 4 KiB).
+_RANGE_MAX_PRECISION = 3
 
 
 def format_rate_range(value: float | None, low: float | None, high: float | None, label: str = "") -> str:
@@ -182,10 +187,18 @@ def format_rate_range(value: float | None, low: float | None, high: float | None
     interval inside its brackets ("90% CI")."""
     finite = [abs(v) for v in (value, low, high) if v is not None and math.isfinite(v)]
     period = rate_period(max(finite)) if finite else None
-    text = format_rate(value, period)
-    if low is not None and high is not None and low != high:
-        text += f" ({label + ' ' if label else ''}{format_rate(low, period)} to {format_rate(high, period)})"
-    return text
+    if low is None or high is None or low == high:
+        return format_rate(value, period)
+    # A band tighter than one decimal read "3.9 MiB/s (3.9 MiB/s to 3.9 MiB/s)": print as many decimals as it takes
+    # for numbers that differ to print differently, so the interval says how tight it is.
+    numbers = (value, low, high)
+    for precision in range(1, _RANGE_MAX_PRECISION + 1):
+        texts = [format_rate(v, period, precision) for v in numbers]
+        if all(texts[i] != texts[j] for i in range(3) for j in range(i) if numbers[i] != numbers[j]):
+            return f"{texts[0]} ({label + ' ' if label else ''}{texts[1]} to {texts[2]})"
+    # Still alike: the band is narrower than a KiB of the rate's unit; say how near it is instead.
+    reach = max(abs(v - value) for v in (low, high)) if value is not None else None
+    return f"{texts[0]} ({label + ' ' if label else ''}within {format_rate(reach, period)} of it)"
 
 
 def format_p(p: float) -> str:

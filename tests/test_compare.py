@@ -72,6 +72,17 @@ def test_partial_fix_is_improved_not_fixed(recordings) -> None:
     assert _compare(recordings["smaller_leak"], recordings["leak"], 1)["outcome"] == "worse"
 
 
+def test_a_wrapped_reason_keeps_its_indent() -> None:
+    """compare's reasons wrapped at its table's width, but the second line of one started at column 0, where it read
+    as a new line of output rather than the rest of a reason."""
+    samples = Path(__file__).resolve().parents[1] / "sample_traces"
+    text = memdoctor("compare", str(samples / "node_healthy_server.jsonl"), str(samples / "node_map_leak.jsonl"),
+                     check_code=1).stdout
+    reasons = text.split("outcome: worse\n", 1)[1].splitlines()
+    assert len(reasons) >= 2  # the reason is longer than the table's 100 columns
+    assert all(line.startswith("  ") and line == line.rstrip() and len(line) <= 100 for line in reasons), reasons
+
+
 def test_same_healthy_trace_is_unchanged() -> None:
     sample = Path(__file__).resolve().parents[1] / "sample_traces" / "python_healthy_worker.jsonl"
     out = _compare(sample, sample, 0)

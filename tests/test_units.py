@@ -71,3 +71,17 @@ def test_a_rate_and_its_interval_share_one_time_unit():
     assert format_rate_range(1.1 * MiB, -15.4 * MiB / 60, 1.7 * MiB) == "1.1 MiB/s (-262.8 KiB/s to 1.7 MiB/s)"
     assert format_rate_range(5.1 * MiB / 60, 0.0, 9.2 * MiB / 60) == "5.1 MiB/min (0 B/min to 9.2 MiB/min)"
     assert format_rate_range(100 / 3600, None, None) == "100 B/h"
+
+
+def test_a_band_tighter_than_one_decimal_prints_as_many_as_tell_its_ends_apart():
+    """A steady leak read "3.9 MiB/s (3.9 MiB/s to 3.9 MiB/s)": the interval said nothing about how tight it is."""
+    from memdoctor.units import format_rate_range
+
+    MiB = 1024**2
+    assert format_rate_range(3.935 * MiB, 3.931 * MiB, 3.939 * MiB) == "3.935 MiB/s (3.931 MiB/s to 3.939 MiB/s)"
+    assert format_rate_range(4.95 * MiB, 4.92 * MiB, 4.97 * MiB) == "4.95 MiB/s (4.92 MiB/s to 4.97 MiB/s)"
+    # One end on the value itself needs no more digits than the other end takes.
+    assert format_rate_range(3.9 * MiB, 3.9 * MiB, 3.93 * MiB) == "3.90 MiB/s (3.90 MiB/s to 3.93 MiB/s)"
+    # Narrower than three decimals of its unit: how near, in the same unit.
+    assert format_rate_range(3.9 * MiB, 3.9 * MiB - 100, 3.9 * MiB + 105, "90% CI") == (
+        "3.900 MiB/s (90% CI within 105 B/s of it)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import textwrap
 from typing import Annotated, Any
 
 import typer
@@ -75,8 +76,11 @@ def print_comparison(result: dict[str, Any]) -> None:
     console.print(table)
     console.print(Text(f"outcome: {result['outcome']}", style=style.get(result["outcome"], "")))
     for line in result["evidence"]:
-        # Within the table's width: a reason with a difference's p-value ran to 120 columns, the piped width.
-        console.print(Text(f"  {line}"), highlight=False, width=min(console.width, WIDTH))
+        # Within the table's width: a reason with a difference's p-value ran to 120 columns, the piped width. Wrapped
+        # here, not by rich, so that a reason's next line keeps its indent (rich's Padding would pad every line to the
+        # width with spaces).
+        wrapped = textwrap.fill(line, width=min(console.width, WIDTH), initial_indent="  ", subsequent_indent="  ")
+        console.print(Text(wrapped), highlight=False, soft_wrap=True)
 
 
 @handle_errors
