@@ -77,7 +77,7 @@ class FloorTrend:
     slope: float  # bytes/s, the floor's trend
     se: float  # its standard error, bytes/s
     points: int  # floor points the line was fitted through
-    cycles: int  # GC/batch cycles found (0: a flat series, binned)
+    cycles: int  # GC/batch cycles found (0: a flat series, binned; 1: one drop, a floor point on each side)
     late_slope: float | None  # the floor's trend over the last part of the window (None: too few points)
     late_se: float | None
     noise: float  # the measurement noise (bytes, marginal sd)
