@@ -24,7 +24,7 @@ import numpy as np
 
 from memdoctor.analysis import thresholds as th
 from memdoctor.analysis.diagnosis import Diagnosis
-from memdoctor.analysis.trend import mann_kendall_sen
+from memdoctor.analysis.trend import mann_kendall_sen, resolution_slope
 from memdoctor.units import format_rate
 
 DECIDED = ("leak", "no-leak")
@@ -162,12 +162,6 @@ def slowdown(d: Diagnosis) -> tuple[float, float] | None:
     # holding its alert back, 2026-12-05); and this check's margins were measured on the plain rank band.
     first = mann_kendall_sen(ft[early], fm[early], alpha=alpha, resolution=0.0, ties=False)
     second = mann_kendall_sen(ft[late], fm[late], alpha=alpha, resolution=0.0, ties=False)
-    first_low = first.slope_low - _resolution(ft[early])
-    second_high = second.slope_high + _resolution(ft[late])
+    first_low = first.slope_low - resolution_slope(ft[early])
+    second_high = second.slope_high + resolution_slope(ft[late])
     return (first.slope, second.slope) if first.slope > 0 and second_high < first_low else None
-
-
-def _resolution(t: np.ndarray) -> float:
-    """The smallest slope a half of span t can show: one page of memory over its span."""
-    span = float(t[-1] - t[0])
-    return th.PAGE_BYTES / span if span > 0 else float("inf")

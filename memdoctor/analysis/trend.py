@@ -201,9 +201,16 @@ def mann_kendall_sen(x: np.ndarray, y: np.ndarray, *, alpha: float = 0.10, corre
         # prefers it). Given the page as its width, a review's sawtooth of 30 cycles with a floor 2 MiB up in a rising
         # share of them (409.6 KiB/min) showed "0 B/h (-128.6 KiB/h to 128.6 KiB/h)" in place of the floor test's
         # 408.6 KiB/min and passed `gate --max-growth 300KB/min` (tests/test_classifier.py).
-        half = resolution / float(x[-1] - x[0]) if x[-1] > x[0] else math.inf
+        half = resolution_slope(x, resolution)
         slope_low, slope_high = min(slope_low, slope - half), max(slope_high, slope + half)
     return Trend(n, slope, intercept, slope_low, slope_high, s_stat, z, normal_sf(z), factor)
+
+
+def resolution_slope(x: np.ndarray, resolution: float = PAGE_BYTES) -> float:
+    """The smallest slope data over x's span can show: `resolution` (one page of memory) over that span; infinite
+    for a span of no length."""
+    span = float(x[-1] - x[0])
+    return resolution / span if span > 0 else math.inf
 
 
 def _tied_band(x: np.ndarray, y: np.ndarray, slope: float, intercept: float, low: float, high: float,
