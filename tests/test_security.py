@@ -8,6 +8,7 @@ docs/security.md names the promise each one holds.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import re
@@ -18,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,19 @@ OLD_LOCK = "/tmp/memdoctor-node-inspector.lock"
 FREE_PORT = ("--inspect-port=0",)
 
 root_only = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as the attacker `nobody`")
+
+
+@pytest.fixture
+def nobody_in_shared_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """One test at a time of those that make entries of nobody's at the top of /tmp or count them there.
+    /tmp is one directory for every xdist worker: a scan that asks whether a capture left anything of
+    nobody's there saw another worker's planted lock link or nobody's own output directory (seen in CI
+    with three workers: '/tmp/memdoctor-node-inspector.lock'). The lock file lives in pytest's own
+    directory for this run, which the workers share and only root may enter."""
+    lock_path = tmp_path_factory.getbasetemp().parent / "nobody-in-shared-tmp.lock"
+    with open(lock_path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)  # released when fh closes
+        yield
 needs_node = pytest.mark.skipif(NODE is None, reason="node is not installed")
 
 
@@ -106,7 +120,7 @@ def inspector_ports(pid: int) -> set[int]:
 @root_only
 @needs_node
 @pytest.mark.integration
-def test_planted_lock_symlink_does_not_empty_a_root_file(node_targets, tmp_path):
+def test_planted_lock_symlink_does_not_empty_a_root_file(node_targets, tmp_path, nobody_in_shared_tmp):
     """Item 1: a symlink planted by nobody at the old predictable lock path (or anywhere in /tmp)
     must not make a root capture create or truncate what it points to."""
     victim = victim_file(tmp_path)
@@ -368,7 +382,7 @@ def _owned_or_writable_by(uid: int, shared: list[str], private: list[str]) -> se
 @needs_nobody_python
 @needs_gdb
 @pytest.mark.integration
-def test_root_capture_of_a_nobody_python_target_leaves_nothing_of_nobody(nobody_python, tmp_path):
+def test_root_capture_of_a_nobody_python_target_leaves_nothing_of_nobody(nobody_python, tmp_path, nobody_in_shared_tmp):
     """Acceptance: after a root capture of a target running as nobody, no file owned or writable by
     nobody is left outside the target's own directories; the snapshot and its metadata are root's, 0600."""
     out_dir = tmp_path / "out"
@@ -494,7 +508,7 @@ def test_a_capture_unwound_after_sigusr1_before_the_port_is_known_leaves_no_insp
 @root_only
 @needs_node
 @pytest.mark.integration
-def test_a_root_capture_then_a_capture_by_the_targets_user(node_targets, tmp_path):
+def test_a_root_capture_then_a_capture_by_the_targets_user(node_targets, tmp_path, nobody_in_shared_tmp):
     """Item 5: after a root capture, a capture by an unprivileged user (here nobody, of its own Node
     process) must work: the root capture left a lock nobody could open."""
     from memdoctor.heap.runtimes import CaptureOptions
@@ -615,7 +629,8 @@ def test_keys_of_a_small_object_used_as_a_map_are_not_printed(tmp_path):
 @root_only
 @needs_node
 @pytest.mark.integration
-def test_root_capture_of_a_nobody_node_target_leaves_nothing_of_nobody(node_targets, tmp_path):
+def test_root_capture_of_a_nobody_node_target_leaves_nothing_of_nobody(node_targets, tmp_path,
+                                                                       nobody_in_shared_tmp):
     """Acceptance: a root capture of a Node target running as nobody leaves no file owned or writable
     by nobody outside its own directories; the snapshot and its metadata are root's, 0600."""
     target = node_targets(*AS_NOBODY, node_args=FREE_PORT)
