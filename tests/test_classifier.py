@@ -632,3 +632,17 @@ def test_too_few_samples_for_a_trend_still_measure_the_growth() -> None:
     heap_read[::10] = 7e6 + 250e3 * tt[::10]  # read every 5 s beside RSS every 0.5 s: 18 values
     where = growth_outside_heap(tt, rss, heap_read)
     assert where["outside_heap"] is False and "advice" not in where, where
+
+
+def test_a_rise_past_the_bar_that_is_not_significant_is_said_as_such() -> None:
+    """Two GC ramps of 31 MiB with one drop between them, 3 minutes: the floor over window minima rises 25 MiB
+    along the ramps, not significantly (p ~ 0.05). The no-leak's confidence was a formula for a rise under the
+    leak bar and went below 0 past it (-5.5 on a fuzzed trace, printed as 0.00), and its reading said "a leak would
+    need the floor to rise by >= 7.3 MiB" beside "floor rose 24.9 MiB"."""
+    t = np.arange(176) * 1.0
+    m = np.round((363 * 2**20 + 31 * 2**20 * ((t % 95.0) / 95.0)) / 4096) * 4096
+    d = diagnose(t, m)
+    assert 0.0 <= d.confidence <= 1.0
+    if d.verdict == "no-leak":
+        assert d.confidence >= 0.5, d.confidence
+        assert not any("a leak would need the floor to rise" in line for line in d.evidence), d.evidence
