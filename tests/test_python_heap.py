@@ -19,7 +19,14 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import EXAMPLES, assert_caps_command_agrees, assert_one_line_error, memdoctor, wait_for
+from .conftest import (
+    EXAMPLES,
+    assert_caps_command_agrees,
+    assert_one_line_error,
+    memdoctor,
+    memdoctor_popen,
+    wait_for,
+)
 
 APP = EXAMPLES / "python_heap" / "app.py"
 SECRET = "MDSECRET-4f1c9a-do-not-print"
@@ -450,11 +457,14 @@ def test_target_busy_holding_the_gil_times_out_untouched(tmp_path: Path) -> None
 
 
 def _busy_checks(proc: subprocess.Popen, tmp_path: Path, started: Path, done: Path, err: Path) -> None:
-    out = memdoctor("snapshot", str(proc.pid), "-o", str(tmp_path / "x.snap"), "--timeout", "1.5s")
+    run = memdoctor_popen("snapshot", str(proc.pid), "-o", str(tmp_path / "x.snap"), "--timeout", "1.5s")
+    stdout, stderr = run.communicate(timeout=120)
+    out = subprocess.CompletedProcess(run.args, run.returncode, stdout, stderr)
     assert_one_line_error(out)
     assert "no safe point" in out.stderr and "not changed" in out.stderr
     assert not (tmp_path / "x.snap").exists()
-    assert not list(Path("/tmp").glob(f".memdoctor-{os.getpid()}-*"))  # no staging left behind
+    # No staging left behind: .memdoctor-PID-*, PID the memdoctor that made it (this test's pid never matched).
+    assert not [p for d in ("/tmp", "/dev/shm", "/var/tmp") for p in Path(d).glob(f".memdoctor-{run.pid}-*")]
     assert proc.poll() is None
     # The call returns normally, with its result; the pending call left behind fires as a no-op.
     release_busy(proc, started, done)
