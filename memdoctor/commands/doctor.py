@@ -23,8 +23,9 @@ from memdoctor.commands.recording_options import (
     Warmup,
 )
 
-HELP = """Watch a process (by PID) or a command (after --); as soon as the diagnosis says leak, or
-memory crosses a --snapshot-at share of the limit, take three heap snapshots spaced so the leak
+HELP = """Watch a process (by PID) or a command (after --); as soon as the live verdict shows leak (held
+over new evidence, as the live view and --alert hold it: 30 s at least), or memory crosses a
+--snapshot-at share of the limit, take three heap snapshots spaced so the leak
 grows measurably between them, diff them, and print one report: what grows, who holds it, the
 growth rate, the time to the limit and the caps with their arithmetic. The HTML report and the
 JSON are written beside the trace. A healthy target ends with "no leak found" after --max-time.

@@ -1,7 +1,9 @@
-"""`memdoctor doctor`: watch a target, and once the one diagnosis says leak (or memory crosses a
+"""`memdoctor doctor`: watch a target, and once the live verdict shows leak (or memory crosses a
 --snapshot-at share of the limit) take three heap snapshots spaced so the leak grows measurably
 between them, diff them and build one report with the caps. Nothing here judges the series: the
-verdict and the growth rate come from memdoctor.analysis.diagnose.
+verdict and the growth rate come from memdoctor.analysis.diagnose, held as the live view and
+--alert hold it (analysis.online.OnlineJudge). `gate --diagnose` triggers on the gate's own rule
+instead: one diagnosis of the window so far, as the gate judges its whole window.
 """
 
 from __future__ import annotations
@@ -10,9 +12,12 @@ import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from memdoctor.sampling.recorder import RecordingState
+
+if TYPE_CHECKING:
+    from memdoctor.analysis.diagnosis import Diagnosis
 
 # How often the watcher asks the diagnosis for a verdict: cheap (a few thousand samples), and a
 # few seconds of delay before the capture does not matter next to the spacing of the snapshots.
@@ -45,12 +50,49 @@ def snapshot_spacing(growth_bytes_per_s: float, heap_bytes: float) -> float:
     return max(MIN_SPACING_S, min(MAX_SPACING_S, wanted))
 
 
+class LeakTrigger:
+    """When doctor's snapshots are due on the judged series so far: the one diagnosis of it, through the live
+    view's online judge (held=True) or alone (held=False, gate --diagnose). Pure: the caller passes the series
+    every CHECK_EVERY_S."""
+
+    def __init__(self, *, limit_bytes: int | None, warmup_s: float, held: bool) -> None:
+        from memdoctor.analysis.online import OnlineJudge
+
+        self.limit_bytes = limit_bytes
+        self.warmup_s = warmup_s
+        self.held = held
+        self.judge = OnlineJudge()
+
+    def update(self, t: Any, values: Any) -> tuple[str | None, Diagnosis]:
+        """(the trigger's reason or None, the diagnosis of the series so far)."""
+        import numpy as np
+
+        from memdoctor.analysis import diagnose
+        from memdoctor.analysis.online import levelling_off
+
+        t, values = np.asarray(t, dtype=float), np.asarray(values, dtype=float)
+        diagnosis = diagnose(t, values, limit_bytes=self.limit_bytes, warmup_s=self.warmup_s)
+        if self.held:
+            # The live view's rule (analysis.online): a leak is shown once it has held over new evidence, and
+            # never while its floor levels off. Judged on each diagnosis alone, a healthy Node server under CPU
+            # contention read "leak (linear)" at 15 s (RSS 45 -> 90 MiB with no GC for 7 s as V8 sized its heap;
+            # CI, three test workers beside a benchmark: tests/data/shapes/node_healthy_startup_loaded_15s.jsonl)
+            # and took its snapshots on that ramp.
+            online = self.judge.update(diagnosis, float(t[-1] - t[0]))
+            if online.shown == "leak":
+                return f"the diagnosis says leak ({(online.shown_diagnosis or diagnosis).pattern})", diagnosis
+        elif diagnosis.verdict == "leak" and not levelling_off(diagnosis):
+            # A leak whose floor levels off is a fill or a start-up, not yet a leak (the live view's rule).
+            return f"the diagnosis says leak ({diagnosis.pattern})", diagnosis
+        return None, diagnosis
+
+
 class Watcher:
     """A daemon thread beside the recording: judges, captures, then stops the recording."""
 
     def __init__(self, state: RecordingState, pid: int, *, limit_bytes: int | None, prefix: str,
                  shares: list[float], max_time_s: float, say: Callable[[str], None],
-                 stop_recording: bool = True, warmup_s: float = 0.0) -> None:
+                 stop_recording: bool = True, warmup_s: float = 0.0, held: bool = True) -> None:
         self.state = state
         self.pid = pid
         self.limit_bytes = limit_bytes
@@ -60,6 +102,10 @@ class Watcher:
         self.warmup_s = warmup_s  # --warmup: the diagnosis does not judge the start, as everywhere else
         self.say = say
         self.stop_recording = stop_recording  # doctor: stop once captured; gate --diagnose: the gate's duration rules
+        # doctor: a leak once the live verdict shows it (held over new evidence, as the live view and --alert do);
+        # gate --diagnose (False): once one diagnosis of the data so far says leak, the gate's rule for its window,
+        # whose end the snapshots must come before (a 25 s gate is shorter than the live verdict's 30 s hold).
+        self.held = held
         self.run = DoctorRun()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="memdoctor-doctor", daemon=True)
@@ -82,10 +128,9 @@ class Watcher:
     def _watch(self) -> None:
         import numpy as np
 
-        from memdoctor.analysis import diagnose
-        from memdoctor.analysis.online import levelling_off
         from memdoctor.analysis.thresholds import MIN_SAMPLES
 
+        trigger_on = LeakTrigger(limit_bytes=self.limit_bytes, warmup_s=self.warmup_s, held=self.held)
         while not self._stop.wait(CHECK_EVERY_S):
             t, rss = self.state.series.arrays()
             if len(t) < 3:
@@ -100,15 +145,8 @@ class Watcher:
                 continue
             if self.warmup_s > 0 and int((np.asarray(jt) >= float(jt[0]) + self.warmup_s).sum()) < MIN_SAMPLES:
                 continue  # nothing is judged until the warm-up is past (the engine judges too short a rest whole)
-            diagnosis = diagnose(np.asarray(jt, dtype=float), np.asarray(judged, dtype=float),
-                                 limit_bytes=self.limit_bytes, warmup_s=self.warmup_s)
-            trigger = None
-            # The live view's rule (analysis.online): a leak whose floor is levelling off is a fill or a
-            # start-up, not yet a leak. A healthy Node server's first 4 s (RSS 0 -> 50 MiB as V8 sizes its
-            # heap) read "leak (linear)" and took its snapshots on that ramp; from 8 s on it is no-leak.
-            if diagnosis.verdict == "leak" and not levelling_off(diagnosis):
-                trigger = f"the diagnosis says leak ({diagnosis.pattern})"
-            elif self.limit_bytes and self.shares:
+            trigger, diagnosis = trigger_on.update(jt, judged)
+            if trigger is None and self.limit_bytes and self.shares:
                 crossed = [s for s in self.shares if float(rss[-1]) >= s * self.limit_bytes]
                 if crossed:
                     trigger = f"memory crossed {max(crossed):.0%} of the limit"

@@ -189,7 +189,7 @@ def run_gate(*, cmd: list[str], pid: int | None, trace: str | None, duration_s: 
         watcher = Watcher(state, target_pid, limit_bytes=limit_bytes, prefix=snapshot_prefix(os.path.abspath(output)),
                           shares=[], max_time_s=float("inf"),
                           say=lambda line: console.print(line, markup=False, highlight=False), stop_recording=False,
-                          warmup_s=warmup_s)
+                          warmup_s=warmup_s, held=False)
         watchers.append(watcher)
         return watcher.start()
 
