@@ -15,10 +15,15 @@ from .conftest import ROOT
 LIVE = Path(__file__).parent / "data" / "live"
 
 
-def _first_trigger(path: Path, *, held: bool) -> tuple[float | None, list[str]]:
+def _first_trigger(path: Path, *, held: bool, limit_bytes: int | None = None) -> tuple[float | None, list[str]]:
     trace = read_traces(str(path))[0]
-    t, m = np.asarray(trace.t, dtype=float), np.asarray(trace.rss, dtype=float)
-    trigger_on = LeakTrigger(limit_bytes=None, warmup_s=0.0, held=held)
+    return _first_trigger_of(np.asarray(trace.t, dtype=float), np.asarray(trace.rss, dtype=float), held=held,
+                             limit_bytes=limit_bytes)
+
+
+def _first_trigger_of(t: np.ndarray, m: np.ndarray, *, held: bool,
+                      limit_bytes: int | None = None) -> tuple[float | None, list[str]]:
+    trigger_on = LeakTrigger(limit_bytes=limit_bytes, warmup_s=0.0, held=held)
     said: list[str] = []
     for end in np.arange(CHECK_EVERY_S, float(t[-1]) + 1e-9, CHECK_EVERY_S):
         upto = t <= end
@@ -50,3 +55,30 @@ def test_a_steady_leak_triggers_once_the_live_verdict_shows_it():
     at_once, _ = _first_trigger(path, held=False)
     assert at_once is not None and held is not None, said
     assert at_once < held <= 50.0, (at_once, held, said)
+
+
+def test_a_leak_near_its_limit_is_snapshotted_before_the_live_verdict_could_come():
+    """The Node dead-letter-queue incident under doctor --limit 512MB: a start-up burst, then 4.1 MiB/s. Its halves
+    grew 4.3 and 4.1 MiB/s, a slowdown beyond their bands, so the live verdict held the leak back ("watching") for
+    all 90 s, the limit 15 s after the end, and doctor took no snapshot. Once the limit is nearer than the least
+    hold plus the snapshots' own time, doctor does not wait for the live verdict. A fill levelling off under its
+    limit (exponential approach to 300 MiB under 512 MiB) still waits, and is never snapshotted."""
+    from memdoctor.analysis import diagnose
+    from memdoctor.analysis.online import OnlineJudge
+    from memdoctor.pipelines.doctor import MIN_SPACING_S, SNAPSHOTS
+
+    limit = 512 * 2**20
+    path = LIVE / "node_dead_letter_queue_limit_512mb_90s.jsonl"
+    trace = read_traces(str(path))[0]
+    t, m = np.asarray(trace.t, dtype=float), np.asarray(trace.rss, dtype=float)
+    judge = OnlineJudge()
+    assert all(judge.update(diagnose(t[t <= end], m[t <= end], limit_bytes=limit), end).shown != "leak"
+               for end in np.arange(CHECK_EVERY_S, float(t[-1]), CHECK_EVERY_S))  # the live verdict never decides
+    at, said = _first_trigger(path, held=True, limit_bytes=limit)
+    assert at is not None, said
+    rate = float(np.polyfit(t[t >= at - 10], m[t >= at - 10], 1)[0])  # how fast it climbs when doctor acts
+    left = (limit - float(m[t <= at][-1])) / rate
+    assert left > SNAPSHOTS * MIN_SPACING_S, (at, left)  # room for the three snapshots before the limit
+    tt = np.arange(0.0, 90.0, 0.2)
+    fill = np.round((50 * 2**20 + 250 * 2**20 * (1 - np.exp(-tt / 40.0))) / 4096) * 4096
+    assert _first_trigger_of(tt, fill, held=True, limit_bytes=limit)[0] is None

@@ -317,39 +317,3 @@ def test_a_live_verdict_the_whole_recording_does_not_give_is_explained_at_the_en
     assert note is not None and "ended on leak" in note and "reads no-leak" in note and "the answer" in note
     assert state.shown_diagnosis is not None
     assert final_disagreement(state, state.shown_diagnosis) is None  # the same verdict: nothing to explain
-
-
-def _first_shown_leak(t, m, limit_bytes):
-    import numpy as np
-
-    from memdoctor.analysis import diagnose
-    from memdoctor.analysis.online import OnlineJudge
-
-    judge = OnlineJudge()
-    for end in np.arange(2.0, float(t[-1]) + 1e-9, 2.0):
-        upto = t <= end
-        if judge.update(diagnose(t[upto], m[upto], limit_bytes=limit_bytes), float(end)).shown == "leak":
-            return float(end)
-    return None
-
-
-def test_a_slowdown_that_would_level_off_past_the_limit_holds_no_live_leak_back():
-    """The Node dead-letter-queue incident under doctor --limit 512MB: a start-up burst, then 4.1 MiB/s. Its halves
-    grew 4.3 and 4.1 MiB/s, a slowdown beyond their bands, so the live line said "watching: the growth is slowing
-    down" for all 90 s while the limit came 15 s after the end, and doctor took no snapshot. At that pace a fill
-    would level off near 3.9 GiB: past the limit, an OOM either way. A fill that levels off under it is still
-    held back."""
-    import numpy as np
-
-    from memdoctor.traces.reader import read_traces
-
-    path = Path(__file__).parent / "data" / "live" / "node_dead_letter_queue_limit_512mb_90s.jsonl"
-    trace = read_traces(str(path))[0]
-    t, m = np.asarray(trace.t, dtype=float), np.asarray(trace.rss, dtype=float)
-    shown = _first_shown_leak(t, m, 512 * 2**20)
-    assert shown is not None and shown <= 80.0, shown
-    assert _first_shown_leak(t, m, None) is None  # no known limit: the slowdown is for the person watching
-    # A cache of random keys filling towards 300 MiB (exponential approach, 40 s scale) under a 512 MiB limit.
-    tt = np.arange(0.0, 90.0, 0.2)
-    fill = 50 * 2**20 + 250 * 2**20 * (1 - np.exp(-tt / 40.0))
-    assert _first_shown_leak(tt, np.round(fill / 4096) * 4096, 512 * 2**20) is None

@@ -18,14 +18,13 @@ Pure: the caller passes each diagnosis and the time it was made.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from memdoctor.analysis import thresholds as th
 from memdoctor.analysis.diagnosis import Diagnosis
-from memdoctor.analysis.trend import Trend, mann_kendall_sen, resolution_slope
+from memdoctor.analysis.trend import mann_kendall_sen, resolution_slope
 from memdoctor.units import format_rate
 
 DECIDED = ("leak", "no-leak")
@@ -68,7 +67,7 @@ class OnlineJudge:
         candidate = d.verdict if d.verdict in DECIDED else None
         note = None
         halves = slowdown(d) if candidate == "leak" else None
-        if halves is not None and not levels_off_past_the_limit(d):
+        if halves is not None:
             # A fill or warm-up that slows down is not a leak until the evidence rules that out. The two rates are
             # shown: a slowdown of a few percent (a straight 5.2 MiB/min dict leak's 5.3 then 5.2, 170 s) is told
             # from a fill settling by the person watching, not by a share chosen here (a 0.9 bar let 6 of 9 real
@@ -145,41 +144,8 @@ def levelling_off(d: Diagnosis) -> bool:
     return slowdown(d) is not None
 
 
-def fill_ceiling(d: Diagnosis, halves: tuple[float, float]) -> float:
-    """Where a floor slowing down from the earlier half's rate to the later half's would level off: a fill that
-    approaches its size exponentially (a cache of random keys) grows by the same ratio less in each equal stretch
-    of time, so what is still to come is a geometric series over the later half's growth, r / (1 - r) of it
-    (r = later rate / earlier rate)."""
-    first, second = halves
-    now = float(d.floor_m[-1]) if d.floor_m else float(d.floor_end_bytes or 0.0)
-    if second <= 0 or first <= 0:
-        return now
-    r = second / first
-    if r >= 1.0:
-        return math.inf
-    half_s = (d.floor_t[-1] - d.floor_t[0]) / 2 if len(d.floor_t) > 1 else 0.0
-    return now + second * half_s * r / (1.0 - r)
-
-
-def levels_off_past_the_limit(d: Diagnosis) -> bool:
-    """A slowdown that would take the floor past the known limit even at the fastest deceleration its halves'
-    bands allow (the later half's lowest rate against the earlier half's highest): an OOM either way, so it holds
-    no live leak back. memdoctor's own dead-letter-queue incident (4.3 then 4.1 MiB/s, a 5 % slowdown after its
-    start-up burst) stayed "watching" for 90 s under a 512 MiB limit it reached 15 s later; a fill slowing so
-    little would level off gigabytes higher. With the point rates instead of the bands, a generated periodic batch
-    climbing 263 -> 517 MiB for 6 minutes (51 then 44 MiB/min, ceiling 1.3 GiB) showed a live leak under 1 GiB
-    (benchmarks.classifier's live confidence check, seed 20240611, periodic_batch 28)."""
-    if d.limit_bytes is None:
-        return False
-    halves = _halves(d)
-    if halves is None:
-        return False
-    first, second = halves
-    return fill_ceiling(d, (first.slope_high, max(second.slope_low, 0.0))) >= d.limit_bytes
-
-
-def _halves(d: Diagnosis) -> tuple[Trend, Trend] | None:
-    """The earlier and the later half's floor trend, each with its band, when each half has enough points."""
+def slowdown(d: Diagnosis) -> tuple[float, float] | None:
+    """The earlier and the later half's floor growth (bytes/s) when the floor is levelling off, else None."""
     ft, fm = np.asarray(d.floor_t, dtype=float), np.asarray(d.floor_m, dtype=float)
     if len(ft) < 2 * th.LEVELLING_MIN_POINTS:
         return None
@@ -196,15 +162,6 @@ def _halves(d: Diagnosis) -> tuple[Trend, Trend] | None:
     # holding its alert back, 2026-12-05); and this check's margins were measured on the plain rank band.
     first = mann_kendall_sen(ft[early], fm[early], alpha=alpha, resolution=0.0, ties=False)
     second = mann_kendall_sen(ft[late], fm[late], alpha=alpha, resolution=0.0, ties=False)
-    first_pad, second_pad = resolution_slope(ft[early]), resolution_slope(ft[late])
-    return (replace(first, slope_low=first.slope_low - first_pad, slope_high=first.slope_high + first_pad),
-            replace(second, slope_low=second.slope_low - second_pad, slope_high=second.slope_high + second_pad))
-
-
-def slowdown(d: Diagnosis) -> tuple[float, float] | None:
-    """The earlier and the later half's floor growth (bytes/s) when the floor is levelling off, else None."""
-    halves = _halves(d)
-    if halves is None:
-        return None
-    first, second = halves
-    return (first.slope, second.slope) if first.slope > 0 and second.slope_high < first.slope_low else None
+    first_low = first.slope_low - resolution_slope(ft[early])
+    second_high = second.slope_high + resolution_slope(ft[late])
+    return (first.slope, second.slope) if first.slope > 0 and second_high < first_low else None

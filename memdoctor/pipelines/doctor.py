@@ -14,7 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from memdoctor.analysis.thresholds import ONLINE_MIN_HOLD_S
 from memdoctor.sampling.recorder import RecordingState
+from memdoctor.units import format_duration
 
 if TYPE_CHECKING:
     from memdoctor.analysis.diagnosis import Diagnosis
@@ -29,6 +31,11 @@ GROWTH_SHARE_BETWEEN_SNAPSHOTS = 0.03
 MIN_SPACING_S = 3.0
 MAX_SPACING_S = 60.0
 SNAPSHOTS = 3
+# How near the limit must be for doctor not to wait for the live verdict: the least hold a live leak needs
+# (thresholds.ONLINE_MIN_HOLD_S) plus the snapshots' own time at the closest spacing. Nearer than that, waiting
+# could leave no snapshot before the OOM (the Node dead-letter-queue incident under --limit 512MB: a 5 %
+# slowdown after its start-up burst kept the live verdict "watching" until 15 s before the limit).
+NO_TIME_TO_WAIT_S = ONLINE_MIN_HOLD_S + SNAPSHOTS * MIN_SPACING_S
 
 
 @dataclass
@@ -81,6 +88,10 @@ class LeakTrigger:
             online = self.judge.update(diagnosis, float(t[-1] - t[0]))
             if online.shown == "leak":
                 return f"the diagnosis says leak ({(online.shown_diagnosis or diagnosis).pattern})", diagnosis
+            latest = (diagnosis.time_to_limit_range_s or (None, None))[1]
+            if diagnosis.verdict == "leak" and latest is not None and latest <= NO_TIME_TO_WAIT_S:
+                return (f"the diagnosis says leak ({diagnosis.pattern}) with the limit {format_duration(latest)} away "
+                        "at the latest: too near to wait for the live verdict"), diagnosis
         elif diagnosis.verdict == "leak" and not levelling_off(diagnosis):
             # A leak whose floor levels off is a fill or a start-up, not yet a leak (the live view's rule).
             return f"the diagnosis says leak ({diagnosis.pattern})", diagnosis
