@@ -94,7 +94,7 @@ def doctor_command(
         raise fail("--target-output applies to a command doctor launches (after --), not to a PID")
     trace_path = output or os.path.abspath(f"memdoctor-doctor-{pid or 'run'}-{int(time.time())}.jsonl")
     console = stderr_console()
-    state = RecordingState()
+    state = RecordingState(judge_live=True)  # doctor's trigger is the live verdict the panel shows
     watchers: list[Watcher] = []
 
     def watcher_for(target_pid: int, limit_bytes: int | None) -> Watcher:

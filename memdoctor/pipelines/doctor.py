@@ -20,6 +20,7 @@ from memdoctor.units import format_duration
 
 if TYPE_CHECKING:
     from memdoctor.analysis.diagnosis import Diagnosis
+    from memdoctor.analysis.online import OnlineState
 
 # How often the watcher asks the diagnosis for a verdict: cheap (a few thousand samples), and a
 # few seconds of delay before the capture does not matter next to the spacing of the snapshots.
@@ -80,22 +81,28 @@ class LeakTrigger:
         t, values = np.asarray(t, dtype=float), np.asarray(values, dtype=float)
         diagnosis = diagnose(t, values, limit_bytes=self.limit_bytes, warmup_s=self.warmup_s)
         if self.held:
-            # The live view's rule (analysis.online): a leak is shown once it has held over new evidence, and
-            # never while its floor levels off. Judged on each diagnosis alone, a healthy Node server under CPU
-            # contention read "leak (linear)" at 15 s (RSS 45 -> 90 MiB with no GC for 7 s as V8 sized its heap;
-            # CI, three test workers beside a benchmark: tests/data/shapes/node_healthy_startup_loaded_15s.jsonl)
-            # and took its snapshots on that ramp.
-            online = self.judge.update(diagnosis, float(t[-1] - t[0]))
-            if online.shown == "leak":
-                return f"the diagnosis says leak ({(online.shown_diagnosis or diagnosis).pattern})", diagnosis
-            latest = (diagnosis.time_to_limit_range_s or (None, None))[1]
-            if diagnosis.verdict == "leak" and latest is not None and latest <= NO_TIME_TO_WAIT_S:
-                return (f"the diagnosis says leak ({diagnosis.pattern}) with the limit {format_duration(latest)} away "
-                        "at the latest: too near to wait for the live verdict"), diagnosis
+            return self.decide(self.judge.update(diagnosis, float(t[-1] - t[0]))), diagnosis
         elif diagnosis.verdict == "leak" and not levelling_off(diagnosis):
             # A leak whose floor levels off is a fill or a start-up, not yet a leak (the live view's rule).
             return f"the diagnosis says leak ({diagnosis.pattern})", diagnosis
         return None, diagnosis
+
+    @staticmethod
+    def decide(online: OnlineState) -> str | None:
+        """doctor's rule on the live verdict (the live monitor's, or this trigger's own judge in a replay)."""
+        # The live view's rule (analysis.online): a leak is shown once it has held over new evidence, and never
+        # while its floor levels off. Judged on each diagnosis alone, a healthy Node server under CPU contention
+        # read "leak (linear)" at 15 s (RSS 45 -> 90 MiB with no GC for 7 s as V8 sized its heap; CI, three test
+        # workers beside a benchmark: tests/data/live/node_healthy_server_startup_under_load_15s.jsonl) and took
+        # its snapshots on that ramp.
+        d = online.diagnosis
+        if online.shown == "leak":
+            return f"the diagnosis says leak ({(online.shown_diagnosis or d).pattern})"
+        latest = (d.time_to_limit_range_s or (None, None))[1]
+        if d.verdict == "leak" and latest is not None and latest <= NO_TIME_TO_WAIT_S:
+            return (f"the diagnosis says leak ({d.pattern}) with the limit {format_duration(latest)} away at the "
+                    "latest: too near to wait for the live verdict")
+        return None
 
 
 class Watcher:
@@ -142,6 +149,11 @@ class Watcher:
         from memdoctor.analysis.thresholds import MIN_SAMPLES
 
         trigger_on = LeakTrigger(limit_bytes=self.limit_bytes, warmup_s=self.warmup_s, held=self.held)
+        # doctor reads the live monitor's verdict, the one its panel shows (RecordingState.judge_live): a judge
+        # of its own, on other prefixes at another cadence, disagreed with the panel by up to 56 s on slow leaks
+        # under a sawtooth (one no-leak between leaks restarts a hold; a helper's review, 2026-12-06).
+        from_live = self.held and self.state.judge_live
+        seen = None
         while not self._stop.wait(CHECK_EVERY_S):
             t, rss = self.state.series.arrays()
             if len(t) < 3:
@@ -152,11 +164,20 @@ class Watcher:
                     self.state.request_stop("max-time")
                 return
             jt, judged = self.state.judged_arrays()  # --metric's series: RSS unless another was asked for
-            if len(jt) < 3:
-                continue
-            if self.warmup_s > 0 and int((np.asarray(jt) >= float(jt[0]) + self.warmup_s).sum()) < MIN_SAMPLES:
-                continue  # nothing is judged until the warm-up is past (the engine judges too short a rest whole)
-            trigger, diagnosis = trigger_on.update(jt, judged)
+            trigger, diagnosis = None, None
+            if from_live:
+                online = self.state.live  # None until the monitor judges (after the warm-up and 20 samples)
+                if online is not None:
+                    diagnosis = online.diagnosis
+                    if online is not seen:  # each verdict once: a new analysis is a new look
+                        seen = online
+                        trigger = LeakTrigger.decide(online)
+            else:
+                if len(jt) < 3:
+                    continue
+                if self.warmup_s > 0 and int((np.asarray(jt) >= float(jt[0]) + self.warmup_s).sum()) < MIN_SAMPLES:
+                    continue  # nothing is judged until the warm-up is past (the engine judges a short rest whole)
+                trigger, diagnosis = trigger_on.update(jt, judged)
             if trigger is None and self.limit_bytes and self.shares:
                 crossed = [s for s in self.shares if float(rss[-1]) >= s * self.limit_bytes]
                 if crossed:
@@ -164,7 +185,8 @@ class Watcher:
             if trigger is None:
                 continue
             self.run.trigger, self.run.trigger_at_s = trigger, elapsed
-            spacing = snapshot_spacing(diagnosis.growth_bytes_per_s, float(judged[-1]))
+            growth = diagnosis.growth_bytes_per_s if diagnosis is not None else 0.0
+            spacing = snapshot_spacing(growth, float(judged[-1]) if len(judged) else float(rss[-1]))
             self.run.spacing_s = spacing
             self.say(f"doctor: {trigger} after {elapsed:.0f}s; taking {SNAPSHOTS} heap snapshots "
                      f"{spacing:.0f}s apart")

@@ -48,7 +48,8 @@ class LiveMonitor(threading.Thread):
         self.limit_bytes = limit_bytes
         self.alert_rule = alert
         self.refresh_s = refresh_s
-        self.analyze_every_s = analyze_every_s if alert is not None else max(analyze_every_s, DISPLAY_ANALYZE_EVERY_S)
+        keep = alert is not None or state.judge_live  # an alert or doctor acts on the verdict: the alert cadence
+        self.analyze_every_s = analyze_every_s if keep else max(analyze_every_s, DISPLAY_ANALYZE_EVERY_S)
         self.plain_every_s = plain_every_s
         self.warmup_s = warmup_s
         self.diagnosis: Diagnosis | None = None
@@ -76,6 +77,7 @@ class LiveMonitor(threading.Thread):
         """One more diagnosis of the data so far: the verdict shown (with hysteresis), then the alert rule."""
         self.diagnosis = diagnosis
         self.online = self._judge.update(diagnosis, elapsed)
+        self.state.live = self.online  # what doctor's trigger reads (RecordingState.judge_live)
         self._check_alert(elapsed)
 
     def _check_alert(self, elapsed: float) -> None:

@@ -213,7 +213,7 @@ def execute(plan: RecordingPlan) -> RecordingOutcome:
 
         metrics = start_metrics_server(plan.serve_metrics, state, lambda: monitor.online,
                                        limit_bytes=plan.limit.bytes, pid=plan.pid)
-    if plan.live_mode != "off" or plan.alert is not None or metrics is not None:
+    if plan.live_mode != "off" or plan.alert is not None or metrics is not None or state.judge_live:
         monitor.start()
     cpu_before = _own_cpu()
     try:

@@ -76,6 +76,10 @@ class RecordingState:
     # trace judges. The live view, the peak and the OOM facts stay RSS's.
     metric: str = "rss"
     judged: LiveSeries | None = None
+    # doctor acts on the live verdict the panel shows: with judge_live the live monitor runs (whatever the
+    # display) at the alert cadence and leaves its latest OnlineState (analysis.online) in `live` for it.
+    judge_live: bool = False
+    live: Any = None
     stop_reason: str | None = None
     stopping: bool = False  # a plain attribute: cheaper to test at every tick than Event.is_set()
     stop_event: threading.Event = field(default_factory=threading.Event)
