@@ -261,6 +261,25 @@ def make_trace(family: str, seed: int, index: int) -> Trace:
                 return base + fill * np.clip(t / t_full, 0, 1)
 
         return _finish(rng, name, family, "no-leak", "plateau", c, model, floor_fn=lambda _t: base)
+    if family == "sawtooth_fill":
+        # A cache or a V8 heap filling to its working size under a GC sawtooth, then level (a Node LRU cache's
+        # long fill, rw_node_lru_long_fill; a server's start-up): the troughs climb like a leak's until the fill
+        # ends. The fill as cache_fill's, the garbage as sawtooth_v8's, both kept under the limit.
+        amp = base * rng.uniform(0.2, 1.0)
+        period = _loguniform(rng, 10, 300)
+        fill = max(min(limit * rng.uniform(0.1, 0.4), 0.85 * limit - base - amp), 0.05 * base)
+        t_full = rng.uniform(0.15, 0.6) * c["duration"]
+        exponential = rng.random() < 0.5
+        grid_seed = int(rng.integers(1 << 30))
+
+        def model(t: np.ndarray) -> np.ndarray:
+            filled = (1 - np.exp(-4.0 * t / t_full)) if exponential else np.clip(t / t_full, 0, 1)
+            return base + fill * filled + _sawtooth(np.random.default_rng(grid_seed), t, period, amp, False)
+
+        # A fill smaller than the collector's swing, or over fewer than two of its cycles, is lost inside the
+        # sawtooth on a plot: the honest label is sawtooth (as a step under 4 noise sigmas is labelled linear).
+        pattern = "plateau" if fill >= amp and t_full >= 2 * period else "sawtooth"
+        return _finish(rng, name, family, "no-leak", pattern, c, model, floor_fn=lambda _t: base)
     if family in ("linear_leak", "sawtooth_leak", "step_leak"):
         pct, slope = _leak_rate(rng, c)
         amp = 0.0
@@ -430,5 +449,6 @@ FAMILIES = (
     "step_leak",
     "exponential",
     "oom_restart",
+    "sawtooth_fill",  # last: the families before it keep their seeds (make_trace seeds by the family's index)
 )
-HEALTHY = ("stable", "sawtooth_v8", "sawtooth_arena", "periodic_batch", "cache_fill", "warmup_flat")
+HEALTHY = ("stable", "sawtooth_v8", "sawtooth_arena", "periodic_batch", "cache_fill", "warmup_flat", "sawtooth_fill")
