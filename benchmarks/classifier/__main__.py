@@ -3,6 +3,7 @@
     python -m benchmarks.classifier            # full run (~100 traces per family)
     python -m benchmarks.classifier --quick    # ~25 per family, fewer online runs
     python -m benchmarks.classifier --only real   # just the hand-labelled real recordings
+    python -m benchmarks.classifier --calibrate   # the live leak confidence (thresholds.ALERT_RIGHT_SHARE)
 
 Prints Markdown tables (pasted into docs/benchmarks.md). The engines in the tables: memdoctor's
 public `diagnose`, the engines it replaces where they still exist (labelled "old: ..."), and the
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import multiprocessing
 import os
 import sys
@@ -22,6 +24,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -352,6 +355,43 @@ def alert_calibration(seed: int, per_family: int, workers: int) -> str:
                       "share right", "share >= printed", "wrong ones from"], rows))
 
 
+CALIBRATION_SEEDS = (7, 99, 123, 456)  # thresholds.ALERT_RIGHT_SHARE is measured on these, never on the report's seed
+CALIBRATION_PER_FAMILY = 40
+CALIBRATION_LEVEL = 0.90  # the confidence printed is the lower end of this two-sided Wilson interval
+
+
+def wilson_low(right: int, n: int, level: float = CALIBRATION_LEVEL) -> float:
+    """The lower end of the Wilson score interval of right/n at the two-sided `level`."""
+    if n == 0:
+        return 0.0
+    z = NormalDist().inv_cdf(0.5 + level / 2)
+    p = right / n
+    centre = p + z * z / (2 * n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return (centre - half) / (1 + z * z / n)
+
+
+def calibrate(workers: int) -> str:
+    """thresholds.ALERT_RIGHT_SHARE, measured: the first live leak of every trace of CALIBRATION_PER_FAMILY per
+    family on each of CALIBRATION_SEEDS, grouped by kind; each kind's share right at the lower end of its Wilson
+    interval, rounded down to two decimals."""
+    jobs = [(fam, seed, i) for seed in CALIBRATION_SEEDS for fam in FAMILIES for i in range(CALIBRATION_PER_FAMILY)]
+    shown = [r for r in _map(_first_live_leak, jobs, workers, chunksize=2) if r[2] is not None]
+    rows, shares = [], {}
+    for kind in sorted({r[2] for r in shown}):
+        rr = [r for r in shown if r[2] == kind]
+        right = sum(r[1] == "leak" for r in rr)
+        shares[kind] = math.floor(100 * wilson_low(right, len(rr))) / 100
+        wrong = Counter(r[0] for r in rr if r[1] != "leak")
+        rows.append([kind, str(len(rr)), str(right), f"{shares[kind]:.2f}",
+                     ", ".join(f"{fam} {k}" for fam, k in sorted(wrong.items())) or "-"])
+    return (f"{len(jobs)} generated traces (seeds {', '.join(map(str, CALIBRATION_SEEDS))}), {len(shown)} showed a "
+            f"live leak; the first one of each:\n\n"
+            + _table(["kind (restarts, else pattern)", "live leaks", "right (trace leaks)",
+                      f"share right, {CALIBRATION_LEVEL:.0%} Wilson lower end", "wrong ones from"], rows)
+            + f"\n\nALERT_RIGHT_SHARE = {shares!r}")
+
+
 def _read_dev() -> list[tuple[str, np.ndarray, np.ndarray, str, str]]:
     for d in DEV_DIRS:
         lab = d / "labels.csv"
@@ -596,7 +636,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--per-family", type=int, default=None)
     ap.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1))
     ap.add_argument("--only", choices=("real",), help="real: only the hand-labelled real-world recordings")
+    ap.add_argument("--calibrate", action="store_true",
+                    help="measure thresholds.ALERT_RIGHT_SHARE (the confidence a live leak prints) on its own seeds")
     args = ap.parse_args(argv)
+    if args.calibrate:
+        print("Command: `python -m benchmarks.classifier --calibrate`\n")
+        print(calibrate(args.workers))
+        return 0
     if args.only == "real":
         print("Command: `python -m benchmarks.classifier --only real`\n")
         print("### Real-world recordings (hand-labelled, not used for tuning)\n")

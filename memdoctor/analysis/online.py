@@ -100,7 +100,8 @@ class OnlineJudge:
         """The latest diagnosis of the verdict shown, with the pattern shown until a new one has been given in
         `persist` analyses in a row, as a verdict must be: the live line of a Node stream leak flipped between
         "leak (step)" and "leak (linear)" from one analysis to the next, and its printed confidence (calibrated by
-        kind, alert_confidence) between 0.84 and 0.72 with it. The growth and time to the limit are the latest."""
+        kind, alert_confidence) between 0.84 and 0.72 with it (2026-12-04). The growth and time to the limit are
+        the latest."""
         held = self._shown_d
         if held is None or held.verdict != d.verdict or d.pattern == held.pattern:
             self._pattern_candidate, self._pattern_count = None, 0
