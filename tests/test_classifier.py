@@ -674,3 +674,18 @@ def test_a_sawtooths_start_up_within_its_first_cycles_is_not_a_fill() -> None:
     m = 150 * MiB + 100 * MiB * np.clip(t / 120.0, 0, 1) + _saw(t, 600.0, 60 * MiB) + _ar1(rng, len(t), 1 * MiB)
     d = diagnose(t, m, limit_bytes=LIMIT)
     assert (d.verdict, d.pattern) == ("no-leak", "sawtooth"), d.evidence
+
+
+def test_a_first_collection_before_a_fill_is_not_a_restart() -> None:
+    """A recording that opens part-way up a GC ramp, over a cache filling for the next half hour: the first
+    collection falls to the floor of its time, below the working floor the fill reaches later. It read as a
+    restart ("memory fell below its working floor, to a start-up level") and the part-ramp before it as a completed
+    lifetime that climbed: "leak (linear), restart loop: 1 of 1 completed lifetimes climbed"."""
+    t = np.arange(0.0, 7200.0, 1.5)
+    period, opened = 150.0, 0.55 * 150.0  # the recording opens 55 % of the way up a 150 s GC ramp
+    garbage = 140 * MiB * (((t + opened) % period) / period)
+    fill = 400 * MiB * (1 - np.exp(-t / 900.0))
+    m = 180 * MiB + fill + garbage + np.random.default_rng(1).normal(0, 0.5 * MiB, len(t))
+    d = diagnose(t, m)
+    assert d.restarts == 0, d.evidence
+    assert (d.verdict, d.pattern) == ("no-leak", "plateau"), d.evidence

@@ -7,9 +7,9 @@ sawtooth. A restart is taken from:
 
 - the trace itself (`restart_times`, from `event` lines, a restart counter or a PID change);
 - a large, sudden fall to the start-up level after the peaks came near the limit (>= 90%);
-- a large, sudden fall to *below* the working floor of the process (a fresh process whose
-  runtime has not allocated its heap yet), which a garbage collection cannot do, after a lifetime
-  of at least RESTART_MIN_LIFETIME_S;
+- a large, sudden fall to *below* the working floor of the process, over the whole series and over
+  the lifetime it ends (a fresh process whose runtime has not allocated its heap yet), which a
+  garbage collection cannot do, after a lifetime of at least RESTART_MIN_LIFETIME_S;
 - repeated large, sudden falls to the start-up level from peaks more than GC_MAX_GROWTH times
   that level, after climbs of a minute or more: more than any garbage collector lets its heap
   grow between two collections, and slower than a program's own buffers swing.
@@ -101,7 +101,13 @@ def split(b: Buckets, *, limit: int | None, restart_times: np.ndarray | None) ->
                 continue
             if limit is not None and peak >= NEAR_LIMIT * limit:
                 cuts[j] = REASON_LIMIT
-            elif lo[j] < BIRTH_LEVEL * work and float(b.t[j] - b.t[seg_start]) >= RESTART_MIN_LIFETIME_S:
+            elif (lo[j] < BIRTH_LEVEL * min(work, float(np.percentile(lo[seg_start:j], 10)))
+                  and float(b.t[j] - b.t[seg_start]) >= RESTART_MIN_LIFETIME_S):
+                # Below the working floor of the series and of the lifetime it ends: a cache filling under GC ramps
+                # raises the series' floor after the fact, and a first collection, the recording having opened part
+                # way up a ramp, fell below it to the floor of its time: "restart loop: 1 of 1 completed lifetimes
+                # climbed" (4 of 100 benchmarks/classifier sawtooth_fill traces). A restarted process falls below
+                # what the lifetime before it kept as its floor.
                 # A lifetime, not a first batch: a program's first batch can climb and fall below the working
                 # floor its later batches settle at (a Python job whose glibc heap keeps its first 40 MB; a
                 # Node batch of Buffers freed before V8 sized its heap). Two seconds in, that fall read as a
