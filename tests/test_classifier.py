@@ -689,3 +689,18 @@ def test_a_first_collection_before_a_fill_is_not_a_restart() -> None:
     d = diagnose(t, m)
     assert d.restarts == 0, d.evidence
     assert (d.verdict, d.pattern) == ("no-leak", "plateau"), d.evidence
+
+
+def test_a_fill_then_a_steady_leak_under_a_gc_sawtooth_is_a_leak() -> None:
+    """A review's counter-example to the plateau test on sawtooths: 900 MiB filled in 9 minutes, then 2 MiB/min
+    for good, under 450 MiB GC ramps every 15 s. The tail's Sen slope looked flat against a bar inflated by the
+    scatter around one line through the fill and the leak: "no-leak (plateau), then rose only 15.9 MiB, under half
+    the 43.2 MiB a leak must show". Under a sawtooth the floor has stopped only when the tail's band rules a leak's
+    rise out."""
+    rng = np.random.default_rng(0)
+    t = np.arange(0.0, 1800.0, 1.0)
+    m = (1500 * MiB + 900 * MiB * np.clip(t / 540.0, 0, 1) + 2 * MiB / 60 * t
+         + _saw(t, 15.0, 450 * MiB) + rng.normal(0, 2 * MiB, len(t)))
+    d = diagnose(t, m)
+    assert d.verdict == "leak", d.evidence
+    assert 1.5 * MiB / 60 < d.growth_bytes_per_s < 2.5 * MiB / 60, d.growth_bytes_per_s * 60 / MiB

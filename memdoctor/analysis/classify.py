@@ -298,6 +298,15 @@ def _relevant_rate(level: float, limit: int | None) -> float:
     return min(MIN_RISE_RATE, (limit - level) / TTL_WARN_S)
 
 
+def _leak_bar(level: float, limit: int | None, span: float, sigma: float, points: int) -> float:
+    """How far the floor must rise over `span` to be a leak: MIN_RISE_FRACTION of its level, or the relevant rate
+    over the span, whichever is smaller, and at least MIN_RISE_BYTES and what the noise makes: 2 sigmas of one
+    floor point, or (with many points, whose trend is known much better than any one point) 4 standard errors of
+    the fitted rise."""
+    noise_floor = min(MIN_RISE_SIGMAS * sigma, 4.0 * sigma * math.sqrt(12.0 / max(points, 1)))
+    return max(min(MIN_RISE_FRACTION * level, _relevant_rate(level, limit) * span), noise_floor, MIN_RISE_BYTES)
+
+
 def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool, limit: int | None = None) -> SegmentResult:
     """Classify the bucket range [i0, i1) of one process lifetime."""
     t = b.t[i0:i1]
@@ -352,10 +361,7 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool, limit: int | 
     level0 = max(tr.at(0.0), float(np.min(y)), 1.0)
     sigma = max(robust_sigma(y - (tr.intercept + tr.slope * x)), diff_sigma(y))
     rise = tr.slope * span
-    # The rise must clear the noise: 2 sigmas of one floor point, or (with many points, whose
-    # trend is known much better than any one point) 4 standard errors of the fitted rise.
-    noise_floor = min(MIN_RISE_SIGMAS * sigma, 4.0 * sigma * math.sqrt(12.0 / len(y)))
-    min_rise = max(min(MIN_RISE_FRACTION * level0, _relevant_rate(level0, limit) * span), noise_floor, MIN_RISE_BYTES)
+    min_rise = _leak_bar(level0, limit, span, sigma, len(y))
     what = "troughs" if fl.from_troughs else "floor"
     base_ev = (
         f"{what} {'rose' if rise >= 0 else 'fell'} {format_bytes(abs(rise))} over {format_duration(span)} "
@@ -379,12 +385,13 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool, limit: int | 
                   f"{format_duration(floor_cycle[0])}")
 
     significant = tr.p_up < ALPHA
-    plateau = _flat_tail(x, y, min_rise, sigma) if rise >= min_rise or not significant else None
+    plateau = (_flat_tail(x, y, min_rise, sigma, level0, limit, own_bar=sawtooth)
+               if rise >= min_rise or not significant else None)
     if plateau is not None:
         # Under a GC sawtooth too: a cache or heap filling to its size under its collector's ramps has troughs that
         # climb, then hold (rw_node_lru_long_fill; benchmarks/classifier's sawtooth_fill family read "inconclusive:
         # growth is decelerating" in 23 of 40 traces whose floor had held flat for hours, and leak in 5).
-        tail_start, tail_tr, head_rise = plateau
+        tail_start, tail_tr, head_rise, tail_bar = plateau
         res.verdict = "no-leak"
         # The growth shown is the measured one (the plateau's own slope and band), never a rounded 0.
         res.slope, res.slope_low, res.slope_high = tail_tr.slope, tail_tr.slope_low, tail_tr.slope_high
@@ -400,9 +407,9 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool, limit: int | 
         tail_ev = (f"(the last {format_duration(tail_s)}: Sen slope {format_rate(tail_tr.slope)}, "
                    f"Mann-Kendall {format_p(tail_tr.p_up)})")
         res.floor_now = tail_level
-        if tail_tr.p_up >= ALPHA and tail_rise >= min_rise:
-            # Slower than the rise by 4x, but the tail alone rose by what a leak must show over the whole window,
-            # only not significantly: not "held flat ... not a leak" (a Node server's 4.8 MiB/min tail, p = 0.031,
+        if tail_tr.p_up >= ALPHA and tail_rise >= tail_bar:
+            # Slower than the rise by 4x, but the tail alone rose by what a leak must show over it, only not
+            # significantly: not "held flat ... not a leak" (a Node server's 4.8 MiB/min tail, p = 0.031,
             # 2.8 MiB in 35 s after a 22.7 MiB rise in 20 s: tests/data/gate/node_server_leak_20ms.jsonl). A
             # longer watch tells a fill from a slower leak.
             res.verdict = "inconclusive"
@@ -418,7 +425,7 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool, limit: int | 
         # A tail whose small rise is significant (_flat_tail's "irrelevant") is not "held flat" beside p < 0.001
         # (a full LRU cache evicting); it is said with its size against the leak bar.
         held = ("held flat" if tail_tr.p_up >= ALPHA else
-                f"rose only {format_bytes(tail_rise)}, under half the {format_bytes(min_rise)} a leak must show")
+                f"rose only {format_bytes(tail_rise)}, under half the {format_bytes(tail_bar)} a leak must show")
         res.evidence.append(
             f"floor rose {format_bytes(head_rise)} in the first {format_duration(reached)}, then {held} "
             f"{tail_ev}: {PLATEAU_READING}"
@@ -590,9 +597,12 @@ def _fill_under_cycles(rise: float, took_s: float, fl: Floor, floor_cycle: tuple
     return rise >= size and (period is None or took_s >= 2 * period)
 
 
-def _flat_tail(x: np.ndarray, y: np.ndarray, min_rise: float, sigma: float) -> tuple[float, Trend, float] | None:
-    """The floor rose and then stopped: a tail whose slope is clearly below the slope before it. Returns where the
-    tail starts, its trend, and how far the floor rose before it (from the head's first points to the tail's level)."""
+def _flat_tail(x: np.ndarray, y: np.ndarray, min_rise: float, sigma: float, level: float,
+               limit: int | None, *, own_bar: bool) -> tuple[float, Trend, float, float] | None:
+    """The floor rose and then stopped: a tail whose slope is clearly below the slope before it; under a GC sawtooth
+    (own_bar), also a tail whose band rules out what a leak must show over it. Returns where the tail starts, its
+    trend, how far the floor rose before it (from the head's first points to the tail's level), and the bar its
+    rise was held against."""
     span = float(x[-1])
     for q in (0.6, 0.5, 0.4, 0.3):
         cut = span * (1 - q)
@@ -612,11 +622,22 @@ def _flat_tail(x: np.ndarray, y: np.ndarray, min_rise: float, sigma: float) -> t
         head_slope = head_rise / max(cut, 1e-9)
         tail_growth = max(tt.slope, 0.0) * q * span
         flat_enough = tt.slope_high < 0.25 * head_slope and tail_growth < max(0.25 * head_rise, 2 * sigma)
+        bar = min_rise
+        if own_bar:
+            # Under a GC sawtooth the floor is one trough per cycle, placed by where the samples fell on the ramps,
+            # and the whole window's bar counts in its noise the scatter around one line through a fill and then a
+            # leak: a review's 900 MiB fill in 9 minutes, then 2 MiB/min under 450 MiB ramps, read "rose only
+            # 15.9 MiB, under half the 43.2 MiB a leak must show". A claim that the floor stopped needs the tail's
+            # band to rule out what a leak must show over the tail (the relevance part of _leak_bar over its span:
+            # noise makes an absence harder to show, not easier); otherwise the rise is judged as before.
+            bar = min(min_rise, _leak_bar(level, limit, q * span, 0.0, int((x >= cut).sum())))
+            if max(tt.slope_high, 0.0) * q * span >= bar:
+                continue
         # A tail trend that is significant but irrelevant (a full LRU cache evicting: 27 KiB/min after a
         # 13 MiB/min fill, rw_py_lru_long_fill) is still a plateau: its rise is below the leak bar.
-        irrelevant = tail_growth < 0.5 * min_rise and tt.slope < IRRELEVANT_TAIL_SHARE * head_slope
+        irrelevant = tail_growth < 0.5 * bar and tt.slope < IRRELEVANT_TAIL_SHARE * head_slope
         if flat_enough and (tt.p_up >= ALPHA or irrelevant):
-            return cut, tt, head_rise
+            return cut, tt, head_rise, bar
     return None
 
 
