@@ -298,13 +298,18 @@ def _relevant_rate(level: float, limit: int | None) -> float:
     return min(MIN_RISE_RATE, (limit - level) / TTL_WARN_S)
 
 
+def _relevant_rise(level: float, limit: int | None, span: float) -> float:
+    """The rise over `span` that matters: MIN_RISE_FRACTION of the level, or the relevant rate over the span,
+    whichever is smaller, and at least MIN_RISE_BYTES."""
+    return max(min(MIN_RISE_FRACTION * level, _relevant_rate(level, limit) * span), MIN_RISE_BYTES)
+
+
 def _leak_bar(level: float, limit: int | None, span: float, sigma: float, points: int) -> float:
-    """How far the floor must rise over `span` to be a leak: MIN_RISE_FRACTION of its level, or the relevant rate
-    over the span, whichever is smaller, and at least MIN_RISE_BYTES and what the noise makes: 2 sigmas of one
-    floor point, or (with many points, whose trend is known much better than any one point) 4 standard errors of
-    the fitted rise."""
+    """How far the floor must rise over `span` to be a leak: the rise that matters (_relevant_rise), and what the
+    noise makes: 2 sigmas of one floor point, or (with many points, whose trend is known much better than any one
+    point) 4 standard errors of the fitted rise."""
     noise_floor = min(MIN_RISE_SIGMAS * sigma, 4.0 * sigma * math.sqrt(12.0 / max(points, 1)))
-    return max(min(MIN_RISE_FRACTION * level, _relevant_rate(level, limit) * span), noise_floor, MIN_RISE_BYTES)
+    return max(_relevant_rise(level, limit, span), noise_floor)
 
 
 def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool, limit: int | None = None) -> SegmentResult:
@@ -628,9 +633,9 @@ def _flat_tail(x: np.ndarray, y: np.ndarray, min_rise: float, sigma: float, leve
             # and the whole window's bar counts in its noise the scatter around one line through a fill and then a
             # leak: a review's 900 MiB fill in 9 minutes, then 2 MiB/min under 450 MiB ramps, read "rose only
             # 15.9 MiB, under half the 43.2 MiB a leak must show". A claim that the floor stopped needs the tail's
-            # band to rule out what a leak must show over the tail (the relevance part of _leak_bar over its span:
+            # band to rule out the rise that matters over the tail (_relevant_rise, without _leak_bar's noise part:
             # noise makes an absence harder to show, not easier); otherwise the rise is judged as before.
-            bar = min(min_rise, _leak_bar(level, limit, q * span, 0.0, int((x >= cut).sum())))
+            bar = min(min_rise, _relevant_rise(level, limit, q * span))
             if max(tt.slope_high, 0.0) * q * span >= bar:
                 continue
         # A tail trend that is significant but irrelevant (a full LRU cache evicting: 27 KiB/min after a
