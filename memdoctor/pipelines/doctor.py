@@ -148,11 +148,13 @@ class Watcher:
 
         from memdoctor.analysis.thresholds import MIN_SAMPLES
 
-        trigger_on = LeakTrigger(limit_bytes=self.limit_bytes, warmup_s=self.warmup_s, held=self.held)
         # doctor reads the live monitor's verdict, the one its panel shows (RecordingState.judge_live): a judge
         # of its own, on other prefixes at another cadence, disagreed with the panel by up to 56 s on slow leaks
-        # under a sawtooth (one no-leak between leaks restarts a hold; a helper's review, 2026-12-06).
+        # under a sawtooth (one no-leak between leaks restarts a hold; a helper's review, 2026-12-06). Only
+        # without it (gate --diagnose, or no live monitor) does the watcher judge the series itself.
         from_live = self.held and self.state.judge_live
+        trigger_on = None if from_live else LeakTrigger(limit_bytes=self.limit_bytes, warmup_s=self.warmup_s,
+                                                        held=self.held)
         seen = None
         while not self._stop.wait(CHECK_EVERY_S):
             t, rss = self.state.series.arrays()
@@ -172,7 +174,7 @@ class Watcher:
                     if online is not seen:  # each verdict once: a new analysis is a new look
                         seen = online
                         trigger = LeakTrigger.decide(online)
-            else:
+            elif trigger_on is not None:
                 if len(jt) < 3:
                     continue
                 if self.warmup_s > 0 and int((np.asarray(jt) >= float(jt[0]) + self.warmup_s).sum()) < MIN_SAMPLES:
