@@ -704,3 +704,21 @@ def test_a_fill_then_a_steady_leak_under_a_gc_sawtooth_is_a_leak() -> None:
     d = diagnose(t, m)
     assert d.verdict == "leak", d.evidence
     assert 1.5 * MiB / 60 < d.growth_bytes_per_s < 2.5 * MiB / 60, d.growth_bytes_per_s * 60 / MiB
+
+
+def test_a_fill_under_gc_ramps_whose_tail_slowed_is_not_a_leak() -> None:
+    """benchmarks/classifier's sawtooth_fill: 330 MiB filling with a 100 s time constant under 136 MiB GC ramps
+    every 71 s and 7 MiB of slow noise, 17 minutes. The troughs' tail is 4x slower than the fill and not a
+    significant rise, but 9 of them cannot bound its slope under what a leak must show: the plateau test declined,
+    and the whole window's trend (all of it the fill) read "leak, 0.77". A leak verdict needs growth that goes on:
+    undecided, with how much longer."""
+    rng = np.random.default_rng(2)
+    t = np.arange(0.0, 1020.0, 1.0)
+    noise = np.zeros(len(t))
+    e = rng.normal(0, 7 * MiB, len(t))
+    for i in range(1, len(t)):
+        noise[i] = 0.67 * noise[i - 1] + e[i]
+    m = 475 * MiB + 330 * MiB * (1 - np.exp(-t / 100.0)) + _saw(t, 71.0, 136 * MiB) + noise
+    d = diagnose(t, m)
+    assert d.verdict == "inconclusive" and d.watch_more_s, d.evidence
+    assert any("slowed to a quarter" in e and "band still holding" in e for e in d.evidence), d.evidence
