@@ -665,3 +665,32 @@ def test_a_rise_then_flat_is_not_a_leak_above_its_own_warm_up_evidence():
     assert d.verdict == "inconclusive" and d.watch_more_s, d.evidence
     proc = memdoctor("gate", "--trace", str(path), "--json")
     assert proc.returncode == 0, proc.stdout[-2000:]
+
+
+def _ar1(rng: np.random.Generator, n: int, sd: float, phi: float) -> np.ndarray:
+    e = rng.normal(0, sd * np.sqrt(1 - phi**2), n)
+    out = np.zeros(n)
+    out[0] = rng.normal(0, sd)
+    for i in range(1, n):
+        out[i] = phi * out[i - 1] + e[i]
+    return out
+
+
+def test_a_fill_over_two_gc_cycles_then_level_is_not_yet_a_leak():
+    """benchmarks/classifier's sawtooth_fill: a 60 MiB fill in 170 s under 47 MiB GC ramps every 100 s, 7 minutes.
+    The floor points (about 97, 132, 150, 150, 150 MiB) rose in a step at each of the first two and then held
+    level, yet the floor test's line read "rises 7.5 MiB/min", and the verdict "leak, 0.95". A fill that stopped is
+    undecided, like one step then level; the same ramps over a 12 MiB/min leak still read rising."""
+    from memdoctor.analysis.gate_trend import floor_trend, judge_floor
+
+    rng = np.random.default_rng(0)
+    t = np.arange(0.0, 430.0, 1.4)
+    saw = 47 * MiB * (((t + 80) % 100.0) / 100.0)
+    fill = np.round(90 * MiB + 60 * MiB * np.clip(t / 170.0, 0, 1) + saw + _ar1(rng, len(t), 0.3 * MiB, 0.74))
+    judged = judge_floor(floor_trend(t, fill))
+    assert judged.state == "levelling-off" and "2 steps" in judged.message, judged.message
+    d = diagnose(t, fill)
+    assert d.verdict == "inconclusive" and d.watch_more_s, d.evidence
+    leak = np.round(90 * MiB + 12 * MiB / 60 * t + saw + _ar1(rng, len(t), 0.3 * MiB, 0.74))
+    assert judge_floor(floor_trend(t, leak)).state == "rising"
+    assert diagnose(t, leak).verdict == "leak"

@@ -210,7 +210,11 @@ LATE_SHARE = 0.4
 # steep slope fitted to one jump: memory kept once (a cache warmed, an allocator keeping a freed block: a
 # sequential job runner's floor 13 -> 43 MiB once, then level for 5 cycles, read "leak, 0.99" beside "watch
 # about 17s more to decide"). A second step, or a rise after the level, is what makes it growth that goes
-# on: not judged rising until a longer watch shows one.
+# on: not judged rising until a longer watch shows one. A fill settling over a few cycles is the same shape: a
+# step (of twice the level's range) at every floor point from the first until the level, none between, then
+# level as above (a 60 MiB fill in 170 s under 109 s GC ramps, floor points 100, 137, 151, 151, 151 MiB, read
+# "leak, 0.97": benchmarks/classifier's sawtooth_fill). A step leak holds level between its steps, and a
+# leak's line climbs in increments within the noise: neither has that shape.
 ONE_STEP_SHARE = 0.5
 ONE_STEP_LEVEL_SD = 4.0
 TARGET_RATE = 5 * 1024**2 / 60  # the smallest leak a gate of this length should catch
