@@ -722,3 +722,25 @@ def test_a_fill_under_gc_ramps_whose_tail_slowed_is_not_a_leak() -> None:
     d = diagnose(t, m)
     assert d.verdict == "inconclusive" and d.watch_more_s, d.evidence
     assert any("slowed to a quarter" in e and "band still holding" in e for e in d.evidence), d.evidence
+
+
+def test_a_leak_after_a_fill_stays_a_leak_when_one_tail_alone_is_not_significant() -> None:
+    """A review of the rule above: 520 MiB filled in 260 s, then 2 MiB/min for 21 more minutes under 560 MiB GC ramps
+    every ~27 s (jittered, each cycle leaving up to 13 MiB behind). The troughs after the fill rise with p < 0.001 over
+    the window's last 60 % and 50 %, but p = 0.026 over its last 30 %, and that tail alone had made the verdict
+    "inconclusive: slowed to a quarter of that pace". A slowdown is claimed only where no tail after the rise still
+    grows significantly."""
+    rng = np.random.default_rng(0)
+    t = np.arange(0.0, 1500.0, 1.0)
+    saw = np.zeros(len(t))
+    a = -rng.uniform(0, 27.0)
+    while a < t[-1]:
+        length = 27.0 * rng.uniform(0.7, 1.3)
+        sel = (t >= a) & (t < a + length)
+        saw[sel] = 560 * MiB * rng.uniform(0.85, 1.0) * (t[sel] - a) / length + rng.uniform(0, 13 * MiB)
+        a += length
+    m = (1100 * MiB + 520 * MiB * np.clip(t / 260.0, 0, 1) + 2.0 * MiB / 60 * t + saw
+         + _ar1(rng, len(t), 3 * MiB, 0.75))
+    d = diagnose(t, np.round(m / 4096) * 4096)
+    assert d.verdict == "leak", d.evidence
+    assert 1.0 * MiB / 60 < d.growth_bytes_per_s < 3.5 * MiB / 60, d.growth_bytes_per_s * 60 / MiB
