@@ -394,13 +394,14 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool, limit: int | 
                if rise >= min_rise or not significant else None)
     grew = significant and rise >= min_rise
     gc_drift = grew and sawtooth and span_all < SHORT_GC_S and rise < GC_DRIFT_FRACTION * swing
-    if plateau is not None and not plateau[4] and (not grew or gc_drift):
+    shown_flat = plateau is not None and plateau[4]
+    if plateau is not None and not shown_flat and (not grew or gc_drift):
         plateau = None  # a slowdown matters only where the rise would be called a leak; else judged below
     if plateau is not None:
         # Under a GC sawtooth too: a cache or heap filling to its size under its collector's ramps has troughs that
         # climb, then hold (rw_node_lru_long_fill; benchmarks/classifier's sawtooth_fill family read "inconclusive:
         # growth is decelerating" in 23 of 40 traces whose floor had held flat for hours, and leak in 5).
-        tail_start, tail_tr, head_rise, tail_bar, shown_flat = plateau
+        tail_start, tail_tr, head_rise, tail_bar, _ = plateau
         res.verdict = "no-leak"
         # The growth shown is the measured one (the plateau's own slope and band), never a rounded 0.
         res.slope, res.slope_low, res.slope_high = tail_tr.slope, tail_tr.slope_low, tail_tr.slope_high
@@ -650,8 +651,9 @@ def _flat_tail(x: np.ndarray, y: np.ndarray, min_rise: float, sigma: float, leve
                 # goes on; this is a fill if the floor stays, else a slower leak (benchmarks/classifier's
                 # sawtooth_fill: an exponential fill under 14 s GC ramps, flat for the last 5 of 7 hours, read
                 # "leak, 0.81" because 16 troughs cannot bound the tail's slope under 2 % of the level). Not when any
-                # tail tested (longer or shorter) still rises significantly: a review's fill, then 2 MiB/min under
-                # 560 MiB ramps, had p < 0.001 over its last 60 % and 50 % and p = 0.026 over its last 30 %.
+                # other tail with a rise before it still grows significantly (`rising`): a review's fill, then
+                # 2 MiB/min under 560 MiB ramps, had p < 0.001 over its last 60 % and 50 %, p = 0.026 over its
+                # last 30 %.
                 if slowed is None and flat_enough and tt.p_up >= ALPHA:
                     slowed = (cut, tt, head_rise, bar, False)
                 continue
