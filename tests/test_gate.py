@@ -694,3 +694,18 @@ def test_a_fill_over_two_gc_cycles_then_level_is_not_yet_a_leak():
     leak = np.round(90 * MiB + 12 * MiB / 60 * t + saw + _ar1(rng, len(t), 0.3 * MiB, 0.74))
     assert judge_floor(floor_trend(t, leak)).state == "rising"
     assert diagnose(t, leak).verdict == "leak"
+
+
+def test_one_drop_just_past_the_middle_is_two_cycles_not_a_rising_floor():
+    """benchmarks/classifier's sawtooth_arena (healthy), seed 7, trace 4: two cycles of CPython-like arena steps,
+    770 -> 1090 MiB, back to 765 MiB at 49.7 % of the 6-minute window, then up again in finer steps. One drop counted
+    as two cycles only when the part after it was no longer than the part before; otherwise the window was binned as
+    a series without cycles, and its second climb read "the floor rises 34.8 MiB/min", "leak, 0.99". Each part at
+    least half the other is two cycles, and one drop cannot decide a trend."""
+    from benchmarks.classifier.generator import make_trace
+    from memdoctor.analysis.gate_trend import floor_trend, judge_floor
+
+    tr = make_trace("sawtooth_arena", 7, 4)
+    judged = judge_floor(floor_trend(tr.t, tr.mem))
+    assert judged.state != "rising", judged.message
+    assert diagnose(tr.t, tr.mem, limit_bytes=tr.limit_bytes).verdict != "leak"

@@ -316,10 +316,13 @@ def floor_trend(t: np.ndarray, mem: np.ndarray, *, late_share: float = LATE_SHAR
         # garbage dipped twice in its first 5 s, and its floor was the start of a 55 s "cycle").
         # Judge what follows the last drop.
         t, mem, ends = t[ends[-1]:], mem[ends[-1]:], []
-    elif len(ends) == 1 and (not 0.5 * ends[0] <= len(t) - ends[0] <= ends[0]
+    elif len(ends) == 1 and (not 0.5 * ends[0] <= len(t) - ends[0] <= 2 * ends[0]
                              or max(np.ptp(mem[:ends[0]]), np.ptp(mem[ends[0]:])) < TWO_CYCLE_SWING * sd):
-        # One drop, and not two cycles of comparable length around it: early (a start-up), or late, with too
-        # little after it to place a floor (one sample reading low at the end of a plateau); or no swing beyond
+        # One drop, and not two cycles of comparable length around it (each part at least half the other): early (a
+        # start-up), or late, with too little after it to place a floor (one sample reading low at the end of a
+        # plateau). The part after it may be the longer one: a healthy arena sawtooth of 2 cycles whose one drop fell
+        # at 49.7 % of the window was binned as a series without cycles, its second climb read "the floor rises
+        # 34.8 MiB/min", "leak, 0.99" (benchmarks/classifier's sawtooth_arena, seed 7, trace 4). Or no swing beyond
         # what the noise makes of a flat series (spurious drops reach ~10 sd: TWO_CYCLE_SWING). Binned below as a
         # series without cycles, as before (the healthy "stable" gates of gate_families.py --seed 8 read
         # inconclusive 8 times in 400, not once, when a noise drop split them in two).
