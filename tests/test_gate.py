@@ -709,3 +709,16 @@ def test_one_drop_just_past_the_middle_is_two_cycles_not_a_rising_floor():
     judged = judge_floor(floor_trend(tr.t, tr.mem))
     assert judged.state != "rising", judged.message
     assert diagnose(tr.t, tr.mem, limit_bytes=tr.limit_bytes).verdict != "leak"
+
+
+def test_one_drop_in_minutes_is_undecided_not_no_leak():
+    """benchmarks/classifier's sawtooth_leak, seed 20240611, trace 0: a 7 MiB leak under two 100 MiB GC ramps in 7.7
+    minutes, the window opening mid-ramp and one drop between them. The classifier's trend over window minima (which
+    follow the ramps) found no significant growth, and "one drop cannot tell a leak from its sawtooth" applied only
+    to windows of up to 2 minutes: "no-leak (stable), 0.6". A longer watch decides: inconclusive, with how long."""
+    from benchmarks.classifier.generator import make_trace
+
+    tr = make_trace("sawtooth_leak", 20240611, 0)
+    d = diagnose(tr.t, tr.mem, limit_bytes=tr.limit_bytes)
+    assert d.verdict == "inconclusive" and d.watch_more_s, d.evidence
+    assert any("one GC or batch drop" in e for e in d.evidence), d.evidence

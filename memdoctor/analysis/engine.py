@@ -343,12 +343,16 @@ def _reconcile(res: SegmentResult, fj: FloorJudgement, cl: Clean,
         evidence.append(f"the floor test measures {format_rate(ft.slope)}, a leak's rate, too roughly to tell "
                         "from no growth, and the floor's trend over the window shows no significant rise: undecided")
         return "inconclusive", pattern, 0.3, more
-    if fj.state == "cannot-judge" and verdict == "no-leak" and short and ft.cycles == 1:
-        # One drop in a short window: the floor test has a floor point on each side of it, and one drop cannot
+    if fj.state == "cannot-judge" and verdict == "no-leak" and ft.cycles == 1 and (short or pattern != "plateau"):
+        # One drop in the floor test's window: it has a floor point on each side of it, and one drop cannot
         # tell a start-up from a cycle; the part before it starts where the window opened, anywhere up a cycle, so
         # its floor point can sit a whole swing too high and hide a leak. A longer watch decides: a review found
         # 53 of 200 windows of a 5-15 MiB/min leak under V8-like GC ramps, one GC each, read "no-leak" and passed
         # `gate --max-growth 5MB/min` when this no-leak stood (inconclusive before one drop had floor points).
+        # Past SHORT_WINDOW_S too: the classifier's no-leak over two ramps is a trend over window minima that follow
+        # the ramps (benchmarks/classifier's sawtooth_leak, trace 0: a 7 MiB leak under two 100 MiB ramps in 7.7
+        # minutes read "no-leak (stable), 0.6"). Not over a plateau the classifier found in minutes: its rise and a
+        # flat tail of many floor points are evidence two floor points do not undo (a warm-up then flat, 5 minutes).
         evidence.append("one GC or batch drop in this window: too few cycles to tell a leak from its sawtooth")
         return "inconclusive", pattern, 0.3, more
     if fj.state == "cannot-judge" and verdict == "no-leak" and short:
