@@ -722,3 +722,18 @@ def test_one_drop_in_minutes_is_undecided_not_no_leak():
     d = diagnose(tr.t, tr.mem, limit_bytes=tr.limit_bytes)
     assert d.verdict == "inconclusive" and d.watch_more_s, d.evidence
     assert any("one GC or batch drop" in e for e in d.evidence), d.evidence
+
+
+def test_a_fill_in_steps_then_level_under_a_zero_noise_is_levelling_off():
+    """The steps-then-level rule with a noise measured as 0 (whole pages, most steps between samples 0): every rise
+    is a step no noise makes, and a floor point no higher than the one before is the level, not a step. 10, 20, 30,
+    30, 30, 30 MiB took the level's zero differences for steps and read rising."""
+    from memdoctor.analysis.gate_trend import FloorTrend, _one_step_then_level
+
+    ys = tuple(v * MiB for v in (10.0, 20.0, 30.0, 30.0, 30.0, 30.0))
+    ft = FloorTrend(slope=1.0, se=0.1, points=6, cycles=6, late_slope=None, late_se=None, noise=0.0,
+                    duration_s=60.0, t_points=tuple(10.0 * i for i in range(6)), floor_points=ys)
+    assert _one_step_then_level(ft) == (20 * MiB, 20.0, 4, 2)
+    # A leak's line in whole pages (no level) is not a fill that stopped.
+    line = dataclasses.replace(ft, floor_points=tuple(v * MiB for v in (10.0, 11.0, 12.0, 13.0, 14.0, 15.0)))
+    assert _one_step_then_level(line) is None

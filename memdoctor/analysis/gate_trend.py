@@ -581,7 +581,8 @@ def _one_step_then_level(ft: FloorTrend) -> tuple[float, float, int, int] | None
     # Or a fill settling over a few cycles, every interval a step until the level (a fill of 60 MiB in 170 s under
     # 109 s GC ramps: floor points 100, 137, 151, 151, 151 MiB read "leak, 0.97"). A step leak holds level between
     # its steps, and a leak's line climbs in increments within the noise: neither is this.
-    first_level = next((i for i in range(len(d)) if d[i] < step), len(d))
+    # (No rise is no step, also where the noise measured 0: whole pages, most steps 0.)
+    first_level = next((i for i in range(len(d)) if d[i] < step or d[i] <= 0), len(d))
     if first_level >= 2:
         ends.append(first_level - 1)
     for k in ends:
