@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -394,7 +395,7 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool, limit: int | 
                if rise >= min_rise or not significant else None)
     grew = significant and rise >= min_rise
     gc_drift = grew and sawtooth and span_all < SHORT_GC_S and rise < GC_DRIFT_FRACTION * swing
-    shown_flat = plateau is not None and plateau[4]
+    shown_flat = plateau is not None and plateau.shown_flat
     if plateau is not None and not shown_flat and (not grew or gc_drift):
         plateau = None  # a slowdown matters only where the rise would be called a leak; else judged below
     if plateau is not None:
@@ -607,15 +608,24 @@ def _fill_under_cycles(rise: float, took_s: float, fl: Floor, floor_cycle: tuple
     return rise >= size and (period is None or took_s >= 2 * period)
 
 
+class FlatTail(NamedTuple):
+    """What _flat_tail found: where the tail starts, its trend, how far the floor rose before it (from the head's first
+    points to the tail's level), the bar its rise was held against, and whether it was shown flat (False: a
+    sawtooth's tail that slowed as a plateau's does but whose band still holds a leak's rise)."""
+    start: float
+    trend: Trend
+    head_rise: float
+    bar: float
+    shown_flat: bool
+
+
 def _flat_tail(x: np.ndarray, y: np.ndarray, min_rise: float, sigma: float, level: float,
-               limit: int | None, *, own_bar: bool) -> tuple[float, Trend, float, float, bool] | None:
+               limit: int | None, *, own_bar: bool) -> FlatTail | None:
     """The floor rose and then stopped: a tail whose slope is clearly below the slope before it; under a GC sawtooth
-    (own_bar), also a tail whose band rules out what a leak must show over it. Returns where the tail starts, its
-    trend, how far the floor rose before it (from the head's first points to the tail's level), the bar its
-    rise was held against, and whether the tail was shown flat: False for a sawtooth's tail that slowed as a
-    plateau's does but whose band still holds a leak's rise (undecided, not a leak: see below)."""
+    (own_bar), also a tail whose band rules out what a leak must show over it. A sawtooth's tail that slowed but
+    could not be shown flat comes back with shown_flat False (undecided, not a leak: see below)."""
     span = float(x[-1])
-    slowed: tuple[float, Trend, float, float, bool] | None = None
+    slowed: FlatTail | None = None
     rising = False  # a tail tested below still grew significantly: no slowdown to claim
     for q in (0.6, 0.5, 0.4, 0.3):
         cut = span * (1 - q)
@@ -655,13 +665,13 @@ def _flat_tail(x: np.ndarray, y: np.ndarray, min_rise: float, sigma: float, leve
                 # 2 MiB/min under 560 MiB ramps, had p < 0.001 over its last 60 % and 50 %, p = 0.026 over its
                 # last 30 %.
                 if slowed is None and flat_enough and tt.p_up >= ALPHA:
-                    slowed = (cut, tt, head_rise, bar, False)
+                    slowed = FlatTail(cut, tt, head_rise, bar, False)
                 continue
         # A tail trend that is significant but irrelevant (a full LRU cache evicting: 27 KiB/min after a
         # 13 MiB/min fill, rw_py_lru_long_fill) is still a plateau: its rise is below the leak bar.
         irrelevant = tail_growth < 0.5 * bar and tt.slope < IRRELEVANT_TAIL_SHARE * head_slope
         if flat_enough and (tt.p_up >= ALPHA or irrelevant):
-            return cut, tt, head_rise, bar, True
+            return FlatTail(cut, tt, head_rise, bar, True)
     return None if rising else slowed
 
 
