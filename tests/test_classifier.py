@@ -212,6 +212,35 @@ def test_deploy_restart_of_a_healthy_process_is_no_leak() -> None:
     assert d.restarts == 1
 
 
+def _one_recorded_restart(peak_mib: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A first lifetime of 10 minutes whose floor climbs from 150 MiB to `peak_mib`, a restart recorded in the
+    trace, then 30 minutes flat at 150 MiB."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(0.0, 2400.0, 2.0)
+    first = t < 600.0
+    m = np.where(first, 150 + (peak_mib - 150) * t / 600.0, 150.0) + rng.normal(0, 0.3, len(t))
+    return t, m * MiB, np.array([600.0])
+
+
+def test_one_recorded_restart_far_below_the_limit_is_not_a_restart_loop() -> None:
+    """A restart recorded in the trace says that the process restarted, not that its leak killed it. One lifetime
+    that rose 6 MiB at 30 % of a 512 MiB limit, then a flat one: "restart loop: 1 of 1 completed lifetimes climbed
+    ... the process is being killed by its leak" (benchmarks/classifier stable #22 and sawtooth_arena #26, seed 7:
+    healthy processes a deploy restarted). It is judged on the lifetime since the restart."""
+    t, m, restarts = _one_recorded_restart(156.0)
+    d = diagnose(t, m, limit_bytes=LIMIT, restart_times=restarts)
+    assert d.restarts == 1, d.evidence
+    assert not any("restart loop" in e for e in d.evidence), d.evidence
+    assert d.verdict == "no-leak", d.evidence
+
+
+def test_one_recorded_restart_at_the_limit_is_a_restart_loop() -> None:
+    """The same, but the first lifetime climbed to the known limit before the restart: the OOM kill is seen."""
+    t, m, restarts = _one_recorded_restart(0.97 * LIMIT / MiB)
+    d = diagnose(t, m, limit_bytes=LIMIT, restart_times=restarts)
+    assert d.verdict == "leak" and any("restart loop" in e for e in d.evidence), d.evidence
+
+
 def test_irregular_sampling_with_gaps() -> None:
     rng = np.random.default_rng(9)
     t, m = _trace("sawtooth_leak", 4, dt=10.0)
