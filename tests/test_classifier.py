@@ -224,14 +224,37 @@ def _one_recorded_restart(peak_mib: float, seed: int = 0) -> tuple[np.ndarray, n
 
 def test_one_recorded_restart_far_below_the_limit_is_not_a_restart_loop() -> None:
     """A restart recorded in the trace says that the process restarted, not that its leak killed it. One lifetime
-    that rose 6 MiB at 30 % of a 512 MiB limit, then a flat one: "restart loop: 1 of 1 completed lifetimes climbed
-    ... the process is being killed by its leak" (benchmarks/classifier stable #22 and sawtooth_arena #26, seed 7:
-    healthy processes a deploy restarted). It is judged on the lifetime since the restart."""
+    that rose 6 MiB in 10 minutes at 30 % of a 512 MiB limit, then one level for 30 minutes: "restart loop: 1 of 1
+    completed lifetimes climbed ... the process is being killed by its leak" (benchmarks/classifier stable #22 and
+    sawtooth_arena #26, seed 7: healthy processes a deploy restarted). A loop predicts that the lifetime since
+    climbs too; watched longer than the climb took, it did not: judged on it."""
     t, m, restarts = _one_recorded_restart(156.0)
     d = diagnose(t, m, limit_bytes=LIMIT, restart_times=restarts)
     assert d.restarts == 1, d.evidence
     assert not any("restart loop" in e for e in d.evidence), d.evidence
     assert d.verdict == "no-leak", d.evidence
+
+
+def test_one_long_climb_and_a_short_lifetime_since_a_recorded_restart_is_still_a_leak() -> None:
+    """A review's counter-example: 150 -> 500 MiB in 6 hours under a GC sawtooth, a restart recorded in the trace, 5
+    minutes since (no limit given). Dismissing every single recorded climb read "no-leak: only 4 GC cycles ... no sign
+    of a leak"; the lifetime since is too short to refute the climb, which stands."""
+    rng = np.random.default_rng(0)
+    t = np.arange(0.0, 6 * 3600 + 300, 15.0)
+    age = np.where(t < 6 * 3600, t, t - 6 * 3600)
+    m = 150 + 350 * age / (6 * 3600) + 30 * ((t % 90.0) / 90.0) + _ar1(rng, len(t), 2.0, 0.9)
+    d = diagnose(t, m * MiB, restart_times=np.array([6 * 3600.0]))
+    assert d.verdict == "leak", d.evidence
+
+
+def test_a_lifetime_too_short_to_judge_after_a_restart_is_not_said_to_be_judged() -> None:
+    """The trace ends 20 s (10 samples) after a recorded restart: the lifetime before it is the one judged, and the
+    evidence said "judged on the process lifetime since the last restart" (a review)."""
+    t, m, _ = _one_recorded_restart(150.0)
+    keep = t < 620.0
+    d = diagnose(t[keep], m[keep], restart_times=np.array([600.0]))
+    assert any("before the last restart" in e for e in d.evidence), d.evidence
+    assert not any("since the last restart" in e for e in d.evidence), d.evidence
 
 
 def test_one_recorded_restart_at_the_limit_is_a_restart_loop() -> None:
