@@ -300,6 +300,19 @@ def test_a_trace_joined_with_another_processs_snapshots_is_said() -> None:
     assert not any("the trace is of PID" in note for note in out["notes"])
 
 
+def test_another_processs_snapshots_do_not_change_the_traces_verdict() -> None:
+    """The note says the suspects' growth is "not measured on this trace", and yet that growth turned the trace's
+    no-leak into "inconclusive ... the answer is not no-leak" (an end-to-end review, 2026-12-06): the verdict is the
+    trace's own, as `analyze` gives it."""
+    incidents = ROOT / "sample_traces" / "incidents"
+    trace = str(incidents / "worker_pool.jsonl")  # PID 24125
+    others = [str(incidents / f"dead_letter_queue.jsonl.heap.24124.00{i}.snap") for i in (1, 2, 3)]
+    out = json.loads(memdoctor("report", trace, *others, "--format", "json", check_code=0).stdout)
+    alone = json.loads(memdoctor("analyze", trace, "--json", check_code=0).stdout)
+    assert any("the snapshots of PID 24124" in note for note in out["notes"])
+    assert out["diagnosis"]["verdict"] == alone["verdict"] == "no-leak", out["diagnosis"]["evidence"]
+
+
 def test_one_snapshot_beside_the_trace_is_said_not_refused(tmp_path: Path) -> None:
     """Issue 21: `report TRACE` refused the trace (exit 2) when one snapshot lay beside it."""
     import shutil

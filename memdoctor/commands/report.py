@@ -105,9 +105,13 @@ def build(trace_path: str | None, snapshot_paths: list[str], limit_bytes: int | 
         from memdoctor.report.report_data import heap_growth
 
         # The snapshots' evidence is part of the one diagnosis: a report never heads "no-leak" above a
-        # container that grew in every interval faster than the trace's floor can be growing.
-        trace, diagnosis, _ = judge_worst_series(trace_path, metric, limit_bytes, warmup_s,
-                                                 heap_growth=heap_growth(diff) if diff is not None else ())
+        # container that grew in every interval faster than the trace's floor can be growing. Not when they are
+        # another process's (_other_process): the report says their growth is "not measured on this trace", and it
+        # turned the trace's no-leak into "inconclusive ... the answer is not no-leak" (an end-to-end review).
+        growth = heap_growth(diff) if diff is not None else ()
+        trace, diagnosis, _ = judge_worst_series(trace_path, metric, limit_bytes, warmup_s, heap_growth=growth)
+        if growth and _other_process(trace, chosen) is not None:
+            trace, diagnosis, _ = judge_worst_series(trace_path, metric, limit_bytes, warmup_s)
         trace_info = {"name": trace_path, "runtime": trace.header.get("runtime"), "samples": len(trace)}
         heap = trace.series.get("heap")
         fds = trace.series.get("fds")
@@ -187,14 +191,21 @@ def _from_metas(snapshots: list[str]) -> tuple[dict[str, Any], dict[str, Any] | 
     return info, outside
 
 
-def _note_other_process(report: dict[str, Any], trace: Any, snapshots: list[str]) -> None:
-    """A trace of one process and snapshots of another (a restart between them, or the wrong files)
-    were joined without a word: say so, with both PIDs."""
+def _other_process(trace: Any, snapshots: list[str]) -> tuple[int, list[int]] | None:
+    """(the trace's PID, the snapshots' PIDs) when the snapshots are of another process than the trace, else None."""
     from memdoctor.heap.model import read_meta
 
     traced = trace.header.get("pid") if isinstance(trace.header, dict) else None
     snapped = sorted({m["pid"] for m in map(read_meta, snapshots) if isinstance(m.get("pid"), int)})
-    if isinstance(traced, int) and snapped and snapped != [traced]:
+    return (traced, snapped) if isinstance(traced, int) and snapped and snapped != [traced] else None
+
+
+def _note_other_process(report: dict[str, Any], trace: Any, snapshots: list[str]) -> None:
+    """A trace of one process and snapshots of another (a restart between them, or the wrong files)
+    were joined without a word: say so, with both PIDs."""
+    other = _other_process(trace, snapshots)
+    if other is not None:
+        traced, snapped = other
         report.setdefault("notes", []).insert(0, (
             f"the trace is of PID {traced}, the snapshots of PID {', '.join(map(str, snapped))}: the suspects' "
             "growth is another process's (or the same program after a restart), not measured on this trace"))
