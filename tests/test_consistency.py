@@ -218,6 +218,9 @@ def test_memory_above_the_limit_fails_max_time_to_limit() -> None:
     gate = _cli("gate", "--trace", path, "--limit", "50MB", "--max-time-to-limit", "1h", "--json")
     assert "time-to-limit" in gate["failures"]
     assert gate["diagnosis"]["time_to_limit_s"] == 0.0 and gate["diagnosis"]["verdict"] == "leak"
+    # One sentence ("the 50.0 MiB limit is reached in already" was two glued together, an end-to-end review).
+    message = next(c for c in gate["checks"] if c["name"] == "time-to-limit")["message"]
+    assert message.startswith("memory is already at the 50.0 MiB limit"), message
 
 
 def test_memory_above_the_limit_fails_max_time_to_limit_on_a_short_trace(tmp_path: Path) -> None:

@@ -234,16 +234,19 @@ def judge(m: Measurements | None, thresholds: Thresholds, *, command: CommandSta
                                 threshold=thresholds.min_time_to_limit_s))
         else:
             ok = ttl is None or ttl >= thresholds.min_time_to_limit_s
-            if ttl is not None:
-                shown = "already" if ttl <= 0 else format_duration(ttl)
+            limit = format_bytes(d.limit_bytes)
+            # One sentence per case: "the 10.0 MiB limit is reached in already", "... is reached in no forecast".
+            if ttl is not None and ttl <= 0:
+                said = f"memory is already at the {limit} limit"
+            elif ttl is not None:
+                said = f"the {limit} limit is reached in {format_duration(ttl)}"
             elif d.growth_bytes_per_s > 0:
-                shown = f"no forecast (verdict {d.verdict}, floor growth {describe_growth(d)})"
+                said = f"no forecast of the {limit} limit (verdict {d.verdict}, floor growth {describe_growth(d)})"
             else:
-                shown = "never (the floor does not grow)"
+                said = f"the {limit} limit is never reached (the floor does not grow)"
             checks.append(Check(
                 "time-to-limit", ok,
-                f"the {format_bytes(d.limit_bytes)} limit is reached in {shown}; "
-                f"the gate asks for at least {format_duration(thresholds.min_time_to_limit_s)}",
+                f"{said}; the gate asks for at least {format_duration(thresholds.min_time_to_limit_s)}",
                 value=ttl, threshold=thresholds.min_time_to_limit_s,
             ))
     if baseline is not None:
