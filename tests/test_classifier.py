@@ -222,6 +222,21 @@ def _one_recorded_restart(peak_mib: float, seed: int = 0) -> tuple[np.ndarray, n
     return t, m * MiB, np.array([600.0])
 
 
+@pytest.mark.parametrize(("name", "limit_mib"), [("gate/node_healthy_server_20ms_a.jsonl", 85),
+                                                  ("gate/node_healthy_server_20ms_a.jsonl", 80)])
+def test_gc_ramps_of_seconds_near_a_limit_are_not_restarts(name: str, limit_mib: int) -> None:
+    """A healthy Node server's GC ramps (1.6 s, peaks 78.5 MiB) with a limit given a little above them: every fall
+    from a peak within 90 % of the limit read as a restart, "14 restarts (peaks reached the limit, then memory fell
+    to the start-up level)", "restart loop ... 20.0 MiB/s", leak (an end-to-end review, 2026-12-06). An OOM loop's
+    climb lasts a minute or more, as the other inferred restarts must (RESTART_MIN_LIFETIME_S)."""
+    from memdoctor.traces.reader import read_trace
+
+    tr = read_trace(str(DATA / name))
+    d = diagnose(tr.t, tr.rss, limit_bytes=limit_mib * MiB)
+    assert d.restarts == 0, d.evidence
+    assert d.verdict != "leak", d.evidence
+
+
 def test_one_recorded_restart_far_below_the_limit_is_not_a_restart_loop() -> None:
     """A restart recorded in the trace says that the process restarted, not that its leak killed it. One lifetime
     that rose 6 MiB in 10 minutes at 30 % of a 512 MiB limit, then one level for 30 minutes: "restart loop: 1 of 1

@@ -99,7 +99,11 @@ def split(b: Buckets, *, limit: int | None, restart_times: np.ndarray | None) ->
             height = peak - base
             if height <= 0.3 * peak or lo[j] > base + 0.25 * height or hi[i] - lo[j] < 0.5 * height:
                 continue
-            if limit is not None and peak >= NEAR_LIMIT * limit:
+            climb_s = _climb_s(b, lo, seg_start, i, lo[j] + 0.25 * height)
+            if limit is not None and peak >= NEAR_LIMIT * limit and climb_s >= RESTART_MIN_LIFETIME_S:
+                # A climb of a minute or more, as for the falls below: a healthy Node server's GC ramps of 1.6 s,
+                # peaking at 92 % of a limit given a little above them (--limit 85MB), read "14 restarts (peaks
+                # reached the limit ...)", "restart loop ... 20.0 MiB/s" (tests/data/gate/node_healthy_server_20ms_a).
                 cuts[j] = REASON_LIMIT
             elif (lo[j] < BIRTH_LEVEL * min(work, float(np.percentile(lo[seg_start:j], 10)))
                   and float(b.t[j] - b.t[seg_start]) >= RESTART_MIN_LIFETIME_S):
@@ -113,8 +117,7 @@ def split(b: Buckets, *, limit: int | None, restart_times: np.ndarray | None) ->
                 # Node batch of Buffers freed before V8 sized its heap). Two seconds in, that fall read as a
                 # restart, and the start-up before it as a completed lifetime that climbed: "restart loop".
                 cuts[j] = REASON_STARTUP
-            elif (peak > GC_MAX_GROWTH * max(float(lo[j]), 1.0)
-                  and _climb_s(b, lo, seg_start, i, lo[j] + 0.25 * height) >= RESTART_MIN_LIFETIME_S):
+            elif peak > GC_MAX_GROWTH * max(float(lo[j]), 1.0) and climb_s >= RESTART_MIN_LIFETIME_S:
                 not_gc.append(j)
             else:
                 continue
