@@ -300,6 +300,21 @@ def test_a_trace_joined_with_another_processs_snapshots_is_said() -> None:
     assert not any("the trace is of PID" in note for note in out["notes"])
 
 
+def test_report_and_caps_trace_take_one_baseline_for_a_containers_cap() -> None:
+    """Issue 20: "the caps for a container come from one computation with its stated inputs, whichever command
+    prints them". One trace, one container of 82,170 B entries: `report` divided the limit less the floor line's
+    start (16.4 MiB: 1581 entries), `caps --trace` less the trace's 5th percentile after its start-up (19.6 MiB:
+    1570), and report's own concurrency line took the latter (an end-to-end review, 2026-12-06)."""
+    trace = str(ROOT / "sample_traces" / "incidents" / "dead_letter_queue.jsonl")
+    report = json.loads(memdoctor("report", trace, "--format", "json", check_code=0).stdout)
+    suspect = report["suspects"][0]
+    per_entry = int(suspect["bytes_per_entry"])
+    caps = json.loads(memdoctor("caps", "--trace", trace, "--bytes-per-entry", f"{per_entry}B", "--json",
+                                check_code=0).stdout)
+    assert report["baseline_bytes"] == caps["baseline_bytes"]
+    assert suspect["caps"]["max_entries"] == caps["max_entries"]
+
+
 def test_another_processs_snapshots_do_not_change_the_traces_verdict() -> None:
     """The note says the suspects' growth is "not measured on this trace", and yet that growth turned the trace's
     no-leak into "inconclusive ... the answer is not no-leak" (an end-to-end review, 2026-12-06): the verdict is the

@@ -336,6 +336,33 @@ MIN_HELD_SHARE = 2 / 3
 PAGE_BYTES = 4096
 
 
+def _after_startup(t: Any, mem: Any, warmup_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """The finite samples after the start-up: the warm-up given, else from the first sample that does not rise (a
+    process loading its code is neither a job nor its idle memory)."""
+    t = np.asarray(t, dtype=float)
+    mem = np.asarray(mem, dtype=float)
+    keep = np.isfinite(mem)
+    t, mem = t[keep], mem[keep]
+    if warmup_s > 0 and len(t):
+        rest = t >= t[0] + warmup_s
+        if int(rest.sum()) >= 3:
+            t, mem = t[rest], mem[rest]
+    elif len(mem) >= 3:
+        falls = np.flatnonzero(np.diff(mem) <= 0)
+        if len(falls) and len(mem) - falls[0] >= 3:
+            t, mem = t[falls[0]:], mem[falls[0]:]
+    return t, mem
+
+
+def trace_baseline(t: Any, mem: Any, warmup_s: float = 0.0) -> int | None:
+    """The idle memory of a traced process, the one baseline every cap from a trace divides the limit by (the
+    concurrency, and a container's max entries in `report` and `caps --trace`): the 5th percentile after the
+    start-up (step_heights). `report` took the floor line's start and `caps --trace` this, so one trace's container
+    got 1581 and 1570 entries (an end-to-end review, 2026-12-06). None with fewer than 3 samples."""
+    t, mem = _after_startup(t, mem, warmup_s)
+    return int(step_heights(t, mem).explain["baseline_bytes"]) if len(mem) >= 3 else None
+
+
 def concurrency_from_trace(t: np.ndarray, mem: np.ndarray, limit_bytes: int | None, *, verdict: str, pattern: str,
                            warmup_s: float = 0.0, heap_named_nothing: bool = False,
                            margin: float = DEFAULT_MARGIN, baseline_bytes: int | None = None) -> Cap:
@@ -360,18 +387,7 @@ def concurrency_from_trace(t: np.ndarray, mem: np.ndarray, limit_bytes: int | No
       RSS rises of 1.25, 2.3 and 3.6 MiB read "1, 2, 3 jobs", concurrency 340); they say only which step
       is one job (`_job_quantum`).
     """
-    t = np.asarray(t, dtype=float)
-    mem = np.asarray(mem, dtype=float)
-    keep = np.isfinite(mem)
-    t, mem = t[keep], mem[keep]
-    if warmup_s > 0 and len(t):
-        rest = t >= t[0] + warmup_s
-        if int(rest.sum()) >= 3:
-            t, mem = t[rest], mem[rest]
-    elif len(mem) >= 3:
-        falls = np.flatnonzero(np.diff(mem) <= 0)
-        if len(falls) and len(mem) - falls[0] >= 3:
-            t, mem = t[falls[0]:], mem[falls[0]:]
+    t, mem = _after_startup(t, mem, warmup_s)
     formula = "floor((limit - baseline) * (1 - margin) / per_job)"
     if len(mem) < 3:
         return Cap(None, {"formula": formula, "why": "no_steps", "missing": "per_job_bytes",

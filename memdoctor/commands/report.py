@@ -113,6 +113,8 @@ def build(trace_path: str | None, snapshot_paths: list[str], limit_bytes: int | 
         if growth and _other_process(trace, chosen) is not None:
             trace, diagnosis, _ = judge_worst_series(trace_path, metric, limit_bytes, warmup_s)
         trace_info = {"name": trace_path, "runtime": trace.header.get("runtime"), "samples": len(trace)}
+        # The trace's idle memory for the caps: the one baseline `caps --trace` and the concurrency take.
+        trace_info["baseline_bytes"] = caps.trace_baseline(trace.t, trace.rss, warmup_s)
         heap = trace.series.get("heap")
         fds = trace.series.get("fds")
         if heap is not None or fds is not None:

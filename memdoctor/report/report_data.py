@@ -90,11 +90,13 @@ def build_report(*, diagnosis: Diagnosis | None, trace_info: dict[str, Any] | No
         current = _finite(diagnosis.last_bytes) or _finite(diagnosis.floor_end_bytes)
     if current is None:
         current = _finite(info.get("current_bytes"))
-    baseline = None
-    if diagnosis is not None:
+    # The idle memory the caps divide the limit by: the trace's (caps.trace_baseline, as `caps --trace` and the
+    # concurrency take it), or the RSS at the first snapshot (as `diff` takes it), else the floor's start.
+    baseline = _finite(info.get("baseline_bytes"))
+    if baseline is None and diagnosis is not None:
         baseline = _finite(diagnosis.floor_start_bytes)
     if baseline is None:
-        baseline = _finite(info.get("baseline_bytes")) or 0.0
+        baseline = 0.0
     headroom = (limit - current) if (limit and current is not None) else None
     report: dict[str, Any] = {
         "memdoctor_report": REPORT_VERSION,
