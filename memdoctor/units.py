@@ -118,13 +118,12 @@ def format_bytes(value: float | int | None, precision: int = 1) -> str:
     """Format bytes with binary units: 1536 -> "1.5 KiB"."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "n/a"
-    sign = "-" if value < 0 else ""
     size = abs(float(value))
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if size < 1024 or unit == "TiB":
-            if unit == "B":
-                return f"{sign}{int(size)} B"
-            return f"{sign}{size:.{precision}f} {unit}"
+            text = f"{int(size)} B" if unit == "B" else f"{size:.{precision}f} {unit}"
+            # No sign on what prints as zero: "-0 B/h" stood in a ranked table (an end-to-end review).
+            return f"-{text}" if value < 0 and any(c in "123456789" for c in text) else text
         size /= 1024
     raise AssertionError("unreachable")
 

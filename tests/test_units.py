@@ -54,6 +54,8 @@ def test_formatting():
     assert format_bytes(1536) == "1.5 KiB"
     assert format_bytes(512 * 1024**2) == "512.0 MiB"
     assert format_bytes(-2048) == "-2.0 KiB"
+    # What prints as zero has no sign ("-0 B/h" stood in analyze's ranked table).
+    assert format_bytes(-0.4) == "0 B" and format_rate(-1e-9) == "0 B/h"
     assert format_bytes(None) == "n/a"
     assert format_duration(75) == "1m15s"
     assert format_duration(5400) == "1h30m"
