@@ -172,6 +172,7 @@ SAMPLE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))
     ["gate", "--trace", SAMPLE, "--limit", "0"],
     ["report", SAMPLE, "--limit", "0"],
     ["compare", SAMPLE, SAMPLE, "--limit", "0"],
+    ["gate", "--trace", SAMPLE, "--max-rss", "0"],  # was accepted, and failed every run (an end-to-end review)
     ["gate", "--trace", SAMPLE, "--fail-on", "no-leak"],  # was FAILED, exit 1, although "takes leak or inconclusive"
     ["gate", "--trace", SAMPLE, "--baseline", sys.executable],  # was "internal error: UnicodeDecodeError"
     ["fleet", "--prometheus", "http://127.0.0.1:9", "--basic-auth-file", sys.executable],  # the same

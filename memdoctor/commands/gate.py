@@ -86,7 +86,7 @@ def gate_command(
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     from memdoctor.analysis.gate import Baseline, Thresholds, parse_share
-    from memdoctor.units import parse_duration, parse_rate, parse_size
+    from memdoctor.units import parse_duration, parse_rate
 
     targets = sum(x is not None and x != [] for x in (cmd, pid, trace))
     if target_out is not None and not cmd:
@@ -105,7 +105,7 @@ def gate_command(
         raise fail(str(exc)) from None
     thresholds = Thresholds(
         max_growth_bytes_per_s=parse_rate(max_growth) if max_growth else None,
-        max_rss_bytes=parse_size(max_rss) if max_rss else None,
+        max_rss_bytes=parse_limit(max_rss, "--max-rss"),  # 0 fails every run: refused as --limit 0 is
         min_time_to_limit_s=parse_duration(max_time_to_limit) if max_time_to_limit else None,
         fail_on=frozenset(verdicts),
         max_regression=share,
