@@ -250,6 +250,9 @@ def test_an_input_with_several_series_is_judged_on_the_same_series_everywhere() 
     assert report["diagnosis"]["verdict"] == verdict
     assert any("judged the worst one, shop/cart-7d9f-0/app" in e for e in report["diagnosis"]["evidence"])
     assert _cli("caps", "--trace", path, "--limit", "1GiB", "--json")["diagnosis"]["verdict"] == verdict
+    # The others' failures name their failed checks ("FAIL (no-leak)" named none; an end-to-end review).
+    capped = _cli("gate", "--trace", path, "--max-rss", "300MB", "--json")
+    assert any("shop/api-5c8b-0/app: FAIL (no-leak; failed: max-rss)" in n for n in capped["notes"]), capped["notes"]
 
 
 @pytest.mark.parametrize("path", TRACES, ids=[str(p.relative_to(ROOT)) for p in TRACES])

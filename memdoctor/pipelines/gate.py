@@ -146,9 +146,15 @@ def gate_trace(path: str, warmup_s: float, limit_bytes: int | None, thresholds: 
 
     judged.sort(key=worst)
     result, name, memory = judged[0]
-    others = ", ".join(f"{n}: {'pass' if r.passed else 'FAIL'} "
-                       f"({r.measurements.diagnosis.verdict if r.measurements else 'no samples'})"
-                       for r, n, _ in judged[1:])
+    def said(r: GateResult) -> str:
+        """pass or FAIL with the verdict, and the checks that failed ("FAIL (no-leak)" named none: --max-rss)."""
+        verdict = r.measurements.diagnosis.verdict if r.measurements else "no samples"
+        failed = [c.name for c in r.checks if not c.passed]
+        if failed:
+            return f"FAIL ({verdict}; failed: {', '.join(failed)})"
+        return f"{'pass' if r.passed else 'FAIL'} ({verdict})"
+
+    others = ", ".join(f"{n}: {said(r)}" for r, n, _ in judged[1:])
     result.notes.append(f"{len(judged)} series in {path}: the gate is the worst one's ({name}); the others: {others}")
     return result, f"{path} [{name}]", memory, 0.0
 
