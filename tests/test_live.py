@@ -167,25 +167,6 @@ def test_a_fill_that_slows_down_is_watched_not_shown_as_a_leak():
     assert "slowing down" in verdict_text(watched[3])
 
 
-def test_a_leak_after_a_warm_up_is_shown_live_once_the_warm_up_is_over():
-    """A warm-up of 60 MiB (time constant 60 s), then a leak of 2 MiB/min for good: the floor's earlier half always
-    grows faster than its later half (the warm-up is in it), so the slowdown hold kept the leak back for the whole
-    30 minutes. A fill settling as 1 - exp(-t/tau) slows from the later half's first quarter to its last by the
-    square root of the halves' ratio; a last quarter growing well above that is growth at its own rate. The
-    exponential fill of the test above stays held (its quarters slow as a fill's do)."""
-    import numpy as np
-
-    from memdoctor.analysis import diagnose
-    from memdoctor.analysis.online import OnlineJudge
-
-    rng = np.random.default_rng(0)
-    t = np.arange(0.0, 1800.0, 2.0)
-    m = (100 + 60 * (1 - np.exp(-t / 60.0)) + 2.0 * t / 60 + rng.normal(0, 0.3, len(t))) * 2**20
-    judge = OnlineJudge()
-    shown = [judge.update(diagnose(t[t <= end], m[t <= end]), float(end)).shown for end in range(120, 1801, 30)]
-    assert shown[-1] == "leak", shown
-
-
 def test_a_steady_leak_is_not_read_as_levelling_off_when_its_halves_grow_alike():
     """`run --alert` on a program keeping 400 KiB every 50 ms (tests/test_recording.py's leak), recorded with three
     CPU hogs on the 2-core machine (2026-12-04): every floor point lies on one 7.76 MiB/s line, so both halves'

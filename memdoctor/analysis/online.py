@@ -18,9 +18,7 @@ Pure: the caller passes each diagnosis and the time it was made.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
-from typing import Any
 
 import numpy as np
 
@@ -163,34 +161,8 @@ def slowdown(d: Diagnosis) -> tuple[float, float] | None:
     # MiB/s. Not mann_kendall_sen's default bands: with its page as a floor under the band, not beyond it, a
     # review's simulation of that leak under 0.2 % jitter read levelling off in 4 of 300 runs instead of 0 (each
     # holding its alert back, 2026-12-05); and this check's margins were measured on the plain rank band.
-    first, second, slowed = _halves(ft[early], fm[early], ft[late], fm[late], alpha)
-    if not slowed:
-        return None
-    # The slowdown is over when the later half grows on at a rate a settling fill would not keep: a fill approaching
-    # its size as 1 - exp(-t/tau) slows between consecutive stretches of equal length by a constant ratio, so from
-    # the third quarter to the fourth by the square root of the halves' ratio. A last quarter significantly faster
-    # than that (its band above the third's band times that root) is a warm-up, then growth at its own rate: a
-    # leak after a warm-up was never shown live, its earlier half always the faster (the review of 2026-12-06).
-    ft2, fm2 = ft[late], fm[late]
-    quarter = ft2[0] + (ft2[-1] - ft2[0]) / 2
-    third, fourth = ft2 <= quarter, ft2 >= quarter
-    grows = second.slope_low - resolution_slope(ft2) > 0  # the later half itself grows significantly
-    if grows and third.sum() >= th.LEVELLING_MIN_POINTS and fourth.sum() >= th.LEVELLING_MIN_POINTS:
-        q3, q4, _ = _halves(ft2[third], fm2[third], ft2[fourth], fm2[fourth], alpha)
-        fill_ratio = math.sqrt(second.slope / first.slope)
-        # Each quarter grows significantly: one level quarter, then one rising, is no steady growth (a warm-up under
-        # AR(1) noise, benchmarks/classifier warmup_flat #21, read so).
-        steady = q3.slope_low - resolution_slope(ft2[third]) > 0
-        if steady and (q4.slope_low - resolution_slope(ft2[fourth])
-                       > fill_ratio * (q3.slope_high + resolution_slope(ft2[third]))):
-            return None
-    return first.slope, second.slope
-
-
-def _halves(t1: np.ndarray, m1: np.ndarray, t2: np.ndarray, m2: np.ndarray, alpha: float) -> tuple[Any, Any, bool]:
-    """Sen's slopes of two parts and whether the second's band lies wholly under the first's."""
-    first = mann_kendall_sen(t1, m1, alpha=alpha, resolution=0.0, ties=False)
-    second = mann_kendall_sen(t2, m2, alpha=alpha, resolution=0.0, ties=False)
-    first_low = first.slope_low - resolution_slope(t1)
-    second_high = second.slope_high + resolution_slope(t2)
-    return first, second, bool(first.slope > 0 and second_high < first_low)
+    first = mann_kendall_sen(ft[early], fm[early], alpha=alpha, resolution=0.0, ties=False)
+    second = mann_kendall_sen(ft[late], fm[late], alpha=alpha, resolution=0.0, ties=False)
+    first_low = first.slope_low - resolution_slope(ft[early])
+    second_high = second.slope_high + resolution_slope(ft[late])
+    return (first.slope, second.slope) if first.slope > 0 and second_high < first_low else None
