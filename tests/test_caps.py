@@ -380,3 +380,17 @@ def test_what_the_rises_would_give_names_its_per_job_size() -> None:
     text = " ".join(memdoctor("caps", "--trace", trace, "--limit", "512MB", check_code=0).stdout.split())
     assert (f"({format_bytes(info['if_the_rises_are_jobs_per_job_bytes'])} per job), the cap would be "
             f"{info['if_the_rises_are_jobs']}") in text
+
+
+@pytest.mark.parametrize("samples", [1, 2])
+def test_a_trace_too_short_for_a_step_still_gives_its_verdict(tmp_path, samples: int) -> None:
+    """From an end-to-end review: `caps --trace` on a 2-sample trace ended "a trace for caps needs at least 3
+    samples", exit 2, where analyze reads the same file "inconclusive". It is valid input: the verdict is printed
+    and the concurrency is not computed, saying why."""
+    trace = _jobs_trace(tmp_path / "short.jsonl", [14 * MB, 15 * MB][:samples])
+    verdict = json.loads(memdoctor("analyze", trace, "--json", check_code=0).stdout)["verdict"]
+    out = _caps_json("--trace", trace)
+    assert out["diagnosis"]["verdict"] == verdict == "inconclusive"
+    assert out["concurrency"] is None and out["explain"]["concurrency"]["why"] == "too_few_samples"
+    text = memdoctor("caps", "--trace", trace, check_code=0).stdout
+    assert text.startswith("trace: inconclusive") and f"has {samples} samples" in text

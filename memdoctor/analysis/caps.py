@@ -370,7 +370,7 @@ def concurrency_from_trace(t: np.ndarray, mem: np.ndarray, limit_bytes: int | No
 
     The value is None when the trace gives none; then `explain` says why ("why": no_limit, no_headroom (the
     baseline at or above the limit), leak, no_steps, not_jobs), holds the formula and the inputs it has, and
-    what the rises would give were they jobs.
+    what the rises would give were they jobs ("too_few_samples": fewer than 3 samples after the start-up).
     The baseline is `baseline_bytes` when given, else the trace's (step_heights: its 5th percentile after
     the start-up).
     Rules, in order:
@@ -390,8 +390,11 @@ def concurrency_from_trace(t: np.ndarray, mem: np.ndarray, limit_bytes: int | No
     t, mem = _after_startup(t, mem, warmup_s)
     formula = "floor((limit - baseline) * (1 - margin) / per_job)"
     if len(mem) < 3:
-        return Cap(None, {"formula": formula, "why": "no_steps", "missing": "per_job_bytes",
-                          "inputs": {"samples": len(mem)}, "per_job": {"note": "fewer than 3 samples"}})
+        # Too short for a step (step_heights needs a rise between two samples and the one after it); the verdict
+        # is still printed (analyze reads such a trace inconclusive), so this is no error.
+        given = {"baseline_bytes": int(baseline_bytes)} if baseline_bytes is not None else {}
+        return Cap(None, {"formula": formula, "why": "too_few_samples", "missing": "per_job_bytes",
+                          "inputs": {"samples": len(mem), **given}})
     steps = step_heights(t, mem)
     baseline = int(steps.explain["baseline_bytes"] if baseline_bytes is None else baseline_bytes)
     inputs: dict[str, Any] = {"baseline_bytes": baseline, "margin": margin}

@@ -111,10 +111,6 @@ class _TraceFacts:
 
         self.warmup_s = warmup_s
         self.trace, self.diagnosis, _ = judge_worst_series(path, metric, limit_bytes, warmup_s)
-        if len(self.trace) < 3:
-            from memdoctor.traces.errors import TraceReadError
-
-            raise TraceReadError(f"{path}: a trace for caps needs at least 3 samples")
         self.limit_bytes: int | None = self.trace.limit_bytes
         self.runtime = self.trace.header.get("runtime")
         self.non_heap_bytes: int | None = None
@@ -195,7 +191,7 @@ def caps_command(
     # The trace's concurrency is asked for unless --per-job is given; its baseline is the default either way.
     from_trace = facts.concurrency(limit_bytes, baseline_bytes, margin) if facts is not None else None
     if from_trace is not None and baseline_bytes is None:
-        baseline_bytes = int(from_trace.explain["inputs"]["baseline_bytes"])
+        baseline_bytes = from_trace.explain["inputs"].get("baseline_bytes")  # none from fewer than 3 samples
     jobs = from_trace if per_job_bytes is None else None
     if limit_bytes is None:
         # A trace without a limit: its verdict, and that every cap divides the memory left under one.
@@ -261,6 +257,9 @@ def _not_computed_note(explain: dict[str, Any], source: str) -> str:
     if why == "no_headroom":
         return (f"the baseline ({format_bytes(explain['inputs']['baseline_bytes'])}) is at or above the limit "
                 f"({format_bytes(explain['inputs']['limit_bytes'])}): no memory is left for a job")
+    if why == "too_few_samples":
+        return (f"needs job steps, and {source} has {explain['inputs']['samples']} samples after its start-up "
+                f"(a step needs at least 3): {HOW_TO_RECORD_JOBS}")
     if why == "leak":
         return (f"{source} leaks: its rises are memory kept, not jobs that end, and a concurrency caps nothing "
                 f"that frees; cap the container that grows (memdoctor report TRACE SNAPSHOTS names it){if_jobs}")
