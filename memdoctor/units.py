@@ -190,14 +190,26 @@ def format_rate_range(value: float | None, low: float | None, high: float | None
         return format_rate(value, period)
     # A band tighter than one decimal read "3.9 MiB/s (3.9 MiB/s to 3.9 MiB/s)": print as many decimals as it takes
     # for numbers that differ to print differently, so the interval says how tight it is.
-    numbers = (value, low, high)
-    for precision in range(1, _RANGE_MAX_PRECISION + 1):
-        texts = [format_rate(v, period, precision) for v in numbers]
-        if all(texts[i] != texts[j] for i in range(3) for j in range(i) if numbers[i] != numbers[j]):
-            return f"{texts[0]} ({label + ' ' if label else ''}{texts[1]} to {texts[2]})"
+    texts, apart = format_rates_apart((value, low, high), period)
+    if apart:
+        return f"{texts[0]} ({label + ' ' if label else ''}{texts[1]} to {texts[2]})"
     # Still alike: the band is narrower than a KiB of the rate's unit; say how near it is instead.
     reach = max(abs(v - value) for v in (low, high)) if value is not None else None
     return f"{texts[0]} ({label + ' ' if label else ''}within {format_rate(reach, period)} of it)"
+
+
+def format_rates_apart(rates: tuple[float | None, ...], period: str | None = None) -> tuple[list[str], bool]:
+    """Rates in one time unit (`period`, else the one the largest reads best), each with the fewest decimals (1 to
+    _RANGE_MAX_PRECISION) at which rates that differ print differently; and whether they do at the most decimals.
+    Rates compared side by side read "1.5 MiB/s, then 1.5 MiB/s" at one decimal (an end-to-end review)."""
+    finite = [abs(v) for v in rates if v is not None and math.isfinite(v)]
+    period = period or (rate_period(max(finite)) if finite else None)
+    texts: list[str] = []
+    for precision in range(1, _RANGE_MAX_PRECISION + 1):
+        texts = [format_rate(v, period, precision) for v in rates]
+        if all(texts[i] != texts[j] for i in range(len(rates)) for j in range(i) if rates[i] != rates[j]):
+            return texts, True
+    return texts, False
 
 
 def format_p(p: float) -> str:

@@ -220,7 +220,11 @@ def test_a_slowdown_held_against_a_live_leak_says_how_large_it_is():
             assert halves is not None and halves[1] > 0.9 * halves[0], halves  # a slowdown of a few percent
             notes.append(verdict_text(state))
     assert notes
-    assert all(re.search(r"slowing down \(5\.\d MiB/min, then 5\.\d MiB/min\)", n) for n in notes), notes
+    rates = [re.search(r"slowing down \((5\.\d+) MiB/min, then (5\.\d+) MiB/min\)", n) for n in notes]
+    assert all(rates), notes
+    # The two rates differ, so they print differently: "5.3 MiB/min, then 5.3 MiB/min" said no slowdown at all
+    # beside a note that there is one (a straight 1.53 MiB/s climb read "1.5 MiB/s, then 1.5 MiB/s", a review).
+    assert all(r is not None and r.group(1) != r.group(2) for r in rates), notes
 
 
 def test_a_live_leak_prints_how_often_such_leaks_were_right_not_the_trends_z():
@@ -317,3 +321,26 @@ def test_a_live_verdict_the_whole_recording_does_not_give_is_explained_at_the_en
     assert note is not None and "ended on leak" in note and "reads no-leak" in note and "the answer" in note
     assert state.shown_diagnosis is not None
     assert final_disagreement(state, state.shown_diagnosis) is None  # the same verdict: nothing to explain
+
+
+def test_a_small_slowdown_prints_two_different_rates():
+    """An end-to-end review: the live line of a straight 1.53 MiB/s numpy climb said "the growth is slowing down
+    (1.5 MiB/s, then 1.5 MiB/s)" for 70 s: a slowdown beside two equal numbers. The rates are printed with as many
+    decimals as it takes for them to differ."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from memdoctor.analysis import diagnose
+    from memdoctor.analysis.online import OnlineJudge, slowdown
+
+    mib = 1024 * 1024
+    t = np.arange(0.0, 60.0, 0.5)
+    # A floor climbing 1.530 MiB/s, then 1.520 MiB/s: the halves' rank bands are points, so "slower" holds.
+    m = 100 * mib + np.where(t < 30, 1.53 * mib * t, 1.53 * mib * 30 + 1.52 * mib * (t - 30))
+    d = diagnose(t, m)
+    assert d.verdict == "leak"
+    d = replace(d, floor_t=list(t), floor_m=list(m))
+    assert slowdown(d) is not None
+    note = OnlineJudge().update(d, 60.0).note
+    assert note is not None and "slowing down (1.53 MiB/s, then 1.52 MiB/s)" in note, note

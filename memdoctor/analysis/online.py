@@ -25,7 +25,7 @@ import numpy as np
 from memdoctor.analysis import thresholds as th
 from memdoctor.analysis.diagnosis import Diagnosis
 from memdoctor.analysis.trend import mann_kendall_sen, resolution_slope
-from memdoctor.units import format_rate
+from memdoctor.units import format_rates_apart
 
 DECIDED = ("leak", "no-leak")
 
@@ -73,8 +73,8 @@ class OnlineJudge:
             # from a fill settling by the person watching, not by a share chosen here (a 0.9 bar let 6 of 9 real
             # healthy recordings show a live leak against 3: benchmarks/classifier --quick, 2026-12-05).
             candidate = None
-            note = (f"the growth is slowing down ({format_rate(halves[0])}, then {format_rate(halves[1])}): a fill "
-                    "or warm-up may be levelling off")
+            (earlier, later), _ = format_rates_apart(halves)
+            note = f"the growth is slowing down ({earlier}, then {later}): a fill or warm-up may be levelling off"
         if candidate != self._candidate:
             self._candidate, self._since, self._count = candidate, elapsed_s, 0
         self._count += 1
