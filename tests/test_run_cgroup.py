@@ -133,3 +133,30 @@ def test_a_cgroup_peak_below_the_rss_peak_says_why(tmp_path: Path):
     out = io.StringIO()
     print_outcome(Console(file=out, width=200), outcome)
     assert "below the RSS peak" not in out.getvalue()
+
+
+def test_a_recording_an_alert_ended_prints_the_alerts_confidence_as_the_verdicts():
+    """An end-to-end review: `run --alert` printed "alert ... confidence 0.71 (of live leaks like this ...)" and, in
+    the verdict block right below it, "confidence 0.99" for the same verdict on the same data. The block's
+    confidence is the alert's calibrated one, the trend's own named as such."""
+    import io
+
+    import numpy as np
+    from rich.console import Console
+
+    from memdoctor.analysis import diagnose
+    from memdoctor.analysis.alerts import Alert
+    from memdoctor.pipelines.recording import CommonSettings, record_command
+    from memdoctor.report.terminal import print_outcome
+
+    settings = CommonSettings(interval=0.2, duration=None, detail_every=None, limit_bytes=None, alert=None)
+    outcome = record_command([sys.executable, "-c", "import time; time.sleep(1)"], settings, writer=None,
+                             live_mode="off", console=None)
+    t = np.arange(0.0, 34.0, 0.2)
+    outcome.diagnosis = diagnose(t, 20e6 + 4e6 * t)
+    assert outcome.diagnosis.verdict == "leak" and outcome.diagnosis.confidence > 0.9
+    outcome.alert = Alert(reason="leak established (linear), confidence 0.71", detected_after_s=34.0, confidence=0.71)
+    out = io.StringIO()
+    print_outcome(Console(file=out, width=200), outcome)
+    rows = [line for line in out.getvalue().splitlines() if line.startswith("confidence")]
+    assert len(rows) == 1 and rows[0].split()[1] == "0.71", out.getvalue()
