@@ -29,6 +29,9 @@
 - py_audit_records_leak_5min (0.6 MiB/min kept by a Python app): its first 2 minutes read "no-leak (stable)" beside
   a floor growth of 1.1 MiB/min (634 KiB/min to 1.7 MiB/min), the floor test's "flat" being only the short gate's
   tolerance; the live line held that no-leak for 3 minutes.
+- node_buffer_churn_90s (a Node Buffer churn, 69 MiB swings over troughs that rose 30 MiB as V8 sized its heap in the
+  first 26 s): the classifier's sawtooth was renamed "plateau" by the engine's rule for a start-up fill the
+  classifier had left out.
 - py_one_spike: one spike falling over three samples made "3 GC cycles" whose troughs "moved -2.2 GiB/s":
   inconclusive, watch 9 min more, on a process flat for 4 minutes.
 """
