@@ -32,6 +32,8 @@
 - node_buffer_churn_90s (a Node Buffer churn, 69 MiB swings over troughs that rose 30 MiB as V8 sized its heap in the
   first 26 s): the classifier's sawtooth was renamed "plateau" by the engine's rule for a start-up fill the
   classifier had left out.
+- node_map_leak_low_90s (a Node Map leak at ~0.25 MB/s, a line on its plot): "25 steps of about 692 KiB each, flat
+  in between", V8's heap commits under wiggles of half their size.
 - py_one_spike: one spike falling over three samples made "3 GC cycles" whose troughs "moved -2.2 GiB/s":
   inconclusive, watch 9 min more, on a process flat for 4 minutes.
 """
