@@ -344,3 +344,9 @@ def test_a_small_slowdown_prints_two_different_rates():
     assert slowdown(d) is not None
     note = OnlineJudge().update(d, 60.0).note
     assert note is not None and "slowing down (1.53 MiB/s, then 1.52 MiB/s)" in note, note
+    # Closer than three decimals tell (a review: 300 B/s less at 1.5 MiB/s, page-quantized): the difference.
+    t = np.arange(0.0, 120.0, 0.5)
+    m = 100 * mib + np.where(t < 60, 1.5 * mib * t, 1.5 * mib * 60 + (1.5 * mib - 300) * (t - 60))
+    d = diagnose(t, np.round(m / 4096) * 4096)
+    note = OnlineJudge().update(d, 120.0).note
+    assert note is not None and re.search(r"slowing down \(1\.500 MiB/s, then \d+ B/s less\)", note), note

@@ -25,7 +25,7 @@ import numpy as np
 from memdoctor.analysis import thresholds as th
 from memdoctor.analysis.diagnosis import Diagnosis
 from memdoctor.analysis.trend import mann_kendall_sen, resolution_slope
-from memdoctor.units import format_rates_apart
+from memdoctor.units import format_rate, format_rates_apart, rate_period
 
 DECIDED = ("leak", "no-leak")
 
@@ -73,7 +73,11 @@ class OnlineJudge:
             # from a fill settling by the person watching, not by a share chosen here (a 0.9 bar let 6 of 9 real
             # healthy recordings show a live leak against 3: benchmarks/classifier --quick, 2026-12-05).
             candidate = None
-            (earlier, later), _ = format_rates_apart(halves)
+            (earlier, later), apart = format_rates_apart(halves)
+            if not apart:
+                # Closer than the decimals a rate is printed with (a review: 300 B/s less at 1.5 MiB/s, two pages over
+                # a half of the data being enough for "slower"): the difference itself.
+                later = f"{format_rate(halves[0] - halves[1], rate_period(halves[0]))} less"
             note = f"the growth is slowing down ({earlier}, then {later}): a fill or warm-up may be levelling off"
         if candidate != self._candidate:
             self._candidate, self._since, self._count = candidate, elapsed_s, 0
