@@ -811,3 +811,38 @@ def test_a_leak_after_a_fill_stays_a_leak_when_one_tail_alone_is_not_significant
     d = diagnose(t, np.round(m / 4096) * 4096)
     assert d.verdict == "leak", d.evidence
     assert 1.0 * MiB / 60 < d.growth_bytes_per_s < 3.5 * MiB / 60, d.growth_bytes_per_s * 60 / MiB
+
+
+def _fill_under_ramps(k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Case k of a review's generator (2026-12-06): a fill in the first 10-30 s under V8-like GC ramps, then level."""
+    rng = np.random.default_rng(99)
+    mib = 2**20
+    for _ in range(k + 1):
+        dur = rng.uniform(60, 180)
+        dt = float(rng.choice([0.1, 0.2, 0.5]))
+        t = np.arange(0, dur, dt)
+        fill_s, rise, base = rng.uniform(10, 30), rng.uniform(10, 80) * mib, rng.uniform(20, 200) * mib
+        floor = base + rise * np.minimum(t / fill_s, 1) ** rng.uniform(0.5, 2)
+        swing_max, late = rng.uniform(10, 120) * mib, rng.random() < 0.75
+        m, i = np.empty_like(t), 0
+        while i < len(t):
+            period, peak = rng.uniform(1, 8), swing_max * rng.uniform(0.3, 1)
+            if not late and t[i] > fill_s:
+                peak = swing_max * 0.01
+            n = max(2, int(period / dt))
+            seg = np.concatenate([np.linspace(0, peak, n), np.full(int(rng.uniform(0, 1.5) / dt), peak)])
+            j = min(len(t), i + len(seg))
+            m[i:j] = floor[i:j] + seg[: j - i]
+            i = j
+        m += rng.normal(0, rng.uniform(0, 1) * mib, len(t))
+    return t, np.round(m / 4096) * 4096
+
+
+def test_a_fill_taken_for_a_floor_cycle_is_no_sawtooth() -> None:
+    """A review of e2e6b1c: a fill of 23.5 MiB in 20 s under ramps of 14 % of the floor, then level, read "sawtooth"
+    whose only sawtooth evidence was "the floor itself rises and falls by about 22.3 MiB every 29s" (the fill taken
+    for a floor cycle) beside "a fill at the start". A start-up fill keeps the classifier's sawtooth only where the
+    floor test's cycles are a sawtooth's."""
+    d = diagnose(*_fill_under_ramps(171))
+    assert d.verdict == "no-leak"
+    assert d.pattern == "plateau" or any(line.startswith("sawtooth: memory swings") for line in d.evidence), d.evidence

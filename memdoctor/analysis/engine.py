@@ -330,10 +330,14 @@ def _reconcile(res: SegmentResult, fj: FloorJudgement, cl: Clean,
         # "inconclusive, 2.8 MiB/min": the line through the fill). The growth shown is the last part's.
         evidence.append(f"the floor test's {format_rate(ft.slope)} is the rise before its last part, which is "
                         f"flat ({format_rate(float(ft.late_slope or 0.0))}): a fill at the start, not growth")
-        # The shape stays the classifier's sawtooth where it saw one: it has weighed the rise against the cycles'
-        # swing (classify._fill_under_cycles); a Node Buffer churn swinging 69 MiB over troughs that rose 30 MiB
-        # in its first 26 s read "plateau" (a recording of a new program, 2026-12-06).
-        return "no-leak", "sawtooth" if pattern == "sawtooth" else "plateau", min(conf, 0.5), None
+        # The shape stays the classifier's sawtooth where it saw one and the floor test's cycles agree (_cyclic): it
+        # has weighed the rise against the cycles' swing (classify._fill_under_cycles); a Node Buffer churn swinging
+        # 69 MiB over troughs that rose 30 MiB in its first 26 s read "plateau" (a recording of a new program,
+        # 2026-12-06). Not on the classifier's floor-cycle reading alone: a review's fill of 23.5 MiB in 20 s under
+        # ramps of 14 % of the floor read "sawtooth: the floor itself rises and falls by about 22.3 MiB", the fill
+        # taken for a cycle.
+        shape = "sawtooth" if pattern == "sawtooth" and _cyclic(ft) else "plateau"
+        return "no-leak", shape, min(conf, 0.5), None
     if (fj.state == "cannot-judge" and verdict == "no-leak" and short and ft.slope > th.RISING_RATE
             and res.slope_high >= th.RISING_RATE):
         # The floor test's estimate is a leak's rate (it would fail the gate were it measured well enough), and the
