@@ -394,3 +394,7 @@ def test_a_trace_too_short_for_a_step_still_gives_its_verdict(tmp_path, samples:
     assert out["concurrency"] is None and out["explain"]["concurrency"]["why"] == "too_few_samples"
     text = memdoctor("caps", "--trace", trace, check_code=0).stdout
     assert text.startswith("trace: inconclusive") and f"has {samples} samples" in text
+    # Without a limit, the limit is what it names first (a review: "needs job steps" alone on such a trace).
+    no_limit = _jobs_trace(tmp_path / "short_no_limit.jsonl", [14 * MB, 15 * MB][:samples], limit=0)
+    out = _caps_json("--trace", no_limit)
+    assert out["explain"]["concurrency"]["why"] == "no_limit" and "--limit" in out["explain"]["concurrency"]["note"]

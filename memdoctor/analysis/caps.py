@@ -393,7 +393,9 @@ def concurrency_from_trace(t: np.ndarray, mem: np.ndarray, limit_bytes: int | No
         # Too short for a step (step_heights needs a rise between two samples and the one after it); the verdict
         # is still printed (analyze reads such a trace inconclusive), so this is no error.
         given = {"baseline_bytes": int(baseline_bytes)} if baseline_bytes is not None else {}
-        return Cap(None, {"formula": formula, "why": "too_few_samples", "missing": "per_job_bytes",
+        # Without a limit that is what every cap lacks first (the rules below ask for it first too).
+        why, missing = ("too_few_samples", "per_job_bytes") if limit_bytes else ("no_limit", "limit_bytes")
+        return Cap(None, {"formula": formula, "why": why, "missing": missing,
                           "inputs": {"samples": len(mem), **given}})
     steps = step_heights(t, mem)
     baseline = int(steps.explain["baseline_bytes"] if baseline_bytes is None else baseline_bytes)
