@@ -724,6 +724,26 @@ def test_one_drop_in_minutes_is_undecided_not_no_leak():
     assert any("one GC or batch drop" in e for e in d.evidence), d.evidence
 
 
+def test_a_level_series_around_one_spike_or_dip_is_no_leak_but_not_a_step_held_at_its_end():
+    """One drop blocked a verdict on a level series: a flat process that held a 40 MiB buffer for 2.7 s read
+    "inconclusive: one GC or batch drop in this window" beside "floor rose 0 B (p = 0.5)". Where the classifier's
+    floor is level around the drop (its band and its two ends within the rise a leak must show), the no-leak stands,
+    with the classifier's growth, not the floor test's two points (a review: "-55.9 MiB/min (-120.6 to 8.7)" beside
+    the no-leak of a dip). A review of that: a step of 27 MiB held over the last 7 s, Theil-Sen's band 0 to 0 on
+    page-tied minima, read "no-leak (stable)"; the same trace without the spike reads leak. Still undecided."""
+    t = np.arange(0, 75, 0.02)
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        flat = 290 * MiB + np.abs(rng.normal(0, 100 * 1024, len(t)))
+        for event in (40 * MiB * ((t >= 37) & (t < 39.7)), -120 * MiB * ((t >= 37) & (t < 45))):
+            m = 4096 * np.round((flat + event) / 4096)
+            d = diagnose(t, m)
+            assert d.verdict.value == "no-leak", (seed, d.evidence)
+            assert abs(d.growth_bytes_per_s) < 0.1 * MiB / 60, (seed, d.growth_bytes_per_s, d.evidence)
+        late = 4096 * np.round((flat + 40 * MiB * ((t >= 37) & (t < 39.7)) + 27 * MiB * (t >= 68)) / 4096)
+        assert diagnose(t, late).verdict.value != "no-leak", (seed, diagnose(t, late).evidence)
+
+
 def test_a_fill_in_steps_then_level_under_a_zero_noise_is_levelling_off():
     """The steps-then-level rule with a noise measured as 0 (whole pages, most steps between samples 0): every rise
     is a step no noise makes, and a floor point no higher than the one before is the level, not a step. 10, 20, 30,

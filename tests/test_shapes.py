@@ -36,6 +36,9 @@
   in between", V8's heap commits under wiggles of half their size.
 - py_one_spike: one spike falling over three samples made "3 GC cycles" whose troughs "moved -2.2 GiB/s":
   inconclusive, watch 9 min more, on a process flat for 4 minutes.
+- py_buffer_spike_90s / py_buffer_reload_90s (a flat Python process holding a 120 MB buffer for 3 s once; one
+  dropping its 100 MB buffer for 10 s and building it again): "inconclusive: one GC or batch drop in this window"
+  beside "floor rose 0 B over 1m29s (256 points)", a level series around one spike or one dip.
 """
 
 from __future__ import annotations

@@ -105,6 +105,10 @@ class SegmentResult:
     peak: float = 0.0
     floor_t: np.ndarray | None = None  # the floor points the trend was measured on (for plots)
     floor_m: np.ndarray | None = None
+    # The rise a leak must show over the floor points' span (_leak_bar), and that span: with the slope's band, whether
+    # the trend rules a leak out (engine: a level series around one drop).
+    leak_bar: float | None = None
+    floor_span_s: float = 0.0
 
 
 def _oscillation(b: Buckets, i0: int, i1: int, fl: Floor) -> tuple[float, int]:
@@ -383,7 +387,7 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool, limit: int | 
         f"({len(y)} points, Mann-Kendall {format_p(tr.p_up)}, Sen slope {format_rate(tr.slope)})"
     )
     res = SegmentResult("no-leak", "stable", slope=tr.slope, slope_low=tr.slope_low, slope_high=tr.slope_high,
-                        floor_t=fl.t, floor_m=fl.m)
+                        floor_t=fl.t, floor_m=fl.m, leak_bar=min_rise, floor_span_s=span)
     res.start_t, res.end_t, res.peak = float(b.t[i0]), float(b.t[i1 - 1]), peak
     res.floor_start = float(level0)
     x_end = float(b.t[i1 - 1] - fl.t[0])

@@ -210,6 +210,27 @@ def _rise_shape(pattern: str, cyclic: bool, cl: Clean, evidence: list[str]) -> s
     return "step"
 
 
+def _level_around_one_drop(res: SegmentResult, fj: FloorJudgement) -> bool:
+    """One drop in the floor test's window (too few floor points for it to judge), and the classifier's floor over
+    window minima level around it: its trend's whole band (both ways) under the rise a leak must show over the span,
+    and its last tenth at the level of its first, within that rise. A leak under GC ramps with one drop fails the
+    first: window minima that follow the ramps give a band as wide as the swing. A step or a climb held at the end
+    fails the second: Theil-Sen discounts a rise confined to the last few points, and on page-tied minima its band
+    can be 0 to 0 (a review: a flat 294 MiB process keeping 27 MiB in its last 7 s, one spike before, read "no-leak
+    (stable)"; without the spike "leak"). A level series around one spike or one dip passes both: a flat 45 MiB
+    Python service that held a 120 MB buffer for 3 s, or dropped and rebuilt a 100 MB one, read "inconclusive: one
+    GC or batch drop" beside "floor rose 0 B over 1m29s (256 points)" (new programs recorded, 2026-12-06)."""
+    ft = fj.trend
+    if (fj.state != "cannot-judge" or ft is None or ft.cycles != 1 or res.leak_bar is None
+            or res.floor_span_s <= 0 or res.floor_m is None or len(res.floor_m) < 2 * th.MIN_FLOOR_POINTS):
+        return False
+    if max(abs(res.slope_low), abs(res.slope_high)) * res.floor_span_s >= res.leak_bar:
+        return False
+    tenth = max(len(res.floor_m) // 10, 3)
+    ends_apart = float(np.median(res.floor_m[-tenth:]) - np.median(res.floor_m[:tenth]))
+    return abs(ends_apart) < res.leak_bar
+
+
 def _cyclic(ft: FloorTrend) -> bool:
     """The floor test's cycles are a sawtooth's: at least 3, swinging by SAWTOOTH_AMPLITUDE of the floor's level."""
     return ft.cycles >= 3 and ft.swing >= th.SAWTOOTH_AMPLITUDE * _floor_level(ft)
@@ -350,7 +371,8 @@ def _reconcile(res: SegmentResult, fj: FloorJudgement, cl: Clean,
         evidence.append(f"the floor test measures {format_rate(ft.slope)}, a leak's rate, too roughly to tell "
                         "from no growth, and the floor's trend over the window shows no significant rise: undecided")
         return "inconclusive", pattern, 0.3, more
-    if fj.state == "cannot-judge" and verdict == "no-leak" and ft.cycles == 1 and (short or pattern != "plateau"):
+    if (fj.state == "cannot-judge" and verdict == "no-leak" and ft.cycles == 1 and (short or pattern != "plateau")
+            and not _level_around_one_drop(res, fj)):
         # One drop in the floor test's window: it has a floor point on each side of it, and one drop cannot
         # tell a start-up from a cycle; the part before it starts where the window opened, anywhere up a cycle, so
         # its floor point can sit a whole swing too high and hide a leak. A longer watch decides: a review found
@@ -492,6 +514,10 @@ def diagnose(
             # And where a rise slowing down is undecided (a fill settling or a leak after its warm-up): its rate now.
             assert ft.late_slope is not None and ft.late_se is not None  # late_known
             growth = _floor_test_growth(cl, ft, ft.late_slope, ft.late_se, floor_now, res.excursion)
+        elif verdict == "no-leak" and res.verdict == "no-leak" and _level_around_one_drop(res, fj):
+            # The classifier's level floor decided, not the floor test's two floor points on either side of the drop
+            # (a review: "no-leak, -55.9 MiB/min (-120.6 to 8.7)" for a 100 MB buffer dropped and rebuilt): its growth.
+            pass
         elif verdict != "leak" and _more_precise(growth, ft):
             pass  # two measurements of the floor's growth that agree: the narrower one is shown (_more_precise)
         elif verdict != "leak" or _measures_the_rise(fj):
