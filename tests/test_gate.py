@@ -744,6 +744,18 @@ def test_a_level_series_around_one_spike_or_dip_is_no_leak_but_not_a_step_held_a
         assert diagnose(t, late).verdict.value != "no-leak", (seed, diagnose(t, late).evidence)
 
 
+def test_a_short_window_s_steps_the_floor_test_finds_flat_are_a_fill_in_steps():
+    """A review's CPython-arena-like floor (generated: 3 steps of ~770 KiB in 94 s at 0.56 s, then 49 s flat): the
+    classifier's staircase waiting for its next step (inconclusive, step) met the floor test's "flat in this short
+    window" and read "no-leak (stable)" beside "memory kept per job if the steps go on", with the fill's average
+    1.2 MiB/min as its growth and "68.6 MiB limit in 33m09s". A fill in steps: plateau, the late part's growth."""
+    path = ROOT / "tests" / "data" / "gate" / "py_arena_steps_then_flat_94s.csv"
+    d = json.loads(memdoctor("analyze", str(path), "--limit", "71902980", "--json", check_code=None).stdout)
+    assert (d["verdict"], d["pattern"]) == ("no-leak", "plateau"), d["evidence"]
+    assert not any("if the steps go on" in line for line in d["evidence"]), d["evidence"]
+    assert abs(d["growth_bytes_per_s"]) < 0.1 * MiB / 60 and d["time_to_limit_s"] > 3600, d
+
+
 def test_a_fill_in_steps_then_level_under_a_zero_noise_is_levelling_off():
     """The steps-then-level rule with a noise measured as 0 (whole pages, most steps between samples 0): every rise
     is a step no noise makes, and a floor point no higher than the one before is the level, not a step. 10, 20, 30,

@@ -39,6 +39,8 @@
 - py_buffer_spike_90s / py_buffer_reload_90s (a flat Python process holding a 120 MB buffer for 3 s once; one
   dropping its 100 MB buffer for 10 s and building it again): "inconclusive: one GC or batch drop in this window"
   beside "floor rose 0 B over 1m29s (256 points)", a level series around one spike or one dip.
+- py_two_jobs_kept_90s (a job runner keeping 150 MB per job, jobs at 20 s and 45 s): "no-leak (plateau), warm-up or
+  cache fill" where the same staircase with its second step later read "leak (step)".
 """
 
 from __future__ import annotations
@@ -261,3 +263,18 @@ def test_a_significant_rise_under_the_short_gates_tolerance_is_undecided_not_sta
             else:
                 assert d.verdict == "no-leak", (end, d.evidence)
         assert diagnose(t, m).verdict == want
+
+
+def test_two_steps_then_a_short_wait_is_not_a_fill() -> None:
+    """py_two_jobs_kept_90s.csv (programs/py_two_jobs_kept.py: each job's 150 MB kept, jobs at 20 s and 45 s, then
+    45 s level) read "no-leak (plateau): floor rose 300 MiB in the first 46s, then held flat: warm-up or cache fill,
+    not a leak". A rise in sharp steps is not a fill, and 45 s without a step is under three of their 25-s spacings
+    (thresholds.STEPS_QUIET_SPACINGS): the next job may keep 150 MB more. Undecided, with how long to watch, the
+    whole floor's growth and its time to the limit."""
+    d = json.loads(memdoctor("analyze", str(SHAPES / "py_two_jobs_kept_90s.csv"), "--limit", "1GB", "--json",
+                             check_code=None).stdout)
+    assert (d["verdict"], d["pattern"]) == ("inconclusive", "step"), d["evidence"]
+    assert d["watch_more_s"] and 0 < d["watch_more_s"] <= 3 * 25, d
+    assert d["growth_bytes_per_s"] > 1024**2, d  # ~300 MiB in 90 s, not a plateau's 0
+    assert d["time_to_limit_s"] is not None, d
+    assert any("2 steps of about 150" in line and "if the steps go on" in line for line in d["evidence"]), d

@@ -55,6 +55,7 @@ from memdoctor.analysis.thresholds import (  # every threshold lives there, with
     SHORT_TRACE_S,
     STARTUP_FRACTION,
     STEP_RISE_SHARE,
+    STEPS_QUIET_SPACINGS,
     TAIL_FRACTION,
     TTL_WARN_S,
     WEAK_ALPHA,
@@ -84,6 +85,8 @@ NO_GROWTH_READING = "no significant growth"
 WEAK_TREND_READING = "weak upward trend of the floor"
 # The reading of a rise that decelerates (inconclusive); the engine replaces it where the floor test decides.
 DECELERATING_READING = "warm-up or cache fill cannot be told from a leak until it levels off"
+# A staircase whose quiet since its last step is still short of saying the steps stopped (_steps_not_yet_stopped).
+STEPS_WAIT_READING = "memory kept per job if the steps go on, a fill in steps if they have stopped"
 
 
 @dataclass
@@ -167,7 +170,16 @@ def _step_fit(y: np.ndarray, sigma: float, max_segments: int = 60) -> tuple[np.n
     return np.asarray(bounds), total
 
 
-def _is_step(x: np.ndarray, y: np.ndarray, rise: float) -> tuple[bool, int, float]:
+class Staircase(NamedTuple):
+    """What _is_step found: whether the floor climbs as a staircase, how many sharp jumps, their median height, and
+    where each sharp jump lands (the first point of its new level, on the x the floor was given)."""
+    ok: bool
+    n_jumps: int
+    jump: float
+    at: tuple[float, ...] = ()
+
+
+def _is_step(x: np.ndarray, y: np.ndarray, rise: float) -> Staircase:
     """A floor that rises in a few large, sharp jumps separated by flat stretches.
 
     A piecewise-constant fit (binary segmentation) must need few levels, its jumps must carry
@@ -178,7 +190,7 @@ def _is_step(x: np.ndarray, y: np.ndarray, rise: float) -> tuple[bool, int, floa
     """
     n = len(y)
     if n < 10 or rise <= 0:
-        return False, 0, 0.0
+        return Staircase(False, 0, 0.0)
     slope, intercept, _ = line_fit(x, y)
     dsig = diff_sigma(y)
     sigma = max(robust_sigma(y - (intercept + slope * x)) * 0.5, dsig)
@@ -186,14 +198,14 @@ def _is_step(x: np.ndarray, y: np.ndarray, rise: float) -> tuple[bool, int, floa
     n_seg = len(bounds) - 1
     # A staircase that needs every segment it is allowed is a continuous climb, not steps.
     if n_seg < 3 or n_seg > MAX_STEPS or n_seg > 0.3 * n:
-        return False, max(n_seg - 1, 0), 0.0
+        return Staircase(False, max(n_seg - 1, 0), 0.0)
     levels = np.array([float(np.median(y[bounds[k] : bounds[k + 1]])) for k in range(n_seg)])
     jumps = np.diff(levels)
     up = jumps > 0
     # The jumps carry the rise, no less and no more than it within STEP_RISE_SHARE.
     if (jumps[up].sum() < 0.8 * np.abs(jumps).sum() or jumps[up].sum() < STEP_RISE_SHARE * rise
             or jumps[up].sum() > rise / STEP_RISE_SHARE):
-        return False, int(up.sum()), 0.0
+        return Staircase(False, int(up.sum()), 0.0)
     # A jump is seen as a step only far above how much the floor strays from its levels (the root mean square of
     # the floor about the staircase), with the same four sigmas as above the point-to-point noise: a page-quantized
     # floor's point-to-point noise is nearly 0 (most steps are 0), and V8 committing its heap in 0.7 MiB chunks
@@ -202,16 +214,30 @@ def _is_step(x: np.ndarray, y: np.ndarray, rise: float) -> tuple[bool, int, floa
     # (steps of at least 4 noise sigmas).
     scatter = float(np.sqrt(np.mean((y - np.repeat(levels, np.diff(bounds))) ** 2)))
     sharp = 0.0
-    n_sharp = 0
+    at: list[float] = []
     for k, jump in zip(bounds[1:-1], jumps, strict=True):
         if jump <= 0:
             continue
         at_once = float(y[min(k + 1, n - 1)] - y[k - 1])
         if at_once >= 0.5 * jump and at_once >= 4.0 * max(dsig, scatter):
             sharp += jump
-            n_sharp += 1
-    ok = n_sharp >= 2 and sharp >= 0.6 * rise
-    return ok, n_sharp, float(np.median(jumps[up]))
+            at.append(float(x[k]))
+    ok = len(at) >= 2 and sharp >= 0.6 * rise
+    return Staircase(ok, len(at), float(np.median(jumps[up])), tuple(at))
+
+
+def _steps_not_yet_stopped(x: np.ndarray, y: np.ndarray, span: float) -> tuple[Staircase, float, float] | None:
+    """A floor that rose in two or more sharp steps (`_is_step`) and has been flat since its last one for less than
+    STEPS_QUIET_SPACINGS of their mean spacing: (the staircase, the spacing, the time since the last step), else
+    None (no staircase, or a quiet long enough to say the steps stopped)."""
+    steps = _is_step(x, y, float(y[-1] - y.min()))
+    if not steps.ok or len(steps.at) < 2:
+        return None
+    spacing = float(np.mean(np.diff(steps.at)))
+    waited = span - steps.at[-1]
+    if spacing <= 0 or waited >= STEPS_QUIET_SPACINGS * spacing:
+        return None
+    return steps, spacing, waited
 
 
 def _steps_text(n_jumps: int, jump: float) -> str:
@@ -236,8 +262,8 @@ def staircase(cl: Clean) -> str | None:
     if fl.from_troughs and len(fl.t) >= MIN_FLOOR_POINTS:
         return None  # enough troughs: the classifier named the shape from them
     ft, fm = window_minima(t, lo)
-    is_step, n_jumps, jump = _is_step(ft - ft[0], fm, float(fm[-1] - fm.min()))
-    return _steps_text(n_jumps, jump) if is_step else None
+    steps = _is_step(ft - ft[0], fm, float(fm[-1] - fm.min()))
+    return _steps_text(steps.n_jumps, steps.jump) if steps.ok else None
 
 
 def _floor_period(fl: Floor) -> tuple[float, float] | None:
@@ -416,6 +442,22 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool, limit: int | 
         # climb, then hold (rw_node_lru_long_fill; benchmarks/classifier's sawtooth_fill family read "inconclusive:
         # growth is decelerating" in 23 of 40 traces whose floor had held flat for hours, and leak in 5).
         tail_start, tail_tr, head_rise, tail_bar, _ = plateau
+        quiet = _steps_not_yet_stopped(x, y, span)
+        if quiet is not None:
+            # Not a fill: the rise came in sharp steps, and the quiet since the last one is still short of what
+            # says they stopped. A job runner keeping 150 MB at 25 s and at 60 s, flat for the last 30 s, read
+            # "warm-up or cache fill, not a leak", while the same staircase with its second step 10 s later read
+            # "leak (step)" (a new program recorded, 2026-12-06). The growth shown is the whole floor's.
+            steps, spacing, waited = quiet
+            res.verdict, res.pattern, res.confidence = "inconclusive", "step", 0.3
+            res.watch_more_s = STEPS_QUIET_SPACINGS * spacing - waited
+            # Not the whole floor's Theil-Sen line as a rise of its own: it discounts steps that most points sit above
+            # or below ("floor rose 15.9 MiB" beside "2 steps of about 228.3 MiB each", a review).
+            res.evidence.append(
+                f"the floor rose in {steps.n_jumps} steps of about {format_bytes(steps.jump)} each, the last "
+                f"{format_duration(waited)} ago and flat since, under {STEPS_QUIET_SPACINGS:g} times their mean "
+                f"spacing of {format_duration(spacing)}: {STEPS_WAIT_READING}")
+            return res
         res.verdict = "no-leak"
         # The growth shown is the measured one (the plateau's own slope and band), never a rounded 0.
         res.slope, res.slope_low, res.slope_high = tail_tr.slope, tail_tr.slope_low, tail_tr.slope_high
@@ -592,11 +634,11 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool, limit: int | 
             pattern = "sawtooth"
             res.evidence.append(saw_ev)
         else:
-            is_step, n_jumps, jump = _is_step(x, y, rise)
-            if is_step:
+            steps = _is_step(x, y, rise)
+            if steps.ok:
                 pattern = "step"
                 res.floor_now = float(np.median(y[-3:]))
-                res.evidence.append(_steps_text(n_jumps, jump))
+                res.evidence.append(_steps_text(steps.n_jumps, steps.jump))
     res.pattern = pattern
     return res
 

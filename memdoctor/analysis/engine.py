@@ -45,6 +45,7 @@ from memdoctor.analysis.classify import (
     HEAP_SIZING_READING,
     NO_GROWTH_READING,
     PLATEAU_READING,
+    STEPS_WAIT_READING,
     TOO_SMALL_READING,
     WEAK_TREND_READING,
     SegmentResult,
@@ -240,8 +241,9 @@ def _overruled_to_leak(evidence: list[str]) -> None:
     """The floor test decides a leak where the classifier did not: its readings that say no are not printed beside
     the leak as readings of their own ("leak" stood above "then held flat: warm-up or cache fill, not a leak" and
     above "no significant growth"). Its measurements stay; the line saying which test decided follows."""
-    evidence[:] = [line.replace(PLATEAU_READING, "read as a fill by the trend over window minima, which the floor "
-                                "test (below) overrules") for line in evidence
+    fill = "read as a fill by the trend over window minima, which the floor test (below) overrules"
+    evidence[:] = [line.replace(PLATEAU_READING, fill).replace(STEPS_WAIT_READING, "memory kept per job or per batch")
+                   for line in evidence
                    if not line.startswith((TOO_SMALL_READING, HEAP_SIZING_READING, NO_GROWTH_READING,
                                            WEAK_TREND_READING))]
 
@@ -331,7 +333,13 @@ def _reconcile(res: SegmentResult, fj: FloorJudgement, cl: Clean,
                        for line in evidence if not line.startswith(WEAK_TREND_READING)]
         evidence.append("decided by the floor test (one floor point per GC or batch cycle), which finds the floor "
                         "flat in this short window")
-        pattern = "sawtooth" if ft.cycles >= 3 else ("plateau" if pattern == "plateau" else "stable")
+        in_steps = any(STEPS_WAIT_READING in line for line in evidence)
+        if in_steps:
+            # The classifier's staircase waiting for its next step, which the floor test finds flat: a fill in steps,
+            # shaped as its rise and its level ("no-leak (stable)" beside "memory kept per job if the steps go on",
+            # with the fill's average rate as its growth: a review of classify._steps_not_yet_stopped).
+            evidence[:] = [line.replace(STEPS_WAIT_READING, "a fill in steps (decided below)") for line in evidence]
+        pattern = "sawtooth" if ft.cycles >= 3 else ("plateau" if pattern == "plateau" or in_steps else "stable")
         return "no-leak", pattern, _confidence(-z_rise), None
     # How much longer a window the floor test cannot judge needs: its own estimate, else as long again.
     more = fj.watch_more_s if fj.watch_more_s is not None else ft.duration_s

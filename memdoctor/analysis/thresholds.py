@@ -124,6 +124,15 @@ MAX_STEPS = 50  # more jumps than this in the floor is a continuous climb
 # The lower bound is the classifier's original; the upper one mirrors it (benchmarks/classifier --quick: linear
 # traces read as step 3 -> 1 of 62, the step family unchanged).
 STEP_RISE_SHARE = 0.7
+# A floor that rose in sharp steps and then held level has stopped stepping only after a quiet of this many times the
+# steps' mean spacing: were the steps jobs arriving at random (a Poisson process) at a known spacing, a quiet this long
+# would come by chance e^-3 ~ 5 % of the time (WEAK_ALPHA's level). Shorter, the level after the steps is the wait for
+# the next one: not yet a fill that stopped (classify._steps_not_yet_stopped). The spacing is estimated from the steps
+# themselves, so with few steps a job runner is called stopped more often: (1 + 3/(k-1))^-(k-1) of the time with k
+# steps, 25 % with 2, 16 % with 3, 12.5 % with 4 (a review, 2026-12-06). A bar giving 5 % at every k (19 spacings
+# after 2 steps) would leave a service that loaded two caches and then held flat for hours undecided; the 2-step
+# staircases it lets through read no-leak (plateau) as before, never leak.
+STEPS_QUIET_SPACINGS = 3.0
 SHORT_GC_S = 600.0  # in a sawtooth trace shorter than this ...
 GC_DRIFT_FRACTION = 0.25  # ... troughs rising by less than this part of the swing are heap sizing
 SHORT_TRACE_S = 600.0  # shorter than this: a leak verdict also needs a floor still rising at the end
