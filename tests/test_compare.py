@@ -10,6 +10,8 @@ import pytest
 
 from memdoctor.analysis import diagnose
 from memdoctor.analysis.compare import compare
+from memdoctor.analysis.engine import diagnose_trace
+from memdoctor.traces.reader import read_trace
 
 from .conftest import assert_one_line_error, memdoctor, memdoctor_popen, python_example
 
@@ -203,3 +205,17 @@ def test_leak_gone_follows_the_outcome() -> None:
     after = replace(before, verdict=Verdict("no-leak"))  # the same growth, read no-leak
     out = compare(before, after)
     assert out["outcome"] == "unchanged" and out["leak_gone"] is False
+
+
+def test_a_growth_measured_to_the_page_is_tested_against_the_other_side() -> None:
+    """tests/data/shapes: a job runner's two 150 MB steps (inconclusive, 4.3 MiB/s, 3.7-4.9) against a level process
+    around one spike (no-leak, 0 B/h over 256 floor points on the same page count: an interval of zero width). The
+    zero width read as "no interval", the difference went untested, and compare said "their growth cannot be told
+    apart". Zero width is a growth known to the page: the test runs on the other side's error."""
+    shapes = Path(__file__).parent / "data" / "shapes"
+    before = diagnose_trace(read_trace(str(shapes / "py_two_jobs_kept_90s.csv")))
+    after = diagnose_trace(read_trace(str(shapes / "py_buffer_spike_90s.csv")))
+    assert after.growth_low_bytes_per_s == after.growth_high_bytes_per_s == 0.0
+    out = compare(before, after)
+    assert out["growth_difference"]["p"] is not None and out["growth_difference"]["p"] < 0.001, out
+    assert out["outcome"] == "improved", out

@@ -713,10 +713,14 @@ def heap_series_growth(t: Any, heap: Any, *, warmup_s: float = 0.0) -> tuple[Hea
 
 
 def growth_standard_error(d: Diagnosis) -> float | None:
-    """The standard error of a diagnosis' growth, from its interval (None when it has none)."""
+    """The standard error of a diagnosis' growth, from its interval (None when it has none). An interval of zero width
+    is a growth measured to within what the data resolves (floor points on the same page count): 0, not unknown
+    (compare left "cannot be told apart" between 4.3 MiB/s and a level floor's 0 B/h of 256 tied points)."""
     lo, hi = d.growth_low_bytes_per_s, d.growth_high_bytes_per_s
-    if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
+    if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)) or hi < lo:
         return None
+    if hi == lo:
+        return 0.0
     level = float(d.extras.get("growth_interval_level", th.GROWTH_INTERVAL))
     return (hi - lo) / (2 * NormalDist().inv_cdf(1 - (1 - level) / 2))
 
