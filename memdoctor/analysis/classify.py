@@ -228,7 +228,7 @@ def _is_step(x: np.ndarray, y: np.ndarray, rise: float) -> Staircase:
 
 def _steps_not_yet_stopped(x: np.ndarray, y: np.ndarray, span: float) -> tuple[Staircase, float, float] | None:
     """A floor that rose in two or more sharp steps (`_is_step`) and has been flat since its last one for less than
-    STEPS_QUIET_SPACINGS of their mean spacing: (the staircase, the spacing, the time since the last step), else
+    STEPS_QUIET_SPACINGS times their mean spacing: (the staircase, the spacing, the time since the last step), else
     None (no staircase, or a quiet long enough to say the steps stopped)."""
     steps = _is_step(x, y, float(y[-1] - y.min()))
     if not steps.ok or len(steps.at) < 2:
@@ -447,7 +447,8 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool, limit: int | 
             # Not a fill: the rise came in sharp steps, and the quiet since the last one is still short of what
             # says they stopped. A job runner keeping 150 MB at 25 s and at 60 s, flat for the last 30 s, read
             # "warm-up or cache fill, not a leak", while the same staircase with its second step 10 s later read
-            # "leak (step)" (a new program recorded, 2026-12-06). The growth shown is the whole floor's.
+            # "leak (step)" (a new program recorded, 2026-12-06). The growth shown is the whole window's rise (the
+            # engine takes the floor test's line where it measured one), not the plateau's flat tail.
             steps, spacing, waited = quiet
             res.verdict, res.pattern, res.confidence = "inconclusive", "step", 0.3
             res.watch_more_s = STEPS_QUIET_SPACINGS * spacing - waited
