@@ -231,7 +231,7 @@ def _steps_not_yet_stopped(x: np.ndarray, y: np.ndarray, span: float) -> tuple[S
     STEPS_QUIET_SPACINGS times their mean spacing: (the staircase, the spacing, the time since the last step), else
     None (no staircase, or a quiet long enough to say the steps stopped)."""
     steps = _is_step(x, y, float(y[-1] - y.min()))
-    if not steps.ok or len(steps.at) < 2:
+    if not steps.ok:  # ok: two or more sharp jumps, so at least one spacing
         return None
     spacing = float(np.mean(np.diff(steps.at)))
     waited = span - steps.at[-1]
