@@ -846,21 +846,3 @@ def test_a_fill_taken_for_a_floor_cycle_is_no_sawtooth() -> None:
     d = diagnose(*_fill_under_ramps(171))
     assert d.verdict == "no-leak"
     assert d.pattern == "plateau" or any(line.startswith("sawtooth: memory swings") for line in d.evidence), d.evidence
-
-
-def test_one_jump_then_a_floor_that_does_not_grow_is_not_a_leak_past_the_floor_tests_length() -> None:
-    """benchmarks/classifier's sawtooth_fill #59 (seed 20240611): a cache filling 500 -> 672 MiB within its first two
-    GC troughs under 110 MiB ramps, then settling (+19 MiB over 12 minutes, one late trough 50 MiB high), 15 minutes
-    in all. The line through that one jump read "leak (sawtooth)": past FLOOR_TEST_MAX_S the floor test, which reads
-    this shape "memory kept once, not yet growth that goes on", does not run. The same reading now, undecided; the
-    same trace with a leak of 1 MiB/min added under it (a rise after the jump) stays a leak."""
-    from benchmarks.classifier.generator import make_trace
-
-    tr = make_trace("sawtooth_fill", 20240611, 59)
-    assert tr.t[-1] - tr.t[0] > 600  # past the floor test's windows (thresholds.FLOOR_TEST_MAX_S)
-    d = diagnose(tr.t, tr.mem, limit_bytes=tr.limit_bytes)
-    assert (d.verdict.value, d.pattern.value) == ("inconclusive", "plateau"), d.evidence
-    assert d.watch_more_s and d.watch_more_s > 0, d
-    assert any("in one step" in line and "memory kept once" in line for line in d.evidence), d.evidence
-    leaking = diagnose(tr.t, tr.mem + MiB / 60 * tr.t, limit_bytes=tr.limit_bytes)
-    assert leaking.verdict.value == "leak", leaking.evidence

@@ -49,7 +49,6 @@ from memdoctor.analysis.thresholds import (  # every threshold lives there, with
     MIN_RISE_SIGMAS,
     MIN_SAMPLES,
     NEAR_LIMIT,
-    ONE_STEP_SHARE,
     RESTART_STARTUP_S,
     SAWTOOTH_AMPLITUDE,
     SHORT_GC_S,
@@ -68,7 +67,6 @@ from memdoctor.analysis.trend import (
     hinge_fit,
     line_fit,
     mann_kendall_sen,
-    one_jump,
     robust_sigma,
 )
 from memdoctor.units import format_bytes, format_duration, format_p, format_rate
@@ -89,8 +87,6 @@ WEAK_TREND_READING = "weak upward trend of the floor"
 DECELERATING_READING = "warm-up or cache fill cannot be told from a leak until it levels off"
 # A staircase whose quiet since its last step is still short of saying the steps stopped (_steps_not_yet_stopped).
 STEPS_WAIT_READING = "memory kept per job if the steps go on, a fill in steps if they have stopped"
-# One jump carrying the rise, level since (_kept_once): the floor test's reading of the same shape.
-KEPT_ONCE_READING = "memory kept once, not yet growth that goes on"
 
 
 @dataclass
@@ -612,26 +608,6 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool, limit: int | 
                 )
                 return res
 
-    once = _kept_once(x, y, sigma, limit)
-    if once is not None:
-        # One jump carries the rise and the floor has not grown since as a leak must: memory kept once (a cache warmed
-        # in its first cycles, a block the allocator kept), the shape the floor test reads "not yet growth that goes
-        # on" in windows up to FLOOR_TEST_MAX_S (engine). Past that length only this test sees the floor, and a line
-        # through the one jump read "leak (sawtooth)": a fill of 170 MiB within the first two GC troughs under
-        # 110 MiB ramps, then 12 minutes level but for one late trough (benchmarks/classifier sawtooth_fill, seed
-        # 20240611, #59). A longer watch decides: a second step, or a rise after the level, is growth that goes on.
-        res.verdict, res.pattern, res.confidence = "inconclusive", "plateau", 0.3
-        res.watch_more_s = span
-        res.evidence.append(base_ev)
-        since = ("held level" if once.after.p_up >= ALPHA else
-                 f"rose only {format_bytes(once.rise)}, under the {format_bytes(once.bar)} a leak must show")
-        res.evidence.append(
-            f"the floor rose {format_bytes(once.jump)} in one step ({format_duration(once.at)} after its first "
-            f"point), then {since} (the {once.points} points since: Sen slope {format_rate(once.after.slope)}, "
-            f"Mann-Kendall {format_p(once.after.p_up)}): {KEPT_ONCE_READING}; watch about {format_duration(span)} "
-            "more")
-        return res
-
     res.verdict = "leak"
     res.slope, res.slope_low, res.slope_high = recent.slope, recent.slope_low, recent.slope_high
     res.floor_now = _floor_at_end(recent.at(x_end), b, i0, i1)
@@ -667,36 +643,6 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool, limit: int | 
     res.pattern = pattern
     return res
 
-
-def _kept_once(x: np.ndarray, y: np.ndarray, sigma: float, limit: int | None) -> KeptOnce | None:
-    """The floor's rise as one jump from point k to k + 1 (trend.one_jump, with the classifier's noise) that holds
-    (the floor after it sits above the floor before it by ONE_STEP_SHARE of the jump or more, by their medians: not
-    one high point, such as a trough a sampling gap hid), with MIN_FLOOR_POINTS or more points after it that do not
-    grow as the classifier asks of a leak (a significant rise past the leak bar of their own span); else None."""
-    k = one_jump(y, sigma)
-    if k is None or len(y) - (k + 1) < MIN_FLOOR_POINTS:
-        return None
-    if float(np.median(y[k + 1:]) - np.median(y[:k + 1])) < ONE_STEP_SHARE * float(y[k + 1] - y[k]):
-        return None
-    xa, ya = x[k + 1:], y[k + 1:]
-    after = mann_kendall_sen(xa, ya)
-    span = float(xa[-1] - xa[0])
-    bar = _leak_bar(float(np.median(ya)), limit, span, sigma, len(ya))
-    rise = max(after.slope, 0.0) * span
-    if after.p_up < ALPHA and rise >= bar:
-        return None
-    return KeptOnce(float(y[k + 1] - y[k]), float(x[k + 1]), len(ya), after, rise, bar)
-
-
-class KeptOnce(NamedTuple):
-    """What _kept_once found: the jump, where it ended (on the floor's x), the points since, their trend, their rise
-    over their span and the leak bar of that span."""
-    jump: float
-    at: float
-    points: int
-    after: Trend
-    rise: float
-    bar: float
 
 def _floor_at_end(line_value: float, b: Buckets, i0: int, i1: int) -> float:
     """The floor line's value at the lifetime's last sample, kept within what a floor can be there: no

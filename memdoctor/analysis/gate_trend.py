@@ -48,6 +48,7 @@ from memdoctor.analysis.thresholds import (  # every threshold lives there, with
     MIN_POINTS,
     MODEL_REJECT_LEVEL,
     ONE_STEP_LEVEL_SD,
+    ONE_STEP_SHARE,
     PAGE_VARIANCE,
     RAMP_RISE,
     RAMP_SHARE,
@@ -61,13 +62,7 @@ from memdoctor.analysis.thresholds import (  # every threshold lives there, with
     TRUST_SCATTER_POINTS,
     TWO_CYCLE_SWING,
 )
-from memdoctor.analysis.trend import (
-    chi_square_quantile,
-    mann_kendall_sen,
-    one_jump,
-    robust_sigma,
-    student_t_quantile,
-)
+from memdoctor.analysis.trend import chi_square_quantile, mann_kendall_sen, robust_sigma, student_t_quantile
 from memdoctor.units import format_rate, rate_period
 
 SCATTER_POINTS = 6  # from this many floor points on, their scatter around the line also bounds the error
@@ -572,13 +567,17 @@ def _one_step_then_level(ft: FloorTrend) -> tuple[float, float, int, int] | None
     step between two floor points, or in steps from one floor point to the next with no level between them, and
     held level after it (thresholds.ONE_STEP_SHARE, ONE_STEP_LEVEL_SD), else None."""
     y = np.asarray(ft.floor_points, dtype=float)
-    if len(y) < MIN_POINTS + 1 or y[-1] <= y[0]:
+    if len(y) < MIN_POINTS + 1:
         return None
     d = np.diff(y)
     step = 2 * ONE_STEP_LEVEL_SD * ft.noise  # a jump no noise makes: twice the range of a level's points
-    # The floor point after which the rise ended: candidates. One jump no noise makes, most of the rise:
-    jump = one_jump(y, ft.noise)
-    ends = [] if jump is None else [jump]
+    rise = float(y[-1] - y[0])
+    if rise <= 0:
+        return None
+    ends = []  # the floor point after which the rise ended: candidates
+    k = int(np.argmax(d))
+    if d[k] >= step and d[k] >= ONE_STEP_SHARE * rise:  # a jump no noise makes, most of the rise
+        ends.append(k)
     # Or a fill settling over a few cycles, every interval a step until the level (a fill of 60 MiB in 170 s under
     # 109 s GC ramps: floor points 100, 137, 151, 151, 151 MiB read "leak, 0.97"). A step leak holds level between
     # its steps, and a leak's line climbs in increments within the noise: neither is this.

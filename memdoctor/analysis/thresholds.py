@@ -223,11 +223,7 @@ LATE_SHARE = 0.4
 # step (of twice the level's range) at every floor point from the first until the level, none between, then
 # level as above (a 60 MiB fill in 170 s under 109 s GC ramps, floor points 100, 137, 151, 151, 151 MiB, read
 # "leak, 0.97": benchmarks/classifier's sawtooth_fill). A step leak holds level between its steps, and a
-# leak's line climbs in increments within the noise: neither has that shape. The classifier reads the same jump
-# (trend.one_jump, with its own noise) the same way where the floor test does not run (past FLOOR_TEST_MAX_S), with
-# its own test of the floor after it: MIN_FLOOR_POINTS or more points, not grown as it asks of a leak, and the
-# level after the jump above the level before it by ONE_STEP_SHARE of the jump (a jump that holds, not one high
-# trough). Measured: of 3,600 generated traces (seeds 20240611, 7, 99), one changed (a false alarm, to undecided).
+# leak's line climbs in increments within the noise: neither has that shape.
 ONE_STEP_SHARE = 0.5
 ONE_STEP_LEVEL_SD = 4.0
 TARGET_RATE = 5 * 1024**2 / 60  # the smallest leak a gate of this length should catch

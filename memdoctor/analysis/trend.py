@@ -25,7 +25,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-from memdoctor.analysis.thresholds import ONE_STEP_LEVEL_SD, ONE_STEP_SHARE, PAGE_BYTES
+from memdoctor.analysis.thresholds import PAGE_BYTES
 
 
 @lru_cache(maxsize=64)
@@ -252,21 +252,6 @@ def diff_sigma(y: np.ndarray) -> float:
     if len(y) < 3:
         return 0.0
     return robust_sigma(np.diff(y)) / math.sqrt(2.0)
-
-
-def one_jump(y: np.ndarray, noise: float) -> int | None:
-    """The index k of a floor whose jump from point k to k + 1 is one no noise makes (twice the
-    ONE_STEP_LEVEL_SD range of a level's points) and carries ONE_STEP_SHARE or more of the rise from
-    its first point to its last: the largest such jump, or None. The shape of memory kept once (a
-    cache warmed, a block the allocator kept) that the classifier and the floor test both read."""
-    if len(y) < 2:
-        return None
-    d = np.diff(y)
-    k = int(np.argmax(d))
-    rise = float(y[-1] - y[0])
-    if rise <= 0 or d[k] < 2 * ONE_STEP_LEVEL_SD * noise or d[k] < ONE_STEP_SHARE * rise:
-        return None
-    return k
 
 
 def line_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
