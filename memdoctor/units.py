@@ -186,8 +186,12 @@ def format_rate_range(value: float | None, low: float | None, high: float | None
     interval inside its brackets ("90% CI")."""
     finite = [abs(v) for v in (value, low, high) if v is not None and math.isfinite(v)]
     period = rate_period(max(finite)) if finite else None
-    if low is None or high is None or low == high:
+    if low is None or high is None:
         return format_rate(value, period)
+    if low == high:
+        # Measured to within what the data resolves (every floor point on one page count): said, not left bare, so a
+        # growth with no interval ("0 B/h", unknown) is told from one known exactly (a review, 2026-12-06).
+        return f"{format_rate(value, period)} ({label + ' ' if label else 'an interval '}of zero width)"
     # A band tighter than one decimal read "3.9 MiB/s (3.9 MiB/s to 3.9 MiB/s)": print as many decimals as it takes
     # for numbers that differ to print differently, so the interval says how tight it is.
     texts, apart = format_rates_apart((value, low, high), period)

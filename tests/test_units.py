@@ -87,3 +87,14 @@ def test_a_band_tighter_than_one_decimal_prints_as_many_as_tell_its_ends_apart()
     # Narrower than three decimals of its unit: how near, in the same unit.
     assert format_rate_range(3.9 * MiB, 3.9 * MiB - 100, 3.9 * MiB + 105, "90% CI") == (
         "3.900 MiB/s (90% CI within 105 B/s of it)")
+
+
+def test_an_interval_of_zero_width_is_said_not_left_out():
+    """A level floor whose points all sit on one page count has a growth known exactly: its interval of zero width
+    printed as a bare "0 B/h", the way a growth with no interval (unknown) prints (tests/data/shapes/
+    py_buffer_spike_90s.csv). Issue 20: the growth is shown with its interval, whatever the verdict."""
+    from memdoctor.units import format_rate_range
+
+    assert format_rate_range(0.0, 0.0, 0.0) == "0 B/h (an interval of zero width)"
+    assert format_rate_range(0.0, 0.0, 0.0, "90% CI") == "0 B/h (90% CI of zero width)"
+    assert format_rate_range(0.0, None, None) == "0 B/h"
