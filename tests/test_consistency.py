@@ -66,6 +66,10 @@ def _live_view(path: Path) -> tuple[str, str]:
     state = RecordingState()
     for t, rss in zip(trace.t, trace.rss, strict=True):
         state.series.append(float(t), float(rss))
+    # The runtime heap the recorder keeps beside RSS at each detail line (`run -- node`), as the file holds it.
+    heap = trace.series.get("heap")
+    if heap is not None:
+        state.heap_points = [(float(t), float(v)) for t, v in zip(trace.t, heap, strict=True) if v == v]
     monitor = LiveMonitor(state, mode="off", console=Console(file=io.StringIO()), title="t",
                           duration=None, limit_bytes=trace.limit_bytes)
     monitor._analyze()

@@ -41,6 +41,9 @@
   beside "floor rose 0 B over 1m29s (256 points)", a level series around one spike or one dip.
 - py_two_jobs_kept_90s (a job runner keeping 150 MB per job, jobs at 20 s and 45 s): "no-leak (plateau), warm-up or
   cache fill" where the same staircase with its second step later read "leak (step)".
+- node_slow_array_leak_180s.jsonl (a Node server keeping a ~2 KB object per request at 20 req/s): RSS flat for its
+  last 2 minutes read "no-leak (plateau), 0.95" while the V8 heap recorded beside it rose 2.3 MiB/min, a leak by
+  the same diagnosis, at a rate the flat RSS floor's interval still held.
 """
 
 from __future__ import annotations
@@ -278,3 +281,21 @@ def test_two_steps_then_a_short_wait_is_not_a_fill() -> None:
     assert d["growth_bytes_per_s"] > 1024**2, d  # ~300 MiB in 90 s, not a plateau's 0
     assert d["time_to_limit_s"] is not None, d
     assert any("2 steps of about 150" in line and "if the steps go on" in line for line in d["evidence"]), d
+
+
+def test_a_heap_series_leak_the_floor_does_not_rule_out_is_not_a_no_leak() -> None:
+    """node_slow_array_leak_180s.jsonl (programs/node_slow_array_leak.js, loaded by programs/loadgen.js at 20 req/s,
+    recorded by `memdoctor run -- node`, which keeps V8's used heap beside RSS every 5 s): each request's ~2 KB entry
+    is kept, but V8 grows its heap inside pages it had committed, so RSS rose 15.5 MiB in the first minute and then
+    held flat (interval -1.7 to 2.4 MiB/min). It read "no-leak (plateau): warm-up or cache fill, not a leak", 0.95;
+    the same diagnosis on the heap series says leak, 2.3 MiB/min, p < 0.001. The heap counted against a no-leak
+    only above the floor's interval; a rate the interval still holds has not been ruled out either."""
+    path = str(SHAPES / "node_slow_array_leak_180s.jsonl")
+    d = json.loads(memdoctor("analyze", path, "--json", check_code=None).stdout)
+    assert d["verdict"] == "inconclusive", d["evidence"]
+    assert d["watch_more_s"], d
+    assert any(line.startswith("heap: the runtime heap series") and "does not rule out" in line
+               for line in d["evidence"]), d["evidence"]
+    assert not any("not a leak" in line for line in d["evidence"]), d["evidence"]
+    heap = json.loads(memdoctor("analyze", path, "--metric", "heap", "--json", check_code=None).stdout)
+    assert heap["verdict"] == "leak", heap["evidence"]

@@ -17,8 +17,9 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
-from memdoctor.analysis import Diagnosis, diagnose
+from memdoctor.analysis import Diagnosis, HeapGrowth, diagnose
 from memdoctor.analysis.alerts import Alert, AlertRule, check_alert
+from memdoctor.analysis.engine import heap_series_growth
 from memdoctor.analysis.online import OnlineJudge, OnlineState
 from memdoctor.report.live import panel, plain_line
 from memdoctor.sampling.recorder import RecordingState
@@ -32,6 +33,17 @@ REFRESH_S = 1.0
 # 10 ms sampling ~30 us per sample (benchmarks/watcher_cost.py). Alert rules keep their cadence.
 DISPLAY_ANALYZE_EVERY_S = 5.0
 
+
+
+def heap_evidence(state: RecordingState, warmup_s: float) -> tuple[HeapGrowth, ...]:
+    """The runtime heap recorded so far (V8's used heap at each detail line, `run -- node`) as the diagnosis' heap
+    evidence, as `analyze` reads it from the trace: the live line, alerts and the final diagnosis judge what the file
+    will hold. None when the heap is itself the series judged (--metric heap)."""
+    points = list(state.heap_points)  # a copy: the recorder appends while the monitor reads
+    if not points or state.metric == "heap":
+        return ()
+    ht, hv = zip(*points, strict=True)
+    return heap_series_growth(ht, hv, warmup_s=warmup_s)
 
 class LiveMonitor(threading.Thread):
     """Keeps the online verdict (and its alert) while `record()` runs, and has the live view drawn."""
@@ -68,7 +80,8 @@ class LiveMonitor(threading.Thread):
         if float(t[-1] - t[0]) < self.warmup_s:
             return
         try:
-            diagnosis = diagnose(t, values, limit_bytes=self.limit_bytes, warmup_s=self.warmup_s)
+            diagnosis = diagnose(t, values, limit_bytes=self.limit_bytes, warmup_s=self.warmup_s,
+                                 heap_growth=heap_evidence(self.state, self.warmup_s))
         except Exception:
             return
         self.observe(diagnosis, float(t[-1] - t[0]))

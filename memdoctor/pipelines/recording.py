@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 
 from memdoctor import __version__
-from memdoctor.analysis import Diagnosis, HeapGrowth, diagnose
+from memdoctor.analysis import Diagnosis, diagnose
 from memdoctor.analysis.alerts import Alert, AlertRule
 from memdoctor.analysis.online import final_disagreement
-from memdoctor.pipelines.live import LiveMonitor
+from memdoctor.pipelines.live import LiveMonitor, heap_evidence
 from memdoctor.redact import redact_argv
 from memdoctor.sampling.limits import MemoryLimit, oom_kill_count, with_override
 from memdoctor.sampling.oom import died_of_v8_heap
@@ -259,14 +259,9 @@ def execute(plan: RecordingPlan) -> RecordingOutcome:
         warnings.append(f"--metric {plan.metric}: no sample of that series was recorded, nothing to judge"
                         + (" (heap is V8's, of Node.js processes)" if plan.metric == "heap" else ""))
     if len(jt):
-        heap_evidence: tuple[HeapGrowth, ...] = ()
-        if state.heap_points and plan.metric != "heap":  # the heap evidence `analyze` reads from the trace
-            from memdoctor.analysis.engine import heap_series_growth
-
-            ht, hv = zip(*state.heap_points, strict=True)
-            heap_evidence = heap_series_growth(ht, hv, warmup_s=plan.warmup_s)
         diagnosis = diagnose(jt, judged, limit_bytes=plan.limit.bytes, warmup_s=plan.warmup_s,
-                             oom_kill_times=np.asarray(oom_times) if oom_times else None, heap_growth=heap_evidence)
+                             oom_kill_times=np.asarray(oom_times) if oom_times else None,
+                             heap_growth=heap_evidence(state, plan.warmup_s))  # what `analyze` reads from the trace
         # The samples ever recorded, not those the live series kept (it thins past ~50,000).
         count = state.series.count if plan.metric == "rss" or state.judged is None else state.judged.count
         if count != diagnosis.samples and not plan.warmup_s:
