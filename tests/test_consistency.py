@@ -16,7 +16,6 @@ import json
 import re
 from pathlib import Path
 
-import numpy as np
 import pytest
 from rich.console import Console
 from typer.testing import CliRunner
@@ -67,11 +66,6 @@ def _live_view(path: Path) -> tuple[str, str]:
     state = RecordingState()
     for t, rss in zip(trace.t, trace.rss, strict=True):
         state.series.append(float(t), float(rss))
-    procs = trace.series.get("procs")
-    if isinstance(trace.header.get("pid"), int) and procs is not None and np.isfinite(procs).all():
-        # A process tree's recording: the process count it committed with every sample (RecordingState.max_procs).
-        state.fields = ("rss_root", "procs")
-        state.max_procs = int(procs.max())
     # The runtime heap the recorder keeps beside RSS at each detail line (`run -- node`), as the file holds it.
     heap = trace.series.get("heap")
     if heap is not None:

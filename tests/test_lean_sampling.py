@@ -161,36 +161,3 @@ def test_the_node_heap_sums_only_processes_still_in_the_tree():
         assert channel.latest(set()) is None
     finally:
         channel.close()
-
-
-@pytest.mark.parametrize("loop", ["c", "python"])
-def test_a_recording_knows_whether_it_was_one_process_throughout(tmp_path, spawn, monkeypatch, loop):
-    """The fact engine.diagnose's one_lifetime takes, as both loops gather it (RecordingState.max_procs from each
-    committed sample's process count) and as `analyze` reads it from the file (Trace.one_lifetime): a lone process
-    is one lifetime, no fall of its memory a restart; a parent with children is not (a worker's restart is one)."""
-    import psutil
-
-    from memdoctor.sampling import recorder
-    from memdoctor.traces.reader import read_trace
-
-    from .conftest import python_example
-
-    monkeypatch.setenv(recorder.NO_C_LOOP_ENV, "1" if loop == "python" else "0")
-    ready = tmp_path / "ready"
-    lone = spawn([sys.executable, "-c", HOLDER, str(ready)])
-    wait_for(ready.exists, what="the target's 24 MiB")
-    tree = spawn(python_example("forking_parent.py", "--children", "2", "--mb", "5", "--seconds", "30"))
-    wait_for(lambda: len(psutil.Process(tree.pid).children(recursive=True)) >= 2, what="the parent's children")
-    for target, one in ((lone, True), (tree, False)):
-        out = tmp_path / f"{target.pid}.jsonl"
-        source = ProcessTreeSource(open_process_tree(target.pid))
-        writer = JsonlTraceWriter(str(out))
-        writer.write_header({"pid": target.pid, "interval_s": 0.02})
-        state = RecordingState()
-        try:
-            record(source, writer, interval=0.02, duration=1.0, detail_every=0.5, state=state)
-        finally:
-            source.close()
-            writer.close()
-        assert state.one_lifetime is one, (loop, state.max_procs)
-        assert read_trace(str(out)).one_lifetime is one

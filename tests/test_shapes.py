@@ -41,9 +41,6 @@
   beside "floor rose 0 B over 1m29s (256 points)", a level series around one spike or one dip.
 - py_two_jobs_kept_90s (a job runner keeping 150 MB per job, jobs at 20 s and 45 s): "no-leak (plateau), warm-up or
   cache fill" where the same staircase with its second step later read "leak (step)".
-- py_gc_cycles_ok_90s.jsonl (a Python worker building and dropping 30-60 MB of reference cycles): "1 restart
-  (memory fell below its working floor, to a start-up level)", judged on its last 14 s, of a recording that says one
-  PID and one process throughout.
 - node_slow_array_leak_180s.jsonl (a Node server keeping a ~2 KB object per request at 20 req/s): RSS flat for its
   last 2 minutes read "no-leak (plateau), 0.95" while the V8 heap recorded beside it rose 2.3 MiB/min, a leak by
   the same diagnosis, at a rate the flat RSS floor's interval still held.
@@ -302,23 +299,3 @@ def test_a_heap_series_leak_the_floor_does_not_rule_out_is_not_a_no_leak() -> No
     assert not any("not a leak" in line for line in d["evidence"]), d["evidence"]
     heap = json.loads(memdoctor("analyze", path, "--metric", "heap", "--json", check_code=None).stdout)
     assert heap["verdict"] == "leak", heap["evidence"]
-
-
-def test_no_restart_is_inferred_in_a_recording_of_one_process() -> None:
-    """py_gc_cycles_ok_90s.jsonl (programs/py_gc_cycles_ok.py, `memdoctor run --interval 100ms`): 100,000-180,000
-    objects in reference cycles built and dropped every ~1.5 s, RSS 20-135 MiB. Its falls to 20 MiB, below the
-    working floor, read "1 restart (memory fell below its working floor, to a start-up level)", and it was judged
-    on the 14 s after it ("floor fell 5.5 MiB over 14s", growth -24.1 MiB/min). The recording says one PID and a
-    process count of 1 in every sample: no fall in it is a restart. The same samples with no such fact (diagnose on
-    the bare arrays) still infer one, as a series from another recorder must."""
-    from memdoctor.analysis import diagnose
-    from memdoctor.traces.reader import read_trace
-
-    path = SHAPES / "py_gc_cycles_ok_90s.jsonl"
-    d = json.loads(memdoctor("analyze", str(path), "--json", check_code=None).stdout)
-    assert d["restarts"] == 0, d["evidence"]
-    assert (d["verdict"], d["pattern"]) == ("no-leak", "sawtooth"), d["evidence"]
-    assert not any("restart" in line or "lifetime" in line for line in d["evidence"]), d["evidence"]
-    trace = read_trace(str(path))
-    assert trace.one_lifetime
-    assert diagnose(trace.t, trace.rss).restarts == 1  # inferred from the curve alone

@@ -752,10 +752,8 @@ class Classified:
     evidence: list[str]
 
 
-def classify(cl: Clean, *, limit: int | None, restart_times: np.ndarray | None,
-             infer_restarts: bool = True) -> Classified:
-    """Cut the series at its restarts (recorded, and inferred unless `infer_restarts` is False), classify each
-    lifetime, combine (the engine calls this)."""
+def classify(cl: Clean, *, limit: int | None, restart_times: np.ndarray | None) -> Classified:
+    """Cut the series at its restarts, classify each lifetime, combine (the engine calls this)."""
     evidence: list[str] = []
     b = decimate(cl.t, cl.m)
     last = float(cl.m[-1])
@@ -764,7 +762,7 @@ def classify(cl: Clean, *, limit: int | None, restart_times: np.ndarray | None,
         res = SegmentResult("no-leak", "stable", confidence=0.8 if len(cl.t) >= 60 else 0.6, evidence=[ev],
                             floor_start=last, floor_now=last)
         return Classified(res, 0, [ev])
-    seg = split(b, limit=limit, restart_times=restart_times, infer=infer_restarts)
+    seg = split(b, limit=limit, restart_times=restart_times)
     results: list[SegmentResult] = []
     for k, (i0, i1) in enumerate(seg.bounds):
         if i1 - i0 >= MIN_SAMPLES or (k == len(seg.bounds) - 1 and not results):

@@ -420,19 +420,12 @@ def diagnose(
     warmup_s: float = 0.0,
     skipped_rows: int = 0,
     heap_growth: Sequence[HeapGrowth] = (),
-    one_lifetime: bool = False,
 ) -> Diagnosis:
     """Verdict, pattern, floor growth with its interval, time to the limit with its range, evidence.
 
     `heap_growth`: what heap snapshots of the process say grows (report, doctor); a container
     growing in every interval faster than the trace's floor can be growing turns a no-leak into
-    inconclusive (thresholds.HEAP_MIN_INTERVALS).
-    `one_lifetime`: the recording itself says the series is one process for its whole span (memdoctor's own
-    recording of a process tree that never counted more than its root: Trace.one_lifetime,
-    RecordingState.one_lifetime). No restart is then inferred from the series: a fact beats an inference (a Python
-    worker dropping 30-60 MB of reference cycles fell to 20 MiB, below its working floor, and read "1 restart",
-    judged on its last 14 s only: "-24.1 MiB/min"; a new recording, tests/data/shapes/py_gc_cycles_ok_90s.jsonl).
-    Restarts recorded in the trace are cuts as ever."""
+    inconclusive (thresholds.HEAP_MIN_INTERVALS)."""
     evidence: list[str] = []
     if skipped_rows:
         evidence.append(f"{skipped_rows} unparseable rows skipped")
@@ -489,7 +482,7 @@ def diagnose(
                          restarts=len(ooms), extras=band)
 
     cuts = np.union1d(_times(restart_times), ooms)
-    c = classify(cl, limit=limit, restart_times=cuts if len(cuts) else None, infer_restarts=not one_lifetime)
+    c = classify(cl, limit=limit, restart_times=cuts if len(cuts) else None)
     res = c.result
     evidence.extend(c.evidence)
     verdict, pattern, conf, watch = res.verdict, res.pattern, res.confidence, res.watch_more_s
@@ -706,8 +699,7 @@ def diagnose_trace(trace: Trace, *, metric: str = "rss", limit_bytes: int | None
         heap_growth = (*heap_growth, *heap_series_growth(trace.t, trace.series["heap"], warmup_s=warmup_s))
     d = diagnose(t, series, limit_bytes=limit_bytes or trace.limit_bytes,
                  restart_times=restarts if len(restarts) else None, oom_kill_times=ooms if len(ooms) else None,
-                 warmup_s=warmup_s, skipped_rows=trace.skipped_rows, heap_growth=heap_growth,
-                 one_lifetime=trace.one_lifetime)
+                 warmup_s=warmup_s, skipped_rows=trace.skipped_rows, heap_growth=heap_growth)
     if metric == "rss" and trace.samples_read != d.samples and not warmup_s:
         d = replace(d, samples=trace.samples_read)
     if trace.warnings:

@@ -71,9 +71,8 @@ class Segmentation:
     reasons: list[str] = field(default_factory=list)  # why each cut was made
 
 
-def split(b: Buckets, *, limit: int | None, restart_times: np.ndarray | None, infer: bool = True) -> Segmentation:
-    """Cut the bucket series at recorded and inferred restarts (recorded ones only without `infer`: a recording
-    known to be of one process for its whole span, where no fall is a restart)."""
+def split(b: Buckets, *, limit: int | None, restart_times: np.ndarray | None) -> Segmentation:
+    """Cut the bucket series at recorded and inferred restarts."""
     n = len(b.t)
     cuts: dict[int, str] = {}
     if restart_times is not None and len(restart_times):
@@ -82,7 +81,7 @@ def split(b: Buckets, *, limit: int | None, restart_times: np.ndarray | None, in
                 cuts[int(i)] = REASON_RECORDED
     known = sorted(cuts)
     lo, hi = b.lo, b.hi
-    if n >= 8 and infer:
+    if n >= 8:
         base = float(np.percentile(lo, 1))
         work = float(np.percentile(lo, 10))
         drops, _, _ = find_drops(lo, max(float(np.median(lo)), 1.0))

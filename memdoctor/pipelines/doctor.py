@@ -71,16 +71,15 @@ class LeakTrigger:
         self.held = held
         self.judge = OnlineJudge()
 
-    def update(self, t: Any, values: Any, *, one_lifetime: bool = False) -> tuple[str | None, Diagnosis]:
-        """(the trigger's reason or None, the diagnosis of the series so far; `one_lifetime` as the recording says,
-        RecordingState.one_lifetime)."""
+    def update(self, t: Any, values: Any) -> tuple[str | None, Diagnosis]:
+        """(the trigger's reason or None, the diagnosis of the series so far)."""
         import numpy as np
 
         from memdoctor.analysis import diagnose
         from memdoctor.analysis.online import levelling_off
 
         t, values = np.asarray(t, dtype=float), np.asarray(values, dtype=float)
-        diagnosis = diagnose(t, values, limit_bytes=self.limit_bytes, warmup_s=self.warmup_s, one_lifetime=one_lifetime)
+        diagnosis = diagnose(t, values, limit_bytes=self.limit_bytes, warmup_s=self.warmup_s)
         if self.held:
             return self.decide(self.judge.update(diagnosis, float(t[-1] - t[0]))), diagnosis
         elif diagnosis.verdict == "leak" and not levelling_off(diagnosis):
@@ -180,7 +179,7 @@ class Watcher:
                     continue
                 if self.warmup_s > 0 and int((np.asarray(jt) >= float(jt[0]) + self.warmup_s).sum()) < MIN_SAMPLES:
                     continue  # nothing is judged until the warm-up is past (the engine judges a short rest whole)
-                trigger, diagnosis = trigger_on.update(jt, judged, one_lifetime=self.state.one_lifetime)
+                trigger, diagnosis = trigger_on.update(jt, judged)
             if trigger is None and self.limit_bytes and self.shares:
                 crossed = [s for s in self.shares if float(rss[-1]) >= s * self.limit_bytes]
                 if crossed:

@@ -32,15 +32,14 @@ from memdoctor.traces.writer import open_trace_writer
 
 def _measurements(t: np.ndarray, mem: np.ndarray, warmup_s: float, limit_bytes: int | None,
                   restarts: np.ndarray | None = None, oom_kills: np.ndarray | None = None,
-                  heap: tuple[Any, Any] | None = None, one_lifetime: bool = False) -> Measurements | None:
+                  heap: tuple[Any, Any] | None = None) -> Measurements | None:
     """The diagnosis of the window after the warm-up (the engine cuts it), and the gate's memory numbers.
-    `heap`: (times, bytes) of the runtime heap series, read as the engine's heap evidence; `one_lifetime`: the
-    recording says one process throughout (engine.diagnose)."""
+    `heap`: (times, bytes) of the runtime heap series, read as the engine's heap evidence."""
     if len(t) == 0:
         return None
     evidence = heap_series_growth(heap[0], heap[1], warmup_s=warmup_s) if heap is not None else ()
     diagnosis = diagnose(t, mem, limit_bytes=limit_bytes, restart_times=restarts, oom_kill_times=oom_kills,
-                         warmup_s=warmup_s, heap_growth=evidence, one_lifetime=one_lifetime)
+                         warmup_s=warmup_s, heap_growth=evidence)
     start = float(t[0])
     keep = t >= start + warmup_s
     if keep.sum() < MIN_SAMPLES:  # the engine judged the whole trace: so do the memory numbers
@@ -133,8 +132,7 @@ def gate_trace(path: str, warmup_s: float, limit_bytes: int | None, thresholds: 
         restarts, ooms = tr.event_times("restart"), tr.event_times("oom_kill")
         heap = (tr.t, tr.series["heap"]) if metric != "heap" and "heap" in tr.series else None
         m = _measurements(t, series, warmup_s, limit_bytes or tr.limit_bytes,
-                          restarts if len(restarts) else None, ooms if len(ooms) else None, heap,
-                          one_lifetime=tr.one_lifetime)
+                          restarts if len(restarts) else None, ooms if len(ooms) else None, heap)
         name = str(tr.header.get("name") or path)
         judged.append((judge(m, thresholds, baseline=baseline, oom_kill_times=list(ooms)), name,
                        list(series[-2000:])))
@@ -244,7 +242,7 @@ def run_gate(*, cmd: list[str], pid: int | None, trace: str | None, duration_s: 
     heap = tuple(map(list, zip(*state.heap_points, strict=True))) if state.heap_points and metric != "heap" else None
     # --metric's series as recorded (RSS unless another was asked for): what `gate --trace --metric` judges.
     m = _measurements(outcome.judged_t, outcome.judged, warmup_s, outcome.limit.bytes, None,
-                      kills if len(kills) else None, heap, one_lifetime=state.one_lifetime)  # type: ignore[arg-type]
+                      kills if len(kills) else None, heap)  # type: ignore[arg-type]
     nothing = (f"no sample of the {metric} series was recorded (memory was sampled): nothing to judge"
                if len(outcome.t) and not len(outcome.judged) else "no memory sample was recorded: nothing to judge")
     result = judge(m, thresholds, command=status, baseline=baseline, oom_kill_times=list(kills),

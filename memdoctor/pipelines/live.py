@@ -81,8 +81,7 @@ class LiveMonitor(threading.Thread):
             return
         try:
             diagnosis = diagnose(t, values, limit_bytes=self.limit_bytes, warmup_s=self.warmup_s,
-                                 heap_growth=heap_evidence(self.state, self.warmup_s),
-                                 one_lifetime=self.state.one_lifetime)
+                                 heap_growth=heap_evidence(self.state, self.warmup_s))
         except Exception:
             return
         self.observe(diagnosis, float(t[-1] - t[0]))

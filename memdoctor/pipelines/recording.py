@@ -261,8 +261,7 @@ def execute(plan: RecordingPlan) -> RecordingOutcome:
     if len(jt):
         diagnosis = diagnose(jt, judged, limit_bytes=plan.limit.bytes, warmup_s=plan.warmup_s,
                              oom_kill_times=np.asarray(oom_times) if oom_times else None,
-                             heap_growth=heap_evidence(state, plan.warmup_s),  # what `analyze` reads from the trace
-                             one_lifetime=state.one_lifetime)
+                             heap_growth=heap_evidence(state, plan.warmup_s))  # what `analyze` reads from the trace
         # The samples ever recorded, not those the live series kept (it thins past ~50,000).
         count = state.series.count if plan.metric == "rss" or state.judged is None else state.judged.count
         if count != diagnosis.samples and not plan.warmup_s:

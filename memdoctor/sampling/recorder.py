@@ -80,9 +80,6 @@ class RecordingState:
     # display) at the alert cadence and leaves its latest OnlineState (analysis.online) in `live` for it.
     judge_live: bool = False
     live: Any = None
-    # The most processes a sample of a process tree counted (its `procs`, committed with the samples): 1 all along
-    # is one process, one PID, for the whole recording (one_lifetime).
-    max_procs: int = 0
     stop_reason: str | None = None
     stopping: bool = False  # a plain attribute: cheaper to test at every tick than Event.is_set()
     stop_event: threading.Event = field(default_factory=threading.Event)
@@ -97,12 +94,6 @@ class RecordingState:
         sample.update(zip(self.fields, values[1:], strict=False))
         sample.update(self.details)
         return sample
-
-    @property
-    def one_lifetime(self) -> bool:
-        """The recording so far is of one process for its whole span (a process tree that never counted more than
-        its root): what Trace.one_lifetime reads from its file, for engine.diagnose."""
-        return "procs" in self.fields and self.max_procs == 1
 
     def judged_arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """(t, values) of the series --metric judges: RSS unless another one was asked for."""
@@ -152,7 +143,6 @@ def record(
     if state.metric != "rss" and judged is None:
         judged = state.judged = LiveSeries()
     judged_at = fields.index(state.metric) + 1 if judged is not None and state.metric in fields else None
-    procs_at = fields.index("procs") + 1 if "procs" in fields else None  # (Trace.one_lifetime reads it from the file)
     sample_values = source.values
     # Sources that can tell cheaply that their target has exited (a process tree; a container's cgroup cannot)
     # are asked between the pieces of a long sleep: the next tick is then taken at once, and ends the recording.
@@ -204,8 +194,6 @@ def record(
         taken = [(as_written(e), v) for e, v in batch]  # judged as the trace holds them (as_written)
         batch.clear()
         series.extend_pairs(taken)
-        if procs_at is not None:
-            state.max_procs = max(state.max_procs, *(int(v[procs_at] or 0) for _, v in taken))
         if judged is not None and judged_at is not None:
             judged.extend_pairs([(e, (v[judged_at],)) for e, v in taken if v[judged_at] is not None])
         state.last_t, state.last_values = taken[-1]
@@ -283,8 +271,6 @@ def record(
                 if state.details.get("heap") is not None:
                     state.heap_points.append((elapsed, float(state.details["heap"])))
                 series.append(elapsed, values[0])
-                if procs_at is not None:
-                    state.max_procs = max(state.max_procs, int(values[procs_at] or 0))
                 if judged is not None:
                     # The value this trace line holds: the detail reading replaces the sample's (pss with --pss).
                     value = state.details.get(state.metric)

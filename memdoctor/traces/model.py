@@ -47,18 +47,6 @@ class Trace:
         value = self.header.get("limit_bytes")
         return int(value) if isinstance(value, (int, float)) and value > 0 else None
 
-    @property
-    def one_lifetime(self) -> bool:
-        """Does the recording say it is one process for its whole span? memdoctor's own recording of one PID
-        (a process tree: every sample counts its processes) whose count never passed 1, with no restart recorded:
-        no fall in it is a restart (engine.diagnose one_lifetime). A cgroup's recording has no PID; other
-        recorders' files have no process count."""
-        procs = self.series.get("procs")
-        if not isinstance(self.header.get("pid"), int) or procs is None or self.event_times("restart").size:
-            return False
-        counted = procs[np.isfinite(procs)]
-        return bool(counted.size == procs.size and counted.size and counted.max() == 1)
-
     def __post_init__(self) -> None:
         if not self.samples_read:
             self.samples_read = len(self)
