@@ -846,3 +846,24 @@ def test_a_fill_taken_for_a_floor_cycle_is_no_sawtooth() -> None:
     d = diagnose(*_fill_under_ramps(171))
     assert d.verdict == "no-leak"
     assert d.pattern == "plateau" or any(line.startswith("sawtooth: memory swings") for line in d.evidence), d.evidence
+
+
+def test_a_heap_series_counts_against_a_no_leak_inside_the_floors_interval_only_at_the_series_leak_bar() -> None:
+    """The recorded heap series (source "series": the one diagnosis on it says leak) counts against a no-leak also at
+    a rate the floor's interval still holds (tests/data/shapes/node_slow_array_leak_180s.jsonl: heap 2.3 MiB/min, RSS
+    floor up to 2.4 MiB/min, its leak bar 0.75 MiB/min), but only at a rate the series' own leak bar counts: a
+    review's healthy Node server whose heap drifted 180 KiB/min read "not no-leak" beside RSS's "too small to matter"
+    for 397 KiB/min (bar 0.8 MiB/min). Heap snapshot containers keep the bound of the floor's interval."""
+    from memdoctor.analysis import HeapGrowth
+    from memdoctor.analysis.engine import _heap_contradiction
+
+    per_min = MiB / 60
+    high, bar = 2.4 * per_min, 0.75 * per_min
+    leak = HeapGrowth("heap", 2.3 * per_min, 2, source="series")
+    assert _heap_contradiction([leak], high, bar) == leak
+    assert _heap_contradiction([leak], high, None) is None  # no bar known (too few floor points): the bound only
+    drift = HeapGrowth("heap", 180 * 1024 / 60, 2, source="series")
+    assert _heap_contradiction([drift], 638 * 1024 / 60, 0.8 * per_min) is None
+    container = HeapGrowth("SESSIONS", 2.3 * per_min, 2)
+    assert _heap_contradiction([container], high, bar) is None
+    assert _heap_contradiction([container], 2.0 * per_min, bar) == container

@@ -558,7 +558,8 @@ def diagnose(
             evidence.append(fc.text if verdict == "leak" else f"if the growth holds: {fc.text}")
         else:
             fc = None
-    heap = _heap_contradiction(heap_growth, float(growth.slope_high))
+    relevant = res.leak_bar / res.floor_span_s if res.leak_bar is not None and res.floor_span_s > 0 else None
+    heap = _heap_contradiction(heap_growth, float(growth.slope_high), relevant)
     if heap is not None:
         extras["heap_evidence"] = {"name": heap.name, "bytes_per_s": heap.bytes_per_s, "intervals": heap.intervals,
                                    "source": heap.source}
@@ -643,18 +644,27 @@ def _above_limit(last: float | None, limit: int | None) -> str:
             "(reached: time to the limit 0; check the limit's units if the process still runs)")
 
 
-def _heap_contradiction(heap_growth: Sequence[HeapGrowth], floor_high: float) -> HeapGrowth | None:
+def _heap_contradiction(heap_growth: Sequence[HeapGrowth], floor_high: float,
+                        relevant_rate: float | None) -> HeapGrowth | None:
     """The fastest heap growth that contradicts a no-leak of the series: a container of heap snapshots that grew in
     enough intervals and faster than the floor can be growing (a slower one fits inside what the floor's interval
-    allows); or the runtime heap series recorded beside it, which the one diagnosis itself calls a leak, at any
-    rate: that diagnosis already found its growth significant and past the bar a leak must pass, and a floor whose
-    interval still holds that rate has not ruled it out either. A Node server pushing 2 KB per request into an
-    array read "no-leak (plateau), 0.95" on RSS flat for its last 1m47s (interval -1.7 to 2.4 MiB/min) while its
-    V8 heap rose 2.3 MiB/min (p < 0.001) inside pages already committed (tests/data/shapes/
-    node_slow_array_leak_180s.jsonl)."""
+    allows); or the runtime heap series recorded beside it, which the one diagnosis itself calls a leak, also at a
+    rate the floor's interval still holds when that rate is one the series' own leak bar counts (`relevant_rate`:
+    the rise a leak must show over the floor's span, per second). A Node server pushing 2 KB per request into an
+    array read "no-leak (plateau), 0.95" on RSS flat for its last 1m47s (interval -1.7 to 2.4 MiB/min, bar 0.75
+    MiB/min) while its V8 heap rose 2.3 MiB/min (p < 0.001) inside pages already committed (tests/data/shapes/
+    node_slow_array_leak_180s.jsonl). Not below that bar: the heap's own bar is a share of a heap of a few MiB,
+    and a review's healthy Node server whose heap drifted 180 KiB/min read "not no-leak" beside RSS's "too small
+    to matter" for 397 KiB/min."""
     bound = floor_high if math.isfinite(floor_high) else math.inf
+
+    def counts(h: HeapGrowth) -> bool:
+        if h.bytes_per_s > bound:
+            return True
+        return h.source == "series" and relevant_rate is not None and h.bytes_per_s >= relevant_rate
+
     found = [h for h in heap_growth if h.intervals >= th.HEAP_MIN_INTERVALS and math.isfinite(h.bytes_per_s)
-             and h.bytes_per_s > 0 and (h.source == "series" or h.bytes_per_s > bound)]
+             and h.bytes_per_s > 0 and counts(h)]
     return max(found, key=lambda h: h.bytes_per_s, default=None)
 
 
