@@ -190,7 +190,8 @@ def format_rate_range(value: float | None, low: float | None, high: float | None
         return format_rate(value, period)
     if low == high:
         # Measured to within what the data resolves (every floor point on one page count): said, not left bare, so a
-        # growth with no interval ("0 B/h", unknown) is told from one known exactly (a review, 2026-12-06).
+        # growth with no interval ("0 B/h", unknown) is told from one known exactly (issue 20: a growth and its
+        # interval, whatever the verdict).
         return f"{format_rate(value, period)} ({label + ' ' if label else 'an interval '}of zero width)"
     # A band tighter than one decimal read "3.9 MiB/s (3.9 MiB/s to 3.9 MiB/s)": print as many decimals as it takes
     # for numbers that differ to print differently, so the interval says how tight it is.

@@ -34,7 +34,6 @@ REFRESH_S = 1.0
 DISPLAY_ANALYZE_EVERY_S = 5.0
 
 
-
 def heap_evidence(state: RecordingState, warmup_s: float) -> tuple[HeapGrowth, ...]:
     """The runtime heap recorded so far (V8's used heap at each detail line, `run -- node`) as the diagnosis' heap
     evidence, as `analyze` reads it from the trace: the live line, alerts and the final diagnosis judge what the file
@@ -44,6 +43,7 @@ def heap_evidence(state: RecordingState, warmup_s: float) -> tuple[HeapGrowth, .
         return ()
     ht, hv = zip(*points, strict=True)
     return heap_series_growth(ht, hv, warmup_s=warmup_s)
+
 
 class LiveMonitor(threading.Thread):
     """Keeps the online verdict (and its alert) while `record()` runs, and has the live view drawn."""
