@@ -255,9 +255,10 @@ def _plateau_undecided(evidence: list[str]) -> None:
     evidence[:] = [line.replace(PLATEAU_READING, undecided) for line in evidence]
 
 
-def _reconcile(res: SegmentResult, fj: FloorJudgement, cl: Clean,
-               evidence: list[str]) -> tuple[str, str, float, float | None]:
-    """One verdict from the classifier's and the floor test's: (verdict, pattern, confidence, watch more)."""
+def _reconcile(res: SegmentResult, fj: FloorJudgement, cl: Clean, evidence: list[str],
+               level_around_drop: bool) -> tuple[str, str, float, float | None]:
+    """One verdict from the classifier's and the floor test's: (verdict, pattern, confidence, watch more).
+    `level_around_drop`: _level_around_one_drop(res, fj), which the growth shown also reads."""
     ft = fj.trend
     assert ft is not None
     verdict, pattern, conf, watch = res.verdict, res.pattern, res.confidence, res.watch_more_s
@@ -385,7 +386,7 @@ def _reconcile(res: SegmentResult, fj: FloorJudgement, cl: Clean,
                         "from no growth, and the floor's trend over the window shows no significant rise: undecided")
         return "inconclusive", pattern, 0.3, more
     if (fj.state == "cannot-judge" and verdict == "no-leak" and ft.cycles == 1 and (short or pattern != "plateau")
-            and not _level_around_one_drop(res, fj)):
+            and not level_around_drop):
         # One drop in the floor test's window: it has a floor point on each side of it, and one drop cannot
         # tell a start-up from a cycle; the part before it starts where the window opened, anywhere up a cycle, so
         # its floor point can sit a whole swing too high and hide a leak. A longer watch decides: a review found
@@ -495,7 +496,8 @@ def diagnose(
     extras: dict[str, Any] = {}
     if fj is not None and fj.trend is not None and math.isfinite(fj.trend.se):
         ft = fj.trend
-        verdict, pattern, conf, watch = _reconcile(res, fj, cl, evidence)
+        level_around_drop = _level_around_one_drop(res, fj)  # the verdict's rule and the growth shown both read it
+        verdict, pattern, conf, watch = _reconcile(res, fj, cl, evidence, level_around_drop)
         if verdict == "leak" and fj.state == "flat":
             # A leak by the floor's steadiness over minutes (_steady_rise), below the rate a short gate fails on:
             # the floor test's own reading ("no rise above 2.5 MiB/min") stood in the gate's failing verdict line
@@ -527,7 +529,7 @@ def diagnose(
             # And where a rise slowing down is undecided (a fill settling or a leak after its warm-up): its rate now.
             assert ft.late_slope is not None and ft.late_se is not None  # late_known
             growth = _floor_test_growth(cl, ft, ft.late_slope, ft.late_se, floor_now, res.excursion)
-        elif verdict == "no-leak" and res.verdict == "no-leak" and _level_around_one_drop(res, fj):
+        elif verdict == "no-leak" and res.verdict == "no-leak" and level_around_drop:
             # The classifier's level floor decided, not the floor test's two floor points on either side of the drop
             # (a review: "no-leak, -55.9 MiB/min (-120.6 to 8.7)" for a 100 MB buffer dropped and rebuilt): its growth.
             pass
