@@ -9,16 +9,17 @@ import os
 import signal
 import subprocess
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from memdoctor.analysis import diagnose
+from memdoctor.analysis import HeapGrowth, diagnose
 from memdoctor.analysis.diagnosis import severity
 from memdoctor.analysis.engine import check_judgeable, heap_series_growth
 from memdoctor.analysis.gate import Baseline, CommandStatus, GateResult, Measurements, Thresholds, judge, measure
 from memdoctor.analysis.thresholds import MIN_SAMPLES
+from memdoctor.pipelines.live import heap_evidence
 from memdoctor.pipelines.recording import CommonSettings, RecordingOutcome, attach_plan, execute, record_command
 from memdoctor.redact import redact_argv
 from memdoctor.report.console import stderr_console
@@ -32,14 +33,14 @@ from memdoctor.traces.writer import open_trace_writer
 
 def _measurements(t: np.ndarray, mem: np.ndarray, warmup_s: float, limit_bytes: int | None,
                   restarts: np.ndarray | None = None, oom_kills: np.ndarray | None = None,
-                  heap: tuple[Any, Any] | None = None) -> Measurements | None:
+                  heap_growth: Sequence[HeapGrowth] = ()) -> Measurements | None:
     """The diagnosis of the window after the warm-up (the engine cuts it), and the gate's memory numbers.
-    `heap`: (times, bytes) of the runtime heap series, read as the engine's heap evidence."""
+    `heap_growth`: the runtime heap series read as the engine's heap evidence (engine.heap_series_growth of a trace's,
+    pipelines.live.heap_evidence of a recording's)."""
     if len(t) == 0:
         return None
-    evidence = heap_series_growth(heap[0], heap[1], warmup_s=warmup_s) if heap is not None else ()
     diagnosis = diagnose(t, mem, limit_bytes=limit_bytes, restart_times=restarts, oom_kill_times=oom_kills,
-                         warmup_s=warmup_s, heap_growth=evidence)
+                         warmup_s=warmup_s, heap_growth=heap_growth)
     start = float(t[0])
     keep = t >= start + warmup_s
     if keep.sum() < MIN_SAMPLES:  # the engine judged the whole trace: so do the memory numbers
@@ -130,7 +131,8 @@ def gate_trace(path: str, warmup_s: float, limit_bytes: int | None, thresholds: 
     for tr in traces:
         t, series = _series(tr, metric)
         restarts, ooms = tr.event_times("restart"), tr.event_times("oom_kill")
-        heap = (tr.t, tr.series["heap"]) if metric != "heap" and "heap" in tr.series else None
+        heap = (heap_series_growth(tr.t, tr.series["heap"], warmup_s=warmup_s)
+                if metric != "heap" and "heap" in tr.series else ())
         m = _measurements(t, series, warmup_s, limit_bytes or tr.limit_bytes,
                           restarts if len(restarts) else None, ooms if len(ooms) else None, heap)
         name = str(tr.header.get("name") or path)
@@ -239,10 +241,9 @@ def run_gate(*, cmd: list[str], pid: int | None, trace: str | None, duration_s: 
         if writer is not None:
             writer.close()
     kills = np.asarray(outcome.oom_kill_times, dtype=float)
-    heap = tuple(map(list, zip(*state.heap_points, strict=True))) if state.heap_points and metric != "heap" else None
     # --metric's series as recorded (RSS unless another was asked for): what `gate --trace --metric` judges.
     m = _measurements(outcome.judged_t, outcome.judged, warmup_s, outcome.limit.bytes, None,
-                      kills if len(kills) else None, heap)  # type: ignore[arg-type]
+                      kills if len(kills) else None, heap_evidence(state, warmup_s))
     nothing = (f"no sample of the {metric} series was recorded (memory was sampled): nothing to judge"
                if len(outcome.t) and not len(outcome.judged) else "no memory sample was recorded: nothing to judge")
     result = judge(m, thresholds, command=status, baseline=baseline, oom_kill_times=list(kills),
