@@ -82,3 +82,24 @@ def test_a_leak_near_its_limit_is_snapshotted_before_the_live_verdict_could_come
     tt = np.arange(0.0, 90.0, 0.2)
     fill = np.round((50 * 2**20 + 250 * 2**20 * (1 - np.exp(-tt / 40.0))) / 4096) * 4096
     assert _first_trigger_of(tt, fill, held=True, limit_bytes=limit)[0] is None
+
+
+def test_a_leak_the_live_verdict_holds_back_for_the_whole_watch_reads_leak_at_its_end():
+    """CI (three test workers): doctor on the Python dead-letter-queue incident (--max-time 90s) ended with the
+    report "leak (linear), 3.7 MiB/s" and no snapshot, so no suspect. Recorded again with CPU load from 25 s on:
+    its floor's halves grew 3.85 then 3.72 MiB/s, a slowdown beyond their bands, and the live verdict stayed
+    "watching" (a fill may be levelling off) from 32 s to the end. The whole watch's diagnosis, the one the
+    report heads with, says leak: doctor's last look at --max-time (Watcher._last_look) takes the snapshots on it
+    (test_doctor.py::test_a_leak_the_watch_is_too_short_to_hold_is_snapshotted_at_max_time runs it)."""
+    from memdoctor.analysis import diagnose
+    from memdoctor.analysis.online import OnlineJudge
+
+    trace = read_traces(str(LIVE / "python_dead_letter_queue_slowing_under_load_90s.jsonl"))[0]
+    t, m = np.asarray(trace.t, dtype=float), np.asarray(trace.rss, dtype=float)
+    judge = OnlineJudge()
+    shown = [judge.update(diagnose(t[t <= end], m[t <= end], limit_bytes=trace.limit_bytes), end)
+             for end in np.arange(CHECK_EVERY_S * 10, float(t[-1]) + 1e-9, CHECK_EVERY_S)]
+    assert all(s.shown == "watching" for s in shown), [s.shown for s in shown]
+    assert shown[-1].note is not None and "slowing down" in shown[-1].note
+    whole = diagnose(t, m, limit_bytes=trace.limit_bytes)
+    assert whole.verdict == "leak" and whole.growth_bytes_per_s > 3 * 2**20, whole.evidence

@@ -28,8 +28,9 @@ over new evidence, as the live view and --alert hold it: 30 s at least), or memo
 --snapshot-at share of the limit, take three heap snapshots spaced so the leak
 grows measurably between them, diff them, and print one report: what grows, who holds it, the
 growth rate, the time to the limit and the caps with their arithmetic. The HTML report and the
-JSON are written beside the trace. A healthy target ends with "no leak found" after --max-time.
-The target is never stopped by a capture; a target given by PID keeps running.
+JSON are written beside the trace. At --max-time, a watch whose whole diagnosis says leak gets
+its snapshots then; a healthy target ends with "no leak found". The target is never stopped by
+a capture; a target given by PID keeps running.
 
 Examples:
 
@@ -55,7 +56,9 @@ def doctor_command(
     output: Output = None,
     limit: Limit = None,
     snapshot_at: SnapshotAt = None,
-    max_time: Annotated[str, typer.Option("--max-time", help="Stop after this long when no leak shows.")]
+    max_time: Annotated[str, typer.Option(
+        "--max-time", help="Stop watching after this long; if the whole watch then reads leak, the snapshots are "
+                           "taken first.")]
     = DEFAULT_MAX_TIME,
     target_out: TargetOutputOpt = None,
     warmup: Warmup = "0s",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 import time
 
+import numpy as np
 from rich.console import Console
 from rich.live import Live
 from rich.text import Text
@@ -45,6 +46,18 @@ def heap_evidence(state: RecordingState, warmup_s: float) -> tuple[HeapGrowth, .
     return heap_series_growth(ht, hv, warmup_s=warmup_s)
 
 
+def diagnose_so_far(state: RecordingState, *, limit_bytes: int | None, warmup_s: float,
+                    oom_kill_times: np.ndarray | None = None) -> Diagnosis | None:
+    """The one diagnosis of what the recording holds so far (--metric's series, the heap recorded beside it): the
+    live line, doctor's last look at --max-time and the final line ask this, as `analyze` asks the trace. None
+    before the judged series has a sample."""
+    t, values = state.judged_arrays()
+    if not len(t):
+        return None
+    return diagnose(t, values, limit_bytes=limit_bytes, warmup_s=warmup_s, oom_kill_times=oom_kill_times,
+                    heap_growth=heap_evidence(state, warmup_s))
+
+
 class LiveMonitor(threading.Thread):
     """Keeps the online verdict (and its alert) while `record()` runs, and has the live view drawn."""
 
@@ -74,15 +87,16 @@ class LiveMonitor(threading.Thread):
 
     # -- analysis -------------------------------------------------------------------------
     def _analyze(self) -> None:
-        t, values = self.state.judged_arrays()  # --metric's series: RSS unless another was asked for
+        t, _ = self.state.judged_arrays()  # --metric's series: RSS unless another was asked for
         if len(t) < 20:
             return
         if float(t[-1] - t[0]) < self.warmup_s:
             return
         try:
-            diagnosis = diagnose(t, values, limit_bytes=self.limit_bytes, warmup_s=self.warmup_s,
-                                 heap_growth=heap_evidence(self.state, self.warmup_s))
+            diagnosis = diagnose_so_far(self.state, limit_bytes=self.limit_bytes, warmup_s=self.warmup_s)
         except Exception:
+            return
+        if diagnosis is None:
             return
         self.observe(diagnosis, float(t[-1] - t[0]))
 

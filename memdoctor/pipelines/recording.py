@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 
 from memdoctor import __version__
-from memdoctor.analysis import Diagnosis, diagnose
+from memdoctor.analysis import Diagnosis
 from memdoctor.analysis.alerts import Alert, AlertRule
 from memdoctor.analysis.online import final_disagreement
-from memdoctor.pipelines.live import LiveMonitor, heap_evidence
+from memdoctor.pipelines.live import LiveMonitor, diagnose_so_far
 from memdoctor.redact import redact_argv
 from memdoctor.sampling.limits import MemoryLimit, oom_kill_count, with_override
 from memdoctor.sampling.oom import died_of_v8_heap
@@ -253,15 +253,13 @@ def execute(plan: RecordingPlan) -> RecordingOutcome:
         warnings.append("PSS/USS/swap not readable for this process (needs the same user or root)")
     if "fds" in denied:
         warnings.append("file descriptors not readable for this process (needs the same user or root)")
-    diagnosis = None
     jt, judged = state.judged_arrays()
     if len(t) and not len(jt):
         warnings.append(f"--metric {plan.metric}: no sample of that series was recorded, nothing to judge"
                         + (" (heap is V8's, of Node.js processes)" if plan.metric == "heap" else ""))
-    if len(jt):
-        diagnosis = diagnose(jt, judged, limit_bytes=plan.limit.bytes, warmup_s=plan.warmup_s,
-                             oom_kill_times=np.asarray(oom_times) if oom_times else None,
-                             heap_growth=heap_evidence(state, plan.warmup_s))  # what `analyze` reads from the trace
+    diagnosis = diagnose_so_far(state, limit_bytes=plan.limit.bytes, warmup_s=plan.warmup_s,
+                                oom_kill_times=np.asarray(oom_times) if oom_times else None)
+    if diagnosis is not None:
         # The samples ever recorded, not those the live series kept (it thins past ~50,000).
         count = state.series.count if plan.metric == "rss" or state.judged is None else state.judged.count
         if count != diagnosis.samples and not plan.warmup_s:
