@@ -64,13 +64,26 @@ def test_a_leak_the_watch_is_too_short_to_hold_is_snapshotted_at_max_time(tmp_pa
     has held 30 s and a third of the watch, and a slowdown of a few percent under CPU load can keep it "watching"
     to the end (the dead-letter-queue incident in CI; test_doctor_trigger.py replays it). At --max-time doctor
     takes its last look, the diagnosis of the whole watch its report heads with; a leak there gets its snapshots.
-    20 s is shorter than any live hold, so the last look is the only way to a suspect here."""
-    out = _doctor(tmp_path, "--max-time", "20s", "--", *python_example("leaky_list.py"))
+    20 s is shorter than any live hold, so the last look is the only way to a suspect here. The limit is far: under
+    a container's few hundred MiB the near-limit rule would take the snapshots first (LeakTrigger.decide)."""
+    out = _doctor(tmp_path, "--max-time", "20s", "--limit", "64GB", "--", *python_example("leaky_list.py"))
     assert out["trigger"].startswith("the diagnosis of the whole watch says leak"), out["trigger"]
     assert out["trigger_at_s"] >= 20.0
     assert len(out["snapshots"]) == 3, out["errors"]
     assert out["report"]["diagnosis"]["verdict"] == "leak"
     assert _top_suspect(out)["key"] == "__main__._handled_requests"
+
+
+def test_a_leak_that_exits_before_the_snapshots_is_not_no_leak_found(tmp_path):
+    """A command that leaked for 8 s and exited 0, before any live hold or --max-time: doctor printed "no leak
+    found" under a report heading "leak". It says the leak was seen and the command ended before the snapshots."""
+    trace = tmp_path / "t.jsonl"
+    proc = memdoctor("doctor", "-o", str(trace), "--", *python_example("leaky_list.py", "--seconds", "8"),
+                     timeout=120, check_code=0)
+    report = json.loads((tmp_path / "t.report.json").read_text())
+    assert report["diagnosis"]["verdict"] == "leak", report["diagnosis"]["evidence"]
+    assert "no leak found" not in proc.stdout, proc.stdout[-1500:]
+    assert "no snapshots: the diagnosis says leak, but the target exited" in proc.stdout, proc.stdout[-1500:]
 
 
 def test_node_pid_leak_is_named_and_target_survives(tmp_path, spawn):

@@ -103,3 +103,31 @@ def test_a_leak_the_live_verdict_holds_back_for_the_whole_watch_reads_leak_at_it
     assert shown[-1].note is not None and "slowing down" in shown[-1].note
     whole = diagnose(t, m, limit_bytes=trace.limit_bytes)
     assert whole.verdict == "leak" and whole.growth_bytes_per_s > 3 * 2**20, whole.evidence
+
+
+def _state_of(path: Path):
+    from memdoctor.sampling.recorder import RecordingState
+
+    trace = read_traces(str(path))[0]
+    state = RecordingState(judge_live=True)
+    state.series.extend_pairs([(float(t), (float(m),)) for t, m in zip(trace.t, trace.rss, strict=True)])
+    return state, trace
+
+
+def test_the_last_look_at_max_time_takes_the_whole_watchs_leak_but_not_inside_the_warmup():
+    """Watcher._last_look on that recording as the watcher holds it at --max-time: doctor takes the leak; gate
+    --diagnose (held=False, the recording not its to stop) has no last look; nor has a watch still inside its
+    --warmup, whose start the user left out (the engine would judge a short rest whole)."""
+    from memdoctor.pipelines.doctor import Watcher
+
+    state, trace = _state_of(LIVE / "python_dead_letter_queue_slowing_under_load_90s.jsonl")
+
+    def last_look(**kwargs):
+        watcher = Watcher(state, 0, limit_bytes=trace.limit_bytes, prefix="unused", shares=[], max_time_s=90.0,
+                          say=lambda message: None, **kwargs)
+        return watcher._last_look()[0]
+
+    assert (last_look() or "").startswith("the diagnosis of the whole watch says leak")
+    assert last_look(held=False, stop_recording=False) is None
+    assert last_look(warmup_s=float(trace.t[-1]) - 1.0) is None
+    assert last_look(warmup_s=30.0) is not None

@@ -165,14 +165,24 @@ def doctor_command(
         out = stdout_console()
         out.print(result["terminal"], markup=False, highlight=False)
         if run.trigger is None and not failed_early:
-            out.print("no leak found: the diagnosis did not call a leak in "
-                      f"{outcome.result.duration_s:.0f}s (evidence above)", markup=False)
+            out.print(_no_trigger_line(verdict, outcome.result.end_reason, outcome.result.duration_s), markup=False)
         out.print(f"trace: {os.path.abspath(trace_path)}\nHTML report: {result['html']}\nJSON: {result['json']}",
                   markup=False)
     if failed_early:
         raise fail(f"the command {outcome.child_exit} after {outcome.result.duration_s:.1f}s, before the "
                    "diagnosis could decide: nothing to judge")
     raise typer.Exit(0)
+
+
+def _no_trigger_line(verdict: str | None, end_reason: str | None, duration_s: float) -> str:
+    """Why a watch ended without snapshots. "no leak found" only when the report says so: a command that leaked and
+    exited before the live verdict held (and before --max-time's last look) got "no leak found" under a report
+    heading "leak"."""
+    if verdict != "leak":
+        return f"no leak found: the diagnosis did not call a leak in {duration_s:.0f}s (evidence above)"
+    ended = "the target exited" if end_reason == "target-exited" else "the watch ended"
+    return (f"no snapshots: the diagnosis says leak, but {ended} after {duration_s:.0f}s, before doctor took them "
+            "(it takes them once the live verdict shows leak, or at --max-time): watch it longer")
 
 
 def _alive(pid: int | None) -> bool | None:

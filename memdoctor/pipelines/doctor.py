@@ -206,11 +206,20 @@ class Watcher:
         verdict can stay "watching" for a whole watch on a leak: its halves' rates of a 3.8 MiB/s Python queue leak
         were 3.85 then 3.72 MiB/s under CPU load (beyond their bands: "a fill may be levelling off"), so a 90 s doctor
         run in CI ended "leak" with no snapshot and no suspect (tests/data/live/python_dead_letter_queue_slowing_
-        under_load_90s.jsonl). gate --diagnose has no last look: its window is over at its end."""
-        if not (self.held and self.stop_recording):
-            return None, None
+        under_load_90s.jsonl). gate --diagnose has no last look: its window is over at its end. Like the live
+        verdict, it judges nothing inside --warmup (the engine would judge a short rest whole, the start-up the user
+        left out). Unlike the live verdict it takes a leak whose growth is slowing down (that recording's is): the
+        report heads "leak" on it either way, and a short --max-time on a start-up climb gets snapshots of it."""
+        import numpy as np
+
+        from memdoctor.analysis.thresholds import MIN_SAMPLES
         from memdoctor.pipelines.live import diagnose_so_far
 
+        if not (self.held and self.stop_recording):
+            return None, None
+        jt, _ = self.state.judged_arrays()
+        if not len(jt) or int((np.asarray(jt) >= float(jt[0]) + self.warmup_s).sum()) < MIN_SAMPLES:
+            return None, None
         diagnosis = diagnose_so_far(self.state, limit_bytes=self.limit_bytes, warmup_s=self.warmup_s)
         if diagnosis is None or diagnosis.verdict != "leak":
             return None, None
