@@ -328,6 +328,18 @@ def test_another_processs_snapshots_do_not_change_the_traces_verdict() -> None:
     assert out["diagnosis"]["verdict"] == alone["verdict"] == "no-leak", out["diagnosis"]["evidence"]
 
 
+def test_a_trace_on_standard_input_with_another_processs_snapshots_is_read_once() -> None:
+    """`report - SNAPS...` with snapshots of another process than the trace's exited 2 with "- is empty": the
+    trace was judged with the snapshots' growth, then judged again without it from standard input, already read."""
+    incidents = ROOT / "sample_traces" / "incidents"
+    trace = incidents / "worker_pool.jsonl"  # PID 24125
+    others = [str(incidents / f"dead_letter_queue.jsonl.heap.24124.00{i}.snap") for i in (1, 2, 3)]
+    out = json.loads(memdoctor("report", "-", *others, "--format", "json", input=trace.read_text(),
+                               check_code=0).stdout)
+    assert any("the snapshots of PID 24124" in note for note in out["notes"]), out["notes"]
+    assert out["diagnosis"]["verdict"] == "no-leak", out["diagnosis"]["evidence"]
+
+
 def test_one_snapshot_beside_the_trace_is_said_not_refused(tmp_path: Path) -> None:
     """Issue 21: `report TRACE` refused the trace (exit 2) when one snapshot lay beside it."""
     import shutil

@@ -92,10 +92,13 @@ def handle_errors(func: F) -> F:
 
 
 def judge_worst_series(path: str, metric: str, limit_bytes: int | None, warmup_s: float = 0.0,
-                       heap_growth: Sequence[HeapGrowth] = ()) -> tuple[Trace, Diagnosis, str | None]:
+                       heap_growth: Sequence[HeapGrowth] | Callable[[Trace], Sequence[HeapGrowth]] = ()
+                       ) -> tuple[Trace, Diagnosis, str | None]:
     """The series of an input that a command judging one series judges, and its diagnosis: the only one, or
     of several (a Prometheus range, docker stats of many containers) the worst, as `gate --trace` takes it
-    (analysis.diagnosis.severity), named in the evidence with the others' verdicts (and returned: the note)."""
+    (analysis.diagnosis.severity), named in the evidence with the others' verdicts (and returned: the note).
+    HEAP_GROWTH may be a function of the trace read (`report` drops snapshots of another process than the
+    trace's header names): the input is read once, and standard input can be read only once."""
     from dataclasses import replace
 
     from memdoctor.analysis.diagnosis import severity
@@ -103,7 +106,8 @@ def judge_worst_series(path: str, metric: str, limit_bytes: int | None, warmup_s
 
     traces = read_traces(path)
     judged = [(tr, judge_trace(tr, metric, path, limit_bytes, warmup_s, several=len(traces) > 1,
-                               heap_growth=heap_growth)) for tr in traces]
+                               heap_growth=heap_growth(tr) if callable(heap_growth) else heap_growth))
+              for tr in traces]
     if len(judged) == 1:
         return judged[0][0], judged[0][1], None
     order = sorted(range(len(judged)), key=lambda k: severity(judged[k][1]))

@@ -109,9 +109,9 @@ def build(trace_path: str | None, snapshot_paths: list[str], limit_bytes: int | 
         # another process's (_other_process): the report says their growth is "not measured on this trace", and it
         # turned the trace's no-leak into "inconclusive ... the answer is not no-leak" (an end-to-end review).
         growth = heap_growth(diff) if diff is not None else ()
-        trace, diagnosis, _ = judge_worst_series(trace_path, metric, limit_bytes, warmup_s, heap_growth=growth)
-        if growth and _other_process(trace, chosen) is not None:
-            trace, diagnosis, _ = judge_worst_series(trace_path, metric, limit_bytes, warmup_s)
+        trace, diagnosis, _ = judge_worst_series(
+            trace_path, metric, limit_bytes, warmup_s,
+            heap_growth=lambda read: () if _other_process(read, chosen) is not None else growth)
         trace_info = {"name": trace_path, "runtime": trace.header.get("runtime"), "samples": len(trace)}
         # The trace's idle memory for the caps: the one baseline `caps --trace` and the concurrency take.
         trace_info["baseline_bytes"] = caps.trace_baseline(trace.t, trace.rss, warmup_s)
