@@ -87,6 +87,7 @@ def build(trace_path: str | None, snapshot_paths: list[str], limit_bytes: int | 
     trace_info: dict[str, Any] = {}
     outside: dict[str, Any] | None = None
     diff = None
+    chosen: list[str] = []
     if snapshot_paths:
         from memdoctor.heap.detect import runtime_of_file
         from memdoctor.heap.runtimes import engine
@@ -111,7 +112,7 @@ def build(trace_path: str | None, snapshot_paths: list[str], limit_bytes: int | 
         growth = heap_growth(diff) if diff is not None else ()
         trace, diagnosis, _ = judge_worst_series(
             trace_path, metric, limit_bytes, warmup_s,
-            heap_growth=lambda read: () if _other_process(read, chosen) is not None else growth)
+            heap_growth=lambda read: growth if growth and _other_process(read, chosen) is None else ())
         trace_info = {"name": trace_path, "runtime": trace.header.get("runtime"), "samples": len(trace)}
         # The trace's idle memory for the caps: the one baseline `caps --trace` and the concurrency take.
         trace_info["baseline_bytes"] = caps.trace_baseline(trace.t, trace.rss, warmup_s)
