@@ -424,3 +424,29 @@ def test_an_undecided_rise_shows_the_rise_not_the_flat_tail() -> None:
     assert not any("not a leak" in line for line in d["evidence"]), d["evidence"]
     gate = _cli("gate", "--trace", path, "--metric", "pss", "--warmup", "2s", "--json")
     assert "floor growth 8.5 MiB/min" in gate["checks"][0]["message"], gate["checks"]
+
+
+def test_gate_trace_reads_an_input_without_timestamps_at_the_given_interval() -> None:
+    """`gate --trace docker-stats.jsonl -i 5s` ignored -i and judged the file at the reader's default spacing:
+    a growth 250x the one `analyze --interval 5s` gave for the same file and option, and the limit in 24 s instead
+    of 1h38m (an end-to-end review, 2026-12-06). With --trace, a given --interval is the input's, as analyze's."""
+    path = str(ROOT / "tests" / "data" / "importers" / "docker-stats-cli.jsonl")
+    analyze = _cli("analyze", path, "--interval", "5s", "--json")
+    analyze = analyze["series"][0] if "series" in analyze else analyze
+    gate = _cli("gate", "--trace", path, "-i", "5s", "--json")["diagnosis"]
+    assert gate["duration_s"] == analyze["duration_s"] == 400.0
+    assert gate["growth_bytes_per_s"] == analyze["growth_bytes_per_s"]
+    assert gate["time_to_limit_s"] == analyze["time_to_limit_s"]
+
+
+def test_a_short_series_still_warns_of_a_near_limit() -> None:
+    """`gate --trace python_leaky_list.jsonl --metric pss --limit 512MB --max-time-to-limit 24h` PASSED: PSS is a
+    detail series (every 5 s, 12 samples in 56 s), below the 20 a trend test needs, and a reading that short had no
+    time to the limit, though its samples climbed 3.9 MiB/s at 227 MiB, 73 s from the limit. As on a longer trace,
+    an undecided reading whose growth reaches the limit within a day gives the time; analyze prints the same."""
+    path = str(ROOT / "sample_traces" / "python_leaky_list.jsonl")
+    gate = _cli("gate", "--trace", path, "--metric", "pss", "--limit", "512MB", "--max-time-to-limit", "24h", "--json")
+    assert not gate["passed"] and "time-to-limit" in gate["failures"], gate["failures"]
+    analyze = _cli("analyze", path, "--metric", "pss", "--limit", "512MB", "--json")
+    assert analyze["verdict"] == gate["diagnosis"]["verdict"] == "inconclusive"
+    assert 60 < analyze["time_to_limit_s"] == gate["diagnosis"]["time_to_limit_s"] < 90

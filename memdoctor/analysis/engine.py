@@ -473,11 +473,25 @@ def diagnose(
         reached = bool(oom_ev) or (limit is not None and last is not None and last > limit)
         if reached and not oom_ev:
             evidence.append(_above_limit(last, limit))
+        short_fc = None
+        if not reached and limit is not None and last is not None and rate > 0:
+            # The limit warns as it does on a longer trace (an undecided reading whose fast end reaches the limit
+            # within TTL_WARN_S): `gate --metric pss` (a detail series every 5 s, 12 samples in 60 s) passed
+            # --max-time-to-limit 24h on a leak 73 s from its limit with "no forecast" (a review, 2026-12-06).
+            short_fc = time_to_limit(Growth(rate, float(low if low is not None else rate),
+                                            float(high if high is not None else rate), None, 0.0, None),
+                                     limit, last_t=float(cl.t[-1]), last=last)
+            if short_fc.low is not None and short_fc.low <= th.TTL_WARN_S:
+                evidence.append(f"if the growth holds: {short_fc.text}")
+            else:
+                short_fc = None
+        ttl: float | None = 0.0 if reached else (short_fc.seconds if short_fc else None)
+        ttl_range: tuple[float | None, float | None] | None = (
+            (0.0, 0.0) if reached else ((short_fc.low, short_fc.high) if short_fc else None))
         return Diagnosis(verdict=Verdict.LEAK if oom_ev else Verdict.INCONCLUSIVE,
                          pattern=Pattern.LINEAR if oom_ev else Pattern.STABLE,
                          growth_bytes_per_s=rate, growth_low_bytes_per_s=low, growth_high_bytes_per_s=high,
-                         limit_bytes=limit, time_to_limit_s=0.0 if reached else None,
-                         time_to_limit_range_s=(0.0, 0.0) if reached else None,
+                         limit_bytes=limit, time_to_limit_s=ttl, time_to_limit_range_s=ttl_range,
                          samples=n, duration_s=duration, confidence=0.9 if oom_ev else 0.0, evidence=evidence,
                          watch_more_s=None if oom_ev else watch, last_bytes=last, peak_bytes=peak,
                          restarts=len(ooms), extras=band)

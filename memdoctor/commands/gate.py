@@ -9,6 +9,7 @@ import shutil
 from typing import Annotated
 
 import typer
+from click.core import ParameterSource
 
 from memdoctor.commands.common import EXIT_JUDGEMENT_FAILED, CommandSpec, fail, handle_errors, parse_limit
 from memdoctor.commands.recording_options import DetailEvery, Interval, NoChildren, Output, TargetOutputOpt
@@ -42,6 +43,7 @@ Examples:
 
 @handle_errors
 def gate_command(
+    ctx: typer.Context,
     cmd: Annotated[list[str] | None, typer.Argument(help="The command to gate, after --.", show_default=False)] = None,
     pid: Annotated[int | None, typer.Option("--pid", help="Gate a running process instead (needs --duration).")] = None,
     trace: Annotated[str | None, typer.Option("--trace", help="Gate a recorded trace instead.")] = None,
@@ -115,6 +117,11 @@ def gate_command(
     interval_s = parse_duration(interval)
     if interval_s < 0.001:
         raise fail(f"--interval {interval!r} is too small: use at least 1ms")
+    # With --trace, a given --interval is the input's time between samples (an input without timestamps, as
+    # `analyze --interval` reads it): `gate --trace docker-stats.txt -i 5s` ignored it and judged 5x the growth
+    # analyze gave for the same file and option (an end-to-end review, 2026-12-06).
+    given = ctx.get_parameter_source("interval") not in (ParameterSource.DEFAULT, None)
+    input_interval_s = interval_s if trace is not None and given else None
     limit_bytes = parse_limit(limit)
     if update_baseline and not baseline:
         raise fail("--update-baseline needs --baseline FILE to write")
@@ -146,6 +153,7 @@ def gate_command(
         detail_every=parse_duration(detail_every), output=output, follow_children=not no_children,
         limit_bytes=limit_bytes, load=load_argv, thresholds=thresholds, baseline=base,
         json_out=json_out, metric=metric, target_output_spec=target_out, diagnose=diagnose,
+        input_interval_s=input_interval_s,
     )
     _write_outputs(result, title, memory, duration_taken, junit, summary, baseline if update_baseline else None)
     if json_out:

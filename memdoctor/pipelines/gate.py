@@ -123,11 +123,13 @@ def _start_load(load: list[str], state: RecordingState, stop_when_done: bool) ->
 
 
 def gate_trace(path: str, warmup_s: float, limit_bytes: int | None, thresholds: Thresholds,
-               baseline: Baseline | None, metric: str) -> tuple[GateResult, str, list[float], float]:
+               baseline: Baseline | None, metric: str,
+               input_interval_s: float | None = None) -> tuple[GateResult, str, list[float], float]:
     """Judge every series of a recorded input; the gate's result is the worst one's (failures first). Also the
-    pytest plugin's judgement of a watch (pytest_plugin.judge_trace): one computation for both."""
+    pytest plugin's judgement of a watch (pytest_plugin.judge_trace): one computation for both.
+    INPUT_INTERVAL_S: the time between samples of an input without timestamps, as `analyze --interval`."""
     judged: list[tuple[GateResult, str, list[float]]] = []
-    traces = read_traces(path)
+    traces = read_traces(path, interval_s=input_interval_s)
     for tr in traces:
         t, series = _series(tr, metric)
         restarts, ooms = tr.event_times("restart"), tr.event_times("oom_kill")
@@ -165,7 +167,8 @@ def run_gate(*, cmd: list[str], pid: int | None, trace: str | None, duration_s: 
              interval_s: float, detail_every: float, output: str | None, follow_children: bool,
              limit_bytes: int | None, load: list[str] | None, thresholds: Thresholds, baseline: Baseline | None,
              json_out: bool, metric: str = "rss", target_output_spec: str | None = None,
-             diagnose: bool = False) -> tuple[GateResult, str, list[float], float]:
+             diagnose: bool = False,
+             input_interval_s: float | None = None) -> tuple[GateResult, str, list[float], float]:
     """Record or read, then judge. Returns (result, title, memory for a sparkline, seconds taken).
 
     `diagnose` (`gate --diagnose`, needs `output`): while recording, heap snapshots are taken as `doctor`
@@ -174,7 +177,7 @@ def run_gate(*, cmd: list[str], pid: int | None, trace: str | None, duration_s: 
     --trace, the snapshots already beside the trace are used.
     """
     if trace is not None:
-        gated = gate_trace(trace, warmup_s, limit_bytes, thresholds, baseline, metric)
+        gated = gate_trace(trace, warmup_s, limit_bytes, thresholds, baseline, metric, input_interval_s)
         if diagnose and not gated[0].passed:
             _attach_report(gated[0], trace, None, limit_bytes, warmup_s, metric)
         return gated
