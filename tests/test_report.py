@@ -340,6 +340,16 @@ def test_a_trace_on_standard_input_with_another_processs_snapshots_is_read_once(
     assert out["diagnosis"]["verdict"] == "no-leak", out["diagnosis"]["evidence"]
 
 
+def test_a_memray_capture_alone_is_reported_as_the_trace_the_other_commands_read() -> None:
+    """`report leak.memray.bin` exited 2 with "give at least two heap snapshots": a memray capture is told by its
+    first bytes as a Python heap capture, while analyze, gate --trace, caps and compare read it as a trace (an
+    end-to-end review, 2026-12-06). Alone, it is the trace, judged as analyze judges it."""
+    path = str(ROOT / "tests" / "data" / "importers" / "leak.memray.bin")
+    out = json.loads(memdoctor("report", path, "--format", "json", check_code=0).stdout)
+    alone = json.loads(memdoctor("analyze", path, "--json", check_code=0).stdout)
+    assert (out["diagnosis"]["verdict"], out["diagnosis"]["pattern"]) == (alone["verdict"], alone["pattern"])
+
+
 def test_one_snapshot_beside_the_trace_is_said_not_refused(tmp_path: Path) -> None:
     """Issue 21: `report TRACE` refused the trace (exit 2) when one snapshot lay beside it."""
     import shutil

@@ -55,7 +55,19 @@ def _split_inputs(paths: list[str]) -> tuple[str | None, list[str]]:
             trace_path = path
         else:
             raise fail(f"two traces given ({trace_path}, {path}): give one trace and its heap snapshots")
+    if trace_path is None and len(snapshots) == 1 and _is_memray_capture(snapshots[0]):
+        # A memray capture alone is its recording's trace (its memory over time), as analyze, gate --trace, caps
+        # and compare read it; `report leak.memray.bin` said "give at least two heap snapshots" (a review).
+        return snapshots[0], []
     return trace_path, snapshots
+
+
+def _is_memray_capture(path: str) -> bool:
+    from memdoctor.heap.detect import MEMRAY_LZ4_MAGIC
+
+    with open(path, "rb") as fh:
+        head = fh.read(64)
+    return head.startswith((b"memray", MEMRAY_LZ4_MAGIC))
 
 
 def _pick(snapshots: list[str]) -> list[str]:
