@@ -439,6 +439,22 @@ def test_gate_trace_reads_an_input_without_timestamps_at_the_given_interval() ->
     assert gate["time_to_limit_s"] == analyze["time_to_limit_s"]
 
 
+def test_gate_trace_interval_reaches_its_baseline_and_its_diagnose_report(tmp_path: Path) -> None:
+    """With -i read as the input's interval, the baseline trace and --diagnose's report still read the file at the
+    reader's default spacing: the file as its own baseline read "4.8 MiB/min vs baseline 23.7 MiB/min" (a branch's
+    leak 5x main's would pass), and the report beside it gave another diagnosis (a review, 2026-12-06)."""
+    import shutil
+
+    path = tmp_path / "ds.jsonl"
+    shutil.copy(ROOT / "tests" / "data" / "importers" / "docker-stats-cli.jsonl", path)
+    out = _cli("gate", "--trace", str(path), "-i", "5s", "--baseline", str(path), "--diagnose", "--json")
+    growth = next(c for c in out["checks"] if c["name"] == "baseline-growth")
+    assert growth["message"].startswith("floor growth 4.8 MiB/min vs baseline 4.8 MiB/min"), growth["message"]
+    report = json.loads((tmp_path / "ds.report.json").read_text())["diagnosis"]
+    assert report["growth_bytes_per_s"] == out["diagnosis"]["growth_bytes_per_s"]
+    assert report["duration_s"] == out["diagnosis"]["duration_s"] == 400.0
+
+
 def test_a_short_series_still_warns_of_a_near_limit() -> None:
     """`gate --trace python_leaky_list.jsonl --metric pss --limit 512MB --max-time-to-limit 24h` PASSED: PSS is a
     detail series (every 5 s, 12 samples in 56 s), below the 20 a trend test needs, and a reading that short had no
@@ -450,3 +466,18 @@ def test_a_short_series_still_warns_of_a_near_limit() -> None:
     analyze = _cli("analyze", path, "--metric", "pss", "--limit", "512MB", "--json")
     assert analyze["verdict"] == gate["diagnosis"]["verdict"] == "inconclusive"
     assert 60 < analyze["time_to_limit_s"] == gate["diagnosis"]["time_to_limit_s"] < 90
+
+
+def test_a_short_series_of_noise_gets_no_time_to_the_limit() -> None:
+    """The short reading's time to the limit is for samples whose band shows a rise: 12 samples of flat noise
+    (50 MB +- 1 MB, 5 s apart) have a band from -0.8 to 1.6 MiB/min, whose fast end reaches a 100 MB limit within a
+    day, and they failed `--max-time-to-limit 24h` with "limit reached in 1h33m" (a review, 2026-12-06)."""
+    import numpy as np
+
+    from memdoctor.analysis import diagnose
+
+    t = np.arange(12) * 5.0
+    noise = np.random.default_rng(3).uniform(-1e6, 1e6, size=12)
+    d = diagnose(t, 50e6 + noise, limit_bytes=100 * 10**6)
+    assert d.verdict == "inconclusive" and d.growth_low_bytes_per_s is not None and d.growth_low_bytes_per_s < 0
+    assert d.time_to_limit_s is None, d.evidence

@@ -474,10 +474,13 @@ def diagnose(
         if reached and not oom_ev:
             evidence.append(_above_limit(last, limit))
         short_fc = None
-        if not reached and limit is not None and last is not None and rate > 0:
+        if not reached and limit is not None and last is not None and low is not None and low > 0:
             # The limit warns as it does on a longer trace (an undecided reading whose fast end reaches the limit
             # within TTL_WARN_S): `gate --metric pss` (a detail series every 5 s, 12 samples in 60 s) passed
             # --max-time-to-limit 24h on a leak 73 s from its limit with "no forecast" (a review, 2026-12-06).
+            # Only for samples whose band shows a rise (its slow end above zero): a band this wide that includes
+            # no growth reaches any limit within a day at its fast end, and flat noise (50 MB +- 1 MB, 12 samples)
+            # failed a gate with "limit reached in 1h33m" (the review of that change).
             short_fc = time_to_limit(Growth(rate, float(low if low is not None else rate),
                                             float(high if high is not None else rate), None, 0.0, None),
                                      limit, last_t=float(cl.t[-1]), last=last)

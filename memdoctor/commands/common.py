@@ -92,19 +92,20 @@ def handle_errors(func: F) -> F:
 
 
 def judge_worst_series(path: str, metric: str, limit_bytes: int | None, warmup_s: float = 0.0,
-                       heap_growth: Sequence[HeapGrowth] | Callable[[Trace], Sequence[HeapGrowth]] = ()
-                       ) -> tuple[Trace, Diagnosis, str | None]:
+                       heap_growth: Sequence[HeapGrowth] | Callable[[Trace], Sequence[HeapGrowth]] = (),
+                       input_interval_s: float | None = None) -> tuple[Trace, Diagnosis, str | None]:
     """The series of an input that a command judging one series judges, and its diagnosis: the only one, or
     of several (a Prometheus range, docker stats of many containers) the worst, as `gate --trace` takes it
     (analysis.diagnosis.severity), named in the evidence with the others' verdicts (and returned: the note).
     HEAP_GROWTH may be a function of the trace read (`report` drops snapshots of another process than the
-    trace's header names): the input is read once, and standard input can be read only once."""
+    trace's header names): the input is read once, and standard input can be read only once. INPUT_INTERVAL_S:
+    the time between samples of an input without timestamps (`analyze --interval`)."""
     from dataclasses import replace
 
     from memdoctor.analysis.diagnosis import severity
     from memdoctor.traces.reader import read_traces
 
-    traces = read_traces(path)
+    traces = read_traces(path, interval_s=input_interval_s)
     judged = [(tr, judge_trace(tr, metric, path, limit_bytes, warmup_s, several=len(traces) > 1,
                                heap_growth=heap_growth(tr) if callable(heap_growth) else heap_growth))
               for tr in traces]

@@ -121,7 +121,7 @@ def gate_command(
     # `analyze --interval` reads it): `gate --trace docker-stats.txt -i 5s` ignored it and judged 5x the growth
     # analyze gave for the same file and option (an end-to-end review, 2026-12-06).
     given = ctx.get_parameter_source("interval") not in (ParameterSource.DEFAULT, None)
-    input_interval_s = interval_s if trace is not None and given else None
+    input_interval_s = interval_s if trace is not None and given else None  # and of a baseline trace, --diagnose
     limit_bytes = parse_limit(limit)
     if update_baseline and not baseline:
         raise fail("--update-baseline needs --baseline FILE to write")
@@ -134,7 +134,7 @@ def gate_command(
                      heap=bool(cmd) and detect_runtime(list(cmd or [])) != "python")
     base = None
     if baseline and not update_baseline:
-        base = _load_baseline(baseline, Baseline, metric)
+        base = _load_baseline(baseline, Baseline, metric, input_interval_s)
     if (junit or output) and trace is None:
         for path in filter(None, (junit, output)):
             if os.path.isdir(path):
@@ -166,7 +166,7 @@ def gate_command(
     raise typer.Exit(0 if result.passed else EXIT_JUDGEMENT_FAILED)
 
 
-def _load_baseline(path: str, baseline_cls, metric: str = "rss"):
+def _load_baseline(path: str, baseline_cls, metric: str = "rss", input_interval_s: float | None = None):
     from memdoctor.pipelines.gate import baseline_from_trace
 
     if not os.path.exists(path):
@@ -182,7 +182,7 @@ def _load_baseline(path: str, baseline_cls, metric: str = "rss"):
                 return baseline_cls.from_dict(json.load(fh), path)
         except ValueError as exc:
             raise fail(str(exc).splitlines()[0]) from None
-    return baseline_from_trace(path, metric)
+    return baseline_from_trace(path, metric, input_interval_s)
 
 
 def _write_outputs(result, title, memory, duration_taken, junit, summary, baseline_out) -> None:

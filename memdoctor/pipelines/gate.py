@@ -61,9 +61,10 @@ def _series(trace: Trace, metric: str, what: str = "") -> tuple[np.ndarray, np.n
     return trace.t[keep], series[keep]
 
 
-def baseline_from_trace(path: str, metric: str = "rss") -> Baseline:
-    """A baseline computed from a recorded trace of the main branch, of the series the gate judges."""
-    trace = read_trace(path)
+def baseline_from_trace(path: str, metric: str = "rss", input_interval_s: float | None = None) -> Baseline:
+    """A baseline computed from a recorded trace of the main branch, of the series the gate judges (an input
+    without timestamps read at INPUT_INTERVAL_S, the gate's --interval with --trace, as the gated trace is)."""
+    trace = read_trace(path, interval_s=input_interval_s)
     t, series = _series(trace, metric, f"baseline {path}")
     if not len(t):
         raise TraceReadError(f"baseline {path} has no sample of the {metric!r} series")
@@ -179,7 +180,7 @@ def run_gate(*, cmd: list[str], pid: int | None, trace: str | None, duration_s: 
     if trace is not None:
         gated = gate_trace(trace, warmup_s, limit_bytes, thresholds, baseline, metric, input_interval_s)
         if diagnose and not gated[0].passed:
-            _attach_report(gated[0], trace, None, limit_bytes, warmup_s, metric)
+            _attach_report(gated[0], trace, None, limit_bytes, warmup_s, metric, input_interval_s)
         return gated
     settings = CommonSettings(interval_s, duration_s, detail_every if detail_every > 0 else None, limit_bytes, None,
                               metric=metric)
@@ -261,7 +262,7 @@ def run_gate(*, cmd: list[str], pid: int | None, trace: str | None, duration_s: 
 
 
 def _attach_report(result: GateResult, trace_path: str, run: Any, limit_bytes: int | None,
-                   warmup_s: float = 0.0, metric: str = "rss") -> None:
+                   warmup_s: float = 0.0, metric: str = "rss", input_interval_s: float | None = None) -> None:
     """A failing gate's ranked leak report, beside the trace (as `doctor` writes it), named in its notes."""
     from memdoctor.commands.report import _usable_beside
     from memdoctor.pipelines.doctor import DoctorRun, build_outputs
@@ -269,7 +270,8 @@ def _attach_report(result: GateResult, trace_path: str, run: Any, limit_bytes: i
     if run is None:  # --trace: the snapshots `run --heap-every` (or an earlier doctor) left beside it
         run = DoctorRun(snapshots=_usable_beside(trace_path)[0])
     try:
-        out = build_outputs(trace_path, run, limit_bytes, warmup_s=warmup_s, metric=metric)
+        out = build_outputs(trace_path, run, limit_bytes, warmup_s=warmup_s, metric=metric,
+                            input_interval_s=input_interval_s)
     except Exception as exc:  # the gate's result stands whatever happens to its report
         result.notes.append(f"--diagnose: the report could not be written: {exc}")
         return

@@ -128,12 +128,13 @@ def read_traces(path: str, fmt: str | None = None, max_points: int = DEFAULT_MAX
     return result if isinstance(result, list) else [result]
 
 
-def read_trace(path: str, fmt: str | None = None, max_points: int = DEFAULT_MAX_POINTS) -> Trace:
+def read_trace(path: str, fmt: str | None = None, max_points: int = DEFAULT_MAX_POINTS,
+               interval_s: float | None = None) -> Trace:
     """Read a trace from `path` ("-" for stdin), auto-detecting its format unless `fmt` is given.
 
     For an input with several series, the first one (`read_traces` gives them all).
     """
-    traces = read_traces(path, fmt, max_points)
+    traces = read_traces(path, fmt, max_points, interval_s=interval_s)
     first = traces[0]
     if len(traces) > 1:
         first.warnings.append(f"{len(traces)} series in the input: only the first "
