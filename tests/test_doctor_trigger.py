@@ -125,7 +125,7 @@ def test_the_last_look_at_max_time_takes_the_whole_watchs_leak_but_not_inside_th
     def last_look(**kwargs):
         watcher = Watcher(state, 0, limit_bytes=trace.limit_bytes, prefix="unused", shares=[], max_time_s=90.0,
                           say=lambda message: None, **kwargs)
-        return watcher._last_look()[0]
+        return watcher._last_look(state.judged_arrays()[0])[0]
 
     assert (last_look() or "").startswith("the diagnosis of the whole watch says leak")
     assert last_look(held=False, stop_recording=False) is None

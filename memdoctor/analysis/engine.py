@@ -411,6 +411,18 @@ def _reconcile(res: SegmentResult, fj: FloorJudgement, cl: Clean, evidence: list
     return verdict, pattern, conf, watch
 
 
+def _forecast(growth: Growth, limit: int, last_t: float, last: float, *, leak: bool,
+              evidence: list[str]) -> Forecast | None:
+    """The time to the limit a diagnosis gives, with its evidence line: for a leak, always; for any other reading,
+    when the fast end of its growth reaches the limit within TTL_WARN_S (an undecided or healthy-looking process at
+    93 % of its limit and still climbing must warn)."""
+    fc = time_to_limit(growth, limit, last_t=last_t, last=last)
+    if not leak and (fc.low is None or fc.low > th.TTL_WARN_S):
+        return None
+    evidence.append(fc.text if leak else f"if the growth holds: {fc.text}")
+    return fc
+
+
 def diagnose(
     t: np.ndarray,
     mem: np.ndarray,
@@ -475,19 +487,13 @@ def diagnose(
             evidence.append(_above_limit(last, limit))
         short_fc = None
         if not reached and limit is not None and last is not None and low is not None and low > 0:
-            # The limit warns as it does on a longer trace (an undecided reading whose fast end reaches the limit
-            # within TTL_WARN_S): `gate --metric pss` (a detail series every 5 s, 12 samples in 60 s) passed
-            # --max-time-to-limit 24h on a leak 73 s from its limit with "no forecast" (a review, 2026-12-06).
-            # Only for samples whose band shows a rise (its slow end above zero): a band this wide that includes
-            # no growth reaches any limit within a day at its fast end, and flat noise (50 MB +- 1 MB, 12 samples)
-            # failed a gate with "limit reached in 1h33m" (the review of that change).
-            short_fc = time_to_limit(Growth(rate, float(low if low is not None else rate),
-                                            float(high if high is not None else rate), None, 0.0, None),
-                                     limit, last_t=float(cl.t[-1]), last=last)
-            if short_fc.low is not None and short_fc.low <= th.TTL_WARN_S:
-                evidence.append(f"if the growth holds: {short_fc.text}")
-            else:
-                short_fc = None
+            # The limit warns as it does on a longer trace (_forecast): `gate --metric pss` (a detail series every
+            # 5 s, 12 samples in 60 s) passed --max-time-to-limit 24h on a leak 73 s from its limit with "no
+            # forecast" (a review, 2026-12-06). Only for samples whose band shows a rise (its slow end above zero):
+            # a band this wide that includes no growth reaches any limit within a day at its fast end, and flat
+            # noise (50 MB +- 1 MB, 12 samples) failed a gate with "limit reached in 1h33m" (the review of that).
+            short = Growth(rate, low, float(high if high is not None else rate), None, 0.0, None)
+            short_fc = _forecast(short, limit, float(cl.t[-1]), last, leak=False, evidence=evidence)
         ttl: float | None = 0.0 if reached else (short_fc.seconds if short_fc else None)
         ttl_range: tuple[float | None, float | None] | None = (
             (0.0, 0.0) if reached else ((short_fc.low, short_fc.high) if short_fc else None))
@@ -569,14 +575,7 @@ def diagnose(
     if limit is not None and above:
         evidence.append(_above_limit(last, limit))
     elif limit is not None and growth.slope > 0:
-        # Shown for any verdict whose measured growth reaches the limit soon (an undecided or healthy-looking
-        # process at 93 % of its limit and still climbing must warn); for a leak, always.
-        fc = time_to_limit(growth, limit, last_t=float(cl.t[-1]), last=float(last or 0.0))
-        soon = fc.low is not None and fc.low <= th.TTL_WARN_S
-        if verdict == "leak" or soon:
-            evidence.append(fc.text if verdict == "leak" else f"if the growth holds: {fc.text}")
-        else:
-            fc = None
+        fc = _forecast(growth, limit, float(cl.t[-1]), float(last or 0.0), leak=verdict == "leak", evidence=evidence)
     relevant = res.leak_bar / res.floor_span_s if res.leak_bar is not None and res.floor_span_s > 0 else None
     heap = _heap_contradiction(heap_growth, float(growth.slope_high), relevant)
     if heap is not None:

@@ -63,11 +63,10 @@ def _split_inputs(paths: list[str]) -> tuple[str | None, list[str]]:
 
 
 def _is_memray_capture(path: str) -> bool:
-    from memdoctor.heap.detect import MEMRAY_LZ4_MAGIC
+    from memdoctor.heap.detect import is_memray_capture
 
     with open(path, "rb") as fh:
-        head = fh.read(64)
-    return head.startswith((b"memray", MEMRAY_LZ4_MAGIC))
+        return is_memray_capture(fh.read(64))
 
 
 def _pick(snapshots: list[str]) -> list[str]:

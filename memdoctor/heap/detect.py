@@ -36,6 +36,11 @@ def runtime_of_pid(pid: int) -> str:
     raise HeapError(f"process {pid} ({exe}) is neither Python nor Node.js: memdoctor snapshots those two")
 
 
+def is_memray_capture(head: bytes) -> bool:
+    """A memray capture file, from its first bytes (plain or LZ4-compressed)."""
+    return head.startswith((b"memray", MEMRAY_LZ4_MAGIC))
+
+
 def runtime_of_file(path: str) -> str:
     """"python" or "node" from a snapshot file's first bytes (or its format family)."""
     try:
@@ -55,7 +60,7 @@ def runtime_of_file(path: str) -> str:
     if any(stripped.startswith(p) for p in V8_PREFIXES) or (stripped.startswith(b"{") and b"snapshot" in head):
         return "node"
     # Other tools' files: tracemalloc dumps (pickles) and memray captures are Python.
-    if stripped[:1] == b"\x80" or head.startswith((b"memray", MEMRAY_LZ4_MAGIC)):
+    if stripped[:1] == b"\x80" or is_memray_capture(head):
         return "python"
     raise HeapError(f"{path} is not a heap snapshot memdoctor reads (memdoctor Python snapshots, V8 "
                     ".heapsnapshot, tracemalloc dumps, memray captures)")

@@ -145,8 +145,6 @@ class Watcher:
             self.state.request_stop("doctor")
 
     def _watch(self) -> None:
-        import numpy as np
-
         from memdoctor.analysis.thresholds import MIN_SAMPLES
 
         # doctor reads the live monitor's verdict, the one its panel shows (RecordingState.judge_live): a judge
@@ -165,7 +163,7 @@ class Watcher:
             jt, judged = self.state.judged_arrays()  # --metric's series: RSS unless another was asked for
             trigger, diagnosis = None, None
             if elapsed >= self.max_time_s:  # whatever the judged series holds (none yet, or none ever)
-                trigger, diagnosis = self._last_look()
+                trigger, diagnosis = self._last_look(jt)
                 if trigger is None:
                     if self.stop_recording:
                         self.state.request_stop("max-time")
@@ -180,7 +178,7 @@ class Watcher:
             elif trigger_on is not None:
                 if len(jt) < 3:
                     continue
-                if self.warmup_s > 0 and int((np.asarray(jt) >= float(jt[0]) + self.warmup_s).sum()) < MIN_SAMPLES:
+                if self.warmup_s > 0 and self._samples_past_warmup(jt) < MIN_SAMPLES:
                     continue  # nothing is judged until the warm-up is past (the engine judges a short rest whole)
                 trigger, diagnosis = trigger_on.update(jt, judged)
             if trigger is None and self.limit_bytes and self.shares:
@@ -200,7 +198,12 @@ class Watcher:
                 self.state.request_stop("doctor")
             return
 
-    def _last_look(self) -> tuple[str | None, Diagnosis | None]:
+    def _samples_past_warmup(self, jt: Any) -> int:
+        import numpy as np
+
+        return int((np.asarray(jt) >= float(jt[0]) + self.warmup_s).sum()) if len(jt) else 0
+
+    def _last_look(self, jt: Any) -> tuple[str | None, Diagnosis | None]:
         """doctor at --max-time: the diagnosis of the whole watch, the one its final line and report give. When that
         says leak, the snapshots are taken now, as the report will head "leak" and should say what holds it. The live
         verdict can stay "watching" for a whole watch on a leak: its halves' rates of a 3.8 MiB/s Python queue leak
@@ -210,15 +213,10 @@ class Watcher:
         verdict, it judges nothing inside --warmup (the engine would judge a short rest whole, the start-up the user
         left out). Unlike the live verdict it takes a leak whose growth is slowing down (that recording's is): the
         report heads "leak" on it either way, and a short --max-time on a start-up climb gets snapshots of it."""
-        import numpy as np
-
         from memdoctor.analysis.thresholds import MIN_SAMPLES
         from memdoctor.pipelines.live import diagnose_so_far
 
-        if not (self.held and self.stop_recording):
-            return None, None
-        jt, _ = self.state.judged_arrays()
-        if not len(jt) or int((np.asarray(jt) >= float(jt[0]) + self.warmup_s).sum()) < MIN_SAMPLES:
+        if not (self.held and self.stop_recording) or self._samples_past_warmup(jt) < MIN_SAMPLES:
             return None, None
         diagnosis = diagnose_so_far(self.state, limit_bytes=self.limit_bytes, warmup_s=self.warmup_s)
         if diagnosis is None or diagnosis.verdict != "leak":
