@@ -723,8 +723,7 @@ def diagnose_trace(trace: Trace, *, metric: str = "rss", limit_bytes: int | None
         raise ValueError(f"{label or 'the trace'} has no sample of the {metric!r} series")
     restarts = trace.event_times("restart")
     ooms = trace.event_times("oom_kill")
-    if metric != "heap" and "heap" in trace.series:
-        heap_growth = (*heap_growth, *heap_series_growth(trace.t, trace.series["heap"], warmup_s=warmup_s))
+    heap_growth = (*heap_growth, *trace_heap_evidence(trace, metric, warmup_s))
     d = diagnose(t, series, limit_bytes=limit_bytes or trace.limit_bytes,
                  restart_times=restarts if len(restarts) else None, oom_kill_times=ooms if len(ooms) else None,
                  warmup_s=warmup_s, skipped_rows=trace.skipped_rows, heap_growth=heap_growth)
@@ -733,6 +732,14 @@ def diagnose_trace(trace: Trace, *, metric: str = "rss", limit_bytes: int | None
     if trace.warnings:
         d = replace(d, evidence=[*d.evidence, *trace.warnings])
     return d
+
+
+def trace_heap_evidence(trace: Trace, metric: str, warmup_s: float = 0.0) -> tuple[HeapGrowth, ...]:
+    """The heap series a trace holds beside the judged one, as heap evidence (none when the heap is the series
+    judged): what analyze and gate --trace read from a file, as pipelines.live.heap_evidence from a recording."""
+    if metric == "heap" or "heap" not in trace.series:
+        return ()
+    return heap_series_growth(trace.t, trace.series["heap"], warmup_s=warmup_s)
 
 
 def heap_series_growth(t: Any, heap: Any, *, warmup_s: float = 0.0) -> tuple[HeapGrowth, ...]:

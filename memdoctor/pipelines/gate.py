@@ -16,7 +16,7 @@ import numpy as np
 
 from memdoctor.analysis import HeapGrowth, diagnose
 from memdoctor.analysis.diagnosis import severity
-from memdoctor.analysis.engine import check_judgeable, heap_series_growth
+from memdoctor.analysis.engine import check_judgeable, trace_heap_evidence
 from memdoctor.analysis.gate import Baseline, CommandStatus, GateResult, Measurements, Thresholds, judge, measure
 from memdoctor.analysis.thresholds import MIN_SAMPLES
 from memdoctor.pipelines.live import heap_evidence
@@ -35,7 +35,7 @@ def _measurements(t: np.ndarray, mem: np.ndarray, warmup_s: float, limit_bytes: 
                   restarts: np.ndarray | None = None, oom_kills: np.ndarray | None = None,
                   heap_growth: Sequence[HeapGrowth] = ()) -> Measurements | None:
     """The diagnosis of the window after the warm-up (the engine cuts it), and the gate's memory numbers.
-    `heap_growth`: the runtime heap series read as the engine's heap evidence (engine.heap_series_growth of a trace's,
+    `heap_growth`: the runtime heap series read as the engine's heap evidence (engine.trace_heap_evidence of a trace's,
     pipelines.live.heap_evidence of a recording's)."""
     if len(t) == 0:
         return None
@@ -134,10 +134,9 @@ def gate_trace(path: str, warmup_s: float, limit_bytes: int | None, thresholds: 
     for tr in traces:
         t, series = _series(tr, metric)
         restarts, ooms = tr.event_times("restart"), tr.event_times("oom_kill")
-        heap = (heap_series_growth(tr.t, tr.series["heap"], warmup_s=warmup_s)
-                if metric != "heap" and "heap" in tr.series else ())
         m = _measurements(t, series, warmup_s, limit_bytes or tr.limit_bytes,
-                          restarts if len(restarts) else None, ooms if len(ooms) else None, heap)
+                          restarts if len(restarts) else None, ooms if len(ooms) else None,
+                          trace_heap_evidence(tr, metric, warmup_s))
         name = str(tr.header.get("name") or path)
         judged.append((judge(m, thresholds, baseline=baseline, oom_kill_times=list(ooms)), name,
                        list(series[-2000:])))
