@@ -239,6 +239,26 @@ def test_memory_above_the_limit_fails_max_time_to_limit_on_a_short_trace(tmp_pat
     assert analyze["time_to_limit_s"] == 0.0 and any("already above the limit" in e for e in analyze["evidence"])
 
 
+def test_max_time_to_limit_beyond_a_day_is_judged_on_the_diagnosis_forecast(tmp_path: Path) -> None:
+    """A floor rising 0.5 MiB/min over 1 GiB for 30 min is no-leak ("too small to matter" within a day) below a
+    2 GB limit, but reaches it in about 34 h: `--max-time-to-limit 48h` passed it with "no forecast" while a
+    1.5 GB limit failed it. The diagnosis forecasts over the gate's horizon; a limit beyond it passes and says so."""
+    path = tmp_path / "slow.csv"
+    start, rate = 1024 * 1024**2, 0.5 * 1024**2 / 60  # bytes, bytes/s
+    # A deterministic +-1 MiB wobble (period 7 samples) so that the floor has noise to measure.
+    path.write_text("timestamp,rss_bytes\n" + "".join(
+        f"{1.7e9 + 5 * i},{int(start + rate * 5 * i + ((i * 3) % 7 - 3) * 350_000)}\n" for i in range(360)))
+    analyze = _cli("analyze", str(path), "--limit", "2GB", "--json")
+    assert analyze["verdict"] == "no-leak" and analyze["time_to_limit_s"] is None, analyze["evidence"]
+    gate = _cli("gate", "--trace", str(path), "--limit", "2GB", "--max-time-to-limit", "48h", "--json")
+    assert gate["diagnosis"]["verdict"] == "no-leak" and "time-to-limit" in gate["failures"], gate["checks"]
+    assert 24 * 3600 < gate["diagnosis"]["time_to_limit_s"] < 48 * 3600
+    far = _cli("gate", "--trace", str(path), "--limit", "3GB", "--max-time-to-limit", "48h", "--json")
+    assert far["passed"], far["checks"]
+    message = next(c for c in far["checks"] if c["name"] == "time-to-limit")["message"]
+    assert "not reached within 2d00h even at the fast end" in message, message
+
+
 def test_an_input_with_several_series_is_judged_on_the_same_series_everywhere() -> None:
     """Issue 20: on an input with several series (a Prometheus range of three containers) the gate judged the
     worst and compare, report and caps the first, silently: "neither leaks" beside a failed gate. Each now judges

@@ -411,13 +411,13 @@ def _reconcile(res: SegmentResult, fj: FloorJudgement, cl: Clean, evidence: list
     return verdict, pattern, conf, watch
 
 
-def _forecast(growth: Growth, limit: int, last_t: float, last: float, *, leak: bool,
+def _forecast(growth: Growth, limit: int, last_t: float, last: float, *, leak: bool, within_s: float,
               evidence: list[str]) -> Forecast | None:
     """The time to the limit a diagnosis gives, with its evidence line: for a leak, always; for any other reading,
-    when the fast end of its growth reaches the limit within TTL_WARN_S (an undecided or healthy-looking process at
+    when the fast end of its growth reaches the limit within `within_s` (an undecided or healthy-looking process at
     93 % of its limit and still climbing must warn)."""
     fc = time_to_limit(growth, limit, last_t=last_t, last=last)
-    if not leak and (fc.low is None or fc.low > th.TTL_WARN_S):
+    if not leak and (fc.low is None or fc.low > within_s):
         return None
     evidence.append(fc.text if leak else f"if the growth holds: {fc.text}")
     return fc
@@ -433,13 +433,20 @@ def diagnose(
     warmup_s: float = 0.0,
     skipped_rows: int = 0,
     heap_growth: Sequence[HeapGrowth] = (),
+    forecast_within_s: float | None = None,
 ) -> Diagnosis:
     """Verdict, pattern, floor growth with its interval, time to the limit with its range, evidence.
+
+    `forecast_within_s`: a reading that is not a leak gets a time to the limit when the fast end of its growth
+    reaches the limit within this horizon (TTL_WARN_S, a day, or more): the gate's --max-time-to-limit asks about
+    its own horizon, and a budget of 48 h passed "no forecast" on a slope reaching a 2 GB limit in 34 h while a
+    1.5 GB limit failed it.
 
     `heap_growth`: what heap snapshots of the process say grows (report, doctor); a container
     growing in every interval faster than the trace's floor can be growing turns a no-leak into
     inconclusive (thresholds.HEAP_MIN_INTERVALS)."""
     evidence: list[str] = []
+    horizon = max(th.TTL_WARN_S, float(forecast_within_s or 0.0))
     if skipped_rows:
         evidence.append(f"{skipped_rows} unparseable rows skipped")
     cl = clean(t, mem)
@@ -493,7 +500,7 @@ def diagnose(
             # a band this wide that includes no growth reaches any limit within a day at its fast end, and flat
             # noise (50 MB +- 1 MB, 12 samples) failed a gate with "limit reached in 1h33m" (the review of that).
             short = Growth(rate, low, float(high if high is not None else rate), None, 0.0, None)
-            short_fc = _forecast(short, limit, float(cl.t[-1]), last, leak=False, evidence=evidence)
+            short_fc = _forecast(short, limit, float(cl.t[-1]), last, leak=False, within_s=horizon, evidence=evidence)
         ttl: float | None = 0.0 if reached else (short_fc.seconds if short_fc else None)
         ttl_range: tuple[float | None, float | None] | None = (
             (0.0, 0.0) if reached else ((short_fc.low, short_fc.high) if short_fc else None))
@@ -575,7 +582,8 @@ def diagnose(
     if limit is not None and above:
         evidence.append(_above_limit(last, limit))
     elif limit is not None and growth.slope > 0:
-        fc = _forecast(growth, limit, float(cl.t[-1]), float(last or 0.0), leak=verdict == "leak", evidence=evidence)
+        fc = _forecast(growth, limit, float(cl.t[-1]), float(last or 0.0), leak=verdict == "leak", within_s=horizon,
+                       evidence=evidence)
     relevant = res.leak_bar / res.floor_span_s if res.leak_bar is not None and res.floor_span_s > 0 else None
     heap = _heap_contradiction(heap_growth, float(growth.slope_high), relevant)
     if heap is not None:

@@ -240,6 +240,11 @@ def judge(m: Measurements | None, thresholds: Thresholds, *, command: CommandSta
                 said = f"memory is already at the {limit} limit"
             elif ttl is not None:
                 said = f"the {limit} limit is reached in {format_duration(ttl)}"
+            elif d.growth_bytes_per_s > 0 and (d.growth_low_bytes_per_s or 0.0) > 0:
+                # The diagnosis forecasts a reading that is not a leak over the gate's horizon (engine.diagnose's
+                # forecast_within_s): none means even the fast end of the growth's interval stays below the limit.
+                said = (f"the {limit} limit is not reached within {format_duration(thresholds.min_time_to_limit_s)} "
+                        f"even at the fast end of the floor growth {describe_growth(d)}")
             elif d.growth_bytes_per_s > 0:
                 said = f"no forecast of the {limit} limit (verdict {d.verdict}, floor growth {describe_growth(d)})"
             else:

@@ -33,14 +33,16 @@ from memdoctor.traces.writer import open_trace_writer
 
 def _measurements(t: np.ndarray, mem: np.ndarray, warmup_s: float, limit_bytes: int | None,
                   restarts: np.ndarray | None = None, oom_kills: np.ndarray | None = None,
-                  heap_growth: Sequence[HeapGrowth] = ()) -> Measurements | None:
+                  heap_growth: Sequence[HeapGrowth] = (),
+                  forecast_within_s: float | None = None) -> Measurements | None:
     """The diagnosis of the window after the warm-up (the engine cuts it), and the gate's memory numbers.
     `heap_growth`: the runtime heap series read as the engine's heap evidence (engine.trace_heap_evidence of a trace's,
-    pipelines.live.heap_evidence of a recording's)."""
+    pipelines.live.heap_evidence of a recording's). `forecast_within_s`: --max-time-to-limit, the horizon over which
+    the diagnosis forecasts the limit for a reading that is not a leak (engine.diagnose)."""
     if len(t) == 0:
         return None
     diagnosis = diagnose(t, mem, limit_bytes=limit_bytes, restart_times=restarts, oom_kill_times=oom_kills,
-                         warmup_s=warmup_s, heap_growth=heap_growth)
+                         warmup_s=warmup_s, heap_growth=heap_growth, forecast_within_s=forecast_within_s)
     start = float(t[0])
     keep = t >= start + warmup_s
     if keep.sum() < MIN_SAMPLES:  # the engine judged the whole trace: so do the memory numbers
@@ -136,7 +138,7 @@ def gate_trace(path: str, warmup_s: float, limit_bytes: int | None, thresholds: 
         restarts, ooms = tr.event_times("restart"), tr.event_times("oom_kill")
         m = _measurements(t, series, warmup_s, limit_bytes or tr.limit_bytes,
                           restarts if len(restarts) else None, ooms if len(ooms) else None,
-                          trace_heap_evidence(tr, metric, warmup_s))
+                          trace_heap_evidence(tr, metric, warmup_s), thresholds.min_time_to_limit_s)
         name = str(tr.header.get("name") or path)
         judged.append((judge(m, thresholds, baseline=baseline, oom_kill_times=list(ooms)), name,
                        list(series[-2000:])))
@@ -246,7 +248,7 @@ def run_gate(*, cmd: list[str], pid: int | None, trace: str | None, duration_s: 
     kills = np.asarray(outcome.oom_kill_times, dtype=float)
     # --metric's series as recorded (RSS unless another was asked for): what `gate --trace --metric` judges.
     m = _measurements(outcome.judged_t, outcome.judged, warmup_s, outcome.limit.bytes, None,
-                      kills if len(kills) else None, heap_evidence(state, warmup_s))
+                      kills if len(kills) else None, heap_evidence(state, warmup_s), thresholds.min_time_to_limit_s)
     nothing = (f"no sample of the {metric} series was recorded (memory was sampled): nothing to judge"
                if len(outcome.t) and not len(outcome.judged) else "no memory sample was recorded: nothing to judge")
     result = judge(m, thresholds, command=status, baseline=baseline, oom_kill_times=list(kills),
