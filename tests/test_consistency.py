@@ -486,6 +486,8 @@ def test_a_short_series_still_warns_of_a_near_limit() -> None:
     analyze = _cli("analyze", path, "--metric", "pss", "--limit", "512MB", "--json")
     assert analyze["verdict"] == gate["diagnosis"]["verdict"] == "inconclusive"
     assert 60 < analyze["time_to_limit_s"] == gate["diagnosis"]["time_to_limit_s"] < 90
+    # The shape of samples whose band rises is a rise: "stable" stood beside a 3.9 MiB/s growth.
+    assert analyze["pattern"] == gate["diagnosis"]["pattern"] == "linear"
 
 
 def test_a_short_series_of_noise_gets_no_time_to_the_limit() -> None:
@@ -501,3 +503,4 @@ def test_a_short_series_of_noise_gets_no_time_to_the_limit() -> None:
     d = diagnose(t, 50e6 + noise, limit_bytes=100 * 10**6)
     assert d.verdict == "inconclusive" and d.growth_low_bytes_per_s is not None and d.growth_low_bytes_per_s < 0
     assert d.time_to_limit_s is None, d.evidence
+    assert d.pattern == "stable"

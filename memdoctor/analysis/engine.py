@@ -504,8 +504,11 @@ def diagnose(
         ttl: float | None = 0.0 if reached else (short_fc.seconds if short_fc else None)
         ttl_range: tuple[float | None, float | None] | None = (
             (0.0, 0.0) if reached else ((short_fc.low, short_fc.high) if short_fc else None))
+        # The shape so far: a band whose slow end is above zero is a rise, not "stable" beside a 3.9 MiB/s growth
+        # (an end-to-end sweep, 2026-12-06); too few samples to tell a line from steps or a fill: linear.
+        rising = oom_ev or (low is not None and low > 0)
         return Diagnosis(verdict=Verdict.LEAK if oom_ev else Verdict.INCONCLUSIVE,
-                         pattern=Pattern.LINEAR if oom_ev else Pattern.STABLE,
+                         pattern=Pattern.LINEAR if rising else Pattern.STABLE,
                          growth_bytes_per_s=rate, growth_low_bytes_per_s=low, growth_high_bytes_per_s=high,
                          limit_bytes=limit, time_to_limit_s=ttl, time_to_limit_range_s=ttl_range,
                          samples=n, duration_s=duration, confidence=0.9 if oom_ev else 0.0, evidence=evidence,
