@@ -84,6 +84,38 @@ def chi_square_quantile(p: float, df: int) -> float:
     return df * (1.0 - a + normal_quantile(p) * math.sqrt(a)) ** 3
 
 
+def rank_sum_p_below(low: np.ndarray, high: np.ndarray) -> float:
+    """One-sided p of the Wilcoxon-Mann-Whitney rank-sum test that `low` lies below `high`: the chance, with both
+    drawn from one distribution, that at least as many (low, high) pairs are ordered low < high (a tie counts a
+    half). Exact: the null distribution of U by the Mann-Whitney recursion, for the few points it is used on (the
+    first floor points of a fill against its tail). With ties (page-tied floors) U has halves, which the untied
+    distribution does not: the p is that of the whole U below it, on the conservative side."""
+    a, b = np.asarray(low, dtype=float), np.asarray(high, dtype=float)
+    m, n = len(a), len(b)
+    if m == 0 or n == 0:
+        return 1.0
+    u = float(np.sum(a[:, None] < b[None, :]) + 0.5 * np.sum(a[:, None] == b[None, :]))
+    counts = _rank_sum_counts(m, n)
+    need = math.floor(u + 1e-9)  # U of the null distribution takes whole values
+    return float(sum(counts[need:]) / sum(counts))
+
+
+@lru_cache(maxsize=256)
+def _rank_sum_counts(m: int, n: int) -> tuple[int, ...]:
+    """How many orderings of m + n distinct values give each U = 0 .. m n (Mann & Whitney 1947's recursion:
+    the largest value belongs to one sample or the other)."""
+    if m == 0 or n == 0:
+        return (1,)
+    with_m = _rank_sum_counts(m - 1, n)  # the largest is one of the m: below none of the n, U unchanged
+    with_n = _rank_sum_counts(m, n - 1)  # the largest is one of the n: all m are below it, U + m
+    out = [0] * (m * n + 1)
+    for u, c in enumerate(with_m):
+        out[u] += c
+    for u, c in enumerate(with_n):
+        out[u + m] += c
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class Trend:
     """Mann-Kendall + Theil-Sen result on one series of points."""
