@@ -54,7 +54,6 @@ from memdoctor.analysis.thresholds import (  # every threshold lives there, with
     SHORT_GC_S,
     SHORT_TRACE_S,
     STARTUP_FRACTION,
-    STARTUP_RISE_SHARE,
     STEP_RISE_SHARE,
     STEPS_QUIET_SPACINGS,
     TAIL_FRACTION,
@@ -471,9 +470,6 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool, limit: int | 
         reached = float(x[near[0]]) if len(near) else tail_start
         res.pattern = "sawtooth" if sawtooth and not _fill_under_cycles(head_rise, reached, fl, floor_cycle, swing) \
             else "plateau"
-        if res.pattern == "plateau" and float(fl.t[0] - b.t[i0]) + reached <= STARTUP_RISE_SHARE * span_all:
-            # Up within the first few percent of the window: on a plot, the start-up's vertical line and a level one.
-            res.pattern = "stable"
         tail_s = span - tail_start
         tail_rise = max(tail_tr.slope, 0.0) * tail_s
         tail_ev = (f"(the last {format_duration(tail_s)}: Sen slope {format_rate(tail_tr.slope)}, "

@@ -38,18 +38,13 @@ def find_drops(lo: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray, fl
     noise sigma of the point-to-point changes.
 
     A drop is a fall larger than 5 noise sigmas of the point-to-point changes and than 3% of the
-    memory level (the series' `level`, or the level it falls from where that is higher); a slow decline
-    is not a drop.
+    memory level; a slow decline is not a drop.
     """
     if len(lo) < 3:
         return np.zeros(0, dtype=int), np.zeros(0), 0.0
     d = np.diff(lo)
     sigma = robust_sigma(d)
-    # 3 % of the level memory falls from, where that is above the series' level: a process growing 20-fold (a retry
-    # storm doubling every 11 s, 45 -> 930 MiB) settles by a few percent of its size now and then, and 9 MiB settles
-    # at 400 MiB, 3 % of the series' median level, read as GC cycles under an exponential ("leak (sawtooth)",
-    # tests/data/shapes/node_retry_hedge_exp_90s.csv).
-    thr = np.maximum(max(5.0 * sigma, 0.03 * level, 1.0), 0.03 * lo[:-1])
+    thr = max(5.0 * sigma, 0.03 * level, 1.0)
     idx = np.flatnonzero(-d > thr)
     return idx, -d[idx], sigma
 
@@ -91,12 +86,7 @@ def compute_floor(t: np.ndarray, lo: np.ndarray, level: float, max_points: int =
     cycle = span / len(drops) if len(drops) else None
     # Real GC drops tower over the point-to-point noise; a sawtooth sampled slower than its period
     # (aliased) only has noise-sized "drops", and its window minima are the better floor.
-    # Each drop against the level it falls from, where that is above the series' level (see find_drops): a
-    # collection frees a share of the heap it runs on. Against the series' median level, a Node job's 7-16 MiB
-    # settles at the top of 120 MiB ramps (8 of its 14 drops) made a trough floor alternating 160 and 55 MiB
-    # (tests/data/shapes/node_report_batch_sawtooth_90s.csv, "swings 23.1 MiB above its floor, 14 GC drops").
-    relative = sizes / np.maximum(lo[drops], level) if len(drops) else sizes
-    big = _falls(drops) >= 2 and float(np.median(relative)) >= 0.10 and float(np.median(sizes)) >= 10.0 * sigma
+    big = _falls(drops) >= 2 and float(np.median(sizes)) >= max(0.10 * level, 10.0 * sigma)
     if big:
         starts = np.concatenate(([0], drops + 1))
         ft, fm = _group_min(t, lo, starts)

@@ -111,12 +111,6 @@ MIN_RISE_RATE = 1024 * 1024 / 60.0
 # With a known limit, a slower rise also matters when it would take the floor to the limit within TTL_WARN_S
 # (classify._relevant_rate): the horizon at which an undecided trace already warns of its limit.
 STARTUP_FRACTION = 0.01  # the first 1% of a segment is start-up transient
-# A floor that rose and held flat reads "plateau" only when the rise ended after this share of the window: a rise
-# over in the first 3 % is drawn as part of the start-up's vertical line on a plot of the whole window, whose
-# shape is level. A CPython service (reference-cycle churn) rose 14.5 -> 16.5 MiB by 1.7 s of 90 and was level after:
-# labelled stable by the person who wrote it, read "plateau". The development set's py_cache_fill_plateau, a cache
-# filled by 7 s of 90 (8 %), is a plateau on its plot.
-STARTUP_RISE_SHARE = 0.03
 # A restart inferred from a fall (segments.split): memory below this share of the working floor (the 10th
 # percentile of the bucket minima) is a process still loading its runtime and first data, a fresh process; a
 # garbage collection does not fall that far below the floor it keeps coming back to.
