@@ -905,3 +905,15 @@ def test_three_low_window_minima_of_a_level_floor_are_not_a_fill() -> None:
     tr = make_trace("stable", 20240611, 20)
     d = diagnose(tr.t, tr.mem, limit_bytes=tr.limit_bytes, restart_times=tr.restart_times)
     assert (d.verdict, d.pattern) == ("no-leak", "stable"), d.evidence
+
+
+def test_a_leaks_first_troughs_below_its_tail_are_not_a_fill_by_rank_alone() -> None:
+    """A review of the rank-sum reading above: by rank alone any leak's first troughs lie below its tail's.
+    benchmarks/classifier sawtooth_leak #28, seed 23 (0.74 %/h under 35 MiB of trough noise, 249 troughs) read
+    "rose 76 MiB in the first 2m12s, then slowed": inconclusive. The rise must also stand 3 noise sigmas above
+    the scatter of one trough."""
+    from benchmarks.classifier.generator import make_trace
+
+    tr = make_trace("sawtooth_leak", 23, 28)
+    d = diagnose(tr.t, tr.mem, limit_bytes=tr.limit_bytes, restart_times=tr.restart_times)
+    assert d.verdict == "leak", d.evidence

@@ -698,7 +698,7 @@ def _flat_tail(x: np.ndarray, y: np.ndarray, min_rise: float, sigma: float, leve
         if np.count_nonzero(y[head] < tail_level - 0.5 * min_rise) < 3:
             continue  # one or two low points at the start: the start-up, not a warm-up
         if (head_rise < 3 * min_rise and mann_kendall_sen(x[head], y[head]).p_up >= WEAK_ALPHA
-                and not (own_bar and rank_sum_p_below(y[head][:3], y[tail]) < WEAK_ALPHA)):
+                and not (own_bar and head_rise >= 3 * sigma and rank_sum_p_below(y[head][:3], y[tail]) < WEAK_ALPHA)):
             # No real rise before the tail: not a warm-up. A rise is a trend over the head or, under a GC sawtooth,
             # its first three troughs (where head_rise is measured from) below the tail's: a fill done within the
             # first few cycles is a step at the head's start, which the trend over the head's later, level troughs
@@ -706,7 +706,10 @@ def _flat_tail(x: np.ndarray, y: np.ndarray, min_rise: float, sigma: float, leve
             # troughs below all seven of the tail's, p = 0.008; benchmarks/classifier sawtooth_fill #23, seed 7, read
             # leak). Troughs only, one per cycle: window minima of a level floor are autocorrelated, and three
             # neighbouring low ones are no rise (the rank-sum test assumes independent points; on the stable
-            # family's minima it read 3 of 300 level floors as fills).
+            # family's minima it read 3 of 300 level floors as fills). And a rise of 3 noise sigmas of one trough:
+            # by rank alone, any leak's first troughs lie below its tail's (a review: a 0.74 %/h leak under 35 MiB of
+            # trough noise, its first three troughs 50-95 MiB under the tail's median, read "rose 76 MiB in the first
+            # 2m12s, then slowed": benchmarks/classifier sawtooth_leak #28, seed 23).
             continue
         rising = rising or tt.p_up < ALPHA  # (a tail with a rise before it: its own growth, not the rise's)
         head_slope = head_rise / max(cut, 1e-9)
