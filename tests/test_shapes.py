@@ -299,3 +299,15 @@ def test_a_heap_series_leak_the_floor_does_not_rule_out_is_not_a_no_leak() -> No
     assert not any("not a leak" in line for line in d["evidence"]), d["evidence"]
     heap = json.loads(memdoctor("analyze", path, "--metric", "heap", "--json", check_code=None).stdout)
     assert heap["verdict"] == "leak", heap["evidence"]
+
+
+def test_a_fill_under_gc_cycles_that_held_flat_is_not_a_leak_by_the_floor_tests_line() -> None:
+    """node_short_sawtooth_buffers_90s.csv (memdoctor's own CSV, as recorded): a healthy Node thumbnailer, 48 MiB
+    Buffer ramps every 1.2 s, troughs that crept 4.3 MiB between 36 and 46 s and held flat for the last 44 s. The
+    classifier read a fill that held flat and named it sawtooth (a fill under GC cycles); the floor test's line
+    through the creep ("rises 4.0 MiB/min") overruled it: "leak, 0.95". The rule that makes a plateau reading
+    against a rising floor test undecided read the name "plateau", not the reading."""
+    d = json.loads(memdoctor("analyze", str(SHAPES / "node_short_sawtooth_buffers_90s.csv"), "--json",
+                             check_code=None).stdout)
+    assert d["verdict"] == "inconclusive" and d["pattern"] == "sawtooth", d["evidence"]
+    assert d["watch_more_s"], d

@@ -113,6 +113,9 @@ class SegmentResult:
     # the trend rules a leak out (engine: a level series around one drop).
     leak_bar: float | None = None
     floor_span_s: float = 0.0
+    # The reading "the floor rose, then held flat: a fill" (PLATEAU_READING), whatever the shape is named: a fill under
+    # GC cycles is named sawtooth (_fill_under_cycles), and the engine weighs the reading, not the name.
+    held_flat: bool = False
 
 
 def _oscillation(b: Buckets, i0: int, i1: int, fl: Floor) -> tuple[float, int]:
@@ -503,6 +506,7 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool, limit: int | 
         if sawtooth:
             res.evidence.append(saw_ev)
         res.confidence = float(min(0.95, 0.55 + 0.4 * min(1.0, tail_s / span / 0.6)))
+        res.held_flat = True
         return res
 
     if gc_drift:
