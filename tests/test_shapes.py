@@ -311,3 +311,13 @@ def test_a_fill_under_gc_cycles_that_held_flat_is_not_a_leak_by_the_floor_tests_
                              check_code=None).stdout)
     assert d["verdict"] == "inconclusive" and d["pattern"] == "sawtooth", d["evidence"]
     assert d["watch_more_s"], d
+
+
+def test_a_big_start_up_then_level_is_not_undecided_where_the_late_floor_is_measured() -> None:
+    """node_bigstart_flat_90s.csv (memdoctor's own CSV): a Node service loading ~330 MB in 9 s, then level. The
+    floor test's line through the load could not judge (22.4 +/- 18.6 MiB/min), and the rule for a short plateau the
+    floor test cannot confirm read "inconclusive, watch 8m44s more", though its own last part (0.95 +/- 0.02
+    MiB/min) and the classifier's tail band (under 0.95 MiB/min) both rule out the rate a short window fails on."""
+    d = json.loads(memdoctor("analyze", str(SHAPES / "node_bigstart_flat_90s.csv"), "--json", check_code=None).stdout)
+    assert d["verdict"] == "no-leak", d["evidence"]
+    assert abs(d["growth_bytes_per_s"]) < 2.5 * 2**20 / 60, d["growth_bytes_per_s"]

@@ -353,11 +353,17 @@ def _reconcile(res: SegmentResult, fj: FloorJudgement, cl: Clean, evidence: list
         return "no-leak", pattern, _confidence(-z_rise), None
     # How much longer a window the floor test cannot judge needs: its own estimate, else as long again.
     more = fj.watch_more_s if fj.watch_more_s is not None else ft.duration_s
-    if fj.state == "cannot-judge" and verdict == "no-leak" and short and pattern == "plateau":
+    late_ruled_out = (ft.late_known and ft.late_slope is not None and ft.late_se is not None
+                      and ft.late_slope + th.RISING_Z * ft.late_se < th.RISING_RATE and res.slope_high < th.RISING_RATE)
+    if fj.state == "cannot-judge" and verdict == "no-leak" and short and pattern == "plateau" and not late_ruled_out:
         # A plateau says the floor rose and then stopped. In a short window the floor test cannot tell that
         # stop from a leak going on at a slower rate (too few cycles, or too noisy for 5 MiB/min): a longer
         # watch can change the answer. The first 90 s of express-session's MemoryStore leaking 9 MiB/min
-        # read "no-leak (plateau)" here (rw_node_session_memorystore; leak at 120 s).
+        # read "no-leak (plateau)" here (rw_node_session_memorystore; leak at 120 s). Not where both measure the late
+        # floor well enough to rule that rate out (`late_ruled_out`: the floor test's own last part and the classifier's
+        # tail band, both under RISING_RATE): a Node service loading 330 MB in 9 s, then level, read "watch 8m44s
+        # more" beside a last part of 0.95 +/- 0.02 MiB/min (a new program recorded, 2026-12-06); the whole window's
+        # line, through the load, is what the floor test could not judge.
         _plateau_undecided(evidence)
         evidence.append("the floor test (below) cannot yet tell this plateau from a leak going on more slowly")
         return "inconclusive", "plateau", 0.3, more
