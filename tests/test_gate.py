@@ -769,3 +769,19 @@ def test_a_fill_in_steps_then_level_under_a_zero_noise_is_levelling_off():
     # A leak's line in whole pages (no level) is not a fill that stopped.
     line = dataclasses.replace(ft, floor_points=tuple(v * MiB for v in (10.0, 11.0, 12.0, 13.0, 14.0, 15.0)))
     assert _one_step_then_level(line) is None
+
+
+@pytest.mark.parametrize("case", [(50.0, 13, 5), (50.0, 16, 6), (10.0, 11, 12)])
+def test_a_periodic_batch_leak_whose_window_ends_between_jobs_is_a_leak(case: tuple[float, int, int]) -> None:
+    """A review of 8ff40e6: periodic batches keeping part of each job (benchmarks/gate_families periodic_batch, one
+    job every ~19.5 s) read "rose, then held flat" when the window's last 18 s fell between two jobs, named sawtooth;
+    the rule for that reading against a rising floor test took the floor test's unknown last part (3 cycles) as
+    stopped, and leaks of 10-50 MiB/min read inconclusive and passed the default gate."""
+    from benchmarks.gate_families import make
+    from memdoctor.commands.gate import DEFAULT_INTERVAL
+    from memdoctor.units import parse_duration
+
+    rate, seed, index = case
+    tr = make("periodic_batch", rate, seed, index, parse_duration(DEFAULT_INTERVAL))
+    d = diagnose(tr.t, tr.mem)
+    assert d.verdict == "leak", d.evidence
