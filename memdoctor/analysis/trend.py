@@ -100,20 +100,23 @@ def rank_sum_p_below(low: np.ndarray, high: np.ndarray) -> float:
     return float(sum(counts[need:]) / sum(counts))
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=64)
 def _rank_sum_counts(m: int, n: int) -> tuple[int, ...]:
-    """How many orderings of m + n distinct values give each U = 0 .. m n (Mann & Whitney 1947's recursion:
-    the largest value belongs to one sample or the other)."""
-    if m == 0 or n == 0:
-        return (1,)
-    with_m = _rank_sum_counts(m - 1, n)  # the largest is one of the m: below none of the n, U unchanged
-    with_n = _rank_sum_counts(m, n - 1)  # the largest is one of the n: all m are below it, U + m
-    out = [0] * (m * n + 1)
-    for u, c in enumerate(with_m):
-        out[u] += c
-    for u, c in enumerate(with_n):
-        out[u + m] += c
-    return tuple(out)
+    """How many orderings of m + n distinct values give each U = 0 .. m n, by Mann & Whitney's (1947) recursion
+    (the largest value belongs to one sample or the other), tabulated row by row: a memoised recursion needs
+    (m + 1)(n + 1) entries and a call depth of m + n."""
+    below: list[list[int]] = [[1] for _ in range(n + 1)]  # the counts for (i - 1, j), j = 0 .. n; i - 1 = 0 here
+    for i in range(1, m + 1):
+        row: list[list[int]] = [[1]]  # (i, 0): U = 0 only
+        for j in range(1, n + 1):
+            out = [0] * (i * j + 1)
+            for u, c in enumerate(below[j]):  # the largest is one of the i: below none of the j, U unchanged
+                out[u] += c
+            for u, c in enumerate(row[j - 1]):  # the largest is one of the j: all i are below it, U + i
+                out[u + i] += c
+            row.append(out)
+        below = row
+    return tuple(below[n])
 
 
 @dataclass(frozen=True)
