@@ -253,6 +253,12 @@ def test_max_time_to_limit_beyond_a_day_is_judged_on_the_diagnosis_forecast(tmp_
     gate = _cli("gate", "--trace", str(path), "--limit", "2GB", "--max-time-to-limit", "48h", "--json")
     assert gate["diagnosis"]["verdict"] == "no-leak" and "time-to-limit" in gate["failures"], gate["checks"]
     assert 24 * 3600 < gate["diagnosis"]["time_to_limit_s"] < 48 * 3600
+    # The leak report `--diagnose` writes for the failing gate forecasts over the gate's horizon too: it read
+    # "no forecast" beside the gate's "limit reached in 34h" (a before-stop re-read).
+    diagnosed = _cli("gate", "--trace", str(path), "--limit", "2GB", "--max-time-to-limit", "48h", "--diagnose",
+                     "--json")
+    report = json.loads(Path(diagnosed["report"]["json"]).read_text())
+    assert report["diagnosis"]["time_to_limit_s"] == gate["diagnosis"]["time_to_limit_s"]
     far = _cli("gate", "--trace", str(path), "--limit", "3GB", "--max-time-to-limit", "48h", "--json")
     assert far["passed"], far["checks"]
     message = next(c for c in far["checks"] if c["name"] == "time-to-limit")["message"]

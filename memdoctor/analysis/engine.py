@@ -732,8 +732,10 @@ def check_judgeable(metric: str) -> None:
 
 
 def diagnose_trace(trace: Trace, *, metric: str = "rss", limit_bytes: int | None = None, warmup_s: float = 0.0,
-                   label: str | None = None, heap_growth: Sequence[HeapGrowth] = ()) -> Diagnosis:
+                   label: str | None = None, heap_growth: Sequence[HeapGrowth] = (),
+                   forecast_within_s: float | None = None) -> Diagnosis:
     """The diagnosis of one series of a Trace: its restarts and OOM kills, its limit unless one is given.
+    FORECAST_WITHIN_S: as diagnose's (a gate's --max-time-to-limit, so its --diagnose report forecasts as it does).
 
     Raises KeyError (unknown metric) or ValueError (no sample of that series, or a count) with a one-line
     message.
@@ -751,7 +753,8 @@ def diagnose_trace(trace: Trace, *, metric: str = "rss", limit_bytes: int | None
     heap_growth = (*heap_growth, *trace_heap_evidence(trace, metric, warmup_s))
     d = diagnose(t, series, limit_bytes=limit_bytes or trace.limit_bytes,
                  restart_times=restarts if len(restarts) else None, oom_kill_times=ooms if len(ooms) else None,
-                 warmup_s=warmup_s, skipped_rows=trace.skipped_rows, heap_growth=heap_growth)
+                 warmup_s=warmup_s, skipped_rows=trace.skipped_rows, heap_growth=heap_growth,
+                 forecast_within_s=forecast_within_s)
     if metric == "rss" and trace.samples_read != d.samples and not warmup_s:
         d = replace(d, samples=trace.samples_read)
     if trace.warnings:

@@ -93,13 +93,15 @@ def handle_errors(func: F) -> F:
 
 def judge_worst_series(path: str, metric: str, limit_bytes: int | None, warmup_s: float = 0.0,
                        heap_growth: Sequence[HeapGrowth] | Callable[[Trace], Sequence[HeapGrowth]] = (),
-                       input_interval_s: float | None = None) -> tuple[Trace, Diagnosis, str | None]:
+                       input_interval_s: float | None = None,
+                       forecast_within_s: float | None = None) -> tuple[Trace, Diagnosis, str | None]:
     """The series of an input that a command judging one series judges, and its diagnosis: the only one, or
     of several (a Prometheus range, docker stats of many containers) the worst, as `gate --trace` takes it
     (analysis.diagnosis.severity), named in the evidence with the others' verdicts (and returned: the note).
     HEAP_GROWTH may be a function of the trace read (`report` drops snapshots of another process than the
     trace's header names): the input is read once, and standard input can be read only once. INPUT_INTERVAL_S:
-    the time between samples of an input without timestamps (`analyze --interval`)."""
+    the time between samples of an input without timestamps (`analyze --interval`). FORECAST_WITHIN_S: a gate's
+    --max-time-to-limit (engine.diagnose), for the report `gate --diagnose` writes."""
     from dataclasses import replace
 
     from memdoctor.analysis.diagnosis import severity
@@ -107,7 +109,8 @@ def judge_worst_series(path: str, metric: str, limit_bytes: int | None, warmup_s
 
     traces = read_traces(path, interval_s=input_interval_s)
     judged = [(tr, judge_trace(tr, metric, path, limit_bytes, warmup_s, several=len(traces) > 1,
-                               heap_growth=heap_growth(tr) if callable(heap_growth) else heap_growth))
+                               heap_growth=heap_growth(tr) if callable(heap_growth) else heap_growth,
+                               forecast_within_s=forecast_within_s))
               for tr in traces]
     if len(judged) == 1:
         return judged[0][0], judged[0][1], None
@@ -124,7 +127,8 @@ def judge_worst_series(path: str, metric: str, limit_bytes: int | None, warmup_s
 
 
 def judge_trace(trace: Trace, metric: str, label: str, limit_bytes: int | None, warmup_s: float = 0.0,
-                several: bool = False, heap_growth: Sequence[HeapGrowth] = ()) -> Diagnosis:
+                several: bool = False, heap_growth: Sequence[HeapGrowth] = (),
+                forecast_within_s: float | None = None) -> Diagnosis:
     """The one diagnosis of a trace's series (analysis.diagnose_trace) for every command that judges a trace,
     its input errors as one-line TraceReadErrors."""
     from memdoctor.analysis import diagnose_trace
@@ -132,7 +136,7 @@ def judge_trace(trace: Trace, metric: str, label: str, limit_bytes: int | None, 
 
     try:
         return diagnose_trace(trace, metric=metric, limit_bytes=limit_bytes, warmup_s=warmup_s, label=label,
-                              heap_growth=heap_growth)
+                              heap_growth=heap_growth, forecast_within_s=forecast_within_s)
     except KeyError as exc:
         raise TraceReadError(f"{label}: {exc.args[0]}" if several else str(exc.args[0])) from None
     except ValueError as exc:

@@ -86,9 +86,11 @@ def _write(path: str, data: str | bytes, private: bool) -> None:
 
 def build(trace_path: str | None, snapshot_paths: list[str], limit_bytes: int | None, top: int = 10,
           want_plots: bool = False, warmup_s: float = 0.0, metric: str = "rss",
-          input_interval_s: float | None = None) -> tuple[dict[str, Any], dict[str, bytes]]:
+          input_interval_s: float | None = None,
+          forecast_within_s: float | None = None) -> tuple[dict[str, Any], dict[str, bytes]]:
     """Read the inputs and build the report dict (and the plots when asked). INPUT_INTERVAL_S: the time between
-    samples of a trace without timestamps (`gate --trace -i` with --diagnose)."""
+    samples of a trace without timestamps (`gate --trace -i` with --diagnose). FORECAST_WITHIN_S: the gate's
+    --max-time-to-limit, so `gate --diagnose` reports the time to the limit the gate judged."""
     import numpy as np
 
     from memdoctor.analysis import caps
@@ -125,7 +127,7 @@ def build(trace_path: str | None, snapshot_paths: list[str], limit_bytes: int | 
         trace, diagnosis, _ = judge_worst_series(
             trace_path, metric, limit_bytes, warmup_s,
             heap_growth=lambda read: growth if growth and _other_process(read, chosen) is None else (),
-            input_interval_s=input_interval_s)
+            input_interval_s=input_interval_s, forecast_within_s=forecast_within_s)
         trace_info = {"name": trace_path, "runtime": trace.header.get("runtime"), "samples": len(trace)}
         # The trace's idle memory for the caps: the one baseline `caps --trace` and the concurrency take.
         trace_info["baseline_bytes"] = caps.trace_baseline(trace.t, trace.rss, warmup_s)

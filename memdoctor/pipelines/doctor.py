@@ -241,12 +241,15 @@ def snapshot_prefix(trace_path: str) -> str:
 
 
 def build_outputs(trace_path: str, run: DoctorRun, limit_bytes: int | None,
-                  warmup_s: float = 0.0, metric: str = "rss", input_interval_s: float | None = None) -> dict[str, Any]:
-    """The report (dict, terminal text) and the HTML/JSON files beside the trace."""
+                  warmup_s: float = 0.0, metric: str = "rss", input_interval_s: float | None = None,
+                  forecast_within_s: float | None = None) -> dict[str, Any]:
+    """The report (dict, terminal text) and the HTML/JSON files beside the trace. FORECAST_WITHIN_S: a gate's
+    --max-time-to-limit (`gate --diagnose`), the horizon of the diagnosis' forecast (engine.diagnose)."""
     from memdoctor.commands.report import _write, build, render
 
     report, plots = build(trace_path, run.snapshots if len(run.snapshots) >= 2 else [], limit_bytes,
-                          want_plots=True, warmup_s=warmup_s, metric=metric, input_interval_s=input_interval_s)
+                          want_plots=True, warmup_s=warmup_s, metric=metric, input_interval_s=input_interval_s,
+                          forecast_within_s=forecast_within_s)
     report.setdefault("notes", []).extend(run.errors)
     base = trace_path[:-6] if trace_path.endswith(".jsonl") else trace_path
     html_path, json_path = base + ".report.html", base + ".report.json"

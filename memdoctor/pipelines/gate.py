@@ -181,7 +181,8 @@ def run_gate(*, cmd: list[str], pid: int | None, trace: str | None, duration_s: 
     if trace is not None:
         gated = gate_trace(trace, warmup_s, limit_bytes, thresholds, baseline, metric, input_interval_s)
         if diagnose and not gated[0].passed:
-            _attach_report(gated[0], trace, None, limit_bytes, warmup_s, metric, input_interval_s)
+            _attach_report(gated[0], trace, None, limit_bytes, warmup_s, metric, input_interval_s,
+                           thresholds.min_time_to_limit_s)
         return gated
     settings = CommonSettings(interval_s, duration_s, detail_every if detail_every > 0 else None, limit_bytes, None,
                               metric=metric)
@@ -257,14 +258,16 @@ def run_gate(*, cmd: list[str], pid: int | None, trace: str | None, duration_s: 
         result.notes.append(outcome.result.write_error or outcome.result.error or "")
     if diagnose and output is not None and not result.passed:
         _attach_report(result, output, watchers[0].run if watchers else None, outcome.limit.bytes, warmup_s,
-                       metric)
+                       metric, forecast_within_s=thresholds.min_time_to_limit_s)
     memory: list[Any] = list(outcome.judged[-2000:])
     return result, title, memory, outcome.result.duration_s
 
 
 def _attach_report(result: GateResult, trace_path: str, run: Any, limit_bytes: int | None,
-                   warmup_s: float = 0.0, metric: str = "rss", input_interval_s: float | None = None) -> None:
-    """A failing gate's ranked leak report, beside the trace (as `doctor` writes it), named in its notes."""
+                   warmup_s: float = 0.0, metric: str = "rss", input_interval_s: float | None = None,
+                   forecast_within_s: float | None = None) -> None:
+    """A failing gate's ranked leak report, beside the trace (as `doctor` writes it), named in its notes; its
+    diagnosis forecasts over the gate's --max-time-to-limit (FORECAST_WITHIN_S), as the gate's own did."""
     from memdoctor.commands.report import _usable_beside
     from memdoctor.pipelines.doctor import DoctorRun, build_outputs
 
@@ -272,7 +275,7 @@ def _attach_report(result: GateResult, trace_path: str, run: Any, limit_bytes: i
         run = DoctorRun(snapshots=_usable_beside(trace_path)[0])
     try:
         out = build_outputs(trace_path, run, limit_bytes, warmup_s=warmup_s, metric=metric,
-                            input_interval_s=input_interval_s)
+                            input_interval_s=input_interval_s, forecast_within_s=forecast_within_s)
     except Exception as exc:  # the gate's result stands whatever happens to its report
         result.notes.append(f"--diagnose: the report could not be written: {exc}")
         return
