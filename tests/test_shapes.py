@@ -44,6 +44,9 @@
 - node_slow_array_leak_180s.jsonl (a Node server keeping a ~2 KB object per request at 20 req/s): RSS flat for its
   last 2 minutes read "no-leak (plateau), 0.95" while the V8 heap recorded beside it rose 2.3 MiB/min, a leak by
   the same diagnosis, at a rate the flat RSS floor's interval still held.
+- node_retry_hedge_exp_90s (retries that hedge new retrying calls: 40 -> 930 MiB in 90 s, a curve in steps with four
+  small settles): "leak (sawtooth)" from the settles, too few troughs for the classifier's shape tests, with a
+  straight line's time to the limit (54 min to the machine's 23.5 GiB, where the curve gives about a minute).
 """
 
 from __future__ import annotations
@@ -321,3 +324,19 @@ def test_a_big_start_up_then_level_is_not_undecided_where_the_late_floor_is_meas
     d = json.loads(memdoctor("analyze", str(SHAPES / "node_bigstart_flat_90s.csv"), "--json", check_code=None).stdout)
     assert d["verdict"] == "no-leak", d["evidence"]
     assert abs(d["growth_bytes_per_s"]) < 2.5 * 2**20 / 60, d["growth_bytes_per_s"]
+
+
+def test_a_curve_the_floor_test_finds_rising_is_exponential_with_the_curves_time_to_the_limit() -> None:
+    """node_retry_hedge_exp_90s.csv (memdoctor's own CSV): retries hedging new retrying calls, 40 -> 930 MiB in 90 s
+    with four small settles. The classifier had 4 troughs, too few for its shape tests, and named the settles a
+    sawtooth; the floor test's leak kept that name and a straight line's forecast. The window minima's curve names it
+    (classify.acceleration), and the limit is forecast along the curve from the floor measured last: with its peaks
+    at 929 MiB, a 1 GiB limit is seconds away, not "54 min" (a line) nor "0ms" (the curve, which ends above the floor
+    the process settled to in its last 4 s)."""
+    path = str(SHAPES / "node_retry_hedge_exp_90s.csv")
+    d = json.loads(memdoctor("analyze", path, "--limit", "1GiB", "--json", check_code=None).stdout)
+    assert d["verdict"] == "leak" and d["pattern"] == "exponential", d["evidence"]
+    assert 0 < d["time_to_limit_s"] < 30, d["evidence"]
+    far = json.loads(memdoctor("analyze", path, "--limit", "16GiB", "--json", check_code=None).stdout)
+    # A line from 785 MiB at 7.2 MiB/s reaches 16 GiB in 36 min; the curve (the excess doubling every 12 s) in ~50 s.
+    assert far["time_to_limit_s"] < 120, far["evidence"]

@@ -257,6 +257,18 @@ def staircase(cl: Clean) -> str | None:
     leak the floor test found was called linear where the plot shows 12 steps. The minima of windows (not the
     troughs) are the floor here because there are too few troughs to have a shape; the start-up transient is
     left out as in `_analyse_segment`."""
+    minima = _minima_without_troughs(cl)
+    if minima is None:
+        return None
+    ft, fm = minima
+    steps = _is_step(ft - ft[0], fm, float(fm[-1] - fm.min()))
+    return _steps_text(steps.n_jumps, steps.jump) if steps.ok else None
+
+
+def _minima_without_troughs(cl: Clean) -> tuple[np.ndarray, np.ndarray] | None:
+    """The window minima of a whole series after its start-up (as `_analyse_segment` leaves it out), where it has too
+    few GC troughs for the classifier to have named the shape from them; None where it has enough, or too few
+    samples. The floor that `staircase` and `acceleration` read a shape from."""
     b = decimate(cl.t, cl.m)
     skip = int(STARTUP_FRACTION * len(b.t)) if len(b.t) > 50 else 0
     t, lo = b.t[skip:], b.lo[skip:]
@@ -265,9 +277,50 @@ def staircase(cl: Clean) -> str | None:
     fl = compute_floor(t, lo, max(float(np.median(lo)), 1.0))
     if fl.from_troughs and len(fl.t) >= MIN_FLOOR_POINTS:
         return None  # enough troughs: the classifier named the shape from them
-    ft, fm = window_minima(t, lo)
-    steps = _is_step(ft - ft[0], fm, float(fm[-1] - fm.min()))
-    return _steps_text(steps.n_jumps, steps.jump) if steps.ok else None
+    return window_minima(t, lo)
+
+
+def _exponential(x: np.ndarray, y: np.ndarray, first_half: Trend,
+                 second_half: Trend) -> tuple[tuple[float, float, float], str] | None:
+    """((r, a, b), evidence line) when the floor (x from 0, y) accelerates as a + b*exp(r x), else None.
+
+    Accelerating: the second half's Sen slope significant and over twice the first's. Exponential: the fit's
+    excess grows at least e^1.2 (3.3x) over the span, and it leaves under half a straight line's squared residual
+    and under 0.9 of the best broken line's (a hinge: a leak that started late is two lines, not a curve)."""
+    if not (second_half.slope > 2.0 * max(first_half.slope, 0.0) and second_half.p_up < ALPHA) or len(y) < 12:
+        return None
+    span = float(x[-1])
+    rates = np.linspace(0.5, 12.0, 24) / max(span, 1e-9)
+    r, ea, eb, sse_exp = exp_fit(x, y, rates)
+    _, _, sse_lin = line_fit(x, y)
+    _, _, _, sse_hinge = hinge_fit(x, y, min_side=max(3, len(y) // 10))
+    if not (r * span >= 1.2 and eb > 0 and sse_exp < 0.5 * sse_lin and sse_exp < 0.9 * sse_hinge):
+        return None
+    return (r, ea, eb), (f"accelerating: the floor fits a + b*exp(t/{format_duration(1 / r)}) (residual "
+                         f"{sse_exp / max(sse_lin, 1e-9):.0%} of a straight line's); the excess doubles every "
+                         f"{format_duration(math.log(2) / r)}")
+
+
+def acceleration(cl: Clean) -> tuple[tuple[float, float, float, float], str] | None:
+    """The exponential model (r, a, b, t0) and its evidence line when the window minima of a whole series accelerate
+    (`_exponential`), else None.
+
+    For a rise the floor test found where the classifier had too few GC cycles to name its shape, as `staircase`:
+    a Node service whose retries hedge new retrying calls climbed 40 -> 930 MiB in 90 s in steps with four small
+    settles (4 troughs, "too few"), and the leak was called sawtooth, with a straight line's time to the limit
+    (a new program recorded, 2026-12-06). Window minima, as `staircase`, and the start-up left out."""
+    minima = _minima_without_troughs(cl)
+    if minima is None:
+        return None
+    ft, fm = minima
+    x = ft - ft[0]
+    half = float(x[-1]) / 2
+    fit = _exponential(x, fm, mann_kendall_sen(x[x <= half], fm[x <= half]),
+                       mann_kendall_sen(x[x >= half], fm[x >= half]))
+    if fit is None:
+        return None
+    (r, ea, eb), line = fit
+    return (r, ea, eb, float(ft[0])), line
 
 
 def _floor_period(fl: Floor) -> tuple[float, float] | None:
@@ -621,20 +674,15 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool, limit: int | 
 
     # Shape of the leak.
     pattern = "linear"
-    accel = bt.slope > 2.0 * max(a.slope, 0.0) and bt.p_up < ALPHA
-    if accel and len(y) >= 12:
-        rates = np.linspace(0.5, 12.0, 24) / max(span, 1e-9)
-        r, ea, eb, sse_exp = exp_fit(x, y, rates)
-        _, _, sse_lin = line_fit(x, y)
-        _, _, _, sse_hinge = hinge_fit(x, y, min_side=max(3, len(y) // 10))
-        if r * span >= 1.2 and eb > 0 and sse_exp < 0.5 * sse_lin and sse_exp < 0.9 * sse_hinge:
-            pattern = "exponential"
-            res.exp_model = (r, ea, eb, float(fl.t[0]))
-            res.evidence.append(
-                f"accelerating: the floor fits a + b*exp(t/{format_duration(1 / r)}) (residual "
-                f"{sse_exp / max(sse_lin, 1e-9):.0%} of a straight line's); the excess doubles every "
-                f"{format_duration(math.log(2) / r)}"
-            )
+    accel = _exponential(x, y, a, bt)
+    if accel is not None:
+        pattern = "exponential"
+        (r, ea, eb), line = accel
+        res.exp_model = (r, ea, eb, float(fl.t[0]))
+        res.evidence.append(line)
+        # The floor now is the curve's at the last sample (the line's lies below a convex floor), kept under the last
+        # bucket's lowest memory as the line's is: the forecast follows the curve from there.
+        res.floor_now = _floor_at_end(ea + eb * math.exp(r * x_end), b, i0, i1)
     if pattern == "linear":
         if sawtooth:
             pattern = "sawtooth"

@@ -49,6 +49,7 @@ from memdoctor.analysis.classify import (
     TOO_SMALL_READING,
     WEAK_TREND_READING,
     SegmentResult,
+    acceleration,
     classify,
     staircase,
 )
@@ -198,8 +199,14 @@ def _confidence(z: float) -> float:
 
 def _rise_shape(pattern: str, cyclic: bool, cl: Clean, evidence: list[str]) -> str:
     """The shape of a rise the floor test found where the classifier named none (too few cycles, or no
-    significant trend): its own pattern when it is a leak's, else a sawtooth under GC cycles, a staircase
-    (classify.staircase), or a line."""
+    significant trend): exponential where the floor accelerates (classify.acceleration), as the classifier's own
+    shape tests put it before the others; else its own pattern when it is a leak's, a sawtooth under GC cycles, a
+    staircase (classify.staircase), or a line. The exponential's model is taken by diagnose (_exponential_growth)."""
+    if pattern != "exponential":
+        fit = acceleration(cl)
+        if fit is not None:
+            evidence.append(fit[1])
+            return "exponential"
     if pattern in LEAK_PATTERNS:
         return pattern
     if cyclic:
@@ -553,6 +560,12 @@ def diagnose(
             fj = replace(fj, message=f"floor test: {format_rate(ft.slope)} (standard error {format_rate(ft.se)}) over "
                                      f"{where}, under the {format_rate(th.RISING_RATE)} a short window fails on by its "
                                      "rate alone; a leak by its steady rise (above)")
+        if pattern == "exponential" and growth.exp_model is None:
+            # The floor test's rise named exponential by _rise_shape: its time to the limit follows the curve (a
+            # straight line gave 54 min where the curve reaches the limit in about one). Fitted again here: rare,
+            # and _reconcile's many exits stay a verdict's, not a model's.
+            fit = acceleration(cl)
+            growth = replace(growth, exp_model=fit[0] if fit else None)
         evidence.append(fj.message)
         extras["floor_test"] = fj.to_dict()
         # Where the floor test's line ends: the floor "now" of a growth taken from it (its last floor point).
