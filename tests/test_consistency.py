@@ -285,6 +285,25 @@ def test_an_input_with_several_series_is_judged_on_the_same_series_everywhere() 
     assert any("shop/api-5c8b-0/app: FAIL (no-leak; failed: max-rss)" in n for n in capped["notes"]), capped["notes"]
 
 
+def test_the_gate_names_the_other_memory_series_of_its_input_with_analyzes_verdicts() -> None:
+    """A Node memoryUsage() log holds four memory series: `analyze` shows a row for each (worst first: arrayBuffers
+    "inconclusive" on a healthy run), and `gate --trace` judged rss alone and passed "no-leak", silent on the others,
+    as it was on the other series of an input before issue 20. It still judges --metric's series, and names the
+    others with the verdicts analyze gives them."""
+    path = str(ROOT / "tests" / "data" / "importers" / "healthy.node-memory.jsonl")
+    rows = {r["name"].rsplit(" ", 1)[1]: r["verdict"] for r in _cli("analyze", path, "--json")["series"]}
+    assert len(rows) == 4 and len(set(rows.values())) > 1, rows
+    gate = _cli("gate", "--trace", path, "--json")
+    assert gate["diagnosis"]["verdict"] == rows["rss"]
+    note = next(n for n in gate["notes"] if "memory series" in n)
+    for name, verdict in rows.items():
+        if name != "rss":
+            assert f"{name}: {verdict}" in note, note
+    heap = _cli("gate", "--trace", path, "--metric", "heap", "--json")
+    assert heap["diagnosis"]["verdict"] == rows["heapUsed"]
+    assert "rss: " + rows["rss"] in next(n for n in heap["notes"] if "memory series" in n)
+
+
 @pytest.mark.parametrize("path", TRACES, ids=[str(p.relative_to(ROOT)) for p in TRACES])
 def test_caps_and_report_give_one_concurrency(path: Path) -> None:
     """One computation of a trace's concurrency (analysis.caps.concurrency_from_trace), whichever command prints

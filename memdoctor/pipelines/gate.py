@@ -140,8 +140,11 @@ def gate_trace(path: str, warmup_s: float, limit_bytes: int | None, thresholds: 
                           restarts if len(restarts) else None, ooms if len(ooms) else None,
                           trace_heap_evidence(tr, metric, warmup_s), thresholds.min_time_to_limit_s)
         name = str(tr.header.get("name") or path)
-        judged.append((judge(m, thresholds, baseline=baseline, oom_kill_times=list(ooms)), name,
-                       list(series[-2000:])))
+        result = judge(m, thresholds, baseline=baseline, oom_kill_times=list(ooms))
+        other_series = _other_series_note(tr, metric, warmup_s, limit_bytes)
+        if other_series:
+            result.notes.append(other_series)
+        judged.append((result, name, list(series[-2000:])))
     if len(judged) == 1:
         return judged[0][0], path, judged[0][2], 0.0
 
@@ -163,6 +166,30 @@ def gate_trace(path: str, warmup_s: float, limit_bytes: int | None, thresholds: 
     others = ", ".join(f"{n}: {said(r)}" for r, n, _ in judged[1:])
     result.notes.append(f"{len(judged)} series in {path}: the gate is the worst one's ({name}); the others: {others}")
     return result, f"{path} [{name}]", memory, 0.0
+
+
+def _other_series_note(trace: Trace, metric: str, warmup_s: float, limit_bytes: int | None) -> str | None:
+    """A note naming the other memory series a trace lists (Node's rss, heapUsed, external, arrayBuffers) with their
+    verdicts, where the gate judges one (--metric): `analyze` shows a row for each, and on a healthy Node file its
+    worst row read "inconclusive" (heapUsed) above a gate passing "no-leak" (rss) that said nothing of the others."""
+    from memdoctor.analysis.engine import diagnose_trace
+
+    listed = [str(m) for m in trace.header.get("metrics") or []]
+    others = [m for m in listed if m != metric]
+    if not others or metric not in listed:
+        return None
+    names = trace.header.get("metric_names") or {}
+    said = []
+    for m in others:
+        try:
+            d = diagnose_trace(trace, metric=m, limit_bytes=limit_bytes, warmup_s=warmup_s)
+            said.append(f"{names.get(m, m)}: {d.verdict}")
+        except (KeyError, ValueError):
+            continue  # a series without samples (or a count): analyze shows no row for it either
+    if not said:
+        return None
+    return (f"the input holds {len(listed)} memory series: the gate judged {names.get(metric, metric)} (--metric picks "
+            f"another; analyze shows each); the others: {', '.join(said)}")
 
 
 def run_gate(*, cmd: list[str], pid: int | None, trace: str | None, duration_s: float | None, warmup_s: float,
