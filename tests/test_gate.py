@@ -785,3 +785,19 @@ def test_a_periodic_batch_leak_whose_window_ends_between_jobs_is_a_leak(case: tu
     tr = make("periodic_batch", rate, seed, index, parse_duration(DEFAULT_INTERVAL))
     d = diagnose(tr.t, tr.mem)
     assert d.verdict == "leak", d.evidence
+
+
+@pytest.mark.parametrize(("family", "index"), [("periodic_batch", 32), ("periodic_batch", 72), ("periodic_batch", 83),
+                                               ("stable", 56)])
+def test_a_deep_one_off_dip_does_not_make_the_idle_floors_before_it_pauses_of_one_fall(family: str,
+                                                                                        index: int) -> None:
+    """A fall in stages is one fall (floor.falls_in_stages) only where its pause is brief: without that bound, the
+    one-off dip of these healthy traces (benchmarks/classifier, seed 20240611: a fall to a start-up level) made the idle
+    floors of the minute before it pauses of one fall, and the bare floor test read the two points left as rising
+    (up to 1.1 MiB/s)."""
+    from benchmarks.classifier.generator import make_trace
+    from memdoctor.analysis.gate_trend import floor_trend, judge_floor
+
+    tr = make_trace(family, 20240611, index)
+    judged = judge_floor(floor_trend(np.asarray(tr.t, float), np.asarray(tr.mem, float)))
+    assert not judged.rising, judged.message

@@ -47,6 +47,8 @@
 - node_retry_hedge_exp_90s (retries that hedge new retrying calls: 40 -> 930 MiB in 90 s, a curve in steps with four
   small settles): "leak (sawtooth)" from the settles, too few troughs for the classifier's shape tests, with a
   straight line's time to the limit (54 min to the machine's 23.5 GiB, where the curve gives about a minute).
+- py_numpy_fft_short_sawtooth_90s (numpy batches every 1.6 s whose spikes settle at 107 MiB for 0.5 s before falling
+  to a flat 28 MiB floor): the settles were floor points of the floor test, "8.7 +/- 6.9 MiB/min", inconclusive.
 """
 
 from __future__ import annotations

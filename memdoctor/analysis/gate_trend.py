@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from memdoctor.analysis.floor import falls_in_stages
 from memdoctor.analysis.thresholds import (  # every threshold lives there, with where its value came from
     CATCH_Z,
     IDLE_SHARE,
@@ -310,6 +311,9 @@ def floor_trend(t: np.ndarray, mem: np.ndarray, *, late_share: float = LATE_SHAR
         ends = _fine_ends(mem, _drops(mem[::per], sd, s_d), per, 3 * fine_step)
     else:
         ends = _drops(mem, sd, s_d)
+    if len(ends) >= 2:
+        # A fall in stages is one fall (floor.falls_in_stages): its pause is not a floor point of a cycle of its own.
+        ends = [e for e, staged in zip(ends, falls_in_stages(t, mem, ends), strict=True) if not staged]
     if len(ends) >= 2 and len(t) - ends[-1] > max(LONG_TAIL * float(np.median(np.diff(ends))), 0.5 * len(t)):
         # Drops only early, then none for most of the window and many cycles' worth of samples: a
         # start-up, then a series without cycles (a real Node server leaking 6 MiB/min under Buffer
