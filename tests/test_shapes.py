@@ -331,10 +331,10 @@ def test_a_big_start_up_then_level_is_not_undecided_where_the_late_floor_is_meas
 def test_a_curve_the_floor_test_finds_rising_is_exponential_with_the_curves_time_to_the_limit() -> None:
     """node_retry_hedge_exp_90s.csv (memdoctor's own CSV): retries hedging new retrying calls, 40 -> 930 MiB in 90 s
     with four small settles. The classifier had 4 troughs, too few for its shape tests, and named the settles a
-    sawtooth; the floor test's leak kept that name and a straight line's forecast. The window minima's curve names it
-    (classify.acceleration), and the limit is forecast along the curve from the floor measured last: with its peaks
-    at 929 MiB, a 1 GiB limit is seconds away, not "54 min" (a line) nor "0ms" (the curve, which ends above the floor
-    the process settled to in its last 4 s)."""
+    sawtooth; the floor test's leak kept that name and a straight line's forecast. The floor test's points name the
+    curve (classify.acceleration), and the limit is forecast along it from the floor measured last (engine
+    ._exponential_growth): with its peaks at 929 MiB, a 1 GiB limit is seconds away, not "54 min" (a line) nor "0ms"
+    (the curve unmoved, which ends above the floor the process settled to in its last 4 s)."""
     path = str(SHAPES / "node_retry_hedge_exp_90s.csv")
     d = json.loads(memdoctor("analyze", path, "--limit", "1GiB", "--json", check_code=None).stdout)
     assert d["verdict"] == "leak" and d["pattern"] == "exponential", d["evidence"]
@@ -342,3 +342,43 @@ def test_a_curve_the_floor_test_finds_rising_is_exponential_with_the_curves_time
     far = json.loads(memdoctor("analyze", path, "--limit", "16GiB", "--json", check_code=None).stdout)
     # A line from 785 MiB at 7.2 MiB/s reaches 16 GiB in 36 min; the curve (the excess doubling every 12 s) in ~50 s.
     assert far["time_to_limit_s"] < 120, far["evidence"]
+
+
+def test_a_leak_that_starts_late_under_few_gc_drops_is_not_named_a_curve() -> None:
+    """A review of the exponential named from too few troughs: flat at 132 MiB, then a line of 2.7 MiB/s from 36.5 s,
+    under four GC drops in 75 s. Fitted on window minima, the sawtooth riding on them kept the broken line from
+    beating the curve, and the leak read "exponential, limit in 59 s" where the line reaches 2 GiB in ~660 s. The
+    curve is fitted on the floor test's points, and must still accelerate in its last quarter."""
+    import numpy as np
+
+    from memdoctor.analysis.engine import diagnose
+
+    mib = 2**20
+    rng = np.random.default_rng(0)
+    t = np.arange(0, 75.0001, 0.2)
+    floor = 132 * mib + 2.7 * mib * np.maximum(t - 36.5, 0)
+    drops = np.array([-5.0, 10.7, 43.8, 53.2, 80.0])
+    k = np.searchsorted(drops, t, side="right") - 1
+    mem = np.round(floor + 31 * mib * (t - drops[k]) / (drops[k + 1] - drops[k]) + rng.normal(0, 0.4 * mib, len(t)))
+    d = diagnose(t, mem, limit_bytes=2048 * mib)
+    assert d.verdict == "leak" and d.pattern != "exponential", d.evidence
+    assert d.time_to_limit_s is not None and d.time_to_limit_s > 300, d.evidence
+
+
+def test_a_restart_loop_of_curves_is_not_at_its_limit_while_below_it() -> None:
+    """The same review: lifetimes of 60 s climbing as curves from 100 MiB to a 1 GiB limit, recorded restarts, the
+    last lifetime at 809 MiB. The classifier's floor now, moved to the curve's end, was added to peaks measured above
+    the straight line its restart loop forecasts with: "limit reached in about 0ms". The floor now stays the line's."""
+    import numpy as np
+
+    from memdoctor.analysis.engine import diagnose
+
+    mib = 2**20
+    rng = np.random.default_rng(1)
+    life, limit, base = 60.0, 1024 * mib, 100 * mib
+    t = np.arange(0, 3 * life + 55 + 1e-9, 0.5)
+    age = t % life
+    mem = base + (limit - base) * (np.exp(3 * age / life) - 1) / (np.exp(3) - 1)
+    mem = np.round(np.minimum(mem + rng.normal(0, 0.5 * mib, len(t)), 0.999 * limit))
+    d = diagnose(t, mem, limit_bytes=limit, restart_times=np.array([60.0, 120.0, 180.0]))
+    assert d.verdict == "leak" and d.time_to_limit_s is not None and d.time_to_limit_s > 1, d.evidence

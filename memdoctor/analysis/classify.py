@@ -257,18 +257,6 @@ def staircase(cl: Clean) -> str | None:
     leak the floor test found was called linear where the plot shows 12 steps. The minima of windows (not the
     troughs) are the floor here because there are too few troughs to have a shape; the start-up transient is
     left out as in `_analyse_segment`."""
-    minima = _minima_without_troughs(cl)
-    if minima is None:
-        return None
-    ft, fm = minima
-    steps = _is_step(ft - ft[0], fm, float(fm[-1] - fm.min()))
-    return _steps_text(steps.n_jumps, steps.jump) if steps.ok else None
-
-
-def _minima_without_troughs(cl: Clean) -> tuple[np.ndarray, np.ndarray] | None:
-    """The window minima of a whole series after its start-up (as `_analyse_segment` leaves it out), where it has too
-    few GC troughs for the classifier to have named the shape from them; None where it has enough, or too few
-    samples. The floor that `staircase` and `acceleration` read a shape from."""
     b = decimate(cl.t, cl.m)
     skip = int(STARTUP_FRACTION * len(b.t)) if len(b.t) > 50 else 0
     t, lo = b.t[skip:], b.lo[skip:]
@@ -277,7 +265,9 @@ def _minima_without_troughs(cl: Clean) -> tuple[np.ndarray, np.ndarray] | None:
     fl = compute_floor(t, lo, max(float(np.median(lo)), 1.0))
     if fl.from_troughs and len(fl.t) >= MIN_FLOOR_POINTS:
         return None  # enough troughs: the classifier named the shape from them
-    return window_minima(t, lo)
+    ft, fm = window_minima(t, lo)
+    steps = _is_step(ft - ft[0], fm, float(fm[-1] - fm.min()))
+    return _steps_text(steps.n_jumps, steps.jump) if steps.ok else None
 
 
 def _exponential(x: np.ndarray, y: np.ndarray, first_half: Trend,
@@ -301,26 +291,36 @@ def _exponential(x: np.ndarray, y: np.ndarray, first_half: Trend,
                          f"{format_duration(math.log(2) / r)}")
 
 
-def acceleration(cl: Clean) -> tuple[tuple[float, float, float, float], str] | None:
-    """The exponential model (r, a, b, t0) and its evidence line when the window minima of a whole series accelerate
-    (`_exponential`), else None.
+def acceleration(t: np.ndarray, m: np.ndarray) -> tuple[tuple[float, float, float, float], str] | None:
+    """The exponential model (r, a, b, t0) and its evidence line when floor points (t, m) accelerate (`_exponential`),
+    else None.
 
-    For a rise the floor test found where the classifier had too few GC cycles to name its shape, as `staircase`:
-    a Node service whose retries hedge new retrying calls climbed 40 -> 930 MiB in 90 s in steps with four small
-    settles (4 troughs, "too few"), and the leak was called sawtooth, with a straight line's time to the limit
-    (a new program recorded, 2026-12-06). Window minima, as `staircase`, and the start-up left out."""
-    minima = _minima_without_troughs(cl)
-    if minima is None:
+    For a rise the floor test found where the classifier had too few GC cycles to name its shape, on the floor test's
+    own points (one per cycle or per bin): a Node service whose retries hedge new retrying calls climbed 40 -> 930 MiB
+    in 90 s in steps with four small settles (4 troughs, "too few"), and the leak was called sawtooth, with a
+    straight line's time to the limit (a new program recorded, 2026-12-06). Not on window minima: a sawtooth riding
+    on them hid a leak that started late from the broken-line fit, and a hinge read as a curve (a review of 74d0d12:
+    a forecast 4-20x too short)."""
+    if len(t) < 12:
         return None
-    ft, fm = minima
-    x = ft - ft[0]
+    x = np.asarray(t, dtype=float) - float(t[0])
+    y = np.asarray(m, dtype=float)
     half = float(x[-1]) / 2
-    fit = _exponential(x, fm, mann_kendall_sen(x[x <= half], fm[x <= half]),
-                       mann_kendall_sen(x[x >= half], fm[x >= half]))
+    fit = _exponential(x, y, mann_kendall_sen(x[x <= half], y[x <= half]),
+                       mann_kendall_sen(x[x >= half], y[x >= half]))
     if fit is None:
         return None
+    # Still accelerating at the end: the last quarter climbs faster than the third. A leak that started late is a
+    # line there, and a curve through a rounded corner (floor points binned across it) beat the broken line by the
+    # 10 % _exponential asks (a review: 1 to 2 % of random late starts under 2-5 drops read exponential, with
+    # forecasts 4-20x too short). For the curve the ratio of the two quarters' slopes is e^(r span / 4) >= 1.35.
+    third = (x >= half) & (x <= 1.5 * half)
+    last = x >= 1.5 * half
+    if (np.count_nonzero(third) < 3 or np.count_nonzero(last) < 3
+            or not mann_kendall_sen(x[last], y[last]).slope > mann_kendall_sen(x[third], y[third]).slope_high):
+        return None
     (r, ea, eb), line = fit
-    return (r, ea, eb, float(ft[0])), line
+    return (r, ea, eb, float(t[0])), line
 
 
 def _floor_period(fl: Floor) -> tuple[float, float] | None:
@@ -680,9 +680,6 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool, limit: int | 
         (r, ea, eb), line = accel
         res.exp_model = (r, ea, eb, float(fl.t[0]))
         res.evidence.append(line)
-        # The floor now is the curve's at the last sample (the line's lies below a convex floor), kept under the last
-        # bucket's lowest memory as the line's is: the forecast follows the curve from there.
-        res.floor_now = _floor_at_end(ea + eb * math.exp(r * x_end), b, i0, i1)
     if pattern == "linear":
         if sawtooth:
             pattern = "sawtooth"

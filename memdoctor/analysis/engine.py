@@ -197,16 +197,16 @@ def _confidence(z: float) -> float:
     return float(min(0.99, max(0.5, NormalDist().cdf(z))))
 
 
-def _rise_shape(pattern: str, cyclic: bool, cl: Clean, evidence: list[str]) -> str:
+def _rise_shape(pattern: str, ft: FloorTrend, cl: Clean, evidence: list[str]) -> str:
     """The shape of a rise the floor test found where the classifier named none (too few cycles, or no
-    significant trend): exponential where the floor accelerates (classify.acceleration), as the classifier's own
-    shape tests put it before the others; else its own pattern when it is a leak's, a sawtooth under GC cycles, a
-    staircase (classify.staircase), or a line. The exponential's model is taken by diagnose (_exponential_growth)."""
-    if pattern != "exponential":
-        fit = acceleration(cl)
-        if fit is not None:
-            evidence.append(fit[1])
-            return "exponential"
+    significant trend): exponential where the floor test's points accelerate (classify.acceleration), as the
+    classifier's own shape tests put it before the others; else its own pattern when it is a leak's, a sawtooth under
+    GC cycles, a staircase (classify.staircase), or a line. The exponential's model is taken by diagnose
+    (_exponential_growth)."""
+    cyclic = _cyclic(ft)
+    if pattern != "exponential" and acceleration(np.asarray(ft.t_points), np.asarray(ft.floor_points)) is not None:
+        evidence.append(_exponential_growth(ft)[1])
+        return "exponential"
     if pattern in LEAK_PATTERNS:
         return pattern
     if cyclic:
@@ -216,6 +216,20 @@ def _rise_shape(pattern: str, cyclic: bool, cl: Clean, evidence: list[str]) -> s
         return "linear"
     evidence.append(steps)
     return "step"
+
+
+def _exponential_growth(ft: FloorTrend) -> tuple[tuple[float, float, float, float], str]:
+    """The exponential model (r, a, b, t0) of the floor test's points that _rise_shape named exponential, moved to
+    pass through the last of them, and its evidence line. Moved: a curve fitted through a floor that climbs in steps
+    can end above the floor measured last (a Node retry storm settled from 929 to 785 MiB in its last 4 s; the
+    curve, at 936 MiB, read "1 GiB limit reached in 0ms" with the peaks below the limit). The forecast then follows
+    the curve's growth from the floor measured last. Fitted again where diagnose takes it: a rare case, and
+    _reconcile's many exits stay a verdict's, not a model's."""
+    t, m = np.asarray(ft.t_points), np.asarray(ft.floor_points)
+    fit = acceleration(t, m)
+    assert fit is not None  # called where _rise_shape found it
+    (r, _, b, t0), line = fit
+    return (r, float(m[-1]) - b * math.exp(r * float(t[-1] - t0)), b, t0), line
 
 
 def _level_around_one_drop(res: SegmentResult, fj: FloorJudgement) -> bool:
@@ -300,7 +314,7 @@ def _reconcile(res: SegmentResult, fj: FloorJudgement, cl: Clean, evidence: list
             _overruled_to_leak(evidence)
             evidence.append("decided by the floor test (one floor point per GC or batch cycle), which sees the rise "
                             "in this short window where the trend over window minima does not yet")
-            pattern = _rise_shape(pattern, _cyclic(ft), cl, evidence)
+            pattern = _rise_shape(pattern, ft, cl, evidence)
         return "leak", pattern, max(conf if verdict == "leak" else 0.0, _confidence(z_rise)), None
     # Not where the classifier's own halves show the rise slowing (its undecided plateau): the two measurements
     # disagree on steadiness, and "rose steadily" stood beside "growth is decelerating".
@@ -312,7 +326,7 @@ def _reconcile(res: SegmentResult, fj: FloorJudgement, cl: Clean, evidence: list
         evidence.append(f"the floor rose steadily for {format_duration(ft.duration_s)} at {format_rate(ft.slope)} "
                         f"({share:.0%} of its level an hour), {ft.slope / ft.se:.0f} standard errors, as fast in the "
                         "last part of the window: a leak, not heap sizing or a fill")
-        pattern = _rise_shape(pattern, _cyclic(ft), cl, evidence)
+        pattern = _rise_shape(pattern, ft, cl, evidence)
         return "leak", pattern, _confidence(ft.slope / ft.se - th.STEADY_Z), None
     if fj.state == "levelling-off" and verdict == "leak":
         # The classifier's line over the window's minima says leak; the floor test's own last part says the rise
@@ -330,7 +344,7 @@ def _reconcile(res: SegmentResult, fj: FloorJudgement, cl: Clean, evidence: list
         # The classifier's undecided "plateau" (its halves decelerate) where the floor test's last part still climbs
         # at a leak's rate: the floor has not stopped, so the shape is the rise's ("plateau" stood beside "still
         # above the 2.5 MiB/min a leak must exceed" on exponential fills of 1-5 minutes, an adversarial review).
-        return verdict, _rise_shape(pattern, _cyclic(ft), cl, evidence), conf, watch
+        return verdict, _rise_shape(pattern, ft, cl, evidence), conf, watch
     if fj.state == "levelling-off" and verdict == "no-leak" and pattern == "stable":
         # The floor test saw the floor rise and level off where the classifier, leaving the rise out as the
         # process's start-up, saw a level floor: a session store filling 21 -> 43 MiB in its first 30 s, then flat,
@@ -562,10 +576,8 @@ def diagnose(
                                      "rate alone; a leak by its steady rise (above)")
         if pattern == "exponential" and growth.exp_model is None:
             # The floor test's rise named exponential by _rise_shape: its time to the limit follows the curve (a
-            # straight line gave 54 min where the curve reaches the limit in about one). Fitted again here: rare,
-            # and _reconcile's many exits stay a verdict's, not a model's.
-            fit = acceleration(cl)
-            growth = replace(growth, exp_model=fit[0] if fit else None)
+            # straight line gave 54 min where the curve reaches the limit in about one).
+            growth = replace(growth, exp_model=_exponential_growth(ft)[0])
         evidence.append(fj.message)
         extras["floor_test"] = fj.to_dict()
         # Where the floor test's line ends: the floor "now" of a growth taken from it (its last floor point).

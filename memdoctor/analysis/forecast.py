@@ -43,11 +43,8 @@ def time_to_limit(g: Growth, limit: int, *, last_t: float, last: float) -> Forec
     if g.exp_model is not None:
         r, a, b, t0 = g.exp_model
         if r > 0 and b > 0 and ceiling > a:
-            # Along the curve from the floor now, where it is known: a curve fitted through window minima can end
-            # above the floor measured last (a Node retry storm's floor settled from 929 to 785 MiB in its last 4 s;
-            # the curve, at 936 MiB, read "1 GiB limit reached in 0ms" with its peaks below the limit).
-            start = math.log((floor_now - a) / b) / r if floor_now > a else last_t - t0
-            sec = max(math.log((ceiling - a) / b) / r - start, 0.0)
+            t_hit = t0 + math.log((ceiling - a) / b) / r
+            sec = max(t_hit - last_t, 0.0)
             # Rate uncertainty of an exponential: +-25% on r moves the hit time by the same ratio.
             text = (
                 f"{format_bytes(limit)} limit reached in about {format_duration(sec)} "
