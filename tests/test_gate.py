@@ -801,3 +801,21 @@ def test_a_deep_one_off_dip_does_not_make_the_idle_floors_before_it_pauses_of_on
     tr = make_trace(family, 20240611, index)
     judged = judge_floor(floor_trend(np.asarray(tr.t, float), np.asarray(tr.mem, float)))
     assert not judged.rising, judged.message
+
+
+@pytest.mark.parametrize("end_s", [88.0, 89.4, 90.5])
+def test_a_healthy_sawtooth_ending_in_the_pause_of_a_fall_in_stages_is_no_leak(end_s: float) -> None:
+    """A review of floor.falls_in_stages: GC ramps 200 -> 300 MiB every 6 s that fall to 260 MiB for 1.2 s, then to
+    200 MiB. With the pauses merged into their falls, a window ending in a pause kept that last one alone at the end
+    of the floor, and 89.4 s read "leak, floor rises 43.3 MiB/min" (88.0 and 90.5 s: no-leak). Whether a pause merged
+    also depended on how many the window held (half the median time between falls): the bound is now the cycle's own,
+    and a last landing the window may have cut before its second fall is left out."""
+    from memdoctor.analysis.engine import diagnose
+
+    mib = 2**20
+    rng = np.random.default_rng(0)
+    t = np.arange(0, end_s, 0.1)
+    c = t % 6.0
+    mem = np.where(c < 4.8, 200 + 100 * c / 4.8, 260.0) * mib + rng.normal(0, 0.3 * mib, len(t))
+    d = diagnose(t, mem, limit_bytes=2 * 1024**3)
+    assert d.verdict == "no-leak", d.evidence

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from memdoctor.analysis.thresholds import GC_DRIFT_FRACTION
 from memdoctor.analysis.trend import robust_sigma
 
 MAX_FLOOR_POINTS = 256
@@ -84,25 +85,46 @@ def falls_in_stages(t: np.ndarray, values: np.ndarray, landings: list[int]) -> n
     first value after each fall (its landing), in increasing order.
 
     A garbage collection ends a cycle, and the next one climbs from where it landed: its trough lies under the
-    climb. Where memory falls again before it has climbed half as far as that next fall, and within half the median
-    time between falls (a cycle of its own lasts about as long as the others), the level between the two is a pause in
-    one release, not a trough: numpy FFT batches that settled from 145 to 107 MiB for 0.5 s before falling to 28 MiB
-    (falls 1.6 s apart) made every few cycles a "trough" of 107 MiB, and a floor flat at 28 MiB read "inconclusive,
-    8.7 MiB/min" (a new program recorded, 2026-12-06). A leak's next trough lies above this one, so its cycles always
-    climb more than half the next fall. Without the time bound, a deep one-off dip (a restart, a flushed cache) made
-    the idle floors before it pauses of one fall: benchmarks/classifier's bare floor test read 3 healthy periodic
-    batches and a stable series as rising (1f1731f + this rule alone)."""
+    climb. Where memory falls again before it has climbed half as far as that next fall, and within half the time its
+    own cycle took to climb to the fall before (a pause, not a cycle of its own), the level between the two is a pause
+    in one release, not a trough: numpy FFT batches that settled from 145 to 107 MiB for 0.5 s before falling to 28 MiB
+    (after 1.2 s of climbing) made every few cycles a "trough" of 107 MiB, and a floor flat at 28 MiB read
+    "inconclusive, 8.7 MiB/min" (a new program recorded, 2026-12-06). A leak's next trough lies above this one, so its
+    cycles always climb more than half the next fall. The time bound is the cycle's own: with none, a deep one-off dip
+    made the idle floors of the minute before it pauses of one fall (the bare floor test read 3 healthy periodic batches
+    and a stable series as rising); with half the median time between falls, whether a pause merged depended on how
+    many pauses the window held (a review: the same sawtooth merged its pauses at 89.4 s and not at 88.0 s).
+
+    The last landing has no next fall to be measured against: where the window ends within the time bound after it and
+    it landed above the floor before it by more than a quarter of the climb between them (GC_DRIFT_FRACTION: more than
+    the troughs of a heap sizing itself move), it may be a pause whose second fall has not come, and it is left out
+    too. Kept, it stood alone at the end of a floor whose other pauses had merged, and a healthy sawtooth ending
+    mid-pause read "leak, 43 MiB/min" (the review: 58 of 432 such grid traces, 6 before the rule)."""
     n = len(landings)
     staged = np.zeros(n, dtype=bool)
-    if n < 3:
+    if n < 2:
         return staged
-    brief = 0.5 * float(np.median(np.diff(t[landings])))
-    nxt = None  # the nearest later fall that is a fall of its own
-    for k in range(n - 1, -1, -1):
-        if nxt is not None and float(t[landings[nxt]] - t[landings[k]]) < brief:
+
+    climbs = np.diff(t[landings])
+
+    def brief(k: int) -> float:
+        """Half the time the cycle of landing k climbed, since the landing before it; for the first, whose climb began
+        before the window, half the longest of the others' (the window's start cut it: a first pause kept while the
+        later ones merged stood alone at the start of the floor and tilted it, and a 50 MiB/min leak read no-leak; the
+        median of gaps that alternate between pauses and climbs is either, by how many the window holds)."""
+        return 0.5 * float(climbs[k - 1] if k else climbs.max())
+
+    last = n - 1
+    before, top = float(values[landings[last - 1]]), float(values[landings[last - 1]:landings[last]].max())
+    if (float(t[-1] - t[landings[last]]) < brief(last)
+            and float(values[landings[last]]) - before > GC_DRIFT_FRACTION * (top - before)):
+        staged[last] = True
+    nxt = None if staged[last] else last  # the nearest later fall that is a fall of its own
+    for k in range(last - 1, -1, -1):
+        if nxt is not None and float(t[landings[nxt]] - t[landings[k]]) < brief(k):
             between = values[landings[k]:landings[nxt]]
-            top = float(between.max())
-            if top - float(between[0]) < 0.5 * (top - float(values[landings[nxt]])):
+            peak = float(between.max())
+            if peak - float(between[0]) < 0.5 * (peak - float(values[landings[nxt]])):
                 staged[k] = True
                 continue
         nxt = k
