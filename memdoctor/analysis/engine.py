@@ -203,13 +203,13 @@ def _rise_shape(pattern: str, ft: FloorTrend, cl: Clean, evidence: list[str]) ->
     classifier's own shape tests put it before the others; else its own pattern when it is a leak's, a sawtooth under
     GC cycles, a staircase (classify.staircase), or a line. The exponential's model is taken by diagnose
     (_exponential_growth)."""
-    cyclic = _cyclic(ft)
-    if pattern != "exponential" and acceleration(np.asarray(ft.t_points), np.asarray(ft.floor_points)) is not None:
-        evidence.append(_exponential_growth(ft)[1])
+    curve = _exponential_growth(ft) if pattern != "exponential" else None
+    if curve is not None:
+        evidence.append(curve[1])
         return "exponential"
     if pattern in LEAK_PATTERNS:
         return pattern
-    if cyclic:
+    if _cyclic(ft):
         return "sawtooth"
     steps = staircase(cl)
     if steps is None:
@@ -218,16 +218,18 @@ def _rise_shape(pattern: str, ft: FloorTrend, cl: Clean, evidence: list[str]) ->
     return "step"
 
 
-def _exponential_growth(ft: FloorTrend) -> tuple[tuple[float, float, float, float], str]:
-    """The exponential model (r, a, b, t0) of the floor test's points that _rise_shape named exponential, moved to
-    pass through the last of them, and its evidence line. Moved: a curve fitted through a floor that climbs in steps
-    can end above the floor measured last (a Node retry storm settled from 929 to 785 MiB in its last 4 s; the
-    curve, at 936 MiB, read "1 GiB limit reached in 0ms" with the peaks below the limit). The forecast then follows
-    the curve's growth from the floor measured last. Fitted again where diagnose takes it: a rare case, and
-    _reconcile's many exits stay a verdict's, not a model's."""
+def _exponential_growth(ft: FloorTrend) -> tuple[tuple[float, float, float, float], str] | None:
+    """The exponential model (r, a, b, t0) of the floor test's points where they accelerate (classify.acceleration),
+    moved to pass through the last of them, and its evidence line; None where they do not. Moved: a curve fitted
+    through a floor that climbs in steps can end above the floor measured last (a Node retry storm settled from 929
+    to 785 MiB in its last 4 s; the curve, at 936 MiB, read "1 GiB limit reached in 0ms" with the peaks below the
+    limit). The forecast then follows the curve's growth from the floor measured last. Fitted again where diagnose
+    takes the model of a rise _rise_shape named exponential: a rare case, and _reconcile's many exits stay a
+    verdict's, not a model's."""
     t, m = np.asarray(ft.t_points), np.asarray(ft.floor_points)
     fit = acceleration(t, m)
-    assert fit is not None  # called where _rise_shape found it
+    if fit is None:
+        return None
     (r, _, b, t0), line = fit
     return (r, float(m[-1]) - b * math.exp(r * float(t[-1] - t0)), b, t0), line
 
@@ -577,7 +579,8 @@ def diagnose(
         if pattern == "exponential" and growth.exp_model is None:
             # The floor test's rise named exponential by _rise_shape: its time to the limit follows the curve (a
             # straight line gave 54 min where the curve reaches the limit in about one).
-            growth = replace(growth, exp_model=_exponential_growth(ft)[0])
+            curve = _exponential_growth(ft)
+            growth = replace(growth, exp_model=curve[0] if curve else None)
         evidence.append(fj.message)
         extras["floor_test"] = fj.to_dict()
         # Where the floor test's line ends: the floor "now" of a growth taken from it (its last floor point).
