@@ -32,6 +32,7 @@ class Floor:
     drop_sizes: np.ndarray  # bytes
     from_troughs: bool  # True: troughs between drops; False: window minima
     cycle_s: float | None  # typical time between drops (GC period), when there are drops
+    first_left_out: bool = False  # the first interval's minimum was left out (it starts mid-cycle)
 
 
 def find_drops(lo: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray, float]:
@@ -142,12 +143,13 @@ def compute_floor(t: np.ndarray, lo: np.ndarray, level: float, max_points: int =
     if big:
         starts = np.concatenate(([0], drops + 1))
         ft, fm = _group_min(t, lo, starts)
-        if len(ft) >= 6:
+        first_left_out = len(ft) >= 6
+        if first_left_out:
             # The first interval starts mid-cycle: its minimum is not a trough.
             ft, fm = ft[1:], fm[1:]
         if len(ft) > max_points:
             ft, fm = window_minima(ft, fm, max_points)
-        return Floor(ft, fm, drops, sizes, True, cycle)
+        return Floor(ft, fm, drops, sizes, True, cycle, first_left_out)
     ft, fm = window_minima(t, lo, max_points)
     return Floor(ft, fm, drops, sizes, False, cycle)
 
