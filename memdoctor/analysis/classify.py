@@ -36,7 +36,7 @@ import numpy as np
 
 from memdoctor.analysis.floor import Floor, compute_floor, peaks_above, window_minima
 from memdoctor.analysis.prepare import Buckets, Clean, decimate
-from memdoctor.analysis.segments import REASON_LIFELONG, REASON_RECORDED, Segmentation, split
+from memdoctor.analysis.segments import REASON_RECORDED, split
 from memdoctor.analysis.thresholds import (  # every threshold lives there, with where its value came from
     ALPHA,
     FEW_TROUGHS_LAST_RISE,
@@ -118,13 +118,6 @@ class SegmentResult:
     # The reading "the floor rose, then held flat: a fill" (PLATEAU_READING), whatever the shape is named: a fill under
     # GC cycles is named sawtooth (_fill_under_cycles), and the engine weighs the reading, not the name.
     held_flat: bool = False
-    # Undecided on what no longer watch can give: what would decide it (the engine says no "watch longer" then).
-    decided_by: str | None = None
-    # _combine's reading of lifetimes that climbed, each ended by a restart: how many restarts, and the typical climb
-    restart_loop: bool = False
-    falls: int = 0
-    lifetime_s: float = 0.0
-    lifetime_peak: float = 0.0
 
 
 def _oscillation(b: Buckets, i0: int, i1: int, fl: Floor) -> tuple[float, int]:
@@ -399,32 +392,36 @@ def _every_trough_higher(fl: Floor, t: np.ndarray, lo: np.ndarray, span_all: flo
                          limit: int | None) -> SegmentResult | None:
     """A leak from fewer troughs than the trend test needs, when the evidence is overwhelming; else None.
 
-    Every trough above the one before, FEW_TROUGHS_RISING or more of them: were there no trend, any order of the
-    troughs would be as likely, and this one comes 1 in n! (1/120 at 5, under ALPHA): Mann-Kendall's exact
-    distribution, which its normal approximation cannot give this few points. The rise must also matter
-    (_leak_bar), be no heap sizing (a short trace's troughs moving less than GC_DRIFT_FRACTION of the swing),
-    and still go on at the end (FEW_TROUGHS_LAST_RISE: a fill levelling off slows first).
+    Every trough above the one before, FEW_TROUGHS_RISING of them (six intervals, the first left out by
+    compute_floor as mid-cycle): were there no trend, any order of the troughs would be as likely, and this one comes
+    1 in 5! = 120, under ALPHA (Mann-Kendall's exact distribution, which its normal approximation cannot give this
+    few points). The rise must also matter: the Sen line's rise over the troughs past the leak bar (one early step
+    then a level ordered by noise passes a last-minus-first test, with a Sen slope of 0: a review); be no heap sizing
+    (a short trace's troughs moving less than GC_DRIFT_FRACTION of the swing); and not slow down: the troughs' rate
+    over their second half at least FEW_TROUGHS_LAST_RISE of their first half's (a fill that levels off slows first).
     A job runner keeping 110 MiB per job, each job's work a short spike above the kept level (benchmarks/
     classifier step_leak #94, seed 7: five troughs 472 -> 924 MiB over 3 hours) read "inconclusive: only 5 GC
     cycles in the trace" (issue 20: "a leak after 4 cycles or after 40")."""
-    if not fl.from_troughs:
+    if not (fl.from_troughs and fl.first_left_out) or len(fl.t) < FEW_TROUGHS_RISING:
         return None
-    # compute_floor has left out the first interval (mid-cycle) when there were six; else it is left out here.
-    ft, y = (fl.t, fl.m) if fl.first_left_out else (fl.t[1:], fl.m[1:])
+    ft, y = fl.t, fl.m
+    if not bool(np.all(np.diff(y) > 0)):
+        return None
     n = len(y)
-    if n < FEW_TROUGHS_RISING or not bool(np.all(np.diff(y) > 0)):
-        return None
-    rises = np.diff(y)
     x = ft - ft[0]
     span = float(x[-1])
-    rise = float(y[-1] - y[0])
-    if rise < _leak_bar(max(float(y[0]), 1.0), limit, span, diff_sigma(lo), n):
-        return None
-    if span_all < SHORT_GC_S and rise < GC_DRIFT_FRACTION * swing:
-        return None
-    if float(rises[-1]) < FEW_TROUGHS_LAST_RISE * float(np.median(rises)):
-        return None
     tr = mann_kendall_sen(x, y)
+    if tr.slope * span < _leak_bar(max(float(y[0]), 1.0), limit, span, diff_sigma(lo), n):
+        return None
+    if span_all < SHORT_GC_S and tr.slope * span < GC_DRIFT_FRACTION * swing:
+        return None
+    # Timed by where each trough's interval starts (the drop before it): a level's minimum falls anywhere in it.
+    starts = t[np.asarray(fl.drops[:n], dtype=int) + 1]
+    mid = n // 2
+    first = float(y[mid] - y[0]) / max(float(starts[mid] - starts[0]), 1e-9)
+    second = float(y[-1] - y[mid]) / max(float(starts[-1] - starts[mid]), 1e-9)
+    if second < FEW_TROUGHS_LAST_RISE * first:
+        return None
     res = SegmentResult("leak", "linear", slope=tr.slope, slope_low=tr.slope_low, slope_high=tr.slope_high,
                         confidence=0.7, floor_t=ft, floor_m=y, floor_span_s=span)
     res.floor_start = float(y[0])
@@ -440,7 +437,7 @@ def _every_trough_higher(fl: Floor, t: np.ndarray, lo: np.ndarray, span_all: flo
         res.pattern = "step"
         res.floor_now = float(y[-1])
         res.evidence.append(_steps_text(steps.n_jumps, steps.jump))
-    elif swing >= SAWTOOTH_AMPLITUDE * max(float(y[0]), 1.0):
+    elif swing >= SAWTOOTH_AMPLITUDE * level:
         res.pattern = "sawtooth"
         res.evidence.append(f"sawtooth: memory swings {format_bytes(swing)} above its floor, {len(fl.drops)} GC drops")
     return res
@@ -889,40 +886,15 @@ def classify(cl: Clean, *, limit: int | None, restart_times: np.ndarray | None) 
                             floor_start=last, floor_now=last)
         return Classified(res, 0, [ev])
     seg = split(b, limit=limit, restart_times=restart_times)
-    res = _judge_lifetimes(b, seg, limit, evidence)
-    if REASON_LIFELONG in seg.reasons:
-        # Falls taken for restarts from their timing alone (segments.REASON_LIFELONG): an OOM-kill loop's, or a slow
-        # collector's or job's cycle (a Node heap at night, an hourly flush). Their reading is never the verdict: the
-        # series is judged without those cuts (cut, a 2 MiB/h leak under 15-minute GC cycles read "restart loop,
-        # 199 MiB/h", and cut lifetimes that did not each climb, "no-leak, 13 restarts"; a review of the cut), and
-        # where those lifetimes do make a restart loop and the series without them is no leak, it is undecided, with
-        # what decides it. Before, such a loop read "no-leak (sawtooth)" (issue 20).
-        loop = res if res.restart_loop else None
-        evidence.clear()
-        seg = split(b, limit=limit, restart_times=restart_times, lifelong=False)
-        res = _judge_lifetimes(b, seg, limit, evidence)
-        if loop is not None and res.verdict != "leak":
-            line = (f"memory climbed through whole cycles of {format_duration(loop.lifetime_s)} or so, to about "
-                    f"{format_bytes(loop.lifetime_peak)} at {format_rate(loop.slope)}, and fell back to its start "
-                    f"{loop.falls} times: an OOM-kill restart loop if those falls are restarts, a slow garbage "
-                    "collection or job cycle if not; the memory limit (--limit) or the restart events decide it, "
-                    "not a longer watch")
-            res.verdict, res.confidence, res.watch_more_s = "inconclusive", 0.3, None
-            res.decided_by = "the memory limit or the restart events"
-            res.evidence.append(line)
-            evidence.append(line)
-    return Classified(res, len(seg.bounds) - 1, evidence)
-
-
-def _judge_lifetimes(b: Buckets, seg: Segmentation, limit: int | None, evidence: list[str]) -> SegmentResult:
-    """Classify each lifetime of `seg` and combine them (evidence lines go to `evidence`)."""
     results: list[SegmentResult] = []
     for k, (i0, i1) in enumerate(seg.bounds):
         if i1 - i0 >= MIN_SAMPLES or (k == len(seg.bounds) - 1 and not results):
             results.append(_analyse_segment(b, i0, i1, first=k == 0, limit=limit))
         else:
             results.append(SegmentResult("inconclusive", "stable", start_t=float(b.t[i0]), end_t=float(b.t[i1 - 1])))
-    return _combine(results, seg.reasons, len(seg.bounds) - 1, evidence, limit=limit)
+    restarts = len(seg.bounds) - 1
+    res = _combine(results, seg.reasons, restarts, evidence, limit=limit)
+    return Classified(res, restarts, evidence)
 
 
 def _combine(results: list[SegmentResult], reasons: list[str], restarts: int, evidence: list[str], *,
@@ -967,7 +939,7 @@ def _combine(results: list[SegmentResult], reasons: list[str], restarts: int, ev
         evidence.extend(current.evidence)
         return current
     slopes = np.array([r.slope for r in climbs])
-    out = SegmentResult("leak", "linear", restart_loop=True, falls=restarts)
+    out = SegmentResult("leak", "linear")
     patterns = [r.pattern for r in climbs]
     out.pattern = (
         "step"
@@ -979,7 +951,6 @@ def _combine(results: list[SegmentResult], reasons: list[str], restarts: int, ev
     out.slope_high = float(np.median([r.slope_high for r in climbs]))
     durations = [r.end_t - r.start_t for r in done_climbs]
     peaks = [r.peak for r in done_climbs]
-    out.lifetime_s, out.lifetime_peak = float(np.median(durations)), float(np.median(peaks))
     out.evidence.append(
         f"restart loop: {len(done_climbs)} of {len(completed)} completed lifetimes climbed "
         f"(typically to {format_bytes(float(np.median(peaks)))} in {format_duration(float(np.median(durations)))}) "

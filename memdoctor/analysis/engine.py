@@ -649,9 +649,7 @@ def diagnose(
             _plateau_undecided(evidence)
             said += ": the floor does not show it yet, so the answer is not no-leak"
         evidence.append(said)
-    if verdict == "inconclusive" and res.decided_by is not None and verdict == res.verdict:
-        watch = None  # a longer watch would not decide it; the classifier's line says what would
-    elif verdict == "inconclusive":
+    if verdict == "inconclusive":
         if watch is None or not math.isfinite(watch) or watch <= 0:
             watch = max(duration, 1.0)  # "inconclusive" always says how much longer: as long again, by default
         evidence.append(f"watch about {format_duration(watch)} more to decide")

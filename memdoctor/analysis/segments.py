@@ -12,12 +12,7 @@ sawtooth. A restart is taken from:
   garbage collection cannot do, after a lifetime of at least RESTART_MIN_LIFETIME_S;
 - repeated large, sudden falls to the start-up level from peaks more than GC_MAX_GROWTH times
   that level, after climbs of a minute or more: more than any garbage collector lets its heap
-  grow between two collections, and slower than a program's own buffers swing;
-- with no limit known and no restart recorded, repeated large, sudden falls to the start-up level
-  after climbs that took their whole cycle of LONG_CLIMB_S or more, with no idle time at the floor
-  (a job runner has some between its batches): an OOM-kill loop, or a slow collector's or job's
-  cycle, which only the limit or the restart events tell apart. classify takes these cuts back
-  and, where they made a restart loop, leaves the verdict undecided.
+  grow between two collections, and slower than a program's own buffers swing.
 
 Without any of these a restart loop is indistinguishable from a slow major-GC cycle, and is
 left to the floor analysis.
@@ -35,10 +30,6 @@ from memdoctor.analysis.prepare import Buckets
 from memdoctor.analysis.thresholds import (
     BIRTH_LEVEL,
     GC_MAX_GROWTH,
-    LIFELONG_CLIMB_MID,
-    LIFELONG_CLIMB_SHARE,
-    LIFELONG_LATE_FLOOR,
-    LONG_CLIMB_S,
     NEAR_LIMIT,
     RESTART_MIN_FALLS,
     RESTART_MIN_LIFETIME_S,
@@ -48,8 +39,6 @@ from memdoctor.analysis.thresholds import (
 REASON_RECORDED = "recorded in the trace"
 REASON_LIMIT = "peaks reached the limit, then memory fell to the start-up level"
 REASON_STARTUP = "memory fell below its working floor, to a start-up level"
-# Not shown: classify takes these cuts back, and says what they found (an undecided restart loop) in its own words.
-REASON_LIFELONG = "climbs that took their whole cycle of LONG_CLIMB_S or more, again and again"
 REASON_NOT_GC = (f"memory climbed to more than {GC_MAX_GROWTH:g} times its start-up level and fell back to it, "
                  "again and again: more than a garbage collector lets a heap grow")
 
@@ -76,34 +65,14 @@ def _climb_s(b: Buckets, lo: np.ndarray, start: int, top: int, low: float) -> fl
     return float(b.t[top] - b.t[start + int(down[-1]) if len(down) else start])
 
 
-def _lifelong_climb(b: Buckets, lo: np.ndarray, start: int, top: int, low: float, climb_s: float) -> bool:
-    """Whether the climb before the fall at `top` is a process's whole life: it lasted LONG_CLIMB_S or more, took
-    most of its cycle since the fall before (`start`; LIFELONG_CLIMB_SHARE), was still climbing in its second half
-    (LIFELONG_CLIMB_MID) and its floor climbed with it (LIFELONG_LATE_FLOOR). `low`: the bottom quarter of the rise,
-    where `climb_s` was measured from."""
-    if climb_s < LONG_CLIMB_S or climb_s < LIFELONG_CLIMB_SHARE * float(b.t[top] - b.t[start]):
-        return False
-    rise = float(lo[top]) - low
-    t0 = float(b.t[top]) - climb_s
-    # The middle fifth's median, not one sample: noise or a small sawtooth on top let a curved fill through.
-    a, z = np.searchsorted(b.t, [t0 + 0.4 * climb_s, t0 + 0.6 * climb_s])
-    if float(np.median(lo[a:max(z, a + 1)])) > low + LIFELONG_CLIMB_MID * rise:
-        return False
-    # Memory can sit above the bottom quarter for half an hour in short GC cycles on a level floor, then fall in a
-    # lull (a collector giving pages back, a trim): a process's own climb has raised its floor by its last quarter.
-    q = int(np.searchsorted(b.t, t0 + 0.75 * climb_s))
-    return float(lo[q : top + 1].min()) >= low + LIFELONG_LATE_FLOOR * rise
-
-
 @dataclass(frozen=True)
 class Segmentation:
     bounds: list[tuple[int, int]]  # [start, stop) bucket ranges, one per lifetime
     reasons: list[str] = field(default_factory=list)  # why each cut was made
 
 
-def split(b: Buckets, *, limit: int | None, restart_times: np.ndarray | None, lifelong: bool = True) -> Segmentation:
-    """Cut the bucket series at recorded and inferred restarts; `lifelong=False`: not at climbs that took a whole
-    cycle of LONG_CLIMB_S or more (classify takes those cuts back when the lifetimes they make are no restart loop)."""
+def split(b: Buckets, *, limit: int | None, restart_times: np.ndarray | None) -> Segmentation:
+    """Cut the bucket series at recorded and inferred restarts."""
     n = len(b.t)
     cuts: dict[int, str] = {}
     if restart_times is not None and len(restart_times):
@@ -117,8 +86,7 @@ def split(b: Buckets, *, limit: int | None, restart_times: np.ndarray | None, li
         work = float(np.percentile(lo, 10))
         drops, _, _ = find_drops(lo, max(float(np.median(lo)), 1.0))
         last_inferred = 0
-        prev_fall = 0
-        not_gc: dict[int, str] = {}  # falls only a restart explains, kept when they repeat
+        not_gc: list[int] = []  # falls only a restart explains, kept when they repeat
         for i in drops:
             j = int(i) + 1
             if j in cuts:
@@ -132,8 +100,6 @@ def split(b: Buckets, *, limit: int | None, restart_times: np.ndarray | None, li
             if height <= 0.3 * peak or lo[j] > base + 0.25 * height or hi[i] - lo[j] < 0.5 * height:
                 continue
             climb_s = _climb_s(b, lo, seg_start, i, lo[j] + 0.25 * height)
-            cycle_start = max(seg_start, prev_fall)
-            prev_fall = j
             if limit is not None and peak >= NEAR_LIMIT * limit and climb_s >= RESTART_MIN_LIFETIME_S:
                 # A climb of a minute or more, as for the falls below: a healthy Node server's GC ramps of 1.6 s,
                 # peaking at 92 % of a limit given a little above them (--limit 85MB), read "14 restarts (peaks
@@ -152,18 +118,12 @@ def split(b: Buckets, *, limit: int | None, restart_times: np.ndarray | None, li
                 # restart, and the start-up before it as a completed lifetime that climbed: "restart loop".
                 cuts[j] = REASON_STARTUP
             elif peak > GC_MAX_GROWTH * max(float(lo[j]), 1.0) and climb_s >= RESTART_MIN_LIFETIME_S:
-                not_gc[j] = REASON_NOT_GC
-            elif (lifelong and limit is None and not known
-                  and _lifelong_climb(b, lo, cycle_start, i, lo[j] + 0.25 * height, climb_s)):
-                # Without a known limit or a recorded restart only: with a limit, a fall from peaks well under it is
-                # no OOM kill (a job releasing what it gathered), and peaks at it are cut above; where restarts are
-                # recorded, the other falls are not restarts.
-                not_gc[j] = REASON_LIFELONG
+                not_gc.append(j)
             else:
                 continue
             last_inferred = j
         if len(not_gc) >= RESTART_MIN_FALLS:
-            cuts.update(not_gc)
+            cuts.update(dict.fromkeys(not_gc, REASON_NOT_GC))
     starts = [0, *sorted(cuts)]
     bounds = [(s, e) for s, e in zip(starts, [*starts[1:], n], strict=True) if e > s]
     return Segmentation(bounds, [cuts[s] for s in sorted(cuts)])

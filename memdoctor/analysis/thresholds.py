@@ -100,8 +100,8 @@ MIN_FLOOR_POINTS = 6  # floor points for the classifier's trend test; fewer: the
 # ... or, when every trough is above the one before, this many of them (classify._every_trough_higher): the least
 # number n whose one ordering in n! comes by chance less often than ALPHA (1/120 < 0.01; 1/24 is not).
 FEW_TROUGHS_RISING = 5
-# ... and the last of their rises at least this share of their median rise: a fill levelling off slows first. The
-# half is the classifier's own bar for a floor that decelerates (its second half rising under half the first's rate).
+# ... and their rate over their second half at least this share of their first half's: a fill levelling off slows
+# first. The half is the classifier's own bar for a floor that decelerates (_analyse_segment's `decel`).
 FEW_TROUGHS_LAST_RISE = 0.5
 ALPHA = 0.01  # one-sided significance of the floor trend for a leak
 WEAK_ALPHA = 0.05  # below this (but above ALPHA) with a large rise: inconclusive
@@ -161,30 +161,6 @@ IRRELEVANT_TAIL_SHARE = 0.05
 GC_MAX_GROWTH = 4.0
 RESTART_MIN_FALLS = 2
 RESTART_MIN_LIFETIME_S = 60.0
-# A restart loop suspected with no limit known and no restart recorded (segments.split, classify.classify): falls
-# (RESTART_MIN_FALLS or more) after climbs that each lasted LONG_CLIMB_S or more and took their whole cycle. Issue
-# 20's restart loop within GC_MAX_GROWTH, a process climbing 75 -> 255 MiB for an hour, killed and restarted six
-# times, read "no-leak (sawtooth)" (benchmarks/classifier oom_restart, climbs of 2.3-3.6x over 35 min to 3.5 h). Such
-# a loop is left undecided, never called a leak on its timing alone: a slow collector's cycle draws the same (V8 grows
-# its old generation between two full collections by up to 4x for a program that allocates fast against the collector,
-# src/heap/heap-controller.cc DynamicGrowingFactor, so one that also keeps little past its young generation comes
-# round in tens of minutes; a Node heap series at night), and so does a job that gathers for ten minutes or more and
-# releases it all at once (an hourly flush); a review of the first version, which called these leaks, found most such
-# shapes of 10-60 minutes read "restart loop". Ten minutes: the longest cycle between two falls in the project's
-# recordings of real programs is 152 s (benchmarks/classifier/recordings/rw_node_lru_long_fill); shorter cycles are
-# left to the floor analysis as before.
-LONG_CLIMB_S = 600.0
-# The climb took its cycle: it is timed from when memory last left the bottom quarter of its rise, so a steady climb
-# from the fall before takes 3/4 of the cycle; a job runner idle at its floor for half its period or more between
-# batches does not.
-LIFELONG_CLIMB_SHARE = 0.5
-# Still climbing in its second half: at the middle of the climb, memory is at most this share of the way up (a
-# steady climb is half way up; a batch held at its top while the job works is all the way up).
-LIFELONG_CLIMB_MID = 0.75
-# And its floor climbed with it: in the climb's last quarter memory never went back below this share of the way up
-# (a steady climb stays above 3/4 of it, or above 1/2 under a GC sawtooth on top swinging up to a quarter of the rise;
-# short GC cycles on a level floor, above the bottom quarter of a deeper fall, stay at the bottom).
-LIFELONG_LATE_FLOOR = 0.5
 # A restart is also inferred when the peaks before the fall came this near a known limit (>= 90 %): an OOM kill.
 NEAR_LIMIT = 0.90
 
