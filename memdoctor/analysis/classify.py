@@ -388,7 +388,7 @@ def _too_few(fl: Floor, what: str, span: float, level: float, swing: float) -> S
     return res
 
 
-def _every_trough_higher(fl: Floor, t: np.ndarray, lo: np.ndarray, span_all: float, level: float, swing: float,
+def _every_trough_higher(fl: Floor, t: np.ndarray, lo: np.ndarray, span_all: float, swing: float,
                          limit: int | None) -> SegmentResult | None:
     """A leak from fewer troughs than the trend test needs, when the evidence is overwhelming; else None.
 
@@ -437,7 +437,8 @@ def _every_trough_higher(fl: Floor, t: np.ndarray, lo: np.ndarray, span_all: flo
         res.pattern = "step"
         res.floor_now = float(y[-1])
         res.evidence.append(_steps_text(steps.n_jumps, steps.jump))
-    elif swing >= SAWTOOTH_AMPLITUDE * level:
+    elif swing >= SAWTOOTH_AMPLITUDE * max(float(np.percentile(y, 10)), 1.0):
+        # The trend test's own bar for naming a sawtooth (_analyse_segment), so the two paths name one shape alike.
         res.pattern = "sawtooth"
         res.evidence.append(f"sawtooth: memory swings {format_bytes(swing)} above its floor, {len(fl.drops)} GC drops")
     return res
@@ -486,7 +487,7 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool, limit: int | 
     if len(fl.t) < MIN_FLOOR_POINTS:
         what = "GC cycles" if fl.from_troughs else "floor points"
         swing0 = _oscillation(b, i0 + skip, i1, fl)[0]
-        res = (_every_trough_higher(fl, t, lo, span_all, level_guess, swing0, limit)
+        res = (_every_trough_higher(fl, t, lo, span_all, swing0, limit)
                or _too_few(fl, what, span_all, level_guess, swing0))
         if res.verdict == "leak":
             res.floor_now = _floor_at_end(res.floor_now or 0.0, b, i0, i1)
