@@ -947,6 +947,31 @@ def test_a_fill_within_the_first_troughs_of_a_gc_sawtooth_is_not_a_leak() -> Non
     assert d.verdict == "no-leak", d.evidence
 
 
+@pytest.mark.parametrize(("seed", "index"), [(7, 88), (4, 63), (3, 47)])
+def test_a_fill_under_an_aliased_sawtooth_is_not_a_cycle_of_the_floor(seed: int, index: int) -> None:
+    """benchmarks/classifier sawtooth_fill #88, seed 7: a sawtooth sampled every 60 s, slower than its period, over a
+    fill of 5 hours, then 11 hours level. Its window minima scatter by a third of their swing from one window to
+    the next; _floor_period took that scatter for the floor's own cycle ("every 2h22m"), the trend was judged on
+    8 windows of 1.5 such cycles, too few for the plateau test, and read "leak". Scatter whose bands are not
+    FLOOR_CYCLE_SIGMAS noise sigmas apart is an aliased sawtooth, judged on the coarse floor."""
+    from benchmarks.classifier.generator import make_trace
+
+    tr = make_trace("sawtooth_fill", seed, index)
+    d = diagnose(tr.t, tr.mem, limit_bytes=tr.limit_bytes, restart_times=tr.restart_times)
+    assert d.verdict != "leak", d.evidence
+
+
+def test_a_leak_under_an_aliased_sawtooth_is_judged_on_the_coarse_floor() -> None:
+    """The same reading must not cost a leak: sawtooth_leak #59, seed 2 (34 MiB over 2.9 hours under a 190 MiB
+    sawtooth sampled every 17.5 s) read "floor fell 7.1 MiB (238 points)" on the fine floor's scatter when the coarse
+    floor had under the 24 windows it otherwise needs; it is the floor there, whatever its count."""
+    from benchmarks.classifier.generator import make_trace
+
+    tr = make_trace("sawtooth_leak", 2, 59)
+    d = diagnose(tr.t, tr.mem, limit_bytes=tr.limit_bytes, restart_times=tr.restart_times)
+    assert d.verdict == "leak", d.evidence
+
+
 def test_three_low_window_minima_of_a_level_floor_are_not_a_fill() -> None:
     """The rank-sum reading of a rise is for troughs, one per GC cycle: the window minima of a level floor under slow
     (autocorrelated) noise can start with three low neighbours, and read "floor rose 4.2 MiB in the first 1m03s,

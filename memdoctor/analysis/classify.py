@@ -41,6 +41,7 @@ from memdoctor.analysis.thresholds import (  # every threshold lives there, with
     ALPHA,
     FEW_TROUGHS_LAST_RISE,
     FEW_TROUGHS_RISING,
+    FLOOR_CYCLE_SIGMAS,
     GC_DRIFT_FRACTION,
     IRRELEVANT_TAIL_SHARE,
     MAX_STEPS,
@@ -494,9 +495,21 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool, limit: int | 
         res.start_t, res.end_t, res.peak = float(b.t[i0]), float(b.t[i1 - 1]), peak
         return res
     cyclic = False
+    aliased = False
     floor_cycle = None
     if not fl.from_troughs:
         floor_cycle = _floor_period(fl)
+        point_sd = robust_sigma(np.diff(fl.m)) / math.sqrt(2.0)
+        if floor_cycle is not None and FLOOR_CYCLE_SIGMAS * point_sd > 0.4 * floor_cycle[1]:
+            # Window minima that swing 15 % of their level from one window to the next with no cycle of their own (the
+            # bands below are not FLOOR_CYCLE_SIGMAS noise sigmas apart): a sawtooth sampled slower than its period,
+            # judged on the coarse floor below as such. Taken for a cycle of the floor, a fill under one (5 hours of
+            # fill, then 11 hours level: benchmarks/classifier sawtooth_fill #88, seed 7) was judged on 8 windows of
+            # 1.5 "cycles", too few for the plateau test, and read "leak".
+            aliased, floor_cycle = True, None
+            coarse = compute_floor(t, lo, level_guess, max_points=max(MIN_FLOOR_POINTS * 4, len(t) // 24))
+            if len(coarse.t) >= MIN_FLOOR_POINTS:
+                fl = coarse  # the coarse floor below, whatever its count: the fine one is the sampling's scatter
         if floor_cycle is not None:
             period = floor_cycle[0]
             # The "floor" itself rises and falls (batch jobs, slow cycles): windows shorter than
@@ -510,7 +523,8 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool, limit: int | 
                 # floor has no monotonic trend) and call the shape what it is.
                 cyclic = True
     swing, cycles = _oscillation(b, i0 + skip, i1, fl)
-    sawtooth = cyclic or (cycles >= 3 and swing >= SAWTOOTH_AMPLITUDE * max(float(np.percentile(fl.m, 10)), 1.0))
+    sawtooth = cyclic or aliased or (cycles >= 3
+                                     and swing >= SAWTOOTH_AMPLITUDE * max(float(np.percentile(fl.m, 10)), 1.0))
     if sawtooth and not fl.from_troughs and len(t) / len(fl.t) < 24:
         # A sawtooth sampled slower than its period: its window minima are noisy unless the
         # windows hold enough samples; fewer, larger windows make a much steadier floor.

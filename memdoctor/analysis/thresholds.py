@@ -122,6 +122,9 @@ STARTUP_FRACTION = 0.01  # the first 1% of a segment is start-up transient
 # garbage collection does not fall that far below the floor it keeps coming back to.
 BIRTH_LEVEL = 0.6
 SAWTOOTH_AMPLITUDE = 0.15  # a GC sawtooth swings >= 15% of the floor level
+# A floor that itself rises and falls (classify._floor_period) moves between its bands by this many noise sigmas of
+# one floor point: the 4 sigmas a step must clear to be seen as one (classify._is_step), for the same reason.
+FLOOR_CYCLE_SIGMAS = 4.0
 RESTART_STARTUP_S = 60.0  # start-up transient after a restart
 MAX_STEPS = 50  # more jumps than this in the floor is a continuous climb
 # A staircase's jumps carry the floor's rise: at least this share of the trend's rise, and at most its inverse
