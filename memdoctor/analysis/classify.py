@@ -52,6 +52,7 @@ from memdoctor.analysis.thresholds import (  # every threshold lives there, with
     MIN_RISE_SIGMAS,
     MIN_SAMPLES,
     NEAR_LIMIT,
+    PLATEAU_TEST_POINTS,
     RESTART_STARTUP_S,
     SAWTOOTH_AMPLITUDE,
     SHORT_GC_S,
@@ -500,12 +501,16 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool, limit: int | 
     if not fl.from_troughs:
         floor_cycle = _floor_period(fl)
         point_sd = robust_sigma(np.diff(fl.m)) / math.sqrt(2.0)
-        if floor_cycle is not None and FLOOR_CYCLE_SIGMAS * point_sd > 0.4 * floor_cycle[1]:
+        if (floor_cycle is not None and FLOOR_CYCLE_SIGMAS * point_sd > 0.4 * floor_cycle[1]
+                and span_all / (1.5 * floor_cycle[0]) < PLATEAU_TEST_POINTS):
             # Window minima that swing 15 % of their level from one window to the next with no cycle of their own (the
-            # bands below are not FLOOR_CYCLE_SIGMAS noise sigmas apart): a sawtooth sampled slower than its period,
-            # judged on the coarse floor below as such. Taken for a cycle of the floor, a fill under one (5 hours of
-            # fill, then 11 hours level: benchmarks/classifier sawtooth_fill #88, seed 7) was judged on 8 windows of
-            # 1.5 "cycles", too few for the plateau test, and read "leak".
+            # bands below are not FLOOR_CYCLE_SIGMAS noise sigmas apart), where the windows of 1.5 "cycles" would be too
+            # few for the plateau test: judged as a sawtooth sampled slower than its period, on the coarse floor below.
+            # Taken for a cycle of the floor, a fill under one (5 hours of fill, then 11 hours level:
+            # benchmarks/classifier sawtooth_fill #88, seed 7) was judged on 8 windows and read "leak". With windows
+            # enough for the plateau test they stay: lag-one scatter cannot tell aliasing from a real cycle caught in
+            # 3-6 windows (jobs every 10-16 minutes over a slow leak lost it to the coarse floor's mix of busy and
+            # idle windows: a review of the first version).
             aliased, floor_cycle = True, None
             coarse = compute_floor(t, lo, level_guess, max_points=max(MIN_FLOOR_POINTS * 4, len(t) // 24))
             if len(coarse.t) >= MIN_FLOOR_POINTS:

@@ -125,6 +125,9 @@ SAWTOOTH_AMPLITUDE = 0.15  # a GC sawtooth swings >= 15% of the floor level
 # A floor that itself rises and falls (classify._floor_period) moves between its bands by this many noise sigmas of
 # one floor point: the 4 sigmas a step must clear to be seen as one (classify._is_step), for the same reason.
 FLOOR_CYCLE_SIGMAS = 4.0
+# The fewest floor points the plateau test can use: its longest tail (60 % of the span, classify._flat_tail) must hold
+# MIN_FLOOR_POINTS of them, 6 / 0.6.
+PLATEAU_TEST_POINTS = 10
 RESTART_STARTUP_S = 60.0  # start-up transient after a restart
 MAX_STEPS = 50  # more jumps than this in the floor is a continuous climb
 # A staircase's jumps carry the floor's rise: at least this share of the trend's rise, and at most its inverse
