@@ -500,40 +500,40 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool, limit: int | 
     floor_cycle = None
     if not fl.from_troughs:
         floor_cycle = _floor_period(fl)
-        point_sd = robust_sigma(np.diff(fl.m)) / math.sqrt(2.0)
-        if (floor_cycle is not None and FLOOR_CYCLE_SIGMAS * point_sd > 0.4 * floor_cycle[1]
-                and span_all / (1.5 * floor_cycle[0]) < PLATEAU_TEST_POINTS):
-            # Window minima that swing 15 % of their level from one window to the next with no cycle of their own (the
-            # bands below are not FLOOR_CYCLE_SIGMAS noise sigmas apart), where the windows of 1.5 "cycles" would be too
-            # few for the plateau test: judged as a sawtooth sampled slower than its period, on the coarse floor below.
-            # Taken for a cycle of the floor, a fill under one (5 hours of fill, then 11 hours level:
-            # benchmarks/classifier sawtooth_fill #88, seed 7) was judged on 8 windows and read "leak". With windows
-            # enough for the plateau test they stay: lag-one scatter cannot tell aliasing from a real cycle caught in
-            # 3-6 windows (jobs every 10-16 minutes over a slow leak lost it to the coarse floor's mix of busy and
-            # idle windows: a review of the first version).
-            aliased, floor_cycle = True, None
-            coarse = compute_floor(t, lo, level_guess, max_points=max(MIN_FLOOR_POINTS * 4, len(t) // 24))
-            if len(coarse.t) >= MIN_FLOOR_POINTS:
-                fl = coarse  # the coarse floor below, whatever its count: the fine one is the sampling's scatter
         if floor_cycle is not None:
             period = floor_cycle[0]
             # The "floor" itself rises and falls (batch jobs, slow cycles): windows shorter than
             # a cycle catch the busy phase. Windows of 1.5 cycles reach the idle level.
             k = max(int(span_all / (1.5 * period)), 2)
-            wide = compute_floor(t, lo, level_guess, max_points=k)
-            if len(wide.t) >= MIN_FLOOR_POINTS:
-                fl = wide
+            point_sd = robust_sigma(np.diff(fl.m)) / math.sqrt(2.0)
+            if k < PLATEAU_TEST_POINTS and FLOOR_CYCLE_SIGMAS * point_sd > 0.4 * floor_cycle[1]:
+                # Window minima that swing 15 % of their level from one window to the next with no cycle of their own
+                # (the bands of _floor_period are not FLOOR_CYCLE_SIGMAS noise sigmas apart), where the windows of 1.5
+                # "cycles" would be too few for the plateau test: judged as a sawtooth sampled slower than its period,
+                # on the coarse floor. Taken for a cycle of the floor, a fill under one (5 hours of fill, then 11 hours
+                # level: benchmarks/classifier sawtooth_fill #88, seed 7) was judged on 8 windows and read "leak".
+                # With windows enough for the plateau test they stay: lag-one scatter cannot tell aliasing from a real
+                # cycle caught in 3-6 windows (jobs every 10-16 minutes over a slow leak lost it to the coarse floor's
+                # mix of busy and idle windows: a review of the first version).
+                aliased, floor_cycle = True, None
+                coarse = _coarse_floor(t, lo, level_guess)
+                if len(coarse.t) >= MIN_FLOOR_POINTS:
+                    fl = coarse  # whatever its count: the fine floor is the sampling's scatter
             else:
-                # Too few cycles for a floor of idle levels: judge the fine floor (a periodic
-                # floor has no monotonic trend) and call the shape what it is.
-                cyclic = True
+                wide = compute_floor(t, lo, level_guess, max_points=k)
+                if len(wide.t) >= MIN_FLOOR_POINTS:
+                    fl = wide
+                else:
+                    # Too few cycles for a floor of idle levels: judge the fine floor (a periodic
+                    # floor has no monotonic trend) and call the shape what it is.
+                    cyclic = True
     swing, cycles = _oscillation(b, i0 + skip, i1, fl)
     sawtooth = cyclic or aliased or (cycles >= 3
                                      and swing >= SAWTOOTH_AMPLITUDE * max(float(np.percentile(fl.m, 10)), 1.0))
     if sawtooth and not fl.from_troughs and len(t) / len(fl.t) < 24:
         # A sawtooth sampled slower than its period: its window minima are noisy unless the
         # windows hold enough samples; fewer, larger windows make a much steadier floor.
-        coarse = compute_floor(t, lo, level_guess, max_points=max(MIN_FLOOR_POINTS * 4, len(t) // 24))
+        coarse = _coarse_floor(t, lo, level_guess)
         if len(coarse.t) >= 4 * MIN_FLOOR_POINTS:
             fl = coarse
 
@@ -773,6 +773,12 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool, limit: int | 
                 res.evidence.append(_steps_text(steps.n_jumps, steps.jump))
     res.pattern = pattern
     return res
+
+
+def _coarse_floor(t: np.ndarray, lo: np.ndarray, level: float) -> Floor:
+    """The floor of a sawtooth sampled slower than its period: window minima of 24 samples or more each (at least
+    4 * MIN_FLOOR_POINTS windows asked for), steadier than the fine windows' scatter."""
+    return compute_floor(t, lo, level, max_points=max(MIN_FLOOR_POINTS * 4, len(t) // 24))
 
 
 def _floor_at_end(line_value: float, b: Buckets, i0: int, i1: int) -> float:
