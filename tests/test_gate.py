@@ -281,6 +281,24 @@ def test_cache_fill_that_levels_off_passes():
     assert result.to_dict()["floor_test"]["state"] in ("levelling-off", "flat")
 
 
+def test_two_bursts_then_a_shorter_level_are_not_a_fill_that_stopped():
+    """Two bursts of a leak (19.2 MiB each, at 10.5 s and 68 s) under 0.73 s GC ramps, then level for the last 48 s of
+    120 s: the classifier reads "rose, then held flat" and the floor test's last part is flat, but the level has held
+    for less than the rise took, as long as a staircase's level between its steps. Undecided, not "no-leak" (a review
+    of the rule that lets a measured-flat end decide a fill: engine._rose_once_then_held)."""
+    rng = np.random.default_rng(0)
+    t = np.arange(0, 120.0, 0.1)
+    bursts = 19.2 * MiB * (np.clip((t - 10.5) / 3.45, 0, 1) + np.clip((t - 68.0) / 3.45, 0, 1))
+    mem = 174 * MiB + 20 * MiB * ((t % 0.73) / 0.73) + bursts + rng.normal(0, 0.33 * MiB, len(t))
+    d = diagnose(t, mem)
+    assert d.verdict == "inconclusive" and d.watch_more_s, d.evidence
+    assert d.growth_bytes_per_s > 5 * MiB / 60, d.growth_bytes_per_s  # the rise in question, not the level's
+    # The same level held as long as the rise took (one burst of 38.4 MiB at 10.5-17.4 s): a fill that stopped.
+    mem = 174 * MiB + 20 * MiB * ((t % 0.73) / 0.73) + 38.4 * MiB * np.clip((t - 10.5) / 6.9, 0, 1) \
+        + rng.normal(0, 0.33 * MiB, len(t))
+    assert diagnose(t, mem).verdict == "no-leak"
+
+
 def test_slow_rise_under_a_large_gc_swing_is_heap_sizing_with_advice():
     # Troughs rising 3 MiB/min under a 40 MiB swing: V8 sizing its heap, or a slow leak.
     t, mem = _gate_series("sawtooth", 3.0, period=2.0)
