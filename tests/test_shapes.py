@@ -387,3 +387,17 @@ def test_a_restart_loop_of_curves_is_not_at_its_limit_while_below_it() -> None:
     mem = np.round(np.minimum(mem + rng.normal(0, 0.5 * mib, len(t)), 0.999 * limit))
     d = diagnose(t, mem, limit_bytes=limit, restart_times=np.array([60.0, 120.0, 180.0]))
     assert d.verdict == "leak" and d.time_to_limit_s is not None and d.time_to_limit_s > 1, d.evidence
+
+
+def test_a_leaks_growth_is_its_rate_now_not_the_windows_average() -> None:
+    """py_late_traceback_leak_90s.csv (memdoctor's CSV as recorded): failures' tracebacks kept from 55 s on, 88 MiB/min
+    since, read "29.5 MiB/min, limit in 32m34s" (three times too late): the floor test's one line over the window,
+    half of it flat. The growth, and the time to the limit that follows it, are the leak's rate now."""
+    low, high = 80.0, 96.0
+    path = str(SHAPES / "py_late_traceback_leak_90s.csv")
+    d = json.loads(memdoctor("analyze", path, "--limit", "1GiB", "--json", check_code=None).stdout)
+    assert d["verdict"] == "leak", d["evidence"]
+    mib_min = d["growth_bytes_per_s"] * 60 / 2**20
+    assert low <= mib_min <= high, (mib_min, d["evidence"])
+    expected = (2**30 - d["last_bytes"]) / d["growth_bytes_per_s"]
+    assert d["time_to_limit_s"] == pytest.approx(expected, rel=0.15), (d["time_to_limit_s"], expected)

@@ -68,7 +68,7 @@ from memdoctor.analysis.prepare import Clean, clean
 from memdoctor.analysis.segments import birth_s
 from memdoctor.analysis.thresholds import MIN_SAMPLES
 from memdoctor.analysis.trend import mann_kendall_sen
-from memdoctor.units import format_bytes, format_duration, format_rate, format_rate_range
+from memdoctor.units import format_bytes, format_duration, format_rate, format_rate_range, format_rates_apart
 
 if TYPE_CHECKING:
     from memdoctor.traces.model import Trace
@@ -214,6 +214,29 @@ def _rose_once_then_held(ft: FloorTrend) -> bool:
     low = np.flatnonzero(smooth[:top + 1] <= start + 0.1 * rise)
     t_low = float(x[low[-1]]) if len(low) else float(x[0])
     return float(x[-1] - x[top]) >= float(x[top]) - t_low
+
+
+def _leak_rate_now(ft: FloorTrend, evidence: list[str]) -> tuple[float, float]:
+    """A leak's growth from the floor test: its rate now, which the time to the limit follows (rate, standard error).
+
+    The window's one line averages a leak that began or sped up late with the flat before it: flat for 55 s, then
+    88 MiB/min, read "29.5 MiB/min, limit in 32m34s", three times too late (tests/data/shapes/py_late_traceback_leak_90s
+    .csv). Where the floor test's last part (LATE_SHARE of the window) grows at a rate that differs from the line's by
+    more than RATE_NOW_Z standard errors of their difference, the last part's rate is the growth; a slower one only
+    where it rises significantly on its own (RISING_Z): the last part of a staircase can fall between two steps
+    (a review: a 13.3 MiB/min staircase shown at 0.37 MiB/min, its limit 35 times too late)."""
+    rate, se = ft.slope, ft.se
+    late, late_se = ft.late_slope, ft.late_se
+    if not ft.late_known or late is None or late_se is None or late <= 0:
+        return rate, se
+    if abs(late - rate) <= th.RATE_NOW_Z * math.hypot(late_se, se):
+        return rate, se
+    if late < rate and late <= th.RISING_Z * late_se:
+        return rate, se
+    (now, whole), _ = format_rates_apart((late, rate))
+    evidence.append(f"the floor rose {now} over the window's last {th.LATE_SHARE:.0%}, against {whole} over the whole "
+                    f"window: the growth {'sped up' if late > rate else 'slowed'}; its rate now is the growth shown")
+    return late, late_se
 
 
 def _confidence(z: float) -> float:
@@ -659,7 +682,9 @@ def diagnose(
         elif verdict != "leak" and _more_precise(growth, ft):
             pass  # two measurements of the floor's growth that agree: the narrower one is shown (_more_precise)
         elif verdict != "leak" or _measures_the_rise(fj):
-            growth = _floor_test_growth(cl, ft, ft.slope, ft.se, floor_now, res.excursion,
+            rate, se = _leak_rate_now(ft, evidence) if verdict == "leak" and pattern != "exponential" \
+                else (ft.slope, ft.se)
+            growth = _floor_test_growth(cl, ft, rate, se, floor_now, res.excursion,
                                         growth.exp_model if pattern == "exponential" else None)
             floor_t, floor_m = np.asarray(ft.t_points), np.asarray(ft.floor_points)
     elif fj is not None:

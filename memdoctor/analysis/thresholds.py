@@ -196,6 +196,13 @@ SCATTER_FLOOR = 0.04
 # last part of the window does not show it levelling off (a cache fill, V8 sizing its heap).
 RISING_RATE = 2.5 * 1024**2 / 60  # bytes/s: half the 5 MB/min the gate must catch
 RISING_Z = 2.33  # one-sided 99 %: a healthy floor is called rising at most ~1 % of the time
+# A leak's growth shown is its floor test's last part (LATE_SHARE) where that part's rate differs from the window's
+# line by more than RATE_NOW_Z standard errors of the difference (engine._leak_rate_now). A review (2026-12-07, 581
+# steady synthetic leaks): at RISING_Z, 12 switched falsely (the two-sided ~2 % of 2.33 sigmas); at 3, 1. On
+# benchmarks/gate_families.py's steady leaks (tuning seed 8, 1,200 gates at 20 ms), whose floor points carry noise
+# slower than their cycles (their errors understated), 14 switched at 3 (z 3.0-3.4 but one, 9 further from the
+# truth); at 4, one (z 5.7, five floor points). A leak that began late switches at z 15 (py_late_traceback_leak_90s).
+RATE_NOW_Z = 4.0
 # Where the floor points' own scatter bounds the error (SCATTER_POINTS or more of them), that scatter is an
 # estimate from k points, so the slope must also clear Student's t at this level with k - 2 degrees of
 # freedom times the scatter's error (a line through k points leaves k - 2). With the normal 2.33 alone, 8
