@@ -993,3 +993,19 @@ def test_a_leaks_first_troughs_below_its_tail_are_not_a_fill_by_rank_alone() -> 
     tr = make_trace("sawtooth_leak", 23, 28)
     d = diagnose(tr.t, tr.mem, limit_bytes=tr.limit_bytes, restart_times=tr.restart_times)
     assert d.verdict == "leak", d.evidence
+
+
+def test_a_leak_that_began_late_in_a_long_trace_shows_its_rate_now() -> None:
+    """An hour flat for 40 minutes, then 2 MiB/min (40 MiB in 20 minutes under 0.3 MiB of noise): the trend over the
+    whole window is weak (p = 0.011), and its 271.6 KiB/min put a 512 MiB limit 17 hours away where it is about 2.
+    The last part's band lies wholly above the window's: its rate is the growth, and the time to the limit warns."""
+    mib = 1024**2
+    rng = np.random.default_rng(1)
+    t = np.arange(0, 3600, 5.0)
+    mem = 200 * mib + 2 * mib / 60 * np.maximum(t - 2400, 0) + rng.normal(0, 0.3 * mib, len(t))
+    d = diagnose(t, mem, limit_bytes=512 * mib)
+    assert d.verdict != "no-leak", d.evidence
+    assert 1.6 * mib / 60 < d.growth_bytes_per_s < 2.4 * mib / 60, d.growth_bytes_per_s
+    truth = (512 * mib - float(mem[-1])) / (2 * mib / 60)
+    assert d.time_to_limit_s is not None and 0.75 * truth < d.time_to_limit_s < 1.1 * truth, (d.time_to_limit_s, truth)
+    assert any("its rate now is the growth shown" in line for line in d.evidence), d.evidence

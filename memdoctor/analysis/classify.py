@@ -44,6 +44,7 @@ from memdoctor.analysis.thresholds import (  # every threshold lives there, with
     FLOOR_CYCLE_SIGMAS,
     GC_DRIFT_FRACTION,
     IRRELEVANT_TAIL_SHARE,
+    LATE_SHARE,
     MAX_STEPS,
     MIN_FLOOR_POINTS,
     MIN_RISE_BYTES,
@@ -670,6 +671,23 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool, limit: int | 
             res.confidence = 0.3
             res.watch_more_s = span
             res.evidence.append(f"{WEAK_TREND_READING}: watch about {format_duration(span)} more to decide")
+            late = x >= (1 - LATE_SHARE) * span
+            if np.count_nonzero(late) >= MIN_FLOOR_POINTS:
+                lt = mann_kendall_sen(x[late], y[late])
+                if lt.p_up < ALPHA and lt.slope_low > tr.slope_high:
+                    # The growth shown is the rate now where the last part's band lies wholly above the window's: a
+                    # leak that began late is weak over the whole window and plain since (an hour flat for 40 minutes,
+                    # then 2 MiB/min, read "271.6 KiB/min, limit in 17h09m", the truth 2h16m); undecided still (the
+                    # window's own trend decides the verdict), but its time to the limit warns in time (issue 20).
+                    res.slope, res.slope_low, res.slope_high = lt.slope, lt.slope_low, lt.slope_high
+                    res.floor_now = _floor_at_end(lt.at(x_end), b, i0, i1)
+                    if not sawtooth:
+                        res.pattern = "linear"  # a band above zero is a rise, not "stable" (as engine's short windows)
+                    late_s = span - float(x[late][0])
+                    res.evidence.append(
+                        f"the floor rose {format_rate(lt.slope)} over the last {format_duration(late_s)} "
+                        f"({format_p(lt.p_up)}), its band above the whole window's: the growth sped up; its rate now "
+                        "is the growth shown")
             return res
         res.evidence.append(
             (f"{TOO_SMALL_READING}: a leak would need the floor to rise by >= "
