@@ -632,18 +632,16 @@ def diagnose(
             # A leak by the floor's steadiness over minutes (_steady_rise), below the rate a short gate fails on:
             # the floor test's own reading ("no rise above 2.5 MiB/min") stood in the gate's failing verdict line
             # as if it said no.
-            where = f"{ft.cycles} GC/batch cycles" if ft.cycles else f"{ft.points} points"
             fj = replace(fj, message=f"floor test: {format_rate(ft.slope)} (standard error {format_rate(ft.se)}) over "
-                                     f"{where}, under the {format_rate(th.RISING_RATE)} a short window fails on by its "
-                                     "rate alone; a leak by its steady rise (above)")
+                                     f"{ft.counted}, under the {format_rate(th.RISING_RATE)} a short window fails on "
+                                     "by its rate alone; a leak by its steady rise (above)")
         if verdict == "no-leak" and fj.rising:
             # A fill whose rise stopped (_reconcile): the floor test's "fails above 2.5 MiB/min" stood under a passing
             # gate. Its whole line is the rise; its last part is the growth now.
             assert ft.late_slope is not None and ft.late_se is not None  # (the only no-leak on a rising floor test)
-            where = f"{ft.cycles} GC/batch cycles" if ft.cycles else f"{ft.points} points"
-            fj = replace(fj, message=f"floor test: the floor rose {format_rate(ft.slope)} over {where}, its last part "
-                                     f"{format_rate(ft.late_slope)} +/- {format_rate(ft.late_se)}: the rise stopped, "
-                                     f"under the {format_rate(th.RISING_RATE)} a short window fails on")
+            fj = replace(fj, message=f"floor test: the floor rose {format_rate(ft.slope)} over {ft.counted}, its last "
+                                     f"part {format_rate(ft.late_slope)} +/- {format_rate(ft.late_se)}: the rise "
+                                     f"stopped, under the {format_rate(th.RISING_RATE)} a short window fails on")
         if pattern == "exponential" and growth.exp_model is None:
             # The floor test's rise named exponential by _rise_shape: its time to the limit follows the curve (a
             # straight line gave 54 min where the curve reaches the limit in about one).

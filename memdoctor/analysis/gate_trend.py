@@ -94,6 +94,11 @@ class FloorTrend:
     critical: float = RISING_Z
 
     @property
+    def counted(self) -> str:
+        """What the line was fitted through, as its messages say it: "N GC/batch cycles", else "N points"."""
+        return f"{self.cycles} GC/batch cycles" if self.cycles else f"{self.points} points"
+
+    @property
     def late_known(self) -> bool:
         """Whether the last part of the window has a trend to judge (enough points, a finite error): the one guard
         of every question asked of that part (late_part_at_leak_rate here, the engine's _still_rising, _stopped)."""
@@ -626,7 +631,6 @@ def judge_floor(ft: FloorTrend | None) -> FloorJudgement:
         # The slope's error shrinks as (length)^-1.5: the length at which a 5 MB/min leak is caught.
         needed_se = min((TARGET_RATE - RISING_RATE) / CATCH_Z, TARGET_RATE / (critical + CATCH_Z))
         watch = ft.duration_s * ((ft.se / needed_se) ** (2 / 3) - 1)
-    where = f"{ft.cycles} GC/batch cycles" if ft.cycles else f"{ft.points} points"
     # What was measured is said in one time unit, the one the window's rate reads best in, as the diagnosis' own
     # growth is ("floor growth 7.8 MiB/s" stood above "the floor rises 468.7 MiB/min +/- 0.4 MiB/min"); the fixed
     # bars (RISING_RATE, what the window catches) keep the MiB/min they are set in.
@@ -635,7 +639,7 @@ def judge_floor(ft: FloorTrend | None) -> FloorJudgement:
     def measured(rate: float | None) -> str:
         return "n/a" if rate is None else format_rate(rate, period)
 
-    shown = f"{measured(ft.slope)} +/- {measured(ft.se)} over {where}"
+    shown = f"{measured(ft.slope)} +/- {measured(ft.se)} over {ft.counted}"
     if ft.slope > RISING_RATE and ft.slope > critical * ft.se:
         step = _one_step_then_level(ft)
         if step is not None:
