@@ -995,17 +995,71 @@ def test_a_leaks_first_troughs_below_its_tail_are_not_a_fill_by_rank_alone() -> 
     assert d.verdict == "leak", d.evidence
 
 
-def test_a_leak_that_began_late_in_a_long_trace_shows_its_rate_now() -> None:
-    """An hour flat for 40 minutes, then 2 MiB/min (40 MiB in 20 minutes under 0.3 MiB of noise): the trend over the
-    whole window is weak (p = 0.011), and its 271.6 KiB/min put a 512 MiB limit 17 hours away where it is about 2.
-    The last part's band lies wholly above the window's: its rate is the growth, and the time to the limit warns."""
+def _late_start_hour(seed: int, earlier_cycle_mib: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """An hour at 200 MiB under 0.3 MiB of noise, rising 2 MiB/min over its last 20 minutes (40 MiB); with an
+    earlier cycle: memory climbs `earlier_cycle_mib` over the first 5 minutes and is freed at once."""
     mib = 1024**2
-    rng = np.random.default_rng(1)
+    rng = np.random.default_rng(seed)
     t = np.arange(0, 3600, 5.0)
     mem = 200 * mib + 2 * mib / 60 * np.maximum(t - 2400, 0) + rng.normal(0, 0.3 * mib, len(t))
+    mem += np.where(t < 300, earlier_cycle_mib * mib * t / 300, 0.0)
+    return t, mem
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
+def test_a_leak_that_began_late_in_a_long_trace_is_a_leak_at_its_rate_now(seed: int) -> None:
+    """The late-start hour: the trend over the whole window is weak (p = 0.011-0.026 over these five noise draws:
+    Hamed-Rao reads the bent line's residuals as autocorrelation), and its 271.6 KiB/min put a 512 MiB limit 17
+    hours away where it is about 2. The last part rises plainly and its floor has left every level memory held
+    before: a leak, at the last part's rate, and the time to the limit warns in time."""
+    mib = 1024**2
+    t, mem = _late_start_hour(seed)
     d = diagnose(t, mem, limit_bytes=512 * mib)
-    assert d.verdict != "no-leak", d.evidence
+    assert d.verdict == "leak", d.evidence
     assert 1.6 * mib / 60 < d.growth_bytes_per_s < 2.4 * mib / 60, d.growth_bytes_per_s
     truth = (512 * mib - float(mem[-1])) / (2 * mib / 60)
     assert d.time_to_limit_s is not None and 0.75 * truth < d.time_to_limit_s < 1.1 * truth, (d.time_to_limit_s, truth)
     assert any("its rate now is the growth shown" in line for line in d.evidence), d.evidence
+    assert any("a leak that began late" in line for line in d.evidence), d.evidence
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_cache_fill_that_began_late_and_bends_is_not_called_a_leak(seed: int) -> None:
+    """An hour flat at 200 MiB, then from 40 minutes a fill of 40 MiB with a time constant of 10 minutes (seen for two
+    of them: 86 % full, its rate now a seventh of its first): the last part rises plainly, but it bends since the floor
+    left its old level. Judged over the whole last part, the 4.6 flat minutes before the fill hid the bend: "leak"."""
+    mib = 1024**2
+    rng = np.random.default_rng(seed)
+    t = np.arange(0, 3600, 5.0)
+    mem = 200 * mib + 40 * mib * (1 - np.exp(-np.maximum(t - 2400, 0) / 600)) + rng.normal(0, 0.3 * mib, len(t))
+    d = diagnose(t, mem, limit_bytes=512 * mib)
+    assert d.verdict != "leak", d.evidence
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
+def test_two_late_steps_that_then_held_flat_are_not_a_leak_that_began_late(seed: int) -> None:
+    """Three hours at 322 MiB (0.4 % noise, every 2 s), a working set that grew 18 MiB at 72 % and again at 83 % of
+    the window, flat for the last 30 minutes: the last part rises plainly and its floor left the old range, but it
+    no longer rises. Asked only not to be slower by half beyond both bands, four of these five read "leak that
+    began late" (a review's healthy step fills, 2026-12-07)."""
+    mib = 1024**2
+    rng = np.random.default_rng(seed)
+    t = np.arange(0, 3 * 3600, 2.0)
+    steps = (t >= 0.72 * t[-1]).astype(float) + (t >= 0.83 * t[-1])
+    mem = 322 * mib + 18 * mib * steps + rng.normal(0, 0.004 * 322 * mib, len(t))
+    d = diagnose(t, mem, limit_bytes=1024 * mib)
+    assert d.verdict != "leak", d.evidence
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
+def test_a_late_rise_still_under_an_earlier_cycles_peak_is_not_called_a_leak(seed: int) -> None:
+    """The same late rise, after memory climbed 45 MiB in the first 5 minutes and was freed: the last 20 minutes may
+    be one more such cycle (they have not passed its peak), so not a leak yet. (Two of these draws read "no
+    significant growth" on the window's p of 0.058 and 0.082; the last part's test over every such window made
+    healthy traces with one dip undecided, docs/benchmarks.md.)"""
+    mib = 1024**2
+    t, mem = _late_start_hour(seed, earlier_cycle_mib=45.0)
+    d = diagnose(t, mem, limit_bytes=512 * mib)
+    assert d.verdict != "leak", d.evidence
+    if d.verdict == "inconclusive":
+        assert 1.6 * mib / 60 < d.growth_bytes_per_s < 2.4 * mib / 60, d.growth_bytes_per_s

@@ -105,6 +105,10 @@ FEW_TROUGHS_RISING = 5
 FEW_TROUGHS_LAST_RISE = 0.5
 ALPHA = 0.01  # one-sided significance of the floor trend for a leak
 WEAK_ALPHA = 0.05  # below this (but above ALPHA) with a large rise: inconclusive
+# Under a weak whole-window trend, the last LATE_SHARE of the floor is looked at a second time (classify.
+# _leak_began_late: a leak that began late): half ALPHA, Bonferroni's split for two looks at one floor. The look is
+# fixed in advance (no search over where a leak began), so no larger correction is owed.
+LATE_LOOK_ALPHA = ALPHA / 2
 MIN_RISE_FRACTION = 0.02  # the floor must rise by >= 2% of its level ...
 MIN_RISE_SIGMAS = 2.0  # ... and by >= 2 noise sigmas of the floor ...
 MIN_RISE_BYTES = 128 * 1024  # ... and by at least this much
