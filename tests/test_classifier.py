@@ -995,6 +995,24 @@ def test_a_leaks_first_troughs_below_its_tail_are_not_a_fill_by_rank_alone() -> 
     assert d.verdict == "leak", d.evidence
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_long_fill_that_levelled_off_in_the_last_quarter_is_not_a_leak(seed: int) -> None:
+    """Three hours at 500 MiB (1 % noise), a cache filling 230 MiB from 99 minutes with a time constant of 10 minutes,
+    level for the last 50: too short a level for the plateau test's tails (30 % of the window or more), and the
+    half-against-half test sees the rise in the later half. A leak keeps its rate to the end; the last quarter's band
+    lies under a quarter of the window's rate, so undecided, as a short trace already was. It read "leak, 1.6
+    MiB/min" (a review's late fills, 2026-12-07: 85 of 1,600 healthy fills and steps so)."""
+    mib = 1024**2
+    rng = np.random.default_rng(seed)
+    span = 3 * 3600
+    t = np.arange(0, span, 5.0)
+    mem = (500 * mib + 230 * mib * (1 - np.exp(-np.maximum(t - 0.55 * span, 0) / 600))
+           + rng.normal(0, 5 * mib, len(t)))
+    d = diagnose(t, mem, limit_bytes=2048 * mib)
+    assert d.verdict == "inconclusive", d.evidence
+    assert d.growth_bytes_per_s < 0.25 * mib / 60, d.growth_bytes_per_s
+
+
 def _late_start_hour(seed: int, earlier_cycle_mib: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """An hour at 200 MiB under 0.3 MiB of noise, rising 2 MiB/min over its last 20 minutes (40 MiB); with an
     earlier cycle: memory climbs `earlier_cycle_mib` over the first 5 minutes and is freed at once."""

@@ -151,7 +151,6 @@ STEP_RISE_SHARE = 0.7
 STEPS_QUIET_SPACINGS = 3.0
 SHORT_GC_S = 600.0  # in a sawtooth trace shorter than this ...
 GC_DRIFT_FRACTION = 0.25  # ... troughs rising by less than this part of the swing are heap sizing
-SHORT_TRACE_S = 600.0  # shorter than this: a leak verdict also needs a floor still rising at the end
 TAIL_FRACTION = 0.25  # the end: the last quarter of the floor
 # A significant tail trend after a fill still makes a plateau when it is this small a share of the fill's
 # rate (and below half the leak bar over the tail): rw_py_lru_long_fill evicts at 0.2 % of its fill rate;
