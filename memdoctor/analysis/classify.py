@@ -822,12 +822,14 @@ def _leak_began_late(xl: np.ndarray, yl: np.ndarray, lt: Trend, min_rise: float,
     - a floor now above every sample before the part by the leak bar. A sawtooth of long cycles fails this: a window
       that ends on one of its ramps rises plainly in its last part (benchmarks/classifier sawtooth_v8 #29 seed 1,
       sawtooth_arena #37 seed 7: a ramp of 3.5 minutes after a drop) without passing the peaks reached before it;
-    - still rising since it left that range, as a leak keeps rising: the later half of the points since the floor
-      passed the old peak rises on its own (at ALPHA) and at half the earlier half's rate or more (the main path's
-      bar for deceleration). Judged over the whole last part, the flat before the rise hid a cache fill's bend (a
-      fill of time constant 10 minutes seen for 20 read "leak"); asked only not to be slower by half beyond both
-      bands, fills that had levelled for the last 30 minutes passed (a review, 2026-12-07: 53 levelled fills and
-      steps of 4,800 healthy traces called leak; 8 with this test, 71 of its 75 late leaks kept).
+    - still rising since it left that range at the rate it left it, as a leak keeps its rate: the later half of the
+      points since the floor passed the old peak rises on its own (at ALPHA), at half the earlier half's rate or
+      more (the main path's bar for deceleration), and not slower than the earlier half beyond both their bands.
+      Judged over the whole last part, the flat before the rise hid a cache fill's bend (a fill of time constant
+      10 minutes seen for 20 read "leak"); asked only not to be slower by half beyond both bands, fills that had
+      levelled for the last 30 minutes passed (a review, 2026-12-07: 53 levelled fills and steps of 4,800 healthy
+      traces called leak; 8 with the rise on its own and the half, 71 of its 75 late leaks kept); with the bands
+      too, 71 fewer healthy fills still bending read leak (exponential fills 71 -> 18), every late leak kept.
     """
     late_s = float(xl[-1] - xl[0])
     if not (lt.p_up < LATE_LOOK_ALPHA and lt.slope * late_s >= min_rise):
@@ -844,7 +846,7 @@ def _leak_began_late(xl: np.ndarray, yl: np.ndarray, lt: Trend, min_rise: float,
     mid = 0.5 * (float(xr[0]) + float(xr[-1]))
     first, second = (mann_kendall_sen(xr[xr <= mid], yr[xr <= mid]), mann_kendall_sen(xr[xr >= mid], yr[xr >= mid]))
     if (min(first.n, second.n) < LEVELLING_MIN_POINTS or second.p_up >= ALPHA
-            or second.slope < 0.5 * first.slope):
+            or second.slope < 0.5 * first.slope or second.slope_high < first.slope_low):
         return None  # too few points above the old range to tell a leak's line from a fill's bend, or a bend
     return (f"the floor now ({format_bytes(now)}) is {format_bytes(now - old_peak)} above the highest memory before "
             f"the last {format_duration(late_s)} ({format_bytes(old_peak)}), past the leak bar of "
