@@ -1056,6 +1056,23 @@ def test_a_plain_leak_that_began_halfway_shows_its_rate_now_and_its_time_to_the_
     assert d.time_to_limit_s is not None and 0.8 * truth < d.time_to_limit_s < 1.1 * truth, (d.time_to_limit_s, truth)
 
 
+def test_a_steady_leaks_last_part_wandering_faster_by_noise_does_not_set_its_growth() -> None:
+    """Three hours of a 500 MiB process leaking 25 MiB, under AR(1) noise (phi 0.982 per 10 s, 2 MiB): this draw's
+    last 40 % rises 1.4 times as fast as the window, its Sen band above the window's (two bands sharing points), and
+    the growth shown was 1.43 times the true rate. The rate now must exceed the rate before it by RATE_NOW_Z standard
+    errors of the difference, as the engine's floor test asks (engine._leak_rate_now)."""
+    mib = 1024**2
+    rate = 25 * mib / (3 * 3600)
+    rng = np.random.default_rng(59)
+    t = np.arange(0, 3 * 3600, 10.0)
+    noise = np.zeros(len(t))
+    for i in range(1, len(t)):
+        noise[i] = 0.982 * noise[i - 1] + rng.normal(0, 2.0 * mib * np.sqrt(1 - 0.982**2))
+    d = diagnose(t, 500 * mib + rate * t + noise, limit_bytes=2048 * mib)
+    assert d.verdict == "leak", d.evidence
+    assert 0.8 * rate < d.growth_bytes_per_s < 1.25 * rate, d.growth_bytes_per_s / rate
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_a_leak_that_began_late_in_a_short_window_is_a_leak_at_its_rate(seed: int) -> None:
     """30 minutes at 58 MiB (0.1 % noise, every second), then from 23m20s 23 MiB more in 6m40s (3.45 MiB/min): the
