@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from statistics import NormalDist
 from typing import NamedTuple
 
 import numpy as np
@@ -44,7 +43,7 @@ from memdoctor.analysis.thresholds import (  # every threshold lives there, with
     FEW_TROUGHS_RISING,
     FLOOR_CYCLE_SIGMAS,
     GC_DRIFT_FRACTION,
-    GROWTH_INTERVAL,
+    GROWTH_INTERVAL_Z,
     IRRELEVANT_TAIL_SHARE,
     LATE_LOOK_ALPHA,
     LATE_SHARE,
@@ -92,8 +91,6 @@ TOO_SMALL_READING = "the rise is significant but too small to matter"
 HEAP_SIZING_READING = "the troughs moved less than a quarter of the GC swing"
 # The reading of a floor without a significant rise; the engine drops it where the floor test decides a leak.
 NO_GROWTH_READING = "no significant growth"
-# The z of a GROWTH_INTERVAL band's half-width (mann_kendall_sen's bands are 90 %).
-_Z_BAND = NormalDist().inv_cdf(1 - (1 - GROWTH_INTERVAL) / 2)
 # The reading of a large rise only weakly significant (inconclusive); dropped too where the floor test decides.
 WEAK_TREND_READING = "weak upward trend of the floor"
 # The reading of a rise that decelerates (inconclusive); the engine replaces it where the floor test decides.
@@ -702,10 +699,7 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool, limit: int | 
                 res.floor_now = _floor_at_end(now.at(x_end), b, i0, i1)
                 if not sawtooth:
                     res.pattern = "linear"  # a band above zero is a rise, not "stable" (as engine's short windows)
-                res.evidence.append(
-                    f"the floor rose {format_rate(sped_up.slope)} over the last {format_duration(late_s)} "
-                    f"({format_p(sped_up.p_up)}), its band above the whole window's: the growth sped up"
-                    + ("" if began is not None else "; its rate now is the growth shown"))
+                res.evidence.append(_sped_up_text(sped_up, late_s, shown=began is None))
                 if began is not None:
                     res.verdict, res.watch_more_s = "leak", None
                     res.confidence = _leak_confidence(sped_up, sped_up.slope * late_s, min_rise)
@@ -830,10 +824,7 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool, limit: int | 
         # healthy sawtooth_arena gate).
         res.slope, res.slope_low, res.slope_high = lt.slope, lt.slope_low, lt.slope_high
         res.floor_now = _floor_at_end(lt.at(x_end), b, i0, i1)
-        res.evidence.append(
-            f"the floor rose {format_rate(lt.slope)} over the last {format_duration(span - float(x[-lt.n]))} "
-            f"({format_p(lt.p_up)}), its band above the whole window's: the growth sped up; its rate now is the "
-            "growth shown")
+        res.evidence.append(_sped_up_text(lt, span - float(x[-lt.n]), shown=True))
     return res
 
 
@@ -847,13 +838,20 @@ def _sped_up(x: np.ndarray, y: np.ndarray, tr: Trend) -> Trend | None:
     return lt if lt.p_up < ALPHA and lt.slope_low > tr.slope_high else None
 
 
+def _sped_up_text(lt: Trend, late_s: float, *, shown: bool) -> str:
+    """The evidence line of a last part that sped up (_sped_up); `shown`: its rate is the growth shown."""
+    text = (f"the floor rose {format_rate(lt.slope)} over the last {format_duration(late_s)} ({format_p(lt.p_up)}), "
+            "its band above the whole window's: the growth sped up")
+    return text + "; its rate now is the growth shown" if shown else text
+
+
 def _faster_than_before(x: np.ndarray, y: np.ndarray, lt: Trend) -> bool:
     """Is the last part's rate (lt, the last lt.n points) above the rate of the points before it by more than
     RATE_NOW_Z standard errors of the difference (each from its GROWTH_INTERVAL band), as engine._leak_rate_now asks of
     the floor test's last part? Two bands that merely do not overlap are too weak a test under autocorrelated noise:
     a review's constant leaks under AR(1) noise (phi 0.98 per 10 s) read 2.3-6.3 times their rate (2026-12-07)."""
     early = mann_kendall_sen(x[: -lt.n], y[: -lt.n])
-    se = math.hypot(lt.slope_high - lt.slope_low, early.slope_high - early.slope_low) / (2 * _Z_BAND)
+    se = math.hypot(lt.slope_high - lt.slope_low, early.slope_high - early.slope_low) / (2 * GROWTH_INTERVAL_Z)
     return lt.slope - early.slope > RATE_NOW_Z * se
 
 

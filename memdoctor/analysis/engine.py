@@ -74,7 +74,7 @@ if TYPE_CHECKING:
     from memdoctor.traces.model import Trace
 
 LEAK_PATTERNS = ("linear", "step", "exponential", "sawtooth")
-_Z_BAND = NormalDist().inv_cdf(1 - (1 - th.GROWTH_INTERVAL) / 2)
+_Z_BAND = th.GROWTH_INTERVAL_Z
 
 
 def _times(values: object) -> np.ndarray:

@@ -6,6 +6,8 @@ import theirs from here too, so a change of policy is one edit in one file.
 
 from __future__ import annotations
 
+from statistics import NormalDist
+
 # --- the engine (engine.py) ---------------------------------------------------------------
 # The floor test measures growth from one point per GC/batch cycle with a noise model; it was tuned
 # on 60 s gates at 20-200 ms (benchmarks/gate_families.py: 99.25 % of >= 5 MiB/min leaks caught,
@@ -49,6 +51,7 @@ STEADY_LATE_SHARE = 0.5
 # The growth interval shown beside every growth: 90 %, the level of the classifier's Theil-Sen band
 # (trend.mann_kendall_sen alpha 0.10, Gilbert 1987) so both estimators print the same kind of interval.
 GROWTH_INTERVAL = 0.90
+GROWTH_INTERVAL_Z = NormalDist().inv_cdf(1 - (1 - GROWTH_INTERVAL) / 2)  # its half-width in standard errors
 # An undecided trace still warns of the limit when the fast end of its growth interval reaches the limit
 # within a day: the horizon an operator can act on ("an inconclusive still warns of an OOM in minutes").
 TTL_WARN_S = 24 * 3600.0
