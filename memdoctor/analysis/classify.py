@@ -681,8 +681,8 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool, limit: int | 
         late = x >= (1 - LATE_SHARE) * span
         late_s = span - float(x[late][0])
         sped_up = _sped_up(x, y, tr)
-        left_range = (sped_up is not None and sped_up.slope * late_s >= min_rise
-                      and sped_up.at(span) > _peak_before(b, i0, float(fl.t[0] + x[late][0])))
+        old_peak = _peak_before(b, i0, float(fl.t[0] + x[late][0])) if sped_up is not None else math.inf
+        left_range = sped_up is not None and sped_up.slope * late_s >= min_rise and sped_up.at(span) > old_peak
         if tr.p_up < WEAK_ALPHA and (rise >= min_rise or left_range):
             res.verdict = "inconclusive"
             res.confidence = 0.3
@@ -693,7 +693,7 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool, limit: int | 
                 # the limit warns in time (issue 20). A leak's rate now is its line since the floor left its old range:
                 # the last part's line also runs through the flat before (2.1 for 3.45 MiB/min, a leak that began
                 # 5.6 minutes into the last part: test_a_leak_that_began_late_in_a_short_window_is_a_leak_at_its_rate).
-                began = _leak_began_late(x[late], y[late], sped_up, min_rise, b, i0, float(fl.t[0]))
+                began = _leak_began_late(x[late], y[late], sped_up, min_rise, old_peak)
                 now = began[1] if began is not None else sped_up
                 res.slope, res.slope_low, res.slope_high = now.slope, now.slope_low, now.slope_high
                 res.floor_now = _floor_at_end(now.at(x_end), b, i0, i1)
@@ -867,10 +867,10 @@ def _peak_before(b: Buckets, i0: int, t: float) -> float:
     return float(b.hi[i0:][before].max()) if before.any() else math.inf
 
 
-def _leak_began_late(xl: np.ndarray, yl: np.ndarray, lt: Trend, min_rise: float, b: Buckets, i0: int,
-                     t0: float) -> tuple[str, Trend] | None:
+def _leak_began_late(xl: np.ndarray, yl: np.ndarray, lt: Trend, min_rise: float,
+                     old_peak: float) -> tuple[str, Trend] | None:
     """Why a floor whose whole-window trend is weak is a leak since its last part (xl, yl: LATE_SHARE), and its
-    trend since the floor left the range memory held before (its rate now), or None.
+    trend since the floor left the range memory held before (old_peak, _peak_before the part), or None.
 
     An hour flat for 40 minutes, then 2 MiB/min: the line over the whole window is a poor fit whose residuals the
     Hamed-Rao correction reads as autocorrelation (p = 0.011-0.026 over five noise draws), while the last part alone
@@ -893,7 +893,6 @@ def _leak_began_late(xl: np.ndarray, yl: np.ndarray, lt: Trend, min_rise: float,
     late_s = float(xl[-1] - xl[0])
     if not (lt.p_up < LATE_LOOK_ALPHA and lt.slope * late_s >= min_rise):
         return None
-    old_peak = _peak_before(b, i0, t0 + float(xl[0]))
     now = lt.at(float(xl[-1]))
     out = np.flatnonzero(yl > old_peak)
     if now < old_peak + min_rise or not len(out):
