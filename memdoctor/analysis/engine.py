@@ -699,7 +699,10 @@ def diagnose(
                 evidence.extend(switched)
                 growth = _floor_test_growth(cl, ft, rate, se, floor_now, res.excursion,
                                             growth.exp_model if pattern == "exponential" else None)
-                floor_t, floor_m = np.asarray(ft.t_points), np.asarray(ft.floor_points)
+            # The floor points stay the floor test's, whichever growth is shown: the online judge's levelling test
+            # reads them, and on the window minima of a start-up it saw a fill slowing down (a slow leak's live line
+            # never showed "leak", rw_py_sawtooth_slow_leak in benchmarks/classifier; it had at 36 s).
+            floor_t, floor_m = np.asarray(ft.t_points), np.asarray(ft.floor_points)
     elif fj is not None:
         extras["floor_test"] = fj.to_dict()
     if oom_ev:
