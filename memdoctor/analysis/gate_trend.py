@@ -19,7 +19,8 @@ rise? This module answers it with as few as 2-3 cycles:
    model (the measurement noise of each point, and for a ramp the height it climbs in one sample
    interval, since the drop falls somewhere between two samples), and, with enough points, from
    their own scatter around the line, whichever is larger; with many points and a noise measured
-   only from steps, from the scatter alone.
+   only from steps, from the scatter alone, the scatter the model misses also added to every point's
+   variance before the line is fitted (a badly measured model's weights are as wrong as its error).
 4. judge_floor: rising (faster than 2.5 MiB/min by > 2.33 standard errors), unless it levels off
    at the end of the window (a cache filling up: a leak still climbs there at its full rate) or
    looks like V8 sizing its heap (a slow rise under GC ramps, under a quarter of their swing);
@@ -486,6 +487,18 @@ def _wls(x: np.ndarray, y: np.ndarray, v: np.ndarray, *, trust_scatter: bool = F
         chi2 = float((w * resid * resid).sum()) / (k - 2)
         t_crit = student_t_quantile(RISING_LEVEL, k - 2)
         if trust_scatter and k >= TRUST_SCATTER_POINTS:
+            # A noise model measured badly gives bad weights as well as a bad error: where the points scatter
+            # beyond it, the scatter the model misses is added to every point's variance (_extra_variance) before
+            # the line is fitted. Weighted by the model alone, a flat Python process's points (page-exact levels,
+            # variance ~0, beside a few single-sample dips to 97 MiB that the model also held exact) leaned on
+            # its early dips: "the floor rises 2.7 MiB/min +/- 1.0", a leak, for a pandas job re-reading one CSV
+            # (line through the points 0.4 MiB/min); a healthy Node sawtooth read -6.2 MiB/min (-0.5).
+            tau2 = _extra_variance(x, y, v)
+            if tau2 > 0:
+                w = 1.0 / (v + tau2)
+                slope, resid, sxx = _weighted_line(x, y, w)
+                se_model = math.sqrt(1.0 / sxx)
+                chi2 = float((w * resid * resid).sum()) / (k - 2)
             r = resid * np.sqrt(w)
             r1 = min(max(float((r[:-1] * r[1:]).sum() / max(float((r * r).sum()), 1e-300)), 0.0), 0.9)
             # Never below a fifth of the model's: floors that repeat exactly (noiseless, whole pages,
@@ -495,6 +508,27 @@ def _wls(x: np.ndarray, y: np.ndarray, v: np.ndarray, *, trust_scatter: bool = F
         se = max(se_model, se_scatter)
         return slope, se, max(RISING_Z * se_model, t_crit * se_scatter) / se
     return slope, se_model, RISING_Z
+
+
+def _extra_variance(x: np.ndarray, y: np.ndarray, v: np.ndarray) -> float:
+    """The variance the points show beyond their model's, the same for every point: the Paule-Mandel estimate
+    of random-effects meta-analysis (Paule and Mandel, J. Res. NBS 87, 1982), the value that brings the points'
+    weighted chi-square around their line to its k - 2 degrees of freedom; 0 when it is within them already."""
+    k = len(x)
+
+    def excess(tau2: float) -> float:
+        w = 1.0 / (v + tau2)
+        _, resid, _ = _weighted_line(x, y, w)
+        return float((w * resid * resid).sum()) - (k - 2)
+
+    if k < 3 or excess(0.0) <= 0:
+        return 0.0
+    # The chi-square falls as tau2 grows; at the unweighted line's residual variance it is within k - 2.
+    lo, hi = 0.0, float(np.sum((y - np.polyval(np.polyfit(x, y, 1), x)) ** 2)) / (k - 2)
+    for _ in range(60):  # bisection to ~1e-18 of hi: far below any page of memory
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if excess(mid) > 0 else (lo, mid)
+    return hi
 
 
 def _falsified_model_error(x: np.ndarray, y: np.ndarray, v: np.ndarray, se_model: float) -> float:
