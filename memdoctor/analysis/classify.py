@@ -13,7 +13,9 @@ and then bounded:
 3. In each segment, after a start-up transient (the first 1% of the segment; up to a minute
    after a restart), `floor` takes the troughs between GC drops (or window minima) as the
    memory floor, at most 256 points. Windows widen to 1.5 cycles when the window floor itself
-   cycles (batch jobs), and coarsen when a sawtooth is sampled slower than its period.
+   cycles (batch jobs), and coarsen when a sawtooth is sampled slower than its period. A few drops
+   that only took back spikes, with memory rising between them, are no GC cycles: the floor is then
+   the window minima outside the spikes.
 4. On the floor: Mann-Kendall with the Hamed-Rao correction for autocorrelation and the
    Theil-Sen slope with its confidence band. A leak needs a significant trend (p < 0.01) AND a
    rise of the floor that matters (>= 2% of its level, and above the noise: 2 sigmas of a
@@ -357,6 +359,39 @@ def _floor_period(fl: Floor) -> tuple[float, float] | None:
     return float(fl.t[-1] - fl.t[0]) / (changes / 2), swing
 
 
+def _spikes(fl: Floor, lo: np.ndarray, level: float) -> np.ndarray | None:
+    """Which samples are spikes (True), when the drops took back only spikes and memory rose between them: the floor
+    rose where the troughs between the drops cannot see it. Else None. A spike is the run of samples above where its
+    drop landed, up to the drop.
+
+    A drop took back a spike when memory stood at or below where it landed for most of the time since the drop before
+    it. A collector's drop takes back its cycle's climb, so memory stood above the landing for most of the cycle (all
+    of it on a level floor, all but the rise of the floor on a leak's); a job's spike rises and falls within a few
+    samples, its drop landing on the level memory held before it (or above it, on a job runner's staircase). The
+    first interval opens at the window's start, anywhere in a cycle: judged like the others. Memory rose between the
+    spikes when the levels it held just before them stood above where the drops before them had landed by, summed,
+    a rise that matters (MIN_RISE_FRACTION of the level) and half the landings' own rise or more. Otherwise the
+    landings carry the floor: a periodic batch job's drops, each landing on the idle level its batch rose from, with a
+    leak kept per batch (its idle floor steps up at each batch only), read "plateau" from window minima whose last
+    step was followed by 10 s of idle (benchmarks/gate_families.py periodic_batch at 50 MiB/min, seed 2027 #18)."""
+    if not len(fl.drops):
+        return None
+    tol = 3.0 * robust_sigma(np.diff(lo)) if len(lo) > 2 else 0.0
+    start, between = 0, 0.0
+    spikes = np.zeros(len(lo), dtype=bool)
+    for i in fl.drops:
+        below = np.flatnonzero(lo[start:i + 1] <= float(lo[i + 1]) + tol)
+        if len(below) <= 0.5 * (i + 1 - start):
+            return None
+        spikes[start + below[-1] + 1:i + 1] = True
+        between += max(float(lo[start + below[-1]] - lo[start]), 0.0)
+        start = i + 1
+    landings = lo[np.asarray(fl.drops) + 1]
+    if between < max(MIN_RISE_FRACTION * level, 0.5 * float(landings[-1] - landings[0])):
+        return None
+    return spikes
+
+
 def _too_few(fl: Floor, what: str, span: float, level: float, swing: float) -> SegmentResult:
     """Too few troughs for a trend test: flat ones are a (weak) no-leak, rising ones undecided.
 
@@ -474,8 +509,10 @@ def _leak_bar(level: float, limit: int | None, span: float, sigma: float, points
     return max(_relevant_rise(level, limit, span), noise_floor)
 
 
-def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool, limit: int | None = None) -> SegmentResult:
-    """Classify the bucket range [i0, i1) of one process lifetime."""
+def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool, limit: int | None = None,
+                     floor: Floor | None = None) -> SegmentResult:
+    """Classify the bucket range [i0, i1) of one process lifetime (on `floor`, when given: the floor between a few
+    drops that took back only spikes, `_spikes`)."""
     t = b.t[i0:i1]
     lo = b.lo[i0:i1]
     span_all = float(t[-1] - t[0]) if len(t) > 1 else 0.0
@@ -490,12 +527,25 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool, limit: int | 
         skip = 0
     t, lo = t[skip:], lo[skip:]
     level_guess = max(float(np.median(lo)), 1.0)
-    fl = compute_floor(t, lo, level_guess)
+    fl = compute_floor(t, lo, level_guess) if floor is None else floor
     if len(fl.t) < MIN_FLOOR_POINTS:
         what = "GC cycles" if fl.from_troughs else "floor points"
         swing0 = _oscillation(b, i0 + skip, i1, fl)[0]
-        res = (_every_trough_higher(fl, t, lo, span_all, swing0, limit)
-               or _too_few(fl, what, span_all, level_guess, swing0))
+        res = _every_trough_higher(fl, t, lo, span_all, swing0, limit)
+        spikes = _spikes(fl, lo, level_guess) if res is None and fl.from_troughs else None
+        if spikes is not None:
+            # Too few "cycles", whose drops only took back a spike each: no collector's cycles, so the floor is what
+            # memory held between them, the spikes' samples left out. A job runner keeping 12 MB per job, each job's
+            # work a spike of a second or two, 15 steps in 3 minutes at 1 s sampling of which 5 spikes were sampled,
+            # read "inconclusive, only 5 GC cycles in the trace" (a new program recorded, 2026-12-07). Only a leak or
+            # a fill that held flat is taken from that floor: its other answers are no better founded than the few
+            # troughs' (a review, 6,000 traces with spikes: with them, 5 leaks read no-leak, a staircase of three
+            # jobs "warm-up or cache fill" among them; without, none).
+            spiky = Floor(*window_minima(t[~spikes], lo[~spikes]), fl.drops, fl.drop_sizes, False, fl.cycle_s)
+            between = _analyse_segment(b, i0, i1, first=first, limit=limit, floor=spiky)
+            if between.verdict == "leak" or (between.verdict == "no-leak" and between.held_flat):
+                return between
+        res = res or _too_few(fl, what, span_all, level_guess, swing0)
         if res.verdict == "leak":
             res.floor_now = _floor_at_end(res.floor_now or 0.0, b, i0, i1)
         res.start_t, res.end_t, res.peak = float(b.t[i0]), float(b.t[i1 - 1]), peak
@@ -533,8 +583,9 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool, limit: int | 
                     # floor has no monotonic trend) and call the shape what it is.
                     cyclic = True
     swing, cycles = _oscillation(b, i0 + skip, i1, fl)
-    sawtooth = cyclic or aliased or (cycles >= 3
-                                     and swing >= SAWTOOTH_AMPLITUDE * max(float(np.percentile(fl.m, 10)), 1.0))
+    # Over a floor between spikes (`floor`), memory's swings above it are the spikes, not a collector's cycles.
+    sawtooth = floor is None and (cyclic or aliased or (
+        cycles >= 3 and swing >= SAWTOOTH_AMPLITUDE * max(float(np.percentile(fl.m, 10)), 1.0)))
     if sawtooth and not fl.from_troughs and len(t) / len(fl.t) < 24:
         # A sawtooth sampled slower than its period: its window minima are noisy unless the
         # windows hold enough samples; fewer, larger windows make a much steadier floor.
