@@ -588,7 +588,7 @@ def test_a_sen_band_on_page_tied_data_claims_no_more_than_its_data() -> None:
     tr = mann_kendall_sen(x, late)
     assert tr.slope == 0.0 and tr.slope_low <= -4096 / 59 and tr.slope_high > 100, tr
     # Three samples one page up, no other spread: no band (callers read low == high as none), never a page-wide
-    # one that engine._more_precise could prefer to the floor test's measurement (a review: a gate passed so).
+    # one that engine._narrower could prefer to the floor test's measurement (a review: a gate passed so).
     y = np.full(60, 30 * 2**20)
     y[[7, 31, 50]] += 4096
     flat = mann_kendall_sen(x, y)
@@ -617,7 +617,7 @@ def test_a_sen_band_on_page_tied_data_claims_no_more_than_its_data() -> None:
 def test_a_floor_on_one_page_count_but_for_a_few_cycles_shows_the_floor_test_s_growth() -> None:
     """A review of 6e71e6c: 30 GC cycles whose floor sits 2 MiB higher in a share of them rising from 0 to 40 %
     (409.6 KiB/min of growth, fewer than a quarter of the floors up). The classifier's troughs tie on one page count,
-    their band was given one page over the span as its width, engine._more_precise preferred it to the floor test's
+    their band was given one page over the span as its width, engine._narrower preferred it to the floor test's
     408.6 KiB/min, and `gate --max-growth 300KB/min` passed on "0 B/h (-128.6 KiB/h to 128.6 KiB/h)"."""
     rng = np.random.default_rng(3)
     cycles, up, period = 30, 2 * 2**20, 4.0

@@ -443,3 +443,17 @@ def test_a_staircase_under_a_few_sampled_job_spikes_is_a_step_leak() -> None:
                              check_code=None).stdout)
     assert (d["verdict"], d["pattern"]) == ("leak", "step"), d["evidence"]
     assert 50 <= d["growth_bytes_per_s"] * 60 / 2**20 <= 60, d["evidence"]
+
+
+def test_a_no_leaks_growth_is_the_narrower_measurement_where_the_two_disagree() -> None:
+    """node_churn_slow_leak_7min.jsonl (~420 B kept per request at 20 req/s: 0.48 MiB/min under a 2 MB JSON churn):
+    no-leak, as its 7 minutes allow, but its growth was the floor test's least-squares line through one early
+    excursion (115-140 MiB for 45 s over a 100 MiB floor), "-1.8 MiB/min (-3.4 MiB/min to -0.3 MiB/min)": a floor
+    falling beyond doubt. The Theil-Sen trend over the window minima, which one excursion does not tilt, has the
+    narrower band and holds the program's rate."""
+    d = json.loads(memdoctor("analyze", str(SHAPES / "node_churn_slow_leak_7min.jsonl"), "--json",
+                             check_code=None).stdout)
+    assert d["verdict"] == "no-leak", d["evidence"]
+    low, high = d["growth_interval_bytes_per_s"]
+    assert low <= 420 * 20 <= high, (low, high, d["evidence"])
+    assert any("disagree: the narrower band" in line for line in d["evidence"]), d["evidence"]

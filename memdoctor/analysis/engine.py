@@ -15,8 +15,8 @@ How the answer is made, in order:
 3. On a window short enough for a CI gate (<= FLOOR_TEST_MAX_S, one lifetime) the floor test
    (gate_trend.floor_trend) measures the floor's growth from one point per GC or batch cycle with
    a noise model: it needs 2-3 cycles where the classifier needs 6, and was tuned on 60 s gates
-   (benchmarks/gate_families.py). There its growth is the one shown (unless the classifier's agrees
-   with it and is the more precise, `_more_precise`), and its judgement corrects the classifier's
+   (benchmarks/gate_families.py). There its growth is the one shown (unless the classifier's trend
+   has the narrower band, `_narrower`), and its judgement corrects the classifier's
    verdict (a rising floor is a leak; a flat or levelling floor in a short window is not, and a rise
    significant but under the short gate's bar is undecided; a rise only the process's birth makes,
    against the classifier's reading, is measured again without it, `_without_birth`). Longer traces
@@ -57,6 +57,7 @@ from memdoctor.analysis.diagnosis import Diagnosis, HeapGrowth, Pattern, Verdict
 from memdoctor.analysis.floor import peaks_above
 from memdoctor.analysis.forecast import Forecast, Growth, time_to_limit
 from memdoctor.analysis.gate_trend import (
+    SCATTER_POINTS,
     FloorJudgement,
     FloorTrend,
     decelerates,
@@ -677,8 +678,22 @@ def diagnose(
             # The classifier's level floor decided, not the floor test's two floor points on either side of the drop
             # (a review: "no-leak, -55.9 MiB/min (-120.6 to 8.7)" for a 100 MB buffer dropped and rebuilt): its growth.
             pass
-        elif verdict != "leak" and _more_precise(growth, ft.slope, ft.se):
-            pass  # two measurements of the floor's growth that agree: the narrower one is shown (_more_precise)
+        elif verdict != "leak" and _narrower(growth, ft.se) and (
+                _within_band(float(growth.slope), ft.slope, ft.se) or ft.points >= SCATTER_POINTS):
+            # Two measurements of the floor's growth: the narrower one is shown. Where they disagree (the classifier's
+            # outside the floor test's band), said so: the floor test's least-squares line is moved by a few points (a
+            # start-up, one excursion) that the Theil-Sen trend over window minima is not. A flat aiohttp server
+            # (98 KiB in 3 minutes) showed the floor test's "2.4 MiB/min (160.5 KiB/min to 4.6 MiB/min)", its first
+            # bin on the start-up; a Node server keeping ~0.5 MiB/min showed "-1.8 MiB/min (-3.4 to -0.3)", its
+            # line through one early excursion (tests/data/shapes/node_churn_slow_leak_7min.jsonl). Not where the
+            # floor test has fewer than SCATTER_POINTS floor points: a window of so few GC cycles has window minima
+            # that ride the ramps, and the floor test's cycles are the floor (a healthy V8 sawtooth of three 20-s
+            # ramps read "38.0 MiB/min", its last ramp, beside the floor test's -0.1: benchmarks/gate_families.py
+            # seed 2027, sawtooth_v8 #383).
+            if not _within_band(float(growth.slope), ft.slope, ft.se):
+                evidence.append(f"the floor test's line ({format_rate(ft.slope)} +/- {format_rate(ft.se)}) and the "
+                                f"trend over window minima ({format_rate(float(growth.slope))}) disagree: the narrower "
+                                "band, the trend's, is the growth shown")
         elif verdict != "leak" or _measures_the_rise(fj):
             switched: list[str] = []  # _leak_rate_now's evidence, said only with its rate
             rate, se = _leak_rate_now(ft, switched) if verdict == "leak" and pattern != "exponential" \
@@ -784,17 +799,6 @@ def _measures_the_rise(fj: FloorJudgement) -> bool:
     return ft is not None and fj.measured and ft.slope > ft.critical * ft.se
 
 
-def _more_precise(growth: Growth, rate: float, se: float) -> bool:
-    """Is the classifier's growth (Theil-Sen on the troughs) the better measurement of the floor's growth than
-    the floor test's (rate, se): inside the floor test's own band (the two agree) and with a narrower band? Where
-    the two agree, the narrower interval is the better estimate of the one quantity, not a second answer. The floor
-    test's one point per cycle takes a pool's mid-batch troughs for floors: a healthy 3-process pool whose
-    troughs rose 13 KiB/min (188 points) showed the floor test's 833 KiB/min +/- 5.6 MiB/min and failed
-    `--max-growth 500KB/min` (tests/data/gate/py_pool_batches_90s.jsonl). Not for a leak: the number that
-    decided a leak is the one shown with it (where both decided it, see diagnose)."""
-    return _within_band(float(growth.slope), rate, se) and _narrower(growth, se)
-
-
 def _within_band(value: float, rate: float, se: float) -> bool:
     """Does `value` lie inside the _Z_BAND band of a floor test's rate (rate, its standard error)?"""
     half = _Z_BAND * se
@@ -803,7 +807,11 @@ def _within_band(value: float, rate: float, se: float) -> bool:
 
 def _narrower(growth: Growth, se: float) -> bool:
     """Is the classifier's growth band narrower than a floor test's _Z_BAND band (standard error se)? A band of
-    no width is no band (trend.mann_kendall_sen leaves it so where it cannot measure one): never narrower."""
+    no width is no band (trend.mann_kendall_sen leaves it so where it cannot measure one): never narrower. Of two
+    measurements of one floor's growth, the narrower is shown: the floor test's one point per cycle takes a pool's
+    mid-batch troughs for floors, and a healthy 3-process pool whose troughs rose 13 KiB/min (188 points) showed the
+    floor test's 833 KiB/min +/- 5.6 MiB/min and failed `--max-growth 500KB/min` (tests/data/gate/
+    py_pool_batches_90s.jsonl)."""
     low, high = float(growth.slope_low), float(growth.slope_high)
     half = _Z_BAND * se
     if not (math.isfinite(low) and math.isfinite(high) and math.isfinite(half)) or high <= low:

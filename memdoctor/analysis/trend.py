@@ -232,7 +232,7 @@ def mann_kendall_sen(x: np.ndarray, y: np.ndarray, *, alpha: float = 0.10, corre
     if ties and slope_low == slope_high:
         slope_low, slope_high = _tied_band(x, y, slope, intercept, slope_low, slope_high, factor, alpha)
     if slope_low < slope_high:
-        # A band with no width is left as it is, no band: its callers read low == high so (engine._more_precise never
+        # A band with no width is left as it is, no band: its callers read low == high so (engine._narrower never
         # prefers it). Given the page as its width, a review's sawtooth of 30 cycles with a floor 2 MiB up in a rising
         # share of them (409.6 KiB/min) showed "0 B/h (-128.6 KiB/h to 128.6 KiB/h)" in place of the floor test's
         # 408.6 KiB/min and passed `gate --max-growth 300KB/min` (tests/test_classifier.py).
