@@ -696,9 +696,7 @@ def diagnose(
             # in 2m59s, and a leak of 1.65 MiB/min read -7.6 (-8.3 to -6.7); with this, 78 changed, all nearer the
             # truth).
             if not _within_band(float(growth.slope), ft.slope, ft.se):
-                evidence.append(f"the floor test's line ({format_rate(ft.slope)} +/- {format_rate(ft.se)}) and the "
-                                f"trend over window minima ({format_rate(float(growth.slope))}) disagree: the narrower "
-                                "band, the trend's, is the growth shown")
+                evidence.append(_disagreement(ft.slope, ft.se, float(growth.slope)))
         elif verdict != "leak" or _measures_the_rise(fj):
             switched: list[str] = []  # _leak_rate_now's evidence, said only with its rate
             rate, se = _leak_rate_now(ft, switched) if verdict == "leak" and pattern != "exponential" \
@@ -712,9 +710,7 @@ def diagnose(
                 # (robust to the few load points) measured 13.9 (tests/data/shapes/py_embed_table_slowleak_90s.csv).
                 # Where they agree, the floor test's stays (the gate's measurement): showing the narrower there too
                 # changed 532 of 1,200 gate_families leaks' growth (seed 8) without bringing them nearer their rates.
-                evidence.append(f"the floor test's line ({format_rate(rate)} +/- {format_rate(se)}) and the trend over "
-                                f"window minima ({format_rate(float(growth.slope))}) disagree: the narrower band, the "
-                                "trend's, is the growth shown")
+                evidence.append(_disagreement(rate, se, float(growth.slope)))
             else:
                 evidence.extend(switched)
                 growth = _floor_test_growth(cl, ft, rate, se, floor_now, res.excursion,
@@ -822,6 +818,13 @@ def _narrower(growth: Growth, se: float) -> bool:
     if not (math.isfinite(low) and math.isfinite(high) and math.isfinite(half)) or high <= low:
         return False
     return high - low < 2 * half
+
+
+def _disagreement(rate: float, se: float, trend: float) -> str:
+    """The evidence line where the floor test's rate (rate +/- se) and the classifier's trend disagree and the trend's
+    narrower band is the growth shown."""
+    return (f"the floor test's line ({format_rate(rate)} +/- {format_rate(se)}) and the trend over window minima "
+            f"({format_rate(trend)}) disagree: the narrower band, the trend's, is the growth shown")
 
 
 def _above_limit(last: float | None, limit: int | None) -> str:

@@ -492,7 +492,8 @@ def _wls(x: np.ndarray, y: np.ndarray, v: np.ndarray, *, trust_scatter: bool = F
             # the line is fitted. Weighted by the model alone, a flat Python process's points (page-exact levels,
             # variance ~0, beside a few single-sample dips to 97 MiB that the model also held exact) leaned on
             # its early dips: "the floor rises 2.7 MiB/min +/- 1.0", a leak, for a pandas job re-reading one CSV
-            # (line through the points 0.4 MiB/min); a healthy Node sawtooth read -6.2 MiB/min (-0.5).
+            # (0.4 MiB/min with the extra variance; -0.3 weighting the points alike); a healthy Node sawtooth read
+            # -6.2 MiB/min (-0.5).
             tau2 = _extra_variance(x, y, v)
             if tau2 > 0:
                 w = 1.0 / (v + tau2)
