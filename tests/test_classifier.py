@@ -1132,3 +1132,40 @@ def test_a_late_rise_still_under_an_earlier_cycles_peak_is_not_called_a_leak(see
     assert d.verdict != "leak", d.evidence
     if d.verdict == "inconclusive":
         assert 1.6 * mib / 60 < d.growth_bytes_per_s < 2.4 * mib / 60, d.growth_bytes_per_s
+
+
+def _fill_under_gc_ramps(leak_mib_per_min: float) -> tuple[np.ndarray, np.ndarray]:
+    """25 minutes at 1 s of 75 MiB GC ramps every 200 s over a floor that fills 60 MiB (time constant 150 s), plus
+    a leak going on beside it: seven troughs, the first on the fill's steep part."""
+    rng = np.random.default_rng(3)
+    t = np.arange(0, 1500.0, 1.0)
+    floor = 300 * MiB + 60 * MiB * (1 - np.exp(-t / 150)) + leak_mib_per_min * MiB / 60 * t
+    return t, floor + 75 * MiB * ((t % 200) / 200) + rng.normal(0, 0.3 * MiB, len(t))
+
+
+@pytest.mark.parametrize("seed,index", [(20240611, 59), (2, 26), (4, 92)])
+def test_a_fill_that_levelled_under_gc_ramps_is_no_leak_yet(seed: int, index: int) -> None:
+    """A heap filling to its size under its collector's ramps, then level (benchmarks/classifier sawtooth_fill): the
+    troughs' rise over a handful of cycles is the fill's, whose first troughs the whole window's Sen line counts as a
+    leak's (troughs 517, 672, 686, 688 ... 691 MiB over 14 minutes read "leak (sawtooth), 1.5 MiB/min", seed
+    20240611 #59)."""
+    from benchmarks.classifier.generator import make_trace
+
+    tr = make_trace("sawtooth_fill", seed, index)
+    d = diagnose(tr.t, tr.mem, limit_bytes=tr.limit_bytes)
+    assert d.verdict == "inconclusive", d.evidence
+    assert d.pattern == "plateau"
+    assert any("fits a fill of" in e for e in d.evidence), d.evidence
+    assert d.watch_more_s is not None and d.watch_more_s > 0
+
+
+@pytest.mark.parametrize("leak", [1.0, 2.0])
+def test_a_leak_beside_a_fill_under_gc_ramps_stays_a_leak(leak: float) -> None:
+    """The fill test asks whether growth goes on beside the fill: a leak of 1-2 MiB/min after a 60 MiB warm-up, over
+    seven troughs (too few after the fill levelled for a trend test of their own), is still a leak; without it the
+    same floor is no leak."""
+    t, m = _fill_under_gc_ramps(leak)
+    d = diagnose(t, m)
+    assert d.verdict == "leak", d.evidence
+    t, m = _fill_under_gc_ramps(0.0)
+    assert diagnose(t, m).verdict == "no-leak"

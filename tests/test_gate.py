@@ -621,6 +621,18 @@ def test_student_t_quantile_matches_scipy():
         student_t_quantile(0.99, 0)
 
 
+def test_f_quantile_2_matches_scipy():
+    from scipy.stats import f as f_dist
+
+    from memdoctor.analysis.trend import f_quantile_2
+
+    for p in (0.9, 0.99, 0.9967):
+        for df in range(1, 300):
+            assert f_quantile_2(p, df) == pytest.approx(float(f_dist.ppf(p, 2, df)), rel=1e-9), (p, df)
+    with pytest.raises(ValueError):
+        f_quantile_2(0.99, 0)
+
+
 def test_two_cycles_on_whole_pages_are_not_judged():
     """RSS in whole 4 KiB pages with 1.5 KB of noise: most steps are 0, so the noise measures as 0 and a swing of
     any size is 'infinitely many' times it. Two 25 s arena cycles with a one-off 3 MiB cache step must not be a

@@ -6,6 +6,7 @@ import theirs from here too, so a change of policy is one edit in one file.
 
 from __future__ import annotations
 
+import math
 from statistics import NormalDist
 
 # --- the engine (engine.py) ---------------------------------------------------------------
@@ -155,6 +156,20 @@ STEPS_QUIET_SPACINGS = 3.0
 SHORT_GC_S = 600.0  # in a sawtooth trace shorter than this ...
 GC_DRIFT_FRACTION = 0.25  # ... troughs rising by less than this part of the swing are heap sizing
 TAIL_FRACTION = 0.25  # the end: the last quarter of the floor
+# A leak verdict must survive a fill that levels off (classify._levelled_fill): the floor is fitted as a fill (an
+# exponential approach) plus a line, and the fill is one that has levelled within the window: its time constant
+# from FILL_TAU_SHORTEST of the window (faster is the process's start-up, a point or two) to FILL_TAU_LONGEST, a
+# fill 95 % done (three time constants, FILL_LEVELLED_TAUS) before the window's last quarter (TAIL_FRACTION), the
+# part a plateau must hold flat. Slower "fills" are lines over the window and take a leak's rise for theirs.
+FILL_TAU_SHORTEST = 1 / 50
+FILL_LEVELLED_TAUS = 3.0
+FILL_TAU_LONGEST = (1 - TAIL_FRACTION) / FILL_LEVELLED_TAUS
+# The search over tau tries about ln(LONGEST / SHORTEST) = 2.5 shapes, telling apart time constants a factor e apart:
+# the fill's F-test is at ALPHA over that count, rounded up (Bonferroni), so a search is no free look.
+FILL_SHAPES = math.ceil(math.log(FILL_TAU_LONGEST / FILL_TAU_SHORTEST))
+# The lag-one autocorrelation of the fit's residuals (window minima of AR(1) noise reach 0.9) shrinks the points
+# to n (1 - r) / (1 + r) independent ones; past 0.95 the estimate is its own error (~1 / sqrt(n)), not the noise's.
+FILL_MAX_LAG1 = 0.95
 # A significant tail trend after a fill still makes a plateau when it is this small a share of the fill's
 # rate (and below half the leak bar over the tail): rw_py_lru_long_fill evicts at 0.2 % of its fill rate;
 # a linear leak after a warm-up (benchmark linear_leak #20, seed 20240611) keeps 64 % of it.

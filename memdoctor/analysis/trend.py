@@ -22,10 +22,11 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 from statistics import NormalDist
+from typing import NamedTuple
 
 import numpy as np
 
-from memdoctor.analysis.thresholds import PAGE_BYTES
+from memdoctor.analysis.thresholds import FILL_MAX_LAG1, PAGE_BYTES
 
 
 @lru_cache(maxsize=64)
@@ -82,6 +83,15 @@ def chi_square_quantile(p: float, df: int) -> float:
         raise ValueError(f"degrees of freedom must be >= 1, not {df}")
     a = 2.0 / (9.0 * df)
     return df * (1.0 - a + normal_quantile(p) * math.sqrt(a)) ** 3
+
+
+def f_quantile_2(p: float, df: int) -> float:
+    """Inverse CDF of the F distribution with 2 and `df` degrees of freedom, exact: for 2 numerator degrees of
+    freedom P(F <= f) = 1 - (1 + 2 f / df) ** (-df / 2) (Abramowitz & Stegun 26.6.4 with nu1 = 2), so
+    f = df / 2 * ((1 - p) ** (-2 / df) - 1) (tests/test_gate.py::test_f_quantile_2_matches_scipy)."""
+    if df < 1:
+        raise ValueError(f"degrees of freedom must be >= 1, not {df}")
+    return float(df / 2.0 * ((1.0 - p) ** (-2.0 / df) - 1.0))
 
 
 def rank_sum_p_below(low: np.ndarray, high: np.ndarray) -> float:
@@ -324,6 +334,38 @@ def hinge_fit(x: np.ndarray, y: np.ndarray, min_side: int = 4) -> tuple[int, flo
         if sse < best[3]:
             best = (k, float(coef[1]), float(coef[2]), sse)
     return best
+
+
+class FillFit(NamedTuple):
+    """y = level + amplitude * exp(-x / tau) + slope * x, the best over a grid of tau (fill_and_line_fit)."""
+
+    tau: float
+    level: float
+    amplitude: float  # < 0: a fill rising to its level
+    slope: float
+    sse: float
+    lag1: float  # lag-one autocorrelation of the residuals, clipped to [0, 0.95]
+
+
+def fill_and_line_fit(x: np.ndarray, y: np.ndarray, taus: np.ndarray) -> FillFit:
+    """Least squares of a fill levelling off (an exponential approach with time constant tau) plus a line, over a
+    grid of tau: the best, with its residuals' lag-one autocorrelation (for an effective number of points)."""
+    n = len(x)
+    best: FillFit | None = None
+    resid_best = np.zeros(n)
+    for tau in taus:
+        design = np.column_stack([np.ones(n), np.exp(-x / tau), x])
+        coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+        resid = y - design @ coef
+        sse = float(np.dot(resid, resid))
+        if best is None or sse < best.sse:
+            best = FillFit(float(tau), float(coef[0]), float(coef[1]), float(coef[2]), sse, 0.0)
+            resid_best = resid
+    if best is None:
+        raise ValueError("no time constant to fit")
+    total = float(np.dot(resid_best, resid_best))
+    lag1 = float(np.dot(resid_best[1:], resid_best[:-1]) / total) if total > 0 else 0.0
+    return best._replace(lag1=min(max(lag1, 0.0), FILL_MAX_LAG1))
 
 
 def exp_fit(x: np.ndarray, y: np.ndarray, rates: np.ndarray) -> tuple[float, float, float, float]:
