@@ -904,10 +904,9 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool, limit: int | 
     return res
 
 
-
 class LevelledFill(NamedTuple):
-    """What _levelled_fill found: the fill, its squared residual over a straight line's, and the floor's trend from
-    when the fill had levelled (`since_x`), and the rise a leak must show over the window (`bar`)."""
+    """What _levelled_fill found: the fill, its squared residual over a straight line's, the floor's trend from when
+    the fill had levelled (`since_x`), and the rise a leak must show over the window (`bar`)."""
     fit: FillFit
     share: float
     since_x: float
@@ -961,6 +960,7 @@ def _levelled_fill(x: np.ndarray, y: np.ndarray, min_rise: float) -> LevelledFil
 
 
 def _levelled_fill_text(fill: LevelledFill, span: float) -> str:
+    """The evidence line of a fill that levelled: its size and time constant, and what the floor did since."""
     since_s = span - fill.since_x
     rise = fill.since.slope * since_s
     if rise <= 0:
