@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from memdoctor.heap.python import gdb as gdb_driver
+
 from .conftest import (
     EXAMPLES,
     assert_caps_command_agrees,
@@ -39,6 +41,9 @@ LEAKS = {
 }
 
 needs_gdb = pytest.mark.skipif(shutil.which("gdb") is None, reason="gdb is not installed (apt-get install gdb)")
+# The debugger a capture injects with: gdb, or lldb where gdb cannot call functions in a process on this machine
+# (gdb.calls_work: gdb 13 on a CPU with AMX under Linux 6.18 rewrote a sleeping target's registers and killed it).
+INJECTOR = "gdb" if gdb_driver.available() else "lldb"
 
 
 def start_app(spawn, tmp_path: Path, kind: str, *extra: str, env: dict | None = None) -> subprocess.Popen:
@@ -73,7 +78,7 @@ def test_top_row_names_the_leaking_container(spawn, tmp_path: Path, kind: str) -
     for i in range(count):
         path = tmp_path / f"{kind}{i}.snap"
         meta = snapshot(proc.pid, path)
-        assert meta["method"] == "gdb" and meta["pid"] == proc.pid
+        assert meta["method"] == INJECTOR and meta["pid"] == proc.pid
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
         assert stat.S_IMODE(Path(str(path) + ".meta.json").stat().st_mode) == 0o600
         paths.append(path)
@@ -178,7 +183,7 @@ def test_inline_walk_without_room_to_fork(spawn, tmp_path: Path) -> None:
     for i in range(3):
         path = tmp_path / f"inline{i}.snap"
         meta = snapshot(proc.pid, path, extra_env={"MEMDOCTOR_HEAP_FORK": "0"})
-        assert meta["method"] == "gdb" and meta["mode"] == "inline" and meta["sliced"] is True, meta
+        assert meta["method"] == INJECTOR and meta["mode"] == "inline" and meta["sliced"] is True, meta
         assert 0 < meta["pause_s"] <= meta["walk_s"]
         assert proc.poll() is None
         paths.append(path)
@@ -469,7 +474,7 @@ def _busy_checks(proc: subprocess.Popen, tmp_path: Path, started: Path, done: Pa
     # The call returns normally, with its result; the pending call left behind fires as a no-op.
     release_busy(proc, started, done)
     meta = snapshot(proc.pid, tmp_path / "after.snap")  # and it can be snapshotted once idle
-    assert meta["method"] == "gdb"
+    assert meta["method"] == INJECTOR
     assert proc.poll() is None and err.read_text() == ""
 
 

@@ -5,7 +5,8 @@ Ways in, tried in this order:
    its PYTHONPATH) and answers on a control socket: no debugger, no ptrace;
 2. `sys.remote_exec` (PEP 768) when the target is CPython >= 3.14;
 3. gdb (see gdb.py for the safe point and the deadline);
-4. lldb, where gdb is missing (lldb.py: the same safe points and deadline);
+4. lldb, where gdb is missing or cannot call functions in a process here (gdb.calls_work; lldb.py: the same
+   safe points and deadline);
    MEMDOCTOR_DEBUGGER=gdb or =lldb picks one.
 The agent walks the heap in a forked copy when memory leaves room for one (the target pauses for
 the fork), else from a thread of the target in slices once the debugger detached (see agent.py);
@@ -176,8 +177,7 @@ def _inject(target: TargetProcess, staging: Staging, request: dict, options: Cap
     from memdoctor.heap.python import gdb, lldb
 
     installed = _debuggers(gdb, lldb)
-    if installed:
-        name, driver = installed[0]
+    for k, (name, driver) in enumerate(installed):
         request["method"] = name
         # lldb interrupts a called function at a fork: the agent walks from a thread once lldb detached.
         # Without a fork, the agent walks from a thread of its own once the debugger detached, giving the
@@ -185,9 +185,22 @@ def _inject(target: TargetProcess, staging: Staging, request: dict, options: Cap
         request["after_detach"] = name == "lldb" or not request["fork"]
         line = bootstrap_line(staging.write("request.json", json.dumps(request).encode()),
                               staging.inner_path("agent.py"))
-        done = driver.run_python(target, line, timeout_s=options.timeout_s, run_timeout_s=AGENT_RUN_TIMEOUT_S)
+        try:
+            done = driver.run_python(target, line, timeout_s=options.timeout_s, run_timeout_s=AGENT_RUN_TIMEOUT_S)
+        except gdb.CallsUnsupported:
+            # gdb cannot call into processes on this machine and nothing ran in the target: the next debugger
+            # (gdb 13 on a CPU with AMX under Linux 6.18, where lldb works).
+            if k + 1 < len(installed):
+                continue
+            raise
         return {"method": name, "safe_point": done.safe_point, "stopped_s": round(done.stopped_s, 4)}
     chosen = os.environ.get(DEBUGGER_ENV, "").strip().lower()
+    if chosen in ("gdb", "") and shutil.which("gdb") and not (chosen == "" and lldb.available()):
+        # gdb is there but cannot call functions in a process on this machine (gdb.calls_work), and no lldb to use.
+        raise HeapError("gdb cannot call functions in a process on this machine (it cannot set the registers of "
+                        "this CPU: gdb 13 with AMX under Linux 6.x), so it is not used: install lldb (apt-get "
+                        f"install lldb){', unset ' + DEBUGGER_ENV if chosen else ''}, or start the target with "
+                        "`memdoctor run --heap-every 60s -- python ...`")
     if chosen in ("gdb", "lldb"):
         raise HeapError(f"{DEBUGGER_ENV}={chosen} but {chosen} is not installed, and the target was not started in "
                         f"launch mode: install {chosen} (apt-get install {chosen}), or start it with "
@@ -197,7 +210,7 @@ def _inject(target: TargetProcess, staging: Staging, request: dict, options: Cap
 
 
 def _debuggers(*drivers) -> list[tuple[str, Any]]:
-    """The installed debuggers to inject with: gdb first, lldb where gdb is missing.
+    """The installed debuggers to inject with: gdb first, lldb where gdb is missing or cannot call functions here.
 
     MEMDOCTOR_DEBUGGER=gdb or =lldb uses that one only; an unknown value is ignored.
     """

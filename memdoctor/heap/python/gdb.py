@@ -22,6 +22,7 @@ How it stays safe (learned from how memray's attach and pyrasite work, written a
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import queue
@@ -48,6 +49,26 @@ UNSAFE_FRAMES = ("malloc", "free", "calloc", "realloc", "_int_", "make_pending_c
 
 class BusyTarget(HeapError):
     """No safe point was reached before the deadline; nothing was changed in the target."""
+
+
+class CallsUnsupported(HeapError):
+    """gdb could not call a function in the target: it failed to set the registers for the call, so nothing ran
+    there. gdb 13 cannot write the extended register state of CPUs with AMX under Linux 6.x ("Couldn't write
+    extended state status: Bad address", seen on a 6.18 kernel, 2026-12-07); capture.py then tries lldb."""
+
+
+# What gdb says when it cannot set the registers for a call into the target (CallsUnsupported).
+REGISTER_WRITE_FAILED = ("Couldn't write extended state", "Couldn't write registers", "Couldn't write floating point")
+
+
+def _call_failed(record: Record, pid: int, what: str) -> HeapError:
+    """The error for a first call into the target that failed: CallsUnsupported where gdb could not set the
+    registers for it (nothing ran), else a plain HeapError."""
+    message = _msg(record)
+    if any(text in message or text in record.text for text in REGISTER_WRITE_FAILED):
+        return CallsUnsupported(f"gdb cannot call functions in process {pid} on this machine ({message.strip()}); "
+                                "nothing ran in the target")
+    return HeapError(f"{what} in process {pid}: {message}")
 
 
 @dataclass
@@ -208,7 +229,29 @@ def _ptrace_scope() -> str | None:
 
 
 def available() -> str | None:
-    return shutil.which("gdb")
+    """gdb's path, where it can call functions in a process here (calls_work); None otherwise."""
+    path = shutil.which("gdb")
+    return path if path is not None and calls_work(path) else None
+
+
+@functools.cache
+def calls_work(gdb: str) -> bool:
+    """Can gdb call a function in a process on this machine? Asked of a throwaway process of our own, never of a
+    target: where gdb cannot set the registers for a call (CallsUnsupported), the call it tries still rewrites the
+    stopped process's registers, and a Python target asleep in time.sleep came back with OSError errno 514
+    (ERESTARTNOHAND) and died (gdb 13, a CPU with AMX, Linux 6.18; 2026-12-07). There, lldb injects instead."""
+    probe = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        out = subprocess.run([gdb, "-nx", "-batch", "-p", str(probe.pid), "-ex", "print (int)getpid()"],
+                             capture_output=True, text=True, timeout=ATTACH_TIMEOUT_S, check=False)
+        text = out.stdout + out.stderr
+        return not any(failed in text for failed in REGISTER_WRITE_FAILED)
+    except (OSError, subprocess.TimeoutExpired):
+        return True  # no verdict from the probe: the capture's own errors say what went wrong
+    finally:
+        probe.kill()
+        probe.wait()
 
 
 @dataclass
@@ -319,11 +362,13 @@ def run_python(target: TargetProcess, code: str, *, timeout_s: float, run_timeou
             rec = mi.run('-data-evaluate-expression "(int)PyGILState_Ensure()"', run_timeout_s)
             gil_state = _value(rec)
             if rec.cls == "error":
-                raise HeapError(f"could not take the GIL in process {target.pid}: {_msg(rec)}")
+                raise _call_failed(rec, target.pid, "could not take the GIL")
         data = code.encode("utf-8") + b"\0"
         rec = mi.run(f'-data-evaluate-expression "(long)malloc({len(data)})"', 20)
         address = int(_value(rec) or "0")
-        if rec.cls == "error" or address == 0:
+        if rec.cls == "error":
+            raise _call_failed(rec, target.pid, f"could not allocate {len(data)} bytes")
+        if address == 0:
             raise HeapError(f"could not allocate {len(data)} bytes in process {target.pid}")
         try:
             rec = mi.run(f"-data-write-memory-bytes {address} {data.hex()}", 20)
