@@ -188,8 +188,9 @@ def _inject(target: TargetProcess, staging: Staging, request: dict, options: Cap
         try:
             done = driver.run_python(target, line, timeout_s=options.timeout_s, run_timeout_s=AGENT_RUN_TIMEOUT_S)
         except gdb.CallsUnsupported:
-            # gdb cannot call into processes on this machine and nothing ran in the target: the next debugger
-            # (gdb 13 on a CPU with AMX under Linux 6.18, where lldb works).
+            # gdb could not call into the target although its probe on a process of our own passed (gdb.calls_work):
+            # the agent did not run, so the next debugger tries (gdb 13 on a CPU with AMX under Linux 6.18, where
+            # lldb works).
             if k + 1 < len(installed):
                 continue
             raise

@@ -52,9 +52,12 @@ class BusyTarget(HeapError):
 
 
 class CallsUnsupported(HeapError):
-    """gdb could not call a function in the target: it failed to set the registers for the call, so nothing ran
-    there. gdb 13 cannot write the extended register state of CPUs with AMX under Linux 6.x ("Couldn't write
-    extended state status: Bad address", seen on a 6.18 kernel, 2026-12-07); capture.py then tries lldb."""
+    """gdb could not call a function in the target: it failed to set the registers for the call, so the function
+    did not run, but the general registers it did write may stay changed (a sleeping Python target died of it:
+    calls_work). gdb 13 cannot write the extended register state of CPUs with AMX under Linux 6.x ("Couldn't write
+    extended state status: Bad address", seen on a 6.18 kernel, 2026-12-07). calls_work keeps gdb from targets on
+    such a machine; this is the last resort where the probe passed and the call still failed: capture.py tries
+    lldb."""
 
 
 # What gdb says when it cannot set the registers for a call into the target (CallsUnsupported).
@@ -66,8 +69,8 @@ def _call_failed(record: Record, pid: int, what: str) -> HeapError:
     registers for it (nothing ran), else a plain HeapError."""
     message = _msg(record)
     if any(text in message or text in record.text for text in REGISTER_WRITE_FAILED):
-        return CallsUnsupported(f"gdb cannot call functions in process {pid} on this machine ({message.strip()}); "
-                                "nothing ran in the target")
+        return CallsUnsupported(f"gdb cannot call functions in process {pid} on this machine ({message.strip()}): "
+                                "the agent did not run")
     return HeapError(f"{what} in process {pid}: {message}")
 
 
