@@ -945,8 +945,7 @@ def _levelled_fill(x: np.ndarray, y: np.ndarray, min_rise: float) -> LevelledFil
         return None
     # The line fitted with the fill: growth that goes on beside it is a leak's, whatever the fill (warm-up, then a
     # leak of 2 MiB/min over 7 GC troughs).
-    design = np.column_stack([np.ones(n), np.exp(-x / fit.tau), x])
-    slope_se = math.sqrt(max(float(np.linalg.pinv(design.T @ design)[2, 2]) * variance / shrink, 0.0))
+    slope_se = math.sqrt(max(fit.slope_scale * variance / shrink, 0.0))
     if fit.slope - student_t_quantile(1 - WEAK_ALPHA, dof) * slope_se > 0 and fit.slope * span >= min_rise:
         return None
     since_x = FILL_LEVELLED_TAUS * fit.tau

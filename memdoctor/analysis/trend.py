@@ -344,28 +344,29 @@ class FillFit(NamedTuple):
     amplitude: float  # < 0: a fill rising to its level
     slope: float
     sse: float
-    lag1: float  # lag-one autocorrelation of the residuals, clipped to [0, 0.95]
+    lag1: float  # lag-one autocorrelation of the residuals, clipped to [0, FILL_MAX_LAG1]
+    slope_scale: float  # the slope's entry of (X'X)^-1: its variance is this times the residuals' variance
 
 
 def fill_and_line_fit(x: np.ndarray, y: np.ndarray, taus: np.ndarray) -> FillFit:
     """Least squares of a fill levelling off (an exponential approach with time constant tau) plus a line, over a
-    grid of tau: the best, with its residuals' lag-one autocorrelation (for an effective number of points)."""
+    grid of tau: the best, with its residuals' lag-one autocorrelation (for an effective number of points) and what
+    its slope's standard error is made of."""
     n = len(x)
-    best: FillFit | None = None
-    resid_best = np.zeros(n)
+    best: tuple[float, float, np.ndarray, np.ndarray, np.ndarray] | None = None  # sse, tau, coef, resid, design
     for tau in taus:
         design = np.column_stack([np.ones(n), np.exp(-x / tau), x])
         coef, *_ = np.linalg.lstsq(design, y, rcond=None)
         resid = y - design @ coef
         sse = float(np.dot(resid, resid))
-        if best is None or sse < best.sse:
-            best = FillFit(float(tau), float(coef[0]), float(coef[1]), float(coef[2]), sse, 0.0)
-            resid_best = resid
+        if best is None or sse < best[0]:
+            best = (sse, float(tau), coef, resid, design)
     if best is None:
         raise ValueError("no time constant to fit")
-    total = float(np.dot(resid_best, resid_best))
-    lag1 = float(np.dot(resid_best[1:], resid_best[:-1]) / total) if total > 0 else 0.0
-    return best._replace(lag1=min(max(lag1, 0.0), FILL_MAX_LAG1))
+    sse, tau, coef, resid, design = best
+    lag1 = float(np.dot(resid[1:], resid[:-1]) / sse) if sse > 0 else 0.0
+    return FillFit(tau, float(coef[0]), float(coef[1]), float(coef[2]), sse, min(max(lag1, 0.0), FILL_MAX_LAG1),
+                   float(np.linalg.pinv(design.T @ design)[2, 2]))
 
 
 def exp_fit(x: np.ndarray, y: np.ndarray, rates: np.ndarray) -> tuple[float, float, float, float]:
