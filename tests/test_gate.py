@@ -726,6 +726,44 @@ def test_a_fill_over_two_gc_cycles_then_level_is_not_yet_a_leak():
     assert diagnose(t, leak).verdict == "leak"
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_a_fill_whose_three_troughs_slow_down_is_not_yet_a_leak(seed: int) -> None:
+    """benchmarks/classifier's sawtooth_fill #35, seed 7: a cache filling in the first minutes of a 6-minute
+    recording under 250 MiB GC ramps, troughs 455, 567, 573 MiB. Three troughs give the floor test's last part no
+    trend of its own, and its line through them read "rises 30.6 MiB/min", "leak". Troughs that slow down by more than
+    their noise makes are a fill settling (trend.slows_down); the same ramps and noise over a 20 MiB/min leak, whose
+    troughs do not slow down, still read rising."""
+    from memdoctor.analysis.gate_trend import floor_trend, judge_floor
+
+    rng = np.random.default_rng(seed)
+    t = np.arange(0.0, 375.0, 1.0)
+    saw = 250 * MiB * (((t + 30) % 120.0) / 120.0)
+    noise = _ar1(rng, len(t), 1.0 * MiB, 0.7)
+    fill = np.round(450 * MiB + 120 * MiB * (1 - np.exp(-t / 70.0)) + saw + noise)  # troughs ~541, 565, 569 MiB
+    judged = judge_floor(floor_trend(t, fill))
+    assert judged.state != "rising", judged.message
+    assert diagnose(t, fill).verdict != "leak"
+    leak = np.round(450 * MiB + 20 * MiB / 60 * t + saw + noise)
+    assert judge_floor(floor_trend(t, leak)).state == "rising"
+    assert diagnose(t, leak).verdict == "leak"
+
+
+def test_slows_down_asks_for_more_than_the_noise_makes() -> None:
+    """trend.slows_down: the second half under half the first half's rate, by more than LEVELLING_Z standard errors
+    of the points' noise. A leak's few troughs under a noise comparable to a cycle's rise slow down by chance
+    (benchmarks/gate_families.py --seed 8 caught 6 fewer leaks of 1,200 without the noise term)."""
+    from memdoctor.analysis.thresholds import LEVELLING_Z
+    from memdoctor.analysis.trend import slows_down
+
+    x = np.array([0.0, 100.0, 200.0])
+    assert slows_down(x, np.array([0.0, 100.0, 110.0]))
+    assert slows_down(x, np.array([0.0, 100.0, 110.0]), 10.0, LEVELLING_Z)
+    assert not slows_down(x, np.array([0.0, 100.0, 110.0]), 40.0, LEVELLING_Z)  # 90 short, 2.5 x 40 x 1.73 = 173
+    assert not slows_down(x, np.array([0.0, 100.0, 160.0]))  # 60 % of the first half's rate
+    assert not slows_down(x, np.array([0.0, -10.0, -30.0]))  # no rise to slow down
+    assert not slows_down(x[:2], np.array([0.0, 100.0]))
+
+
 def test_one_drop_just_past_the_middle_is_two_cycles_not_a_rising_floor():
     """benchmarks/classifier's sawtooth_arena (healthy), seed 7, trace 4: two cycles of CPython-like arena steps,
     770 -> 1090 MiB, back to 765 MiB at 49.7 % of the 6-minute window, then up again in finer steps. One drop counted

@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from memdoctor.analysis.thresholds import FILL_MAX_LAG1, PAGE_BYTES
+from memdoctor.analysis.thresholds import FEW_TROUGHS_LAST_RISE, FILL_MAX_LAG1, PAGE_BYTES
 
 
 @lru_cache(maxsize=64)
@@ -297,6 +297,28 @@ def diff_sigma(y: np.ndarray) -> float:
     if len(y) < 3:
         return 0.0
     return robust_sigma(np.diff(y)) / math.sqrt(2.0)
+
+
+def slows_down(x: np.ndarray, y: np.ndarray, noise_sd: float = 0.0, z: float = 0.0) -> bool:
+    """Whether a rise over a few floor points slows down: the rate over their second half (from the middle point on)
+    is under FEW_TROUGHS_LAST_RISE of the rate over their first half, and the second half's rise falls short of what
+    the first half's rate predicts by more than `z` standard errors of the noise `noise_sd` of one point (the three
+    points that measure it: the first, the middle and the last). Too few points for a trend test of the late part
+    still show the shape of a fill levelling off, which slows first; with noise comparable to a cycle's rise, a
+    leak's few troughs slow down by chance. Both halves share the middle point, so three points are the first and
+    the second interval."""
+    n = len(y)
+    if n < 3:
+        return False
+    mid = n // 2
+    early_s = max(float(x[mid] - x[0]), 1e-9)
+    late_s = max(float(x[-1] - x[mid]), 1e-9)
+    first = float(y[mid] - y[0]) / early_s
+    second = float(y[-1] - y[mid]) / late_s
+    if not (first > 0 and second < FEW_TROUGHS_LAST_RISE * first):
+        return False
+    k = late_s / early_s  # the middle point counts in both halves: (1 + k) times, the first point k times
+    return (first - second) * late_s > z * noise_sd * math.sqrt(1.0 + (1.0 + k) ** 2 + k**2)
 
 
 def line_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
