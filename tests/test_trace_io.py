@@ -6,6 +6,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -220,3 +221,47 @@ def test_memory_readings_no_process_can_have_are_not_samples(tmp_path):
     huge.write_text("t,rss\n" + "".join(f"{i},{1e30 * (1 + i)}\n" for i in range(40)))
     assert_one_line_error(memdoctor("analyze", str(huge)))
     assert_one_line_error(memdoctor("compare", str(mixed), str(huge)))
+
+
+def test_a_trace_still_being_written_says_so_and_its_half_line_is_no_interruption(tmp_path):
+    """A trace read while its writer still records is the diagnosis so far, and its last line may be the one being
+    written: it said "the last line was cut off (recording interrupted?)" of a recording going on, and nothing at all
+    of a whole one (traces/recording_lock.py). Closed, the same file reads as a finished recording."""
+    from memdoctor.analysis import diagnose_trace
+    from memdoctor.traces.recording_lock import STILL_RECORDING
+
+    path = tmp_path / "live.jsonl"
+    writer = JsonlTraceWriter(str(path))
+    writer.write_header({"pid": 1, "interval_s": 1.0})
+    for i in range(40):
+        writer.write_sample({"t": float(i), "rss": 100 * 1024**2 + 1024**2 * i})
+    writer.write_bytes(b'{"t":40.0,"rss":1')  # the line being written
+    trace = read_trace(str(path))
+    assert trace.warnings[0] == STILL_RECORDING and not any("cut off" in w for w in trace.warnings), trace.warnings
+    assert STILL_RECORDING in diagnose_trace(trace).evidence
+    writer.close()
+    done = read_trace(str(path))
+    assert STILL_RECORDING not in done.warnings and any("cut off" in w for w in done.warnings), done.warnings
+
+
+@pytest.mark.integration
+def test_analyze_of_a_recording_in_progress_says_it_is_the_diagnosis_so_far(tmp_path):
+    """A real `memdoctor run` recording a real child: `analyze` of its trace while it records says so; after the run
+    ends it does not."""
+    from .conftest import memdoctor, memdoctor_popen
+
+    path = tmp_path / "rec.jsonl"
+    gate = tmp_path / "go"
+    child = (f"import os, time\nwhile not os.path.exists({str(gate)!r}):\n    time.sleep(0.05)\n")
+    proc = memdoctor_popen("run", "--interval", "50ms", "-o", str(path), "--", sys.executable, "-c", child)
+    try:
+        while not (path.exists() and path.read_bytes().count(b"\n") > 20):  # polling until 20 samples
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.05)
+        during = memdoctor("analyze", str(path), "--json", check_code=0)
+        assert any("still being recorded" in e for e in json.loads(during.stdout)["evidence"]), during.stdout
+    finally:
+        gate.touch()
+        proc.communicate(timeout=60)
+    after = memdoctor("analyze", str(path), "--json", check_code=0)
+    assert not any("still being recorded" in e for e in json.loads(after.stdout)["evidence"]), after.stdout

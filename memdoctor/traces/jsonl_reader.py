@@ -22,6 +22,7 @@ CHUNK = 50_000
 # RSS to read whole: longer than this is not a memdoctor trace, refused with one line.
 MAX_LINE_BYTES = 8 << 20
 _OPTIONAL = tuple(k for k in SERIES_KEYS if k != "rss")
+CUT_OFF = "the last line was cut off (recording interrupted?) and was skipped"
 
 
 def _number(value: Any) -> float | None:
@@ -105,7 +106,7 @@ def read_jsonl_trace(stream: BinaryIO, source: str = "", max_points: int = DEFAU
         if pending_bad.endswith(b"\n"):
             skipped += 1
         else:
-            warnings.append("the last line was cut off (recording interrupted?) and was skipped")
+            warnings.append(CUT_OFF)
     flush()
     t, rss, series = acc.arrays()
     if first and not t_buf and len(t) == 0 and not header:

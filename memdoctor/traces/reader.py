@@ -28,8 +28,9 @@ from memdoctor.traces.importers.mprof import looks_like_mprof, read_mprof, read_
 from memdoctor.traces.importers.node_memory_usage import looks_like_node_memory, read_node_memory
 from memdoctor.traces.importers.prometheus_json import looks_like_prometheus, read_prometheus
 from memdoctor.traces.importers.psrecord import looks_like_psrecord, read_psrecord
-from memdoctor.traces.jsonl_reader import read_jsonl_trace
+from memdoctor.traces.jsonl_reader import CUT_OFF, read_jsonl_trace
 from memdoctor.traces.model import Trace
+from memdoctor.traces.recording_lock import STILL_RECORDING, still_recording
 
 Reader = Callable[..., "Trace | list[Trace]"]
 
@@ -109,6 +110,7 @@ def read_traces(path: str, fmt: str | None = None, max_points: int = DEFAULT_MAX
     if fmt is not None and fmt not in READERS:
         raise TraceReadError(f"unknown format {fmt!r}: use one of {', '.join(READERS)}")
     with _open_binary(path) as stream:
+        recording = still_recording(stream.fileno())
         head_bytes = stream.read(SNIFF_BYTES)
         chosen = fmt or detect_format(head_bytes)
         if chosen is None:
@@ -125,7 +127,12 @@ def read_traces(path: str, fmt: str | None = None, max_points: int = DEFAULT_MAX
             result = READERS[chosen](stream, source=path, max_points=max_points, **options)
         except UnicodeDecodeError:
             raise TraceReadError(f"{path}: not text in the {chosen} format") from None
-    return result if isinstance(result, list) else [result]
+    traces = result if isinstance(result, list) else [result]
+    if recording:
+        for trace in traces:
+            # Its last line may be the one being written: not a recording cut off.
+            trace.warnings[:] = [STILL_RECORDING, *(w for w in trace.warnings if w != CUT_OFF)]
+    return traces
 
 
 def read_trace(path: str, fmt: str | None = None, max_points: int = DEFAULT_MAX_POINTS,

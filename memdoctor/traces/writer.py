@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from memdoctor.errors import MemdoctorError
 from memdoctor.output_files import OutputPathError, open_output
 from memdoctor.redact import redact_header
+from memdoctor.traces.recording_lock import hold
 
 
 class TraceWriteError(MemdoctorError, OSError):
@@ -70,6 +71,7 @@ class _LineWriter:
     def __init__(self, path: str) -> None:
         self.path = path
         self._fd: int | None = _open_for_write(path)
+        hold(self._fd)  # while it records: analyze of this file says so (traces/recording_lock.py)
         self.lines = 0
         self._offset = 0  # end of the last complete line
         self.failed: str | None = None  # the first write failure: nothing more is written after it
