@@ -36,7 +36,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from memdoctor.analysis.floor import Floor, compute_floor, peaks_above, window_minima
+from memdoctor.analysis.floor import Floor, compute_floor, count_falls, find_drops, peaks_above, window_minima
 from memdoctor.analysis.prepare import Buckets, Clean, decimate
 from memdoctor.analysis.segments import REASON_RECORDED, split
 from memdoctor.analysis.thresholds import (  # every threshold lives there, with where its value came from
@@ -53,6 +53,7 @@ from memdoctor.analysis.thresholds import (  # every threshold lives there, with
     LATE_LOOK_ALPHA,
     LATE_SHARE,
     LEVELLING_MIN_POINTS,
+    LONG_CYCLE_SHARE,
     MAX_STEPS,
     MIN_FLOOR_POINTS,
     MIN_RISE_BYTES,
@@ -877,6 +878,15 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool, limit: int | 
         res.evidence.append(base_ev)
         res.evidence.append(_levelled_fill_text(fill, span))
         return res
+    back = _fell_back(fl, level0)
+    if back is not None:
+        res.verdict, res.pattern, res.confidence = "no-leak", "sawtooth", 0.6
+        res.evidence.append(base_ev)
+        res.evidence.append(
+            f"the floor itself fell back, from {format_bytes(back.top)} to {format_bytes(back.landed)}, "
+            f"{format_duration(span - back.at_s)} before the end: what it gained was freed (a collector's longer "
+            "cycle), which a leak never does")
+        return res
     res.verdict = "leak"
     res.slope, res.slope_low, res.slope_high = recent.slope, recent.slope_low, recent.slope_high
     res.floor_now = _floor_at_end(recent.at(x_end), b, i0, i1)
@@ -988,6 +998,61 @@ def _levelled_fill_text(fill: LevelledFill, span: float) -> str:
     return (f"the floor fits a fill of {format_bytes(-fill.fit.amplitude)} levelling off (time constant "
             f"{format_duration(fill.fit.tau)}; residual {fill.share:.0%} of a straight line's), and {after}: "
             f"{DECELERATING_READING}")
+
+class FellBack(NamedTuple):
+    """The floor's own fall back to where it began (_fell_back)."""
+
+    at_s: float  # when the floor landed, seconds into the floor
+    top: float  # the floor's highest point before the fall
+    landed: float  # where it landed
+    falls: int  # how many falls of the floor itself the window holds
+
+
+def _fell_back(fl: Floor, level0: float) -> FellBack | None:
+    """The floor fell back, in one fall of its own, to within its noise of where it began: what it had gained
+    was freed, which a leak never does. A floor that is itself a sawtooth of a longer cycle (V8's old space growing
+    between its major collections over minutes, each young-generation cycle's trough riding on it) climbs for most
+    of the window and reads as a leak by its trend, though each major collection takes it back to its level
+    (benchmarks/late_shapes.py v8_old_space: 72 of 100 healthy traces read leak). A fall of the floor is a fall of
+    find_drops over the floor points: larger than 5 noise sigmas of their steps and than 3 % of the level, which
+    noise does not make; a restart's fall is cut off before (segments.split).
+
+    Only a floor under memory's own cycles can have cycles of its own: troughs, or minima of windows at least as long
+    as memory's cycle; minima of shorter windows follow its ramps, and their falls are its collections (a leak under
+    slow GC ramps, in a 60-second gate, read no-leak: benchmarks/gate_families.py --seed 8). And a cycle of the floor
+    holds at least LONG_CYCLE_SHARE of memory's falls (a late leak under six slow GC ramps, whose floor fell with each
+    collection, read no-leak: benchmarks/late_shapes.py late_leak_under_sawtooth #39, seed 1)."""
+    x, y = fl.t - fl.t[0], fl.m
+    if len(y) < MIN_FLOOR_POINTS:
+        return None
+    cycles = count_falls(fl.drops)
+    if not fl.from_troughs and len(y) > cycles:  # windows shorter than memory's cycle
+        return None
+    drops, _, _ = find_drops(y, level0)
+    if not len(drops) or cycles < LONG_CYCLE_SHARE * (len(drops) + 1):
+        return None
+    k = int(drops[-1])
+    # Where it landed: the lowest of the few floor points after the fall (a window that holds the fall also holds
+    # the start of the next climb); where it began: the 10th percentile of the floor's first quarter, its level under
+    # whatever climbs there (its median rides up a first long cycle, and a leak whose landings had risen 53 MiB read
+    # "fell back": benchmarks/classifier-style V8 heaps with a 0.6 MiB/min leak, an adversarial run of this rule).
+    landed = float(y[k + 1: k + 4].min())
+    began = float(np.percentile(y[x <= 0.25 * float(x[-1])], 10))
+    # Back within the floor's own noise (MIN_RISE_SIGMAS of its points, from their steps), not within the leak bar:
+    # the bar's noise term grows with the long cycle's own swing around the trend line, and a 0.9 MiB/min leak whose
+    # landings rose 650, 665, 680, 695, 710 MiB under 300 MiB cycles read "fell back" (an adversarial run).
+    near = began + MIN_RISE_SIGMAS * diff_sigma(y)
+    top = int(np.argmax(y[: k + 1]))
+    # Back to where it began, from a top it climbed to from there over LONG_CYCLE_SHARE floor points or more, the one
+    # before the top already past half the fall: one or two floor points left high by a gap in the samples (an
+    # interval whose trough was not sampled) are no cycle of the floor (benchmarks/classifier sawtooth_leak #50, seed
+    # 7, and #9 and #42, seed 2: leaks read no-leak).
+    low = np.flatnonzero(y[:top] <= near)
+    if (landed > near or not len(low) or top - int(low[-1]) < LONG_CYCLE_SHARE
+            or float(y[top - 1]) < landed + 0.5 * (float(y[top]) - landed)):
+        return None
+    return FellBack(float(x[k + 1]), float(y[top]), landed, len(drops))
+
 
 def _sped_up(x: np.ndarray, y: np.ndarray, tr: Trend) -> Trend | None:
     """The trend of the floor's last part (LATE_SHARE) where it rises plainly (ALPHA) and its band lies wholly above

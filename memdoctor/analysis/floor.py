@@ -74,7 +74,7 @@ def _group_min(t: np.ndarray, lo: np.ndarray, starts: np.ndarray) -> tuple[np.nd
     return t[hit[first]], mins
 
 
-def _falls(drops: np.ndarray) -> int:
+def count_falls(drops: np.ndarray) -> int:
     """How many falls the drops make: drops in consecutive buckets are one fall spread over a few samples (one
     collection, one release). A Python job's one 390 MiB spike, falling over three samples, counted as
     "3 GC cycles" whose troughs "moved -2.2 GiB/s"."""
@@ -139,7 +139,7 @@ def compute_floor(t: np.ndarray, lo: np.ndarray, level: float, max_points: int =
     cycle = span / len(drops) if len(drops) else None
     # Real GC drops tower over the point-to-point noise; a sawtooth sampled slower than its period
     # (aliased) only has noise-sized "drops", and its window minima are the better floor.
-    big = _falls(drops) >= 2 and float(np.median(sizes)) >= max(0.10 * level, 10.0 * sigma)
+    big = count_falls(drops) >= 2 and float(np.median(sizes)) >= max(0.10 * level, 10.0 * sigma)
     if big:
         starts = np.concatenate(([0], drops + 1))
         ft, fm = _group_min(t, lo, starts)

@@ -108,6 +108,11 @@ FEW_TROUGHS_RISING = 5
 # first. The half is the classifier's own bar for a floor that decelerates (_analyse_segment's `decel`).
 FEW_TROUGHS_LAST_RISE = 0.5
 ALPHA = 0.01  # one-sided significance of the floor trend for a leak
+# A floor that falls back to where it began in falls of its own is a collector's longer cycle (classify._fell_back):
+# each of its cycles holds at least this many of memory's own drops. Three: a cycle of cycles needs more than the one
+# or two drops a window-minima floor shows of each GC ramp it follows (a late leak under six slow ramps: its floor
+# fell with each of them, benchmarks/late_shapes.py late_leak_under_sawtooth #39, seed 1).
+LONG_CYCLE_SHARE = 3
 WEAK_ALPHA = 0.05  # below this (but above ALPHA) with a large rise: inconclusive
 # Under a weak whole-window trend, the last LATE_SHARE of the floor is looked at a second time (classify.
 # _leak_began_late: a leak that began late): half ALPHA, Bonferroni's split for two looks at one floor. The look is
