@@ -750,15 +750,15 @@ def test_a_fill_whose_three_troughs_slow_down_is_not_yet_a_leak(seed: int) -> No
 
 def test_slows_down_asks_for_more_than_the_noise_makes() -> None:
     """trend.slows_down: the second half under half the first half's rate, by more than LEVELLING_Z standard errors
-    of the points' noise. A leak's few troughs under a noise comparable to a cycle's rise slow down by chance
+    of the points' errors. A leak's few troughs under a noise comparable to a cycle's rise slow down by chance
     (benchmarks/gate_families.py --seed 8 caught 6 fewer leaks of 1,200 without the noise term)."""
     from memdoctor.analysis.thresholds import LEVELLING_Z
     from memdoctor.analysis.trend import slows_down
 
     x = np.array([0.0, 100.0, 200.0])
     assert slows_down(x, np.array([0.0, 100.0, 110.0]))
-    assert slows_down(x, np.array([0.0, 100.0, 110.0]), 10.0, LEVELLING_Z)
-    assert not slows_down(x, np.array([0.0, 100.0, 110.0]), 40.0, LEVELLING_Z)  # 90 short, 2.5 x 40 x 1.73 = 173
+    assert slows_down(x, np.array([0.0, 100.0, 110.0]), np.full(3, 10.0**2), LEVELLING_Z)
+    assert not slows_down(x, np.array([0.0, 100.0, 110.0]), np.full(3, 40.0**2), LEVELLING_Z)  # 90 < 2.5 x 40 x 2.45
     assert not slows_down(x, np.array([0.0, 100.0, 160.0]))  # 60 % of the first half's rate
     assert not slows_down(x, np.array([0.0, -10.0, -30.0]))  # no rise to slow down
     assert not slows_down(x[:2], np.array([0.0, 100.0]))

@@ -95,6 +95,7 @@ class FloorTrend:
     idle_share: float = 0.0  # median share of a cycle spent at its floor (batch jobs idle; GC ramps do not)
     t_points: tuple[float, ...] = ()
     floor_points: tuple[float, ...] = ()
+    point_variances: tuple[float, ...] = ()  # each floor point's variance in the noise model (_band_variance)
     early_slope: float | None = None  # ... and over the part before it (None: no late trend, or < 2 points here)
     early_se: float | None = None
     # Standard errors the slope must clear to be called rising: RISING_Z for the noise model's error, and
@@ -443,7 +444,8 @@ def floor_trend(t: np.ndarray, mem: np.ndarray, *, late_share: float = LATE_SHAR
     return FloorTrend(slope, se, len(xs), cycles, late_slope, late_se, sd, float(t[-1] - t[0]),
                       swing=float(np.median(swings)) if swings else 0.0,
                       idle_share=float(np.median(idle)) if idle else 0.0,
-                      t_points=tuple(xs), floor_points=tuple(ys), early_slope=early_slope, early_se=early_se,
+                      t_points=tuple(xs), floor_points=tuple(ys), point_variances=tuple(vs),
+                      early_slope=early_slope, early_se=early_se,
                       critical=critical)
 
 
@@ -706,10 +708,14 @@ def judge_floor(ft: FloorTrend | None) -> FloorJudgement:
                                   f"({measured(ft.late_slope)} over the window's last {LATE_SHARE:.0%}): a warm-up "
                                   "or cache fill, not judged a leak")
         if (ft.cycles >= 2 and not ft.late_known
-                and slows_down(np.asarray(ft.t_points), np.asarray(ft.floor_points), ft.noise, LEVELLING_Z)):
+                and slows_down(np.asarray(ft.t_points), np.asarray(ft.floor_points),
+                               np.asarray(ft.point_variances), LEVELLING_Z)):
             # Too few troughs for the last part's own trend (_levels_off), but the few there are slow down as a fill
-            # does (trend.slows_down, the classifier's bar for a few rising troughs), by more than the points' noise
-            # makes (LEVELLING_Z, as decelerates asks of the two parts): a warm-up not yet told from a leak. Troughs
+            # does (trend.slows_down, the classifier's bar for a few rising troughs), by more than the points' errors
+            # make (LEVELLING_Z, as decelerates asks of the two parts): a warm-up not yet told from a leak. The errors
+            # are the noise model's, each point's with the height a ramp climbs in one sample (where a drop falls
+            # between two samples): with the sample noise alone, a review's leaks of 15-28 MiB/min under steep ramps
+            # sampled every 0.6 s, troughs 996, 1000, 1012, 1041, 1040, 1046 MiB, read "levelling-off". Troughs
             # 455, 567, 573 MiB under 250 MiB GC ramps, a cache filling in the first minutes of a 6-minute recording
             # (benchmarks/classifier sawtooth_fill #35, seed 7), read "leak, 30.6 MiB/min".
             # Troughs only: a few bins of a series without cycles are the classifier's to read (its window minima

@@ -299,11 +299,11 @@ def diff_sigma(y: np.ndarray) -> float:
     return robust_sigma(np.diff(y)) / math.sqrt(2.0)
 
 
-def slows_down(x: np.ndarray, y: np.ndarray, noise_sd: float = 0.0, z: float = 0.0) -> bool:
+def slows_down(x: np.ndarray, y: np.ndarray, variances: np.ndarray | None = None, z: float = 0.0) -> bool:
     """Whether a rise over a few floor points slows down: the rate over their second half (from the middle point on)
     is under FEW_TROUGHS_LAST_RISE of the rate over their first half, and the second half's rise falls short of what
-    the first half's rate predicts by more than `z` standard errors of the noise `noise_sd` of one point (the three
-    points that measure it: the first, the middle and the last). Too few points for a trend test of the late part
+    the first half's rate predicts by more than `z` standard errors, from each point's `variances` (the three points
+    that measure it: the first, the middle and the last). Too few points for a trend test of the late part
     still show the shape of a fill levelling off, which slows first; with noise comparable to a cycle's rise, a
     leak's few troughs slow down by chance. Both halves share the middle point, so three points are the first and
     the second interval."""
@@ -317,8 +317,11 @@ def slows_down(x: np.ndarray, y: np.ndarray, noise_sd: float = 0.0, z: float = 0
     second = float(y[-1] - y[mid]) / late_s
     if not (first > 0 and second < FEW_TROUGHS_LAST_RISE * first):
         return False
+    if variances is None:
+        return True
     k = late_s / early_s  # the middle point counts in both halves: (1 + k) times, the first point k times
-    return (first - second) * late_s > z * noise_sd * math.sqrt(1.0 + (1.0 + k) ** 2 + k**2)
+    v = (1.0 + k) ** 2 * float(variances[mid]) + k**2 * float(variances[0]) + float(variances[-1])
+    return (first - second) * late_s > z * math.sqrt(v)
 
 
 def line_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
