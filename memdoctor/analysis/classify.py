@@ -1005,7 +1005,6 @@ class FellBack(NamedTuple):
     at_s: float  # when the floor landed, seconds into the floor
     top: float  # the floor's highest point before the fall
     landed: float  # where it landed
-    falls: int  # how many falls of the floor itself the window holds
 
 
 def _fell_back(fl: Floor, level0: float) -> FellBack | None:
@@ -1056,7 +1055,7 @@ def _fell_back(fl: Floor, level0: float) -> FellBack | None:
             or float(y[top - 1]) < landed + 0.5 * (float(y[top]) - landed)
             or float(y[k + 1:].max()) > float(y[top]) + (near - began)):
         return None
-    return FellBack(float(x[k + 1]), float(y[top]), landed, len(drops))
+    return FellBack(float(x[k + 1]), float(y[top]), landed)
 
 
 def _sped_up(x: np.ndarray, y: np.ndarray, tr: Trend) -> Trend | None:
