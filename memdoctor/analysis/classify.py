@@ -49,6 +49,7 @@ from memdoctor.analysis.thresholds import (  # every threshold lives there, with
     FLOOR_CYCLE_SIGMAS,
     GC_DRIFT_FRACTION,
     GROWTH_INTERVAL_Z,
+    HELD_LONG_CONFIDENCE,
     IRRELEVANT_TAIL_SHARE,
     LATE_LOOK_ALPHA,
     LATE_SHARE,
@@ -652,13 +653,13 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool, limit: int | 
     grew = significant and rise >= min_rise
     gc_drift = grew and sawtooth and span_all < SHORT_GC_S and rise < GC_DRIFT_FRACTION * swing
     shown_flat = plateau is not None and plateau.shown_flat
-    if plateau is not None and not shown_flat and (not grew or gc_drift):
-        plateau = None  # a slowdown matters only where the rise would be called a leak; else judged below
+    if plateau is not None and (not shown_flat or plateau.held_long) and (not grew or gc_drift):
+        plateau = None  # a slowdown (or a long level tail) matters only where the rise would be called a leak
     if plateau is not None:
         # Under a GC sawtooth too: a cache or heap filling to its size under its collector's ramps has troughs that
         # climb, then hold (rw_node_lru_long_fill; benchmarks/classifier's sawtooth_fill family read "inconclusive:
         # growth is decelerating" in 23 of 40 traces whose floor had held flat for hours, and leak in 5).
-        tail_start, tail_tr, head_rise, tail_bar, _ = plateau
+        tail_start, tail_tr, head_rise, tail_bar, _, _ = plateau
         quiet = _steps_not_yet_stopped(x, y, span)
         if quiet is not None:
             # Not a fill: the rise came in sharp steps, and the quiet since the last one is still short of what
@@ -712,6 +713,8 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool, limit: int | 
         # (a full LRU cache evicting); it is said with its size against the leak bar.
         held = ("held flat" if tail_tr.p_up >= ALPHA else
                 f"rose only {format_bytes(tail_rise)}, under half the {format_bytes(tail_bar)} a leak must show")
+        if plateau.held_long:
+            held = "held level for longer than the rise took"
         res.evidence.append(
             f"floor rose {format_bytes(head_rise)} in the first {format_duration(reached)}, then {held} "
             f"{tail_ev}: {PLATEAU_READING}"
@@ -719,6 +722,9 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool, limit: int | 
         if sawtooth:
             res.evidence.append(saw_ev)
         res.confidence = float(min(0.95, 0.55 + 0.4 * min(1.0, tail_s / span / 0.6)))
+        if plateau.held_long:
+            # Its band still holds a leak's rise (thresholds.HELD_LONG_CONFIDENCE says how sure such a reading was).
+            res.confidence = min(res.confidence, HELD_LONG_CONFIDENCE)
         res.held_flat = True
         return res
 
@@ -1177,15 +1183,18 @@ class FlatTail(NamedTuple):
     head_rise: float
     bar: float
     shown_flat: bool
+    held_long: bool = False  # shown level only by holding longer than the rise took (_flat_tail's `held`)
 
 
 def _flat_tail(x: np.ndarray, y: np.ndarray, min_rise: float, sigma: float, level: float,
                limit: int | None, *, own_bar: bool) -> FlatTail | None:
     """The floor rose and then stopped: a tail whose slope is clearly below the slope before it; under a GC sawtooth
     (own_bar), also a tail whose band rules out what a leak must show over it. A sawtooth's tail that slowed but
-    could not be shown flat comes back with shown_flat False (undecided, not a leak: see below)."""
+    could not be shown flat comes back with shown_flat False (undecided, not a leak: see below), unless it has held
+    for longer than the rise before it took with no sign of a rise of its own (held_long: level, less sure)."""
     span = float(x[-1])
     slowed: FlatTail | None = None
+    held: FlatTail | None = None  # a long tail shown level though not flat to the bar (below)
     rising = False  # a tail tested below still grew significantly: no slowdown to claim
     for q in (0.6, 0.5, 0.4, 0.3):
         cut = span * (1 - q)
@@ -1236,6 +1245,16 @@ def _flat_tail(x: np.ndarray, y: np.ndarray, min_rise: float, sigma: float, leve
                 # other tail with a rise before it still grows significantly (`rising`): a review's fill, then
                 # 2 MiB/min under 560 MiB ramps, had p < 0.001 over its last 60 % and 50 %, p = 0.026 over its
                 # last 30 %.
+                if held is None and flat_enough and tt.p_up >= WEAK_ALPHA and q * span >= cut:
+                    # The floor has held for longer than its rise took, with no sign of a rise of its own (not even
+                    # at WEAK_ALPHA): the tail read alone, as a window of its own, is a level floor ("no significant
+                    # growth"), and the rise before it is what a fill's is. Its band cannot rule out the rise that
+                    # matters only because the troughs under the collector's ramps are noisy: a longer watch narrows
+                    # it, but so it would on any level sawtooth, which reads no-leak on the same evidence. The
+                    # engine's floor test still looks at the whole window (_reconcile). benchmarks/classifier
+                    # sawtooth_fill #17, seed 20240611: 164 MiB in the first 30 minutes, then 3h10m level under a
+                    # 534 MiB swing (Sen slope -59 KiB/h, p = 0.505) read "inconclusive, watch about 3h10m more".
+                    held = FlatTail(cut, tt, head_rise, bar, True, held_long=True)
                 if slowed is None and flat_enough and tt.p_up >= ALPHA:
                     slowed = FlatTail(cut, tt, head_rise, bar, False)
                 continue
@@ -1244,7 +1263,7 @@ def _flat_tail(x: np.ndarray, y: np.ndarray, min_rise: float, sigma: float, leve
         irrelevant = tail_growth < 0.5 * bar and tt.slope < IRRELEVANT_TAIL_SHARE * head_slope
         if flat_enough and (tt.p_up >= ALPHA or irrelevant):
             return FlatTail(cut, tt, head_rise, bar, True)
-    return None if rising else slowed
+    return None if rising else (held or slowed)
 
 
 def _watch_more(x: np.ndarray, y: np.ndarray, span: float) -> float:
