@@ -97,3 +97,55 @@ def test_busy_target_times_out_through_lldb_untouched(tmp_path: Path, lldb_only_
     finally:
         proc.kill()
         proc.wait()
+
+
+def _calls_unsupported(calls: list[int]):
+    """gdb's run_python as it fails where gdb cannot set the registers for a call (gdb 13 with AMX under Linux 6.x,
+    where gdb.calls_work's probe passed): it raises before the agent runs."""
+    from memdoctor.heap.python import gdb
+
+    def run_python(target, code, *, timeout_s, run_timeout_s):
+        calls.append(target.pid)
+        raise gdb._call_failed(gdb.Record("result", "error", '^error,msg="Couldn\'t write extended state status: '
+                                          'Bad address."'), target.pid, "calling PyGILState_Ensure")
+    return run_python
+
+
+def test_a_register_write_failure_is_calls_unsupported_and_any_other_is_not() -> None:
+    """gdb.CallsUnsupported is what lets capture try the next debugger: only for a call whose registers gdb could not
+    set (nothing ran in the target); any other failed call stays a plain error (the agent may have run)."""
+    from memdoctor.heap.python import gdb
+    from memdoctor.heap.runtimes import HeapError
+
+    for text in gdb.REGISTER_WRITE_FAILED:
+        err = gdb._call_failed(gdb.Record("result", "error", f'^error,msg="{text}: Bad address."'), 7, "calling x")
+        assert isinstance(err, gdb.CallsUnsupported) and "did not run" in str(err), err
+    err = gdb._call_failed(gdb.Record("result", "error", '^error,msg="No symbol table is loaded."'), 7, "calling x")
+    assert type(err) is HeapError and "No symbol table" in str(err), err
+
+
+@pytest.mark.integration
+def test_gdb_that_cannot_call_into_the_target_hands_the_capture_to_lldb(spawn, tmp_path: Path, monkeypatch) -> None:
+    """gdb installed and passing its probe, but its call into the target fails to set the registers: the agent did
+    not run, so capture tries lldb, which takes the snapshot; with no lldb, the error says gdb cannot call functions,
+    and the target is left running and untraced either way."""
+    ensure_lldb()
+    from memdoctor.heap.python import capture, gdb, lldb
+    from memdoctor.heap.runtimes import CaptureOptions, HeapError
+
+    if gdb.available() is None:
+        pytest.skip("gdb cannot call functions here: capture never tries it (gdb.calls_work)")
+    monkeypatch.delenv("MEMDOCTOR_DEBUGGER", raising=False)
+    calls: list[int] = []
+    monkeypatch.setattr(gdb, "run_python", _calls_unsupported(calls))
+    proc = start_app(spawn, tmp_path, "dict")
+    meta = capture.capture(proc.pid, str(tmp_path / "x.snap"), options=CaptureOptions(timeout_s=30.0))
+    assert calls == [proc.pid]  # gdb was tried first ...
+    assert meta["method"] == "lldb" and (tmp_path / "x.snap").exists(), meta  # ... and lldb took the snapshot
+    assert proc.poll() is None and tracer_of(proc.pid) == 0
+
+    monkeypatch.setattr(lldb, "available", lambda: None)
+    with pytest.raises(HeapError, match="cannot call functions"):
+        capture.capture(proc.pid, str(tmp_path / "y.snap"), options=CaptureOptions(timeout_s=30.0))
+    assert calls == [proc.pid, proc.pid] and not (tmp_path / "y.snap").exists()
+    assert proc.poll() is None and tracer_of(proc.pid) == 0

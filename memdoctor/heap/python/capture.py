@@ -183,7 +183,10 @@ def _inject(target: TargetProcess, staging: Staging, request: dict, options: Cap
         # Without a fork, the agent walks from a thread of its own once the debugger detached, giving the
         # GIL to the program between slices: the target is held only for the injection.
         request["after_detach"] = name == "lldb" or not request["fork"]
-        line = bootstrap_line(staging.write("request.json", json.dumps(request).encode()),
+        # One request file per way in: a way that did not run the agent (CallsUnsupported, or remote_exec before it)
+        # left its own behind, and the staging directory creates each file once (O_EXCL), so a shared name made the
+        # next debugger fail with "cannot write request.json ...: File exists".
+        line = bootstrap_line(staging.write(f"request-{name}.json", json.dumps(request).encode()),
                               staging.inner_path("agent.py"))
         try:
             done = driver.run_python(target, line, timeout_s=options.timeout_s, run_timeout_s=AGENT_RUN_TIMEOUT_S)
@@ -275,7 +278,7 @@ def _via_remote_exec(target: TargetProcess, staging: Staging, request: dict,
     if python is None:
         return None
     request = {**request, "method": "remote_exec"}
-    inner_request = staging.write("request.json", json.dumps(request).encode())
+    inner_request = staging.write("request-remote_exec.json", json.dumps(request).encode())
     script = staging.write("bootstrap.py", bootstrap_line(inner_request, staging.inner_path("agent.py")).encode())
     try:
         proc = subprocess.run([python, "-c", "import sys; sys.remote_exec(int(sys.argv[1]), sys.argv[2])",
