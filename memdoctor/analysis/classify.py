@@ -653,8 +653,14 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool, limit: int | 
     grew = significant and rise >= min_rise
     gc_drift = grew and sawtooth and span_all < SHORT_GC_S and rise < GC_DRIFT_FRACTION * swing
     shown_flat = plateau is not None and plateau.shown_flat
-    if plateau is not None and (not shown_flat or plateau.held_long) and (not grew or gc_drift):
-        plateau = None  # a slowdown (or a long level tail) matters only where the rise would be called a leak
+    # A long level tail (held_long) also answers a weak trend, which it explains as the fill's: the weak-trend rule
+    # below read "inconclusive, watch about 13h12m more" beside 411 MiB of fill under GC ramps in the first hours of
+    # 13 (p = 0.019 over the window; benchmarks/classifier sawtooth_fill #33, seed 99).
+    weak_rise = tr.p_up < WEAK_ALPHA and rise >= min_rise
+    if plateau is not None and not shown_flat and (not grew or gc_drift):
+        plateau = None  # a slowdown matters only where the rise would be called a leak; else judged below
+    if plateau is not None and plateau.held_long and ((not grew and not weak_rise) or gc_drift):
+        plateau = None
     if plateau is not None:
         # Under a GC sawtooth too: a cache or heap filling to its size under its collector's ramps has troughs that
         # climb, then hold (rw_node_lru_long_fill; benchmarks/classifier's sawtooth_fill family read "inconclusive:
