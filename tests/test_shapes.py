@@ -69,7 +69,10 @@ with (SHAPES / "labels.csv").open() as fh:
 
 @pytest.mark.parametrize("label", LABELS, ids=[row["trace"] for row in LABELS])
 def test_fresh_recording_reads_as_its_plot(label: dict[str, str]) -> None:
-    d = json.loads(memdoctor("analyze", str(SHAPES / f"{label['trace']}.csv"), "--json", check_code=None).stdout)
+    path = SHAPES / f"{label['trace']}.csv"
+    if not path.exists():
+        path = path.with_suffix(".jsonl")  # memdoctor's own recordings, as `memdoctor run` wrote them
+    d = json.loads(memdoctor("analyze", str(path), "--json", check_code=None).stdout)
     assert d["restarts"] == int(label["restarts"]), d["evidence"]
     assert not any("restart loop" in line for line in d["evidence"]), d["evidence"]
     if label["leak"]:
