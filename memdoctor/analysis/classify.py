@@ -830,6 +830,11 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool, limit: int | 
         still = (q4.slope < 0.7 * q3.slope and q4.slope_high < q3.slope) or q4.slope <= 0
         late_rise = bt.slope * (span - half)
         if still or bt.p_up >= ALPHA or late_rise < 0.5 * min_rise:
+            # A fill that has levelled and held since for longer than it took is no longer undecided (issue 20: a
+            # plateau that holds for hours after a long fill is no-leak): _held_since_fill says when.
+            fill = _levelled_fill(x, y, min_rise)
+            if fill is not None and _held_since_fill(fill, span):
+                return _fill_that_held(res, fill, span, base_ev, _floor_at_end(fill.since.at(x_end), b, i0, i1))
             res.verdict, res.pattern = "inconclusive", "plateau"
             res.slope, res.slope_low, res.slope_high = bt.slope, bt.slope_low, bt.slope_high
             res.confidence = 0.3
@@ -874,6 +879,9 @@ def _analyse_segment(b: Buckets, i0: int, i1: int, *, first: bool, limit: int | 
                 return res
 
     fill = _levelled_fill(x, y, min_rise)
+    if fill is not None and _held_since_fill(fill, span):
+        res.evidence = [line for line in res.evidence if not line.startswith("fast warm-up (")]
+        return _fill_that_held(res, fill, span, base_ev, _floor_at_end(fill.since.at(x_end), b, i0, i1))
     if fill is not None:
         # The window's rise is a fill that levelled off, and no growth goes on beside it: no leak yet, only a longer
         # watch tells a slow leak after the fill from a level. The halves above and the tail test miss such a fill
@@ -994,7 +1002,43 @@ def _levelled_fill(x: np.ndarray, y: np.ndarray, min_rise: float) -> LevelledFil
     return LevelledFill(fit, fit.sse / sse_line, float(x[after][0]), since, min_rise)
 
 
-def _levelled_fill_text(fill: LevelledFill, span: float) -> str:
+def _held_since_fill(fill: LevelledFill, span: float) -> bool:
+    """Has the floor held since its fill levelled, for at least as long as the fill took to level, with no sign of
+    a rise of its own? No sign: its trend since is not significant even at WEAK_ALPHA (and its rise since under the
+    leak bar), or its rise since is the irrelevant one of a full cache evicting (_flat_tail's: under half the leak
+    bar, and under IRRELEVANT_TAIL_SHARE of the fill's own rate).
+
+    The same burden as the held-long tail under GC ramps (_flat_tail's `held`): a level held longer than the rise
+    took is what a fill does, and a slow leak after a fill shows a rise of its own since. WEAK_ALPHA, not ALPHA:
+    a fill then a leak of 1.2 MiB/min under 107 MiB GC ramps, 10.3 MiB in the 7m37s since the fill levelled
+    (p = 0.013), read "held" at ALPHA (a fill-then-leak family of 400 leaks and 400 fills, 2026-12-08)."""
+    held_s = span - fill.since_x
+    if held_s < fill.since_x:
+        return False
+    since = fill.since
+    if since.p_up >= WEAK_ALPHA:
+        return max(since.slope, 0.0) * held_s < fill.bar
+    fill_rate = -fill.fit.amplitude / max(fill.since_x, 1e-9)
+    return max(since.slope, 0.0) * held_s < 0.5 * fill.bar and since.slope < IRRELEVANT_TAIL_SHARE * fill_rate
+
+
+def _fill_that_held(res: SegmentResult, fill: LevelledFill, span: float, base_ev: str,
+                    floor_now: float) -> SegmentResult:
+    """The verdict on a fill that levelled and has held since (_held_since_fill): no leak, with the floor's measured
+    growth since it levelled and at most HELD_LONG_CONFIDENCE sure (a longer watch still narrows the band)."""
+    since = fill.since
+    res.verdict, res.pattern = "no-leak", "plateau"
+    res.confidence = HELD_LONG_CONFIDENCE
+    res.slope, res.slope_low, res.slope_high = since.slope, since.slope_low, since.slope_high
+    res.floor_now = floor_now
+    res.watch_more_s = None
+    res.held_flat = True
+    res.evidence.append(base_ev)
+    res.evidence.append(_levelled_fill_text(fill, span, held=True))
+    return res
+
+
+def _levelled_fill_text(fill: LevelledFill, span: float, *, held: bool = False) -> str:
     """The evidence line of a fill that levelled: its size and time constant, and what the floor did since."""
     since_s = span - fill.since_x
     rise = fill.since.slope * since_s
@@ -1007,9 +1051,11 @@ def _levelled_fill_text(fill: LevelledFill, span: float) -> str:
     else:
         after = (f"since it levelled the floor rose {format_bytes(rise)} in {format_duration(since_s)} "
                  f"({format_p(fill.since.p_up)}: not significant)")
+    if held:
+        after += f", for longer than the fill took to level ({format_duration(fill.since_x)})"
     return (f"the floor fits a fill of {format_bytes(-fill.fit.amplitude)} levelling off (time constant "
             f"{format_duration(fill.fit.tau)}; residual {fill.share:.0%} of a straight line's), and {after}: "
-            f"{DECELERATING_READING}")
+            f"{PLATEAU_READING if held else DECELERATING_READING}")
 
 class FellBack(NamedTuple):
     """The floor's own fall back to where it began (_fell_back)."""
