@@ -165,16 +165,17 @@ def test_a_significant_difference_between_two_healthy_traces_is_named() -> None:
 def test_an_undecided_side_is_not_called_not_leaking() -> None:
     """A Node Map with no eviction (undecided at 105 s, 4.2 MiB/min) against its TTL-swept twin (no-leak,
     1.2 MiB/min, p < 0.001 for the difference): compare said "neither leaks (BEFORE inconclusive ...)" and
-    "unchanged". The swept AFTER is better, not "fixed" (BEFORE was never shown to leak); the other way round
-    the outcome names the undecided side and how much longer to record it."""
+    "unchanged". The swept AFTER is better, not "fixed" (BEFORE was never shown to leak); the other way round,
+    the mirror: worse (exit 1), naming the undecided side and how much longer to record it. It read "unchanged",
+    exit 0, so a change that dropped the sweep passed a CI compare (a helper's review, 2026-12-08)."""
     shapes = Path(__file__).parent / "data" / "shapes"
     leak, swept = str(shapes / "node_map_nosweep_105s.csv"), str(shapes / "node_map_ttl_105s.csv")
     better = json.loads(memdoctor("compare", leak, swept, "--json").stdout)
     assert (better["before"]["verdict"], better["after"]["verdict"]) == ("inconclusive", "no-leak")
     assert better["outcome"] == "improved", better["evidence"]
     assert not any("neither leaks" in line for line in better["evidence"]), better["evidence"]
-    back = json.loads(memdoctor("compare", swept, leak, "--json", check_code=None).stdout)
-    assert back["outcome"] == "unchanged", back["evidence"]
+    back = json.loads(memdoctor("compare", swept, leak, "--json", check_code=1).stdout)
+    assert back["outcome"] == "worse" and back["worse"] is True, back["evidence"]
     line = back["evidence"][0]
     assert "AFTER is undecided" in line and "significantly faster" in line and "record AFTER about" in line, line
 

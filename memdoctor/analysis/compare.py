@@ -10,7 +10,8 @@ diagnosis' interval. The outcome:
   how much longer to record it, as is an undecided AFTER);
 - `improved`: both leak, AFTER's floor grows significantly slower; or BEFORE is undecided and AFTER does not
   leak and grows significantly slower (not `fixed`: BEFORE was never shown to leak);
-- `worse`: AFTER leaks and BEFORE did not, or AFTER grows significantly faster than a leaking BEFORE;
+- `worse`: AFTER leaks and BEFORE did not, or AFTER grows significantly faster than a leaking BEFORE; or BEFORE
+  does not leak and AFTER is undecided and grows significantly faster (the mirror of `improved`'s second case);
 - `unchanged`: anything else.
 """
 
@@ -105,6 +106,14 @@ def _judge(before: Diagnosis, after: Diagnosis, test: dict[str, Any]) -> tuple[s
             # (BEFORE was never shown to leak).
             why.append(f"{sides} ({after.pattern}) and its floor grows significantly slower; {rates}")
             return "improved", why
+        if faster and before.verdict == "no-leak":
+            # The mirror: BEFORE does not leak and an undecided AFTER grows significantly faster. A change that
+            # brought in a slow leak (an audit log kept per request, 1.3 MiB/min under GC churn, 4 minutes: AFTER
+            # undecided at 1.6 MiB/min against BEFORE's level 242 KiB/min, p < 0.001) read "unchanged", exit 0, and
+            # the same pair the other way round "improved" (a helper's review, 2026-12-08). Worse, not yet a leak.
+            why.append(f"{sides}, and AFTER's floor grows significantly faster; {rates}"
+                       + (f": {longer} to tell whether it leaks" if longer else ""))
+            return "worse", why
         differs = (f"; AFTER's floor grows significantly {'faster' if faster else 'slower'}" if faster or slower
                    else "; their growth cannot be told apart")
         why.append(f"{sides}; {rates}{differs}" + (f": {longer}" if longer else ""))

@@ -15,8 +15,8 @@ HELP = """Compare two traces of the same program, before and after a fix: the gr
 in each, with its 90% confidence interval (the diagnosis' own), whether the leak is gone, and the new time to the limit.
 Outcome: fixed (BEFORE leaked, AFTER does not), improved (AFTER significantly slower, and both leak, or
 BEFORE is undecided and AFTER does not leak), unchanged, or worse (AFTER leaks when BEFORE did not, or
-both leak and AFTER grows significantly faster). A significant difference between two traces that neither
-leaks is named, not judged.
+both leak and AFTER grows significantly faster, or BEFORE does not leak and an undecided AFTER grows
+significantly faster). A significant difference between two traces that neither leaks is named, not judged.
 
 Exit code: 1 when AFTER is worse; 0 otherwise; 2 when an input cannot be read.
 
