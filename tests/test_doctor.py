@@ -98,6 +98,11 @@ def test_node_pid_leak_is_named_and_target_survives(tmp_path, spawn):
     assert out["target_alive"] is True
     assert target.poll() is None
     os.kill(target.pid, 0)
+    # The snapshots' own memory is no part of the leak: the trace says when they began, and the report (as any
+    # later reader of the trace) judges up to there. Its growth read 4x the leak's with a V8 snapshot's ~90 MiB in it.
+    events = [json.loads(line) for line in Path(out["trace"]).read_text().splitlines() if '"event"' in line]
+    assert [e["t"] for e in events if e["event"] == "heap_snapshot"] == [pytest.approx(out["trigger_at_s"], abs=0.01)]
+    assert any("judged up to memdoctor's first heap snapshot" in e for e in out["report"]["diagnosis"]["evidence"])
 
 
 def test_healthy_python_ends_with_no_leak_and_no_suspects(tmp_path):

@@ -436,28 +436,31 @@ def non_heap_peak(rss: np.ndarray, heap: np.ndarray) -> float | None:
     return float(max(0.0, float(np.max(gap)))) if gap.size else None
 
 
-def _slope_per_s(t: np.ndarray, y: np.ndarray) -> float:
+def _slope_per_s(t: np.ndarray, y: np.ndarray, snapshot_times: np.ndarray | None = None) -> float:
     """The growth of a series as the one diagnosis measures it (its floor, not an OLS line through peaks)."""
     from memdoctor.analysis.engine import diagnose
 
     keep = np.isfinite(np.asarray(y, dtype=float))
     if keep.sum() < 3:
         return 0.0
-    return float(diagnose(np.asarray(t, dtype=float)[keep], np.asarray(y, dtype=float)[keep]).growth_bytes_per_s)
+    return float(diagnose(np.asarray(t, dtype=float)[keep], np.asarray(y, dtype=float)[keep],
+                          snapshot_times=snapshot_times).growth_bytes_per_s)
 
 
 def growth_outside_heap(t: np.ndarray, rss: np.ndarray, heap: np.ndarray | None = None,
-                        fds: np.ndarray | None = None, *, leaking: bool = True) -> dict[str, Any]:
+                        fds: np.ndarray | None = None, *, leaking: bool = True,
+                        snapshot_times: np.ndarray | None = None) -> dict[str, Any]:
     """Where the growth is: in the runtime heap, or outside it (Buffers, sockets, native memory).
 
     When RSS leaks (`leaking`: the one diagnosis' verdict) and the heap does not grow, a heap cap would not
     help: say so. A growth the diagnosis does not call a leak is nowhere to look for ("a heap cap will not
     stop it" stood beside "no-leak" for a Node service whose RSS floor moved 0.3 MiB/min). A growing count
-    of file descriptors (sockets) is reported beside it.
+    of file descriptors (sockets) is reported beside it. Both growths up to memdoctor's first heap snapshot
+    (`snapshot_times`, as the diagnosis judges): a V8 snapshot's own ~90 MiB in RSS read "grows outside the heap".
     """
-    out: dict[str, Any] = {"rss_bytes_per_s": _slope_per_s(t, rss)}
+    out: dict[str, Any] = {"rss_bytes_per_s": _slope_per_s(t, rss, snapshot_times)}
     if heap is not None and np.isfinite(np.asarray(heap, dtype=float)).sum() >= 3:
-        heap_rate = _slope_per_s(t, heap)
+        heap_rate = _slope_per_s(t, heap, snapshot_times)
         out["heap_bytes_per_s"] = heap_rate
         rss_rate = out["rss_bytes_per_s"]
         out["outside_heap"] = bool(leaking and rss_rate > 0 and heap_rate < 0.25 * rss_rate)

@@ -97,6 +97,34 @@ def _cut_warmup(cl: Clean, warmup_s: float, evidence: list[str]) -> Clean:
     return replace(cl, t=cl.t[keep], m=cl.m[keep])
 
 
+# The trace event memdoctor writes when it begins taking heap snapshots of the process (doctor, gate --diagnose).
+SNAPSHOT_EVENT = "heap_snapshot"
+
+
+def _cut_at_snapshot(cl: Clean, snapshots: np.ndarray, evidence: list[str]) -> Clean:
+    """The series up to memdoctor's first heap snapshot of the process. Taking one adds the snapshotter's own memory
+    to the process, and the allocator keeps it: V8 builds the snapshot inside the process, and a Python capture runs
+    its code there. A Node server leaking 10 MiB/min gained about 90 MiB of RSS at doctor's first snapshot, never
+    given back, and its report read "40.6 MiB/min, limit in 9h46m" and "memory grows outside the runtime heap" (a
+    helper's review, 2026-12-08). What came after is no measure of the program; the window before it is the one the
+    live verdict judged when it asked for the snapshots."""
+    if not len(snapshots) or len(cl.t) == 0:
+        return cl
+    later = snapshots[snapshots > cl.t[0]]
+    if not len(later):
+        return cl
+    first = float(later[0])
+    keep = cl.t < first
+    if int(keep.sum()) < MIN_SAMPLES:
+        evidence.append(f"memdoctor's heap snapshots began at {format_duration(first)}, before {MIN_SAMPLES} samples: "
+                        "the whole trace is judged, the memory the snapshots took in it")
+        return cl
+    if not keep.all():
+        evidence.append(f"judged up to memdoctor's first heap snapshot at {format_duration(first)}: a snapshot adds "
+                        "the snapshotter's own memory to the process, no part of its growth")
+    return replace(cl, t=cl.t[keep], m=cl.m[keep])
+
+
 def _floor_test(cl: Clean, restarts: int) -> FloorJudgement | None:
     """The floor test on a short, single-lifetime window (the gate's regime); None elsewhere."""
     duration = float(cl.t[-1] - cl.t[0])
@@ -532,8 +560,12 @@ def diagnose(
     skipped_rows: int = 0,
     heap_growth: Sequence[HeapGrowth] = (),
     forecast_within_s: float | None = None,
+    snapshot_times: np.ndarray | None = None,
 ) -> Diagnosis:
     """Verdict, pattern, floor growth with its interval, time to the limit with its range, evidence.
+
+    `snapshot_times`: when memdoctor began taking heap snapshots of the process (SNAPSHOT_EVENT): the series is
+    judged up to the first (_cut_at_snapshot).
 
     `forecast_within_s`: a reading that is not a leak gets a time to the limit when the fast end of its growth
     reaches the limit within this horizon (TTL_WARN_S, a day, or more): the gate's --max-time-to-limit asks about
@@ -559,6 +591,7 @@ def diagnose(
         evidence.append(f"limit {limit_bytes!r} is not a positive size: ignored")
     ooms = _times(oom_kill_times)
     cl = _cut_warmup(cl, float(warmup_s or 0.0), evidence)
+    cl = _cut_at_snapshot(cl, _times(snapshot_times), evidence)
     n = len(cl.t)
     duration = float(cl.t[-1] - cl.t[0]) if n > 1 else 0.0
     last = float(cl.m[-1]) if n else None
@@ -895,12 +928,13 @@ def diagnose_trace(trace: Trace, *, metric: str = "rss", limit_bytes: int | None
         raise ValueError(f"{label or 'the trace'} has no sample of the {metric!r} series")
     restarts = trace.event_times("restart")
     ooms = trace.event_times("oom_kill")
+    snapshots = trace.event_times(SNAPSHOT_EVENT)
     heap_growth = (*heap_growth, *trace_heap_evidence(trace, metric, warmup_s))
     d = diagnose(t, series, limit_bytes=limit_bytes or trace.limit_bytes,
                  restart_times=restarts if len(restarts) else None, oom_kill_times=ooms if len(ooms) else None,
                  warmup_s=warmup_s, skipped_rows=trace.skipped_rows, heap_growth=heap_growth,
-                 forecast_within_s=forecast_within_s)
-    if metric == "rss" and trace.samples_read != d.samples and not warmup_s:
+                 forecast_within_s=forecast_within_s, snapshot_times=snapshots if len(snapshots) else None)
+    if metric == "rss" and trace.samples_read != d.samples and not warmup_s and not len(snapshots):
         d = replace(d, samples=trace.samples_read)
     if trace.warnings:
         d = replace(d, evidence=[*d.evidence, *trace.warnings])
@@ -912,10 +946,12 @@ def trace_heap_evidence(trace: Trace, metric: str, warmup_s: float = 0.0) -> tup
     judged): what analyze and gate --trace read from a file, as pipelines.live.heap_evidence from a recording."""
     if metric == "heap" or "heap" not in trace.series:
         return ()
-    return heap_series_growth(trace.t, trace.series["heap"], warmup_s=warmup_s)
+    return heap_series_growth(trace.t, trace.series["heap"], warmup_s=warmup_s,
+                              snapshot_times=trace.event_times(SNAPSHOT_EVENT))
 
 
-def heap_series_growth(t: Any, heap: Any, *, warmup_s: float = 0.0) -> tuple[HeapGrowth, ...]:
+def heap_series_growth(t: Any, heap: Any, *, warmup_s: float = 0.0,
+                       snapshot_times: np.ndarray | None = None) -> tuple[HeapGrowth, ...]:
     """The runtime heap recorded beside RSS (V8's used heap, `run -- node`) as heap evidence for the
     diagnosis of RSS: when this same diagnosis, run on the heap series, says leak, the heap grows where
     RSS may hide it under the runtime's own sawtooth (V8 keeps freed pages, so its RSS floor lags).
@@ -928,7 +964,7 @@ def heap_series_growth(t: Any, heap: Any, *, warmup_s: float = 0.0) -> tuple[Hea
     keep = np.isfinite(t) & np.isfinite(heap)
     if int(keep.sum()) < MIN_SAMPLES:
         return ()
-    d = diagnose(t[keep], heap[keep], warmup_s=warmup_s)
+    d = diagnose(t[keep], heap[keep], warmup_s=warmup_s, snapshot_times=snapshot_times)
     if d.verdict != "leak" or not math.isfinite(d.growth_bytes_per_s) or d.growth_bytes_per_s <= 0:
         return ()
     return (HeapGrowth(name="the runtime heap series (heap)", bytes_per_s=float(d.growth_bytes_per_s),

@@ -94,6 +94,7 @@ def build(trace_path: str | None, snapshot_paths: list[str], limit_bytes: int | 
     import numpy as np
 
     from memdoctor.analysis import caps
+    from memdoctor.analysis.engine import SNAPSHOT_EVENT
     from memdoctor.report.report_data import build_report
 
     diagnosis = None
@@ -134,7 +135,9 @@ def build(trace_path: str | None, snapshot_paths: list[str], limit_bytes: int | 
         heap = trace.series.get("heap")
         fds = trace.series.get("fds")
         if heap is not None or fds is not None:
-            outside = caps.growth_outside_heap(trace.t, trace.rss, heap, fds, leaking=diagnosis.verdict == "leak")
+            snapshots = trace.event_times(SNAPSHOT_EVENT)
+            outside = caps.growth_outside_heap(trace.t, trace.rss, heap, fds, leaking=diagnosis.verdict == "leak",
+                                               snapshot_times=snapshots if len(snapshots) else None)
             if heap is not None:
                 non_heap = caps.non_heap_peak(trace.rss, heap)
                 if non_heap is not None:

@@ -193,6 +193,9 @@ class Watcher:
             self.run.spacing_s = spacing
             self.say(f"doctor: {trigger} after {elapsed:.0f}s; taking {SNAPSHOTS} heap snapshots "
                      f"{spacing:.0f}s apart")
+            # Marked before the first capture begins: what the snapshots add to the process is no part of its growth
+            # (analysis.engine's SNAPSHOT_EVENT), and every diagnosis of the series judges it up to here.
+            self.state.snapshot_times.append(elapsed)
             self._capture(spacing)
             if self.stop_recording:
                 self.state.request_stop("doctor")

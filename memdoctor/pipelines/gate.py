@@ -16,10 +16,10 @@ import numpy as np
 
 from memdoctor.analysis import HeapGrowth, diagnose
 from memdoctor.analysis.diagnosis import severity
-from memdoctor.analysis.engine import check_judgeable, trace_heap_evidence
+from memdoctor.analysis.engine import SNAPSHOT_EVENT, check_judgeable, trace_heap_evidence
 from memdoctor.analysis.gate import Baseline, CommandStatus, GateResult, Measurements, Thresholds, judge, measure
 from memdoctor.analysis.thresholds import MIN_SAMPLES
-from memdoctor.pipelines.live import heap_evidence
+from memdoctor.pipelines.live import heap_evidence, snapshot_times
 from memdoctor.pipelines.recording import CommonSettings, RecordingOutcome, attach_plan, execute, record_command
 from memdoctor.redact import redact_argv
 from memdoctor.report.console import stderr_console
@@ -34,7 +34,8 @@ from memdoctor.traces.writer import open_trace_writer
 def _measurements(t: np.ndarray, mem: np.ndarray, warmup_s: float, limit_bytes: int | None,
                   restarts: np.ndarray | None = None, oom_kills: np.ndarray | None = None,
                   heap_growth: Sequence[HeapGrowth] = (),
-                  forecast_within_s: float | None = None) -> Measurements | None:
+                  forecast_within_s: float | None = None,
+                  snapshot_times: np.ndarray | None = None) -> Measurements | None:
     """The diagnosis of the window after the warm-up (the engine cuts it), and the gate's memory numbers.
     `heap_growth`: the runtime heap series read as the engine's heap evidence (engine.trace_heap_evidence of a trace's,
     pipelines.live.heap_evidence of a recording's). `forecast_within_s`: --max-time-to-limit, the horizon over which
@@ -42,7 +43,8 @@ def _measurements(t: np.ndarray, mem: np.ndarray, warmup_s: float, limit_bytes: 
     if len(t) == 0:
         return None
     diagnosis = diagnose(t, mem, limit_bytes=limit_bytes, restart_times=restarts, oom_kill_times=oom_kills,
-                         warmup_s=warmup_s, heap_growth=heap_growth, forecast_within_s=forecast_within_s)
+                         warmup_s=warmup_s, heap_growth=heap_growth, forecast_within_s=forecast_within_s,
+                         snapshot_times=snapshot_times)
     start = float(t[0])
     keep = t >= start + warmup_s
     if keep.sum() < MIN_SAMPLES:  # the engine judged the whole trace: so do the memory numbers
@@ -136,9 +138,11 @@ def gate_trace(path: str, warmup_s: float, limit_bytes: int | None, thresholds: 
     for tr in traces:
         t, series = _series(tr, metric)
         restarts, ooms = tr.event_times("restart"), tr.event_times("oom_kill")
+        snapshots = tr.event_times(SNAPSHOT_EVENT)
         m = _measurements(t, series, warmup_s, limit_bytes or tr.limit_bytes,
                           restarts if len(restarts) else None, ooms if len(ooms) else None,
-                          trace_heap_evidence(tr, metric, warmup_s), thresholds.min_time_to_limit_s)
+                          trace_heap_evidence(tr, metric, warmup_s), thresholds.min_time_to_limit_s,
+                          snapshots if len(snapshots) else None)
         name = str(tr.header.get("name") or path)
         result = judge(m, thresholds, baseline=baseline, oom_kill_times=list(ooms))
         other_series = _other_series_note(tr, metric, warmup_s, limit_bytes)
@@ -276,7 +280,8 @@ def run_gate(*, cmd: list[str], pid: int | None, trace: str | None, duration_s: 
     kills = np.asarray(outcome.oom_kill_times, dtype=float)
     # --metric's series as recorded (RSS unless another was asked for): what `gate --trace --metric` judges.
     m = _measurements(outcome.judged_t, outcome.judged, warmup_s, outcome.limit.bytes, None,
-                      kills if len(kills) else None, heap_evidence(state, warmup_s), thresholds.min_time_to_limit_s)
+                      kills if len(kills) else None, heap_evidence(state, warmup_s), thresholds.min_time_to_limit_s,
+                      snapshot_times(state))
     nothing = (f"no sample of the {metric} series was recorded (memory was sampled): nothing to judge"
                if len(outcome.t) and not len(outcome.judged) else "no memory sample was recorded: nothing to judge")
     result = judge(m, thresholds, command=status, baseline=baseline, oom_kill_times=list(kills),

@@ -43,7 +43,12 @@ def heap_evidence(state: RecordingState, warmup_s: float) -> tuple[HeapGrowth, .
     if not points or state.metric == "heap":
         return ()
     ht, hv = zip(*points, strict=True)
-    return heap_series_growth(ht, hv, warmup_s=warmup_s)
+    return heap_series_growth(ht, hv, warmup_s=warmup_s, snapshot_times=snapshot_times(state))
+
+
+def snapshot_times(state: RecordingState) -> np.ndarray | None:
+    """When heap snapshots of the target began (doctor's), as the diagnosis takes them; None before any."""
+    return np.asarray(state.snapshot_times, dtype=float) if state.snapshot_times else None
 
 
 def diagnose_so_far(state: RecordingState, *, limit_bytes: int | None, warmup_s: float,
@@ -55,7 +60,7 @@ def diagnose_so_far(state: RecordingState, *, limit_bytes: int | None, warmup_s:
     if not len(t):
         return None
     return diagnose(t, values, limit_bytes=limit_bytes, warmup_s=warmup_s, oom_kill_times=oom_kill_times,
-                    heap_growth=heap_evidence(state, warmup_s))
+                    heap_growth=heap_evidence(state, warmup_s), snapshot_times=snapshot_times(state))
 
 
 class LiveMonitor(threading.Thread):

@@ -20,6 +20,7 @@ import numpy as np
 from memdoctor import __version__
 from memdoctor.analysis import Diagnosis
 from memdoctor.analysis.alerts import Alert, AlertRule
+from memdoctor.analysis.engine import SNAPSHOT_EVENT
 from memdoctor.analysis.online import final_disagreement
 from memdoctor.pipelines.live import LiveMonitor, diagnose_so_far
 from memdoctor.redact import redact_argv
@@ -224,6 +225,15 @@ def execute(plan: RecordingPlan) -> RecordingOutcome:
         if metrics is not None:
             metrics.close()
     own_cpu = _own_cpu() - cpu_before
+    if plan.writer is not None:
+        # When doctor's heap snapshots began, for every later reader of the file (analyze, report, gate --trace):
+        # the diagnosis judges the series up to the first (analysis.engine.SNAPSHOT_EVENT).
+        for at in list(state.snapshot_times):
+            try:
+                plan.writer.write_sample({"t": as_written(at), "event": SNAPSHOT_EVENT})
+            except TraceWriteError as exc:
+                warnings.append(str(exc))
+                break
     returncode = plan.child.poll() if plan.child is not None else None
     t, rss = state.series.arrays()
     last_rss = float(rss[-1]) if len(rss) else None
