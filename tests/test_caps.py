@@ -398,3 +398,19 @@ def test_a_trace_too_short_for_a_step_still_gives_its_verdict(tmp_path, samples:
     no_limit = _jobs_trace(tmp_path / "short_no_limit.jsonl", [14 * MB, 15 * MB][:samples], limit=0)
     out = _caps_json("--trace", no_limit)
     assert out["explain"]["concurrency"]["why"] == "no_limit" and "--limit" in out["explain"]["concurrency"]["note"]
+
+
+def test_an_emitters_listeners_get_their_fix_not_a_cache_bound() -> None:
+    """An express app adding a listener per request (V8's `_events > config (Array of listeners)`): the report
+    recommended "new LRUCache({ max: 4295443 })", "if (map.size >= ...) map.delete(...)" and a Little's-law max age
+    of 11h59m (a helper's review, 2026-12-08). Listeners are removed, not evicted."""
+    from memdoctor.report.report_text import caps_text
+
+    found = caps.container_caps(512 * MB, 100 * MB, 1400, arrival_rate_per_s=100.0, runtime="node", listeners=True)
+    assert set(found["node"]) == {"listeners"} and "ttl_s" not in found, found
+    lines = caps_text(found)
+    assert any("emitter.off(event, handler)" in line for line in lines), lines
+    assert not any("LRUCache" in line or "max age" in line for line in lines), lines
+    # A Map is still bounded as before.
+    plain = caps.container_caps(512 * MB, 100 * MB, 1400, arrival_rate_per_s=100.0, runtime="node")
+    assert "lru-cache" in plain["node"] and "ttl_s" in plain

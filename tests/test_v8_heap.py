@@ -136,6 +136,13 @@ def test_three_snapshots_by_pid_name_the_leak(script, targets, tmp_path):
     assert key.split(" ")[0] in text.stdout
     assert SECRET not in text.stdout and "example.com" not in text.stdout
     assert target.alive() and not inspector_listening(target.pid)
+    if script == "emitter_listeners.js":
+        # The fix of an emitter's listeners is to remove them, not a cache's bound or age ("new LRUCache({ max:
+        # 4295443 })" and "max age 11h59m" for an express app adding a listener per request, 2026-12-08).
+        report = json.loads(memdoctor("report", *map(str, paths), "--format", "json", check_code=0).stdout)
+        found = report["suspects"][0]["caps"]
+        assert "emitter.off(" in found["node"]["listeners"] and "lru-cache" not in found["node"], found
+        assert "ttl_s" not in found, found
 
 
 @pytest.mark.integration

@@ -157,12 +157,17 @@ def max_old_space_size_mb(limit_bytes: int, non_heap_bytes: int | None = None,
 
 def container_caps(limit_bytes: int, baseline_bytes: int, bytes_per_entry: float,
                    arrival_rate_per_s: float | None = None, runtime: str | None = None,
-                   budget_share: float = DEFAULT_BUDGET_SHARE) -> dict[str, Any]:
+                   budget_share: float = DEFAULT_BUDGET_SHARE, listeners: bool = False) -> dict[str, Any]:
     """The caps of one growing container, the one computation behind `diff`, `report` and `caps`:
     max entries = floor((limit - baseline) * budget_share / bytes_per_entry), and with an arrival
     rate the TTL of Little's law over the same budget. Each command states its own inputs (the
     limit, and its baseline: a trace's floor, or the RSS at the first snapshot, before its capture).
-    Raises ValueError when the numbers leave no budget (baseline at or above the limit)."""
+    Raises ValueError when the numbers leave no budget (baseline at or above the limit).
+
+    `listeners`: the container is an event emitter's array of listeners (V8's `_events`), which no size bound or
+    age fixes: every on() adds a handler that only off() removes. Its fix is said instead of a cache's, and no
+    TTL is given (a helper's review, 2026-12-08: "new LRUCache({ max: 4295443 })" and "max age 11h59m" for an
+    express app adding a listener per request)."""
     # Whole bytes: a diff's bytes per entry is a mean (1234.5), `caps --bytes-per-entry` reads bytes;
     # rounding here makes the same inputs give the same cap in every command.
     _check_positive("bytes per entry", bytes_per_entry)
@@ -174,8 +179,8 @@ def container_caps(limit_bytes: int, baseline_bytes: int, bytes_per_entry: float
     if runtime == "python":
         out["python"] = python_bounds(entries.value)
     elif runtime == "node":
-        out["node"] = node_bounds(entries.value)
-    if arrival_rate_per_s is not None and arrival_rate_per_s > 0:
+        out["node"] = node_listener_fix() if listeners else node_bounds(entries.value)
+    if arrival_rate_per_s is not None and arrival_rate_per_s > 0 and not listeners:
         life = ttl(budget.value, arrival_rate_per_s, bytes_per_entry)
         out["ttl_s"] = life.value
         explain["ttl_s"] = {**life.explain, "budget": budget.explain}
@@ -188,6 +193,13 @@ def node_bounds(entries: int) -> dict[str, str]:
     n = max(1, int(entries))
     return {"lru-cache": f"new LRUCache({{ max: {n} }})",
             "map": f"if (map.size >= {n}) map.delete(map.keys().next().value)"}
+
+
+def node_listener_fix() -> dict[str, str]:
+    """What stops an emitter's listeners from growing: removing each handler when its work is done."""
+    return {"listeners": "remove each handler when its work is done: emitter.off(event, handler), or add it with "
+                         "emitter.once(event, handler); every on() adds one that only off() removes "
+                         "(emitter.listenerCount(event) shows them)"}
 
 
 def python_bounds(entries: int) -> dict[str, str]:

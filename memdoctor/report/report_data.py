@@ -43,14 +43,18 @@ def _rate_per_s(row: dict[str, Any], interval_s: float | None) -> float | None:
 def _suspect_caps(row: dict[str, Any], runtime: str, limit_bytes: int, baseline_bytes: int,
                   budget_share: float) -> dict[str, Any]:
     from memdoctor.analysis import caps
+    from memdoctor.heap.v8.retainers import LISTENERS_LABEL
 
     per_entry = _finite(row.get("bytes_per_entry"))
     if row.get("kind") != "container" or not per_entry or per_entry <= 0:
         return {}
     arrivals = _finite(row.get("entries_per_min"))
+    # An emitter's listeners (the V8 retainer path's label): their fix is to remove them, not a cache's bound.
+    listeners = runtime == "node" and str(row.get("key") or "").endswith(f"({LISTENERS_LABEL})")
     try:
         return caps.container_caps(limit_bytes, baseline_bytes, per_entry,
-                                   arrivals / 60.0 if arrivals and arrivals > 0 else None, runtime, budget_share)
+                                   arrivals / 60.0 if arrivals and arrivals > 0 else None, runtime, budget_share,
+                                   listeners=listeners)
     except ValueError as exc:
         return {"note": str(exc)}
 

@@ -23,7 +23,9 @@ def caps_text(caps: dict[str, Any] | None) -> list[str]:
                      f"{format_bytes(e['inputs']['bytes_per_entry'])} per entry)")
     if "python" in caps:
         lines.append(f"  {caps['python']['deque']} or {caps['python']['lru_cache']}")
-    if "node" in caps:
+    if "node" in caps and "listeners" in caps["node"]:
+        lines.append(f"  fix: {caps['node']['listeners']}")
+    elif "node" in caps:
         lines.append(f"  {caps['node']['lru-cache']} (npm lru-cache), or before each set: {caps['node']['map']}")
     if "ttl_s" in caps:
         e = explain["ttl_s"]["inputs"]

@@ -44,6 +44,11 @@ TRANSPARENT_INTERNAL = {"elements", "properties", "table", "context", "feedback_
 MAX_STEPS = 64
 
 
+# The label of an EventEmitter's array of handlers for one event (`emitter._events[event]`): the report gives its
+# fix (remove the handlers) instead of a cache's size bound (report_data._suspect_caps).
+LISTENERS_LABEL = "Array of listeners"
+
+
 class RetainerIndex:
     """Who retains each node, and how far each node is from the roots."""
 
@@ -167,7 +172,7 @@ class Namer:
             if self.is_map_like(node):
                 return "Object used as map"
             if via_events and name == "Array":
-                return "Array of listeners"
+                return LISTENERS_LABEL
             return name if name and not name.startswith("system /") else "object"
         if kind == "closure":
             name = snap.node_name_text(node)
