@@ -460,3 +460,18 @@ def test_a_no_leaks_growth_is_the_narrower_measurement_where_the_two_disagree() 
     low, high = d["growth_interval_bytes_per_s"]
     assert low <= 420 * 20 <= high, (low, high, d["evidence"])
     assert any("disagree: the narrower band" in line for line in d["evidence"]), d["evidence"]
+
+
+def test_the_floor_test_is_quoted_with_the_numbers_it_printed() -> None:
+    """py_flask_dict_leak_210s: "floor test: the floor rises 20.1 MiB/min +/- 45.8 KiB/min" stood above "the floor
+    test's line (19.1 MiB/min +/- 170.9 KiB/min) and the trend over window minima (20.4 MiB/min) disagree": the second
+    was its last 40 %'s rate, quoted as its line (a helper's review, 2026-12-08)."""
+    import re
+
+    d = json.loads(memdoctor("analyze", str(SHAPES / "py_flask_dict_leak_210s.jsonl"), "--json").stdout)
+    printed = [re.search(r"floor test: the floor rises ([^ ]+ [^ ]+) \+/- ([^ ]+ [^ ]+)", e) for e in d["evidence"]]
+    line = next(m.groups() for m in printed if m)
+    for e in d["evidence"]:
+        quoted = re.search(r"the floor test's line \(([^ ]+ [^ ]+) \+/- ([^ ]+ [^ ]+)\)", e)
+        if quoted:
+            assert quoted.groups() == line, (line, e)

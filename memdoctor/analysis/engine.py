@@ -743,7 +743,7 @@ def diagnose(
                 # (robust to the few load points) measured 13.9 (tests/data/shapes/py_embed_table_slowleak_90s.csv).
                 # Where they agree, the floor test's stays (the gate's measurement): showing the narrower there too
                 # changed 532 of 1,200 gate_families leaks' growth (seed 8) without bringing them nearer their rates.
-                evidence.append(_disagreement(rate, se, float(growth.slope)))
+                evidence.append(_disagreement(rate, se, float(growth.slope), late=rate != ft.slope))
             else:
                 evidence.extend(switched)
                 growth = _floor_test_growth(cl, ft, rate, se, floor_now, res.excursion,
@@ -853,10 +853,13 @@ def _narrower(growth: Growth, se: float) -> bool:
     return high - low < 2 * half
 
 
-def _disagreement(rate: float, se: float, trend: float) -> str:
+def _disagreement(rate: float, se: float, trend: float, *, late: bool = False) -> str:
     """The evidence line where the floor test's rate (rate +/- se) and the classifier's trend disagree and the trend's
-    narrower band is the growth shown."""
-    return (f"the floor test's line ({format_rate(rate)} +/- {format_rate(se)}) and the trend over window minima "
+    narrower band is the growth shown. `late`: the rate is the floor test's last part's (_leak_rate_now), not its
+    line's: "the floor test's line (19.1 MiB/min +/- 170.9 KiB/min)" stood under "floor test: the floor rises
+    20.1 MiB/min +/- 45.8 KiB/min", one line quoted twice with two numbers (a helper's review, 2026-12-08)."""
+    what = f"the floor test's last {th.LATE_SHARE:.0%}" if late else "the floor test's line"
+    return (f"{what} ({format_rate(rate)} +/- {format_rate(se)}) and the trend over window minima "
             f"({format_rate(trend)}) disagree: the narrower band, the trend's, is the growth shown")
 
 
