@@ -475,3 +475,11 @@ def test_the_floor_test_is_quoted_with_the_numbers_it_printed() -> None:
         quoted = re.search(r"the floor test's line \(([^ ]+ [^ ]+) \+/- ([^ ]+ [^ ]+)\)", e)
         if quoted:
             assert quoted.groups() == line, (line, e)
+
+
+def test_a_decided_no_leak_asks_for_a_longer_watch_only_where_its_evidence_says_why() -> None:
+    """node_lru_cache_cap_ok_4min: an lru-cache filling for 105 s, then level, read "no-leak (0.88)" beside "watch
+    longer 51s", nothing in its evidence asking for it (the floor test's levelling off carried an estimate of how long
+    a 5 MiB/min leak would take to show). A helper's review, 2026-12-08."""
+    d = json.loads(memdoctor("analyze", str(SHAPES / "node_lru_cache_cap_ok_4min.jsonl"), "--json").stdout)
+    assert d["verdict"] == "no-leak" and d["watch_more_s"] is None, d

@@ -793,7 +793,11 @@ def diagnose(
         evidence.append(f"watch about {format_duration(watch)} more to decide")
     # A no-leak whose floor test asks for a longer run (heap sizing; a window too short or noisy to catch 5 MiB/min)
     # says how much longer in its numbers too: the evidence read "run the gate >= 60s longer" beside watch_more_s null.
-    advised = fj.watch_more_s if fj is not None and verdict == "no-leak" else None
+    # Only where the floor test's own line asks for it: a no-leak beside a fill that levelled off showed "watch longer
+    # 51s" with nothing saying why (an lru-cache filling for 105 s, then level: tests/data/shapes/
+    # node_lru_cache_cap_ok_4min.jsonl, a helper's review, 2026-12-08).
+    asks = fj is not None and fj.state in ("heap-sizing", "cannot-judge")
+    advised = fj.watch_more_s if fj is not None and asks and verdict == "no-leak" else None
     if growth.slope_low != growth.slope_high:
         extras["growth_interval_bytes_per_s"] = [_finite(growth.slope_low), _finite(growth.slope_high)]
         extras["growth_interval_level"] = th.GROWTH_INTERVAL
