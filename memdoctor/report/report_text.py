@@ -41,7 +41,10 @@ def allocation_sites_text(report: dict[str, Any], top: int = 5) -> list[str]:
     sites = [s for s in ((report.get("heap") or {}).get("allocation_sites") or []) if isinstance(s, dict)]
     if not sites:
         return []
-    lines = ["allocated since the first snapshot and still alive at the last, by site (sampled):"]
+    # V8's sampling heap profiler attributes each sample to a call frame: a function and where it is defined, not the
+    # line that allocated ("(anonymous) node_listener.js:11" for an allocation on its line 12: a helper's review).
+    lines = ["allocated since the first snapshot and still alive at the last, by the function that allocated it "
+             "(sampled; where the function is defined):"]
     for site in sites[:top]:
         lines.append(f"  {format_bytes(site.get('bytes')):>10}  {site.get('function', '?')} "
                      f"{site.get('file', '?')}:{site.get('line', '?')}")
