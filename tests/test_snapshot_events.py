@@ -77,3 +77,16 @@ def test_every_command_reading_the_trace_judges_up_to_the_snapshot(tmp_path: Pat
     # The heap grows as fast as RSS up to the snapshot: nothing grows outside it (the snapshot's memory read so).
     assert report["outside_heap"]["outside_heap"] is False, report["outside_heap"]
     assert not any("outside the runtime heap" in note for note in report["notes"]), report["notes"]
+
+
+def test_the_memory_now_and_the_time_to_the_limit_count_the_snapshots_memory() -> None:
+    """The judgement stops at the first snapshot; the facts do not: the process holds the snapshotter's memory now,
+    and it counts against the limit (a report read "now 160.2 MiB" for a server holding 252 MiB)."""
+    t, m = _server_with_a_snapshot()
+    limit = 512 * MiB
+    d = diagnose(t, m, limit_bytes=limit, snapshot_times=np.array([SNAPSHOT_AT]))
+    assert d.last_bytes == float(m[-1]) and d.peak_bytes == float(m.max())
+    floor_now = 120 * MiB + RATE * float(t[-1]) + SNAPSHOT_MEMORY
+    expected = (limit - 30 * MiB - floor_now) / RATE  # the GC ramps' 30 MiB above the floor
+    assert d.time_to_limit_s is not None and 0.8 * expected < d.time_to_limit_s < 1.2 * expected, (
+        d.time_to_limit_s, expected, d.evidence)

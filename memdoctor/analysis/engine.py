@@ -125,6 +125,20 @@ def _cut_at_snapshot(cl: Clean, snapshots: np.ndarray, evidence: list[str]) -> C
     return replace(cl, t=cl.t[keep], m=cl.m[keep])
 
 
+def _from_now(growth: Growth, judged: Clean, whole: Clean) -> Growth:
+    """The growth measured on the judged window, its floor carried to the end of the whole recording: where the
+    window stopped at memdoctor's first heap snapshot (_cut_at_snapshot), the floor now is the judged floor grown at
+    its rate since, or the lowest memory held over the last quarter of the time since, whichever is higher (the
+    snapshots' own memory, kept by the process, counts against the limit: a V8 snapshot's ~90 MiB under a 512 MiB
+    container is a sixth of it)."""
+    if len(whole.t) == len(judged.t) or growth.floor_now is None or not len(judged.t):
+        return growth
+    since = float(whole.t[-1] - judged.t[-1])
+    recent = whole.m[whole.t >= whole.t[-1] - 0.25 * since]
+    grown = growth.floor_now + max(growth.slope, 0.0) * since
+    return replace(growth, floor_now=max(grown, float(recent.min()) if len(recent) else grown))
+
+
 def _floor_test(cl: Clean, restarts: int) -> FloorJudgement | None:
     """The floor test on a short, single-lifetime window (the gate's regime); None elsewhere."""
     duration = float(cl.t[-1] - cl.t[0])
@@ -591,11 +605,14 @@ def diagnose(
         evidence.append(f"limit {limit_bytes!r} is not a positive size: ignored")
     ooms = _times(oom_kill_times)
     cl = _cut_warmup(cl, float(warmup_s or 0.0), evidence)
+    whole = cl
     cl = _cut_at_snapshot(cl, _times(snapshot_times), evidence)
     n = len(cl.t)
     duration = float(cl.t[-1] - cl.t[0]) if n > 1 else 0.0
-    last = float(cl.m[-1]) if n else None
-    peak = float(cl.m.max()) if n else None
+    # The memory the process holds now and at its peak are facts of the whole recording, the snapshots' memory in them
+    # (it is the process's: it counts against the limit); only the judgement stops at the first snapshot.
+    last = float(whole.m[-1]) if n else None
+    peak = float(whole.m.max()) if n else None
     oom_ev = (f"the target was OOM-killed {len(ooms)} time{'s' if len(ooms) > 1 else ''} (first at "
               f"{format_duration(float(ooms[0]))}): its memory reached its limit, a leak whatever the curve "
               "looked like") if len(ooms) else None
@@ -765,8 +782,8 @@ def diagnose(
     if limit is not None and above:
         evidence.append(_above_limit(last, limit))
     elif limit is not None and growth.slope > 0:
-        fc = _forecast(growth, limit, float(cl.t[-1]), float(last or 0.0), leak=verdict == "leak", within_s=horizon,
-                       evidence=evidence)
+        fc = _forecast(_from_now(growth, cl, whole), limit, float(whole.t[-1]), float(last or 0.0),
+                       leak=verdict == "leak", within_s=horizon, evidence=evidence)
     relevant = res.leak_bar / res.floor_span_s if res.leak_bar is not None and res.floor_span_s > 0 else None
     heap = _heap_contradiction(heap_growth, float(growth.slope_high), relevant)
     if heap is not None:
