@@ -880,12 +880,11 @@ def test_a_fill_under_gc_ramps_that_held_level_longer_than_it_rose_is_not_a_leak
     assert any("held level for longer than the rise took" in e for e in d.evidence), d.evidence
 
 
-@pytest.mark.parametrize("family,seed,index", [("sawtooth_fill", 20240611, 70), ("warmup_flat", 1, 91)])
+@pytest.mark.parametrize("family,seed,index", [("sawtooth_fill", 4, 26), ("warmup_flat", 1, 91)])
 def test_a_fill_that_levelled_and_held_longer_than_it_took_is_not_a_leak(family: str, seed: int, index: int) -> None:
-    """benchmarks/classifier sawtooth_fill #70, seed 20240611: a 43 MiB fill over 150 MiB (time constant 48 minutes)
-    that had levelled 2h27m in and held for the 3h48m since, rising 1.7 MiB in them (p = 0.002, 3 % of the fill's
-    pace), read "growth is decelerating: ... cannot be told from a leak until it levels off; watch about 3h07m more".
-    warmup_flat #91, seed 1: an 18 MiB warm-up done in 2 minutes, then 13m35s level (p = 0.129), read the same."""
+    """benchmarks/classifier warmup_flat #91, seed 1: an 18 MiB warm-up done in 2 minutes, then 13m35s level (p =
+    0.129), read "growth is decelerating: ... cannot be told from a leak until it levels off"; sawtooth_fill #26, seed
+    4, a 48 MiB fill under GC ramps, then level for longer than it took (p = 0.354), read undecided too."""
     from benchmarks.classifier.generator import make_trace
 
     tr = make_trace(family, seed, index)
