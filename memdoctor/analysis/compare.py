@@ -11,7 +11,8 @@ diagnosis' interval. The outcome:
 - `improved`: both leak, AFTER's floor grows significantly slower; or BEFORE is undecided and AFTER does not
   leak and grows significantly slower (not `fixed`: BEFORE was never shown to leak);
 - `worse`: AFTER leaks and BEFORE did not, or AFTER grows significantly faster than a leaking BEFORE; or BEFORE
-  does not leak and AFTER is undecided and grows significantly faster (the mirror of `improved`'s second case);
+  does not leak and AFTER is undecided and grows significantly faster (the mirror of `improved`'s second case),
+  recorded for at least COMPARABLE_SHARE of BEFORE's time;
 - `unchanged`: anything else.
 """
 
@@ -28,6 +29,9 @@ from memdoctor.units import format_duration, format_p, format_rate
 
 # Two-sided 95 % for the difference of two growth rates: the usual level for "the fix changed it".
 DIFFERENCE_ALPHA = 0.05
+# An undecided AFTER that grows faster than a no-leak BEFORE is "worse" only when it was recorded for at least this
+# share of BEFORE's time: half, so that its warm-up weighs in its growth at most twice what it does in BEFORE's.
+COMPARABLE_SHARE = 0.5
 
 
 def growth_difference(before: Diagnosis, after: Diagnosis) -> dict[str, Any]:
@@ -106,11 +110,14 @@ def _judge(before: Diagnosis, after: Diagnosis, test: dict[str, Any]) -> tuple[s
             # (BEFORE was never shown to leak).
             why.append(f"{sides} ({after.pattern}) and its floor grows significantly slower; {rates}")
             return "improved", why
-        if faster and before.verdict == "no-leak":
+        if faster and before.verdict == "no-leak" and after.duration_s >= COMPARABLE_SHARE * before.duration_s:
             # The mirror: BEFORE does not leak and an undecided AFTER grows significantly faster. A change that
             # brought in a slow leak (an audit log kept per request, 1.3 MiB/min under GC churn, 4 minutes: AFTER
             # undecided at 1.6 MiB/min against BEFORE's level 242 KiB/min, p < 0.001) read "unchanged", exit 0, and
             # the same pair the other way round "improved" (a helper's review, 2026-12-08). Worse, not yet a leak.
+            # Not from an AFTER much shorter than BEFORE: its undecided growth can be its warm-up, which a short
+            # recording holds more of (a healthy fill recorded for 10 minutes, then for 2 or 3: "worse", exit 1, in a
+            # helper's review of this rule, 2026-12-08).
             why.append(f"{sides}, and AFTER's floor grows significantly faster; {rates}"
                        + (f": {longer} to tell whether it leaks" if longer else ""))
             return "worse", why
