@@ -110,12 +110,10 @@ def _cut_at_snapshot(cl: Clean, snapshots: np.ndarray, evidence: list[str]) -> C
     live verdict judged when it asked for the snapshots."""
     if not len(snapshots) or len(cl.t) == 0:
         return cl
-    later = snapshots[snapshots > cl.t[0]]
-    if not len(later):
-        return cl
-    first = float(later[0])
+    first = float(snapshots[0])
     keep = cl.t < first
     if int(keep.sum()) < MIN_SAMPLES:
+        # Also a snapshot at or before the first sample judged (inside --warmup): nothing before it to judge.
         evidence.append(f"memdoctor's heap snapshots began at {format_duration(first)}, before {MIN_SAMPLES} samples: "
                         "the whole trace is judged, the memory the snapshots took in it")
         return cl
@@ -779,8 +777,13 @@ def diagnose(
 
     fc: Forecast | None = None
     above = limit is not None and last is not None and last > limit
+    # An OOM kill at or after the last sample ended the process at its limit: reached, not "in about 58s" beside
+    # "the target was OOM-killed" (a helper's review, 2026-12-08; the OOM line above says so).
+    killed_at_end = limit is not None and len(ooms) > 0 and float(ooms[-1]) >= float(whole.t[-1])
     if limit is not None and above:
         evidence.append(_above_limit(last, limit))
+    elif killed_at_end:
+        above = True
     elif limit is not None and growth.slope > 0:
         fc = _forecast(_from_now(growth, cl, whole), limit, float(whole.t[-1]), float(last or 0.0),
                        leak=verdict == "leak", within_s=horizon, evidence=evidence)

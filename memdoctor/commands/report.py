@@ -139,7 +139,10 @@ def build(trace_path: str | None, snapshot_paths: list[str], limit_bytes: int | 
             outside = caps.growth_outside_heap(trace.t, trace.rss, heap, fds, leaking=diagnosis.verdict == "leak",
                                                snapshot_times=snapshots if len(snapshots) else None)
             if heap is not None:
-                non_heap = caps.non_heap_peak(trace.rss, heap)
+                # Before memdoctor's first heap snapshot: the snapshotter's memory is no part of what the program
+                # keeps outside its heap (a V8 snapshot's doubled the gap, and --max-old-space-size with it).
+                before = trace.t < float(snapshots[0]) if len(snapshots) else np.ones(len(trace.t), dtype=bool)
+                non_heap = caps.non_heap_peak(trace.rss[before], heap[before])
                 if non_heap is not None:
                     outside["non_heap_bytes"] = non_heap
     elif diff is not None:

@@ -194,8 +194,13 @@ class Watcher:
             self.say(f"doctor: {trigger} after {elapsed:.0f}s; taking {SNAPSHOTS} heap snapshots "
                      f"{spacing:.0f}s apart")
             # Marked before the first capture begins: what the snapshots add to the process is no part of its growth
-            # (analysis.engine's SNAPSHOT_EVENT), and every diagnosis of the series judges it up to here.
-            self.state.snapshot_times.append(elapsed)
+            # (analysis.engine's SNAPSHOT_EVENT), and every diagnosis of the series judges it up to here. doctor only:
+            # its trigger is the held live verdict, and its recording ends with the snapshots. gate --diagnose's
+            # trigger is not held (it can fire 8 s into a start-up climb) and its window goes on to its own end: cut
+            # there, a healthy cache fill was judged on its first 8 s and failed "leak, 1.3 MiB/s" (a helper's review,
+            # 2026-12-08); its snapshots' memory stays in its window, as before.
+            if self.held and self.stop_recording:
+                self.state.snapshot_times.append(elapsed)
             self._capture(spacing)
             if self.stop_recording:
                 self.state.request_stop("doctor")
