@@ -211,6 +211,11 @@ def test_run_snapshot_at_takes_node_snapshots(tmp_path):
     assert "of the limit: snapshot of PID" in proc.stderr
     rows = json.loads(memdoctor("diff", *map(str, taken), "--json", check_code=0).stdout)["rows"]
     assert "ongoingDialogues" in rows[0]["key"], rows[:3]
+    # Each snapshot is marked in the trace, and the growth is judged up to the first (its memory is memdoctor's).
+    events = [json.loads(line) for line in trace.read_text().splitlines() if '"event"' in line]
+    assert len([e for e in events if e["event"] == "heap_snapshot"]) == 2, events
+    analyzed = json.loads(memdoctor("analyze", str(trace), "--json", check_code=0).stdout)
+    assert any("judged up to memdoctor's first heap snapshot" in e for e in analyzed["evidence"]), analyzed
 
 
 def test_gate_diagnose_attaches_the_leak_report_to_a_failing_gate(tmp_path):

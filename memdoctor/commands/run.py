@@ -113,9 +113,13 @@ def run_command(
         from memdoctor.heap.triggers import HeapEvery, start_heap_every, start_snapshot_at
 
         periodic: list[HeapEvery] = []
+        from memdoctor.sampling.recorder import RecordingState
+
+        state = RecordingState()  # --snapshot-at marks its snapshots in it (the trace's heap_snapshot events)
 
         def on_start(child):
-            stops = [start_snapshot_at(child.pid, snapshot_at, settings.limit_bytes, output)]
+            stops = [start_snapshot_at(child.pid, snapshot_at, settings.limit_bytes, output,
+                                       on_capture=state.mark_snapshot)]
             # Python processes of the tree snapshot themselves (the agent of heap_launch_environment);
             # Node.js processes are snapshotted from here, through the inspector.
             every = start_heap_every(child.pid, heap_every_s, output, frozenset({"node"}))
@@ -133,7 +137,7 @@ def run_command(
         with heap_launch_environment(heap_every_s, output, settings.limit_bytes) as heap:
             outcome = record_command(list(cmd), settings, writer=writer, live_mode=live_mode(json_out),
                                      console=stderr_console(), pss=pss, follow_children=not no_children,
-                                     grace_s=grace_s, on_start=on_start, output=stdio)
+                                     grace_s=grace_s, on_start=on_start, output=stdio, state=state)
         if heap is not None:
             from memdoctor.heap.python.launch import failure_line
 

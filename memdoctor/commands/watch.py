@@ -167,7 +167,12 @@ def watch_command(
     if plan.pid is not None:
         from memdoctor.heap.triggers import start_heap_every, start_snapshot_at
 
-        stop_snapshots = start_snapshot_at(plan.pid, snapshot_at, plan.limit.bytes, output)
+        if plan.state is None:
+            from memdoctor.sampling.recorder import RecordingState
+
+            plan.state = RecordingState()
+        stop_snapshots = start_snapshot_at(plan.pid, snapshot_at, plan.limit.bytes, output,
+                                           on_capture=plan.state.mark_snapshot)
         # A running process cannot be given the agent: both runtimes are snapshotted from outside.
         periodic = start_heap_every(plan.pid, heap_every_s, output, frozenset({"python", "node"}))
     try:

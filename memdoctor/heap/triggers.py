@@ -114,6 +114,9 @@ class SnapshotAt(_Trigger):
     report: Callable[[str], None] | None = None
     taken: list[dict] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    # Called just before each capture: the recording marks it (a snapshot adds the snapshotter's memory to the
+    # process, which every diagnosis of the trace leaves out of the growth: analysis.engine.SNAPSHOT_EVENT).
+    on_capture: Callable[[], None] | None = None
 
     def _loop(self) -> None:
         pending = list(self.shares)
@@ -136,6 +139,8 @@ class SnapshotAt(_Trigger):
     def _snapshot(self, target: tuple[int, str], share: float, rss: int) -> None:
         pid, runtime = target
         path = f"{self.prefix}.at{round(share * 100)}.{SUFFIX[runtime]}"
+        if self.on_capture is not None:
+            self.on_capture()
         # force: near the limit is exactly when these snapshots matter; the capture's own memory check
         # would refuse the very moment they were asked for (the user chose the shares knowing the cost).
         meta = self._capture(pid, runtime, path, force=True)
@@ -244,7 +249,8 @@ def tree_rss(root: int, runtimes: frozenset[str] | None = None,
 
 
 def start_snapshot_at(pid: int, shares_text: str | None, limit_bytes: int | None, trace_path: str | None,
-                      timeout_s: float = 60.0) -> Callable[[], None] | None:
+                      timeout_s: float = 60.0,
+                      on_capture: Callable[[], None] | None = None) -> Callable[[], None] | None:
     """For run/watch: start the trigger for `pid` when --snapshot-at was given; returns its stop function.
 
     `limit_bytes` None: the target's cgroup limit, else physical memory.
@@ -256,6 +262,7 @@ def start_snapshot_at(pid: int, shares_text: str | None, limit_bytes: int | None
         from memdoctor.sampling.limits import discover_limit_for_pid
 
         limit_bytes = discover_limit_for_pid(pid).bytes
-    trigger = SnapshotAt(pid, int(limit_bytes), shares, output_prefix(trace_path, pid), timeout_s=timeout_s)
+    trigger = SnapshotAt(pid, int(limit_bytes), shares, output_prefix(trace_path, pid), timeout_s=timeout_s,
+                         on_capture=on_capture)
     return trigger.start()
 

@@ -104,6 +104,10 @@ class RecordingState:
             return self.series.arrays()
         return (self.judged or LiveSeries()).arrays()  # none before the recording starts
 
+    def mark_snapshot(self) -> None:
+        """A heap snapshot of the target begins now (the latest sample's time): see snapshot_times."""
+        self.snapshot_times.append(self.last_t)
+
     def request_stop(self, reason: str) -> None:
         if self.stop_reason is None:
             self.stop_reason = reason
