@@ -14,6 +14,7 @@ values, ISO dates, junk) falls back to a row-by-row parse of that chunk only.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -253,29 +254,24 @@ def _blocks(stream: BinaryIO, size: int = BLOCK_BYTES) -> Iterator[bytes]:
         yield block
 
 
-def _cells(lines: list[str], delimiter: str) -> Iterator[list[str]]:
-    return (ln.split() for ln in lines) if delimiter == " " else csv.reader(lines, delimiter=delimiter,
+def _split_events(lines: list[str], delimiter: str, time_col: int, mem_col: int,
+                  event_col: int) -> tuple[list[tuple[float, str]], list[str]]:
+    """(time as written, name) of the rows that carry an event, and the lines left for samples: all but the event
+    rows with no memory value, which are no sample and no unparseable row."""
+    rows = (ln.split() for ln in lines) if delimiter == " " else csv.reader(lines, delimiter=delimiter,
                                                                             skipinitialspace=True)
-
-
-def _event_rows(lines: list[str], delimiter: str, event_col: int, mem_col: int) -> list[bool]:
-    """Which rows are event rows: an event name and no memory value."""
-    return [len(row) > event_col and bool(row[event_col].strip()) and (len(row) <= mem_col or not row[mem_col].strip())
-            for row in _cells(lines, delimiter)]
-
-
-def _events(lines: list[str], delimiter: str, time_col: int, event_col: int) -> list[tuple[float, str]]:
-    """(time as written, name) of the rows that carry an event."""
-    out = []
-    for row in _cells(lines, delimiter):
-        if len(row) > max(event_col, time_col) and row[event_col].strip():
-            try:
+    events: list[tuple[float, str]] = []
+    kept: list[str] = []
+    for line, row in zip(lines, rows, strict=True):
+        name = row[event_col].strip() if len(row) > event_col else ""
+        if name and len(row) > time_col:
+            with contextlib.suppress(ValueError):
                 at = float(row[time_col])
-            except ValueError:
-                continue
-            if math.isfinite(at):
-                out.append((at, row[event_col].strip()))
-    return out
+                if math.isfinite(at):
+                    events.append((at, name))
+        if not (name and (len(row) <= mem_col or not row[mem_col].strip())):
+            kept.append(line)
+    return events, kept
 
 
 def read_csv_trace(stream: BinaryIO, source: str = "", max_points: int = DEFAULT_MAX_POINTS) -> Trace:
@@ -318,10 +314,8 @@ def read_csv_trace(stream: BinaryIO, source: str = "", max_points: int = DEFAULT
             lines = [ln for ln in block.decode("utf-8", "replace").splitlines()
                      if ln.strip() and not ln.lstrip().startswith("#")]
             if event_col is not None:
-                found = _events(lines, delimiter, time_col.index, event_col)
+                found, lines = _split_events(lines, delimiter, time_col.index, mem_col.index, event_col)
                 events.extend(found)
-                lines = [ln for ln, is_event in zip(lines, _event_rows(lines, delimiter, event_col, mem_col.index),
-                                                    strict=True) if not is_event]
             data, bad = _slow_chunk(lines, delimiter, cols)
             skipped += bad
         if data.shape[1]:
