@@ -97,7 +97,8 @@ def _cut_warmup(cl: Clean, warmup_s: float, evidence: list[str]) -> Clean:
     return replace(cl, t=cl.t[keep], m=cl.m[keep])
 
 
-# The trace event memdoctor writes when it begins taking heap snapshots of the process (doctor, gate --diagnose).
+# The trace event memdoctor writes when it begins taking heap snapshots of the process (doctor, run/watch
+# --snapshot-at; not gate --diagnose, whose trigger is not held, nor --heap-every's periodic snapshots).
 SNAPSHOT_EVENT = "heap_snapshot"
 
 

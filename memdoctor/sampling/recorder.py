@@ -70,8 +70,9 @@ class RecordingState:
     # (elapsed, bytes) of the runtime heap at each detail line that had one (V8's used heap, `run -- node`):
     # the final diagnosis reads it as the trace's heap series, as `analyze` does from the file.
     heap_points: list[tuple[float, float]] = field(default_factory=list)
-    # When doctor began taking heap snapshots of the target (elapsed seconds): the recording writes each as a
-    # "heap_snapshot" event line, and every diagnosis of the series judges it up to the first (analysis.engine).
+    # When doctor (or --snapshot-at) began taking heap snapshots of the target (elapsed seconds): the recording writes
+    # each as a "heap_snapshot" event line, and every diagnosis of the series judges it up to the first
+    # (analysis.engine).
     snapshot_times: list[float] = field(default_factory=list)
     # --metric: the series the live verdict, alerts and the final diagnosis judge. RSS is `series`
     # itself; another one (rss_root, a cgroup's anon, or a detail line's pss, uss, heap...) is kept
